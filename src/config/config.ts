@@ -1,0 +1,156 @@
+import path from 'node:path';
+
+/**
+ * The only reader of the environment. Every setting is validated here, so a typo in a variable fails at
+ * start with the variable's name and what was expected, never later deep inside a request.
+ */
+
+export interface S3Settings {
+  /** Undefined means AWS's own endpoint for the region. */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  /** Further buckets that registration may read from (never written to). */
+  extraBuckets: string[];
+  forcePathStyle: boolean;
+  /** Undefined: the AWS SDK's default credential chain (profiles, instance roles, ...). */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+}
+
+export interface Config {
+  home: string;
+  host: string;
+  port: number;
+  /** Undefined: embedded PGlite under `home`. */
+  databaseUrl: string | undefined;
+  /** Undefined: embedded S3 server (s3rver) under `home`. */
+  s3: S3Settings | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Load the demo runs into an empty embedded database at start. */
+  demo: boolean;
+  maxHeaderBytes: number;
+  maxRequestBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name}: expected true or false (also 1/0, yes/no, on/off), got "${env[name]}"`);
+    return fallback;
+  };
+
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      problems.push(`${name}: expected a URL (${protocols.join(' or ')}), got "${redact(raw)}"`);
+      return undefined;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      problems.push(`${name}: expected a ${protocols.join(' or ')} URL, got protocol "${parsed.protocol}"`);
+      return undefined;
+    }
+    return raw;
+  };
+
+  const home = path.resolve(cwd, read('LINPATH_HOME') ?? '.linpath');
+  const host = read('HOST') ?? '127.0.0.1';
+  const port = integer('PORT', 4000, 0, 65535);
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const logLevelRaw = read('LOG_LEVEL') ?? 'info';
+  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw)
+    ? (logLevelRaw as Config['logLevel'])
+    : (problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevelRaw}"`), 'info');
+
+  const s3 = readS3(read, url, boolean, problems);
+
+  const config: Config = {
+    home,
+    host,
+    port,
+    databaseUrl,
+    s3,
+    logLevel,
+    demo: boolean('LINPATH_DEMO', true),
+    maxHeaderBytes: integer('LINPATH_MAX_HEADER_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxRequestBytes: integer('LINPATH_MAX_REQUEST_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function readS3(
+  read: (name: string) => string | undefined,
+  url: (name: string, protocols: string[]) => string | undefined,
+  boolean: (name: string, fallback: boolean) => boolean,
+  problems: string[],
+): S3Settings | undefined {
+  const endpoint = url('S3_ENDPOINT', ['http:', 'https:']);
+  const bucket = read('S3_BUCKET');
+  const extra = (read('S3_ALLOWED_BUCKETS') ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const accessKeyId = read('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = read('AWS_SECRET_ACCESS_KEY');
+  const sessionToken = read('AWS_SESSION_TOKEN');
+  const forcePathStyle = boolean('S3_FORCE_PATH_STYLE', true);
+  const region = read('S3_REGION') ?? read('AWS_REGION') ?? 'us-east-1';
+
+  if (bucket === undefined) {
+    if (read('S3_ENDPOINT') !== undefined || extra.length > 0) {
+      problems.push('S3_BUCKET: required when S3_ENDPOINT or S3_ALLOWED_BUCKETS is set, got nothing');
+    }
+    return undefined;
+  }
+  for (const name of [bucket, ...extra]) {
+    if (!BUCKET_NAME.test(name)) {
+      problems.push(`S3_BUCKET / S3_ALLOWED_BUCKETS: expected S3 bucket names (3-63 of a-z 0-9 . -), got "${name}"`);
+    }
+  }
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: expected both or neither, got only one');
+  }
+  const credentials =
+    accessKeyId !== undefined && secretAccessKey !== undefined
+      ? { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
+      : undefined;
+  return { endpoint, region, bucket, extraBuckets: extra, forcePathStyle, credentials };
+}
+
+/** Hides a password in a connection URL before it is printed. */
+export function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+}

@@ -1,0 +1,42 @@
+/**
+ * The one list of error codes linpath puts in GraphQL `extensions.code` and in CLI errors.
+ * README.md ("Error codes") documents each; test/errors.test.ts keeps code and table in step.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  FORBIDDEN: 'FORBIDDEN',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error whose message is meant for the user: it says what was expected and what was given. */
+export class LinpathError extends Error {
+  constructor(
+    readonly code: Exclude<ErrorCode, 'INTERNAL_SERVER_ERROR'>,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'LinpathError';
+  }
+}
+
+export const badUserInput = (message: string, cause?: unknown): LinpathError =>
+  new LinpathError(ErrorCode.BAD_USER_INPUT, message, { cause });
+export const notFound = (message: string): LinpathError => new LinpathError(ErrorCode.NOT_FOUND, message);
+export const conflict = (message: string): LinpathError => new LinpathError(ErrorCode.CONFLICT, message);
+/** A dependency (S3, Postgres) could not be reached; retrying later may succeed. */
+export const unavailable = (message: string, cause?: unknown): LinpathError =>
+  new LinpathError(ErrorCode.UNAVAILABLE, message, { cause });
+
+export const isLinpathError = (error: unknown): error is LinpathError => error instanceof LinpathError;
+
+/** For exhaustive switches: the compiler rejects a call whose argument is not `never`. */
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${JSON.stringify(value)}`);
+  }
+}

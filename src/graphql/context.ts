@@ -1,0 +1,8 @@
+import type { Logger } from 'pino';
+import type { RegistryDeps } from '../usecases/registry.usecases.js';
+
+/** What every resolver receives: the use cases' dependencies, built once by the composition root. */
+export interface GraphQLContext {
+  registry: RegistryDeps;
+  logger: Logger;
+}

@@ -1,0 +1,39 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { Logger } from 'pino';
+import { ErrorCode, isLinpathError } from '../errors.js';
+
+/** Codes Apollo Server itself sets for requests it rejects before any resolver runs. */
+const APOLLO_REQUEST_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * The error boundary: linpath's own errors keep their code and message; Apollo's request errors keep
+ * theirs; anything else is logged with its cause and reaches the client only as INTERNAL_SERVER_ERROR,
+ * without SQL, paths or stack traces.
+ */
+export function formatError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (isLinpathError(original)) {
+      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code: original.code } };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && APOLLO_REQUEST_CODES.has(code) && original === error) {
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    }
+    // type-graphql reports argument coercion problems as plain GraphQLErrors with no resolver cause.
+    if (original instanceof Error && original.name === 'ArgumentValidationError') {
+      return { message: formatted.message, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}

@@ -1,0 +1,117 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
+import * as registry from '../usecases/registry.usecases.js';
+import type { GraphQLContext } from './context.js';
+import {
+  Checkpoint,
+  CreateRunInput,
+  Dataset,
+  RegisterCheckpointInput,
+  RegisterDatasetInput,
+  Run,
+  RunConnection,
+  RunFilter,
+} from './registry.types.js';
+
+const toRun = (row: RunRow): Run => Object.assign(new Run(), row);
+
+const toCheckpoint = (row: CheckpointRow): Checkpoint =>
+  Object.assign(new Checkpoint(), row, {
+    metadata: row.header.metadata,
+    tensors: row.header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+  });
+
+const toDataset = (row: DatasetRow): Dataset => Object.assign(new Dataset(), row);
+
+const stripNulls = (filter: RunFilter | null | undefined) =>
+  filter == null
+    ? undefined
+    : {
+        architecture: filter.architecture ?? undefined,
+        datasetName: filter.datasetName ?? undefined,
+        tags: filter.tags ?? undefined,
+        nameContains: filter.nameContains ?? undefined,
+        hyperparameters: filter.hyperparameters ?? undefined,
+      };
+
+@Resolver(() => Run)
+export class RunResolver {
+  @Query(() => RunConnection, { description: 'Runs in creation order, filtered; a Relay connection.' })
+  async runs(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 50, description: `At most ${registry.MAX_PAGE_SIZE}.` }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => RunFilter, { nullable: true }) filter: RunFilter | null,
+  ): Promise<RunConnection> {
+    const page = await registry.listRuns(ctx.registry, { first, after, filter: stripNulls(filter) });
+    const edges = page.runs.map(({ run, cursor }) => ({ cursor, node: toRun(run) }));
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: false,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  }
+
+  @Query(() => Run)
+  async run(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Run> {
+    return toRun(await registry.getRun(ctx.registry, id));
+  }
+
+  @FieldResolver(() => [Checkpoint], { description: 'Ordered by step, then role.' })
+  async checkpoints(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<Checkpoint[]> {
+    return (await registry.checkpointsOfRun(ctx.registry, run.id)).map(toCheckpoint);
+  }
+
+  @Mutation(() => Run)
+  async createRun(@Ctx() ctx: GraphQLContext, @Arg('input', () => CreateRunInput) input: CreateRunInput): Promise<Run> {
+    return toRun(await registry.createRun(ctx.registry, input));
+  }
+}
+
+@Resolver(() => Checkpoint)
+export class CheckpointResolver {
+  @Query(() => Checkpoint)
+  async checkpoint(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Checkpoint> {
+    return toCheckpoint(await registry.getCheckpoint(ctx.registry, id));
+  }
+
+  @FieldResolver(() => Run)
+  async run(@Ctx() ctx: GraphQLContext, @Root() checkpoint: Checkpoint): Promise<Run> {
+    return toRun(await registry.getRun(ctx.registry, checkpoint.runId));
+  }
+
+  @Mutation(() => Checkpoint, {
+    description: 'Registers a safetensors object in a configured bucket. Idempotent for the same object.',
+  })
+  async registerCheckpoint(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('input', () => RegisterCheckpointInput) input: RegisterCheckpointInput,
+  ): Promise<Checkpoint> {
+    return toCheckpoint((await registry.registerCheckpoint(ctx.registry, input)).checkpoint);
+  }
+}
+
+@Resolver(() => Dataset)
+export class DatasetResolver {
+  @Query(() => [Dataset], { description: 'All datasets in registration order.' })
+  async datasets(@Ctx() ctx: GraphQLContext): Promise<Dataset[]> {
+    return (await registry.listDatasets(ctx.registry)).map(toDataset);
+  }
+
+  @Query(() => Dataset)
+  async dataset(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Dataset> {
+    return toDataset(await registry.getDataset(ctx.registry, id));
+  }
+
+  @Mutation(() => Dataset, { description: 'Registers a safetensors dataset in a configured bucket. Idempotent.' })
+  async registerDataset(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('input', () => RegisterDatasetInput) input: RegisterDatasetInput,
+  ): Promise<Dataset> {
+    return toDataset((await registry.registerDataset(ctx.registry, input)).dataset);
+  }
+}

@@ -1,0 +1,260 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { CheckpointRoleEnum, DatasetSplitEnum, LabelKindEnum } from './enums.js';
+
+@ObjectType({ description: 'A training run: its settings and the checkpoints it saved.' })
+export class Run {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { description: 'Unique name.' })
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'Model architecture, e.g. "mlp" or "resnet18-cifar".' })
+  architecture!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Name of the dataset the run was trained on.' })
+  datasetName!: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: 'Hyper-parameters as the user registered them.' })
+  hyperparameters!: Record<string, unknown>;
+
+  @Field(() => Float, { nullable: true })
+  seed!: number | null;
+
+  @Field(() => [String])
+  tags!: string[];
+
+  @Field(() => GraphQLJSONObject, { description: 'Metrics reported by the training code, as registered.' })
+  reportedMetrics!: Record<string, unknown>;
+
+  @Field(() => GraphQLISODateTime)
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'One tensor of a safetensors header.' })
+export class TensorDescription {
+  @Field(() => String, { description: 'PyTorch state_dict key.' })
+  name!: string;
+
+  @Field(() => String, { description: 'safetensors dtype: F32, F16, BF16, F64, I64, U8, ...' })
+  dtype!: string;
+
+  @Field(() => [Int])
+  shape!: number[];
+}
+
+@ObjectType({ description: 'A model state (safetensors, PyTorch state_dict names) stored in S3.' })
+export class Checkpoint {
+  @Field(() => ID)
+  id!: string;
+
+  runId!: string;
+
+  @Field(() => Float, { description: 'Training step at which the state was saved.' })
+  step!: number;
+
+  @Field(() => CheckpointRoleEnum)
+  role!: CheckpointRoleEnum;
+
+  @Field(() => String, { nullable: true })
+  architecture!: string | null;
+
+  @Field(() => String, { description: 's3://bucket/key' })
+  uri!: string;
+
+  @Field(() => Float, { description: 'Object size in bytes.' })
+  size!: number;
+
+  @Field(() => String, { description: 'ETag pinned at registration; reads of other contents fail with CONFLICT.' })
+  etag!: string;
+
+  @Field(() => String, { nullable: true, description: 'SHA-256 of the file, known when its bytes passed through linpath.' })
+  sha256!: string | null;
+
+  @Field(() => Int)
+  tensorCount!: number;
+
+  @Field(() => Float, {
+    description:
+      'Number of values in floating-point tensors other than BatchNorm buffers (running_mean, running_var, num_batches_tracked).',
+  })
+  parameterCount!: number;
+
+  @Field(() => Float, { description: 'Number of values in all tensors.' })
+  elementCount!: number;
+
+  @Field(() => GraphQLJSONObject, { description: 'The safetensors __metadata__ map.' })
+  metadata!: Record<string, string>;
+
+  @Field(() => [TensorDescription], { description: 'Tensors in file order.' })
+  tensors!: TensorDescription[];
+
+  @Field(() => GraphQLISODateTime)
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'Examples and labels stored as one safetensors object.' })
+export class Dataset {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => DatasetSplitEnum)
+  split!: DatasetSplitEnum;
+
+  @Field(() => String)
+  uri!: string;
+
+  @Field(() => Float)
+  size!: number;
+
+  @Field(() => String)
+  etag!: string;
+
+  @Field(() => String, { nullable: true })
+  sha256!: string | null;
+
+  @Field(() => String, { description: 'Tensor holding the inputs, shape [N, ...].' })
+  inputKey!: string;
+
+  @Field(() => String, { description: 'Tensor holding the labels, shape [N].' })
+  labelKey!: string;
+
+  @Field(() => Int)
+  exampleCount!: number;
+
+  @Field(() => [Int], { description: 'Shape of one example.' })
+  inputShape!: number[];
+
+  @Field(() => String)
+  inputDtype!: string;
+
+  @Field(() => LabelKindEnum)
+  labelKind!: LabelKindEnum;
+
+  @Field(() => String)
+  labelDtype!: string;
+
+  @Field(() => Int, { nullable: true, description: 'For CLASS_INDEX labels: the largest label + 1.' })
+  numClasses!: number | null;
+
+  @Field(() => GraphQLISODateTime)
+  createdAt!: Date;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field(() => Boolean)
+  hasNextPage!: boolean;
+
+  @Field(() => Boolean, { description: 'Always false: the connection pages forward only.' })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+@ObjectType()
+export class RunEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => Run)
+  node!: Run;
+}
+
+@ObjectType({ description: 'Runs in creation order (Relay cursor connection).' })
+export class RunConnection {
+  @Field(() => [RunEdge])
+  edges!: RunEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}
+
+@InputType({ description: 'All given conditions must hold.' })
+export class RunFilter {
+  @Field(() => String, { nullable: true })
+  architecture?: string | null;
+
+  @Field(() => String, { nullable: true })
+  datasetName?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'Runs carrying every one of these tags.' })
+  tags?: string[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Case-insensitive substring of the name.' })
+  nameContains?: string | null;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'Runs whose hyper-parameters contain this object, e.g. {"weightDecay": 0.0005}.',
+  })
+  hyperparameters?: Record<string, unknown> | null;
+}
+
+@InputType()
+export class CreateRunInput {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  architecture?: string | null;
+
+  @Field(() => String, { nullable: true })
+  datasetName?: string | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  hyperparameters?: Record<string, unknown> | null;
+
+  @Field(() => Float, { nullable: true, description: 'An integer.' })
+  seed?: number | null;
+
+  @Field(() => [String], { nullable: true })
+  tags?: string[] | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  reportedMetrics?: Record<string, unknown> | null;
+}
+
+@InputType({ description: 'Registers a safetensors object already in a configured bucket; only its header is read.' })
+export class RegisterCheckpointInput {
+  @Field(() => String, { description: 'Run id or run name.' })
+  run!: string;
+
+  @Field(() => Float, { description: 'Training step, an integer ≥ 0.' })
+  step!: number;
+
+  @Field(() => CheckpointRoleEnum)
+  role!: CheckpointRoleEnum;
+
+  @Field(() => String, { description: 's3://<bucket>/<key> in a configured bucket.' })
+  uri!: string;
+
+  @Field(() => String, { nullable: true, description: "Defaults to the run's architecture." })
+  architecture?: string | null;
+}
+
+@InputType()
+export class RegisterDatasetInput {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => DatasetSplitEnum)
+  split!: DatasetSplitEnum;
+
+  @Field(() => String, { description: 's3://<bucket>/<key> in a configured bucket.' })
+  uri!: string;
+
+  @Field(() => String, { defaultValue: 'x' })
+  inputKey!: string;
+
+  @Field(() => String, { defaultValue: 'y' })
+  labelKey!: string;
+}

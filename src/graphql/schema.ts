@@ -1,0 +1,14 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
+
+export async function buildLinpathSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: [RunResolver, CheckpointResolver, DatasetResolver],
+    validate: false,
+  });
+}
+
+/** The SDL committed as schema/schema.graphql; sorted so it changes only when the API does. */
+export const printLinpathSchema = (schema: GraphQLSchema): string => `${printSchema(lexicographicSortSchema(schema))}\n`;

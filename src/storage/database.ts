@@ -1,0 +1,54 @@
+import { fileURLToPath } from 'node:url';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import * as tables from './registry.tables.js';
+
+export type Db = NodePgDatabase<typeof tables>;
+
+export interface Database {
+  db: Db;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/** Any number to tell this lock from other advisory locks in a shared database ("linpath" in ASCII). */
+const MIGRATION_LOCK_ID = 0x6c696e70617468;
+
+/**
+ * Connects to Postgres. Both drivers of linpath end here: a real server (`DATABASE_URL`) and the embedded
+ * PGlite, which src/embedded serves on a loopback port so that the server, workers and the CLI share it.
+ */
+export function connectDatabase(url: string, options: { max?: number; statementTimeoutMs?: number } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 10_000,
+    ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
+  });
+  // An idle client that loses its server (a Postgres restart) emits 'error' on the pool; without a
+  // listener that would end the process. The next query opens a new connection.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema: tables });
+  return { db, pool, close: () => pool.end() };
+}
+
+/**
+ * Applies the committed migrations. Several processes may start at once against one database (API nodes,
+ * workers, the CLI), so the migration runs under an advisory lock.
+ */
+export async function migrateDatabase(database: Database): Promise<void> {
+  const client = await database.pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    try {
+      await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,108 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** The tensors and metadata of a safetensors header, kept so `checkpoint { tensors }` needs no S3 call. */
+export interface HeaderSummary {
+  headerLength: number;
+  metadata: Record<string, string>;
+  tensors: Array<{ name: string; dtype: string; shape: number[]; begin: number; end: number }>;
+}
+
+export const checkpointRole = pgEnum('checkpoint_role', ['INITIAL', 'INTERMEDIATE', 'FINAL', 'DERIVED']);
+export const datasetSplit = pgEnum('dataset_split', ['TRAIN', 'VALIDATION', 'TEST']);
+export const labelKind = pgEnum('label_kind', ['CLASS_INDEX', 'FLOAT_TARGET']);
+
+export const runsTable = pgTable(
+  'runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Creation order; the cursor of the `runs` connection. */
+    seq: bigserial('seq', { mode: 'number' }).notNull().unique(),
+    name: text('name').notNull().unique(),
+    architecture: text('architecture'),
+    datasetName: text('dataset_name'),
+    hyperparameters: jsonb('hyperparameters').$type<Record<string, unknown>>().notNull().default({}),
+    seed: bigint('seed', { mode: 'number' }),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    reportedMetrics: jsonb('reported_metrics').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('runs_tags_idx').using('gin', t.tags), index('runs_architecture_idx').on(t.architecture)],
+);
+
+/** Columns shared by every registered S3 object: where it is and which exact contents were pinned. */
+const storedObjectColumns = () => ({
+  uri: text('uri').notNull(),
+  bucket: text('bucket').notNull(),
+  key: text('key').notNull(),
+  size: bigint('size', { mode: 'number' }).notNull(),
+  etag: text('etag').notNull(),
+  sha256: text('sha256'),
+  header: jsonb('header').$type<HeaderSummary>().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const checkpointsTable = pgTable(
+  'checkpoints',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => runsTable.id, { onDelete: 'restrict' }),
+    step: bigint('step', { mode: 'number' }).notNull(),
+    role: checkpointRole('role').notNull(),
+    architecture: text('architecture'),
+    tensorCount: integer('tensor_count').notNull(),
+    parameterCount: bigint('parameter_count', { mode: 'number' }).notNull(),
+    elementCount: bigint('element_count', { mode: 'number' }).notNull(),
+    ...storedObjectColumns(),
+  },
+  (t) => [
+    unique('checkpoints_run_role_step_key').on(t.runId, t.role, t.step),
+    check('checkpoints_step_nonnegative', sql`${t.step} >= 0`),
+    // A run starts once and ends once; intermediate and derived checkpoints may be many.
+    uniqueIndex('checkpoints_run_endpoint_key')
+      .on(t.runId, t.role)
+      .where(sql`${t.role} in ('INITIAL', 'FINAL')`),
+  ],
+);
+
+export const datasetsTable = pgTable(
+  'datasets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    seq: bigserial('seq', { mode: 'number' }).notNull().unique(),
+    name: text('name').notNull(),
+    split: datasetSplit('split').notNull(),
+    inputKey: text('input_key').notNull(),
+    labelKey: text('label_key').notNull(),
+    exampleCount: integer('example_count').notNull(),
+    inputShape: integer('input_shape').array().notNull(),
+    inputDtype: text('input_dtype').notNull(),
+    labelKind: labelKind('label_kind').notNull(),
+    labelDtype: text('label_dtype').notNull(),
+    /** For CLASS_INDEX labels: max label + 1. */
+    numClasses: integer('num_classes'),
+    ...storedObjectColumns(),
+  },
+  (t) => [unique('datasets_name_split_key').on(t.name, t.split)],
+);
+
+export type RunRow = typeof runsTable.$inferSelect;
+export type CheckpointRow = typeof checkpointsTable.$inferSelect;
+export type DatasetRow = typeof datasetsTable.$inferSelect;
