@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redact } from '../../src/config/config.js';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded stack on loopback', () => {
+    const config = loadConfig({}, '/work/project');
+    expect(config).toMatchObject({
+      home: '/work/project/.linpath',
+      host: '127.0.0.1',
+      port: 4000,
+      databaseUrl: undefined,
+      s3: undefined,
+      logLevel: 'info',
+      demo: true,
+      maxHeaderBytes: 100 * 1024 * 1024,
+    });
+  });
+
+  it('reads a production configuration', () => {
+    const config = loadConfig(
+      {
+        LINPATH_HOME: '/var/lib/linpath',
+        HOST: '0.0.0.0',
+        PORT: '8080',
+        DATABASE_URL: 'postgres://linpath:secret@db:5432/linpath',
+        S3_ENDPOINT: 'http://minio:9000',
+        S3_REGION: 'eu-west-1',
+        S3_BUCKET: 'checkpoints',
+        S3_ALLOWED_BUCKETS: 'archive, shared-runs',
+        S3_FORCE_PATH_STYLE: 'false',
+        AWS_ACCESS_KEY_ID: 'key',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        LINPATH_DEMO: '0',
+      },
+      '/',
+    );
+    expect(config).toMatchObject({
+      home: '/var/lib/linpath',
+      host: '0.0.0.0',
+      port: 8080,
+      databaseUrl: 'postgres://linpath:secret@db:5432/linpath',
+      demo: false,
+      s3: {
+        endpoint: 'http://minio:9000',
+        region: 'eu-west-1',
+        bucket: 'checkpoints',
+        extraBuckets: ['archive', 'shared-runs'],
+        forcePathStyle: false,
+        credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
+      },
+    });
+  });
+
+  it('leaves credentials to the AWS default chain when none are given', () => {
+    expect(loadConfig({ S3_BUCKET: 'checkpoints' }).s3).toMatchObject({ endpoint: undefined, credentials: undefined, region: 'us-east-1' });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT: expected an integer from 0 to 65535, got "eighty"'],
+    [{ PORT: '70000' }, 'PORT: expected an integer from 0 to 65535, got "70000"'],
+    [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL: expected a postgres: or postgresql: URL, got protocol "mysql:"'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL: expected a URL'],
+    [{ S3_ENDPOINT: 'http://minio:9000' }, 'S3_BUCKET: required when S3_ENDPOINT or S3_ALLOWED_BUCKETS is set'],
+    [{ S3_BUCKET: 'Bad_Bucket' }, 'expected S3 bucket names (3-63 of a-z 0-9 . -), got "Bad_Bucket"'],
+    [{ S3_BUCKET: 'ok-bucket', AWS_ACCESS_KEY_ID: 'key' }, 'expected both or neither, got only one'],
+    [{ S3_BUCKET: 'ok-bucket', S3_FORCE_PATH_STYLE: 'maybe' }, 'S3_FORCE_PATH_STYLE: expected true or false'],
+    [{ LINPATH_DEMO: '2' }, 'LINPATH_DEMO: expected true or false'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [{ LINPATH_MAX_HEADER_BYTES: '10' }, 'LINPATH_MAX_HEADER_BYTES: expected an integer from 1024'],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrowError(ConfigError);
+    expect(() => loadConfig(env)).toThrowError(message);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      loadConfig({ PORT: '-1', LOG_LEVEL: 'x' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+    }
+  });
+
+  it('never prints a database password', () => {
+    expect(redact('postgres://user:hunter2@host/db')).toBe('postgres://user:***@host/db');
+    expect(() => loadConfig({ DATABASE_URL: 'postgres//user:hunter2@host' })).toThrowError(/^(?!.*hunter2)/s);
+  });
+});

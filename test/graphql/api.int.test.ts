@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLinpath, createLogger, type Linpath } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { buildLinpathSchema } from '../../src/graphql/schema.js';
+import { startHttpServer, type HttpServer } from '../../src/server/http.js';
+import { importCheckpointFile } from '../../src/usecases/registry.usecases.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { createTestStore, testS3Settings } from '../helpers/s3.js';
+
+/** The GraphQL API over HTTP, on a real database and S3 server. */
+describe('GraphQL API', () => {
+  let database: TestDatabase;
+  let app: Linpath;
+  let http: HttpServer;
+  let logged = '';
+  const s3 = testS3Settings();
+
+  const graphql = async (query: string, variables?: Record<string, unknown>) => {
+    const response = await fetch(http.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    (await createTestStore(s3)).destroy();
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      PORT: '0',
+      LINPATH_MAX_REQUEST_BYTES: '65536',
+    });
+    const logger = createLogger({ logLevel: 'error' }, { write: (line: string) => void (logged += line) } as NodeJS.WritableStream);
+    app = await createLinpath(config, 'server', logger);
+    http = await startHttpServer(app, await buildLinpathSchema());
+  });
+  afterAll(async () => {
+    await http?.stop();
+    await app?.close();
+    await database?.drop();
+  });
+
+  it('serves /healthz', async () => {
+    const response = await fetch(http.url.replace('/graphql', '/healthz'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok', database: 'ok', store: 'ok' });
+  });
+
+  it('creates runs, registers a checkpoint by URI and reads it back', async () => {
+    const created = await graphql(
+      `mutation ($input: CreateRunInput!) { createRun(input: $input) { id name architecture hyperparameters tags seed } }`,
+      { input: { name: 'api-run', architecture: 'mlp', hyperparameters: { lr: 0.001 }, tags: ['a', 'a', 'b'], seed: 3 } },
+    );
+    expect(created.body.errors).toBeUndefined();
+    expect(created.body.data.createRun).toMatchObject({ name: 'api-run', architecture: 'mlp', hyperparameters: { lr: 0.001 }, tags: ['a', 'b'], seed: 3 });
+
+    const ref = { bucket: s3.bucket, key: 'runs/api-run/init.safetensors' };
+    await app.store.uploadFile(ref, fixturePath('mlp/init.safetensors'));
+    const registered = await graphql(
+      `mutation ($input: RegisterCheckpointInput!) {
+        registerCheckpoint(input: $input) { id step role uri size sha256 tensorCount parameterCount architecture run { name } tensors { name dtype shape } }
+      }`,
+      { input: { run: created.body.data.createRun.id, step: 0, role: 'INITIAL', uri: `s3://${ref.bucket}/${ref.key}` } },
+    );
+    expect(registered.body.errors).toBeUndefined();
+    const checkpoint = registered.body.data.registerCheckpoint;
+    expect(checkpoint).toMatchObject({
+      step: 0,
+      role: 'INITIAL',
+      size: readFileSync(fixturePath('mlp/init.safetensors')).length,
+      sha256: null,
+      tensorCount: 6,
+      parameterCount: 2751,
+      architecture: 'mlp',
+      run: { name: 'api-run' },
+    });
+    expect(checkpoint.tensors[2]).toEqual({ name: 'fc2.weight', dtype: 'F32', shape: [50, 50] });
+
+    const read = await graphql(`query ($id: ID!) { run(id: $id) { checkpoints { id role } } }`, { id: created.body.data.createRun.id });
+    expect(read.body.data.run.checkpoints).toEqual([{ id: checkpoint.id, role: 'INITIAL' }]);
+  });
+
+  it('pages runs as a Relay connection', async () => {
+    for (const name of ['page-1', 'page-2', 'page-3']) {
+      await graphql(`mutation ($name: String!) { createRun(input: { name: $name, tags: ["paged"] }) { id } }`, { name });
+    }
+    const query = `query ($after: String) { runs(first: 2, after: $after, filter: { tags: ["paged"] }) {
+      edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`;
+    const first = (await graphql(query)).body.data.runs;
+    expect(first.edges.map((e: any) => e.node.name)).toEqual(['page-1', 'page-2']);
+    expect(first.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false, endCursor: first.edges[1].cursor });
+    const second = (await graphql(query, { after: first.pageInfo.endCursor })).body.data.runs;
+    expect(second.edges.map((e: any) => e.node.name)).toEqual(['page-3']);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('serves checkpoints and datasets imported through the use cases', async () => {
+    const { checkpoint } = await importCheckpointFile(app.registry, fixturePath('mlp/final.safetensors'), { run: 'api-import', step: 1200, role: 'FINAL' });
+    const result = await graphql(`query ($id: ID!) { checkpoint(id: $id) { sha256 tensorCount parameterCount elementCount metadata } }`, { id: checkpoint.id });
+    expect(result.body.data.checkpoint).toEqual({
+      sha256: '8aea33bf39915fd5fa8c6b8713dbef8d7ab5c8b6878a2dff90321ddb8dfee4a1',
+      tensorCount: 6,
+      parameterCount: 2751,
+      elementCount: 2751,
+      metadata: expect.any(Object),
+    });
+  });
+
+  it.each([
+    ['an unknown checkpoint', `{ checkpoint(id: "00000000-0000-0000-0000-000000000000") { id } }`, 'NOT_FOUND', 'no checkpoint with id'],
+    ['an unknown run', `{ run(id: "nope") { id } }`, 'NOT_FOUND', 'no run with id "nope"'],
+    ['an unknown dataset', `{ dataset(id: "nope") { id } }`, 'NOT_FOUND', 'no dataset with id "nope"'],
+    ['a URL that is not s3://', `mutation { registerCheckpoint(input: { run: "api-run", step: 1, role: INTERMEDIATE, uri: "http://169.254.169.254/latest" }) { id } }`, 'BAD_USER_INPUT', 'expected s3://<bucket>/<key>'],
+    ['another bucket', `mutation { registerDataset(input: { name: "d", split: TEST, uri: "s3://other-bucket/d.safetensors" }) { id } }`, 'BAD_USER_INPUT', 'bucket "other-bucket" is not configured'],
+    ['a page too large', `{ runs(first: 100000) { edges { cursor } } }`, 'BAD_USER_INPUT', 'first: expected an integer from 0 to 500'],
+    ['a bad enum value', `mutation { registerCheckpoint(input: { run: "api-run", step: 1, role: MIDDLE, uri: "s3://x/y" }) { id } }`, 'GRAPHQL_VALIDATION_FAILED', 'MIDDLE'],
+    ['a syntax error', `{ runs { `, 'GRAPHQL_PARSE_FAILED', 'Syntax Error'],
+  ])('answers %s with a coded error', async (_label, query, code, fragment) => {
+    const { body } = await graphql(query);
+    expect(body.errors?.[0]).toMatchObject({ extensions: { code }, message: expect.stringContaining(fragment) });
+    expect(body.errors?.[0].extensions.stacktrace).toBeUndefined();
+  });
+
+  it('answers BAD_USER_INPUT for variables of the wrong type', async () => {
+    const { body } = await graphql(`mutation ($input: CreateRunInput!) { createRun(input: $input) { id } }`, {
+      input: { name: 'x', hyperparameters: [1, 2] },
+    });
+    expect(body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses bodies over LINPATH_MAX_REQUEST_BYTES with a coded error', async () => {
+    const response = await fetch(http.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ runs { edges { cursor } } }`, variables: { pad: 'x'.repeat(70_000) } }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({
+      errors: [{ message: 'request body larger than LINPATH_MAX_REQUEST_BYTES (65536 bytes)', extensions: { code: 'BAD_REQUEST' } }],
+    });
+  });
+
+  it('masks unexpected errors as INTERNAL_SERVER_ERROR, logs them, and keeps serving', async () => {
+    // A database failure that is no user mistake: the checkpoints table is briefly renamed away.
+    await app.database.pool.query('ALTER TABLE checkpoints RENAME TO checkpoints_away');
+    try {
+      const { body } = await graphql(`{ checkpoint(id: "00000000-0000-0000-0000-000000000000") { id } }`);
+      expect(body.errors?.[0]).toEqual({
+        message: 'Internal server error',
+        path: ['checkpoint'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      });
+      expect(JSON.stringify(body)).not.toMatch(/checkpoints|relation|select/i);
+      expect(logged).toContain('relation \\"checkpoints\\" does not exist');
+    } finally {
+      await app.database.pool.query('ALTER TABLE checkpoints_away RENAME TO checkpoints');
+    }
+    const { body } = await graphql(`{ runs(first: 1) { edges { node { name } } } }`);
+    expect(body.errors).toBeUndefined();
+  });
+});
