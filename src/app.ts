@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openServices, type ServicesRole, type ServiceEndpoints } from './embedded/services.js';
 import { connectDatabase, migrateDatabase, type Database } from './storage/database.js';
@@ -46,6 +46,6 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
   }
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   return pino({ level: config.logLevel, base: { service: 'linpath' } }, destination ?? process.stderr);
 }

@@ -8,6 +8,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Linpath } from '../app.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatError } from '../graphql/errors.js';
+import { unavailable } from '../errors.js';
 
 export interface HttpServer {
   url: string;
@@ -58,10 +59,19 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     response.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(app.config.port, app.config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(app.config.port, app.config.host, () => resolve());
+    });
+  } catch (error) {
+    await apollo.stop();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw unavailable(`cannot listen on ${app.config.host}:${app.config.port} (${code}); set HOST or PORT to another value`, error);
+    }
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const host = app.config.host.includes(':') ? `[${app.config.host}]` : app.config.host;
   return {

@@ -1,5 +1,5 @@
 import { badUserInput, notFound } from '../errors.js';
-import { formatS3Uri, parseS3Uri, type ObjectRef, type ObjectStore } from '../storage/object-store.js';
+import { formatS3Uri, parseS3Uri, type ObjectRef, type ObjectStore, type ObjectVersion } from '../storage/object-store.js';
 import type { RegistryRepository, RunFilter } from '../storage/registry.repository.js';
 import type { CheckpointRow, DatasetRow, HeaderSummary, RunRow } from '../storage/registry.tables.js';
 import type { Dtype, SafetensorsHeader, TensorInfo } from '../storage/safetensors.codec.js';
@@ -143,12 +143,7 @@ export async function registerCheckpoint(
       tensorCount: header.tensors.length,
       parameterCount: counts.parameters,
       elementCount: counts.elements,
-      uri: formatS3Uri(ref),
-      ...ref,
-      size: version.size,
-      etag: version.etag,
-      sha256: options.sha256 ?? null,
-      header: summarize(header),
+      ...storedObject(ref, version, header, options.sha256),
     },
     existingRun !== undefined ? { id: existingRun.id } : { create: validateRun({ name: runKey, architecture }) },
   );
@@ -203,12 +198,7 @@ export async function registerDataset(
     inputKey,
     labelKey,
     ...shape,
-    uri: formatS3Uri(ref),
-    ...ref,
-    size: version.size,
-    etag: version.etag,
-    sha256: options.sha256 ?? null,
-    header: summarize(header),
+    ...storedObject(ref, version, header, options.sha256),
   });
 }
 
@@ -320,12 +310,14 @@ function countElements(tensors: TensorInfo[]): { elements: number; parameters: n
   return { elements, parameters };
 }
 
-function summarize(header: SafetensorsHeader): HeaderSummary {
-  return {
+/** The columns every registered object has: where it is, the pinned version, and its header. */
+function storedObject(ref: ObjectRef, version: ObjectVersion, header: SafetensorsHeader, sha256: string | undefined) {
+  const summary: HeaderSummary = {
     headerLength: header.headerLength,
     metadata: header.metadata,
     tensors: header.tensors.map(({ name, dtype, shape, begin, end }) => ({ name, dtype, shape, begin, end })),
   };
+  return { uri: formatS3Uri(ref), ...ref, size: version.size, etag: version.etag, sha256: sha256 ?? null, header: summary };
 }
 
 function validateRun(input: CreateRunInput) {

@@ -38,7 +38,7 @@ describe('GraphQL API', () => {
       PORT: '0',
       LINPATH_MAX_REQUEST_BYTES: '65536',
     });
-    const logger = createLogger({ logLevel: 'error' }, { write: (line: string) => void (logged += line) } as NodeJS.WritableStream);
+    const logger = createLogger({ logLevel: 'error' }, { write: (line: string) => void (logged += line) });
     app = await createLinpath(config, 'server', logger);
     http = await startHttpServer(app, await buildLinpathSchema());
   });
