@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLinpath, createLogger, type Linpath } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { publishServerUrl } from './embedded/services.js';
@@ -23,7 +23,9 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('linpath')
     .description('Linear-interpolation analysis of neural-network loss landscapes, served over GraphQL.')
     .showHelpAfterError()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .exitOverride()
+    // Usage mistakes read like every other error: a code, then what was expected and given.
+    .configureOutput({ outputError: (text, write) => write(`linpath: BAD_USER_INPUT: ${text.replace(/^error: /, '')}`) });
 
   program
     .command('start')
@@ -157,7 +159,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the help or the usage error already.
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_CODES.BAD_USER_INPUT;
+    } else if (error instanceof ConfigError) {
       process.stderr.write(`linpath: ${error.message}\n`);
       process.exitCode = EXIT_CODES.BAD_USER_INPUT;
     } else if (isLinpathError(error)) {

@@ -26,6 +26,8 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     formatError: formatError(app.logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    // main.ts owns SIGINT/SIGTERM: it stops HTTP, then the database and embedded services, then exits.
+    stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
   });
   await apollo.start();

@@ -1,0 +1,460 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { createTestStore, testS3Settings } from '../helpers/s3.js';
+import { buildOnce, killLeftovers, runCli, startServer, type RunningServer } from '../helpers/server.js';
+
+/**
+ * End to end: the compiled `linpath` command in real processes, its GraphQL API over real HTTP.
+ * Plain run: every server/CLI hosts embedded PGlite + s3rver under a fresh temporary LINPATH_HOME.
+ * With DATABASE_URL set (CI's second pass): each environment gets a fresh database on that Postgres and a
+ * fresh bucket on the suite's S3 server, and the embedded-only cases are skipped.
+ */
+
+const postgresMode = testDatabaseKind() === 'postgres';
+
+const FINAL = fixturePath('mlp/final.safetensors');
+const INIT = fixturePath('mlp/init.safetensors');
+const TEST_SET = fixturePath('mlp/test_set.safetensors');
+/** The PyTorch-made final.safetensors of the spiral MLP, as its README records it. */
+const FINAL_SHA256 = '8aea33bf39915fd5fa8c6b8713dbef8d7ab5c8b6878a2dff90321ddb8dfee4a1';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const sha256Of = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+interface Environment {
+  /** Variables for the server and the CLI (LINPATH_HOME, and the database and S3 settings in Postgres mode). */
+  vars: Record<string, string>;
+  home: string;
+  /** The bucket linpath uploads to. */
+  bucket: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh LINPATH_HOME, plus in Postgres mode a fresh database and bucket. */
+async function freshEnvironment(): Promise<Environment> {
+  const home = mkdtempSync(path.join(tmpdir(), 'linpath-e2e-'));
+  const removeHome = () => rmSync(home, { recursive: true, force: true });
+  if (!postgresMode) {
+    return { vars: { LINPATH_HOME: home }, home, bucket: 'linpath', cleanup: async () => removeHome() };
+  }
+  let database: TestDatabase | undefined;
+  try {
+    database = await createTestDatabase();
+    const s3 = testS3Settings();
+    (await createTestStore(s3)).destroy();
+    const db = database;
+    return {
+      vars: {
+        LINPATH_HOME: home,
+        DATABASE_URL: database.url,
+        S3_ENDPOINT: s3.endpoint!,
+        S3_BUCKET: s3.bucket,
+        S3_REGION: s3.region,
+        AWS_ACCESS_KEY_ID: s3.credentials!.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials!.secretAccessKey,
+      },
+      home,
+      bucket: s3.bucket,
+      cleanup: async () => {
+        await db.drop();
+        removeHome();
+      },
+    };
+  } catch (error) {
+    await database?.drop();
+    removeHome();
+    throw error;
+  }
+}
+
+const REGISTRY = /* GraphQL */ `
+  {
+    runs(first: 500) {
+      edges {
+        node {
+          id
+          name
+          architecture
+          checkpoints { id step role sha256 }
+        }
+      }
+    }
+    datasets { id name split exampleCount }
+  }
+`;
+
+interface Registry {
+  runs: Array<{ id: string; name: string; architecture: string | null; checkpoints: Array<{ id: string; step: number; role: string; sha256: string | null }> }>;
+  datasets: Array<{ id: string; name: string; split: string; exampleCount: number }>;
+}
+
+/** Every run (with its checkpoints) and dataset, read over HTTP. */
+async function readRegistry(server: RunningServer): Promise<Registry> {
+  const body = await server.graphql(REGISTRY);
+  expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+  return { runs: body.data.runs.edges.map((edge: { node: Registry['runs'][number] }) => edge.node), datasets: body.data.datasets };
+}
+
+beforeAll(() => buildOnce(), 180_000);
+afterAll(killLeftovers);
+
+describe.skipIf(postgresMode)('linpath start with the demo (skipped with DATABASE_URL: the demo loads only into an empty embedded database)', () => {
+  let environment: Environment;
+  let server: RunningServer | undefined;
+  afterAll(async () => {
+    await server?.stop();
+    await environment?.cleanup();
+  });
+
+  it('serves the demo run with its 3 checkpoints, the spiral datasets and a healthy /healthz', async () => {
+    environment = await freshEnvironment();
+    server = await startServer(environment.vars); // LINPATH_DEMO unset: on, as for `npm start`
+
+    const { runs, datasets } = await readRegistry(server);
+    expect(runs.map((run) => run.name)).toEqual(['demo-spiral-mlp-adam']);
+    expect(runs[0]!.architecture).toBe('mlp');
+    expect(runs[0]!.checkpoints.map(({ step, role }) => ({ step, role }))).toEqual([
+      { step: 0, role: 'INITIAL' },
+      { step: 100, role: 'INTERMEDIATE' },
+      { step: 1200, role: 'FINAL' },
+    ]);
+    expect(datasets.map(({ name, split, exampleCount }) => ({ name, split, exampleCount }))).toEqual([
+      { name: 'spiral', split: 'TRAIN', exampleCount: 10000 },
+      { name: 'spiral', split: 'TEST', exampleCount: 5000 },
+    ]);
+
+    const health = await fetch(new URL('/healthz', server.url));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'ok', store: 'ok' });
+  }, 90_000);
+});
+
+describe('importing with the CLI while a server runs', () => {
+  let environment: Environment;
+  let server: RunningServer;
+  let cliEnv: Record<string, string>;
+  beforeAll(async () => {
+    environment = await freshEnvironment();
+    cliEnv = { ...environment.vars, LINPATH_DEMO: '0' };
+    server = await startServer(cliEnv);
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop();
+    await environment?.cleanup();
+  });
+
+  const importFinal = () =>
+    runCli(['import', 'checkpoint', FINAL, '--run', 'e2e-mlp', '--step', '1200', '--role', 'final', '--arch', 'mlp'], cliEnv);
+
+  it('uploads and registers a checkpoint that GraphQL then describes tensor by tensor', async () => {
+    const result = await importFinal();
+    expect(result.code, result.stderr).toBe(0);
+    const sha256 = sha256Of(FINAL);
+    expect(sha256).toBe(FINAL_SHA256);
+    expect(result.json).toMatchObject({
+      run: { id: expect.stringMatching(UUID), name: 'e2e-mlp' },
+      checkpoint: {
+        id: expect.stringMatching(UUID),
+        sha256,
+        uri: `s3://${environment.bucket}/objects/sha256/${sha256}.safetensors`,
+        step: 1200,
+        role: 'FINAL',
+        tensorCount: 6,
+        parameterCount: 2751,
+      },
+    });
+    const { run, checkpoint } = result.json as { run: { id: string }; checkpoint: { id: string } };
+
+    const body = await server.graphql(
+      `query ($id: ID!) {
+        checkpoint(id: $id) {
+          id sha256 size tensorCount parameterCount step role architecture uri
+          tensors { name dtype shape }
+          run { id name }
+        }
+      }`,
+      { id: checkpoint.id },
+    );
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    expect(body.data.checkpoint).toEqual({
+      id: checkpoint.id,
+      sha256: FINAL_SHA256,
+      size: statSync(FINAL).size,
+      tensorCount: 6,
+      parameterCount: 2751,
+      step: 1200,
+      role: 'FINAL',
+      architecture: 'mlp',
+      uri: `s3://${environment.bucket}/objects/sha256/${FINAL_SHA256}.safetensors`,
+      tensors: [
+        { name: 'fc1.weight', dtype: 'F32', shape: [50, 2] },
+        { name: 'fc1.bias', dtype: 'F32', shape: [50] },
+        { name: 'fc2.weight', dtype: 'F32', shape: [50, 50] },
+        { name: 'fc2.bias', dtype: 'F32', shape: [50] },
+        { name: 'fc3.weight', dtype: 'F32', shape: [1, 50] },
+        { name: 'fc3.bias', dtype: 'F32', shape: [1] },
+      ],
+      run: { id: run.id, name: 'e2e-mlp' },
+    });
+
+    const runBody = await server.graphql(`query ($id: ID!) { run(id: $id) { name architecture checkpoints { id } } }`, { id: run.id });
+    expect(runBody.errors, JSON.stringify(runBody.errors)).toBeUndefined();
+    expect(runBody.data.run).toEqual({ name: 'e2e-mlp', architecture: 'mlp', checkpoints: [{ id: checkpoint.id }] });
+  });
+
+  it('uploads and registers a dataset, counting its examples and classes', async () => {
+    const result = await runCli(['import', 'dataset', TEST_SET, '--name', 'spiral', '--split', 'test'], cliEnv);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json).toMatchObject({
+      dataset: { id: expect.stringMatching(UUID), name: 'spiral', split: 'TEST', exampleCount: 5000, sha256: sha256Of(TEST_SET) },
+    });
+
+    const body = await server.graphql(
+      `query ($id: ID!) {
+        dataset(id: $id) { id name split exampleCount inputShape inputDtype inputKey labelKey labelKind numClasses sha256 size }
+      }`,
+      { id: result.json.dataset.id },
+    );
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    expect(body.data.dataset).toEqual({
+      id: result.json.dataset.id,
+      name: 'spiral',
+      split: 'TEST',
+      exampleCount: 5000,
+      inputShape: [2],
+      inputDtype: 'F32',
+      inputKey: 'x',
+      labelKey: 'y',
+      labelKind: 'CLASS_INDEX',
+      numClasses: 2,
+      sha256: sha256Of(TEST_SET),
+      size: statSync(TEST_SET).size,
+    });
+  });
+
+  it('re-imports the same file idempotently and refuses another file for the same FINAL slot (exit 4)', async () => {
+    const first = await importFinal();
+    const again = await importFinal();
+    expect(first.code, first.stderr).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json.checkpoint.id).toBe(first.json.checkpoint.id);
+    expect(again.json.run.id).toBe(first.json.run.id);
+    expect(again.json.checkpoint.created).toBe(false);
+
+    const other = await runCli(['import', 'checkpoint', INIT, '--run', 'e2e-mlp', '--step', '1200', '--role', 'final'], cliEnv);
+    expect(other.code, other.stderr).toBe(4);
+    expect(other.stderr).toMatch(/^linpath: CONFLICT: run \S+ already has a FINAL checkpoint/);
+    expect(other.stderr).toContain(first.json.checkpoint.id);
+    expect(other.json).toBeUndefined();
+
+    const { runs } = await readRegistry(server);
+    const run = runs.find((r) => r.name === 'e2e-mlp');
+    expect(run?.checkpoints).toEqual([{ id: first.json.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 }]);
+  });
+});
+
+describe('malformed input registers nothing', () => {
+  let environment: Environment;
+  let server: RunningServer;
+  let cliEnv: Record<string, string>;
+  let scratch: string;
+  beforeAll(async () => {
+    environment = await freshEnvironment();
+    cliEnv = { ...environment.vars, LINPATH_DEMO: '0' };
+    scratch = mkdtempSync(path.join(tmpdir(), 'linpath-e2e-files-'));
+    server = await startServer(cliEnv);
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop();
+    await environment?.cleanup();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** The registry is still empty, which also shows the server still answers. */
+  async function expectNothingRegistered(): Promise<void> {
+    expect(await readRegistry(server)).toEqual({ runs: [], datasets: [] });
+  }
+
+  const write = (name: string, bytes: Uint8Array | string): string => {
+    const file = path.join(scratch, name);
+    writeFileSync(file, bytes);
+    return file;
+  };
+
+  const checkpointArgs = (file: string, ...extra: string[]) => [
+    'import', 'checkpoint', file, '--run', 'e2e-bad', '--step', '3', '--role', 'final', ...extra,
+  ];
+
+  // [case, CLI arguments (a function: the scratch directory exists only once beforeAll ran), exit code, message]
+  const cliCases: Array<[string, () => string[], number, RegExp]> = [
+    [
+      'a truncated checkpoint',
+      () => {
+        const bytes = readFileSync(FINAL);
+        return checkpointArgs(write('truncated.safetensors', bytes.subarray(0, bytes.length - 100)));
+      },
+      2,
+      /^linpath: BAD_USER_INPUT: \S*truncated\.safetensors is not a valid safetensors file: .*run past the end/,
+    ],
+    [
+      'a file of garbage bytes',
+      () => checkpointArgs(write('garbage.safetensors', Buffer.alloc(4096, Buffer.from([0xde, 0xad, 0xbe, 0xef])))),
+      2,
+      /^linpath: BAD_USER_INPUT: \S*garbage\.safetensors is not a valid safetensors file: .*header length/,
+    ],
+    [
+      'a JSON file',
+      () => checkpointArgs(write('weights.json', JSON.stringify({ 'fc1.weight': [[0.1, 0.2]], 'fc1.bias': [0] }))),
+      2,
+      /^linpath: BAD_USER_INPUT: \S*weights\.json is not a valid safetensors file/,
+    ],
+    [
+      'a path that does not exist',
+      () => checkpointArgs(path.join(scratch, 'missing.safetensors')),
+      2,
+      /^linpath: BAD_USER_INPUT: cannot read \S*missing\.safetensors: ENOENT/,
+    ],
+    [
+      '--step -1',
+      () => ['import', 'checkpoint', FINAL, '--run', 'e2e-bad', '--step', '-1', '--role', 'final'],
+      2,
+      /^linpath: BAD_USER_INPUT: option '--step <n>' argument '-1' is invalid\. expected an integer ≥ 0, got "-1"/,
+    ],
+    [
+      '--step 1.5',
+      () => ['import', 'checkpoint', FINAL, '--run', 'e2e-bad', '--step', '1.5', '--role', 'final'],
+      2,
+      /^linpath: BAD_USER_INPUT: .*expected an integer ≥ 0, got "1\.5"/,
+    ],
+    [
+      '--role bogus',
+      () => ['import', 'checkpoint', FINAL, '--run', 'e2e-bad', '--step', '3', '--role', 'bogus'],
+      2,
+      /^linpath: BAD_USER_INPUT: .*'bogus' is invalid\. Allowed choices are initial, intermediate, final/,
+    ],
+    [
+      'a dataset with --input-key nope',
+      () => ['import', 'dataset', TEST_SET, '--name', 'spiral', '--split', 'test', '--input-key', 'nope'],
+      2,
+      /^linpath: BAD_USER_INPUT: \S*test_set\.safetensors: expected a tensor "nope" \(inputKey\), found tensors "x", "y"/,
+    ],
+  ];
+
+  it.each(cliCases)('CLI: %s fails with its reason', async (_case, args, code, message) => {
+    const result = await runCli(args(), cliEnv);
+    expect(result.code, result.stderr).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.json).toBeUndefined();
+    await expectNothingRegistered();
+  });
+
+  const REGISTER_CHECKPOINT = `mutation ($uri: String!, $run: String!) {
+    registerCheckpoint(input: { run: $run, step: 3, role: FINAL, uri: $uri }) { id }
+  }`;
+
+  // [case, uri (a function: the bucket is known once beforeAll ran), code, message]
+  const uriCases: Array<[string, () => string, string, RegExp]> = [
+    ['an https URL', () => 'https://example.com/x', 'BAD_USER_INPUT', /^uri: expected s3:\/\/<bucket>\/<key> with bucket /],
+    ['another bucket', () => 's3://other-bucket/x', 'BAD_USER_INPUT', /^uri: bucket "other-bucket" is not configured for linpath/],
+    ['a key with ".."', () => `s3://${environment.bucket}/../x`, 'BAD_USER_INPUT', /^uri: expected a key of non-empty path segments without "\."/],
+  ];
+
+  it.each(uriCases)('GraphQL: registerCheckpoint of %s is refused', async (_case, uri, code, message) => {
+    const body = await server.graphql(REGISTER_CHECKPOINT, { uri: uri(), run: 'e2e-bad' });
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors![0]!.extensions?.code).toBe(code);
+    expect(body.errors![0]!.message).toMatch(message);
+    await expectNothingRegistered();
+  });
+
+  it('GraphQL: registering a missing object of the configured bucket is NOT_FOUND', async () => {
+    const uri = `s3://${environment.bucket}/objects/missing.safetensors`;
+    const dataset = await server.graphql(
+      `mutation ($uri: String!) { registerDataset(input: { name: "spiral", split: TEST, uri: $uri }) { id } }`,
+      { uri },
+    );
+    expect(dataset.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['NOT_FOUND', `no object at ${uri}`]]);
+    await expectNothingRegistered();
+
+    // A checkpoint needs its run first (else NOT_FOUND names the run, not the object).
+    const created = await server.graphql(`mutation { createRun(input: { name: "e2e-empty", architecture: "mlp" }) { id } }`);
+    expect(created.errors, JSON.stringify(created.errors)).toBeUndefined();
+    const checkpoint = await server.graphql(REGISTER_CHECKPOINT, { uri, run: 'e2e-empty' });
+    expect(checkpoint.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['NOT_FOUND', `no object at ${uri}`]]);
+    expect(await readRegistry(server)).toEqual({
+      runs: [{ id: created.data.createRun.id, name: 'e2e-empty', architecture: 'mlp', checkpoints: [] }],
+      datasets: [],
+    });
+  });
+});
+
+describe.skipIf(postgresMode)('embedded services without a running server (embedded only: DATABASE_URL means no embedded services)', () => {
+  let environment: Environment;
+  let server: RunningServer | undefined;
+  let imported: { run: { id: string }; checkpoint: { id: string } } | undefined;
+  beforeAll(async () => {
+    environment = await freshEnvironment();
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop();
+    await environment?.cleanup();
+  });
+
+  it('the CLI hosts them itself, and a server started later on the same LINPATH_HOME shows what it imported', async () => {
+    const result = await runCli(['import', 'checkpoint', FINAL, '--run', 'offline-mlp', '--step', '1200', '--role', 'final', '--arch', 'mlp'], environment.vars);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.checkpoint.sha256).toBe(FINAL_SHA256);
+    imported = result.json;
+    // The CLI let go of LINPATH_HOME when it finished.
+    expect(existsSync(path.join(environment.home, 'embedded.lock'))).toBe(false);
+    expect(existsSync(path.join(environment.home, 'runtime.json'))).toBe(false);
+
+    // The demo is on (LINPATH_DEMO unset) but must not mix into a registry that already has runs.
+    server = await startServer(environment.vars);
+    const { runs } = await readRegistry(server);
+    expect(runs).toEqual([
+      {
+        id: imported!.run.id,
+        name: 'offline-mlp',
+        architecture: 'mlp',
+        checkpoints: [{ id: imported!.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 }],
+      },
+    ]);
+  }, 90_000);
+
+  it('a second server on the same LINPATH_HOME exits with "already serves" and the first keeps serving', async () => {
+    server ??= await startServer(environment.vars);
+    const second = startServer(environment.vars);
+    await expect(second).rejects.toMatchObject({ status: 6, message: expect.stringMatching(/already serves LINPATH_HOME=/) });
+    expect(await server.graphql('{ runs { edges { node { id } } } }')).not.toHaveProperty('errors');
+    const health = await fetch(new URL('/healthz', server.url));
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+  }, 90_000);
+});
+
+describe('shutdown', () => {
+  let environment: Environment | undefined;
+  afterAll(async () => environment?.cleanup());
+
+  it('SIGTERM stops the server with exit code 0 and removes runtime.json', async () => {
+    environment = await freshEnvironment();
+    const server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+    const runtime = path.join(environment.home, 'runtime.json');
+    const lock = path.join(environment.home, 'embedded.lock');
+    if (!postgresMode) {
+      expect(JSON.parse(readFileSync(runtime, 'utf8'))).toMatchObject({ pid: server.pid, url: server.url });
+      expect(existsSync(lock)).toBe(true);
+    }
+
+    expect(await server.stop('SIGTERM'), server.output()).toBe(0);
+    expect(existsSync(runtime)).toBe(false);
+    expect(existsSync(lock)).toBe(false);
+    await expect(fetch(server.url, { method: 'POST' })).rejects.toThrow();
+  }, 90_000);
+});

@@ -1,0 +1,275 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Real `linpath` processes for end-to-end tests: the compiled CLI (dist/, through bin/linpath.js) spawned
+ * with `process.execPath`, talked to over real HTTP. Every child is tracked; `killLeftovers()` (call it from
+ * `afterAll`) stops the ones a failed test left behind, and a process 'exit' hook SIGKILLs any still alive
+ * if the test worker itself goes away.
+ */
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const bin = path.join(repoRoot, 'bin', 'linpath.js');
+
+const START_TIMEOUT_MS = 60_000;
+const CLI_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+// ------------------------------------------------------------------------------------------------ build
+
+let built = false;
+
+/**
+ * Compiles src/ into dist/ (`npx tsc -p tsconfig.build.json`, incremental: fast when up to date), once per
+ * test file. A lock directory keeps test files running in parallel from emitting dist/ at the same time.
+ */
+export function buildOnce(): void {
+  if (built) return;
+  withBuildLock(() => {
+    try {
+      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe', timeout: 180_000 });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`npx tsc -p tsconfig.build.json failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: error });
+    }
+  });
+  built = true;
+}
+
+function withBuildLock(work: () => void): void {
+  const lock = path.join(tmpdir(), `linpath-build-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}.lock`);
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A lock older than any build is left by a killed run.
+      const age = Date.now() - (statOrUndefined(lock)?.mtimeMs ?? Date.now());
+      if (age > 180_000 || Date.now() > deadline) rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  try {
+    work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+const statOrUndefined = (file: string) => {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
+};
+
+// -------------------------------------------------------------------------------------------- children
+
+const children = new Set<ChildProcess>();
+
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** SIGKILLs every child still running and waits for them to go (use in afterAll). */
+export async function killLeftovers(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  children.clear();
+}
+
+/**
+ * The environment of a child: this process's, without anything that would point linpath elsewhere
+ * (DATABASE_URL, S3_*, AWS_*, LINPATH_*, HOST, PORT, LOG_LEVEL) or make it behave otherwise than in
+ * production. NODE_ENV goes too: vitest sets it to "test", which changes how libraries act (Apollo Server
+ * installs no SIGTERM handlers then), so the child would not be what `npm start` runs. Then `env` on top.
+ */
+export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^(DATABASE_URL|S3_.*|AWS_.*|LINPATH_.*|HOST|PORT|LOG_LEVEL|NODE_ENV)$/.test(name),
+    ),
+  );
+  return { ...inherited, HOST: '127.0.0.1', PORT: '0', ...env };
+}
+
+function spawnLinpath(args: string[], env: Record<string, string>): ChildProcess {
+  if (env.LINPATH_HOME === undefined) {
+    // Without one the child would use <repo>/.linpath, a developer's own data.
+    throw new Error('linpath test processes need LINPATH_HOME (a temporary directory)');
+  }
+  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Exit status as a shell reports it: the code, or 128 + the signal number when a signal ended it. */
+const exitStatus = (code: number | null, signal: NodeJS.Signals | null): number =>
+  code ?? 128 + (signal !== null ? (constants.signals[signal] ?? 0) : 0);
+
+// ---------------------------------------------------------------------------------------------- server
+
+export interface GraphQLBody<T = any> {
+  data?: T;
+  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: { code?: string } & Record<string, unknown> }>;
+}
+
+export interface RunningServer {
+  /** http://127.0.0.1:PORT/graphql, as the server printed it. */
+  url: string;
+  pid: number;
+  /** POSTs the operation and returns the parsed JSON body (whatever the HTTP status). */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLBody<T>>;
+  /** SIGTERM (or `signal`), then waits for the exit (SIGKILL after 15 s); resolves with the exit status. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+  /** Everything the server wrote to stdout and stderr so far. */
+  output(): string;
+}
+
+export class ServerStartError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly output: string,
+  ) {
+    super(message);
+    this.name = 'ServerStartError';
+  }
+}
+
+/**
+ * Starts `linpath start` and resolves once it prints its URL. Rejects (with the captured output) when the
+ * process exits first or no URL comes within 60 s.
+ */
+export function startServer(env: Record<string, string>): Promise<RunningServer> {
+  const child = spawnLinpath(['start'], env);
+  let output = '';
+  let stdoutLines = '';
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => resolve(exitStatus(code, signal)));
+  });
+
+  return new Promise<RunningServer>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new ServerStartError(`linpath start printed no URL within ${START_TIMEOUT_MS / 1000} s; output:\n${output}`, undefined, output));
+    }, START_TIMEOUT_MS);
+
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      stdoutLines += chunk;
+      const match = /^linpath: GraphQL at (http:\/\/\S+)$/m.exec(stdoutLines);
+      if (match === null || settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(serverHandle(child, match[1]!, exited, () => output));
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.once('error', (error) => fail(new ServerStartError(`cannot spawn linpath start: ${error.message}`, undefined, output)));
+    void exited.then((status) =>
+      fail(new ServerStartError(`linpath start exited with status ${status} before serving; output:\n${output}`, status, output)),
+    );
+  });
+}
+
+function serverHandle(child: ChildProcess, url: string, exited: Promise<number>, output: () => string): RunningServer {
+  return {
+    url,
+    pid: child.pid!,
+    output,
+    async graphql(query, variables) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await response.text();
+      try {
+        return JSON.parse(text) as GraphQLBody;
+      } catch {
+        throw new Error(`POST ${url} answered HTTP ${response.status} with a body that is not JSON: ${text.slice(0, 500)}`);
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        try {
+          return await exited;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      return exited;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------- CLI
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The last non-empty stdout line parsed as JSON; undefined when there is none or it is not JSON. */
+  json: any;
+}
+
+/** Runs `linpath <args>` to completion (killed after 60 s). */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const child = spawnLinpath(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise<CliResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`linpath ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS / 1000} s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, CLI_TIMEOUT_MS);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    // 'close', not 'exit': the output streams are complete then.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: exitStatus(code, signal), stdout, stderr, json: lastJsonLine(stdout) });
+    });
+  });
+}
+
+function lastJsonLine(stdout: string): any {
+  const last = stdout.trimEnd().split('\n').at(-1);
+  if (last === undefined || last === '') return undefined;
+  try {
+    return JSON.parse(last);
+  } catch {
+    return undefined;
+  }
+}
