@@ -1,0 +1,82 @@
+import { badUserInput } from '../../errors.js';
+import type { ModelGraph } from '../model-ir.js';
+import { buildMlp } from './mlp.js';
+import { buildResnetCifar } from './resnet-cifar.js';
+import { buildVggCifar } from './vgg-cifar.js';
+
+/** A tensor as a checkpoint's header describes it. */
+export interface CheckpointTensor {
+  name: string;
+  dtype: string;
+  shape: readonly number[];
+}
+
+export const ARCHITECTURES = ['mlp', 'resnet18-cifar', 'resnet34-cifar', 'vgg11-bn-cifar'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+const INT_DTYPES = new Set(['I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8']);
+
+/**
+ * The graph of `architecture` sized for a checkpoint (classes, width and input channels are read from its
+ * shapes), after checking that the checkpoint is one of it: every expected tensor present with its shape,
+ * nothing unexpected. A mismatch lists all missing, unexpected and wrongly-shaped tensors.
+ */
+export function buildModelGraph(architecture: string, tensors: readonly CheckpointTensor[]): ModelGraph {
+  const graph = sizeGraph(architecture, tensors);
+  checkCheckpoint(graph, tensors);
+  return graph;
+}
+
+function sizeGraph(architecture: string, tensors: readonly CheckpointTensor[]): ModelGraph {
+  const shape = (name: string, axis: number, fallback: number): number =>
+    tensors.find((t) => t.name === name)?.shape[axis] ?? fallback;
+  switch (architecture as Architecture) {
+    case 'mlp':
+      return buildMlp(tensors);
+    case 'resnet18-cifar':
+    case 'resnet34-cifar': {
+      const stages = architecture === 'resnet18-cifar' ? ([2, 2, 2, 2] as const) : ([3, 4, 6, 3] as const);
+      return buildResnetCifar(architecture, stages, {
+        width: shape('conv1.weight', 0, 64),
+        inChannels: shape('conv1.weight', 1, 3),
+        classes: shape('fc.weight', 0, 10),
+      });
+    }
+    case 'vgg11-bn-cifar':
+      return buildVggCifar(architecture, {
+        inChannels: shape('features.0.weight', 1, 3),
+        classes: shape('classifier.weight', 0, 10),
+      });
+    default:
+      throw badUserInput(`architecture: expected one of ${ARCHITECTURES.join(', ')}, got "${architecture}"`);
+  }
+}
+
+export function checkCheckpoint(graph: ModelGraph, tensors: readonly CheckpointTensor[]): void {
+  const given = new Map(tensors.map((t) => [t.name, t]));
+  const expected = new Set(graph.state.map((s) => s.name));
+  const missing = graph.state.filter((s) => !given.has(s.name)).map((s) => `${s.name} [${s.shape.join(', ')}]`);
+  const unexpected = tensors.filter((t) => !expected.has(t.name)).map((t) => t.name);
+  const wrong: string[] = [];
+  for (const spec of graph.state) {
+    const tensor = given.get(spec.name);
+    if (tensor === undefined) continue;
+    if (tensor.shape.length !== spec.shape.length || tensor.shape.some((d, i) => d !== spec.shape[i])) {
+      wrong.push(`${spec.name}: expected [${spec.shape.join(', ')}], got [${tensor.shape.join(', ')}]`);
+    } else if (!(spec.kind === 'float' ? FLOAT_DTYPES : INT_DTYPES).has(tensor.dtype)) {
+      wrong.push(`${spec.name}: expected a${spec.kind === 'float' ? ' floating-point' : 'n integer'} dtype, got ${tensor.dtype}`);
+    }
+  }
+  if (missing.length + unexpected.length + wrong.length === 0) return;
+  const list = (label: string, items: string[]) =>
+    items.length === 0 ? [] : [`${label} (${items.length}): ${items.slice(0, 20).join('; ')}${items.length > 20 ? '; …' : ''}`];
+  throw badUserInput(
+    [
+      `checkpoint does not match architecture ${graph.architecture}:`,
+      ...list('missing', missing),
+      ...list('unexpected', unexpected),
+      ...list('wrong shape or dtype', wrong),
+    ].join(' '),
+  );
+}
