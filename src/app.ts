@@ -4,6 +4,11 @@ import { openServices, type ServicesRole, type ServiceEndpoints } from './embedd
 import { connectDatabase, migrateDatabase, type Database } from './storage/database.js';
 import { S3ObjectStore } from './storage/object-store.s3.js';
 import { RegistryRepository } from './storage/registry.repository.js';
+import { EngineProvider } from './compute/engines.js';
+import { ExamplesCache } from './compute/examples-cache.js';
+import { CheckpointStateCache } from './storage/checkpoint-state.js';
+import { PathsRepository } from './storage/paths.repository.js';
+import type { PathDeps } from './usecases/paths.usecases.js';
 import type { RegistryDeps } from './usecases/registry.usecases.js';
 
 /** Everything a linpath process works with, built in one place from the configuration. */
@@ -14,6 +19,7 @@ export interface Linpath {
   database: Database;
   store: S3ObjectStore;
   registry: RegistryDeps;
+  paths: PathDeps;
   close(): Promise<void>;
 }
 
@@ -39,7 +45,26 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
       store,
       maxHeaderBytes: config.maxHeaderBytes,
     };
-    return { config, logger, endpoints: services.endpoints, database, store, registry, close };
+    const engines = new EngineProvider(config.compute);
+    closers.push(() => engines.close());
+    const examples = new ExamplesCache(store, config.compute.datasetCacheBytes);
+    const paths: PathDeps = {
+      registry: registry.repository,
+      paths: new PathsRepository(database.db),
+      engines,
+      states: new CheckpointStateCache(store, config.compute.checkpointCacheBytes, config.maxHeaderBytes, (checkpoint, sha256) =>
+        registry.repository.recordCheckpointSha256(checkpoint.id, sha256),
+      ),
+      examples: (dataset, limit, inputShape) => examples.get(dataset, limit, inputShape),
+      settings: {
+        maxAlphas: config.compute.maxAlphas,
+        maxAbsAlpha: config.compute.maxAbsAlpha,
+        batchSize: config.compute.batchSize,
+        defaultEngine: config.compute.engine,
+      },
+      inflight: new Map(),
+    };
+    return { config, logger, endpoints: services.endpoints, database, store, registry, paths, close };
   } catch (error) {
     await close();
     throw error;

@@ -3,11 +3,19 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { createLinpath, createLogger, type Linpath } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { publishServerUrl } from './embedded/services.js';
-import { ErrorCode, isLinpathError } from './errors.js';
+import { badUserInput, ErrorCode, isLinpathError } from './errors.js';
 import { buildLinpathSchema } from './graphql/schema.js';
 import { startHttpServer } from './server/http.js';
-import { seedDemo } from './usecases/demo.usecases.js';
-import { importCheckpointFile, importDatasetFile, type CheckpointRole, type DatasetSplit } from './usecases/registry.usecases.js';
+import { addPathCommand } from './cli/path.command.js';
+import { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns } from './usecases/demo.usecases.js';
+import type { InputLayout } from './storage/registry.tables.js';
+import {
+  importCheckpointFile,
+  importDatasetFile,
+  type CheckpointRole,
+  type DatasetFormat,
+  type DatasetSplit,
+} from './usecases/registry.usecases.js';
 
 /** CLI exit status by error code, so scripts can tell bad input from a conflict or an outage. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -73,34 +81,73 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
 
   importCommand
     .command('dataset')
-    .description('Upload a dataset (safetensors with inputs [N, ...] and labels [N]) and register it.')
-    .argument('<file>', 'a .safetensors file')
+    .description('Upload a dataset (safetensors, CIFAR-10 binary or MNIST IDX) and register it.')
+    .argument('<file>', 'a .safetensors file, a CIFAR-10 *_batch.bin file, or an MNIST IDX images file')
     .requiredOption('--name <name>', 'dataset name, e.g. cifar10')
     .addOption(new Option('--split <split>', 'which split').choices(['train', 'validation', 'test']).makeOptionMandatory())
-    .option('--input-key <key>', 'tensor holding the inputs', 'x')
-    .option('--label-key <key>', 'tensor holding the labels', 'y')
-    .addHelpText('after', '\nPrints one JSON object as its last line: {"dataset":{"id","sha256",...}}')
-    .action(async (file: string, options: { name: string; split: string; inputKey: string; labelKey: string }) => {
-      await withLinpath(loadConfig(env), async (app) => {
-        const { dataset, created } = await importDatasetFile(app.registry, file, {
-          name: options.name,
-          split: options.split.toUpperCase() as DatasetSplit,
-          inputKey: options.inputKey,
-          labelKey: options.labelKey,
+    .addOption(
+      new Option('--format <format>', 'how the file is stored').choices(['safetensors', 'cifar10-binary', 'mnist-idx']).default('safetensors'),
+    )
+    .option('--labels <file>', 'mnist-idx: the IDX labels file')
+    .option('--input-key <key>', 'safetensors: tensor holding the inputs (default "x")')
+    .option('--label-key <key>', 'safetensors: tensor holding the labels (default "y")')
+    .addOption(new Option('--layout <layout>', 'safetensors images: axis order of the stored examples').choices(['nchw', 'nhwc']))
+    .option('--mean <values>', 'per-channel means in stored units, e.g. 125.3,123,113.9 (with --std)', parseNumberList)
+    .option('--std <values>', 'per-channel standard deviations, e.g. 63,62.1,66.7 (with --mean)', parseNumberList)
+    .addHelpText(
+      'after',
+      '\nInputs are fed to models as x = (v - mean[c]) / std[c] when --mean and --std are given, as stored otherwise.' +
+        '\nPrints one JSON object as its last line: {"dataset":{"id","sha256",...}}',
+    )
+    .action(
+      async (
+        file: string,
+        options: {
+          name: string;
+          split: string;
+          format: string;
+          labels?: string;
+          inputKey?: string;
+          labelKey?: string;
+          layout?: string;
+          mean?: number[];
+          std?: number[];
+        },
+      ) => {
+        if ((options.mean === undefined) !== (options.std === undefined)) {
+          throw badUserInput(`normalization: expected --mean and --std together, got only ${options.mean ? '--mean' : '--std'}`);
+        }
+        await withLinpath(loadConfig(env), async (app) => {
+          const { dataset, created } = await importDatasetFile(app.registry, file, {
+            name: options.name,
+            split: options.split.toUpperCase() as DatasetSplit,
+            format: options.format.toUpperCase().replace('-', '_') as DatasetFormat,
+            labelsFile: options.labels,
+            inputKey: options.inputKey,
+            labelKey: options.labelKey,
+            inputLayout: options.layout?.toUpperCase() as InputLayout | undefined,
+            normalization: options.mean && options.std ? { mean: options.mean, std: options.std } : undefined,
+          });
+          printJson({
+            dataset: {
+              id: dataset.id,
+              sha256: dataset.sha256,
+              uri: dataset.uri,
+              ...(dataset.labelsUri !== null ? { labelsSha256: dataset.labelsSha256, labelsUri: dataset.labelsUri } : {}),
+              name: dataset.name,
+              split: dataset.split,
+              format: dataset.format,
+              exampleCount: dataset.exampleCount,
+              inputShape: dataset.inputShape,
+              numClasses: dataset.numClasses,
+              created,
+            },
+          });
         });
-        printJson({
-          dataset: {
-            id: dataset.id,
-            sha256: dataset.sha256,
-            uri: dataset.uri,
-            name: dataset.name,
-            split: dataset.split,
-            exampleCount: dataset.exampleCount,
-            created,
-          },
-        });
-      });
-    });
+      },
+    );
+
+  addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
 
   return program;
 }
@@ -109,10 +156,18 @@ async function serve(config: Config): Promise<void> {
   const logger = createLogger(config);
   const app = await createLinpath(config, 'server', logger);
   try {
-    if (config.demo && app.endpoints.embedded.database && (await seedDemo(app.registry))) {
-      logger.info('loaded the demo runs into the empty embedded database (LINPATH_DEMO=0 to skip)');
-    }
+    const demo = config.demo && app.endpoints.embedded.database && (await seedDemo(app.registry));
+    if (demo) logger.info('loaded the demo run into the empty embedded database (LINPATH_DEMO=0 to skip)');
     const http = await startHttpServer(app, await buildLinpathSchema());
+    // The tfjs-trained demo runs are trained after the server answers, so they delay neither /healthz nor
+    // the API; a start interrupted before they finished completes them next time.
+    const training = new AbortController();
+    const demoTraining =
+      config.demo && (demo || (await app.registry.repository.findRunByName(DEMO_RUN)) !== undefined)
+        ? trainDemoRuns(app.registry, logger, DEMO_TFJS_SEEDS, training.signal).catch((error: unknown) => {
+            if (!training.signal.aborted) logger.warn({ err: error }, 'training the demo runs failed');
+          })
+        : Promise.resolve();
     publishServerUrl(config, http.url);
     logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home }, 'linpath is serving');
     console.log(`linpath: GraphQL at ${http.url}`);
@@ -122,7 +177,9 @@ async function serve(config: Config): Promise<void> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down');
+      training.abort();
       await http.stop();
+      await demoTraining;
       await app.close();
       process.exit(0);
     };
@@ -146,6 +203,14 @@ async function withLinpath(config: Config, work: (app: Linpath) => Promise<void>
 function parseStep(value: string): number {
   if (!/^\d{1,15}$/.test(value)) throw new InvalidArgumentError(`expected an integer ≥ 0, got "${value}"`);
   return Number(value);
+}
+
+function parseNumberList(value: string): number[] {
+  const numbers = value.split(',').map((part) => (part.trim() === '' ? Number.NaN : Number(part)));
+  if (numbers.some((n) => !Number.isFinite(n))) {
+    throw new InvalidArgumentError(`expected comma-separated numbers such as 125.3,123,113.9, got "${value}"`);
+  }
+  return numbers;
 }
 
 const printJson = (value: unknown): void => {

@@ -30,6 +30,21 @@ export interface Config {
   demo: boolean;
   maxHeaderBytes: number;
   maxRequestBytes: number;
+  compute: ComputeSettings;
+}
+
+export interface ComputeSettings {
+  engine: 'onnx' | 'tfjs';
+  onnxProvider: 'cpu' | 'cuda';
+  /** Engine threads; 0: the engine's default (one per core). */
+  threads: number;
+  /** undefined: the fastest available of tensorflow, wasm, cpu. */
+  tfjsBackend: 'tensorflow' | 'wasm' | 'cpu' | undefined;
+  batchSize: number;
+  maxAlphas: number;
+  maxAbsAlpha: number;
+  checkpointCacheBytes: number;
+  datasetCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +114,26 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 
   const s3 = readS3(read, url, boolean, problems);
 
+  const choice = <T extends string>(name: string, options: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if ((options as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name}: expected one of ${options.join(', ')}, got "${raw}"`);
+    return fallback;
+  };
+  const tfjsBackend = choice('LINPATH_TFJS_BACKEND', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
+  const compute: ComputeSettings = {
+    engine: choice('LINPATH_ENGINE', ['onnx', 'tfjs'] as const, 'onnx'),
+    onnxProvider: choice('LINPATH_ONNX_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+    threads: integer('LINPATH_THREADS', 0, 0, 1024),
+    tfjsBackend: tfjsBackend === 'auto' ? undefined : tfjsBackend,
+    batchSize: integer('LINPATH_BATCH_SIZE', 250, 1, 1_000_000),
+    maxAlphas: integer('LINPATH_MAX_ALPHAS', 1001, 1, 100_000),
+    maxAbsAlpha: integer('LINPATH_MAX_ABS_ALPHA', 10, 1, 1000),
+    checkpointCacheBytes: integer('LINPATH_CHECKPOINT_CACHE_BYTES', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
+    datasetCacheBytes: integer('LINPATH_DATASET_CACHE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+  };
+
   const config: Config = {
     home,
     host,
@@ -109,6 +144,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     demo: boolean('LINPATH_DEMO', true),
     maxHeaderBytes: integer('LINPATH_MAX_HEADER_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxRequestBytes: integer('LINPATH_MAX_REQUEST_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    compute,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import type { PathDeps } from '../usecases/paths.usecases.js';
 import type { RegistryDeps } from '../usecases/registry.usecases.js';
 
 /** What every resolver receives: the use cases' dependencies, built once by the composition root. */
 export interface GraphQLContext {
   registry: RegistryDeps;
+  paths: PathDeps;
   logger: Logger;
 }

@@ -35,3 +35,33 @@ registerEnumType(LabelKindEnum, {
     FLOAT_TARGET: { description: 'Float targets of shape [N] or [N, K].' },
   },
 });
+
+export enum DatasetFormatEnum {
+  SAFETENSORS = 'SAFETENSORS',
+  CIFAR10_BINARY = 'CIFAR10_BINARY',
+  MNIST_IDX = 'MNIST_IDX',
+}
+registerEnumType(DatasetFormatEnum, {
+  name: 'DatasetFormat',
+  description: 'How a dataset is stored.',
+  valuesConfig: {
+    SAFETENSORS: { description: 'One safetensors file: inputs [N, ...] (float or U8) and labels [N] under two keys.' },
+    CIFAR10_BINARY: {
+      description: 'CIFAR-10 binary (*_batch.bin, or several concatenated): 3073-byte records, a label 0..9 then a [3, 32, 32] U8 image.',
+    },
+    MNIST_IDX: { description: 'An IDX images file [N, H, W] U8 (magic 0x00000803) and an IDX labels file [N] (magic 0x00000801).' },
+  },
+});
+
+export enum InputLayoutEnum {
+  NCHW = 'NCHW',
+  NHWC = 'NHWC',
+}
+registerEnumType(InputLayoutEnum, {
+  name: 'InputLayout',
+  description: 'Axis order of stored image examples; linpath always feeds models channels-first (NCHW).',
+  valuesConfig: {
+    NCHW: { description: 'Examples stored [C, H, W].' },
+    NHWC: { description: 'Examples stored [H, W, C] (e.g. numpy/PIL images); transposed at load.' },
+  },
+});

@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
 import * as registry from '../usecases/registry.usecases.js';
 import type { GraphQLContext } from './context.js';
+import type { DatasetFormatEnum, InputLayoutEnum } from './enums.js';
 import {
   Checkpoint,
   CreateRunInput,
@@ -13,15 +14,20 @@ import {
   RunFilter,
 } from './registry.types.js';
 
-const toRun = (row: RunRow): Run => Object.assign(new Run(), row);
+export const toRun = (row: RunRow): Run => Object.assign(new Run(), row);
 
-const toCheckpoint = (row: CheckpointRow): Checkpoint =>
+export const toCheckpoint = (row: CheckpointRow): Checkpoint =>
   Object.assign(new Checkpoint(), row, {
     metadata: row.header.metadata,
     tensors: row.header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
   });
 
-const toDataset = (row: DatasetRow): Dataset => Object.assign(new Dataset(), row);
+export const toDataset = (row: DatasetRow): Dataset =>
+  Object.assign(new Dataset(), row, {
+    format: row.format as DatasetFormatEnum,
+    inputLayout: row.inputLayout as InputLayoutEnum | null,
+    normalization: row.normalization === null ? null : { mean: row.normalization.mean, std: row.normalization.std },
+  });
 
 const stripNulls = (filter: RunFilter | null | undefined) =>
   filter == null
@@ -107,7 +113,9 @@ export class DatasetResolver {
     return toDataset(await registry.getDataset(ctx.registry, id));
   }
 
-  @Mutation(() => Dataset, { description: 'Registers a safetensors dataset in a configured bucket. Idempotent.' })
+  @Mutation(() => Dataset, {
+    description: 'Registers a dataset (safetensors, CIFAR-10 binary or MNIST IDX) in a configured bucket. Idempotent.',
+  })
   async registerDataset(
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => RegisterDatasetInput) input: RegisterDatasetInput,

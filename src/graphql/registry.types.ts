@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { CheckpointRoleEnum, DatasetSplitEnum, LabelKindEnum } from './enums.js';
+import { CheckpointRoleEnum, DatasetFormatEnum, DatasetSplitEnum, InputLayoutEnum, LabelKindEnum } from './enums.js';
 
 @ObjectType({ description: 'A training run: its settings and the checkpoints it saved.' })
 export class Run {
@@ -94,7 +94,16 @@ export class Checkpoint {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'Examples and labels stored as one safetensors object.' })
+@ObjectType({ description: 'Per-channel normalisation, in stored value units: x = (v − mean[c]) / std[c].' })
+export class Normalization {
+  @Field(() => [Float])
+  mean!: number[];
+
+  @Field(() => [Float])
+  std!: number[];
+}
+
+@ObjectType({ description: 'Examples and class labels (or float targets) stored in S3: one object, or images and labels (MNIST_IDX).' })
 export class Dataset {
   @Field(() => ID)
   id!: string;
@@ -105,7 +114,10 @@ export class Dataset {
   @Field(() => DatasetSplitEnum)
   split!: DatasetSplitEnum;
 
-  @Field(() => String)
+  @Field(() => DatasetFormatEnum)
+  format!: DatasetFormatEnum;
+
+  @Field(() => String, { description: 'The inputs (MNIST_IDX: the images file).' })
   uri!: string;
 
   @Field(() => Float)
@@ -117,20 +129,38 @@ export class Dataset {
   @Field(() => String, { nullable: true })
   sha256!: string | null;
 
-  @Field(() => String, { description: 'Tensor holding the inputs, shape [N, ...].' })
+  @Field(() => String, { nullable: true, description: 'MNIST_IDX: the labels file, pinned like `uri`.' })
+  labelsUri!: string | null;
+
+  @Field(() => Float, { nullable: true })
+  labelsSize!: number | null;
+
+  @Field(() => String, { nullable: true })
+  labelsEtag!: string | null;
+
+  @Field(() => String, { nullable: true })
+  labelsSha256!: string | null;
+
+  @Field(() => String, { description: 'Tensor holding the inputs, shape [N, ...] ("images" for the binary formats).' })
   inputKey!: string;
 
-  @Field(() => String, { description: 'Tensor holding the labels, shape [N].' })
+  @Field(() => String, { description: 'Tensor holding the labels, shape [N] ("labels" for the binary formats).' })
   labelKey!: string;
 
   @Field(() => Int)
   exampleCount!: number;
 
-  @Field(() => [Int], { description: 'Shape of one example.' })
+  @Field(() => [Int], { description: 'Shape of one example as models receive it: channels-first for images, e.g. [3, 32, 32].' })
   inputShape!: number[];
 
-  @Field(() => String)
+  @Field(() => String, { description: 'Stored element type: F32, F64, F16, BF16 or U8.' })
   inputDtype!: string;
+
+  @Field(() => InputLayoutEnum, { nullable: true, description: 'Axis order of stored image examples (3 dimensions each); null for other inputs and MNIST_IDX.' })
+  inputLayout!: InputLayoutEnum | null;
+
+  @Field(() => Normalization, { nullable: true, description: 'Applied at load; null: values are used as stored.' })
+  normalization!: Normalization | null;
 
   @Field(() => LabelKindEnum)
   labelKind!: LabelKindEnum;
@@ -241,7 +271,16 @@ export class RegisterCheckpointInput {
   architecture?: string | null;
 }
 
-@InputType()
+@InputType({ description: 'Per channel, in stored value units (0..255 for U8): x = (v − mean[c]) / std[c], std > 0.' })
+export class NormalizationInput {
+  @Field(() => [Float])
+  mean!: number[];
+
+  @Field(() => [Float])
+  std!: number[];
+}
+
+@InputType({ description: 'Registers a dataset already in a configured bucket; its object(s) are pinned (size and ETag).' })
 export class RegisterDatasetInput {
   @Field(() => String)
   name!: string;
@@ -249,12 +288,29 @@ export class RegisterDatasetInput {
   @Field(() => DatasetSplitEnum)
   split!: DatasetSplitEnum;
 
-  @Field(() => String, { description: 's3://<bucket>/<key> in a configured bucket.' })
+  @Field(() => String, { description: 's3://<bucket>/<key> in a configured bucket (MNIST_IDX: the images file).' })
   uri!: string;
 
-  @Field(() => String, { defaultValue: 'x' })
-  inputKey!: string;
+  @Field(() => DatasetFormatEnum, { defaultValue: DatasetFormatEnum.SAFETENSORS })
+  format!: DatasetFormatEnum;
 
-  @Field(() => String, { defaultValue: 'y' })
-  labelKey!: string;
+  @Field(() => String, { nullable: true, description: 'MNIST_IDX only (and required): s3:// URI of the IDX labels file.' })
+  labelsUri?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'SAFETENSORS only; default "x".' })
+  inputKey?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'SAFETENSORS only; default "y".' })
+  labelKey?: string | null;
+
+  @Field(() => InputLayoutEnum, {
+    nullable: true,
+    description:
+      'SAFETENSORS images (3 dimensions per example) only. Default: NCHW for float inputs; for U8, NHWC when only the last ' +
+      'dimension is 1 or 3, NCHW when only the first is, otherwise required.',
+  })
+  inputLayout?: InputLayoutEnum | null;
+
+  @Field(() => NormalizationInput, { nullable: true, description: 'One mean and one std per channel of the images.' })
+  normalization?: NormalizationInput | null;
 }

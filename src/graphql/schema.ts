@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { PathResolver } from './paths.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [RunResolver, CheckpointResolver, DatasetResolver],
+    resolvers: [RunResolver, CheckpointResolver, DatasetResolver, PathResolver],
     validate: false,
   });
 }

@@ -43,7 +43,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     '/graphql',
     express.json({ limit: app.config.maxRequestBytes }),
     expressMiddleware(apollo, {
-      context: async () => ({ registry: app.registry, logger: app.logger }),
+      context: async () => ({ registry: app.registry, paths: app.paths, logger: app.logger }),
     }),
   );
 

@@ -2,7 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import * as tables from './registry.tables.js';
+import * as pathTables from './paths.tables.js';
+import * as registryTables from './registry.tables.js';
+
+const tables = { ...registryTables, ...pathTables };
 
 export type Db = NodePgDatabase<typeof tables>;
 

@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, eq, gt, ilike, sql, type SQL } from 'drizzle-orm';
+import { and, arrayContains, asc, eq, gt, ilike, isNull, sql, type SQL } from 'drizzle-orm';
 import { conflict } from '../errors.js';
 import type { Db } from './database.js';
 import {
@@ -7,6 +7,7 @@ import {
   runsTable,
   type CheckpointRow,
   type DatasetRow,
+  type Normalization,
   type RunRow,
 } from './registry.tables.js';
 
@@ -136,6 +137,14 @@ export class RegistryRepository {
     });
   }
 
+  /** Records a sha256 learned from a full read; never overwrites a known one. */
+  async recordCheckpointSha256(id: string, sha256: string): Promise<void> {
+    await this.db
+      .update(checkpointsTable)
+      .set({ sha256 })
+      .where(and(eq(checkpointsTable.id, id), isNull(checkpointsTable.sha256)));
+  }
+
   async listDatasets(): Promise<DatasetRow[]> {
     return this.db.select().from(datasetsTable).orderBy(asc(datasetsTable.seq));
   }
@@ -152,30 +161,48 @@ export class RegistryRepository {
         where: and(eq(datasetsTable.name, dataset.name), eq(datasetsTable.split, dataset.split)),
       });
       if (existing === undefined) throw new Error('dataset insert conflicted but no conflicting row was found');
-      const same =
-        existing.bucket === dataset.bucket &&
-        existing.key === dataset.key &&
-        existing.etag === dataset.etag &&
-        existing.inputKey === dataset.inputKey &&
-        existing.labelKey === dataset.labelKey;
-      if (!same) {
+      if (!sameDataset(existing, dataset)) {
         throw conflict(
           `dataset "${dataset.name}" already has a ${dataset.split} split (id ${existing.id}, ${existing.uri}); ` +
-            `got a different object or keys: ${dataset.uri}`,
+            `got a different object, format or settings: ${dataset.uri}`,
         );
       }
-      if (existing.sha256 === null && dataset.sha256 != null) {
-        const [updated] = await tx
-          .update(datasetsTable)
-          .set({ sha256: dataset.sha256 })
-          .where(eq(datasetsTable.id, existing.id))
-          .returning();
+      // The same object(s) registered again: idempotent, and a now-known sha256 is kept.
+      const known = {
+        ...(existing.sha256 === null && dataset.sha256 != null ? { sha256: dataset.sha256 } : {}),
+        ...(existing.labelsSha256 === null && dataset.labelsSha256 != null ? { labelsSha256: dataset.labelsSha256 } : {}),
+      };
+      if (Object.keys(known).length > 0) {
+        const [updated] = await tx.update(datasetsTable).set(known).where(eq(datasetsTable.id, existing.id)).returning();
         return { dataset: updated!, created: false };
       }
       return { dataset: existing, created: false };
     });
   }
 }
+
+/** Whether a registration describes the dataset already stored: the same pinned objects, read the same way. */
+function sameDataset(existing: DatasetRow, dataset: NewDataset): boolean {
+  return (
+    existing.bucket === dataset.bucket &&
+    existing.key === dataset.key &&
+    existing.etag === dataset.etag &&
+    existing.format === (dataset.format ?? 'SAFETENSORS') &&
+    existing.inputKey === dataset.inputKey &&
+    existing.labelKey === dataset.labelKey &&
+    existing.labelsBucket === (dataset.labelsBucket ?? null) &&
+    existing.labelsKey === (dataset.labelsKey ?? null) &&
+    existing.labelsEtag === (dataset.labelsEtag ?? null) &&
+    existing.inputLayout === (dataset.inputLayout ?? null) &&
+    sameNormalization(existing.normalization, dataset.normalization ?? null)
+  );
+}
+
+// Compared field by field: jsonb does not keep the key order of what was inserted.
+const sameNormalization = (a: Normalization | null, b: Normalization | null): boolean =>
+  a === null || b === null ? a === b : sameNumbers(a.mean, b.mean) && sameNumbers(a.std, b.std);
+
+const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 const describeSlot = (c: { role: string; step: number }): string => `a ${c.role} checkpoint at step ${c.step}`;
 

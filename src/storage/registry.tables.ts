@@ -25,6 +25,16 @@ export interface HeaderSummary {
 export const checkpointRole = pgEnum('checkpoint_role', ['INITIAL', 'INTERMEDIATE', 'FINAL', 'DERIVED']);
 export const datasetSplit = pgEnum('dataset_split', ['TRAIN', 'VALIDATION', 'TEST']);
 export const labelKind = pgEnum('label_kind', ['CLASS_INDEX', 'FLOAT_TARGET']);
+export const datasetFormat = pgEnum('dataset_format', ['SAFETENSORS', 'CIFAR10_BINARY', 'MNIST_IDX']);
+
+/** How stored image examples order their axes; examples are always loaded channels-first (NCHW). */
+export type InputLayout = 'NCHW' | 'NHWC';
+
+/** Per-channel normalisation in stored value units, applied at load as x = (v − mean_c) / std_c. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
 
 export const runsTable = pgTable(
   'runs',
@@ -98,7 +108,18 @@ export const datasetsTable = pgTable(
     labelDtype: text('label_dtype').notNull(),
     /** For CLASS_INDEX labels: max label + 1. */
     numClasses: integer('num_classes'),
+    format: datasetFormat('format').notNull().default('SAFETENSORS'),
+    /** Axis order of stored image examples ([C,H,W] or [H,W,C]); null when examples are not images. */
+    inputLayout: text('input_layout').$type<InputLayout>(),
+    normalization: jsonb('normalization').$type<Normalization>(),
     ...storedObjectColumns(),
+    /** The separate labels object (MNIST_IDX), pinned like the main object. */
+    labelsUri: text('labels_uri'),
+    labelsBucket: text('labels_bucket'),
+    labelsKey: text('labels_key'),
+    labelsSize: bigint('labels_size', { mode: 'number' }),
+    labelsEtag: text('labels_etag'),
+    labelsSha256: text('labels_sha256'),
   },
   (t) => [unique('datasets_name_split_key').on(t.name, t.split)],
 );

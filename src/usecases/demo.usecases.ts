@@ -1,24 +1,35 @@
-import { fileURLToPath } from 'node:url';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { trainMlp } from '../compute/training/mlp-trainer.js';
+import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../storage/safetensors.codec.js';
 import { importCheckpointFile, importDatasetFile, type RegistryDeps } from './registry.usecases.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../demo/spiral-mlp', import.meta.url));
 export const DEMO_RUN = 'demo-spiral-mlp-adam';
+export const DEMO_TFJS_SEEDS = [1, 2, 3] as const;
+export const demoTfjsRunName = (seed: number) => `demo-spiral-mlp-tfjs-seed${seed}`;
+
+/** The seed study's spiral MLP recipe (Appendix A): Adam 5e-4, batch 500; 60 epochs of 10,000 points. */
+const RECIPE = { widths: [2, 50, 50, 1], learningRate: 0.0005, batchSize: 500, epochs: 60, snapshotSteps: [100] } as const;
+
+const file = (name: string) => path.join(DEMO_DIR, name);
 
 /**
- * Loads the demo run (the seed study's spiral MLP, trained with PyTorch) and its datasets into an empty
+ * Loads the PyTorch-trained demo run (the fixtures' spiral MLP) and the spiral datasets into an empty
  * registry. Returns false when the registry already has runs: the demo never mixes into a user's data.
  */
 export async function seedDemo(deps: RegistryDeps): Promise<boolean> {
   if ((await deps.repository.countRuns()) > 0) return false;
-  const file = (name: string) => path.join(DEMO_DIR, name);
   await importDatasetFile(deps, file('train_set.safetensors'), { name: 'spiral', split: 'TRAIN' });
   await importDatasetFile(deps, file('test_set.safetensors'), { name: 'spiral', split: 'TEST' });
   await deps.repository.findOrCreateRun({
     name: DEMO_RUN,
     architecture: 'mlp',
     datasetName: 'spiral',
-    hyperparameters: { optimizer: 'adam', learningRate: 0.0005, batchSize: 500, epochs: 60, weightDecay: 0 },
+    hyperparameters: { framework: 'pytorch', optimizer: 'adam', learningRate: 0.0005, batchSize: 500, epochs: 60, weightDecay: 0 },
     seed: 7,
     tags: ['demo', 'pytorch'],
     reportedMetrics: { testAccuracy: 0.8928, testLoss: 0.384257, trainAccuracy: 0.8917, trainLoss: 0.387721 },
@@ -32,4 +43,54 @@ export async function seedDemo(deps: RegistryDeps): Promise<boolean> {
     await importCheckpointFile(deps, file(checkpoint.file), { run: DEMO_RUN, step: checkpoint.step, role: checkpoint.role });
   }
   return true;
+}
+
+/**
+ * Trains the demo's small study with TensorFlow.js: the same MLP recipe for several seeds, each stored as an
+ * ordinary run with its initial, step-100 and final checkpoints. Runs that exist already are skipped, so an
+ * interrupted start finishes the rest next time.
+ */
+export async function trainDemoRuns(
+  deps: RegistryDeps,
+  logger: Logger,
+  seeds: readonly number[] = DEMO_TFJS_SEEDS,
+  signal?: AbortSignal,
+): Promise<void> {
+  const bytes = new Uint8Array(await readFile(file('train_set.safetensors')));
+  const header = parseSafetensors(bytes);
+  const tensor = (name: string) => {
+    const info = header.tensors.find((t) => t.name === name)!;
+    return decodeTensor(info, tensorBytes(bytes, header, info));
+  };
+  const data = { x: tensor('x') as Float32Array, labels: tensor('y') as Uint8Array, n: header.tensors.find((t) => t.name === 'y')!.shape[0]! };
+  const scratch = await mkdtemp(path.join(tmpdir(), 'linpath-demo-'));
+  try {
+    for (const seed of seeds) {
+      signal?.throwIfAborted();
+      const name = demoTfjsRunName(seed);
+      const existing = await deps.repository.findRunByName(name);
+      if (existing !== undefined && (await deps.repository.checkpointsOfRun(existing.id)).some((c) => c.role === 'FINAL')) continue;
+      const started = performance.now();
+      const snapshots = await trainMlp(data, { ...RECIPE, seed }, {}, signal);
+      await deps.repository.findOrCreateRun({
+        name,
+        architecture: 'mlp',
+        datasetName: 'spiral',
+        hyperparameters: { framework: 'tfjs', optimizer: 'adam', learningRate: RECIPE.learningRate, batchSize: RECIPE.batchSize, epochs: RECIPE.epochs, weightDecay: 0 },
+        seed,
+        tags: ['demo', 'tfjs'],
+        reportedMetrics: {},
+      });
+      const last = snapshots.at(-1)!.step;
+      for (const snapshot of snapshots) {
+        const target = path.join(scratch, `seed${seed}-step${snapshot.step}.safetensors`);
+        await writeFile(target, encodeSafetensors(snapshot.tensors.map((t) => ({ ...t, dtype: 'F32' as const }))));
+        const role = snapshot.step === 0 ? 'INITIAL' : snapshot.step === last ? 'FINAL' : 'INTERMEDIATE';
+        await importCheckpointFile(deps, target, { run: name, step: snapshot.step, role });
+      }
+      logger.info({ run: name, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'trained a demo run with TensorFlow.js');
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }

@@ -1,0 +1,111 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Linpath } from '../app.js';
+import type { EngineName } from '../compute/engine.js';
+import { interpolationPath, type PathResult } from '../usecases/paths.usecases.js';
+
+export interface PathCommandOptions {
+  from: string;
+  to: string;
+  dataset: string;
+  blocks?: string[];
+  alphas?: number[];
+  limit?: number;
+  engine?: EngineName;
+  json?: boolean;
+}
+
+/** `linpath path`: evaluates (or reads from the memo) a path and prints it as a table or JSON. */
+export function addPathCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+  program
+    .command('path')
+    .description('Loss and accuracy along θ(α) = (1−α)·θ_from + α·θ_to; evaluates only the points not stored yet.')
+    .requiredOption('--from <id>', 'checkpoint id at α = 0')
+    .requiredOption('--to <id>', 'checkpoint id at α = 1')
+    .requiredOption('--dataset <id>', 'dataset id')
+    .option('--blocks <names>', 'comma-separated blocks that move (e.g. layer3,fc or stem); default: the whole model', parseList)
+    .option('--alphas <list>', 'comma-separated alphas, or start:stop:step (default 0:1:0.1)', parseAlphas)
+    .option('--limit <n>', 'evaluate only the first n examples', parsePositiveInteger)
+    .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
+    .option('--json', 'print the path as one JSON object instead of a table')
+    .action(async (options: PathCommandOptions) => {
+      await withLinpath(async (app) => {
+        const bar = progressBar(process.stderr);
+        const result = await interpolationPath(app.paths, options, bar.update).finally(bar.done);
+        process.stdout.write(options.json ? `${JSON.stringify(toJson(result))}\n` : formatTable(result));
+      });
+    });
+}
+
+export function toJson({ path, points }: PathResult) {
+  return {
+    path: { id: path.id, blocks: path.blocks, exampleCount: path.exampleCount, movingTensorCount: path.movingTensorCount },
+    points: points.map((p) => ({
+      alpha: p.alpha,
+      loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null,
+      accuracy: p.correct / p.n,
+      correct: p.correct,
+      n: p.n,
+      cached: p.cached,
+      engine: p.engineVersion,
+    })),
+  };
+}
+
+export function formatTable(result: PathResult): string {
+  const rows = toJson(result).points.map((p) => [
+    p.alpha.toFixed(4),
+    p.loss === null ? 'non-finite' : p.loss.toFixed(6),
+    p.accuracy.toFixed(4),
+    `${p.correct}/${p.n}`,
+    p.cached ? 'stored' : 'computed',
+    p.engine,
+  ]);
+  const header = ['alpha', 'loss', 'accuracy', 'correct', 'point', 'engine'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `${cells.map((c, i) => (i < 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()}\n`;
+  const blocks = result.path.blocks === null ? 'whole model' : `blocks ${result.path.blocks.join(', ')}`;
+  return `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples)\n${line(header)}${rows.map(line).join('')}`;
+}
+
+/** A one-line progress bar on a terminal; silent when stderr is not one (logs, CI). */
+function progressBar(stream: NodeJS.WriteStream) {
+  let shown = false;
+  return {
+    update: (done: number, total: number) => {
+      if (!stream.isTTY || done === total) return;
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} points`);
+      shown = true;
+    },
+    done: () => {
+      if (shown) stream.write('\r\x1b[K');
+    },
+  };
+}
+
+function parseList(value: string): string[] {
+  return value.split(',').map((s) => s.trim());
+}
+
+function parsePositiveInteger(value: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
+  return Number(value);
+}
+
+/** "0,0.5,1" or "start:stop:step" (inclusive of stop, computed as start + i·step to avoid drift). */
+export function parseAlphas(value: string): number[] {
+  const range = /^(-?[\d.]+):(-?[\d.]+):([\d.]+)$/.exec(value);
+  if (range !== null) {
+    const [start, stop, step] = range.slice(1).map(Number) as [number, number, number];
+    if (!(step > 0) || stop < start) throw new InvalidArgumentError(`expected start:stop:step with step > 0 and stop ≥ start, got "${value}"`);
+    const count = Math.floor((stop - start) / step + 1e-9) + 1;
+    if (count > 100_000) throw new InvalidArgumentError(`expected at most 100000 alphas, got ${count}`);
+    return Array.from({ length: count }, (_, i) => Number((start + i * step).toPrecision(12)));
+  }
+  const alphas = value.split(',').map((s) => Number(s.trim()));
+  if (alphas.some((a, i) => !Number.isFinite(a) || value.split(',')[i]!.trim() === '')) {
+    throw new InvalidArgumentError(`expected comma-separated numbers or start:stop:step, got "${value}"`);
+  }
+  return alphas;
+}

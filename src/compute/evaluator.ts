@@ -1,0 +1,64 @@
+import { interpolateState } from '../domain/interpolation.js';
+import { emptyTally, tallyBatch, type LossTally } from '../domain/losses.js';
+import type { Engine, StateMap } from './engine.js';
+import type { ModelGraph } from './model-ir.js';
+
+/** Examples in the graph's input layout, [n, ...graph.inputShape], with class labels. */
+export interface Examples {
+  x: Float32Array;
+  labels: Int32Array;
+  n: number;
+}
+
+export interface EvaluatedPoint {
+  alpha: number;
+  tally: LossTally;
+  durationMs: number;
+}
+
+export interface EvaluateAlphasArgs {
+  engine: Engine;
+  graph: ModelGraph;
+  from: StateMap;
+  to: StateMap;
+  moving: ReadonlySet<string> | 'all';
+  examples: Examples;
+  alphas: readonly number[];
+  /** Examples per forward pass: bounds the engine's activation memory. */
+  batchSize: number;
+  /** Called as each α completes, in order; a rejection stops the evaluation. */
+  onPoint(point: EvaluatedPoint): Promise<void>;
+}
+
+/**
+ * Loss and accuracy at each α: θ(α) is built once per α, bound to the engine once, and the examples run
+ * through it in batches. Losses are summed from the logits by domain/losses.ts, whatever the engine.
+ */
+export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
+  const { engine, graph, examples, batchSize } = args;
+  const perExample = graph.inputShape.reduce((a, b) => a * b, 1);
+  if (examples.x.length !== examples.n * perExample || examples.labels.length !== examples.n) {
+    throw new RangeError(`evaluateAlphas: expected ${examples.n} examples of ${perExample} values with labels`);
+  }
+  const prepared = await engine.prepare(graph);
+  try {
+    for (const alpha of args.alphas) {
+      const started = performance.now();
+      const state = interpolateState(args.from, args.to, alpha, args.moving);
+      const bound = await prepared.bind(state);
+      let tally = emptyTally();
+      try {
+        for (let start = 0; start < examples.n; start += batchSize) {
+          const count = Math.min(batchSize, examples.n - start);
+          const logits = await bound.logits(examples.x.subarray(start * perExample, (start + count) * perExample), count);
+          tally = tallyBatch(tally, logits, examples.labels.subarray(start, start + count), graph.outputs);
+        }
+      } finally {
+        await bound.dispose();
+      }
+      await args.onPoint({ alpha, tally, durationMs: performance.now() - started });
+    }
+  } finally {
+    await prepared.dispose();
+  }
+}

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import { unavailable } from '../../errors.js';
+import type { BoundModel, Engine, PreparedModel, StateMap } from '../engine.js';
+import { INPUT, type ModelGraph } from '../model-ir.js';
+import { lowerToOnnx } from './onnx.lowering.js';
+
+export type OnnxProvider = 'cpu' | 'cuda';
+
+export interface OnnxEngineOptions {
+  provider: OnnxProvider;
+  /** ONNX Runtime's intra-op threads (CPU provider); its default is one per physical core. */
+  threads?: number;
+  /** CUDA device ordinal (CUDA provider). */
+  deviceId?: number;
+  /** Sessions no prepared model uses that stay cached for the next `prepare` of the same graph. */
+  maxIdleSessions?: number;
+}
+
+/**
+ * How to get the CUDA provider. The npm package bundles only the CPU provider
+ * (bin/napi-v6/linux/x64/libonnxruntime.so.1). On linux/x64 its postinstall script
+ * (node_modules/onnxruntime-node/script/install.js, flags parsed in install-utils.js) downloads the NuGet
+ * package Microsoft.ML.OnnxRuntime.Gpu.Linux of the same version and extracts libonnxruntime_providers_cuda.so,
+ * libonnxruntime_providers_shared.so and libonnxruntime_providers_tensorrt.so next to it.
+ * The flag is read from env ONNXRUNTIME_NODE_INSTALL, else npm config `onnxruntime-node-install`
+ * (env npm_config_onnxruntime_node_install, .npmrc or `--onnxruntime-node-install=` on the npm command
+ * line): `skip` skips; `1`/`true`/`ON` re-downloads the platform's manifest (linux/x64: cuda12) even if
+ * present; unset fetches it when missing; and in 1.30.0 `cuda12` falls through the parser without a return,
+ * which also means "fetch when missing". Only when that flag is unset does it consult the deprecated
+ * ONNXRUNTIME_NODE_INSTALL_CUDA=v12 (or npm config `onnxruntime-node-install-cuda`).
+ * This project's .npmrc sets `onnxruntime-node-install=skip`, so a plain `npm install` never fetches it
+ * and ONNXRUNTIME_NODE_INSTALL_CUDA=v12 is ignored; ONNXRUNTIME_NODE_INSTALL=cuda12 (read before the npm
+ * config) overrides it. The provider then loads CUDA 12.x and cuDNN 9.x from the system library path.
+ */
+const CUDA_HELP =
+  'onnxruntime-node bundles only the CPU provider; its install script fetches the CUDA 12 provider ' +
+  '(NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux, linux/x64 only), which this project\'s .npmrc skips. On the GPU ' +
+  'host, with network access, run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` and make the ' +
+  'CUDA 12.x and cuDNN 9.x libraries loadable (LD_LIBRARY_PATH); or use the cpu provider';
+
+interface CachedSession {
+  session: Promise<ort.InferenceSession>;
+  users: number;
+}
+
+/**
+ * The ONNX Runtime engine (onnxruntime-node). Each graph is lowered once to an ONNX model whose state
+ * tensors are graph inputs, so one InferenceSession serves every α of every path over that graph; sessions
+ * are cached per graph structure and shared by concurrent prepares of it.
+ */
+export class OnnxEngine implements Engine {
+  readonly name = 'onnx' as const;
+  readonly version: string;
+  private readonly sessions = new Map<string, CachedSession>();
+  private closed = false;
+
+  private constructor(private readonly options: OnnxEngineOptions & { maxIdleSessions: number }) {
+    const versions = ort.env.versions;
+    this.version = `onnxruntime-node ${versions.node ?? versions.common} ${options.provider}`;
+  }
+
+  /**
+   * An engine whose provider works: a one-op model is run first, so a missing CUDA provider fails here
+   * (UNAVAILABLE, with how to install it) rather than in the first job.
+   */
+  static async create(options: OnnxEngineOptions): Promise<OnnxEngine> {
+    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
+      throw new RangeError(`OnnxEngine: threads: expected a positive integer, got ${options.threads}`);
+    }
+    const engine = new OnnxEngine({ maxIdleSessions: 4, ...options });
+    const probe: ModelGraph = {
+      architecture: 'probe',
+      inputShape: [1],
+      output: 'y',
+      outputs: 1,
+      nodes: [{ op: 'relu', input: INPUT, output: 'y', block: 'probe' }],
+      state: [],
+      blocks: ['probe'],
+      aliases: {},
+    };
+    const session = await engine.createSession(lowerToOnnx(probe).model);
+    try {
+      const out = await session.run({ [INPUT]: new ort.Tensor('float32', Float32Array.of(-1, 2), [2, 1]) });
+      const y = out.y?.data;
+      if (!(y instanceof Float32Array) || y[0] !== 0 || y[1] !== 2) {
+        throw new Error(`OnnxEngine: the ${options.provider} provider computed relu([-1, 2]) as ${String(y)}`);
+      }
+    } finally {
+      await session.release();
+    }
+    return engine;
+  }
+
+  async prepare(graph: ModelGraph): Promise<PreparedModel> {
+    if (this.closed) throw new Error('OnnxEngine: prepare after close');
+    const { model, stateInputs } = lowerToOnnx(graph);
+    // The serialized model is the graph's structure (architecture, input and state shapes, every attribute):
+    // equal graphs share a session, and two graphs that lower differently never do.
+    const key = createHash('sha256').update(model).digest('hex');
+    let cached = this.sessions.get(key);
+    if (cached === undefined) {
+      cached = { session: this.createSession(model), users: 0 };
+      this.sessions.set(key, cached);
+    } else {
+      // Map order is recency order for evicting idle sessions.
+      this.sessions.delete(key);
+      this.sessions.set(key, cached);
+    }
+    cached.users += 1;
+    let session: ort.InferenceSession;
+    try {
+      session = await cached.session;
+    } catch (error) {
+      cached.users -= 1;
+      if (this.sessions.get(key) === cached) this.sessions.delete(key); // a later prepare tries again
+      throw error;
+    }
+    const specs = new Map(graph.state.map((s) => [s.name, s.shape]));
+    const inputs = stateInputs.map((name) => {
+      const shape = specs.get(name)!;
+      return { name, shape, size: shape.reduce((a, b) => a * b, 1) };
+    });
+    return new OnnxPreparedModel(session, graph, inputs, () => this.releaseUse(cached));
+  }
+
+  /** Releases every session; prepared and bound models of this engine must not be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map(async (c) => (await c.session.catch(() => undefined))?.release()));
+  }
+
+  private async releaseUse(cached: CachedSession): Promise<void> {
+    cached.users -= 1;
+    if (this.closed || cached.users > 0) return;
+    const idle = [...this.sessions.entries()].filter(([, c]) => c.users === 0);
+    const evicted = idle.slice(0, Math.max(0, idle.length - this.options.maxIdleSessions));
+    for (const [k] of evicted) this.sessions.delete(k);
+    await Promise.all(evicted.map(async ([, c]) => (await c.session.catch(() => undefined))?.release()));
+  }
+
+  private async createSession(model: Uint8Array): Promise<ort.InferenceSession> {
+    const { provider, threads, deviceId } = this.options;
+    const executionProvider: ort.InferenceSession.ExecutionProviderConfig =
+      provider === 'cuda' ? { name: 'cuda', ...(deviceId === undefined ? {} : { deviceId }) } : 'cpu';
+    try {
+      return await ort.InferenceSession.create(model, {
+        // Only the asked-for provider: ORT's silent fall-back to CPU would record a CPU run as a CUDA one.
+        executionProviders: [executionProvider],
+        ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        // State tensors are inputs, not initializers, so no optimization folds BatchNorm into Conv weights:
+        // what runs is the same arithmetic for every α.
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+    } catch (error) {
+      if (provider !== 'cuda') throw error;
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw unavailable(`ONNX Runtime's CUDA provider could not start a session (${reason}). ${CUDA_HELP}`, error);
+    }
+  }
+}
+
+interface StateInput {
+  name: string;
+  shape: number[];
+  size: number;
+}
+
+class OnnxPreparedModel implements PreparedModel {
+  private disposed = false;
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly graph: ModelGraph,
+    private readonly stateInputs: readonly StateInput[],
+    private readonly releaseSession: () => Promise<void>,
+  ) {}
+
+  /** Wraps the state's arrays as ort.Tensors (no copy); they must not change while the bound model is used. */
+  async bind(state: StateMap): Promise<BoundModel> {
+    if (this.disposed) throw new Error('OnnxEngine: bind on a disposed prepared model');
+    const problems: string[] = [];
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const { name, shape, size } of this.stateInputs) {
+      const values = state.get(name);
+      if (values === undefined) {
+        problems.push(`"${name}" is missing (expected [${shape.join(', ')}])`);
+      } else if (values.length !== size) {
+        problems.push(`"${name}": expected [${shape.join(', ')}] (${size} values), got ${values.length} values`);
+      } else {
+        feeds[name] = new ort.Tensor('float32', values, shape);
+      }
+    }
+    if (problems.length > 0) {
+      const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; … (${problems.length} in all)` : '');
+      throw new Error(`OnnxEngine: the state does not fit ${this.graph.architecture}: ${shown}`);
+    }
+    return new OnnxBoundModel(this.session, this.graph, feeds);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.releaseSession();
+  }
+}
+
+class OnnxBoundModel implements BoundModel {
+  private readonly exampleSize: number;
+  private feeds: Record<string, ort.Tensor> | undefined;
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly graph: ModelGraph,
+    feeds: Record<string, ort.Tensor>,
+  ) {
+    this.feeds = feeds;
+    this.exampleSize = graph.inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  async logits(x: Float32Array, n: number): Promise<Float32Array> {
+    if (this.feeds === undefined) throw new Error('OnnxEngine: logits on a disposed bound model');
+    const { inputShape, output, outputs } = this.graph;
+    if (!Number.isInteger(n) || n < 0 || x.length !== n * this.exampleSize) {
+      throw new RangeError(
+        `OnnxEngine.logits: expected ${n} × [${inputShape.join(', ')}] = ${n * this.exampleSize} input values, got ${x.length}`,
+      );
+    }
+    if (n === 0) return new Float32Array(0);
+    const results = await this.session.run({ ...this.feeds, [INPUT]: new ort.Tensor('float32', x, [n, ...inputShape]) }, [output]);
+    const result = results[output];
+    if (result === undefined || !(result.data instanceof Float32Array) || result.data.length !== n * outputs) {
+      throw new Error(`OnnxEngine.logits: expected float32 logits [${n}, ${outputs}], got ${result?.type} [${result?.dims.join(', ')}]`);
+    }
+    // A copy the caller owns, whatever ORT does with its output buffers.
+    const logits = result.data.slice();
+    result.dispose();
+    return logits;
+  }
+
+  async dispose(): Promise<void> {
+    this.feeds = undefined;
+  }
+}

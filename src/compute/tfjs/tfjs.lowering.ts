@@ -1,0 +1,277 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UnreachableCaseError } from '../../errors.js';
+import { INPUT, opInputs, opParameters, type ModelGraph, type Node, type Pair } from '../model-ir.js';
+
+/**
+ * How a value is held. tfjs convolutions and pools want channels-last tensors, the IR is PyTorch's NCHW:
+ * - `nhwc`: a 4-D activation the IR sees as [N, C, H, W], stored as [N, H, W, C];
+ * - `pytorch`: stored exactly as the IR describes it (any rank).
+ * An image input is transposed to `nhwc` once, and a value goes back to NCHW order only where the order of
+ * its elements matters to PyTorch (flatten) or an op needs the other layout.
+ */
+type Layout = 'nhwc' | 'pytorch';
+
+interface ValueType {
+  /** Rank as the IR sees it (batch axis included). */
+  rank: number;
+  layout: Layout;
+}
+
+/** How a state tensor is uploaded: conv filters [out, in, kh, kw] → tfjs' [kh, kw, in, out]; the rest as is. */
+export type ParameterLayout = 'hwio' | 'as-is';
+
+export interface ParameterSpec {
+  name: string;
+  /** PyTorch shape, as the state holds it. */
+  shape: number[];
+  layout: ParameterLayout;
+}
+
+/** The bound state: one tfjs tensor per parameter, in its ParameterLayout. */
+export type TfjsParameters = ReadonlyMap<string, tf.Tensor>;
+
+interface Step {
+  node: Node;
+  /** The op on tfjs tensors: inputs in the order of `opInputs`, each in the layout the lowering recorded. */
+  compute(inputs: tf.Tensor[], parameter: (name: string) => tf.Tensor): tf.Tensor;
+  /** Values no later step reads, disposed right after this one: peak memory stays a few activations. */
+  release: string[];
+}
+
+export interface TfjsProgram {
+  /** Float state tensors the graph reads, in state_dict order, with the layout `bind` uploads them in. */
+  parameters: ParameterSpec[];
+  /**
+   * Logits [n, outputs] for `x` [n, ...inputShape] in the IR's layout. Call it inside `tf.tidy`: every
+   * intermediate is disposed as soon as no later op needs it; `x` itself is never disposed.
+   */
+  run(x: tf.Tensor, parameters: TfjsParameters): tf.Tensor2D;
+}
+
+const TO_NHWC = [0, 2, 3, 1];
+const TO_NCHW = [0, 3, 1, 2];
+
+/**
+ * Lowers a ModelGraph to a TfjsProgram: a list of closures over tfjs ops, with the layout of every value
+ * fixed here, once, so that running it only calls ops. Throws a plain Error when the graph is internally
+ * inconsistent (an op reads a value no earlier op computes, or a state tensor not declared float; a
+ * convolution on a value that is not 4-D; a Linear on one that is not 2-D): a bug in a graph builder, not a
+ * user's mistake.
+ */
+export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
+  const specs = new Map(graph.state.map((s) => [s.name, s]));
+  const parameterLayouts = new Map<string, ParameterLayout>();
+  const inputType: ValueType = { rank: 1 + graph.inputShape.length, layout: graph.inputShape.length === 3 ? 'nhwc' : 'pytorch' };
+  const types = new Map<string, ValueType>([[INPUT, inputType]]);
+  const lastUse = new Map<string, number>([[INPUT, -1]]);
+  const steps: Step[] = [];
+
+  graph.nodes.forEach((node, index) => {
+    for (const input of opInputs(node)) {
+      if (!types.has(input)) throw new Error(`lowerToTfjs: ${describe(node)} reads "${input}", which no earlier op computes`);
+      lastUse.set(input, index);
+    }
+    if (types.has(node.output)) throw new Error(`lowerToTfjs: ${describe(node)} computes "${node.output}" a second time`);
+    for (const name of opParameters(node)) {
+      const spec = specs.get(name);
+      if (spec?.kind !== 'float') {
+        throw new Error(
+          `lowerToTfjs: ${describe(node)} reads state tensor "${name}", which the graph's state ` +
+            (spec === undefined ? 'does not declare' : `declares as ${spec.kind}, expected float`),
+        );
+      }
+      const layout: ParameterLayout = node.op === 'conv2d' && name === node.weight ? 'hwio' : 'as-is';
+      const previous = parameterLayouts.get(name);
+      if (previous !== undefined && previous !== layout) {
+        throw new Error(`lowerToTfjs: state tensor "${name}" is read both as a conv filter and as a plain tensor`);
+      }
+      parameterLayouts.set(name, layout);
+    }
+    const { compute, type } = lowerNode(node, types);
+    types.set(node.output, type);
+    lastUse.set(node.output, index);
+    steps.push({ node, compute, release: [] });
+  });
+
+  const outputType = types.get(graph.output);
+  if (outputType === undefined) throw new Error(`lowerToTfjs: the output "${graph.output}" is computed by no op`);
+  if (outputType.rank !== 2) {
+    throw new Error(`lowerToTfjs: the output "${graph.output}" has rank ${outputType.rank}, expected 2 ([N, ${graph.outputs}])`);
+  }
+  for (const [value, index] of lastUse) {
+    if (value !== graph.output && index >= 0) steps[index]!.release.push(value);
+  }
+
+  const parameters = graph.state
+    .filter((s) => parameterLayouts.has(s.name))
+    .map((s) => ({ name: s.name, shape: [...s.shape], layout: parameterLayouts.get(s.name)! }));
+
+  return {
+    parameters,
+    run(x, bound) {
+      const parameter = (name: string): tf.Tensor => {
+        const tensor = bound.get(name);
+        if (tensor === undefined) throw new Error(`TfjsProgram.run: state tensor "${name}" is not bound`);
+        return tensor;
+      };
+      const input = inputType.layout === 'nhwc' ? tf.transpose(x, TO_NHWC) : x;
+      const values = new Map<string, tf.Tensor>([[INPUT, input]]);
+      const release = (name: string): void => {
+        const tensor = values.get(name);
+        values.delete(name);
+        if (tensor !== undefined && tensor !== x) tensor.dispose();
+      };
+      if (lastUse.get(INPUT) === -1) release(INPUT);
+      for (const step of steps) {
+        const inputs = opInputs(step.node).map((name) => values.get(name)!);
+        let output = tf.tidy(() => step.compute(inputs, parameter));
+        // A step that handed back one of its inputs would see it disposed when that input is released.
+        if (inputs.includes(output)) output = tf.clone(output);
+        values.set(step.node.output, output);
+        step.release.forEach(release);
+      }
+      return values.get(graph.output)! as tf.Tensor2D;
+    },
+  };
+}
+
+/** The tfjs form of one op, and the type of its output. */
+function lowerNode(
+  node: Node,
+  types: ReadonlyMap<string, ValueType>,
+): { compute: Step['compute']; type: ValueType } {
+  const typeOf = (name: string): ValueType => types.get(name)!;
+  switch (node.op) {
+    case 'conv2d': {
+      const from = requireRank(node, typeOf(node.input), 4).layout;
+      const strides = pair(node.stride);
+      const pad = explicitPadding(node.padding);
+      const bias = node.bias;
+      return {
+        compute: ([x], parameter) => {
+          const input = toLayout(x!, from, 'nhwc') as tf.Tensor4D;
+          const filter = parameter(node.weight) as tf.Tensor4D;
+          const y = tf.conv2d(input, filter, strides, pad, 'NHWC');
+          return bias === undefined ? y : tf.add(y, parameter(bias)); // channels last: the bias broadcasts
+        },
+        type: { rank: 4, layout: 'nhwc' },
+      };
+    }
+    case 'maxpool2d': {
+      const from = requireRank(node, typeOf(node.input), 4).layout;
+      const kernel = pair(node.kernel);
+      const strides = pair(node.stride);
+      // tfjs pools ignore padded positions, as PyTorch's -inf padding does.
+      const pad = explicitPadding(node.padding);
+      return {
+        compute: ([x]) => tf.maxPool(toLayout(x!, from, 'nhwc') as tf.Tensor4D, kernel, strides, pad),
+        type: { rank: 4, layout: 'nhwc' },
+      };
+    }
+    case 'batchnorm': {
+      const type = typeOf(node.input);
+      if (type.rank < 2) {
+        throw new Error(`lowerToTfjs: ${describe(node)} needs a value of rank ≥ 2 (channels on axis 1), got rank ${type.rank}`);
+      }
+      const { weight, bias, runningMean, runningVar, eps } = node;
+      // tf.batchNorm broadcasts per-channel vectors over the last axis: channels-last values take it as they
+      // are, [N, C] too; a PyTorch-layout value of rank ≥ 3 has its channel axis moved last and back.
+      const channelsLast = type.layout === 'nhwc' || type.rank === 2;
+      const toLast = channelsLast ? undefined : [0, ...range(2, type.rank), 1];
+      const fromLast = channelsLast ? undefined : [0, type.rank - 1, ...range(1, type.rank - 1)];
+      return {
+        compute: ([x], parameter) => {
+          const input = toLast === undefined ? x! : tf.transpose(x!, toLast);
+          // tf.batchNorm(x, mean, variance, offset = β = bias, scale = γ = weight, ε): offset before scale.
+          const y = tf.batchNorm(
+            input,
+            parameter(runningMean) as tf.Tensor1D,
+            parameter(runningVar) as tf.Tensor1D,
+            parameter(bias) as tf.Tensor1D,
+            parameter(weight) as tf.Tensor1D,
+            eps,
+          );
+          return fromLast === undefined ? y : tf.transpose(y, fromLast);
+        },
+        type,
+      };
+    }
+    case 'relu':
+      return { compute: ([x]) => tf.relu(x!), type: typeOf(node.input) };
+    case 'add': {
+      const [a, b] = node.inputs.map(typeOf) as [ValueType, ValueType];
+      if (a.rank !== b.rank) throw new Error(`lowerToTfjs: ${describe(node)} adds values of ranks ${a.rank} and ${b.rank}`);
+      return { compute: ([x, y]) => tf.add(x!, toLayout(y!, b.layout, a.layout)), type: a };
+    }
+    case 'global_avgpool': {
+      const { layout } = requireRank(node, typeOf(node.input), 4);
+      const axes = layout === 'nhwc' ? [1, 2] : [2, 3];
+      return { compute: ([x]) => tf.mean(x!, axes), type: { rank: 2, layout: 'pytorch' } };
+    }
+    case 'flatten': {
+      const { layout, rank } = typeOf(node.input);
+      if (rank < 2) throw new Error(`lowerToTfjs: ${describe(node)} needs a value of rank ≥ 2, got rank ${rank}`);
+      // PyTorch flattens C, H, W in that order: a channels-last value goes back to NCHW first.
+      return {
+        compute: ([x]) => {
+          const nchw = toLayout(x!, layout, 'pytorch');
+          return tf.reshape(nchw, [nchw.shape[0]!, -1]);
+        },
+        type: { rank: 2, layout: 'pytorch' },
+      };
+    }
+    case 'linear': {
+      requireRank(node, typeOf(node.input), 2);
+      const bias = node.bias;
+      // y = x Wᵀ + b with W as PyTorch stores it, [out, in]: no transposed copy of the weight. Not
+      // tf.fused.matMul: in tfjs-backend-wasm 4.22.0 its bias is added to the wrong elements when transposeB is
+      // set (test/compute/tfjs.ops.test.ts keeps the unfused ops honest on every backend).
+      return {
+        compute: ([x], parameter) => {
+          const y = tf.matMul(x as tf.Tensor2D, parameter(node.weight) as tf.Tensor2D, false, true);
+          return bias === undefined ? y : tf.add(y, parameter(bias));
+        },
+        type: { rank: 2, layout: 'pytorch' },
+      };
+    }
+    default:
+      throw new UnreachableCaseError(node);
+  }
+}
+
+/**
+ * A state tensor as the program reads it, uploaded from its PyTorch layout. The values are copied: some
+ * backends (cpu, tensorflow) would otherwise keep a reference to the caller's array.
+ */
+export function uploadParameter(spec: ParameterSpec, values: Float32Array): tf.Tensor {
+  if (spec.layout === 'hwio') {
+    return tf.tidy(() => tf.transpose(tf.tensor4d(values, spec.shape as [number, number, number, number]), [2, 3, 1, 0]));
+  }
+  return tf.tensor(values.slice(), spec.shape, 'float32');
+}
+
+function toLayout(x: tf.Tensor, from: Layout, to: Layout): tf.Tensor {
+  if (from === to || x.rank !== 4) return x;
+  return tf.transpose(x, to === 'nhwc' ? TO_NHWC : TO_NCHW);
+}
+
+function requireRank(node: Node, type: ValueType, rank: number): ValueType {
+  if (type.rank !== rank) {
+    throw new Error(`lowerToTfjs: ${describe(node)} needs a ${rank}-D value, "${opInputs(node)[0]}" is ${type.rank}-D`);
+  }
+  return type;
+}
+
+/** PyTorch's symmetric padding: tfjs' 'same' would put the odd pixel of a strided conv at the end. */
+function explicitPadding([h, w]: Pair): [[number, number], [number, number], [number, number], [number, number]] {
+  return [
+    [0, 0],
+    [h, h],
+    [w, w],
+    [0, 0],
+  ];
+}
+
+const pair = ([a, b]: Pair): [number, number] => [a, b];
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+const describe = (node: Node): string => `${node.op} "${node.output}" (block ${node.block})`;

@@ -1,0 +1,42 @@
+import { badUserInput } from '../errors.js';
+
+/**
+ * Which tensors move along a block-wise path. A block is any state_dict prefix at a dot boundary (`layer3`,
+ * `layer3.1`, `fc`) or an alias of the architecture (`stem` → `conv1` + `bn1`). Only floating-point tensors
+ * move; integer buffers (`num_batches_tracked`) are always taken from the end point.
+ */
+export interface BlockSelection {
+  /** Tensors that are interpolated; `all` when every float tensor moves (the whole-model path). */
+  moving: ReadonlySet<string> | 'all';
+  /** The requested blocks, deduplicated and sorted; undefined for the whole model. */
+  blocks: string[] | undefined;
+  /** Sorted names of the moving tensors: the content the memo key is built from. */
+  movingNames: string[];
+}
+
+export function selectBlocks(
+  floatTensors: readonly string[],
+  blocks: readonly string[] | null | undefined,
+  context: { architecture: string; topLevel: readonly string[]; aliases: Readonly<Record<string, readonly string[]>> },
+): BlockSelection {
+  if (blocks == null) return { moving: 'all', blocks: undefined, movingNames: [...floatTensors].sort() };
+  const known = () => `e.g. ${context.topLevel.map((b) => `"${b}"`).join(', ')} or any state_dict prefix such as "${context.topLevel[1] ?? context.topLevel[0]}.0"`;
+  if (blocks.length === 0) {
+    throw badUserInput('blocks: expected at least one block name (omit blocks to move the whole model), got []');
+  }
+  const moving = new Set<string>();
+  for (const block of blocks) {
+    if (block.trim() === '') throw badUserInput(`blocks: expected block names, got an empty name; ${known()}`);
+    const prefixes = context.aliases[block] ?? [block];
+    const matched = floatTensors.filter((name) => prefixes.some((p) => name === p || name.startsWith(`${p}.`)));
+    if (matched.length === 0) {
+      throw badUserInput(`blocks: "${block}" names no floating-point tensor of ${context.architecture}; ${known()}`);
+    }
+    for (const name of matched) moving.add(name);
+  }
+  const movingNames = [...moving].sort();
+  const sortedBlocks = [...new Set(blocks)].sort();
+  // Blocks that together cover the whole model are the whole-model path: same states, same memo.
+  if (moving.size === floatTensors.length) return { moving: 'all', blocks: undefined, movingNames };
+  return { moving, blocks: sortedBlocks, movingNames };
+}

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+
+/** The pinned identity of a stored object: the same bytes always give the same identity. */
+export interface ObjectIdentity {
+  uri: string;
+  etag: string;
+  size: number;
+}
+
+export interface PathIdentity {
+  from: ObjectIdentity;
+  to: ObjectIdentity;
+  /** Sorted names of the tensors that move. */
+  movingTensors: readonly string[];
+  dataset: { object: ObjectIdentity; labels: ObjectIdentity | undefined; view: Record<string, unknown> };
+  exampleCount: number;
+  bnStats: string;
+}
+
+/**
+ * The memo key of a path: a hash of everything that determines its losses and nothing else, so two
+ * requests that describe the same computation (e.g. blocks "stem" and "conv1, bn1") share one curve, and any
+ * change of contents (an object re-uploaded, another subset) gets its own.
+ */
+export function pathKey(identity: PathIdentity): string {
+  return createHash('sha256').update(canonicalJson(identity)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

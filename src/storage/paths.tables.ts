@@ -1,0 +1,55 @@
+import { doublePrecision, index, integer, pgTable, primaryKey, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { checkpointsTable, datasetsTable } from './registry.tables.js';
+
+/**
+ * A path is identified by its content (see domain/path-key.ts): both checkpoints' pinned objects, the moving
+ * tensors, the dataset object and subset, the BatchNorm mode. Its points are memoized: one row per
+ * (path, α), written with ON CONFLICT DO NOTHING so a retried or duplicated evaluation cannot double a curve.
+ */
+export const pathsTable = pgTable(
+  'paths',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    key: text('key').notNull().unique(),
+    fromCheckpointId: uuid('from_checkpoint_id')
+      .notNull()
+      .references(() => checkpointsTable.id, { onDelete: 'restrict' }),
+    toCheckpointId: uuid('to_checkpoint_id')
+      .notNull()
+      .references(() => checkpointsTable.id, { onDelete: 'restrict' }),
+    datasetId: uuid('dataset_id')
+      .notNull()
+      .references(() => datasetsTable.id, { onDelete: 'restrict' }),
+    /** Requested blocks, sorted; null: the whole model moves. */
+    blocks: text('blocks').array(),
+    movingTensorCount: integer('moving_tensor_count').notNull(),
+    bnStats: text('bn_stats').notNull().default('INTERPOLATE'),
+    /** Examples evaluated: the first `example_count` of the dataset. */
+    exampleCount: integer('example_count').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('paths_endpoints_idx').on(t.fromCheckpointId, t.toCheckpointId)],
+);
+
+export const pathPointsTable = pgTable(
+  'path_points',
+  {
+    pathId: uuid('path_id')
+      .notNull()
+      .references(() => pathsTable.id, { onDelete: 'cascade' }),
+    alpha: doublePrecision('alpha').notNull(),
+    /** Sum of per-example losses (float64); NaN or ±Infinity when the state diverged. */
+    lossSum: doublePrecision('loss_sum').notNull(),
+    correct: integer('correct').notNull(),
+    n: integer('n').notNull(),
+    nonFinite: integer('non_finite').notNull(),
+    engine: text('engine').notNull(),
+    engineVersion: text('engine_version').notNull(),
+    durationMs: real('duration_ms').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'path_points_pkey', columns: [t.pathId, t.alpha] })],
+);
+
+export type PathRow = typeof pathsTable.$inferSelect;
+export type PathPointRow = typeof pathPointsTable.$inferSelect;

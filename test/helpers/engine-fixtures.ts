@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import type { CheckpointTensor } from '../../src/compute/architectures/index.js';
+import type { PreparedModel, StateMap } from '../../src/compute/engine.js';
+import { emptyTally, tallyBatch, type LossTally } from '../../src/domain/losses.js';
+import {
+  decodeTensor,
+  parseSafetensors,
+  tensorBytes,
+  type DecodedTensor,
+  type TensorInfo,
+} from '../../src/storage/safetensors.codec.js';
+import { fixturePath } from './fixtures.js';
+
+/**
+ * Engine-neutral loaders and checks for the PyTorch reference fixtures (../shared/fixtures/{mlp,resnet18}),
+ * shared by the tests of every compute engine.
+ */
+
+/** A whole safetensors fixture decoded in memory; `.gz` files are gunzipped first. */
+export interface SafetensorsFixture {
+  tensors: TensorInfo[];
+  values: Map<string, DecodedTensor>;
+}
+
+export function readSafetensorsFixture(relative: string): SafetensorsFixture {
+  const raw = readFileSync(fixturePath(relative));
+  const file = relative.endsWith('.gz') ? new Uint8Array(gunzipSync(raw)) : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  const header = parseSafetensors(file);
+  const values = new Map(header.tensors.map((info) => [info.name, decodeTensor(info, tensorBytes(file, header, info))]));
+  return { tensors: header.tensors, values };
+}
+
+/** One tensor of a fixture, checked to be float with the expected shape. */
+export function fixtureFloats(fixture: SafetensorsFixture, name: string, shape: readonly number[]): Float32Array {
+  const info = fixture.tensors.find((t) => t.name === name);
+  const values = fixture.values.get(name);
+  if (info === undefined || !(values instanceof Float32Array)) throw new Error(`fixture: no float tensor "${name}"`);
+  if (info.shape.join(',') !== shape.join(',')) {
+    throw new Error(`fixture: "${name}" expected [${shape.join(', ')}], got [${info.shape.join(', ')}]`);
+  }
+  return values;
+}
+
+/** A checkpoint fixture: its header (for buildModelGraph) and its float state (for interpolation). */
+export interface CheckpointFixture {
+  tensors: CheckpointTensor[];
+  state: Map<string, Float32Array>;
+}
+
+export function readCheckpointFixture(relative: string): CheckpointFixture {
+  const fixture = readSafetensorsFixture(relative);
+  const state = new Map<string, Float32Array>();
+  for (const [name, values] of fixture.values) if (values instanceof Float32Array) state.set(name, values);
+  return { tensors: fixture.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), state };
+}
+
+/** A test split: inputs [n, ...] as float32 and integer labels. */
+export interface TestSetFixture {
+  x: Float32Array;
+  labels: Uint8Array;
+  n: number;
+  exampleShape: number[];
+}
+
+export function readTestSetFixture(relative: string, inputKey: string, labelKey: string): TestSetFixture {
+  const fixture = readSafetensorsFixture(relative);
+  const xInfo = fixture.tensors.find((t) => t.name === inputKey);
+  const x = fixture.values.get(inputKey);
+  const labels = fixture.values.get(labelKey);
+  if (xInfo === undefined || !(x instanceof Float32Array) || !(labels instanceof Uint8Array)) {
+    throw new Error(`fixture ${relative}: expected float "${inputKey}" and u8 "${labelKey}"`);
+  }
+  const [n = 0, ...exampleShape] = xInfo.shape;
+  return { x, labels, n, exampleShape };
+}
+
+/** A curve of reference.json: `full`, `full_epoch5`, `blockwise.<block>`. */
+export interface CurveReference {
+  loss: number[];
+  accuracy: number[];
+  correct: number[];
+}
+
+export interface MarginReference {
+  min_margin: number[];
+  'count_margin_below_0.0001': number[];
+}
+
+export interface FixtureReference {
+  alphas: number[];
+  full: CurveReference;
+  full_epoch5?: CurveReference;
+  blockwise?: Record<string, CurveReference>;
+  blocks?: Record<string, string[]>;
+  decision_margins: Record<string, MarginReference>;
+}
+
+export function readReferenceFixture(relative: string): FixtureReference {
+  return JSON.parse(readFileSync(fixturePath(relative), 'utf8')) as FixtureReference;
+}
+
+/** What one engine computes at one α over a whole test split, in batches. */
+export interface PointEvaluation {
+  logits: Float32Array;
+  tally: LossTally;
+  milliseconds: number;
+}
+
+/** Binds `state`, computes the logits of the whole split in batches of `batch` and tallies loss and accuracy. */
+export async function evaluatePoint(
+  prepared: PreparedModel,
+  state: StateMap,
+  data: TestSetFixture,
+  outputs: number,
+  batch: number,
+): Promise<PointEvaluation> {
+  const started = performance.now();
+  const bound = await prepared.bind(state);
+  const exampleSize = data.exampleShape.reduce((a, b) => a * b, 1);
+  const logits = new Float32Array(data.n * outputs);
+  let tally = emptyTally();
+  try {
+    for (let start = 0; start < data.n; start += batch) {
+      const count = Math.min(batch, data.n - start);
+      const z = await bound.logits(data.x.subarray(start * exampleSize, (start + count) * exampleSize), count);
+      logits.set(z, start * outputs);
+      tally = tallyBatch(tally, z, data.labels.subarray(start, start + count), outputs);
+    }
+  } finally {
+    await bound.dispose();
+  }
+  return { logits, tally, milliseconds: performance.now() - started };
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new RangeError(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
