@@ -111,27 +111,61 @@ describe.skipIf(postgresMode)('linpath start with the demo (skipped with DATABAS
     await environment?.cleanup();
   });
 
-  it('serves the demo run with its 3 checkpoints, the spiral datasets and a healthy /healthz', async () => {
+  it('serves the demo runs (PyTorch, then three trained with TensorFlow.js), the spiral datasets and a healthy /healthz', async () => {
     environment = await freshEnvironment();
     server = await startServer(environment.vars); // LINPATH_DEMO unset: on, as for `npm start`
 
-    const { runs, datasets } = await readRegistry(server);
-    expect(runs.map((run) => run.name)).toEqual(['demo-spiral-mlp-adam']);
-    expect(runs[0]!.architecture).toBe('mlp');
-    expect(runs[0]!.checkpoints.map(({ step, role }) => ({ step, role }))).toEqual([
-      { step: 0, role: 'INITIAL' },
-      { step: 100, role: 'INTERMEDIATE' },
-      { step: 1200, role: 'FINAL' },
-    ]);
+    const health = await fetch(new URL('/healthz', server.url));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'ok', store: 'ok' });
+
+    // The PyTorch run is there at once; the tfjs runs are trained in the background after the server answers.
+    let registry = await readRegistry(server);
+    expect(registry.runs[0]!.name).toBe('demo-spiral-mlp-adam');
+    const expectedRuns = ['demo-spiral-mlp-adam', 'demo-spiral-mlp-tfjs-seed1', 'demo-spiral-mlp-tfjs-seed2', 'demo-spiral-mlp-tfjs-seed3'];
+    for (let waited = 0; registry.runs.filter((r) => r.checkpoints.length === 3).length < 4 && waited < 120_000; waited += 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      registry = await readRegistry(server);
+    }
+    const { runs, datasets } = registry;
+    expect(runs.map((run) => run.name)).toEqual(expectedRuns);
+    for (const run of runs) {
+      expect(run.architecture).toBe('mlp');
+      expect(run.checkpoints.map(({ step, role }) => ({ step, role }))).toEqual([
+        { step: 0, role: 'INITIAL' },
+        { step: 100, role: 'INTERMEDIATE' },
+        { step: 1200, role: 'FINAL' },
+      ]);
+    }
     expect(datasets.map(({ name, split, exampleCount }) => ({ name, split, exampleCount }))).toEqual([
       { name: 'spiral', split: 'TRAIN', exampleCount: 10000 },
       { name: 'spiral', split: 'TEST', exampleCount: 5000 },
     ]);
 
-    const health = await fetch(new URL('/healthz', server.url));
-    expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', database: 'ok', store: 'ok' });
-  }, 90_000);
+    // A curve between a demo run's initial and final checkpoints: the PyTorch run reproduces the fixture,
+    // and the tfjs-trained runs learned (their final state beats their initial one).
+    const test = datasets.find((d) => d.split === 'TEST')!;
+    const curve = async (run: (typeof runs)[number]) => {
+      const body = await server!.graphql(
+        `query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { points { alpha loss accuracy n cached } } }`,
+        { input: { from: run.checkpoints[0]!.id, to: run.checkpoints[2]!.id, dataset: test.id } },
+      );
+      expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+      return body.data.interpolationPath.points as Array<{ alpha: number; loss: number; accuracy: number; n: number; cached: boolean }>;
+    };
+    const pytorch = await curve(runs[0]!);
+    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
+    expect(pytorch.map((p) => p.alpha)).toEqual(reference.alphas);
+    pytorch.forEach((p, i) => expect(Math.abs(p.loss - reference.full.loss[i]) / reference.full.loss[i]).toBeLessThan(1e-5));
+    for (const run of runs.slice(1)) {
+      const points = await curve(run);
+      expect(points).toHaveLength(11);
+      expect(points.every((p) => p.n === 5000 && !p.cached)).toBe(true);
+      expect(points[10]!.loss).toBeLessThan(points[0]!.loss);
+      expect(points[10]!.accuracy).toBeGreaterThan(0.7);
+    }
+    expect((await curve(runs[1]!)).every((p) => p.cached)).toBe(true);
+  }, 180_000);
 });
 
 describe('importing with the CLI while a server runs', () => {

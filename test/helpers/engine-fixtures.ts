@@ -139,3 +139,14 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
 }
+
+/**
+ * max |a − b| / max(1, |b|): an absolute difference for values up to 1, a relative one beyond. Large logits
+ * (the ResNet fixture's reach 351, where one float32 ulp is 3e-5) cannot meet an absolute 1e-5.
+ */
+export function maxScaledDiff(actual: Float32Array, reference: Float32Array): number {
+  if (actual.length !== reference.length) throw new RangeError(`maxScaledDiff: lengths ${actual.length} and ${reference.length} differ`);
+  let max = 0;
+  for (let i = 0; i < actual.length; i++) max = Math.max(max, Math.abs(actual[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
+  return max;
+}
