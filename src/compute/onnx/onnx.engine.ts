@@ -32,6 +32,10 @@ export interface OnnxEngineOptions {
  * This project's .npmrc sets `onnxruntime-node-install=skip`, so a plain `npm install` never fetches it
  * and ONNXRUNTIME_NODE_INSTALL_CUDA=v12 is ignored; ONNXRUNTIME_NODE_INSTALL=cuda12 (read before the npm
  * config) overrides it. The provider then loads CUDA 12.x and cuDNN 9.x from the system library path.
+ * The node binding passes the CUDA provider only a device id, so its other options keep their defaults,
+ * among them use_tf32 = true: on Ampere and newer GPUs float32 convolutions and GEMMs round their inputs to
+ * TF32's 10-bit mantissa (~1e-3 relative). NVIDIA_TF32_OVERRIDE=0 in the process's environment makes cuBLAS
+ * and cuDNN ignore that setting (not tried here: no GPU on this host).
  */
 const CUDA_HELP =
   'onnxruntime-node bundles only the CPU provider; its install script fetches the CUDA 12 provider ' +
@@ -148,7 +152,8 @@ export class OnnxEngine implements Engine {
       provider === 'cuda' ? { name: 'cuda', ...(deviceId === undefined ? {} : { deviceId }) } : 'cpu';
     try {
       return await ort.InferenceSession.create(model, {
-        // Only the asked-for provider: ORT's silent fall-back to CPU would record a CPU run as a CUDA one.
+        // Only the asked-for provider, so that a CUDA engine that cannot load CUDA fails instead of running
+        // on the CPU under a "cuda" version string.
         executionProviders: [executionProvider],
         ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
         interOpNumThreads: 1,

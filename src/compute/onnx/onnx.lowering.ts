@@ -1,11 +1,11 @@
-import onnxProto from 'onnx-proto';
+import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import { UnreachableCaseError } from '../../errors.js';
 import { INPUT, opInputs, opParameters, type ModelGraph, type Node, type Pair } from '../model-ir.js';
 
 // onnx-proto is CommonJS: its namespace is reachable only through the default import at run time.
 const { onnx } = onnxProto;
-type NodeProto = InstanceType<typeof onnx.NodeProto>;
-type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
+type NodeProto = Onnx.INodeProto;
+type AttributeProto = Onnx.IAttributeProto;
 
 /** ONNX 1.10's IR (what onnx-proto 8.0.1 encodes) and an opset every op below has had since at least 15. */
 const IR_VERSION = 8;
