@@ -1,0 +1,308 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  CurveShape,
+  DEFAULT_LAYERWISE_RELATIVE_THRESHOLD,
+  DEFAULT_TOLERANCE,
+  barrierMetrics,
+  classifyLayerwise,
+  pathBarrierMetrics,
+} from '../../src/domain/barrier.metrics.js';
+import { SeededRandom } from '../../src/domain/random.js';
+import { ErrorCode } from '../../src/errors.js';
+import { fixturePath } from '../helpers/fixtures.js';
+
+interface Curve {
+  loss: number[];
+  accuracy: number[];
+}
+const mlp = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as { alphas: number[]; full: Curve; full_epoch5: Curve };
+const resnet = JSON.parse(readFileSync(fixturePath('resnet18/reference.json'), 'utf8')) as {
+  alphas: number[];
+  full: Curve;
+  blockwise: Record<string, Curve>;
+};
+
+const quarterAlphas = [0, 0.25, 0.5, 0.75, 1];
+const expectBadInput = (fn: () => unknown, message: RegExp): void => {
+  expect(fn).toThrow(message);
+  try {
+    fn();
+  } catch (error) {
+    expect((error as { code?: string }).code).toBe(ErrorCode.BAD_USER_INPUT);
+  }
+};
+
+describe('barrierMetrics on hand-made curves', () => {
+  it('a rise at the start is a barrier', () => {
+    const m = barrierMetrics(quarterAlphas, [1, 1.5, 0.8, 0.5, 0.2]);
+    expect(m.shape).toBe(CurveShape.BARRIER);
+    expect(m.monotonic).toBe(false);
+    expect(m.frankleHeight).toBeCloseTo(1.5 - 0.5 * (1 + 0.2), 12);
+    expect(m.heightAboveEndpoints).toBeCloseTo(0.5, 12);
+    expect(m.mliDelta).toBeCloseTo(0.5, 12);
+    expect(m.alphaAtMax).toBe(0.25);
+    expect(m.maxValue).toBe(1.5);
+    expect(m.nonFinitePoints).toBe(0);
+  });
+
+  it('a rise at the end is a barrier whose bump never comes back below its start', () => {
+    const m = barrierMetrics(quarterAlphas, [1, 0.6, 0.3, 0.2, 0.4]);
+    expect(m.shape).toBe(CurveShape.BARRIER);
+    expect(m.frankleHeight).toBeCloseTo(1 - 0.5 * (1 + 0.4), 12);
+    expect(m.heightAboveEndpoints).toBe(0);
+    // Starts at 0.2 (α = 0.75), never returns below it: the peak is taken over the rest.
+    expect(m.mliDelta).toBeCloseTo(0.2, 12);
+    expect(m.alphaAtMax).toBe(0);
+  });
+
+  it('flat, then a drop near α = 1, is a plateau', () => {
+    const m = barrierMetrics(quarterAlphas, [2.3, 2.3, 2.29, 2.2, 0.4]);
+    expect(m.shape).toBe(CurveShape.PLATEAU);
+    expect(m.monotonic).toBe(true);
+    expect(m.mliDelta).toBe(0);
+    expect(m.heightAboveEndpoints).toBe(0);
+  });
+
+  it('a flat line is a plateau', () => {
+    expect(barrierMetrics([0, 0.5, 1], [1, 1, 1]).shape).toBe(CurveShape.PLATEAU);
+  });
+
+  it('a steady decay is monotonic decay, and so is a straight line of two points', () => {
+    const m = barrierMetrics(quarterAlphas, [1, 0.7, 0.5, 0.4, 0.35]);
+    expect(m.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(m.mliDelta).toBe(0);
+    expect(m.frankleHeight).toBeCloseTo(1 - 0.5 * 1.35, 12);
+    expect(m.alphaAtMax).toBe(0);
+    // L(0.5) is interpolated between the end points: half the decrease, not a plateau.
+    expect(barrierMetrics([0, 1], [1, 0.5]).shape).toBe(CurveShape.MONOTONIC_DECAY);
+  });
+
+  it('the plateau rule follows plateauAlpha and plateauFraction', () => {
+    // 0.04 of the decrease is done by α = 0.25, 0.2 by α = 0.5.
+    const values = [1, 0.98, 0.9, 0.6, 0.5];
+    expect(barrierMetrics(quarterAlphas, values).shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(barrierMetrics(quarterAlphas, values, { plateauFraction: 0.25 }).shape).toBe(CurveShape.PLATEAU);
+    expect(barrierMetrics(quarterAlphas, values, { plateauAlpha: 0.25 }).shape).toBe(CurveShape.PLATEAU);
+  });
+
+  it('a rise of exactly the tolerance is monotonic; just above is a barrier', () => {
+    const tolerance = 2 ** -4; // exact in binary, so the rise below is exactly the tolerance
+    const alphas = [0, 1 / 3, 2 / 3, 1];
+    const at = barrierMetrics(alphas, [1, 0.5, 0.5 + tolerance, 0], { tolerance });
+    expect(at.monotonic).toBe(true);
+    expect(at.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(at.mliDelta).toBe(tolerance); // reported as measured, without tolerance
+    const above = barrierMetrics(alphas, [1, 0.5, 0.5 + tolerance + 2 ** -30, 0], { tolerance });
+    expect(above.monotonic).toBe(false);
+    expect(above.shape).toBe(CurveShape.BARRIER);
+  });
+
+  it(`the default tolerance is ${DEFAULT_TOLERANCE}, absolute`, () => {
+    expect(barrierMetrics(quarterAlphas, [1, 0.8, 0.80005, 0.5, 0.2]).shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(barrierMetrics(quarterAlphas, [1, 0.8, 0.8002, 0.5, 0.2]).shape).toBe(CurveShape.BARRIER);
+    // Absolute: the same rise on a curve a thousand times larger is still a barrier.
+    expect(barrierMetrics(quarterAlphas, [1000, 800, 800.0002, 500, 200]).shape).toBe(CurveShape.BARRIER);
+  });
+
+  it('mliDelta is the largest bump: equal to max over i < j of (L_j − L_i)⁺ on random curves', () => {
+    const random = new SeededRandom(11);
+    for (let c = 0; c < 300; c++) {
+      const n = 2 + Math.floor(random.next() * 12);
+      const values = Array.from({ length: n }, () => Math.round(random.next() * 8) / 4);
+      let expected = 0;
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expected = Math.max(expected, values[j]! - values[i]!);
+      const alphas = values.map((_, i) => i / (n - 1));
+      expect(barrierMetrics(alphas, values).mliDelta).toBe(expected);
+    }
+  });
+
+  it('keeps the largest of several bumps', () => {
+    // Bump 1: from 1 up to 1.3, back below 1 at 0.5. Bump 2: from 0.5 up to 1.2, never back.
+    const m = barrierMetrics([0, 0.2, 0.4, 0.6, 0.8, 1], [1, 1.3, 0.5, 0.9, 1.2, 1.1]);
+    expect(m.mliDelta).toBeCloseTo(0.7, 12);
+    expect(m.alphaAtMax).toBe(0.2);
+  });
+
+  it('sorts the points by alpha', () => {
+    const sorted = barrierMetrics(quarterAlphas, [1, 1.5, 0.8, 0.5, 0.2]);
+    expect(barrierMetrics([1, 0.25, 0, 0.75, 0.5], [0.2, 1.5, 1, 0.5, 0.8])).toEqual(sorted);
+  });
+
+  it('handles alphas outside [0, 1]: plateauAlpha is a fraction of the sampled range', () => {
+    // Range [-1, 3]: the cut is at α = 1; half the decrease is done there.
+    const m = barrierMetrics([-1, 0, 1, 2, 3], [4, 3, 2, 1, 0]);
+    expect(m.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(barrierMetrics([-1, 0, 1, 2, 3], [4, 4, 4, 3.9, 0]).shape).toBe(CurveShape.PLATEAU);
+  });
+
+  it('leaves non-finite points out and counts them', () => {
+    const interior = barrierMetrics(quarterAlphas, [1, Number.NaN, 0.5, Number.POSITIVE_INFINITY, 0.2]);
+    expect(interior.nonFinitePoints).toBe(2);
+    expect(interior.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(interior.maxValue).toBe(1);
+    expect(interior.frankleHeight).toBeCloseTo(0.4, 12);
+
+    const endpoint = barrierMetrics(quarterAlphas, [Number.NaN, 1, 0.5, 0.3, 0.2]);
+    expect(endpoint.nonFinitePoints).toBe(1);
+    expect(endpoint.frankleHeight).toBeNull();
+    expect(endpoint.heightAboveEndpoints).toBeNull();
+    expect(endpoint.monotonic).toBe(true);
+    expect(endpoint.shape).toBeNull(); // decay or plateau cannot be told without L(α_min)
+    expect(endpoint.mliDelta).toBe(0);
+    expect(endpoint.alphaAtMax).toBe(0.25);
+
+    const endpointBarrier = barrierMetrics(quarterAlphas, [1, 0.5, 0.9, 0.3, Number.NEGATIVE_INFINITY]);
+    expect(endpointBarrier.shape).toBe(CurveShape.BARRIER);
+    expect(endpointBarrier.heightAboveEndpoints).toBeNull();
+    expect(endpointBarrier.mliDelta).toBeCloseTo(0.4, 12);
+
+    expect(barrierMetrics([0, 0.5, 1], [Number.NaN, 2, Number.NaN])).toEqual({
+      frankleHeight: null,
+      heightAboveEndpoints: null,
+      mliDelta: null,
+      alphaAtMax: 0.5,
+      maxValue: 2,
+      monotonic: null,
+      shape: null,
+      nonFinitePoints: 2,
+    });
+    const none = barrierMetrics([0, 1], [Number.NaN, Number.NaN]);
+    expect(none.maxValue).toBeNull();
+    expect(none.alphaAtMax).toBeNull();
+    expect(none.nonFinitePoints).toBe(2);
+  });
+
+  it('rejects invalid arguments as BAD_USER_INPUT', () => {
+    expectBadInput(() => barrierMetrics([0], [1]), /at least 2 points, got 1/);
+    expectBadInput(() => barrierMetrics([], []), /at least 2 points, got 0/);
+    expectBadInput(() => barrierMetrics([0, 1], [1]), /1 values for 2 alphas/);
+    expectBadInput(() => barrierMetrics([0, 0.5, 0.5], [1, 2, 3]), /distinct alphas, got 0.5 twice/);
+    expectBadInput(() => barrierMetrics([0, Number.NaN], [1, 2]), /alphas must be finite, got NaN at index 1/);
+    expectBadInput(() => barrierMetrics([0, 1], [1, 2], { tolerance: -1 }), /tolerance/);
+    expectBadInput(() => barrierMetrics([0, 1], [1, 2], { plateauAlpha: 1 }), /plateauAlpha/);
+    expectBadInput(() => barrierMetrics([0, 1], [1, 2], { plateauFraction: 2 }), /plateauFraction/);
+  });
+});
+
+describe('pathBarrierMetrics', () => {
+  it('measures loss and error = 1 − accuracy, null values counting as non-finite', () => {
+    const m = pathBarrierMetrics([
+      { alpha: 0, loss: 2, accuracy: 0.1 },
+      { alpha: 0.5, loss: null, accuracy: null },
+      { alpha: 1, loss: 0.5, accuracy: 0.9 },
+    ]);
+    expect(m.loss.nonFinitePoints).toBe(1);
+    expect(m.error.nonFinitePoints).toBe(1);
+    expect(m.loss.maxValue).toBe(2);
+    expect(m.error.maxValue).toBeCloseTo(0.9, 15);
+    expect(m.error.shape).toBe(CurveShape.MONOTONIC_DECAY);
+  });
+});
+
+describe('barrierMetrics on the PyTorch reference curves', () => {
+  const points = (curve: Curve, alphas: number[]) => alphas.map((alpha, i) => ({ alpha, loss: curve.loss[i]!, accuracy: curve.accuracy[i]! }));
+
+  it('MLP init → final (60 epochs): loss and error decay monotonically', () => {
+    const { loss, error } = pathBarrierMetrics(points(mlp.full, mlp.alphas));
+    const l = mlp.full.loss;
+    expect(loss.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(loss.monotonic).toBe(true);
+    expect(loss.mliDelta).toBe(0);
+    expect(loss.heightAboveEndpoints).toBe(0);
+    expect(loss.frankleHeight).toBeCloseTo(l[0]! - 0.5 * (l[0]! + l[10]!), 12);
+    expect(loss.alphaAtMax).toBe(0);
+    expect(error.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    // A quarter of the decrease is done by α = 0.5: smooth decay, well above the plateau fraction.
+    expect((l[0]! - l[5]!) / (l[0]! - l[10]!)).toBeGreaterThan(0.2);
+  });
+
+  it('MLP init → epoch 5: loss decays; error has a barrier (accuracy dips after α = 0.3)', () => {
+    const { loss, error } = pathBarrierMetrics(points(mlp.full_epoch5, mlp.alphas));
+    expect(loss.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(loss.mliDelta).toBe(0);
+    expect(error.shape).toBe(CurveShape.BARRIER);
+    const e = mlp.full_epoch5.accuracy.map((a) => 1 - a);
+    let expected = 0;
+    for (let i = 0; i < e.length; i++) for (let j = i + 1; j < e.length; j++) expected = Math.max(expected, e[j]! - e[i]!);
+    expect(error.mliDelta).toBeCloseTo(expected, 12);
+  });
+
+  it('ResNet-18 full path: loss rises to 2.5 at α = 0.6, then drops — a barrier', () => {
+    const l = resnet.full.loss;
+    const max = Math.max(...l);
+    const { loss, error } = pathBarrierMetrics(points(resnet.full, resnet.alphas));
+    expect(loss.shape).toBe(CurveShape.BARRIER);
+    expect(loss.alphaAtMax).toBe(0.6);
+    expect(loss.maxValue).toBe(max);
+    expect(loss.frankleHeight).toBeCloseTo(max - 0.5 * (l[0]! + l[10]!), 12);
+    expect(loss.heightAboveEndpoints).toBeCloseTo(max - l[0]!, 12);
+    // One bump: from L(0) up to the peak, back below L(0) at α = 0.8.
+    expect(loss.mliDelta).toBeCloseTo(max - l[0]!, 12);
+    // The error sits at chance (0.9) until α = 0.6; one flipped image (1/500) at α = 0.1 is a rise above the
+    // default tolerance, and below a tolerance of more than one image the error curve is Frankle's plateau.
+    expect(error.shape).toBe(CurveShape.BARRIER);
+    expect(error.mliDelta).toBeCloseTo(0.002, 12);
+    const errorTolerant = pathBarrierMetrics(points(resnet.full, resnet.alphas), { error: { tolerance: 1.25 / 500 } }).error;
+    expect(errorTolerant.shape).toBe(CurveShape.PLATEAU);
+  });
+
+  it('ResNet-18 block-wise paths: stem and layer3 decay, layer1 and layer2 have barriers, layer4 and fc rise at the end', () => {
+    const shapes = Object.fromEntries(
+      Object.entries(resnet.blockwise).map(([block, curve]) => [block, barrierMetrics(resnet.alphas, curve.loss).shape]),
+    );
+    expect(shapes).toEqual({
+      stem: CurveShape.MONOTONIC_DECAY,
+      layer1: CurveShape.BARRIER,
+      layer2: CurveShape.BARRIER,
+      layer3: CurveShape.MONOTONIC_DECAY,
+      layer4: CurveShape.BARRIER,
+      fc: CurveShape.BARRIER,
+    });
+    for (const [block, curve] of Object.entries(resnet.blockwise)) {
+      const l = curve.loss;
+      const max = Math.max(...l);
+      const m = barrierMetrics(resnet.alphas, l);
+      expect(m.frankleHeight, block).toBeCloseTo(max - 0.5 * (l[0]! + l[10]!), 12);
+      expect(m.heightAboveEndpoints, block).toBeCloseTo(Math.max(0, max - Math.max(l[0]!, l[10]!)), 12);
+    }
+    // layer4 and fc end in a small rise after their minimum: a bump that never comes back.
+    const layer4 = resnet.blockwise.layer4!.loss;
+    expect(barrierMetrics(resnet.alphas, layer4).mliDelta).toBeCloseTo(layer4[10]! - Math.min(...layer4), 12);
+    expect(barrierMetrics(resnet.alphas, layer4).heightAboveEndpoints).toBe(0);
+    const layer2 = resnet.blockwise.layer2!.loss;
+    expect(barrierMetrics(resnet.alphas, layer2).mliDelta).toBeCloseTo(Math.max(...layer2) - layer2[0]!, 12);
+  });
+
+  it('classifies the block-wise barriers relative to the final loss', () => {
+    const heights = Object.fromEntries(
+      Object.entries(resnet.blockwise).map(([block, curve]) => [block, barrierMetrics(resnet.alphas, curve.loss).heightAboveEndpoints!]),
+    );
+    const endpointLoss = resnet.full.loss[10]!;
+    const result = classifyLayerwise(heights, endpointLoss);
+    expect(result.threshold).toBeCloseTo(DEFAULT_LAYERWISE_RELATIVE_THRESHOLD * endpointLoss, 15);
+    expect(result.blocks).toEqual({ stem: 'LOW', layer1: 'HIGH', layer2: 'HIGH', layer3: 'LOW', layer4: 'LOW', fc: 'LOW' });
+    expect(result.summary).toBe('HIGH_LAYERWISE_BARRIERS');
+    // layer2 rises 0.67 above its start (68% of the final loss), layer1 0.12 (12%).
+    const strict = classifyLayerwise(heights, endpointLoss, { relativeThreshold: 0.5 });
+    expect(strict.blocks.layer1).toBe('LOW');
+    expect(strict.blocks.layer2).toBe('HIGH');
+    expect(classifyLayerwise(heights, endpointLoss, { relativeThreshold: 1 }).summary).toBe('LOW_LAYERWISE_BARRIERS');
+  });
+});
+
+describe('classifyLayerwise', () => {
+  it('is HIGH strictly above the threshold', () => {
+    const result = classifyLayerwise({ a: 0.1, b: 0.1000001, c: Number.POSITIVE_INFINITY }, 1);
+    expect(result.blocks).toEqual({ a: 'LOW', b: 'HIGH', c: 'HIGH' });
+    expect(classifyLayerwise({ a: 0, b: 0.05 }, 1).summary).toBe('LOW_LAYERWISE_BARRIERS');
+  });
+
+  it('rejects invalid arguments as BAD_USER_INPUT', () => {
+    expectBadInput(() => classifyLayerwise({}, 1), /at least one block/);
+    expectBadInput(() => classifyLayerwise({ a: 1 }, 0), /endpointLoss must be a finite number > 0, got 0/);
+    expectBadInput(() => classifyLayerwise({ a: 1 }, Number.NaN), /endpointLoss/);
+    expectBadInput(() => classifyLayerwise({ a: Number.NaN }, 1), /block "a" is NaN/);
+    expectBadInput(() => classifyLayerwise({ a: 1 }, 1, { relativeThreshold: -0.1 }), /relativeThreshold/);
+  });
+});
