@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Loaders } from './loaders.js';
 import type { PathDeps } from '../usecases/paths.usecases.js';
 import type { RegistryDeps } from '../usecases/registry.usecases.js';
 
@@ -6,5 +7,6 @@ import type { RegistryDeps } from '../usecases/registry.usecases.js';
 export interface GraphQLContext {
   registry: RegistryDeps;
   paths: PathDeps;
+  loaders: Loaders;
   logger: Logger;
 }

@@ -65,3 +65,17 @@ registerEnumType(InputLayoutEnum, {
     NHWC: { description: 'Examples stored [H, W, C] (e.g. numpy/PIL images); transposed at load.' },
   },
 });
+
+export enum RunOrderFieldEnum {
+  CREATED_AT = 'CREATED_AT',
+  NAME = 'NAME',
+  REPORTED_METRIC = 'REPORTED_METRIC',
+  HYPERPARAMETER = 'HYPERPARAMETER',
+}
+registerEnumType(RunOrderFieldEnum, { name: 'RunOrderField' });
+
+export enum SortDirectionEnum {
+  ASC = 'ASC',
+  DESC = 'DESC',
+}
+registerEnumType(SortDirectionEnum, { name: 'SortDirection' });

@@ -12,6 +12,7 @@ import {
   Run,
   RunConnection,
   RunFilter,
+  RunOrder,
 } from './registry.types.js';
 
 export const toRun = (row: RunRow): Run => Object.assign(new Run(), row);
@@ -29,7 +30,8 @@ export const toDataset = (row: DatasetRow): Dataset =>
     normalization: row.normalization === null ? null : { mean: row.normalization.mean, std: row.normalization.std },
   });
 
-const stripNulls = (filter: RunFilter | null | undefined) =>
+/** GraphQL gives null for omitted optional fields; the use cases take undefined. */
+const stripNulls = (filter: RunFilter | null | undefined): registry.RunFilterInput | undefined =>
   filter == null
     ? undefined
     : {
@@ -37,19 +39,24 @@ const stripNulls = (filter: RunFilter | null | undefined) =>
         datasetName: filter.datasetName ?? undefined,
         tags: filter.tags ?? undefined,
         nameContains: filter.nameContains ?? undefined,
-        hyperparameters: filter.hyperparameters ?? undefined,
+        hyperparametersContain: filter.hyperparametersContain ?? undefined,
+        hyperparameters: filter.hyperparameters?.map(({ path, ...operators }) => ({
+          path,
+          ...Object.fromEntries(Object.entries(operators).filter(([, v]) => v !== null && v !== undefined)),
+        })),
       };
 
 @Resolver(() => Run)
 export class RunResolver {
-  @Query(() => RunConnection, { description: 'Runs in creation order, filtered; a Relay connection.' })
+  @Query(() => RunConnection, { description: 'Runs, filtered and sorted; a Relay connection with stable (keyset) cursors.' })
   async runs(
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { defaultValue: 50, description: `At most ${registry.MAX_PAGE_SIZE}.` }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => RunFilter, { nullable: true }) filter: RunFilter | null,
+    @Arg('orderBy', () => RunOrder, { nullable: true, description: 'Default: creation order, oldest first.' }) orderBy: RunOrder | null,
   ): Promise<RunConnection> {
-    const page = await registry.listRuns(ctx.registry, { first, after, filter: stripNulls(filter) });
+    const page = await registry.listRuns(ctx.registry, { first, after, filter: stripNulls(filter), orderBy });
     const edges = page.runs.map(({ run, cursor }) => ({ cursor, node: toRun(run) }));
     return {
       edges,
@@ -69,7 +76,7 @@ export class RunResolver {
 
   @FieldResolver(() => [Checkpoint], { description: 'Ordered by step, then role.' })
   async checkpoints(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<Checkpoint[]> {
-    return (await registry.checkpointsOfRun(ctx.registry, run.id)).map(toCheckpoint);
+    return (await ctx.loaders.checkpointsByRun.load(run.id)).map(toCheckpoint);
   }
 
   @Mutation(() => Run)
@@ -87,7 +94,9 @@ export class CheckpointResolver {
 
   @FieldResolver(() => Run)
   async run(@Ctx() ctx: GraphQLContext, @Root() checkpoint: Checkpoint): Promise<Run> {
-    return toRun(await registry.getRun(ctx.registry, checkpoint.runId));
+    const run = await ctx.loaders.runById.load(checkpoint.runId);
+    if (run === undefined) throw new Error(`checkpoint ${checkpoint.id} refers to missing run ${checkpoint.runId}`);
+    return toRun(run);
   }
 
   @Mutation(() => Checkpoint, {

@@ -1,5 +1,6 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { RunOrderFieldEnum, SortDirectionEnum } from './enums.js';
 import { CheckpointRoleEnum, DatasetFormatEnum, DatasetSplitEnum, InputLayoutEnum, LabelKindEnum } from './enums.js';
 
 @ObjectType({ description: 'A training run: its settings and the checkpoints it saved.' })
@@ -208,6 +209,39 @@ export class RunConnection {
   pageInfo!: PageInfo;
 }
 
+@InputType({
+  description:
+    'A condition on the hyper-parameter at a JSON path. gt/gte/lt/lte hold only for numbers; eq/ne/in compare JSON values (ne also holds where the path is absent). All given operators must hold.',
+})
+export class HyperparameterCondition {
+  @Field(() => String, { description: 'Dot-separated path, e.g. "weight_decay" or "optimizer.lr".' })
+  path!: string;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  eq?: unknown;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  ne?: unknown;
+
+  @Field(() => [GraphQLJSON], { nullable: true })
+  in?: unknown[] | null;
+
+  @Field(() => Float, { nullable: true })
+  gt?: number | null;
+
+  @Field(() => Float, { nullable: true })
+  gte?: number | null;
+
+  @Field(() => Float, { nullable: true })
+  lt?: number | null;
+
+  @Field(() => Float, { nullable: true })
+  lte?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: the path is present; false: it is absent.' })
+  exists?: boolean | null;
+}
+
 @InputType({ description: 'All given conditions must hold.' })
 export class RunFilter {
   @Field(() => String, { nullable: true })
@@ -222,11 +256,32 @@ export class RunFilter {
   @Field(() => String, { nullable: true, description: 'Case-insensitive substring of the name.' })
   nameContains?: string | null;
 
+  @Field(() => [HyperparameterCondition], {
+    nullable: true,
+    description: 'Conditions on hyper-parameter values, e.g. [{ path: "weight_decay", gte: 0.0001 }].',
+  })
+  hyperparameters?: HyperparameterCondition[] | null;
+
   @Field(() => GraphQLJSONObject, {
     nullable: true,
-    description: 'Runs whose hyper-parameters contain this object, e.g. {"weightDecay": 0.0005}.',
+    description: 'Runs whose hyper-parameters contain this object, e.g. {"optimizer": "sgd"}.',
   })
-  hyperparameters?: Record<string, unknown> | null;
+  hyperparametersContain?: Record<string, unknown> | null;
+}
+
+@InputType({ description: 'Sort order of runs; ties are broken by creation order.' })
+export class RunOrder {
+  @Field(() => RunOrderFieldEnum)
+  field!: RunOrderFieldEnum;
+
+  @Field(() => SortDirectionEnum, { defaultValue: SortDirectionEnum.ASC })
+  direction!: SortDirectionEnum;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'For REPORTED_METRIC and HYPERPARAMETER: dot-separated JSON path of a numeric value; runs without one sort last.',
+  })
+  path?: string | null;
 }
 
 @InputType()

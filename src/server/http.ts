@@ -8,6 +8,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Linpath } from '../app.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatError } from '../graphql/errors.js';
+import { createLoaders } from '../graphql/loaders.js';
 import { unavailable } from '../errors.js';
 
 export interface HttpServer {
@@ -43,7 +44,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     '/graphql',
     express.json({ limit: app.config.maxRequestBytes }),
     expressMiddleware(apollo, {
-      context: async () => ({ registry: app.registry, paths: app.paths, logger: app.logger }),
+      context: async () => ({ registry: app.registry, paths: app.paths, logger: app.logger, loaders: createLoaders(app.registry) }),
     }),
   );
 

@@ -2,10 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import * as analyticsTables from './analytics.tables.js';
 import * as pathTables from './paths.tables.js';
 import * as registryTables from './registry.tables.js';
 
-const tables = { ...registryTables, ...pathTables };
+const tables = { ...registryTables, ...pathTables, ...analyticsTables };
 
 export type Db = NodePgDatabase<typeof tables>;
 

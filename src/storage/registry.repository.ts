@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, eq, gt, ilike, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, arrayContains, asc, eq, ilike, inArray, isNull, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { conflict } from '../errors.js';
 import type { Db } from './database.js';
 import {
@@ -22,7 +22,41 @@ export interface RunFilter {
   tags?: string[] | undefined;
   nameContains?: string | undefined;
   /** Runs whose hyper-parameters contain this object (jsonb `@>`). */
-  hyperparameters?: Record<string, unknown> | undefined;
+  hyperparametersContain?: Record<string, unknown> | undefined;
+  /** Conditions on values at JSON paths of the hyper-parameters; all must hold. */
+  hyperparameters?: HyperparameterCondition[] | undefined;
+}
+
+/**
+ * A condition on the hyper-parameter at `path` (segments of a JSON path, e.g. ["optimizer", "lr"]).
+ * Comparisons (gt, gte, lt, lte) hold only for JSON numbers; eq, ne and in compare JSON values.
+ */
+export interface HyperparameterCondition {
+  path: string[];
+  eq?: unknown;
+  ne?: unknown;
+  in?: unknown[];
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+  /** true: the path is present; false: it is absent. */
+  exists?: boolean;
+}
+
+export type RunOrderField = 'CREATED_AT' | 'NAME' | 'REPORTED_METRIC' | 'HYPERPARAMETER';
+
+export interface RunOrder {
+  field: RunOrderField;
+  direction: 'ASC' | 'DESC';
+  /** For REPORTED_METRIC and HYPERPARAMETER: the JSON path of the value (numbers sort numerically). */
+  path?: string[] | undefined;
+}
+
+/** Where the previous page ended: the sort value (null sorts last) and the creation sequence. */
+export interface RunCursor {
+  value: string | number | null;
+  seq: number;
 }
 
 /** Queries of runs, checkpoints and datasets. Unique-key violations become CONFLICT errors. */
@@ -48,32 +82,54 @@ export class RegistryRepository {
     return this.db.query.runsTable.findFirst({ where: eq(runsTable.id, id) });
   }
 
+  async findRunsByIds(ids: readonly string[]): Promise<RunRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(runsTable).where(inArray(runsTable.id, [...ids]));
+  }
+
   async findRunByName(name: string): Promise<RunRow | undefined> {
     return this.db.query.runsTable.findFirst({ where: eq(runsTable.name, name) });
   }
 
-  /** Runs in creation order after the cursor `afterSeq`; one more than `limit` tells whether a page follows. */
-  async listRuns(filter: RunFilter, limit: number, afterSeq: number | undefined): Promise<RunRow[]> {
+  /**
+   * Runs matching `filter`, sorted by `order` then by creation, after `after`; one more than `limit` tells
+   * whether a page follows. Keyset pagination: a cursor stays valid while runs are added.
+   */
+  async listRuns(filter: RunFilter, order: RunOrder, limit: number, after: RunCursor | undefined): Promise<Array<RunRow & { sortValue: string | number | null }>> {
     const conditions: SQL[] = [];
     if (filter.architecture !== undefined) conditions.push(eq(runsTable.architecture, filter.architecture));
     if (filter.datasetName !== undefined) conditions.push(eq(runsTable.datasetName, filter.datasetName));
     if (filter.tags !== undefined && filter.tags.length > 0) conditions.push(arrayContains(runsTable.tags, filter.tags));
     if (filter.nameContains !== undefined) conditions.push(ilike(runsTable.name, `%${escapeLike(filter.nameContains)}%`));
-    if (filter.hyperparameters !== undefined) {
-      conditions.push(sql`${runsTable.hyperparameters} @> ${JSON.stringify(filter.hyperparameters)}::jsonb`);
+    if (filter.hyperparametersContain !== undefined) {
+      conditions.push(sql`${runsTable.hyperparameters} @> ${JSON.stringify(filter.hyperparametersContain)}::jsonb`);
     }
-    if (afterSeq !== undefined) conditions.push(gt(runsTable.seq, afterSeq));
+    for (const condition of filter.hyperparameters ?? []) conditions.push(...hyperparameterConditions(condition));
+
+    const value = sortExpression(order);
+    if (after !== undefined) conditions.push(afterCursor(value, order.direction, after));
+    const direction = order.direction === 'ASC' ? sql`ASC` : sql`DESC`;
     return this.db
-      .select()
+      .select({ run: runsTable, sortValue: sql<string | number | null>`${value}` })
       .from(runsTable)
       .where(and(...conditions))
-      .orderBy(asc(runsTable.seq))
-      .limit(limit);
+      .orderBy(sql`${value} ${direction} NULLS LAST`, asc(runsTable.seq))
+      .limit(limit)
+      .then((rows) => rows.map(({ run, sortValue }) => ({ ...run, sortValue: sortValue === null ? null : typeof sortValue === 'string' && order.field !== 'NAME' ? Number(sortValue) : sortValue })));
   }
 
   async countRuns(): Promise<number> {
     const [row] = await this.db.select({ count: sql<number>`count(*)::int` }).from(runsTable);
     return row?.count ?? 0;
+  }
+
+  /** Checkpoints of many runs in one query (for DataLoader), by step then role. */
+  async checkpointsOfRuns(runIds: readonly string[]): Promise<CheckpointRow[]> {
+    if (runIds.length === 0) return [];
+    return this.db.query.checkpointsTable.findMany({
+      where: inArray(checkpointsTable.runId, [...runIds]),
+      orderBy: [asc(checkpointsTable.step), asc(checkpointsTable.role)],
+    });
   }
 
   async checkpointsOfRun(runId: string): Promise<CheckpointRow[]> {
@@ -207,4 +263,51 @@ const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.l
 const describeSlot = (c: { role: string; step: number }): string => `a ${c.role} checkpoint at step ${c.step}`;
 
 const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+const jsonAt = (column: AnyColumn, path: string[]): SQL =>
+  sql`(${column} #> ${`{${path.map((p) => `"${p}"`).join(',')}}`}::text[])`;
+
+/** A JSON number as numeric; NULL for anything else (so comparisons are false, never an error). */
+const numberAt = (json: SQL): SQL => sql`(CASE WHEN jsonb_typeof(${json}) = 'number' THEN (${json})::numeric END)`;
+
+function hyperparameterConditions(condition: HyperparameterCondition): SQL[] {
+  const json = jsonAt(runsTable.hyperparameters, condition.path);
+  const conditions: SQL[] = [];
+  if (condition.exists !== undefined) conditions.push(condition.exists ? sql`${json} IS NOT NULL` : sql`${json} IS NULL`);
+  if (condition.eq !== undefined) conditions.push(sql`${json} = ${JSON.stringify(condition.eq)}::jsonb`);
+  if (condition.ne !== undefined) conditions.push(sql`${json} IS DISTINCT FROM ${JSON.stringify(condition.ne)}::jsonb`);
+  if (condition.in !== undefined) {
+    conditions.push(sql`${json} = ANY (ARRAY[${sql.join(condition.in.map((v) => sql`${JSON.stringify(v)}::jsonb`), sql`, `)}]::jsonb[])`);
+  }
+  const comparisons = [
+    [condition.gt, sql`>`],
+    [condition.gte, sql`>=`],
+    [condition.lt, sql`<`],
+    [condition.lte, sql`<=`],
+  ] as const;
+  for (const [bound, operator] of comparisons) {
+    if (bound !== undefined) conditions.push(sql`${numberAt(json)} ${operator} ${bound}`);
+  }
+  return conditions;
+}
+
+function sortExpression(order: RunOrder): SQL {
+  switch (order.field) {
+    case 'CREATED_AT':
+      return sql`${runsTable.seq}`;
+    case 'NAME':
+      return sql`${runsTable.name}`;
+    case 'REPORTED_METRIC':
+      return numberAt(jsonAt(runsTable.reportedMetrics, order.path ?? []));
+    case 'HYPERPARAMETER':
+      return numberAt(jsonAt(runsTable.hyperparameters, order.path ?? []));
+  }
+}
+
+/** Rows after the cursor in (value direction NULLS LAST, seq ASC) order. */
+function afterCursor(value: SQL, direction: RunOrder['direction'], after: RunCursor): SQL {
+  if (after.value === null) return sql`(${value} IS NULL AND ${runsTable.seq} > ${after.seq})`;
+  const beyond = direction === 'ASC' ? sql`>` : sql`<`;
+  return sql`(${value} ${beyond} ${after.value} OR (${value} = ${after.value} AND ${runsTable.seq} > ${after.seq}) OR ${value} IS NULL)`;
+}
 

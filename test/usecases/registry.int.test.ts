@@ -231,10 +231,16 @@ describe('registry use cases on a real database and S3 server', () => {
 
     expect(await names({ architecture: 'vgg11-bn-cifar' })).toEqual(['sweep-0', 'sweep-1', 'sweep-2', 'sweep-3', 'sweep-4']);
     expect(await names({ tags: ['sweep', 'early'] })).toEqual(['sweep-0', 'sweep-1', 'sweep-2']);
-    expect(await names({ hyperparameters: { weightDecay: 0.0005 } })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
+    expect(await names({ hyperparametersContain: { weightDecay: 0.0005 } })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
+    expect(await names({ hyperparameters: [{ path: 'weightDecay', gt: 0 }] })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
+    expect(await names({ hyperparameters: [{ path: 'weightDecay', eq: 0 }, { path: 'lr', lte: 0.1, gte: 0.1 }] })).toEqual(['sweep-1', 'sweep-3']);
+    expect(await names({ hyperparameters: [{ path: 'lr', in: [0.2, 0.1] }, { path: 'momentum', exists: false }] })).toHaveLength(5);
+    // ne holds for runs that lack the path too.
+    expect(await names({ tags: ['sweep'], hyperparameters: [{ path: 'weightDecay', ne: 0 }] })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
+    expect(await names({ hyperparameters: [{ path: 'weightDecay', ne: 0 }] })).toContain('mlp-adam');
     expect(await names({ nameContains: 'EEP-3' })).toEqual(['sweep-3']);
     expect(await names({ nameContains: '%' })).toEqual([]);
-    expect(await names({ datasetName: 'cifar10', tags: ['early'], hyperparameters: { lr: 0.1 } })).toEqual(['sweep-0', 'sweep-1', 'sweep-2']);
+    expect(await names({ datasetName: 'cifar10', tags: ['early'], hyperparametersContain: { lr: 0.1 } })).toEqual(['sweep-0', 'sweep-1', 'sweep-2']);
 
     const pages: string[][] = [];
     let after: string | undefined;
@@ -247,5 +253,47 @@ describe('registry use cases on a real database and S3 server', () => {
     expect(pages).toEqual([['sweep-0', 'sweep-1'], ['sweep-2', 'sweep-3'], ['sweep-4']]);
     await expect(registry.listRuns(f.deps, { first: 2, after: 'garbage' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     await expect(registry.listRuns(f.deps, { first: 501 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
+  it('sorts runs by a reported metric, a hyper-parameter or name, with stable cursors and missing values last', async () => {
+    const accuracies = [0.91, 0.87, undefined, 0.87, 0.95];
+    for (const [i, accuracy] of accuracies.entries()) {
+      await registry.createRun(f.deps, {
+        name: `sorted-${i}`,
+        tags: ['sorted'],
+        hyperparameters: { optimizer: { lr: 0.1 * (5 - i) } },
+        reportedMetrics: accuracy === undefined ? { note: 'crashed' } : { testAccuracy: accuracy },
+      });
+    }
+    const walk = async (orderBy: Parameters<typeof registry.listRuns>[1]['orderBy'], first: number) => {
+      const names: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await registry.listRuns(f.deps, { first, after, filter: { tags: ['sorted'] }, orderBy });
+        names.push(...page.runs.map((r) => r.run.name));
+        if (!page.hasNextPage) return names;
+        after = page.runs.at(-1)!.cursor;
+      }
+    };
+    const byAccuracy = ['sorted-1', 'sorted-3', 'sorted-0', 'sorted-4', 'sorted-2'];
+    expect(await walk({ field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' }, 2)).toEqual(byAccuracy);
+    expect(await walk({ field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' }, 1)).toEqual(byAccuracy);
+    expect(await walk({ field: 'REPORTED_METRIC', direction: 'DESC', path: 'testAccuracy' }, 2)).toEqual(['sorted-4', 'sorted-0', 'sorted-1', 'sorted-3', 'sorted-2']);
+    expect(await walk({ field: 'HYPERPARAMETER', direction: 'ASC', path: 'optimizer.lr' }, 3)).toEqual(['sorted-4', 'sorted-3', 'sorted-2', 'sorted-1', 'sorted-0']);
+    expect(await walk({ field: 'NAME', direction: 'DESC' }, 2)).toEqual(['sorted-4', 'sorted-3', 'sorted-2', 'sorted-1', 'sorted-0']);
+
+    // A run added after the first page was read does not shift the pages that follow.
+    const first = await registry.listRuns(f.deps, { first: 2, filter: { tags: ['sorted'] }, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' } });
+    await registry.createRun(f.deps, { name: 'sorted-late', tags: ['sorted'], reportedMetrics: { testAccuracy: 0.5 } });
+    const rest = await registry.listRuns(f.deps, { first: 10, after: first.runs[1]!.cursor, filter: { tags: ['sorted'] }, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' } });
+    expect(rest.runs.map((r) => r.run.name)).toEqual(['sorted-0', 'sorted-4', 'sorted-2']);
+
+    await expect(registry.listRuns(f.deps, { first: 2, after: first.runs[1]!.cursor, orderBy: { field: 'NAME', direction: 'ASC' } })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringContaining('with the same orderBy'),
+    });
+    await expect(registry.listRuns(f.deps, { first: 2, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC' } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs a path') });
+    await expect(registry.listRuns(f.deps, { first: 2, orderBy: { field: 'HYPERPARAMETER', direction: 'ASC', path: "a'); drop table runs; --" } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('dot-separated path') });
+    await expect(registry.listRuns(f.deps, { first: 2, filter: { hyperparameters: [{ path: 'lr' }] } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs one of eq') });
   });
 });

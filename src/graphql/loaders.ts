@@ -1,0 +1,27 @@
+import DataLoader from 'dataloader';
+import type { CheckpointRow, RunRow } from '../storage/registry.tables.js';
+import type { RegistryDeps } from '../usecases/registry.usecases.js';
+
+/**
+ * Per-request batching: the fields of a page of runs resolve with one query per kind of data, not one per
+ * run. Made anew for every request, so nothing is cached across requests.
+ */
+export interface Loaders {
+  checkpointsByRun: DataLoader<string, CheckpointRow[]>;
+  runById: DataLoader<string, RunRow | undefined>;
+}
+
+export function createLoaders(registry: RegistryDeps): Loaders {
+  return {
+    checkpointsByRun: new DataLoader(async (runIds) => {
+      const checkpoints = await registry.repository.checkpointsOfRuns(runIds);
+      const byRun = new Map<string, CheckpointRow[]>(runIds.map((id) => [id, []]));
+      for (const checkpoint of checkpoints) byRun.get(checkpoint.runId)?.push(checkpoint);
+      return runIds.map((id) => byRun.get(id)!);
+    }),
+    runById: new DataLoader(async (ids) => {
+      const runs = new Map((await registry.repository.findRunsByIds(ids)).map((run) => [run.id, run]));
+      return ids.map((id) => runs.get(id));
+    }),
+  };
+}

@@ -1,0 +1,76 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { distancesTable, type DistanceRow } from './analytics.tables.js';
+import type { Db } from './database.js';
+import { pathPointsTable, pathsTable } from './paths.tables.js';
+import { datasetsTable, type DatasetRow } from './registry.tables.js';
+
+export type NewDistance = typeof distancesTable.$inferInsert;
+
+/** A stored evaluation of a checkpoint's own state (an α = 1 point) on all examples of a dataset. */
+export interface EndpointPoint {
+  checkpointId: string;
+  datasetId: string;
+  lossSum: number;
+  correct: number;
+  n: number;
+}
+
+/** Reads for the analytics: memoized distances, end-point metrics, datasets by name. */
+export class AnalyticsRepository {
+  constructor(private readonly db: Db) {}
+
+  async findDistance(key: string): Promise<DistanceRow | undefined> {
+    return this.db.query.distancesTable.findFirst({ where: eq(distancesTable.key, key) });
+  }
+
+  async insertDistance(distance: NewDistance): Promise<DistanceRow> {
+    const [inserted] = await this.db.insert(distancesTable).values(distance).onConflictDoNothing({ target: distancesTable.key }).returning();
+    return inserted ?? (await this.findDistance(distance.key))!;
+  }
+
+  /**
+   * For each (checkpoint, dataset), a stored α = 1 point of any path ending at that checkpoint over the whole
+   * dataset: at α = 1 every path is the checkpoint itself, whatever its start or blocks. One query for all.
+   */
+  async endpointPoints(pairs: ReadonlyArray<{ checkpointId: string; datasetId: string }>): Promise<EndpointPoint[]> {
+    if (pairs.length === 0) return [];
+    const rows = await this.db
+      .selectDistinctOn([pathsTable.toCheckpointId, pathsTable.datasetId], {
+        checkpointId: pathsTable.toCheckpointId,
+        datasetId: pathsTable.datasetId,
+        lossSum: pathPointsTable.lossSum,
+        correct: pathPointsTable.correct,
+        n: pathPointsTable.n,
+      })
+      .from(pathsTable)
+      .innerJoin(pathPointsTable, eq(pathPointsTable.pathId, pathsTable.id))
+      .innerJoin(datasetsTable, eq(datasetsTable.id, pathsTable.datasetId))
+      .where(
+        and(
+          inArray(pathsTable.toCheckpointId, [...new Set(pairs.map((p) => p.checkpointId))]),
+          inArray(pathsTable.datasetId, [...new Set(pairs.map((p) => p.datasetId))]),
+          eq(pathPointsTable.alpha, 1),
+          eq(pathsTable.exampleCount, datasetsTable.exampleCount),
+        ),
+      )
+      .orderBy(pathsTable.toCheckpointId, pathsTable.datasetId, pathPointsTable.createdAt);
+    const wanted = new Set(pairs.map((p) => `${p.checkpointId}:${p.datasetId}`));
+    return rows.filter((row) => wanted.has(`${row.checkpointId}:${row.datasetId}`));
+  }
+
+  /** Datasets by (name, split), for many names at once. */
+  async datasetsByName(names: readonly string[]): Promise<DatasetRow[]> {
+    if (names.length === 0) return [];
+    return this.db.select().from(datasetsTable).where(inArray(datasetsTable.name, [...new Set(names)]));
+  }
+
+  /** Stored points of many paths at once. */
+  async pointsOfPaths(pathIds: readonly string[]) {
+    if (pathIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(pathPointsTable)
+      .where(inArray(pathPointsTable.pathId, [...pathIds]))
+      .orderBy(pathPointsTable.pathId, sql`${pathPointsTable.alpha} ASC`);
+  }
+}
