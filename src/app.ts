@@ -8,7 +8,9 @@ import { EngineProvider } from './compute/engines.js';
 import { ExamplesCache } from './compute/examples-cache.js';
 import { CheckpointStateCache } from './storage/checkpoint-state.js';
 import { PathsRepository } from './storage/paths.repository.js';
+import type { AnalyticsDeps } from './usecases/analytics.usecases.js';
 import type { PathDeps } from './usecases/paths.usecases.js';
+import { AnalyticsRepository } from './storage/analytics.repository.js';
 import type { RegistryDeps } from './usecases/registry.usecases.js';
 
 /** Everything a linpath process works with, built in one place from the configuration. */
@@ -20,6 +22,7 @@ export interface Linpath {
   store: S3ObjectStore;
   registry: RegistryDeps;
   paths: PathDeps;
+  analytics: AnalyticsDeps;
   close(): Promise<void>;
 }
 
@@ -64,7 +67,8 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
       },
       inflight: new Map(),
     };
-    return { config, logger, endpoints: services.endpoints, database, store, registry, paths, close };
+    const analytics: AnalyticsDeps = { paths, analytics: new AnalyticsRepository(database.db) };
+    return { config, logger, endpoints: services.endpoints, database, store, registry, paths, analytics, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AnalyticsDeps } from '../usecases/analytics.usecases.js';
 import type { Loaders } from './loaders.js';
 import type { PathDeps } from '../usecases/paths.usecases.js';
 import type { RegistryDeps } from '../usecases/registry.usecases.js';
@@ -8,5 +9,6 @@ export interface GraphQLContext {
   registry: RegistryDeps;
   paths: PathDeps;
   loaders: Loaders;
+  analytics: AnalyticsDeps;
   logger: Logger;
 }

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { CheckpointRow, RunRow } from '../storage/registry.tables.js';
+import { runEndpointMetrics, type AnalyticsDeps, type EndpointMetric, type Split } from '../usecases/analytics.usecases.js';
 import type { RegistryDeps } from '../usecases/registry.usecases.js';
 
 /**
@@ -9,10 +10,28 @@ import type { RegistryDeps } from '../usecases/registry.usecases.js';
 export interface Loaders {
   checkpointsByRun: DataLoader<string, CheckpointRow[]>;
   runById: DataLoader<string, RunRow | undefined>;
+  /** End-point metrics of runs, by split and whether missing ones may be evaluated. */
+  runMetrics(split: Split, evaluate: boolean): DataLoader<RunRow, EndpointMetric, string>;
 }
 
-export function createLoaders(registry: RegistryDeps): Loaders {
+export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps): Loaders {
+  const metricLoaders = new Map<string, DataLoader<RunRow, EndpointMetric, string>>();
   return {
+    runMetrics: (split, evaluate) => {
+      const key = `${split}:${evaluate}`;
+      let loader = metricLoaders.get(key);
+      if (loader === undefined) {
+        loader = new DataLoader(
+          async (runs) => {
+            const { metrics } = await runEndpointMetrics(analytics, runs, split, { evaluate });
+            return runs.map((run) => metrics.get(run.id)!);
+          },
+          { cacheKeyFn: (run) => run.id },
+        );
+        metricLoaders.set(key, loader);
+      }
+      return loader;
+    },
     checkpointsByRun: new DataLoader(async (runIds) => {
       const checkpoints = await registry.repository.checkpointsOfRuns(runIds);
       const byRun = new Map<string, CheckpointRow[]>(runIds.map((id) => [id, []]));

@@ -1,4 +1,6 @@
-import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Float, Query, Resolver, Root } from 'type-graphql';
+import { DEFAULT_PLATEAU_ALPHA, DEFAULT_PLATEAU_FRACTION, DEFAULT_TOLERANCE, pathBarrierMetrics } from '../domain/barrier.metrics.js';
+import { BarrierMetrics } from './analytics.types.js';
 import * as registry from '../usecases/registry.usecases.js';
 import { interpolationPath, type PathResult } from '../usecases/paths.usecases.js';
 import type { GraphQLContext } from './context.js';
@@ -6,7 +8,7 @@ import { InterpolationPath, InterpolationPathInput } from './paths.types.js';
 import { toCheckpoint, toDataset } from './registry.resolver.js';
 import { Checkpoint, Dataset } from './registry.types.js';
 
-const toPath = ({ path, points }: PathResult): InterpolationPath =>
+export const toPath = ({ path, points }: PathResult): InterpolationPath =>
   Object.assign(new InterpolationPath(), path, {
     points: points.map((p) => {
       const loss = p.lossSum / p.n;
@@ -37,6 +39,28 @@ export class PathResolver {
     @Arg('input', () => InterpolationPathInput) input: InterpolationPathInput,
   ): Promise<InterpolationPath> {
     return toPath(await interpolationPath(ctx.paths, input));
+  }
+
+  @FieldResolver(() => BarrierMetrics, { description: 'Barrier metrics of the loss curve over the requested alphas.' })
+  barrier(
+    @Root() path: InterpolationPath,
+    @Arg('tolerance', () => Float, { defaultValue: DEFAULT_TOLERANCE, description: 'Largest rise between neighbouring points that is not a rise (absolute).' }) tolerance: number,
+    @Arg('plateauAlpha', () => Float, { defaultValue: DEFAULT_PLATEAU_ALPHA, description: 'Where "early" ends, as a fraction of the α range.' }) plateauAlpha: number,
+    @Arg('plateauFraction', () => Float, { defaultValue: DEFAULT_PLATEAU_FRACTION, description: 'A plateau has done less than this fraction of its decrease by plateauAlpha.' }) plateauFraction: number,
+  ): BarrierMetrics {
+    return pathBarrierMetrics(path.points, { loss: { tolerance, plateauAlpha, plateauFraction } }).loss;
+  }
+
+  @FieldResolver(() => BarrierMetrics, {
+    description: 'Barrier metrics of the error curve (1 − accuracy). One flipped example moves the error by 1/n: choose the tolerance accordingly.',
+  })
+  errorBarrier(
+    @Root() path: InterpolationPath,
+    @Arg('tolerance', () => Float, { defaultValue: DEFAULT_TOLERANCE }) tolerance: number,
+    @Arg('plateauAlpha', () => Float, { defaultValue: DEFAULT_PLATEAU_ALPHA }) plateauAlpha: number,
+    @Arg('plateauFraction', () => Float, { defaultValue: DEFAULT_PLATEAU_FRACTION }) plateauFraction: number,
+  ): BarrierMetrics {
+    return pathBarrierMetrics(path.points, { error: { tolerance, plateauAlpha, plateauFraction } }).error;
   }
 
   @FieldResolver(() => Checkpoint)

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Split } from '../usecases/analytics.usecases.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
 import * as registry from '../usecases/registry.usecases.js';
 import type { GraphQLContext } from './context.js';
@@ -31,7 +32,7 @@ export const toDataset = (row: DatasetRow): Dataset =>
   });
 
 /** GraphQL gives null for omitted optional fields; the use cases take undefined. */
-const stripNulls = (filter: RunFilter | null | undefined): registry.RunFilterInput | undefined =>
+export const stripNulls = (filter: RunFilter | null | undefined): registry.RunFilterInput | undefined =>
   filter == null
     ? undefined
     : {
@@ -45,6 +46,11 @@ const stripNulls = (filter: RunFilter | null | undefined): registry.RunFilterInp
           ...Object.fromEntries(Object.entries(operators).filter(([, v]) => v !== null && v !== undefined)),
         })),
       };
+
+async function endpointValue(ctx: GraphQLContext, run: Run, split: Split, evaluate: boolean, field: 'accuracy' | 'loss'): Promise<number | null> {
+  const metric = await ctx.loaders.runMetrics(split, evaluate).load(run as unknown as RunRow);
+  return 'missing' in metric ? null : metric[field];
+}
 
 @Resolver(() => Run)
 export class RunResolver {
@@ -77,6 +83,30 @@ export class RunResolver {
   @FieldResolver(() => [Checkpoint], { description: 'Ordered by step, then role.' })
   async checkpoints(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<Checkpoint[]> {
     return (await ctx.loaders.checkpointsByRun.load(run.id)).map(toCheckpoint);
+  }
+
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description:
+      "Accuracy of the FINAL checkpoint on the TEST split of the run's dataset (datasetName): the α = 1 point of a stored path ending there, evaluated on demand unless evaluate is false. Null when the run has no FINAL checkpoint or no such dataset.",
+  })
+  async testAccuracy(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+    return endpointValue(ctx, run, 'TEST', evaluate, 'accuracy');
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: 'Mean loss of the FINAL checkpoint on the TEST split (see testAccuracy).' })
+  async testLoss(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+    return endpointValue(ctx, run, 'TEST', evaluate, 'loss');
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: 'Accuracy of the FINAL checkpoint on the TRAIN split (see testAccuracy).' })
+  async trainAccuracy(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+    return endpointValue(ctx, run, 'TRAIN', evaluate, 'accuracy');
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: 'Mean loss of the FINAL checkpoint on the TRAIN split (see testAccuracy).' })
+  async trainLoss(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+    return endpointValue(ctx, run, 'TRAIN', evaluate, 'loss');
   }
 
   @Mutation(() => Run)

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AnalyticsResolver, DistanceResolver } from './analytics.resolver.js';
 import { PathResolver } from './paths.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [RunResolver, CheckpointResolver, DatasetResolver, PathResolver],
+    resolvers: [RunResolver, CheckpointResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver],
     validate: false,
   });
 }

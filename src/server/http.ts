@@ -44,7 +44,13 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     '/graphql',
     express.json({ limit: app.config.maxRequestBytes }),
     expressMiddleware(apollo, {
-      context: async () => ({ registry: app.registry, paths: app.paths, logger: app.logger, loaders: createLoaders(app.registry) }),
+      context: async () => ({
+        registry: app.registry,
+        paths: app.paths,
+        analytics: app.analytics,
+        logger: app.logger,
+        loaders: createLoaders(app.registry, app.analytics),
+      }),
     }),
   );
 

@@ -1,8 +1,9 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { distancesTable, type DistanceRow } from './analytics.tables.js';
 import type { Db } from './database.js';
 import { pathPointsTable, pathsTable } from './paths.tables.js';
-import { datasetsTable, type DatasetRow } from './registry.tables.js';
+import { checkpointsTable, datasetsTable, type DatasetRow } from './registry.tables.js';
 
 export type NewDistance = typeof distancesTable.$inferInsert;
 
@@ -34,26 +35,33 @@ export class AnalyticsRepository {
    */
   async endpointPoints(pairs: ReadonlyArray<{ checkpointId: string; datasetId: string }>): Promise<EndpointPoint[]> {
     if (pairs.length === 0) return [];
+    // Paths are keyed by content, so a path may end at another registration of the same object.
+    const pathEnd = alias(checkpointsTable, 'path_end');
     const rows = await this.db
-      .selectDistinctOn([pathsTable.toCheckpointId, pathsTable.datasetId], {
-        checkpointId: pathsTable.toCheckpointId,
+      .selectDistinctOn([checkpointsTable.id, pathsTable.datasetId], {
+        checkpointId: checkpointsTable.id,
         datasetId: pathsTable.datasetId,
         lossSum: pathPointsTable.lossSum,
         correct: pathPointsTable.correct,
         n: pathPointsTable.n,
       })
-      .from(pathsTable)
+      .from(checkpointsTable)
+      .innerJoin(
+        pathEnd,
+        and(eq(pathEnd.bucket, checkpointsTable.bucket), eq(pathEnd.key, checkpointsTable.key), eq(pathEnd.etag, checkpointsTable.etag)),
+      )
+      .innerJoin(pathsTable, eq(pathsTable.toCheckpointId, pathEnd.id))
       .innerJoin(pathPointsTable, eq(pathPointsTable.pathId, pathsTable.id))
       .innerJoin(datasetsTable, eq(datasetsTable.id, pathsTable.datasetId))
       .where(
         and(
-          inArray(pathsTable.toCheckpointId, [...new Set(pairs.map((p) => p.checkpointId))]),
+          inArray(checkpointsTable.id, [...new Set(pairs.map((p) => p.checkpointId))]),
           inArray(pathsTable.datasetId, [...new Set(pairs.map((p) => p.datasetId))]),
           eq(pathPointsTable.alpha, 1),
           eq(pathsTable.exampleCount, datasetsTable.exampleCount),
         ),
       )
-      .orderBy(pathsTable.toCheckpointId, pathsTable.datasetId, pathPointsTable.createdAt);
+      .orderBy(checkpointsTable.id, pathsTable.datasetId, pathPointsTable.createdAt);
     const wanted = new Set(pairs.map((p) => `${p.checkpointId}:${p.datasetId}`));
     return rows.filter((row) => wanted.has(`${row.checkpointId}:${row.datasetId}`));
   }

@@ -55,6 +55,8 @@ export interface PathPoint extends PathPointRow {
 export interface PathResult {
   path: PathRow;
   points: PathPoint[];
+  /** Requested alphas without a stored point: empty unless evaluation was not allowed. */
+  missingAlphas: number[];
 }
 
 export type PathProgress = (done: number, total: number) => void;
@@ -72,6 +74,7 @@ export async function interpolationPath(
   deps: PathDeps,
   input: InterpolationPathInput,
   onProgress?: PathProgress,
+  options: { evaluate?: boolean } = {},
 ): Promise<PathResult> {
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
   const plan = await planPath(deps, input);
@@ -87,6 +90,10 @@ export async function interpolationPath(
 
   const stored = new Set((await deps.paths.points(path.id, alphas)).map((p) => p.alpha));
   const missing = alphas.filter((alpha) => !stored.has(alpha));
+  if (options.evaluate === false) {
+    const points = stored.size === 0 ? [] : await deps.paths.points(path.id, alphas);
+    return { path, points: points.map((point) => ({ ...point, cached: true })), missingAlphas: missing };
+  }
   let done = alphas.length - missing.length;
   onProgress?.(done, alphas.length);
   const progress = () => onProgress?.(++done, alphas.length);
@@ -105,7 +112,7 @@ export async function interpolationPath(
   if (failure !== undefined) throw failure.reason;
 
   const points = await deps.paths.points(path.id, alphas);
-  return { path, points: points.map((point) => ({ ...point, cached: stored.has(point.alpha) })) };
+  return { path, points: points.map((point) => ({ ...point, cached: stored.has(point.alpha) })), missingAlphas: [] };
 }
 
 interface PathPlan {
@@ -119,12 +126,22 @@ interface PathPlan {
 }
 
 /** Checks the request against the registry and computes the path's identity; reads no tensors. */
-async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<PathPlan> {
+/** Two checkpoints of one architecture, with its graph and the blocks that move between them. */
+export interface Endpoints {
+  from: CheckpointRow;
+  to: CheckpointRow;
+  architecture: string;
+  graph: ModelGraph;
+  selection: BlockSelection;
+}
+
+/** Finds both checkpoints, checks they are the same architecture with the same tensors, resolves the blocks. */
+export async function resolveEndpoints(
+  deps: Pick<PathDeps, 'registry'>,
+  input: { from: string; to: string; blocks?: readonly string[] | null | undefined },
+): Promise<Endpoints> {
   const from = await findCheckpoint(deps, 'from', input.from);
   const to = await findCheckpoint(deps, 'to', input.to);
-  const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
-  if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
-
   const architecture = to.architecture ?? from.architecture;
   if (architecture === null) {
     throw badUserInput(
@@ -146,6 +163,13 @@ async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<
     topLevel: graph.blocks,
     aliases: graph.aliases,
   });
+  return { from, to, architecture, graph, selection };
+}
+
+async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<PathPlan> {
+  const { from, to, architecture, graph, selection } = await resolveEndpoints(deps, input);
+  const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
+  if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
 
   if (dataset.labelKind !== 'CLASS_INDEX') {
     throw badUserInput(`dataset "${dataset.name}" has ${dataset.labelKind} labels; evaluation needs CLASS_INDEX labels`);
@@ -250,7 +274,7 @@ async function evaluateMissing(
   }
 }
 
-async function findCheckpoint(deps: PathDeps, field: string, id: string): Promise<CheckpointRow> {
+async function findCheckpoint(deps: Pick<PathDeps, 'registry'>, field: string, id: string): Promise<CheckpointRow> {
   const checkpoint = UUID.test(id) ? await deps.registry.findCheckpoint(id) : undefined;
   if (checkpoint === undefined) throw notFound(`${field}: no checkpoint with id "${id}"`);
   return checkpoint;

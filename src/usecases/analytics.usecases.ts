@@ -1,0 +1,414 @@
+import { createHash } from 'node:crypto';
+import {
+  classifyLayerwise,
+  pathBarrierMetrics,
+  type BarrierMetrics,
+  type BarrierOptions,
+  type LayerwiseClassification,
+} from '../domain/barrier.metrics.js';
+import { correlate, type CorrelationOptions, type CorrelationResult } from '../domain/correlation.js';
+import { distance, distanceTensors, type DistanceMetric } from '../domain/distances.js';
+import { badUserInput } from '../errors.js';
+import type { AnalyticsRepository } from '../storage/analytics.repository.js';
+import type { DistanceRow } from '../storage/analytics.tables.js';
+import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
+import {
+  interpolationPath,
+  resolveEndpoints,
+  type InterpolationPathInput,
+  type PathDeps,
+  type PathPoint,
+  type PathResult,
+} from './paths.usecases.js';
+import { validateFilter, type RunFilterInput } from './registry.usecases.js';
+
+export interface AnalyticsDeps {
+  paths: PathDeps;
+  analytics: AnalyticsRepository;
+}
+
+// ------------------------------------------------------------------------------------- barrier metrics
+
+/** Loss and accuracy of stored points as the barrier metrics take them (null: non-finite). */
+export const pointValues = (points: readonly PathPoint[]) =>
+  points.map((p) => {
+    const loss = p.lossSum / p.n;
+    return { alpha: p.alpha, loss: Number.isFinite(loss) ? loss : null, accuracy: p.correct / p.n };
+  });
+
+/** Barrier metrics of a path's loss and error curves, from its stored points (never stored themselves). */
+export function pathBarriers(points: readonly PathPoint[], options: { loss?: BarrierOptions; error?: BarrierOptions } = {}) {
+  return pathBarrierMetrics(pointValues(points), options);
+}
+
+// --------------------------------------------------------------------------------------------- distances
+
+export interface DistanceInput {
+  from: string;
+  to: string;
+  metric: DistanceMetric;
+  blocks?: readonly string[] | null | undefined;
+}
+
+/**
+ * A distance between two checkpoints (optionally over some blocks), memoized in Postgres by content: both
+ * pinned objects, the metric and the tensors it covers.
+ */
+export async function checkpointDistance(deps: AnalyticsDeps, input: DistanceInput): Promise<{ distance: DistanceRow; cached: boolean }> {
+  const endpoints = await resolveEndpoints(deps.paths, input);
+  const { from, to, graph, selection } = endpoints;
+  const identity = (c: CheckpointRow) => `${c.uri}@${c.etag}:${c.size}`;
+  const key = createHash('sha256')
+    .update(JSON.stringify([identity(from), identity(to), input.metric, selection.moving === 'all' ? '*' : selection.movingNames]))
+    .digest('hex');
+  const stored = await deps.analytics.findDistance(key);
+  if (stored !== undefined) return { distance: stored, cached: true };
+
+  const [a, b] = await Promise.all([deps.paths.states.get(from), deps.paths.states.get(to)]);
+  const tensors = graph.state.filter((s) => s.kind === 'float');
+  const restrict = selection.moving === 'all' ? undefined : selection.moving;
+  const value = distance(input.metric, a.tensors, b.tensors, tensors, restrict);
+  const covered = distanceTensors(input.metric, tensors, restrict).length;
+  const row = await deps.analytics.insertDistance({
+    key,
+    fromCheckpointId: from.id,
+    toCheckpointId: to.id,
+    metric: input.metric,
+    blocks: selection.blocks ?? null,
+    tensorCount: covered,
+    value,
+  });
+  return { distance: row, cached: false };
+}
+
+// ------------------------------------------------------------------------------------- block-wise paths
+
+export interface BlockwiseInput extends Omit<InterpolationPathInput, 'blocks'> {
+  /** Default: the architecture's top-level blocks. */
+  blocks?: readonly string[] | null | undefined;
+  /** A block is HIGH when its barrier exceeds relativeThreshold × the end point's loss. */
+  relativeThreshold?: number | null | undefined;
+  barrier?: BarrierOptions | undefined;
+}
+
+export interface BlockwiseResult {
+  paths: Array<{ block: string; result: PathResult; loss: BarrierMetrics }>;
+  /** Loss of θ_to, where every block-wise path ends (α = 1); null when α = 1 was not asked for. */
+  endpointLoss: number | null;
+  classification: LayerwiseClassification | null;
+}
+
+/**
+ * One path per block, each moving only that block (Vlaar & Frankle 2022, Fig. 1B), and the classification
+ * of their barriers as high or low (Table 1: H-LB / L-LB) by each block's height above its end points.
+ */
+export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput): Promise<BlockwiseResult> {
+  const { graph } = await resolveEndpoints(deps.paths, { from: input.from, to: input.to });
+  const blocks = input.blocks ?? graph.blocks;
+  if (blocks.length === 0) throw badUserInput('blocks: expected at least one block, got []');
+  const paths: BlockwiseResult['paths'] = [];
+  // One block after the other: each path already uses every core the engine has.
+  for (const block of new Set(blocks)) {
+    const result = await interpolationPath(deps.paths, { ...input, blocks: [block] });
+    paths.push({ block, result, loss: pathBarriers(result.points, { loss: input.barrier ?? {} }).loss });
+  }
+  const atOne = paths[0]?.result.points.find((p) => p.alpha === 1);
+  const endpointLoss = atOne === undefined ? null : atOne.lossSum / atOne.n;
+  const heights = Object.fromEntries(paths.map(({ block, loss }) => [block, loss.heightAboveEndpoints ?? Number.POSITIVE_INFINITY]));
+  const classification =
+    endpointLoss === null || !Number.isFinite(endpointLoss) || endpointLoss <= 0
+      ? null
+      : classifyLayerwise(heights, endpointLoss, input.relativeThreshold == null ? {} : { relativeThreshold: input.relativeThreshold });
+  return { paths, endpointLoss, classification };
+}
+
+// ------------------------------------------------------------------------------------ run-level metrics
+
+export type Split = 'TEST' | 'TRAIN';
+
+export type EndpointMetric = { loss: number | null; accuracy: number; n: number } | { missing: string };
+
+export interface EndpointOptions {
+  /** Evaluate missing end points (each costs one forward pass over the dataset); false: report them missing. */
+  evaluate: boolean;
+  /** Most evaluations this call may start; further runs are reported missing. */
+  maxEvaluations?: number;
+  /** Use this dataset instead of the run's dataset of that split. */
+  datasetId?: string | undefined;
+}
+
+/**
+ * The loss and accuracy of each run's FINAL checkpoint on a split of its dataset (the dataset named by the
+ * run's `datasetName`): the α = 1 point of any stored path ending there, evaluated on demand otherwise (as
+ * the α = 1 point of INITIAL → FINAL, which later paths reuse). A bounded number of queries for any number
+ * of runs, plus one evaluation per run that has none.
+ */
+export async function runEndpointMetrics(
+  deps: AnalyticsDeps,
+  runs: readonly RunRow[],
+  split: Split,
+  options: EndpointOptions,
+): Promise<{ metrics: Map<string, EndpointMetric>; evaluations: number }> {
+  const result = new Map<string, EndpointMetric>();
+  const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+  const datasets = options.datasetId !== undefined ? [] : await deps.analytics.datasetsByName(runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])));
+  const explicit = options.datasetId !== undefined ? await deps.paths.registry.findDataset(options.datasetId) : undefined;
+  if (options.datasetId !== undefined && explicit === undefined) throw badUserInput(`dataset: no dataset with id "${options.datasetId}"`);
+
+  const targets: Array<{ run: RunRow; initial: CheckpointRow | undefined; final: CheckpointRow; dataset: DatasetRow }> = [];
+  for (const run of runs) {
+    const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
+    const dataset = explicit ?? datasets.find((d) => d.name === run.datasetName && d.split === split);
+    if (final === undefined) result.set(run.id, { missing: 'the run has no FINAL checkpoint' });
+    else if (dataset === undefined) {
+      result.set(run.id, {
+        missing: run.datasetName === null ? 'the run names no dataset' : `no ${split} split of dataset "${run.datasetName}" is registered`,
+      });
+    } else targets.push({ run, initial: checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL'), final, dataset });
+  }
+
+  const stored = await deps.analytics.endpointPoints(targets.map((t) => ({ checkpointId: t.final.id, datasetId: t.dataset.id })));
+  let budget = options.maxEvaluations ?? Number.POSITIVE_INFINITY;
+  let evaluations = 0;
+  for (const target of targets) {
+    const point = stored.find((p) => p.checkpointId === target.final.id && p.datasetId === target.dataset.id);
+    if (point !== undefined) {
+      result.set(target.run.id, metricOf(point));
+      continue;
+    }
+    if (!options.evaluate || budget <= 0) {
+      result.set(target.run.id, { missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : 'not evaluated yet' });
+      continue;
+    }
+    budget--;
+    evaluations++;
+    const evaluated = await interpolationPath(deps.paths, {
+      from: (target.initial ?? target.final).id,
+      to: target.final.id,
+      dataset: target.dataset.id,
+      alphas: [1],
+    });
+    result.set(target.run.id, metricOf(evaluated.points[0]!));
+  }
+  return { metrics: result, evaluations };
+}
+
+const metricOf = (point: { lossSum: number; correct: number; n: number }): EndpointMetric => {
+  const loss = point.lossSum / point.n;
+  return { loss: Number.isFinite(loss) ? loss : null, accuracy: point.correct / point.n, n: point.n };
+};
+
+// ------------------------------------------------------------------------------------------ correlation
+
+export const X_METRICS = [
+  'FRANKLE_HEIGHT',
+  'HEIGHT_ABOVE_ENDPOINTS',
+  'MLI_DELTA',
+  'ALPHA_AT_MAX',
+  'MONOTONIC',
+  'ERROR_FRANKLE_HEIGHT',
+  'ERROR_HEIGHT_ABOVE_ENDPOINTS',
+  'ERROR_MLI_DELTA',
+  'ERROR_MONOTONIC',
+  'DISTANCE_LAYERWISE_NORMALIZED',
+  'DISTANCE_L2',
+  'DISTANCE_RELATIVE_L2',
+  'DISTANCE_COSINE',
+] as const;
+export type XMetric = (typeof X_METRICS)[number];
+
+export const Y_METRICS = ['TEST_ACCURACY', 'TEST_LOSS', 'TEST_ERROR', 'TRAIN_ACCURACY', 'TRAIN_LOSS', 'TRAIN_ERROR', 'REPORTED'] as const;
+export type YMetric = (typeof Y_METRICS)[number];
+
+export interface CorrelationInput {
+  runs?: RunFilterInput | null | undefined;
+  x: XMetric;
+  y: YMetric;
+  /** For y = REPORTED: dot-separated path into the run's reported metrics. */
+  yMetric?: string | null | undefined;
+  /** The path whose barrier is x: between two checkpoints of each run, on a dataset. */
+  path: {
+    from: 'INITIAL' | 'FINAL';
+    to: 'INITIAL' | 'FINAL';
+    dataset: string;
+    blocks?: readonly string[] | null | undefined;
+    alphas?: readonly number[] | null | undefined;
+    limit?: number | null | undefined;
+  };
+  /** Hyper-parameter paths to group runs by; each group gets its own coefficients. */
+  groupBy?: readonly string[] | null | undefined;
+  /** Most evaluations (paths or end points) this query may start; the runs beyond are listed as missing. */
+  maxEvaluations?: number | null | undefined;
+  barrier?: BarrierOptions | undefined;
+  statistics?: CorrelationOptions | undefined;
+}
+
+export interface CorrelationPoint {
+  run: RunRow;
+  x: number;
+  y: number;
+  group: string | null;
+}
+
+export interface CorrelationOutput {
+  overall: CorrelationResult;
+  groups: Array<{ key: string; values: unknown[]; overall: CorrelationResult }>;
+  points: CorrelationPoint[];
+  missing: Array<{ run: RunRow; reason: string }>;
+}
+
+export const MAX_CORRELATION_RUNS = 1000;
+export const DEFAULT_MAX_EVALUATIONS = 50;
+
+/**
+ * One value x (a barrier metric of each run's path, or a distance between its end points) against one value
+ * y (its test or train accuracy or loss, or a reported metric) across the runs matching a filter, overall and
+ * per group of hyper-parameter values. Runs without x or y are listed in `missing` with the reason, never
+ * dropped silently; missing points are evaluated up to `maxEvaluations`.
+ */
+export async function correlation(deps: AnalyticsDeps, input: CorrelationInput): Promise<CorrelationOutput> {
+  if (input.y === 'REPORTED' && input.yMetric == null) throw badUserInput('yMetric: y = REPORTED needs the name of a reported metric, got none');
+  if (input.path.from === input.path.to) throw badUserInput(`path: from and to must differ, got ${input.path.from} for both`);
+  const groupBy = (input.groupBy ?? []).map((path) => ({ path, segments: path.split('.') }));
+  const runs = await allRuns(deps, input.runs);
+  let budget = input.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS;
+  if (!Number.isInteger(budget) || budget < 0) throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
+
+  const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+  const missing: CorrelationOutput['missing'] = [];
+  const xs = new Map<string, number>();
+  for (const run of runs) {
+    const from = checkpoints.find((c) => c.runId === run.id && c.role === input.path.from);
+    const to = checkpoints.find((c) => c.runId === run.id && c.role === input.path.to);
+    if (from === undefined || to === undefined) {
+      missing.push({ run, reason: `the run has no ${from === undefined ? input.path.from : input.path.to} checkpoint` });
+      continue;
+    }
+    const x = await xValue(deps, input, from, to, budget);
+    if (x.evaluated) budget--;
+    if ('missing' in x) missing.push({ run, reason: x.missing });
+    else xs.set(run.id, x.value);
+  }
+
+  const ys = await yValues(deps, input, runs.filter((r) => xs.has(r.id)), budget);
+  const points: CorrelationPoint[] = [];
+  for (const run of runs) {
+    if (!xs.has(run.id)) continue;
+    const y = ys.get(run.id)!;
+    if (typeof y === 'string') {
+      missing.push({ run, reason: y });
+      continue;
+    }
+    const values = groupBy.map(({ segments }) => valueAt(run.hyperparameters, segments) ?? null);
+    points.push({ run, x: xs.get(run.id)!, y, group: groupBy.length === 0 ? null : JSON.stringify(values) });
+  }
+
+  const stats = (subset: CorrelationPoint[]) => correlate(subset.map((p) => p.x), subset.map((p) => p.y), input.statistics);
+  const groups = [...new Set(points.map((p) => p.group).filter((g): g is string => g !== null))]
+    .map((key) => ({ key, values: JSON.parse(key) as unknown[] }))
+    .sort((a, b) => compareValues(a.values, b.values))
+    .map(({ key, values }) => ({ key, values, overall: stats(points.filter((p) => p.group === key)) }));
+  return { overall: stats(points), groups, points, missing };
+}
+
+async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
+  const rows = await deps.paths.registry.listRuns(validateFilter(filter), { field: 'CREATED_AT', direction: 'ASC' }, MAX_CORRELATION_RUNS + 1, undefined);
+  if (rows.length > MAX_CORRELATION_RUNS) {
+    throw badUserInput(`runs: expected at most ${MAX_CORRELATION_RUNS} runs to correlate, the filter matches more; narrow it`);
+  }
+  return rows.map(({ sortValue: _sortValue, ...run }) => run);
+}
+
+type XValue = ({ value: number } | { missing: string }) & { evaluated: boolean };
+
+async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: CheckpointRow, to: CheckpointRow, budget: number): Promise<XValue> {
+  if (input.x.startsWith('DISTANCE_')) {
+    const metric = input.x.slice('DISTANCE_'.length) as DistanceMetric;
+    const { distance: row } = await checkpointDistance(deps, { from: from.id, to: to.id, metric, blocks: input.path.blocks });
+    return { value: row.value, evaluated: false };
+  }
+  const request = {
+    from: from.id,
+    to: to.id,
+    dataset: input.path.dataset,
+    blocks: input.path.blocks,
+    alphas: input.path.alphas,
+    limit: input.path.limit,
+  };
+  let result = await interpolationPath(deps.paths, request, undefined, { evaluate: false });
+  let evaluated = false;
+  if (result.missingAlphas.length > 0) {
+    if (budget <= 0) return { missing: `path not evaluated: maxEvaluations reached (${result.missingAlphas.length} alphas missing)`, evaluated };
+    result = await interpolationPath(deps.paths, request);
+    evaluated = true;
+  }
+  const barriers = pathBarriers(result.points, { loss: input.barrier ?? {}, error: input.barrier ?? {} });
+  const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
+  const name = input.x.replace(/^ERROR_/, '');
+  const value =
+    name === 'FRANKLE_HEIGHT'
+      ? metrics.frankleHeight
+      : name === 'HEIGHT_ABOVE_ENDPOINTS'
+        ? metrics.heightAboveEndpoints
+        : name === 'MLI_DELTA'
+          ? metrics.mliDelta
+          : name === 'ALPHA_AT_MAX'
+            ? metrics.alphaAtMax
+            : metrics.monotonic === null
+              ? null
+              : Number(metrics.monotonic);
+  return value === null ? { missing: `${input.x} is undefined for this path (non-finite points)`, evaluated } : { value, evaluated };
+}
+
+async function yValues(
+  deps: AnalyticsDeps,
+  input: CorrelationInput,
+  runs: RunRow[],
+  budget: number,
+): Promise<Map<string, number | string>> {
+  const values = new Map<string, number | string>();
+  if (input.y === 'REPORTED') {
+    const segments = input.yMetric!.split('.');
+    for (const run of runs) {
+      const value = valueAt(run.reportedMetrics, segments);
+      values.set(run.id, typeof value === 'number' && Number.isFinite(value) ? value : `no numeric reported metric "${input.yMetric}"`);
+    }
+    return values;
+  }
+  const split: Split = input.y.startsWith('TEST') ? 'TEST' : 'TRAIN';
+  const { metrics } = await runEndpointMetrics(deps, runs, split, { evaluate: true, maxEvaluations: budget });
+  const kind = input.y.slice(split.length + 1);
+  for (const run of runs) {
+    const metric = metrics.get(run.id)!;
+    if ('missing' in metric) {
+      values.set(run.id, `${split.toLowerCase()} metric: ${metric.missing}`);
+      continue;
+    }
+    const value = kind === 'ACCURACY' ? metric.accuracy : kind === 'ERROR' ? 1 - metric.accuracy : metric.loss;
+    values.set(run.id, value === null ? `${input.y} is not finite` : value);
+  }
+  return values;
+}
+
+/** Groups in order of their values: numbers numerically, then strings, then anything else; null last. */
+function compareValues(a: readonly unknown[], b: readonly unknown[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const [x, y] = [a[i] ?? null, b[i] ?? null];
+    if (x === y) continue;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    const order = String(typeof x).localeCompare(typeof y) || JSON.stringify(x).localeCompare(JSON.stringify(y));
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+function valueAt(object: Record<string, unknown>, segments: readonly string[]): unknown {
+  let value: unknown = object;
+  for (const segment of segments) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}

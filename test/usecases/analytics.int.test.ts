@@ -1,0 +1,262 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
+import { interpolateTensor } from '../../src/domain/interpolation.js';
+import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
+import {
+  blockwisePaths,
+  checkpointDistance,
+  correlation,
+  pathBarriers,
+  runEndpointMetrics,
+  type AnalyticsDeps,
+} from '../../src/usecases/analytics.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths.usecases.js';
+import * as registry from '../../src/usecases/registry.usecases.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { createPathDeps } from '../helpers/paths.js';
+import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
+
+const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
+const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+// Independent statistics for the correlation check: plain O(n²) definitions, not the library's code.
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+function pearsonByDefinition(x: number[], y: number[]): number {
+  const mx = mean(x);
+  const my = mean(y);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  x.forEach((xi, i) => {
+    sxy += (xi - mx) * (y[i]! - my);
+    sxx += (xi - mx) ** 2;
+    syy += (y[i]! - my) ** 2;
+  });
+  return sxy / Math.sqrt(sxx * syy);
+}
+/** Rank of each value: 1 + the number of smaller values + half the number of other equal values. */
+const averageRanks = (v: number[]) => v.map((a) => 1 + v.filter((b) => b < a).length + (v.filter((b) => b === a).length - 1) / 2);
+const spearmanByDefinition = (x: number[], y: number[]) => pearsonByDefinition(averageRanks(x), averageRanks(y));
+function kendallTauB(x: number[], y: number[]): number {
+  let concordant = 0;
+  let discordant = 0;
+  let tiesX = 0;
+  let tiesY = 0;
+  for (let i = 0; i < x.length; i++) {
+    for (let j = i + 1; j < x.length; j++) {
+      const s = Math.sign(x[i]! - x[j]!) * Math.sign(y[i]! - y[j]!);
+      if (s > 0) concordant++;
+      else if (s < 0) discordant++;
+      if (x[i] === x[j] && y[i] !== y[j]) tiesX++;
+      if (y[i] === y[j] && x[i] !== x[j]) tiesY++;
+    }
+  }
+  return (concordant - discordant) / Math.sqrt((concordant + discordant + tiesX) * (concordant + discordant + tiesY));
+}
+
+describe('analytics on a real database, S3 server and engine', () => {
+  let f: RegistryFixture;
+  let deps: AnalyticsDeps;
+  let dir: string;
+  const ids = { init: '', epoch5: '', final: '', test: '', train: '' };
+
+  beforeAll(async () => {
+    f = await createRegistryFixture();
+    ({ analytics: deps } = createPathDeps(f));
+    dir = await mkdtemp(path.join(tmpdir(), 'linpath-analytics-'));
+    await registry.createRun(f.deps, { name: 'mlp', architecture: 'mlp', datasetName: 'spiral' });
+    const add = async (file: string, step: number, role: 'INITIAL' | 'INTERMEDIATE' | 'FINAL') =>
+      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'mlp', step, role })).checkpoint.id;
+    ids.init = await add('init.safetensors', 0, 'INITIAL');
+    ids.epoch5 = await add('epoch5.safetensors', 100, 'INTERMEDIATE');
+    ids.final = await add('final.safetensors', 1200, 'FINAL');
+    ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    ids.train = (await registry.importDatasetFile(f.deps, fixturePath('mlp/train_set.safetensors'), { name: 'spiral', split: 'TRAIN' })).dataset.id;
+  });
+  afterAll(async () => {
+    await deps?.paths.engines.close();
+    await f?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('computes distances as the fixture reference, memoized', async () => {
+    const d = reference.distances;
+    const value = async (metric: 'LAYERWISE_NORMALIZED' | 'L2' | 'RELATIVE_L2' | 'COSINE', blocks?: string[]) =>
+      checkpointDistance(deps, { from: ids.init, to: ids.final, metric, blocks });
+    const liu = await value('LAYERWISE_NORMALIZED');
+    expect(liu.cached).toBe(false);
+    expect(relative(liu.distance.value, d.liu2020_mean_rel_fro__conv_linear_weights)).toBeLessThan(1e-6);
+    expect(liu.distance.tensorCount).toBe(3);
+    expect(relative((await value('L2')).distance.value, d.global_l2__parameters)).toBeLessThan(1e-6);
+    expect(relative((await value('RELATIVE_L2')).distance.value, d.global_rel_l2__parameters)).toBeLessThan(1e-6);
+    const again = await value('LAYERWISE_NORMALIZED');
+    expect(again.cached).toBe(true);
+    expect(again.distance.id).toBe(liu.distance.id);
+
+    // Restricted to a block: that block's own relative Frobenius distance.
+    const fc2 = await value('LAYERWISE_NORMALIZED', ['fc2']);
+    const perTensor = d.per_tensor['fc2.weight'];
+    expect(relative(fc2.distance.value, perTensor.diff_fro / perTensor.init_fro)).toBeLessThan(1e-6);
+    expect(fc2.distance.blocks).toEqual(['fc2']);
+
+    const epoch5 = await checkpointDistance(deps, { from: ids.init, to: ids.epoch5, metric: 'LAYERWISE_NORMALIZED' });
+    expect(relative(epoch5.distance.value, reference.distances_epoch5.liu2020_mean_rel_fro__conv_linear_weights)).toBeLessThan(1e-6);
+    await expect(value('L2', ['nope'])).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
+  it('derives barrier metrics from the stored points of a path', async () => {
+    const result = await interpolationPath(deps.paths, { from: ids.init, to: ids.final, dataset: ids.test });
+    const { loss, error } = pathBarriers(result.points);
+    expect(loss.shape).toBe('MONOTONIC_DECAY');
+    const expected = barrierMetrics(reference.alphas, reference.full.loss);
+    expect(loss.frankleHeight).toBeCloseTo(expected.frankleHeight!, 5);
+    expect(loss.mliDelta).toBe(0);
+    expect(error.alphaAtMax).toBe(0);
+  });
+
+  it('splits a path into block-wise paths and classifies their barriers', async () => {
+    const result = await blockwisePaths(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0, 0.5, 1] });
+    expect(result.paths.map((p) => p.block)).toEqual(['fc1', 'fc2', 'fc3']);
+    expect(result.paths.every((p) => p.result.path.blocks?.length === 1)).toBe(true);
+    expect(result.endpointLoss).toBeCloseTo(reference.full.loss[10], 5);
+    expect(result.classification?.threshold).toBeCloseTo(0.1 * result.endpointLoss!, 12);
+    for (const { block, loss } of result.paths) {
+      const level = (loss.heightAboveEndpoints ?? Infinity) > result.classification!.threshold ? 'HIGH' : 'LOW';
+      expect(result.classification!.blocks[block]).toBe(level);
+    }
+    const strict = await blockwisePaths(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0, 0.5, 1], blocks: ['fc3'], relativeThreshold: 0 });
+    expect(strict.paths).toHaveLength(1);
+  });
+
+  it('gives run metrics from stored α = 1 points, evaluating on demand only when allowed', async () => {
+    const run = (await f.deps.repository.findRunByName('mlp'))!;
+    // The init → final path above stored α = 1 on TEST already.
+    const test = await runEndpointMetrics(deps, [run], 'TEST', { evaluate: false });
+    expect(test.metrics.get(run.id)).toMatchObject({ accuracy: reference.full.accuracy[10], n: 5000 });
+    const notYet = await runEndpointMetrics(deps, [run], 'TRAIN', { evaluate: false });
+    expect(notYet.metrics.get(run.id)).toEqual({ missing: 'not evaluated yet' });
+    const train = await runEndpointMetrics(deps, [run], 'TRAIN', { evaluate: true });
+    expect(train.evaluations).toBe(1);
+    const metric = train.metrics.get(run.id) as { loss: number; accuracy: number };
+    expect(relative(metric.loss, reference.train_set_final.loss)).toBeLessThan(1e-5);
+    expect(metric.accuracy).toBe(reference.train_set_final.accuracy);
+  });
+
+  describe('correlation across runs', () => {
+    const weightDecays = [0, 0, 0, 0, 0.0005, 0.0005, 0.0005, 0.0005, 0.001, 0.001, 0.001, 0.001];
+    // Reported accuracies with ties, so Spearman and Kendall need their tie corrections.
+    const reported = [0.81, 0.83, 0.83, 0.86, 0.8, 0.85, 0.85, 0.9, 0.84, 0.84, 0.88, 0.87];
+
+    beforeAll(async () => {
+      // Twelve runs whose FINAL state lies at known points of the fixture's path: θ(t) for t from 0.2 to 1.3.
+      const decode = (file: string) => {
+        const bytes = new Uint8Array(readFileSync(fixturePath(`mlp/${file}`)));
+        const header = parseSafetensors(bytes);
+        return header.tensors.map((t) => ({ name: t.name, shape: t.shape, data: decodeTensor(t, tensorBytes(bytes, header, t)) as Float32Array }));
+      };
+      const init = decode('init.safetensors');
+      const final = decode('final.safetensors');
+      for (let k = 0; k < 12; k++) {
+        const t = 0.2 + 0.1 * k;
+        const file = path.join(dir, `sweep-${k}.safetensors`);
+        writeFileSync(
+          file,
+          encodeSafetensors(init.map((a, i) => ({ name: a.name, dtype: 'F32' as const, shape: a.shape, data: interpolateTensor(a.data, final[i]!.data, t) }))),
+        );
+        await registry.createRun(f.deps, {
+          name: `sweep-${k}`,
+          architecture: 'mlp',
+          datasetName: 'spiral',
+          tags: ['sweep'],
+          hyperparameters: { weight_decay: weightDecays[k], t },
+          reportedMetrics: { testAccuracy: reported[k] },
+        });
+        await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: `sweep-${k}`, step: 0, role: 'INITIAL' });
+        await registry.importCheckpointFile(f.deps, file, { run: `sweep-${k}`, step: 100, role: 'FINAL' });
+      }
+      await registry.createRun(f.deps, { name: 'sweep-unfinished', architecture: 'mlp', datasetName: 'spiral', tags: ['sweep'] });
+    });
+
+    it('matches independently computed Pearson, Spearman (ties) and Kendall, overall and per group', async () => {
+      const report = await correlation(deps, {
+        runs: { tags: ['sweep'] },
+        x: 'DISTANCE_L2',
+        y: 'REPORTED',
+        yMetric: 'testAccuracy',
+        path: { from: 'INITIAL', to: 'FINAL', dataset: ids.test },
+        groupBy: ['weight_decay'],
+        statistics: { permutations: 2000, bootstrap: 500 },
+      });
+      expect(report.points.map((p) => p.run.name)).toEqual(Array.from({ length: 12 }, (_, k) => `sweep-${k}`));
+      expect(report.missing).toEqual([{ run: expect.objectContaining({ name: 'sweep-unfinished' }), reason: 'the run has no INITIAL checkpoint' }]);
+      // x: ‖θ(t) − θ_0‖ = t·‖θ_T − θ_0‖ (up to float32 rounding).
+      report.points.forEach((p, k) => expect(relative(p.x, (0.2 + 0.1 * k) * reference.distances.global_l2__parameters)).toBeLessThan(1e-5));
+      const x = report.points.map((p) => p.x);
+      const y = report.points.map((p) => p.y);
+      expect(y).toEqual(reported);
+      expect(report.overall.n).toBe(12);
+      expect(report.overall.pearson).toBeCloseTo(pearsonByDefinition(x, y), 10);
+      expect(report.overall.spearman).toBeCloseTo(spearmanByDefinition(x, y), 10);
+      expect(report.overall.kendall).toBeCloseTo(kendallTauB(x, y), 10);
+      expect(report.overall.pValue).toBeGreaterThan(0);
+      expect(report.overall.ci95!.low).toBeLessThanOrEqual(report.overall.pearson!);
+      expect(report.overall.ci95!.high).toBeGreaterThanOrEqual(report.overall.pearson!);
+
+      expect(report.groups.map((g) => g.values)).toEqual([[0], [0.0005], [0.001]]);
+      for (const group of report.groups) {
+        const members = report.points.filter((p) => p.group === group.key);
+        expect(members).toHaveLength(4);
+        const gx = members.map((p) => p.x);
+        const gy = members.map((p) => p.y);
+        expect(group.overall.pearson).toBeCloseTo(pearsonByDefinition(gx, gy), 10);
+        expect(group.overall.spearman).toBeCloseTo(spearmanByDefinition(gx, gy), 10);
+        expect(group.overall.kendall).toBeCloseTo(kendallTauB(gx, gy), 10);
+      }
+    });
+
+    it('correlates a barrier metric with test accuracy, evaluating what is missing up to the limit', async () => {
+      const input = {
+        runs: { tags: ['sweep'], hyperparameters: [{ path: 'weight_decay', gte: 0.0005 }] },
+        x: 'FRANKLE_HEIGHT' as const,
+        y: 'TEST_ACCURACY' as const,
+        path: { from: 'INITIAL' as const, to: 'FINAL' as const, dataset: ids.test, alphas: [0, 0.5, 1], limit: 1000 },
+        statistics: { permutations: 1000, bootstrap: 200 },
+      };
+      const limited = await correlation(deps, { ...input, maxEvaluations: 3 });
+      expect(limited.points.length + limited.missing.length).toBe(8);
+      expect(limited.missing.some((m) => m.reason.startsWith('path not evaluated: maxEvaluations reached'))).toBe(true);
+
+      const full = await correlation(deps, { ...input, maxEvaluations: 100 });
+      expect(full.points).toHaveLength(8);
+      expect(full.missing).toEqual([]);
+      for (const point of full.points) {
+        const k = Number(point.run.name.slice('sweep-'.length));
+        expect(k).toBeGreaterThanOrEqual(4);
+        // x is the Frankle height of the run's own stored path; y its FINAL state's test accuracy.
+        const stored = await interpolationPath(deps.paths, { from: (await checkpoint(point.run.id, 'INITIAL')), to: (await checkpoint(point.run.id, 'FINAL')), dataset: ids.test, alphas: [0, 0.5, 1], limit: 1000 }, undefined, { evaluate: false });
+        expect(stored.missingAlphas).toEqual([]);
+        expect(point.x).toBeCloseTo(pathBarriers(stored.points).loss.frankleHeight!, 12);
+        const endpoint = (await runEndpointMetrics(deps, [point.run], 'TEST', { evaluate: false })).metrics.get(point.run.id);
+        expect(point.y).toBe((endpoint as { accuracy: number }).accuracy);
+      }
+      const xs = full.points.map((p) => p.x);
+      const ys = full.points.map((p) => p.y);
+      expect(full.overall.pearson).toBeCloseTo(pearsonByDefinition(xs, ys), 10);
+    });
+
+    it('refuses bad arguments', async () => {
+      const base = { x: 'MLI_DELTA' as const, y: 'TEST_LOSS' as const, path: { from: 'INITIAL' as const, to: 'FINAL' as const, dataset: ids.test } };
+      await expect(correlation(deps, { ...base, y: 'REPORTED' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('yMetric') });
+      await expect(correlation(deps, { ...base, path: { ...base.path, to: 'INITIAL' } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      await expect(correlation(deps, { ...base, maxEvaluations: -1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    });
+
+    async function checkpoint(runId: string, role: 'INITIAL' | 'FINAL'): Promise<string> {
+      return (await f.deps.repository.checkpointsOfRun(runId)).find((c) => c.role === role)!.id;
+    }
+  });
+});
