@@ -165,6 +165,28 @@ describe.skipIf(postgresMode)('linpath start with the demo (skipped with DATABAS
       expect(points[10]!.accuracy).toBeGreaterThan(0.7);
     }
     expect((await curve(runs[1]!)).every((p) => p.cached)).toBe(true);
+
+    // The analytics over the demo study, through the GraphQL layer.
+    const analytics = await server!.graphql(
+      `query ($from: ID!, $to: ID!, $test: ID!) {
+        interpolationPath(input: { from: $from, to: $to, dataset: $test }) { barrier { shape frankleHeight mliDelta } errorBarrier(tolerance: 0.001) { shape } }
+        distance(from: $from, to: $to, metric: LAYERWISE_NORMALIZED) { value tensorCount cached }
+        runs(filter: { tags: ["demo"] }, orderBy: { field: NAME, direction: ASC }) { edges { node { name testAccuracy trainAccuracy(evaluate: false) } } }
+        correlation(input: { runs: { tags: ["demo"] }, x: FRANKLE_HEIGHT, y: TEST_ACCURACY, path: { dataset: $test }, groupBy: ["framework"] }) {
+          overall { n pearson } groups { values overall { n } } points { run { name } x y } missing { run { name } reason }
+        }
+      }`,
+      { from: runs[0]!.checkpoints[0]!.id, to: runs[0]!.checkpoints[2]!.id, test: test.id },
+    );
+    expect(analytics.errors, JSON.stringify(analytics.errors)).toBeUndefined();
+    const { interpolationPath, distance, correlation } = analytics.data;
+    expect(interpolationPath.barrier).toMatchObject({ shape: 'MONOTONIC_DECAY', mliDelta: 0 });
+    expect(distance).toMatchObject({ tensorCount: 3, cached: false });
+    expect(Math.abs(distance.value - reference.distances.liu2020_mean_rel_fro__conv_linear_weights) / distance.value).toBeLessThan(1e-6);
+    expect(analytics.data.runs.edges[0].node).toMatchObject({ name: 'demo-spiral-mlp-adam', testAccuracy: reference.full.accuracy[10], trainAccuracy: null });
+    expect(correlation.overall.n).toBe(4);
+    expect(correlation.missing).toEqual([]);
+    expect(correlation.groups.map((g: { values: unknown[] }) => g.values)).toEqual([['pytorch'], ['tfjs']]);
   }, 180_000);
 });
 
