@@ -1,51 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLinpath, createLogger, type Linpath } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
-import { buildLinpathSchema } from '../../src/graphql/schema.js';
-import { startHttpServer, type HttpServer } from '../../src/server/http.js';
+import type { Linpath } from '../../src/app.js';
+import type { HttpServer } from '../../src/server/http.js';
 import { importCheckpointFile } from '../../src/usecases/registry.usecases.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { postGraphql, startTestApp } from '../helpers/app.js';
 import { fixturePath } from '../helpers/fixtures.js';
-import { createTestStore, testS3Settings } from '../helpers/s3.js';
 
 /** The GraphQL API over HTTP, on a real database and S3 server. */
 describe('GraphQL API', () => {
-  let database: TestDatabase;
   let app: Linpath;
   let http: HttpServer;
+  let close: () => Promise<void>;
   let logged = '';
-  const s3 = testS3Settings();
-
-  const graphql = async (query: string, variables?: Record<string, unknown>) => {
-    const response = await fetch(http.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
-  };
+  const graphql = (query: string, variables?: Record<string, unknown>) => postGraphql(http.url, query, variables);
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    (await createTestStore(s3)).destroy();
-    const config = loadConfig({
-      DATABASE_URL: database.url,
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      PORT: '0',
-      LINPATH_MAX_REQUEST_BYTES: '65536',
-    });
-    const logger = createLogger({ logLevel: 'error' }, { write: (line: string) => void (logged += line) });
-    app = await createLinpath(config, 'server', logger);
-    http = await startHttpServer(app, await buildLinpathSchema());
+    ({ app, http, close } = await startTestApp({ LINPATH_MAX_REQUEST_BYTES: '65536' }, { write: (line: string) => void (logged += line) }));
   });
   afterAll(async () => {
-    await http?.stop();
-    await app?.close();
-    await database?.drop();
+    await close?.();
   });
 
   it('serves /healthz', async () => {
@@ -62,7 +35,7 @@ describe('GraphQL API', () => {
     expect(created.body.errors).toBeUndefined();
     expect(created.body.data.createRun).toMatchObject({ name: 'api-run', architecture: 'mlp', hyperparameters: { lr: 0.001 }, tags: ['a', 'b'], seed: 3 });
 
-    const ref = { bucket: s3.bucket, key: 'runs/api-run/init.safetensors' };
+    const ref = { bucket: app.store.bucket, key: 'runs/api-run/init.safetensors' };
     await app.store.uploadFile(ref, fixturePath('mlp/init.safetensors'));
     const registered = await graphql(
       `mutation ($input: RegisterCheckpointInput!) {

@@ -1,35 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLinpath, createLogger, type Linpath } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
-import { buildLinpathSchema } from '../../src/graphql/schema.js';
-import { startHttpServer, type HttpServer } from '../../src/server/http.js';
+import type { Linpath } from '../../src/app.js';
+import type { HttpServer } from '../../src/server/http.js';
 import { runEndpointMetrics } from '../../src/usecases/analytics.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { fixturePath } from '../helpers/fixtures.js';
-import { createTestStore, testS3Settings } from '../helpers/s3.js';
+import { startTestApp } from '../helpers/app.js';
 
 /** A dashboard's page of runs with checkpoints and metrics costs a bounded number of SQL queries. */
 describe('a page of 50 runs with their metrics', () => {
-  let database: TestDatabase;
   let app: Linpath;
   let http: HttpServer;
+  let close: () => Promise<void>;
   let queries: string[] = [];
-  const s3 = testS3Settings();
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    (await createTestStore(s3)).destroy();
-    const config = loadConfig({
-      DATABASE_URL: database.url,
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      PORT: '0',
-    });
-    app = await createLinpath(config, 'server', createLogger({ logLevel: 'error' }));
-    http = await startHttpServer(app, await buildLinpathSchema());
+    ({ app, http, close } = await startTestApp());
     await registry.importDatasetFile(app.registry, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' });
     for (let i = 0; i < 60; i++) {
       await registry.createRun(app.registry, { name: `page-${String(i).padStart(2, '0')}`, architecture: 'mlp', datasetName: i % 10 === 9 ? null : 'spiral' });
@@ -48,9 +33,7 @@ describe('a page of 50 runs with their metrics', () => {
     };
   }, 120_000);
   afterAll(async () => {
-    await http?.stop();
-    await app?.close();
-    await database?.drop();
+    await close?.();
   });
 
   it('resolves runs, checkpoints and test metrics with at most 6 queries, whatever the page size', async () => {

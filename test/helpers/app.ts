@@ -1,0 +1,54 @@
+import type { DestinationStream } from 'pino';
+import { createLinpath, createLogger, type Linpath } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { buildLinpathSchema } from '../../src/graphql/schema.js';
+import { startHttpServer, type HttpServer } from '../../src/server/http.js';
+import { createTestDatabase } from './database.js';
+import { createTestStore, testS3Settings } from './s3.js';
+
+export interface TestApp {
+  app: Linpath;
+  http: HttpServer;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole server in this process, as `linpath start` builds it, on a fresh database (Postgres or PGlite)
+ * and a fresh bucket of the test S3 server, listening on a free port.
+ */
+export async function startTestApp(env: Record<string, string> = {}, log?: DestinationStream): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const s3 = testS3Settings();
+  (await createTestStore(s3)).destroy();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    S3_ENDPOINT: s3.endpoint!,
+    S3_BUCKET: s3.bucket,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    PORT: '0',
+    ...env,
+  });
+  const app = await createLinpath(config, 'server', createLogger({ logLevel: 'error' }, log));
+  const http = await startHttpServer(app, await buildLinpathSchema());
+  return {
+    app,
+    http,
+    close: async () => {
+      await http.stop();
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/** POSTs a GraphQL request and returns the HTTP status and the parsed body. */
+export async function postGraphql(url: string, query: string, variables?: Record<string, unknown>) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+}
