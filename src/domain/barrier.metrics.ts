@@ -85,6 +85,10 @@ export interface BarrierMetrics {
  *   between the neighbouring finite samples), or when the total decrease is within tolerance (a flat line);
  *   MONOTONIC_DECAY otherwise.
  *
+ * Non-finite values (NaN, ±∞: a diverged state): a non-finite point between the end points makes the curve a
+ * BARRIER of unbounded height (monotonic false; frankleHeight, heightAboveEndpoints and mliDelta null); a
+ * non-finite end point leaves the heights null and is left out of the other measures.
+ *
  * Throws BAD_USER_INPUT for fewer than two points, lengths that differ, non-finite or repeated α, or
  * options out of range.
  */
@@ -116,6 +120,20 @@ export function barrierMetrics(alphas: readonly number[], values: readonly numbe
   const maxValue = top === -1 ? null : finiteValues[top]!;
   const alphaAtMax = top === -1 ? null : finiteAlphas[top]!;
 
+  // A NaN or infinite point between the end points: the path diverges on the way, a barrier of unbounded
+  // height. It is never monotonic, and the heights (which would be +∞) are null.
+  if (sortedValues.slice(1, -1).some((value) => !Number.isFinite(value))) {
+    return {
+      frankleHeight: null,
+      heightAboveEndpoints: null,
+      mliDelta: null,
+      alphaAtMax,
+      maxValue,
+      monotonic: false,
+      shape: CurveShape.BARRIER,
+      nonFinitePoints: sortedValues.length - finiteValues.length,
+    };
+  }
   const frankleHeight = endpointsFinite && maxValue !== null ? maxValue - 0.5 * (first + last) : null;
   const heightAboveEndpoints = endpointsFinite && maxValue !== null ? Math.max(0, maxValue - Math.max(first, last)) : null;
 

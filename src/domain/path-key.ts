@@ -8,6 +8,8 @@ export interface ObjectIdentity {
 }
 
 export interface PathIdentity {
+  /** The same bytes read as another architecture are another computation. */
+  architecture: string;
   from: ObjectIdentity;
   to: ObjectIdentity;
   /** Sorted names of the tensors that move. */

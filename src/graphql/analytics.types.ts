@@ -48,6 +48,7 @@ export enum XMetricEnum {
   ERROR_FRANKLE_HEIGHT = 'ERROR_FRANKLE_HEIGHT',
   ERROR_HEIGHT_ABOVE_ENDPOINTS = 'ERROR_HEIGHT_ABOVE_ENDPOINTS',
   ERROR_MLI_DELTA = 'ERROR_MLI_DELTA',
+  ERROR_ALPHA_AT_MAX = 'ERROR_ALPHA_AT_MAX',
   ERROR_MONOTONIC = 'ERROR_MONOTONIC',
   DISTANCE_LAYERWISE_NORMALIZED = 'DISTANCE_LAYERWISE_NORMALIZED',
   DISTANCE_L2 = 'DISTANCE_L2',
@@ -79,7 +80,7 @@ if (!sameMembers(Object.values(XMetricEnum), X_METRICS) || !sameMembers(Object.v
 
 @ObjectType({
   description:
-    'Barrier measures of a sampled curve L(α) (loss, or error = 1 − accuracy) over the requested alphas. Non-finite points (NaN, ±∞) are left out and counted in nonFinitePoints.',
+    'Barrier measures of a sampled curve L(α) (loss, or error = 1 − accuracy) over the requested alphas. A NaN or infinite point between the end points makes the curve a BARRIER of unbounded height (heights and mliDelta null); a non-finite end point makes the heights null; non-finite points are counted in nonFinitePoints.',
 })
 export class BarrierMetrics {
   @Field(() => Float, { nullable: true, description: 'max_α L(α) − ½(L(α_min) + L(α_max)) (Frankle et al. 2020). Null when an end point is non-finite.' })
@@ -131,7 +132,7 @@ export class BlockwisePaths {
   @Field(() => [BlockPath])
   paths!: BlockPath[];
 
-  @Field(() => Float, { nullable: true, description: 'Loss at α = 1 (θ_to), shared by every block-wise path; null when α = 1 was not requested.' })
+  @Field(() => Float, { nullable: true, description: 'Loss at α = 1 (θ_to), shared by every block-wise path; null when it is not finite.' })
   endpointLoss!: number | null;
 
   @Field(() => Float, { nullable: true, description: 'relativeThreshold × endpointLoss.' })
@@ -155,7 +156,7 @@ export class BlockwisePathsInput {
   @Field(() => [String], { nullable: true, description: "Default: the architecture's top-level blocks." })
   blocks?: string[] | null;
 
-  @Field(() => [Float], { nullable: true, description: 'Default 0, 0.1, …, 1.' })
+  @Field(() => [Float], { nullable: true, description: 'Default 0, 0.1, …, 1; must include 0 and 1 (the end points the barriers are measured against).' })
   alphas?: number[] | null;
 
   @Field(() => Int, { nullable: true })
@@ -245,10 +246,10 @@ export class CorrelationInput {
   @Field(() => Float, { defaultValue: 1e-4, description: 'Barrier tolerance (see BarrierMetrics).' })
   tolerance!: number;
 
-  @Field(() => Int, { defaultValue: 10000, description: 'Permutations of the two-sided permutation test of Pearson r.' })
+  @Field(() => Int, { defaultValue: 10000, description: 'Permutations of the two-sided permutation test of Pearson r (at most 100000).' })
   permutations!: number;
 
-  @Field(() => Int, { defaultValue: 2000, description: 'Bootstrap resamples for the 95% CI of Pearson r.' })
+  @Field(() => Int, { defaultValue: 2000, description: 'Bootstrap resamples for the 95% CI of Pearson r (at most 100000).' })
   bootstrap!: number;
 
   @Field(() => Int, { defaultValue: 20220101, description: 'Seed of the permutation test and the bootstrap.' })

@@ -200,7 +200,7 @@ export class RunEdge {
   node!: Run;
 }
 
-@ObjectType({ description: 'Runs in creation order (Relay cursor connection).' })
+@ObjectType({ description: 'Runs in the requested order (Relay cursor connection, keyset cursors).' })
 export class RunConnection {
   @Field(() => [RunEdge])
   edges!: RunEdge[];

@@ -16,6 +16,10 @@ export class PathsRepository {
     return (await this.db.query.pathsTable.findFirst({ where: eq(pathsTable.key, path.key) }))!;
   }
 
+  async findPathByKey(key: string): Promise<PathRow | undefined> {
+    return this.db.query.pathsTable.findFirst({ where: eq(pathsTable.key, key) });
+  }
+
   async findPath(id: string): Promise<PathRow | undefined> {
     return this.db.query.pathsTable.findFirst({ where: eq(pathsTable.id, id) });
   }

@@ -8,13 +8,14 @@ import {
 } from '../domain/barrier.metrics.js';
 import { correlate, type CorrelationOptions, type CorrelationResult } from '../domain/correlation.js';
 import { distance, distanceTensors, type DistanceMetric } from '../domain/distances.js';
-import { badUserInput } from '../errors.js';
+import { badUserInput, isLinpathError } from '../errors.js';
 import type { AnalyticsRepository } from '../storage/analytics.repository.js';
 import type { DistanceRow } from '../storage/analytics.tables.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
 import {
   interpolationPath,
   resolveEndpoints,
+  storedPoints,
   type InterpolationPathInput,
   type PathDeps,
   type PathPoint,
@@ -54,7 +55,18 @@ export interface DistanceInput {
  * A distance between two checkpoints (optionally over some blocks), memoized in Postgres by content: both
  * pinned objects, the metric and the tensors it covers.
  */
-export async function checkpointDistance(deps: AnalyticsDeps, input: DistanceInput): Promise<{ distance: DistanceRow; cached: boolean }> {
+export async function checkpointDistance(deps: AnalyticsDeps, input: DistanceInput): Promise<{ distance: DistanceRow; cached: boolean }>;
+/** With compute: false, only a stored distance is returned (undefined when there is none). */
+export async function checkpointDistance(
+  deps: AnalyticsDeps,
+  input: DistanceInput,
+  options: { compute: boolean },
+): Promise<{ distance: DistanceRow; cached: boolean } | undefined>;
+export async function checkpointDistance(
+  deps: AnalyticsDeps,
+  input: DistanceInput,
+  options: { compute: boolean } = { compute: true },
+): Promise<{ distance: DistanceRow; cached: boolean } | undefined> {
   const endpoints = await resolveEndpoints(deps.paths, input);
   const { from, to, graph, selection } = endpoints;
   const identity = (c: CheckpointRow) => `${c.uri}@${c.etag}:${c.size}`;
@@ -63,6 +75,7 @@ export async function checkpointDistance(deps: AnalyticsDeps, input: DistanceInp
     .digest('hex');
   const stored = await deps.analytics.findDistance(key);
   if (stored !== undefined) return { distance: stored, cached: true };
+  if (!options.compute) return undefined;
 
   const [a, b] = await Promise.all([deps.paths.states.get(from), deps.paths.states.get(to)]);
   const tensors = graph.state.filter((s) => s.kind === 'float');
@@ -93,7 +106,7 @@ export interface BlockwiseInput extends Omit<InterpolationPathInput, 'blocks'> {
 
 export interface BlockwiseResult {
   paths: Array<{ block: string; result: PathResult; loss: BarrierMetrics }>;
-  /** Loss of θ_to, where every block-wise path ends (α = 1); null when α = 1 was not asked for. */
+  /** Loss of θ_to, where every block-wise path ends (α = 1); null when it is not finite. */
   endpointLoss: number | null;
   classification: LayerwiseClassification | null;
 }
@@ -104,6 +117,11 @@ export interface BlockwiseResult {
  */
 export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput): Promise<BlockwiseResult> {
   const { graph } = await resolveEndpoints(deps.paths, { from: input.from, to: input.to });
+  if (input.alphas != null && !(input.alphas.includes(0) && input.alphas.includes(1))) {
+    throw badUserInput(
+      `alphas: block-wise barriers are measured against the curves' end points, so alphas must include 0 and 1, got [${input.alphas.join(', ')}]`,
+    );
+  }
   const blocks = input.blocks ?? graph.blocks;
   if (blocks.length === 0) throw badUserInput('blocks: expected at least one block, got []');
   const paths: BlockwiseResult['paths'] = [];
@@ -133,8 +151,6 @@ export interface EndpointOptions {
   evaluate: boolean;
   /** Most evaluations this call may start; further runs are reported missing. */
   maxEvaluations?: number;
-  /** Use this dataset instead of the run's dataset of that split. */
-  datasetId?: string | undefined;
 }
 
 /**
@@ -151,14 +167,12 @@ export async function runEndpointMetrics(
 ): Promise<{ metrics: Map<string, EndpointMetric>; evaluations: number }> {
   const result = new Map<string, EndpointMetric>();
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
-  const datasets = options.datasetId !== undefined ? [] : await deps.analytics.datasetsByName(runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])));
-  const explicit = options.datasetId !== undefined ? await deps.paths.registry.findDataset(options.datasetId) : undefined;
-  if (options.datasetId !== undefined && explicit === undefined) throw badUserInput(`dataset: no dataset with id "${options.datasetId}"`);
+  const datasets = await deps.analytics.datasetsByName(runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])));
 
   const targets: Array<{ run: RunRow; initial: CheckpointRow | undefined; final: CheckpointRow; dataset: DatasetRow }> = [];
   for (const run of runs) {
     const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
-    const dataset = explicit ?? datasets.find((d) => d.name === run.datasetName && d.split === split);
+    const dataset = datasets.find((d) => d.name === run.datasetName && d.split === split);
     if (final === undefined) result.set(run.id, { missing: 'the run has no FINAL checkpoint' });
     else if (dataset === undefined) {
       result.set(run.id, {
@@ -182,13 +196,19 @@ export async function runEndpointMetrics(
     }
     budget--;
     evaluations++;
-    const evaluated = await interpolationPath(deps.paths, {
-      from: (target.initial ?? target.final).id,
-      to: target.final.id,
-      dataset: target.dataset.id,
-      alphas: [1],
-    });
-    result.set(target.run.id, metricOf(evaluated.points[0]!));
+    try {
+      const evaluated = await interpolationPath(deps.paths, {
+        from: (target.initial ?? target.final).id,
+        to: target.final.id,
+        dataset: target.dataset.id,
+        alphas: [1],
+      });
+      result.set(target.run.id, metricOf(evaluated.points[0]!));
+    } catch (error) {
+      // A run whose checkpoint cannot be evaluated (no architecture, a changed object) is reported, not fatal.
+      if (!isLinpathError(error)) throw error;
+      result.set(target.run.id, { missing: `${error.code}: ${error.message}` });
+    }
   }
   return { metrics: result, evaluations };
 }
@@ -209,6 +229,7 @@ export const X_METRICS = [
   'ERROR_FRANKLE_HEIGHT',
   'ERROR_HEIGHT_ABOVE_ENDPOINTS',
   'ERROR_MLI_DELTA',
+  'ERROR_ALPHA_AT_MAX',
   'ERROR_MONOTONIC',
   'DISTANCE_LAYERWISE_NORMALIZED',
   'DISTANCE_L2',
@@ -258,6 +279,8 @@ export interface CorrelationOutput {
 }
 
 export const MAX_CORRELATION_RUNS = 1000;
+/** Permutations and bootstrap resamples run on the request's thread: bounded so no query can stall the server. */
+export const MAX_RESAMPLES = 100_000;
 export const DEFAULT_MAX_EVALUATIONS = 50;
 
 /**
@@ -269,6 +292,12 @@ export const DEFAULT_MAX_EVALUATIONS = 50;
 export async function correlation(deps: AnalyticsDeps, input: CorrelationInput): Promise<CorrelationOutput> {
   if (input.y === 'REPORTED' && input.yMetric == null) throw badUserInput('yMetric: y = REPORTED needs the name of a reported metric, got none');
   if (input.path.from === input.path.to) throw badUserInput(`path: from and to must differ, got ${input.path.from} for both`);
+  for (const field of ['permutations', 'bootstrap'] as const) {
+    const value = input.statistics?.[field];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_RESAMPLES)) {
+      throw badUserInput(`${field}: expected an integer from 0 to ${MAX_RESAMPLES}, got ${value}`);
+    }
+  }
   const groupBy = (input.groupBy ?? []).map((path) => ({ path, segments: path.split('.') }));
   const runs = await allRuns(deps, input.runs);
   let budget = input.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS;
@@ -284,10 +313,16 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
       missing.push({ run, reason: `the run has no ${from === undefined ? input.path.from : input.path.to} checkpoint` });
       continue;
     }
-    const x = await xValue(deps, input, from, to, budget);
-    if (x.evaluated) budget--;
-    if ('missing' in x) missing.push({ run, reason: x.missing });
-    else xs.set(run.id, x.value);
+    try {
+      const x = await xValue(deps, input, from, to, budget);
+      if (x.evaluated) budget--;
+      if ('missing' in x) missing.push({ run, reason: x.missing });
+      else xs.set(run.id, x.value);
+    } catch (error) {
+      // One run whose checkpoints do not fit (another architecture, a changed object) must not sink the rest.
+      if (!isLinpathError(error)) throw error;
+      missing.push({ run, reason: `${error.code}: ${error.message}` });
+    }
   }
 
   const ys = await yValues(deps, input, runs.filter((r) => xs.has(r.id)), budget);
@@ -323,9 +358,12 @@ type XValue = ({ value: number } | { missing: string }) & { evaluated: boolean }
 
 async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: CheckpointRow, to: CheckpointRow, budget: number): Promise<XValue> {
   if (input.x.startsWith('DISTANCE_')) {
-    const metric = input.x.slice('DISTANCE_'.length) as DistanceMetric;
-    const { distance: row } = await checkpointDistance(deps, { from: from.id, to: to.id, metric, blocks: input.path.blocks });
-    return { value: row.value, evaluated: false };
+    const request = { from: from.id, to: to.id, metric: input.x.slice('DISTANCE_'.length) as DistanceMetric, blocks: input.path.blocks };
+    // An uncached distance reads both checkpoints in full: it counts against the evaluation budget.
+    const stored = await checkpointDistance(deps, request, { compute: false });
+    if (stored !== undefined) return { value: stored.distance.value, evaluated: false };
+    if (budget <= 0) return { missing: 'distance not computed: maxEvaluations reached', evaluated: false };
+    return { value: (await checkpointDistance(deps, request))!.distance.value, evaluated: true };
   }
   const request = {
     from: from.id,
@@ -335,14 +373,14 @@ async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: Checkp
     alphas: input.path.alphas,
     limit: input.path.limit,
   };
-  let result = await interpolationPath(deps.paths, request, undefined, { evaluate: false });
+  let { points, missingAlphas } = await storedPoints(deps.paths, request);
   let evaluated = false;
-  if (result.missingAlphas.length > 0) {
-    if (budget <= 0) return { missing: `path not evaluated: maxEvaluations reached (${result.missingAlphas.length} alphas missing)`, evaluated };
-    result = await interpolationPath(deps.paths, request);
+  if (missingAlphas.length > 0) {
+    if (budget <= 0) return { missing: `path not evaluated: maxEvaluations reached (${missingAlphas.length} alphas missing)`, evaluated };
+    points = (await interpolationPath(deps.paths, request)).points;
     evaluated = true;
   }
-  const barriers = pathBarriers(result.points, { loss: input.barrier ?? {}, error: input.barrier ?? {} });
+  const barriers = pathBarriers(points, { loss: input.barrier ?? {}, error: input.barrier ?? {} });
   const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
   const name = input.x.replace(/^ERROR_/, '');
   const value =

@@ -55,8 +55,6 @@ export interface PathPoint extends PathPointRow {
 export interface PathResult {
   path: PathRow;
   points: PathPoint[];
-  /** Requested alphas without a stored point: empty unless evaluation was not allowed. */
-  missingAlphas: number[];
 }
 
 export type PathProgress = (done: number, total: number) => void;
@@ -74,7 +72,6 @@ export async function interpolationPath(
   deps: PathDeps,
   input: InterpolationPathInput,
   onProgress?: PathProgress,
-  options: { evaluate?: boolean } = {},
 ): Promise<PathResult> {
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
   const plan = await planPath(deps, input);
@@ -90,10 +87,6 @@ export async function interpolationPath(
 
   const stored = new Set((await deps.paths.points(path.id, alphas)).map((p) => p.alpha));
   const missing = alphas.filter((alpha) => !stored.has(alpha));
-  if (options.evaluate === false) {
-    const points = stored.size === 0 ? [] : await deps.paths.points(path.id, alphas);
-    return { path, points: points.map((point) => ({ ...point, cached: true })), missingAlphas: missing };
-  }
   let done = alphas.length - missing.length;
   onProgress?.(done, alphas.length);
   const progress = () => onProgress?.(++done, alphas.length);
@@ -112,7 +105,20 @@ export async function interpolationPath(
   if (failure !== undefined) throw failure.reason;
 
   const points = await deps.paths.points(path.id, alphas);
-  return { path, points: points.map((point) => ({ ...point, cached: stored.has(point.alpha) })), missingAlphas: [] };
+  return { path, points: points.map((point) => ({ ...point, cached: stored.has(point.alpha) })) };
+}
+
+/**
+ * The stored points of a path and the alphas it lacks, evaluating and writing nothing (not even the path's
+ * row): what analytics read before deciding whether to spend an evaluation.
+ */
+export async function storedPoints(deps: PathDeps, input: InterpolationPathInput): Promise<{ points: PathPoint[]; missingAlphas: number[] }> {
+  const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
+  const plan = await planPath(deps, input);
+  const path = await deps.paths.findPathByKey(plan.key);
+  const points = path === undefined ? [] : await deps.paths.points(path.id, alphas);
+  const stored = new Set(points.map((p) => p.alpha));
+  return { points: points.map((point) => ({ ...point, cached: true })), missingAlphas: alphas.filter((a) => !stored.has(a)) };
 }
 
 interface PathPlan {
@@ -186,6 +192,7 @@ async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<
 
   const identity = (row: { uri: string; etag: string; size: number }) => ({ uri: row.uri, etag: row.etag, size: row.size });
   const key = pathKey({
+    architecture,
     from: identity(from),
     to: identity(to),
     movingTensors: selection.moving === 'all' ? ['*'] : selection.movingNames,

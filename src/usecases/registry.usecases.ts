@@ -190,10 +190,12 @@ function decodeCursor(text: string, orderKey: string): RunCursor {
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) throw invalid();
   const [value, seq, key] = parsed as [unknown, unknown, unknown];
-  if (key !== orderKey || !Number.isSafeInteger(seq) || !(value === null || typeof value === 'number' || typeof value === 'string')) {
-    throw invalid();
-  }
-  return { value, seq: seq as number };
+  // The sort value's type follows the order: a name is text, creation order and metrics are numbers.
+  const field = orderKey.slice(0, orderKey.indexOf(':'));
+  const valueFits =
+    field === 'NAME' ? typeof value === 'string' : field === 'CREATED_AT' ? Number.isSafeInteger(value) : value === null || Number.isFinite(value);
+  if (key !== orderKey || !Number.isSafeInteger(seq) || !valueFits) throw invalid();
+  return { value: value as RunCursor['value'], seq: seq as number };
 }
 
 export async function checkpointsOfRun(deps: Pick<RegistryDeps, 'repository'>, runId: string): Promise<CheckpointRow[]> {

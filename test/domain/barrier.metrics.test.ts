@@ -136,12 +136,17 @@ describe('barrierMetrics on hand-made curves', () => {
     expect(barrierMetrics([-1, 0, 1, 2, 3], [4, 4, 4, 3.9, 0]).shape).toBe(CurveShape.PLATEAU);
   });
 
-  it('leaves non-finite points out and counts them', () => {
+  it('calls a path that diverges on the way a barrier of unbounded height, and counts non-finite points', () => {
     const interior = barrierMetrics(quarterAlphas, [1, Number.NaN, 0.5, Number.POSITIVE_INFINITY, 0.2]);
     expect(interior.nonFinitePoints).toBe(2);
-    expect(interior.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(interior.shape).toBe(CurveShape.BARRIER);
+    expect(interior.monotonic).toBe(false);
     expect(interior.maxValue).toBe(1);
-    expect(interior.frankleHeight).toBeCloseTo(0.4, 12);
+    expect(interior.frankleHeight).toBeNull();
+    expect(interior.heightAboveEndpoints).toBeNull();
+    expect(interior.mliDelta).toBeNull();
+    // Otherwise a falling curve with one diverged point in the middle.
+    expect(barrierMetrics(quarterAlphas, [1, 0.9, Number.NaN, 0.6, 0.5])).toMatchObject({ shape: CurveShape.BARRIER, monotonic: false });
 
     const endpoint = barrierMetrics(quarterAlphas, [Number.NaN, 1, 0.5, 0.3, 0.2]);
     expect(endpoint.nonFinitePoints).toBe(1);
@@ -196,7 +201,8 @@ describe('pathBarrierMetrics', () => {
     expect(m.error.nonFinitePoints).toBe(1);
     expect(m.loss.maxValue).toBe(2);
     expect(m.error.maxValue).toBeCloseTo(0.9, 15);
-    expect(m.error.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(m.loss.shape).toBe(CurveShape.BARRIER);
+    expect(m.error.shape).toBe(CurveShape.BARRIER);
   });
 });
 

@@ -312,6 +312,41 @@ describe('importing with the CLI while a server runs', () => {
     const run = runs.find((r) => r.name === 'e2e-mlp');
     expect(run?.checkpoints).toEqual([{ id: first.json.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 }]);
   });
+
+  it('prints a path with `linpath path`: JSON, then a table of stored points; bad alphas exit 2', async () => {
+    const init = await runCli(['import', 'checkpoint', INIT, '--run', 'e2e-mlp', '--step', '0', '--role', 'initial'], cliEnv);
+    expect(init.code, init.stderr).toBe(0);
+    const final = await importFinal();
+    const dataset = await runCli(['import', 'dataset', TEST_SET, '--name', 'spiral', '--split', 'test'], cliEnv);
+    const args = ['path', '--from', init.json.checkpoint.id, '--to', final.json.checkpoint.id, '--dataset', dataset.json.dataset.id, '--alphas', '0:1:0.5'];
+
+    const json = await runCli([...args, '--json'], cliEnv);
+    expect(json.code, json.stderr).toBe(0);
+    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
+    expect(json.json.path).toMatchObject({ blocks: null, exampleCount: 5000, movingTensorCount: 6 });
+    expect(json.json.points.map((p: { alpha: number }) => p.alpha)).toEqual([0, 0.5, 1]);
+    json.json.points.forEach((p: { loss: number; accuracy: number; cached: boolean }, i: number) => {
+      expect(Math.abs(p.loss - reference.full.loss[i * 5]) / reference.full.loss[i * 5]).toBeLessThan(1e-5);
+      expect(p.accuracy).toBe(reference.full.accuracy[i * 5]);
+      expect(p.cached).toBe(false);
+    });
+
+    const table = await runCli([...args, '--blocks', 'fc1,fc2,fc3'], cliEnv);
+    expect(table.code, table.stderr).toBe(0);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^path \S+ \(whole model, 5000 examples\)$/);
+    expect(lines[1]).toMatch(/^\s*alpha\s+loss\s+accuracy\s+correct\s+point\s+engine$/);
+    expect(lines.slice(2)).toHaveLength(3);
+    expect(lines.slice(2).every((line) => /\bstored\b/.test(line) && /onnxruntime-node/.test(line))).toBe(true);
+    expect(lines[2]).toContain(`${reference.full.correct[0]}/5000`);
+
+    const bad = await runCli([...args.slice(0, -1), '0,x'], cliEnv);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^linpath: BAD_USER_INPUT: option '--alphas <list>' argument '0,x' is invalid/);
+    const unknownBlock = await runCli([...args, '--blocks', 'layer9'], cliEnv);
+    expect(unknownBlock.code).toBe(2);
+    expect(unknownBlock.stderr).toMatch(/^linpath: BAD_USER_INPUT: blocks: "layer9" names no floating-point tensor of mlp/);
+  }, 90_000);
 });
 
 describe('malformed input registers nothing', () => {

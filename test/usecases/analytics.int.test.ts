@@ -14,7 +14,7 @@ import {
   runEndpointMetrics,
   type AnalyticsDeps,
 } from '../../src/usecases/analytics.usecases.js';
-import { interpolationPath } from '../../src/usecases/paths.usecases.js';
+import { interpolationPath, storedPoints } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps } from '../helpers/paths.js';
@@ -237,7 +237,7 @@ describe('analytics on a real database, S3 server and engine', () => {
         const k = Number(point.run.name.slice('sweep-'.length));
         expect(k).toBeGreaterThanOrEqual(4);
         // x is the Frankle height of the run's own stored path; y its FINAL state's test accuracy.
-        const stored = await interpolationPath(deps.paths, { from: (await checkpoint(point.run.id, 'INITIAL')), to: (await checkpoint(point.run.id, 'FINAL')), dataset: ids.test, alphas: [0, 0.5, 1], limit: 1000 }, undefined, { evaluate: false });
+        const stored = await storedPoints(deps.paths, { from: await checkpoint(point.run.id, 'INITIAL'), to: await checkpoint(point.run.id, 'FINAL'), dataset: ids.test, alphas: [0, 0.5, 1], limit: 1000 });
         expect(stored.missingAlphas).toEqual([]);
         expect(point.x).toBeCloseTo(pathBarriers(stored.points).loss.frankleHeight!, 12);
         const endpoint = (await runEndpointMetrics(deps, [point.run], 'TEST', { evaluate: false })).metrics.get(point.run.id);

@@ -292,6 +292,8 @@ describe('registry use cases on a real database and S3 server', () => {
       code: 'BAD_USER_INPUT',
       message: expect.stringContaining('with the same orderBy'),
     });
+    const forged = Buffer.from(JSON.stringify(['abc', 1, 'CREATED_AT:ASC:'])).toString('base64url');
+    await expect(registry.listRuns(f.deps, { first: 2, after: forged })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     await expect(registry.listRuns(f.deps, { first: 2, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC' } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs a path') });
     await expect(registry.listRuns(f.deps, { first: 2, orderBy: { field: 'HYPERPARAMETER', direction: 'ASC', path: "a'); drop table runs; --" } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('dot-separated path') });
     await expect(registry.listRuns(f.deps, { first: 2, filter: { hyperparameters: [{ path: 'lr' }] } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs one of eq') });
