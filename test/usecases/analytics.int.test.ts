@@ -14,7 +14,7 @@ import {
   runEndpointMetrics,
   type AnalyticsDeps,
 } from '../../src/usecases/analytics.usecases.js';
-import { interpolationPath, storedPoints } from '../../src/usecases/paths.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps } from '../helpers/paths.js';
@@ -56,6 +56,53 @@ function kendallTauB(x: number[], y: number[]): number {
     }
   }
   return (concordant - discordant) / Math.sqrt((concordant + discordant + tiesX) * (concordant + discordant + tiesY));
+}
+
+type State = Map<string, Float64Array>;
+
+function decodeState(file: string): Map<string, Float32Array> {
+  const bytes = new Uint8Array(readFileSync(fixturePath(file)));
+  const header = parseSafetensors(bytes);
+  return new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(bytes, header, t)) as Float32Array]));
+}
+
+/** θ_0 and the sweep's FINAL states θ(t_k) = f32 interpolation at t_k = 0.2 + 0.1·k, as float64. */
+function sweepStates(): { init: State; sweep: State[] } {
+  const init = decodeState('mlp/init.safetensors');
+  const final = decodeState('mlp/final.safetensors');
+  const toF64 = (state: Map<string, Float32Array>): State => new Map([...state].map(([k, v]) => [k, Float64Array.from(v)]));
+  const sweep = Array.from({ length: 12 }, (_, k) =>
+    toF64(new Map([...init].map(([name, a]) => [name, interpolateTensor(a, final.get(name)!, 0.2 + 0.1 * k)]))),
+  );
+  return { init: toF64(init), sweep };
+}
+
+const mix = (a: State, b: State, alpha: number): State =>
+  new Map([...a].map(([name, values]) => [name, values.map((v, i) => (1 - alpha) * v + alpha * b.get(name)![i]!)]));
+
+function fixtureData() {
+  const data = decodeState('mlp/test_set.safetensors') as unknown as Map<string, Float32Array | Uint8Array>;
+  return { x: data.get('x') as Float32Array, y: data.get('y') as Uint8Array };
+}
+
+/** Mean BCE-with-logits and accuracy of the 2-50-50-1 MLP on the first n examples, in plain float64. */
+function lossAndAccuracy(state: State, data: { x: Float32Array; y: Uint8Array }, n: number) {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let h = [data.x[2 * i]!, data.x[2 * i + 1]!];
+    for (const layer of ['fc1', 'fc2', 'fc3']) {
+      const w = state.get(`${layer}.weight`)!;
+      const b = state.get(`${layer}.bias`)!;
+      const next = Array.from(b, (bias, o) => h.reduce((sum, v, k) => sum + v * w[o * h.length + k]!, bias));
+      h = layer === 'fc3' ? next : next.map((v) => Math.max(v, 0));
+    }
+    const z = h[0]!;
+    const y = data.y[i]!;
+    loss += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
+    if ((z > 0 ? 1 : 0) === y) correct++;
+  }
+  return { loss: loss / n, accuracy: correct / n };
 }
 
 describe('analytics on a real database, S3 server and engine', () => {
@@ -218,34 +265,72 @@ describe('analytics on a real database, S3 server and engine', () => {
       }
     });
 
-    it('correlates a barrier metric with test accuracy, evaluating what is missing up to the limit', async () => {
+    it('correlates a barrier metric with test accuracy over 12 runs, against curves computed independently', async () => {
+      const alphas = [0, 0.5, 1];
       const input = {
-        runs: { tags: ['sweep'], hyperparameters: [{ path: 'weight_decay', gte: 0.0005 }] },
+        runs: { tags: ['sweep'] },
         x: 'FRANKLE_HEIGHT' as const,
         y: 'TEST_ACCURACY' as const,
-        path: { from: 'INITIAL' as const, to: 'FINAL' as const, dataset: ids.test, alphas: [0, 0.5, 1], limit: 1000 },
+        path: { from: 'INITIAL' as const, to: 'FINAL' as const, dataset: ids.test, alphas, limit: 1000 },
+        groupBy: ['weight_decay'],
         statistics: { permutations: 1000, bootstrap: 200 },
       };
       const limited = await correlation(deps, { ...input, maxEvaluations: 3 });
-      expect(limited.points.length + limited.missing.length).toBe(8);
-      expect(limited.missing.some((m) => m.reason.startsWith('path not evaluated: maxEvaluations reached'))).toBe(true);
+      expect(limited.points.length + limited.missing.length).toBe(13);
+      expect(limited.missing.filter((m) => m.reason.startsWith('path not evaluated: maxEvaluations reached')).length).toBeGreaterThan(0);
 
-      const full = await correlation(deps, { ...input, maxEvaluations: 100 });
-      expect(full.points).toHaveLength(8);
-      expect(full.missing).toEqual([]);
-      for (const point of full.points) {
+      const report = await correlation(deps, { ...input, maxEvaluations: 100 });
+      expect(report.points).toHaveLength(12);
+      expect(report.missing.map((m) => m.run.name)).toEqual(['sweep-unfinished']);
+
+      // Independently: a plain float64 forward pass of the MLP at θ_k(α) = (1 − α)·θ_0 + α·θ(t_k).
+      const states = sweepStates();
+      const data = fixtureData();
+      for (const point of report.points) {
         const k = Number(point.run.name.slice('sweep-'.length));
-        expect(k).toBeGreaterThanOrEqual(4);
-        // x is the Frankle height of the run's own stored path; y its FINAL state's test accuracy.
-        const stored = await storedPoints(deps.paths, { from: await checkpoint(point.run.id, 'INITIAL'), to: await checkpoint(point.run.id, 'FINAL'), dataset: ids.test, alphas: [0, 0.5, 1], limit: 1000 });
-        expect(stored.missingAlphas).toEqual([]);
-        expect(point.x).toBeCloseTo(pathBarriers(stored.points).loss.frankleHeight!, 12);
-        const endpoint = (await runEndpointMetrics(deps, [point.run], 'TEST', { evaluate: false })).metrics.get(point.run.id);
-        expect(point.y).toBe((endpoint as { accuracy: number }).accuracy);
+        const curve = alphas.map((alpha) => lossAndAccuracy(mix(states.init, states.sweep[k]!, alpha), data, 1000).loss);
+        const frankle = Math.max(...curve) - 0.5 * (curve[0]! + curve[2]!);
+        expect(Math.abs(point.x - frankle)).toBeLessThan(1e-5);
+        const accuracy = lossAndAccuracy(states.sweep[k]!, data, 5000).accuracy;
+        // Equal up to examples within float32 noise of the decision boundary.
+        expect(Math.abs(point.y - accuracy)).toBeLessThanOrEqual(2 / 5000);
       }
-      const xs = full.points.map((p) => p.x);
-      const ys = full.points.map((p) => p.y);
-      expect(full.overall.pearson).toBeCloseTo(pearsonByDefinition(xs, ys), 10);
+
+      const x = report.points.map((p) => p.x);
+      const y = report.points.map((p) => p.y);
+      expect(report.overall.pearson).toBeCloseTo(pearsonByDefinition(x, y), 10);
+      expect(report.overall.spearman).toBeCloseTo(spearmanByDefinition(x, y), 10);
+      expect(report.overall.kendall).toBeCloseTo(kendallTauB(x, y), 10);
+      expect(report.groups.map((g) => g.values)).toEqual([[0], [0.0005], [0.001]]);
+      for (const group of report.groups) {
+        const members = report.points.filter((p) => p.group === group.key);
+        const gx = members.map((p) => p.x);
+        const gy = members.map((p) => p.y);
+        expect(group.overall.n).toBe(4);
+        expect(group.overall.pearson).toBeCloseTo(pearsonByDefinition(gx, gy), 10);
+        expect(group.overall.spearman).toBeCloseTo(spearmanByDefinition(gx, gy), 10);
+        expect(group.overall.kendall).toBeCloseTo(kendallTauB(gx, gy), 10);
+      }
+
+      // Asking again evaluates nothing: every path and end point is stored.
+      const binds = await countEvaluations(() => correlation(deps, { ...input, maxEvaluations: 0 }));
+      expect(binds.result.points).toHaveLength(12);
+      expect(binds.evaluations).toBe(0);
+    });
+
+    it('lists a run whose checkpoints do not fit as missing, with the reason, and correlates the rest', async () => {
+      await registry.createRun(f.deps, { name: 'sweep-misfit', architecture: 'resnet18-cifar', datasetName: 'spiral', tags: ['sweep'] });
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: 'sweep-misfit', step: 0, role: 'INITIAL' });
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), { run: 'sweep-misfit', step: 1, role: 'FINAL' });
+      const report = await correlation(deps, {
+        runs: { tags: ['sweep'] },
+        x: 'DISTANCE_LAYERWISE_NORMALIZED',
+        y: 'TEST_LOSS',
+        path: { from: 'INITIAL', to: 'FINAL', dataset: ids.test },
+        statistics: { permutations: 100, bootstrap: 100 },
+      });
+      expect(report.points).toHaveLength(12);
+      expect(report.missing.find((m) => m.run.name === 'sweep-misfit')?.reason).toMatch(/^BAD_USER_INPUT: checkpoint does not match architecture resnet18-cifar/);
     });
 
     it('refuses bad arguments', async () => {
@@ -255,8 +340,11 @@ describe('analytics on a real database, S3 server and engine', () => {
       await expect(correlation(deps, { ...base, maxEvaluations: -1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     });
 
-    async function checkpoint(runId: string, role: 'INITIAL' | 'FINAL'): Promise<string> {
-      return (await f.deps.repository.checkpointsOfRun(runId)).find((c) => c.role === role)!.id;
+    async function countEvaluations<T>(work: () => Promise<T>): Promise<{ result: T; evaluations: number }> {
+      const before = await f.database.pool.query('SELECT count(*)::int AS n FROM path_points');
+      const result = await work();
+      const after = await f.database.pool.query('SELECT count(*)::int AS n FROM path_points');
+      return { result, evaluations: after.rows[0].n - before.rows[0].n };
     }
   });
 });
