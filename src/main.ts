@@ -168,23 +168,28 @@ async function serve(config: Config): Promise<void> {
             if (!training.signal.aborted) logger.warn({ err: error }, 'training the demo runs failed');
           })
         : Promise.resolve();
-    publishServerUrl(config, http.url);
-    logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home }, 'linpath is serving');
-    console.log(`linpath: GraphQL at ${http.url}`);
-
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down');
       training.abort();
-      await http.stop();
-      await demoTraining;
-      await app.close();
-      process.exit(0);
+      try {
+        await http.stop();
+        await demoTraining;
+        await app.close();
+        process.exit(0);
+      } catch (error) {
+        logger.error({ err: error }, 'shutting down failed');
+        process.exit(1);
+      }
     };
+    // The handlers go in before the URL is announced: whoever reads it may signal at once.
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
+    publishServerUrl(config, http.url);
+    logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home }, 'linpath is serving');
+    console.log(`linpath: GraphQL at ${http.url}`);
   } catch (error) {
     await app.close();
     throw error;
