@@ -9,9 +9,15 @@ import { ExamplesCache } from './compute/examples-cache.js';
 import { CheckpointStateCache } from './storage/checkpoint-state.js';
 import { PathsRepository } from './storage/paths.repository.js';
 import type { AnalyticsDeps } from './usecases/analytics.usecases.js';
-import type { PathDeps } from './usecases/paths.usecases.js';
+import type { PathDeps, PathSettings } from './usecases/paths.usecases.js';
+import type { QueueSettings } from './config/config.js';
+import type { ObjectStore } from './storage/object-store.js';
 import { AnalyticsRepository } from './storage/analytics.repository.js';
 import type { RegistryDeps } from './usecases/registry.usecases.js';
+import { EVALUATE_QUEUE, EvalQueue } from './queue/eval-queue.js';
+import { evaluationWorker } from './queue/evaluation-worker.js';
+import { PathWatcher } from './queue/path-watcher.js';
+import { Metrics } from './server/metrics.js';
 
 /** Everything a linpath process works with, built in one place from the configuration. */
 export interface Linpath {
@@ -23,6 +29,15 @@ export interface Linpath {
   registry: RegistryDeps;
   paths: PathDeps;
   analytics: AnalyticsDeps;
+  queue: EvalQueue;
+  metrics: Metrics;
+  /** True when this process hosts the embedded database (a CLI command with no server running). */
+  hostsDatabase: boolean;
+  /**
+   * Starts `count` queue workers in this process. They stop with `close()`: a running job ends after its
+   * current α and hands the rest back to the queue.
+   */
+  startWorkers(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,29 +65,106 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
     };
     const engines = new EngineProvider(config.compute);
     closers.push(() => engines.close());
-    const examples = new ExamplesCache(store, config.compute.datasetCacheBytes);
-    const paths: PathDeps = {
+    const evaluation = await startEvaluation({
+      database,
+      databaseUrl: services.endpoints.databaseUrl,
       registry: registry.repository,
-      paths: new PathsRepository(database.db),
+      store,
       engines,
-      states: new CheckpointStateCache(store, config.compute.checkpointCacheBytes, config.maxHeaderBytes, (checkpoint, sha256) =>
-        registry.repository.recordCheckpointSha256(checkpoint.id, sha256),
-      ),
-      examples: (dataset, limit, inputShape) => examples.get(dataset, limit, inputShape),
       settings: {
         maxAlphas: config.compute.maxAlphas,
         maxAbsAlpha: config.compute.maxAbsAlpha,
         batchSize: config.compute.batchSize,
         defaultEngine: config.compute.engine,
+        maxExamples: config.compute.maxExamples,
+        jobAlphas: config.queue.jobAlphas,
+        maxWaitMs: config.queue.maxWaitMs,
       },
-      inflight: new Map(),
-    };
+      queue: config.queue,
+      cacheBytes: { checkpoints: config.compute.checkpointCacheBytes, datasets: config.compute.datasetCacheBytes },
+      maxHeaderBytes: config.maxHeaderBytes,
+      logger,
+    });
+    closers.push(evaluation.close);
+    const { paths, queue, metrics, startWorkers } = evaluation;
     const analytics: AnalyticsDeps = { paths, analytics: new AnalyticsRepository(database.db) };
-    return { config, logger, endpoints: services.endpoints, database, store, registry, paths, analytics, close };
+    return {
+      config,
+      logger,
+      endpoints: services.endpoints,
+      database,
+      store,
+      registry,
+      paths,
+      analytics,
+      queue,
+      metrics,
+      hostsDatabase: services.hosted,
+      startWorkers,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+export interface EvaluationOptions {
+  database: Database;
+  databaseUrl: string;
+  registry: RegistryRepository;
+  store: ObjectStore;
+  engines: EngineProvider;
+  settings: PathSettings;
+  queue: QueueSettings;
+  cacheBytes: { checkpoints: number; datasets: number };
+  maxHeaderBytes: number;
+  logger: Logger;
+}
+
+export interface Evaluation {
+  paths: PathDeps;
+  queue: EvalQueue;
+  metrics: Metrics;
+  startWorkers(count: number): Promise<void>;
+  /** Waiting requests answer, running jobs hand their remaining alphas back, the queue stops. */
+  close(): Promise<void>;
+}
+
+/** The evaluation side of linpath: the queue, the watcher of stored points, the caches and the workers. */
+export async function startEvaluation(options: EvaluationOptions): Promise<Evaluation> {
+  const { database, registry, store, logger } = options;
+  const queue = new EvalQueue(database.pool, options.databaseUrl, options.queue, logger);
+  await queue.start();
+  const stopping = new AbortController();
+  const repository = new PathsRepository(database.db);
+  const watcher = new PathWatcher((ids) => repository.snapshot(ids, EVALUATE_QUEUE), options.queue.pollMs, logger);
+  const states = new CheckpointStateCache(store, options.cacheBytes.checkpoints, options.maxHeaderBytes, (checkpoint, sha256) =>
+    registry.recordCheckpointSha256(checkpoint.id, sha256),
+  );
+  const examples = new ExamplesCache(store, options.cacheBytes.datasets);
+  const paths: PathDeps = {
+    registry,
+    paths: repository,
+    engines: options.engines,
+    states,
+    examples: (dataset, limit, inputShape) => examples.get(dataset, limit, inputShape),
+    settings: options.settings,
+    queue,
+    watcher,
+  };
+  const metrics = new Metrics(queue, states);
+  return {
+    paths,
+    queue,
+    metrics,
+    startWorkers: (count) => queue.work(count, evaluationWorker(paths, logger, stopping.signal, metrics)),
+    close: async () => {
+      watcher.close();
+      stopping.abort();
+      await queue.stop();
+    },
+  };
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {

@@ -5,8 +5,9 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { publishServerUrl } from './embedded/services.js';
 import { badUserInput, ErrorCode, isLinpathError } from './errors.js';
 import { buildLinpathSchema } from './graphql/schema.js';
-import { startHttpServer } from './server/http.js';
+import { startHttpServer, startMetricsServer } from './server/http.js';
 import { addPathCommand } from './cli/path.command.js';
+import { addSweepCommand } from './cli/sweep.command.js';
 import { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns } from './usecases/demo.usecases.js';
 import type { InputLayout } from './storage/registry.tables.js';
 import {
@@ -148,6 +149,17 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
     );
 
   addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addSweepCommand(program, (work) => withLinpath(loadConfig(env), work));
+
+  program
+    .command('worker')
+    .description('Evaluate queued points (a worker host): uses DATABASE_URL and S3_* like the server, or a running embedded server.')
+    .addOption(new Option('--engine <engine>', 'engine for jobs that name none (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
+    .addOption(new Option('--provider <provider>', 'ONNX Runtime execution provider (default LINPATH_ONNX_PROVIDER)').choices(['cpu', 'cuda']))
+    .option('--threads <n>', 'engine threads (default LINPATH_THREADS; 0: one per core)', parseStep)
+    .option('--concurrency <n>', 'jobs at once (default 1: an engine uses every core already)', parseStep)
+    .option('--metrics-port <port>', 'serve /metrics and /healthz on HOST:port (0: a free port)', parseStep)
+    .action(async (options: WorkerOptions) => runWorker(loadConfig(env), options));
 
   return program;
 }
@@ -159,6 +171,7 @@ async function serve(config: Config): Promise<void> {
     const demo = config.demo && app.endpoints.embedded.database && (await seedDemo(app.registry));
     if (demo) logger.info('loaded the demo run into the empty embedded database (LINPATH_DEMO=0 to skip)');
     const http = await startHttpServer(app, await buildLinpathSchema());
+    if (config.queue.workers > 0) await app.startWorkers(config.queue.workers);
     // The tfjs-trained demo runs are trained after the server answers, so they delay neither /healthz nor
     // the API; a start interrupted before they finished completes them next time.
     const training = new AbortController();
@@ -175,6 +188,8 @@ async function serve(config: Config): Promise<void> {
       logger.info({ signal }, 'shutting down');
       training.abort();
       try {
+        // Waiting requests answer with what they know, so that HTTP drains at once.
+        app.paths.watcher.close();
         await http.stop();
         await demoTraining;
         await app.close();
@@ -188,8 +203,60 @@ async function serve(config: Config): Promise<void> {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
     publishServerUrl(config, http.url);
-    logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home }, 'linpath is serving');
+    logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home, workers: config.queue.workers }, 'linpath is serving');
     console.log(`linpath: GraphQL at ${http.url}`);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+}
+
+interface WorkerOptions {
+  engine?: 'onnx' | 'tfjs';
+  provider?: 'cpu' | 'cuda';
+  threads?: number;
+  concurrency?: number;
+  metricsPort?: number;
+}
+
+async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
+  const config: Config = {
+    ...base,
+    compute: {
+      ...base.compute,
+      engine: options.engine ?? base.compute.engine,
+      onnxProvider: options.provider ?? base.compute.onnxProvider,
+      threads: options.threads ?? base.compute.threads,
+    },
+  };
+  const concurrency = options.concurrency ?? 1;
+  if (concurrency < 1 || concurrency > 64) throw badUserInput(`--concurrency: expected an integer from 1 to 64, got ${concurrency}`);
+  const logger = createLogger(config);
+  const app = await createLinpath(config, 'client', logger);
+  try {
+    const http = options.metricsPort === undefined ? undefined : await startMetricsServer(app, config.host, options.metricsPort);
+    await app.startWorkers(concurrency);
+    logger.info(
+      { engine: config.compute.engine, provider: config.compute.onnxProvider, concurrency, metrics: http?.url, embedded: app.endpoints.embedded },
+      'linpath worker is running',
+    );
+    console.log(`linpath: worker running${http === undefined ? '' : `, metrics at ${http.url}`}`);
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'worker shutting down: the running job hands its remaining alphas back to the queue');
+      try {
+        await http?.stop();
+        await app.close();
+        process.exit(0);
+      } catch (error) {
+        logger.error({ err: error }, 'shutting down failed');
+        process.exit(1);
+      }
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
   } catch (error) {
     await app.close();
     throw error;
@@ -199,6 +266,8 @@ async function serve(config: Config): Promise<void> {
 async function withLinpath(config: Config, work: (app: Linpath) => Promise<void>): Promise<void> {
   const app = await createLinpath(config, 'client', createLogger({ logLevel: 'warn' }));
   try {
+    // With no server running, this command hosts the embedded database, and nobody else can evaluate.
+    if (app.hostsDatabase && config.queue.workers > 0) await app.startWorkers(1);
     await work(app);
   } finally {
     await app.close();

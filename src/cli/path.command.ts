@@ -12,6 +12,9 @@ export interface PathCommandOptions {
   limit?: number;
   engine?: EngineName;
   json?: boolean;
+  /** Commander's --no-wait. */
+  wait: boolean;
+  timeout?: number;
 }
 
 /** `linpath path`: evaluates (or reads from the memo) a path and prints it as a table or JSON. */
@@ -27,18 +30,27 @@ export function addPathCommand(program: Command, withLinpath: (work: (app: Linpa
     .option('--limit <n>', 'evaluate only the first n examples', parsePositiveInteger)
     .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
     .option('--json', 'print the path as one JSON object instead of a table')
+    .option('--no-wait', 'queue the missing points and print what is stored now, without waiting for the workers')
+    .option('--timeout <ms>', 'wait at most this long (default and maximum LINPATH_MAX_WAIT_MS)', parsePositiveInteger)
     .action(async (options: PathCommandOptions) => {
       await withLinpath(async (app) => {
         const bar = progressBar(process.stderr);
-        const result = await interpolationPath(app.paths, options, bar.update).finally(bar.done);
+        const result = await interpolationPath(app.paths, options, {
+          wait: options.wait,
+          timeoutMs: options.timeout,
+          onProgress: ({ done, total }) => bar.update(done, total),
+        }).finally(bar.done);
         process.stdout.write(options.json ? `${JSON.stringify(toJson(result))}\n` : formatTable(result));
       });
     });
 }
 
-export function toJson({ path, points }: PathResult) {
+export function toJson({ path, points, status, progress, failure }: PathResult) {
   return {
     path: { id: path.id, blocks: path.blocks, exampleCount: path.exampleCount, movingTensorCount: path.movingTensorCount },
+    status,
+    progress,
+    failure,
     points: points.map((p) => ({
       alpha: p.alpha,
       loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null,
@@ -64,11 +76,12 @@ export function formatTable(result: PathResult): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `${cells.map((c, i) => (i < 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()}\n`;
   const blocks = result.path.blocks === null ? 'whole model' : `blocks ${result.path.blocks.join(', ')}`;
-  return `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples)\n${line(header)}${rows.map(line).join('')}`;
+  const state = result.status === 'COMPLETE' ? '' : `, ${result.status}: ${result.progress.done}/${result.progress.total} points stored`;
+  return `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples${state})\n${line(header)}${rows.map(line).join('')}`;
 }
 
 /** A one-line progress bar on a terminal; silent when stderr is not one (logs, CI). */
-function progressBar(stream: NodeJS.WriteStream) {
+export function progressBar(stream: NodeJS.WriteStream) {
   let shown = false;
   return {
     update: (done: number, total: number) => {

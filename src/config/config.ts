@@ -31,6 +31,28 @@ export interface Config {
   maxHeaderBytes: number;
   maxRequestBytes: number;
   compute: ComputeSettings;
+  queue: QueueSettings;
+}
+
+/** The evaluation queue (pg-boss on the configured Postgres or the embedded PGlite) and its workers. */
+export interface QueueSettings {
+  /** Workers this process runs (`linpath start`: LINPATH_WORKERS, default 1; 0 makes an API-only node). */
+  workers: number;
+  /** α per job; 0: sized from the model and the examples so one job is seconds to a minute of work. */
+  jobAlphas: number;
+  /** A job running longer is taken to be lost (a dead worker) and retried: the hard limit per job. */
+  jobExpireSeconds: number;
+  /** Retries of a job that failed with a transient error, with exponential backoff from retryDelaySeconds. */
+  retryLimit: number;
+  retryDelaySeconds: number;
+  /** How often idle workers look for jobs. */
+  workerPollMs: number;
+  /** How often waiting requests and subscriptions look for new points of other processes' workers. */
+  pollMs: number;
+  /** Queue maintenance (expiring lost jobs, archiving) runs this often. */
+  maintenanceSeconds: number;
+  /** The longest a `wait: true` request waits (also its default timeoutMs). */
+  maxWaitMs: number;
 }
 
 export interface ComputeSettings {
@@ -43,6 +65,8 @@ export interface ComputeSettings {
   batchSize: number;
   maxAlphas: number;
   maxAbsAlpha: number;
+  /** Most examples one path may evaluate (its `limit`, or the whole dataset). */
+  maxExamples: number;
   checkpointCacheBytes: number;
   datasetCacheBytes: number;
 }
@@ -130,8 +154,21 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     batchSize: integer('LINPATH_BATCH_SIZE', 250, 1, 1_000_000),
     maxAlphas: integer('LINPATH_MAX_ALPHAS', 1001, 1, 100_000),
     maxAbsAlpha: integer('LINPATH_MAX_ABS_ALPHA', 10, 1, 1000),
+    maxExamples: integer('LINPATH_MAX_EXAMPLES', 1_000_000, 1, 1_000_000_000),
     checkpointCacheBytes: integer('LINPATH_CHECKPOINT_CACHE_BYTES', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     datasetCacheBytes: integer('LINPATH_DATASET_CACHE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+  };
+
+  const queue: QueueSettings = {
+    workers: integer('LINPATH_WORKERS', 1, 0, 64),
+    jobAlphas: integer('LINPATH_JOB_ALPHAS', 0, 0, 10_000),
+    jobExpireSeconds: integer('LINPATH_JOB_EXPIRE_SECONDS', 900, 5, 86_400),
+    retryLimit: integer('LINPATH_JOB_RETRIES', 3, 0, 100),
+    retryDelaySeconds: integer('LINPATH_JOB_RETRY_DELAY_SECONDS', 5, 1, 3600),
+    workerPollMs: integer('LINPATH_WORKER_POLL_MS', 500, 500, 60_000),
+    pollMs: integer('LINPATH_POLL_MS', 250, 20, 60_000),
+    maintenanceSeconds: integer('LINPATH_QUEUE_MAINTENANCE_SECONDS', 30, 1, 3600),
+    maxWaitMs: integer('LINPATH_MAX_WAIT_MS', 600_000, 0, 86_400_000),
   };
 
   const config: Config = {
@@ -145,6 +182,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxHeaderBytes: integer('LINPATH_MAX_HEADER_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxRequestBytes: integer('LINPATH_MAX_REQUEST_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     compute,
+    queue,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

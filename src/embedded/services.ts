@@ -24,6 +24,8 @@ export interface ServiceEndpoints {
 
 export interface Services {
   endpoints: ServiceEndpoints;
+  /** True when this process hosts the embedded database itself: no other process can run workers on it. */
+  hosted: boolean;
   /** Stops what this process hosts and releases LINPATH_HOME. */
   release(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function openServices(config: Config, role: ServicesRole): Promise<
   if (config.databaseUrl !== undefined && config.s3 !== undefined) {
     return {
       endpoints: { databaseUrl: config.databaseUrl, s3: config.s3, embedded: { database: false, s3: false } },
+      hosted: false,
       release: async () => undefined,
     };
   }
@@ -56,7 +59,7 @@ export async function openServices(config: Config, role: ServicesRole): Promise<
   for (;;) {
     const running = readRuntime(files.runtime);
     if (running !== undefined && role === 'client') {
-      return { endpoints: endpointsFrom(config, running), release: async () => undefined };
+      return { endpoints: endpointsFrom(config, running), hosted: false, release: async () => undefined };
     }
     if (running !== undefined && role === 'server') {
       throw unavailable(
@@ -116,6 +119,7 @@ async function hostEmbedded(config: Config, role: ServicesRole, files: HomeFiles
     }
     return {
       endpoints: { databaseUrl, s3, embedded: { database: config.databaseUrl === undefined, s3: config.s3 === undefined } },
+      hosted: config.databaseUrl === undefined,
       release,
     };
   } catch (error) {

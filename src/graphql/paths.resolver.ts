@@ -1,32 +1,44 @@
-import { Arg, Ctx, FieldResolver, Float, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { DEFAULT_PLATEAU_ALPHA, DEFAULT_PLATEAU_FRACTION, DEFAULT_TOLERANCE, pathBarrierMetrics } from '../domain/barrier.metrics.js';
 import { BarrierMetrics } from './analytics.types.js';
 import * as registry from '../usecases/registry.usecases.js';
-import { interpolationPath, type PathResult } from '../usecases/paths.usecases.js';
+import { cancelPath, interpolationPath, pathState, retryPath, type PathPoint as PathPointValue, type PathResult } from '../usecases/paths.usecases.js';
+import { pathUpdates, type PathUpdate as PathUpdateValue } from '../usecases/path-updates.js';
 import type { GraphQLContext } from './context.js';
-import { InterpolationPath, InterpolationPathInput } from './paths.types.js';
+import { CancelPathResult, InterpolationPath, InterpolationPathInput, PathPoint, PathStatusEnum, PathUpdate } from './paths.types.js';
 import { toCheckpoint, toDataset } from './registry.resolver.js';
 import { Checkpoint, Dataset } from './registry.types.js';
 
-export const toPath = ({ path, points }: PathResult): InterpolationPath =>
+const toPoint = (p: PathPointValue): PathPoint => {
+  const loss = p.lossSum / p.n;
+  return {
+    alpha: p.alpha,
+    loss: Number.isFinite(loss) ? loss : null,
+    accuracy: p.correct / p.n,
+    correct: p.correct,
+    n: p.n,
+    nonFinite: p.nonFinite,
+    engine: p.engine,
+    engineVersion: p.engineVersion,
+    durationMs: p.durationMs,
+    cached: p.cached,
+    computedAt: p.createdAt,
+  };
+};
+
+export const toPath = ({ path, points, status, progress, failure }: PathResult): InterpolationPath =>
   Object.assign(new InterpolationPath(), path, {
-    points: points.map((p) => {
-      const loss = p.lossSum / p.n;
-      return {
-        alpha: p.alpha,
-        loss: Number.isFinite(loss) ? loss : null,
-        accuracy: p.correct / p.n,
-        correct: p.correct,
-        n: p.n,
-        nonFinite: p.nonFinite,
-        engine: p.engine,
-        engineVersion: p.engineVersion,
-        durationMs: p.durationMs,
-        cached: p.cached,
-        computedAt: p.createdAt,
-      };
-    }),
+    points: points.map(toPoint),
+    status: status as PathStatusEnum,
+    progress,
+    failure,
   });
+
+const toUpdate = (update: PathUpdateValue): PathUpdate => ({
+  ...update,
+  point: update.point === null ? null : toPoint(update.point),
+  status: update.status as PathStatusEnum,
+});
 
 @Resolver(() => InterpolationPath)
 export class PathResolver {
@@ -38,7 +50,43 @@ export class PathResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => InterpolationPathInput) input: InterpolationPathInput,
   ): Promise<InterpolationPath> {
-    return toPath(await interpolationPath(ctx.paths, input));
+    return toPath(await interpolationPath(ctx.paths, input, { wait: input.wait, timeoutMs: input.timeoutMs }));
+  }
+
+  @Query(() => InterpolationPath, { description: 'A path by id as it stands now; queues nothing. Without alphas: every α stored or queued.' })
+  async path(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('alphas', () => [Float], { nullable: true }) alphas: number[] | null,
+  ): Promise<InterpolationPath> {
+    return toPath(await pathState(ctx.paths, id, alphas ?? undefined));
+  }
+
+  @Mutation(() => CancelPathResult, { description: 'Drops the queued work of a path; a job already running stops after its current α.' })
+  async cancelPath(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<CancelPathResult> {
+    const { cancelled, ...state } = await cancelPath(ctx.paths, id);
+    return { cancelled, path: toPath(state) };
+  }
+
+  @Mutation(() => InterpolationPath, { description: 'Clears the failure of a FAILED path; the next request for it queues its missing alphas again.' })
+  async retryPath(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<InterpolationPath> {
+    return toPath(await retryPath(ctx.paths, id));
+  }
+
+  @Subscription(() => PathUpdate, {
+    description:
+      'Each point of a path as a worker stores it (first those stored before), then the final status; the stream then ends. Over graphql-ws at the /graphql URL.',
+    subscribe: ({ args, context }) => {
+      const { id, alphas } = args as { id: string; alphas?: number[] | null };
+      return pathUpdates((context as GraphQLContext).paths, id, alphas);
+    },
+  })
+  pathUpdated(
+    @Root() update: PathUpdateValue,
+    @Arg('id', () => ID) _id: string,
+    @Arg('alphas', () => [Float], { nullable: true, description: 'The alphas awaited; default: those stored or queued.' }) _alphas: number[] | null,
+  ): PathUpdate {
+    return toUpdate(update);
   }
 
   @FieldResolver(() => BarrierMetrics, { description: 'Barrier metrics of the loss curve over the requested alphas.' })

@@ -12,6 +12,49 @@ registerEnumType(EngineNameEnum, {
   },
 });
 
+export enum PathStatusEnum {
+  PENDING = 'PENDING',
+  RUNNING = 'RUNNING',
+  PARTIAL = 'PARTIAL',
+  COMPLETE = 'COMPLETE',
+  FAILED = 'FAILED',
+}
+registerEnumType(PathStatusEnum, {
+  name: 'PathStatus',
+  description: 'Where the requested alphas of a path stand.',
+  valuesConfig: {
+    PENDING: { description: 'Missing alphas are queued; no worker has started on them yet.' },
+    RUNNING: { description: 'A worker is evaluating missing alphas.' },
+    PARTIAL: { description: 'Some alphas are missing and none of them is queued (their work was cancelled). Ask again to queue them.' },
+    COMPLETE: { description: 'Every requested α is stored.' },
+    FAILED: { description: 'The evaluation failed for good; `failure` says why. retryPath queues it again.' },
+  },
+});
+
+@ObjectType()
+export class PathProgress {
+  @Field(() => Int, { description: 'Requested alphas stored.' })
+  done!: number;
+
+  @Field(() => Int, { description: 'Requested alphas.' })
+  total!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Rough seconds left: missing alphas × the mean time of this path\'s points ÷ its running jobs. Null before the first point.',
+  })
+  etaSeconds!: number | null;
+}
+
+@ObjectType()
+export class PathFailure {
+  @Field(() => String, { description: 'An error code (CONFLICT, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE).' })
+  code!: string;
+
+  @Field(() => String)
+  message!: string;
+}
+
 @ObjectType({ description: 'Loss and accuracy of θ(α) on the path\'s examples.' })
 export class PathPoint {
   @Field(() => Float)
@@ -75,8 +118,44 @@ export class InterpolationPath {
   @Field(() => String, { description: 'BatchNorm running statistics: INTERPOLATE (moved like weights).' })
   bnStats!: string;
 
-  @Field(() => [PathPoint], { description: 'The requested alphas, ascending.' })
+  @Field(() => [PathPoint], { description: 'The stored points of the requested alphas, ascending (all of them when status is COMPLETE).' })
   points!: PathPoint[];
+
+  @Field(() => PathStatusEnum)
+  status!: PathStatusEnum;
+
+  @Field(() => PathProgress)
+  progress!: PathProgress;
+
+  @Field(() => PathFailure, { nullable: true, description: 'Why the path FAILED; null otherwise.' })
+  failure!: PathFailure | null;
+}
+
+@ObjectType({ description: 'One change of a path: a point stored (point set), or its final status (point null).' })
+export class PathUpdate {
+  @Field(() => ID)
+  pathId!: string;
+
+  @Field(() => PathPoint, { nullable: true, description: 'The point just stored; the first updates of a subscription bring the points stored before it began.' })
+  point!: PathPoint | null;
+
+  @Field(() => PathStatusEnum)
+  status!: PathStatusEnum;
+
+  @Field(() => PathProgress)
+  progress!: PathProgress;
+
+  @Field(() => PathFailure, { nullable: true })
+  failure!: PathFailure | null;
+}
+
+@ObjectType()
+export class CancelPathResult {
+  @Field(() => [Float], { description: 'Alphas whose queued work was dropped.' })
+  cancelled!: number[];
+
+  @Field(() => InterpolationPath, { description: 'The path after: PARTIAL unless every α was stored already.' })
+  path!: InterpolationPath;
 }
 
 @InputType()
@@ -104,4 +183,14 @@ export class InterpolationPathInput {
 
   @Field(() => EngineNameEnum, { nullable: true, description: 'Engine for points not stored yet; default LINPATH_ENGINE.' })
   engine?: EngineNameEnum | null;
+
+  @Field(() => Boolean, {
+    defaultValue: true,
+    description:
+      'true: answer when every α is stored, the path fails (an error with its code), or timeoutMs passes (then with status PENDING or RUNNING). false: queue the missing alphas and answer at once; follow with pathUpdated.',
+  })
+  wait!: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.' })
+  timeoutMs?: number | null;
 }

@@ -1,14 +1,29 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
 import { AnalyticsResolver, DistanceResolver } from './analytics.resolver.js';
 import { PathResolver } from './paths.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
+
+/**
+ * type-graphql insists on a PubSub as soon as there is a subscription, even when every subscription brings
+ * its own source (`subscribe`), as linpath's do: their events come from the database, where workers of any
+ * process store them. This one is never called.
+ */
+const NO_PUBSUB: PubSub = {
+  publish: () => {
+    throw new Error('linpath subscriptions read from the database; nothing is published');
+  },
+  subscribe: () => {
+    throw new Error('linpath subscriptions read from the database; topic subscriptions are not used');
+  },
+};
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: [RunResolver, CheckpointResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver],
     validate: false,
+    pubSub: NO_PUBSUB,
   });
 }
 

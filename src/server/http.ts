@@ -5,6 +5,8 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import type { Linpath } from '../app.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatError } from '../graphql/errors.js';
@@ -17,11 +19,33 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
-/** Serves POST/GET /graphql and GET /healthz. */
+/**
+ * Serves POST/GET /graphql, GraphQL subscriptions over graphql-ws (a WebSocket at the same URL), GET
+ * /healthz and GET /metrics (Prometheus).
+ */
 export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Promise<HttpServer> {
   const expressApp = express();
   expressApp.disable('x-powered-by');
   const server = createServer(expressApp);
+  const context = (): GraphQLContext => ({
+    registry: app.registry,
+    paths: app.paths,
+    analytics: app.analytics,
+    logger: app.logger,
+    loaders: createLoaders(app.registry, app.analytics),
+  });
+  const sockets = new WebSocketServer({ server, path: '/graphql' });
+  const subscriptions = useServer(
+    {
+      schema,
+      context,
+      onError: (_ctx, _id, _payload, errors) => {
+        // Resolver errors reach the client as GraphQL errors; log the ones without a linpath code.
+        for (const error of errors) if (error.extensions?.code === undefined) app.logger.warn({ err: error }, 'subscription error');
+      },
+    },
+    sockets,
+  );
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError: formatError(app.logger),
@@ -29,29 +53,19 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     introspection: true,
     // main.ts owns SIGINT/SIGTERM: it stops HTTP, then the database and embedded services, then exits.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      { serverWillStart: async () => ({ drainServer: async () => void (await subscriptions.dispose()) }) },
+    ],
   });
   await apollo.start();
 
-  expressApp.get('/healthz', async (_request, response) => {
-    const checks = await Promise.allSettled([app.database.pool.query('SELECT 1'), app.store.ping()]);
-    const [database, store] = checks.map((check) => (check.status === 'fulfilled' ? 'ok' : 'unavailable'));
-    const healthy = database === 'ok' && store === 'ok';
-    response.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database, store });
-  });
+  addOperationsRoutes(expressApp, app);
 
   expressApp.use(
     '/graphql',
     express.json({ limit: app.config.maxRequestBytes }),
-    expressMiddleware(apollo, {
-      context: async () => ({
-        registry: app.registry,
-        paths: app.paths,
-        analytics: app.analytics,
-        logger: app.logger,
-        loaders: createLoaders(app.registry, app.analytics),
-      }),
-    }),
+    expressMiddleware(apollo, { context: async () => context() }),
   );
 
   // Body too large or not JSON: answer as GraphQL would, with a code, instead of Express's HTML page.
@@ -69,23 +83,70 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   });
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(app.config.port, app.config.host, () => resolve());
-    });
+    await listen(server, app.config.host, app.config.port, 'set HOST or PORT to another value');
   } catch (error) {
     await apollo.stop();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw unavailable(`cannot listen on ${app.config.host}:${app.config.port} (${code}); set HOST or PORT to another value`, error);
-    }
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
-  const host = app.config.host.includes(':') ? `[${app.config.host}]` : app.config.host;
   return {
-    url: `http://${host}:${port}/graphql`,
+    url: `${origin(server, app.config.host)}/graphql`,
     server,
     stop: () => apollo.stop(),
   };
+}
+
+/** A worker's HTTP: /metrics and /healthz only. */
+export async function startMetricsServer(app: Linpath, host: string, port: number): Promise<HttpServer> {
+  const expressApp = express();
+  expressApp.disable('x-powered-by');
+  addOperationsRoutes(expressApp, app);
+  const server = createServer(expressApp);
+  await listen(server, host, port, 'choose another --metrics-port');
+  return {
+    url: `${origin(server, host)}/metrics`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function addOperationsRoutes(expressApp: express.Express, app: Linpath): void {
+  expressApp.get('/healthz', async (_request, response) => {
+    const checks = await Promise.allSettled([app.database.pool.query('SELECT 1'), app.store.ping()]);
+    const [database, store] = checks.map((check) => (check.status === 'fulfilled' ? 'ok' : 'unavailable'));
+    const healthy = database === 'ok' && store === 'ok';
+    response.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database, store });
+  });
+
+  expressApp.get('/metrics', async (_request, response) => {
+    try {
+      response.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
+    } catch (error) {
+      app.logger.warn({ err: error }, 'collecting metrics failed');
+      response.status(503).type('text/plain').send('metrics unavailable: the database cannot be reached\n');
+    }
+  });
+}
+
+async function listen(server: Server, host: string, port: number, advice: string): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw unavailable(`cannot listen on ${host}:${port} (${code}); ${advice}`, error);
+    }
+    throw error;
+  }
+}
+
+function origin(server: Server, host: string): string {
+  const { port } = server.address() as AddressInfo;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -57,6 +57,8 @@ export async function readCheckpointState(
  */
 export class CheckpointStateCache {
   private readonly cache: LRUCache<string, CheckpointState, CheckpointRow>;
+  /** Lookups answered from memory, and reads from the object store (for /metrics). */
+  readonly stats = { hits: 0, reads: 0 };
 
   constructor(
     private readonly store: ObjectStore,
@@ -71,6 +73,7 @@ export class CheckpointStateCache {
       maxEntrySize: maxBytes,
       sizeCalculation: (state) => Math.max(1, state.bytes),
       fetchMethod: async (_key, _stale, { context }) => {
+        this.stats.reads++;
         const state = await readCheckpointState(this.store, context, this.maxHeaderBytes);
         if (context.sha256 === null) await this.onSha256(context, state.sha256);
         return state;
@@ -81,7 +84,10 @@ export class CheckpointStateCache {
   async get(checkpoint: CheckpointRow): Promise<CheckpointState> {
     const key = `${checkpoint.bucket}/${checkpoint.key}@${checkpoint.etag}`;
     const cached = this.cache.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.stats.hits++;
+      return cached;
+    }
     const state = await this.cache.fetch(key, { context: checkpoint });
     if (state === undefined) throw new Error(`checkpoint ${checkpoint.id} could not be read`);
     return state;

@@ -1,9 +1,24 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { pathPointsTable, pathsTable, type PathPointRow, type PathRow } from './paths.tables.js';
+import { pathPointsTable, pathsTable, pathTasksTable, type PathPointRow, type PathRow } from './paths.tables.js';
 
 export type NewPath = typeof pathsTable.$inferInsert;
 export type NewPathPoint = typeof pathPointsTable.$inferInsert;
+
+/** A queued point and the state of the job that holds it (null when the job is gone: a stale task). */
+export interface PathTaskState {
+  pathId: string;
+  alpha: number;
+  jobId: string;
+  jobState: 'created' | 'retry' | 'active' | 'completed' | 'cancelled' | 'failed' | null;
+}
+
+/** Everything the status of some paths is computed from, read in three queries. */
+export interface PathsSnapshot {
+  paths: PathRow[];
+  points: PathPointRow[];
+  tasks: PathTaskState[];
+}
 
 /** Memoized paths and their points. Every write is idempotent. */
 export class PathsRepository {
@@ -34,6 +49,73 @@ export class PathsRepository {
           : and(eq(pathPointsTable.pathId, pathId), inArray(pathPointsTable.alpha, [...alphas])),
       )
       .orderBy(asc(pathPointsTable.alpha));
+  }
+
+  async findPaths(ids: readonly string[]): Promise<PathRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(pathsTable).where(inArray(pathsTable.id, [...ids]));
+  }
+
+  /** The stored points, queued tasks and failures of some paths. */
+  async snapshot(pathIds: readonly string[], jobQueue: string): Promise<PathsSnapshot> {
+    if (pathIds.length === 0) return { paths: [], points: [], tasks: [] };
+    const ids = [...pathIds];
+    const [paths, points, tasks] = await Promise.all([
+      this.findPaths(ids),
+      this.db.select().from(pathPointsTable).where(inArray(pathPointsTable.pathId, ids)).orderBy(asc(pathPointsTable.alpha)),
+      this.db.execute<{ path_id: string; alpha: number; job_id: string; state: PathTaskState['jobState'] }>(sql`
+        SELECT t.path_id, t.alpha, t.job_id, j.state
+          FROM ${pathTasksTable} t
+          LEFT JOIN pgboss.job j ON j.name = ${jobQueue} AND j.id = t.job_id
+         WHERE t.path_id IN ${ids}`),
+    ]);
+    return {
+      paths,
+      points,
+      tasks: tasks.rows.map((r) => ({ pathId: r.path_id, alpha: r.alpha, jobId: r.job_id, jobState: r.state })),
+    };
+  }
+
+  /** The alphas a job still has to evaluate: its tasks whose point is not stored. */
+  async jobAlphas(jobId: string): Promise<number[]> {
+    const rows = await this.db
+      .select({ alpha: pathTasksTable.alpha })
+      .from(pathTasksTable)
+      .where(
+        and(
+          eq(pathTasksTable.jobId, jobId),
+          sql`NOT EXISTS (SELECT 1 FROM ${pathPointsTable} p WHERE p.path_id = ${pathTasksTable.pathId} AND p.alpha = ${pathTasksTable.alpha})`,
+        ),
+      )
+      .orderBy(asc(pathTasksTable.alpha));
+    return rows.map((r) => r.alpha);
+  }
+
+  /**
+   * Stores an evaluated point and drops its task, in one statement. A point stored before (a worker that
+   * died after storing it and before its job ended) keeps its values; its `evaluations` count goes up.
+   */
+  async storePoint(point: NewPathPoint): Promise<PathPointRow> {
+    const [inserted] = await this.db
+      .insert(pathPointsTable)
+      .values(point)
+      .onConflictDoUpdate({
+        target: [pathPointsTable.pathId, pathPointsTable.alpha],
+        set: { evaluations: sql`${pathPointsTable.evaluations} + 1` },
+      })
+      .returning();
+    await this.db.delete(pathTasksTable).where(and(eq(pathTasksTable.pathId, point.pathId), eq(pathTasksTable.alpha, point.alpha)));
+    return inserted!;
+  }
+
+  /** Clears a path's failure so its missing points can be queued again; false when it had none. */
+  async clearFailure(pathId: string): Promise<boolean> {
+    const rows = await this.db
+      .update(pathsTable)
+      .set({ failureCode: null, failureMessage: null, failedAt: null })
+      .where(and(eq(pathsTable.id, pathId), sql`${pathsTable.failureCode} IS NOT NULL`))
+      .returning({ id: pathsTable.id });
+    return rows.length > 0;
   }
 
   /** Stores a point unless one exists for (path, α); returns the stored row either way. */

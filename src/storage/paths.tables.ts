@@ -26,6 +26,13 @@ export const pathsTable = pgTable(
     bnStats: text('bn_stats').notNull().default('INTERPOLATE'),
     /** Examples evaluated: the first `example_count` of the dataset. */
     exampleCount: integer('example_count').notNull(),
+    /**
+     * Set when an evaluation failed for good (a changed object, a checkpoint that does not fit, retries
+     * exhausted): the path is FAILED and no work is queued for it until the failure is cleared.
+     */
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    failedAt: timestamp('failed_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('paths_endpoints_idx').on(t.fromCheckpointId, t.toCheckpointId)],
@@ -46,10 +53,32 @@ export const pathPointsTable = pgTable(
     engine: text('engine').notNull(),
     engineVersion: text('engine_version').notNull(),
     durationMs: real('duration_ms').notNull(),
+    /** Times the point was computed: 1, unless a worker died after computing it and before its job ended. */
+    evaluations: integer('evaluations').notNull().default(1),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'path_points_pkey', columns: [t.pathId, t.alpha] })],
 );
 
+/**
+ * Queued work: one row per (path, α) that a queue job (pg-boss, job_id) will evaluate. The primary key is
+ * the single flight: a point is queued once however many requests, from however many API nodes, ask for
+ * it. A row is written in the transaction that queues its job and deleted in the transaction that stores
+ * its point (or when its work is cancelled or fails for good).
+ */
+export const pathTasksTable = pgTable(
+  'path_tasks',
+  {
+    pathId: uuid('path_id')
+      .notNull()
+      .references(() => pathsTable.id, { onDelete: 'cascade' }),
+    alpha: doublePrecision('alpha').notNull(),
+    jobId: uuid('job_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'path_tasks_pkey', columns: [t.pathId, t.alpha] }), index('path_tasks_job_idx').on(t.jobId)],
+);
+
 export type PathRow = typeof pathsTable.$inferSelect;
 export type PathPointRow = typeof pathPointsTable.$inferSelect;
+export type PathTaskRow = typeof pathTasksTable.$inferSelect;

@@ -1,11 +1,14 @@
 import { buildModelGraph, checkCheckpoint } from '../compute/architectures/index.js';
 import type { EngineName } from '../compute/engine.js';
 import type { EngineProvider } from '../compute/engines.js';
-import { evaluateAlphas, type Examples } from '../compute/evaluator.js';
+import type { Examples } from '../compute/evaluator.js';
 import type { ModelGraph } from '../compute/model-ir.js';
 import { selectBlocks, type BlockSelection } from '../domain/blocks.js';
 import { pathKey } from '../domain/path-key.js';
-import { badUserInput, notFound } from '../errors.js';
+import { isSettled, pathStatus, type PathProgress, type PathStatus } from '../domain/path-status.js';
+import { badUserInput, LinpathError, notFound } from '../errors.js';
+import { EVALUATE_QUEUE, type EvalQueue, type Priority } from '../queue/eval-queue.js';
+import type { PathSnapshot, PathWatcher } from '../queue/path-watcher.js';
 import type { CheckpointStateCache } from '../storage/checkpoint-state.js';
 import type { PathsRepository } from '../storage/paths.repository.js';
 import type { PathPointRow, PathRow } from '../storage/paths.tables.js';
@@ -20,6 +23,12 @@ export interface PathSettings {
   /** Examples per forward pass. */
   batchSize: number;
   defaultEngine: EngineName;
+  /** Most examples one path may evaluate. */
+  maxExamples: number;
+  /** α per queue job; 0: sized from the model and the examples (see jobChunk). */
+  jobAlphas: number;
+  /** Longest wait of a `wait: true` request, and its default. */
+  maxWaitMs: number;
 }
 
 /** Examples of a dataset in a model's input layout; cached by the caller. */
@@ -32,8 +41,9 @@ export interface PathDeps {
   states: CheckpointStateCache;
   examples: ExamplesSource;
   settings: PathSettings;
-  /** Points being evaluated in this process, by `${pathId}:${alpha}`: identical requests share them. */
-  inflight: Map<string, Promise<void>>;
+  /** Every evaluation goes through it, from this process or any other. */
+  queue: EvalQueue;
+  watcher: PathWatcher;
 }
 
 export interface InterpolationPathInput {
@@ -55,9 +65,22 @@ export interface PathPoint extends PathPointRow {
 export interface PathResult {
   path: PathRow;
   points: PathPoint[];
+  status: PathStatus;
+  progress: PathProgress;
+  /** Why the path FAILED; null otherwise. */
+  failure: { code: string; message: string } | null;
 }
 
-export type PathProgress = (done: number, total: number) => void;
+export interface RequestOptions {
+  /** Wait until every α is stored (or the path fails, or timeoutMs passes); false: answer at once. */
+  wait?: boolean;
+  /** Default and maximum: LINPATH_MAX_WAIT_MS. */
+  timeoutMs?: number | null | undefined;
+  /** Default: interactive when waiting, background otherwise; sweeps and correlations queue as bulk. */
+  priority?: Priority;
+  /** Called whenever the number of stored alphas changes while waiting. */
+  onProgress?: (progress: PathProgress) => void;
+}
 
 export const DEFAULT_ALPHAS: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
 
@@ -65,17 +88,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The loss and accuracy along θ(α) = (1 − α)·θ_from + α·θ_to (only `blocks` moving, the rest at θ_to) on a
- * dataset. Stored points are returned as they are; only the missing alphas are evaluated, each stored as it
- * completes, and identical concurrent requests in this process share one evaluation.
+ * dataset. Stored points are returned as they are; the missing alphas are queued (once, however many
+ * requests from however many processes ask) and evaluated by the workers, each stored as it completes.
+ * With `wait` the answer comes when every α is stored, the path fails (thrown with its code), or the
+ * timeout passes (then with what is known and status PENDING or RUNNING).
  */
-export async function interpolationPath(
-  deps: PathDeps,
-  input: InterpolationPathInput,
-  onProgress?: PathProgress,
-): Promise<PathResult> {
+export async function interpolationPath(deps: PathDeps, input: InterpolationPathInput, options: RequestOptions = {}): Promise<PathResult> {
+  const wait = options.wait ?? true;
+  const timeoutMs = validateTimeout(options.timeoutMs, deps.settings);
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
   const plan = await planPath(deps, input);
-  const path = await deps.paths.findOrCreatePath({
+  let path = await deps.paths.findOrCreatePath({
     key: plan.key,
     fromCheckpointId: plan.from.id,
     toCheckpointId: plan.to.id,
@@ -84,28 +107,140 @@ export async function interpolationPath(
     movingTensorCount: plan.selection.movingNames.length,
     exampleCount: plan.limit,
   });
-
-  const stored = new Set((await deps.paths.points(path.id, alphas)).map((p) => p.alpha));
-  const missing = alphas.filter((alpha) => !stored.has(alpha));
-  let done = alphas.length - missing.length;
-  onProgress?.(done, alphas.length);
-  const progress = () => onProgress?.(++done, alphas.length);
-
-  const waits: Array<Promise<void>> = [];
-  const toEvaluate: number[] = [];
-  for (const alpha of missing) {
-    const running = deps.inflight.get(`${path.id}:${alpha}`);
-    if (running !== undefined) waits.push(running.then(progress));
-    else toEvaluate.push(alpha);
+  // A failure that may pass (storage away, retries exhausted) is retried by the next request; one that
+  // will not (a changed object, a checkpoint that does not fit) stays until retryPath clears it.
+  if (path.failureCode !== null && TRANSIENT_FAILURES.has(path.failureCode) && (await deps.paths.clearFailure(path.id))) {
+    path = (await deps.paths.findPath(path.id))!;
   }
-  if (toEvaluate.length > 0) waits.push(evaluateMissing(deps, plan, path, toEvaluate, progress, input.engine ?? deps.settings.defaultEngine));
-  // Wait for all before reporting the first failure, so no evaluation is left running unobserved.
-  const outcomes = await Promise.allSettled(waits);
-  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failure !== undefined) throw failure.reason;
 
-  const points = await deps.paths.points(path.id, alphas);
-  return { path, points: points.map((point) => ({ ...point, cached: stored.has(point.alpha) })) };
+  const storedBefore = new Set((await deps.paths.points(path.id, alphas)).map((p) => p.alpha));
+  const missing = alphas.filter((alpha) => !storedBefore.has(alpha));
+  if (path.failureCode === null && missing.length > 0) {
+    await deps.queue.enqueue({
+      pathId: path.id,
+      alphas: missing,
+      engine: input.engine ?? null,
+      priority: options.priority ?? (wait ? 'interactive' : 'background'),
+      chunk: jobChunk(deps.settings, plan.to.parameterCount, plan.limit),
+    });
+  }
+
+  const snapshot = wait ? await waitForPath(deps, path.id, alphas, timeoutMs, options.onProgress) : await readSnapshot(deps, path.id);
+  const result = resultOf(snapshot, alphas, storedBefore);
+  if (wait && result.failure !== null) throw new LinpathError(result.failure.code as LinpathError['code'], result.failure.message);
+  return result;
+}
+
+/** Failure codes that a later request retries by itself (workers store UNAVAILABLE when retries run out). */
+const TRANSIENT_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE']);
+
+/**
+ * α per job. One job should be seconds to a minute of work, so that work spreads over the workers and a
+ * lost job costs little: about 3·10¹⁰ parameter·examples per job (≈ 5 α of ResNet-18 on 500 CIFAR images,
+ * ≈ 10 s on two CPU cores; the whole grid of a small MLP), between 1 and 32 α.
+ */
+export function jobChunk(settings: Pick<PathSettings, 'jobAlphas'>, parameterCount: number, examples: number): number {
+  if (settings.jobAlphas > 0) return settings.jobAlphas;
+  return Math.max(1, Math.min(32, Math.floor(3e10 / Math.max(1, parameterCount * examples))));
+}
+
+/** Where a path stands now, without queueing anything. */
+export async function pathState(deps: Pick<PathDeps, 'paths'>, pathId: string, alphas?: readonly number[]): Promise<PathResult> {
+  const snapshot = await readSnapshot(deps, pathId);
+  return resultOf(snapshot, alphas ?? gridOf(snapshot), new Set(snapshot.points.map((p) => p.alpha)));
+}
+
+/** Stops the queued work of a path; returns its state after. */
+export async function cancelPath(deps: Pick<PathDeps, 'paths' | 'queue'>, pathId: string): Promise<PathResult & { cancelled: number[] }> {
+  await findPathOrThrow(deps, pathId);
+  const cancelled = await deps.queue.cancel(pathId);
+  const state = await pathState(deps, pathId);
+  return { ...state, cancelled };
+}
+
+/** Clears a FAILED path's failure so that requests queue its missing points again. */
+export async function retryPath(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathResult> {
+  const path = await findPathOrThrow(deps, pathId);
+  if (path.failureCode === null) throw badUserInput(`path ${pathId} has not failed; only a FAILED path can be retried`);
+  await deps.paths.clearFailure(pathId);
+  return pathState(deps, pathId);
+}
+
+/** The alphas a path has stored or queued: its grid when nobody says which alphas they want. */
+export const gridOf = (snapshot: PathSnapshot): number[] =>
+  [...new Set([...snapshot.points.map((p) => p.alpha), ...snapshot.tasks.map((t) => t.alpha)])].sort((a, b) => a - b);
+
+export function resultOf(snapshot: PathSnapshot, alphas: readonly number[], storedBefore: ReadonlySet<number>): PathResult {
+  const requested = new Set(alphas);
+  const failed = snapshot.path.failureCode !== null;
+  const { status, progress } = pathStatus({ alphas, points: snapshot.points, tasks: snapshot.tasks, failed });
+  return {
+    path: snapshot.path,
+    points: snapshot.points.filter((p) => requested.has(p.alpha)).map((point) => ({ ...point, cached: storedBefore.has(point.alpha) })),
+    status,
+    progress,
+    failure: failed ? { code: snapshot.path.failureCode!, message: snapshot.path.failureMessage ?? '' } : null,
+  };
+}
+
+async function readSnapshot(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathSnapshot> {
+  const snapshot = await deps.paths.snapshot([pathId], EVALUATE_QUEUE);
+  const path = snapshot.paths[0];
+  if (path === undefined) throw notFound(`path: no path with id "${pathId}"`);
+  return { path, points: snapshot.points, tasks: snapshot.tasks };
+}
+
+/** Resolves with the path's state once its request is settled or `timeoutMs` has passed. */
+function waitForPath(
+  deps: Pick<PathDeps, 'watcher' | 'paths'>,
+  pathId: string,
+  alphas: readonly number[],
+  timeoutMs: number,
+  onProgress: RequestOptions['onProgress'],
+): Promise<PathSnapshot> {
+  return new Promise<PathSnapshot>((resolve) => {
+    let last: PathSnapshot | undefined;
+    let lastDone = -1;
+    const finish = (snapshot: PathSnapshot) => {
+      clearTimeout(timer);
+      deps.watcher.closed$.removeEventListener('abort', giveUp);
+      stop();
+      resolve(snapshot);
+    };
+    const stop = deps.watcher.watch(pathId, (snapshot) => {
+      last = snapshot;
+      const { status, progress } = pathStatus({ alphas, points: snapshot.points, tasks: snapshot.tasks, failed: snapshot.path.failureCode !== null });
+      if (progress.done !== lastDone) {
+        lastDone = progress.done;
+        onProgress?.(progress);
+      }
+      if (isSettled(status)) finish(snapshot);
+    });
+    const giveUp = () => {
+      clearTimeout(timer);
+      stop();
+      // Not even one poll came back (the database is away): read once more, and fail as that read does.
+      resolve(last ?? readSnapshot(deps, pathId));
+    };
+    const timer = setTimeout(giveUp, timeoutMs);
+    // The process is shutting down: answer with what is known instead of holding the request open.
+    if (deps.watcher.closed$.aborted) giveUp();
+    else deps.watcher.closed$.addEventListener('abort', giveUp, { once: true });
+  });
+}
+
+export async function findPathOrThrow(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathRow> {
+  const path = UUID.test(pathId) ? await deps.paths.findPath(pathId) : undefined;
+  if (path === undefined) throw notFound(`path: no path with id "${pathId}"`);
+  return path;
+}
+
+function validateTimeout(timeoutMs: number | null | undefined, settings: PathSettings): number {
+  if (timeoutMs == null) return settings.maxWaitMs;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > settings.maxWaitMs) {
+    throw badUserInput(`timeoutMs: expected an integer from 0 to ${settings.maxWaitMs} (LINPATH_MAX_WAIT_MS), got ${timeoutMs}`);
+  }
+  return timeoutMs;
 }
 
 /**
@@ -121,7 +256,7 @@ export async function storedPoints(deps: PathDeps, input: InterpolationPathInput
   return { points: points.map((point) => ({ ...point, cached: true })), missingAlphas: alphas.filter((a) => !stored.has(a)) };
 }
 
-interface PathPlan {
+export interface PathPlan {
   from: CheckpointRow;
   to: CheckpointRow;
   dataset: DatasetRow;
@@ -131,7 +266,6 @@ interface PathPlan {
   key: string;
 }
 
-/** Checks the request against the registry and computes the path's identity; reads no tensors. */
 /** Two checkpoints of one architecture, with its graph and the blocks that move between them. */
 export interface Endpoints {
   from: CheckpointRow;
@@ -172,7 +306,8 @@ export async function resolveEndpoints(
   return { from, to, architecture, graph, selection };
 }
 
-async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<PathPlan> {
+/** Checks the request against the registry and computes the path's identity; reads no tensors. */
+async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: InterpolationPathInput): Promise<PathPlan> {
   const { from, to, architecture, graph, selection } = await resolveEndpoints(deps, input);
   const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
   if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
@@ -188,6 +323,11 @@ async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<
   const limit = input.limit ?? dataset.exampleCount;
   if (!Number.isInteger(limit) || limit < 1 || limit > dataset.exampleCount) {
     throw badUserInput(`limit: expected an integer from 1 to ${dataset.exampleCount} (the dataset's examples), got ${limit}`);
+  }
+  if (limit > deps.settings.maxExamples) {
+    throw badUserInput(
+      `limit: expected at most ${deps.settings.maxExamples} examples per path (LINPATH_MAX_EXAMPLES), got ${limit}${input.limit == null ? ' (the whole dataset)' : ''}`,
+    );
   }
 
   const identity = (row: { uri: string; etag: string; size: number }) => ({ uri: row.uri, etag: row.etag, size: row.size });
@@ -214,71 +354,23 @@ async function planPath(deps: PathDeps, input: InterpolationPathInput): Promise<
   return { from, to, dataset, graph, selection, limit, key };
 }
 
-async function evaluateMissing(
-  deps: PathDeps,
-  plan: PathPlan,
-  path: PathRow,
-  alphas: number[],
-  progress: () => void,
-  engineName: EngineName,
-): Promise<void> {
-  // One deferred per α, registered before any await, so a concurrent identical request finds them.
-  const deferred = new Map<number, { promise: Promise<void>; resolve(): void; reject(error: unknown): void }>();
-  for (const alpha of alphas) {
-    let resolve!: () => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    promise.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
-    deferred.set(alpha, { promise, resolve, reject });
-    deps.inflight.set(`${path.id}:${alpha}`, promise);
+/**
+ * The plan of a stored path, as a worker evaluates it: rebuilt from the registry and checked against the
+ * path's key, so that a registry entry changed since the path was requested fails it instead of mixing
+ * two models into one curve.
+ */
+export async function planOfPath(deps: Pick<PathDeps, 'registry' | 'settings'>, path: PathRow): Promise<PathPlan> {
+  const plan = await planPath(
+    { ...deps, settings: { ...deps.settings, maxExamples: Number.MAX_SAFE_INTEGER } },
+    { from: path.fromCheckpointId, to: path.toCheckpointId, dataset: path.datasetId, blocks: path.blocks, limit: path.exampleCount },
+  );
+  if (plan.key !== path.key) {
+    throw new LinpathError(
+      'CONFLICT',
+      `path ${path.id}: its checkpoints or dataset were registered anew since it was requested; request the path again`,
+    );
   }
-  const settle = (alpha: number, error?: unknown) => {
-    const entry = deferred.get(alpha);
-    if (entry === undefined) return;
-    deferred.delete(alpha);
-    deps.inflight.delete(`${path.id}:${alpha}`);
-    if (error === undefined) entry.resolve();
-    else entry.reject(error);
-  };
-  try {
-    const engine = await deps.engines.get(engineName);
-    const [from, to, examples] = await Promise.all([
-      deps.states.get(plan.from),
-      deps.states.get(plan.to),
-      deps.examples(plan.dataset, plan.limit, plan.graph.inputShape),
-    ]);
-    await evaluateAlphas({
-      engine,
-      graph: plan.graph,
-      from: from.tensors,
-      to: to.tensors,
-      moving: plan.selection.moving,
-      examples,
-      alphas,
-      batchSize: deps.settings.batchSize,
-      onPoint: async ({ alpha, tally, durationMs }) => {
-        await deps.paths.insertPoint({
-          pathId: path.id,
-          alpha,
-          lossSum: tally.lossSum,
-          correct: tally.correct,
-          n: tally.n,
-          nonFinite: tally.nonFinite,
-          engine: engine.name,
-          engineVersion: engine.version,
-          durationMs,
-        });
-        settle(alpha);
-        progress();
-      },
-    });
-  } catch (error) {
-    for (const alpha of [...deferred.keys()]) settle(alpha, error);
-    throw error;
-  }
+  return plan;
 }
 
 async function findCheckpoint(deps: Pick<PathDeps, 'registry'>, field: string, id: string): Promise<CheckpointRow> {

@@ -27,10 +27,13 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Desti
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     PORT: '0',
+    LINPATH_POLL_MS: '50',
     ...env,
   });
   const app = await createLinpath(config, 'server', createLogger({ logLevel: 'error' }, log));
   const http = await startHttpServer(app, await buildLinpathSchema());
+  // As `linpath start`: LINPATH_WORKERS (default 1) in-process workers.
+  if (config.queue.workers > 0) await app.startWorkers(config.queue.workers);
   return {
     app,
     http,

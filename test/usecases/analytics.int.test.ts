@@ -17,7 +17,7 @@ import {
 import { interpolationPath } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
-import { createPathDeps } from '../helpers/paths.js';
+import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
 const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
@@ -108,12 +108,14 @@ function lossAndAccuracy(state: State, data: { x: Float32Array; y: Uint8Array },
 describe('analytics on a real database, S3 server and engine', () => {
   let f: RegistryFixture;
   let deps: AnalyticsDeps;
+  let evaluation: PathFixture | undefined;
   let dir: string;
   const ids = { init: '', epoch5: '', final: '', test: '', train: '' };
 
   beforeAll(async () => {
     f = await createRegistryFixture();
-    ({ analytics: deps } = createPathDeps(f));
+    evaluation = await createPathDeps(f);
+    deps = evaluation.analytics;
     dir = await mkdtemp(path.join(tmpdir(), 'linpath-analytics-'));
     await registry.createRun(f.deps, { name: 'mlp', architecture: 'mlp', datasetName: 'spiral' });
     const add = async (file: string, step: number, role: 'INITIAL' | 'INTERMEDIATE' | 'FINAL') =>
@@ -125,6 +127,7 @@ describe('analytics on a real database, S3 server and engine', () => {
     ids.train = (await registry.importDatasetFile(f.deps, fixturePath('mlp/train_set.safetensors'), { name: 'spiral', split: 'TRAIN' })).dataset.id;
   });
   afterAll(async () => {
+    await evaluation?.close();
     await deps?.paths.engines.close();
     await f?.close();
     await rm(dir, { recursive: true, force: true });

@@ -2,14 +2,12 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, EngineName } from '../../src/compute/engine.js';
 import { EngineProvider } from '../../src/compute/engines.js';
-import { ExamplesCache } from '../../src/compute/examples-cache.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import { CheckpointStateCache } from '../../src/storage/checkpoint-state.js';
-import { PathsRepository } from '../../src/storage/paths.repository.js';
 import { parseSafetensors, decodeTensor, tensorBytes } from '../../src/storage/safetensors.codec.js';
 import { interpolationPath, type PathDeps } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
 const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
@@ -39,6 +37,7 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
   let f: RegistryFixture;
   let deps: PathDeps;
   let engines: CountingEngines;
+  let evaluation: PathFixture;
   const ids = { init: '', final: '', epoch5: '', test: '' };
 
   beforeAll(async () => {
@@ -53,20 +52,11 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
 
     engines = new CountingEngines({ onnxProvider: 'cpu', threads: 0, tfjsBackend: undefined });
-    const examples = new ExamplesCache(f.store, 64 * 1024 * 1024);
-    deps = {
-      registry: f.deps.repository,
-      paths: new PathsRepository(f.database.db),
-      engines,
-      states: new CheckpointStateCache(f.store, 64 * 1024 * 1024, f.deps.maxHeaderBytes, (c, sha) =>
-        f.deps.repository.recordCheckpointSha256(c.id, sha),
-      ),
-      examples: (dataset, limit, shape) => examples.get(dataset, limit, shape),
-      settings: { maxAlphas: 101, maxAbsAlpha: 10, batchSize: 1000, defaultEngine: 'onnx' },
-      inflight: new Map(),
-    };
+    evaluation = await createPathDeps(f, { engines });
+    deps = evaluation.paths;
   });
   afterAll(async () => {
+    await evaluation?.close();
     await engines?.close();
     await f?.close();
   });

@@ -1,0 +1,137 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Linpath } from '../app.js';
+import type { RunFilterInput, HyperparameterConditionInput } from '../usecases/registry.usecases.js';
+import { enqueueSweep, sweepProgress, type Sweep, type SweepProgress } from '../usecases/sweep.usecases.js';
+import { parseAlphas, progressBar } from './path.command.js';
+
+interface SweepOptions {
+  runs: RunFilterInput;
+  dataset: string;
+  from: string;
+  to: string;
+  blocks?: 'all' | string[];
+  alphas?: number[];
+  limit?: number;
+  engine?: 'onnx' | 'tfjs';
+  /** Commander's --no-wait. */
+  wait: boolean;
+}
+
+/** How often the progress of a sweep is read while waiting. */
+const PROGRESS_INTERVAL_MS = 1000;
+
+/** `linpath sweep`: queues every missing path of the matching runs and follows them to the end. */
+export function addSweepCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+  program
+    .command('sweep')
+    .description('Queue the missing points of every matching run\'s path (at bulk priority) and show the progress until done.')
+    .requiredOption('--runs <filter>', 'runs: "all", or comma-separated terms name~text, arch=…, dataset=…, tag=…, hp.path=value, hp.path>=n (> < <= != too), or a JSON RunFilter', parseRunFilter)
+    .requiredOption('--dataset <id>', 'dataset id to evaluate on')
+    .addOption(new Option('--from <role>', 'checkpoint at α = 0').choices(['initial', 'intermediate', 'final']).default('initial'))
+    .addOption(new Option('--to <role>', 'checkpoint at α = 1').choices(['initial', 'intermediate', 'final']).default('final'))
+    .option('--blocks <blocks>', '"all": the whole model and each top-level block; or comma-separated blocks, one path each; default: the whole model', parseBlocks)
+    .option('--alphas <list>', 'comma-separated alphas, or start:stop:step (default 0:1:0.1)', parseAlphas)
+    .option('--limit <n>', 'evaluate only the first n examples', (value: string) => {
+      if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
+      return Number(value);
+    })
+    .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default: each worker\'s)').choices(['onnx', 'tfjs']))
+    .option('--no-wait', 'queue the work and return at once')
+    .addHelpText('after', '\nPrints one JSON object as its last line: {"paths","skipped","progress"}; exits 1 when a path FAILED.')
+    .action(async (options: SweepOptions) => {
+      await withLinpath(async (app) => {
+        const sweep = await enqueueSweep(app.paths, {
+          runs: options.runs,
+          dataset: options.dataset,
+          from: options.from.toUpperCase() as 'INITIAL',
+          to: options.to.toUpperCase() as 'FINAL',
+          blocks: options.blocks,
+          alphas: options.alphas,
+          limit: options.limit,
+          engine: options.engine,
+        });
+        let progress = await sweepProgress(app.paths, sweep);
+        if (options.wait) {
+          const bar = progressBar(process.stderr);
+          try {
+            while (!progress.settled) {
+              bar.update(progress.done, progress.total);
+              await sleep(PROGRESS_INTERVAL_MS);
+              progress = await sweepProgress(app.paths, sweep);
+            }
+          } finally {
+            bar.done();
+          }
+        }
+        process.stdout.write(`${JSON.stringify(summary(sweep, progress))}\n`);
+        if (progress.failures.length > 0) process.exitCode = 1;
+      });
+    });
+}
+
+function summary(sweep: Sweep, progress: SweepProgress) {
+  return {
+    paths: sweep.paths.map((p) => ({ run: p.run.name, block: p.block, pathId: p.pathId })),
+    skipped: sweep.skipped.map((s) => ({ run: s.run.name, block: s.block, reason: s.reason })),
+    progress,
+  };
+}
+
+function parseBlocks(value: string): 'all' | string[] {
+  if (value.trim() === 'all') return 'all';
+  const blocks = value.split(',').map((s) => s.trim());
+  if (blocks.some((b) => b === '')) throw new InvalidArgumentError(`expected "all" or comma-separated block names, got "${value}"`);
+  return blocks;
+}
+
+const TERM = /^(name~|arch=|architecture=|dataset=|tag=|hp\.([\w.-]+)(>=|<=|!=|=|>|<))(.*)$/;
+
+/**
+ * `all`; `name~resnet,tag=sweep-3,hp.optimizer.lr>=0.01,hp.optimizer.name="sgd"`; or a JSON RunFilter as
+ * the GraphQL API takes it. Values of hp.… terms are JSON when they parse as JSON, else strings.
+ */
+export function parseRunFilter(value: string): RunFilterInput {
+  const text = value.trim();
+  if (text === 'all') return {};
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as RunFilterInput;
+    } catch (error) {
+      throw new InvalidArgumentError(`expected a JSON RunFilter, got "${text}" (${(error as Error).message})`);
+    }
+  }
+  const filter: RunFilterInput = {};
+  for (const term of text.split(',').map((t) => t.trim())) {
+    const match = TERM.exec(term);
+    if (match === null) {
+      throw new InvalidArgumentError(`expected terms like name~text, arch=…, dataset=…, tag=…, hp.path=value or hp.path>=n, got "${term}"`);
+    }
+    const [, key, hpPath, operator, raw] = match as unknown as [string, string, string | undefined, string | undefined, string];
+    if (key === 'name~') filter.nameContains = raw;
+    else if (key === 'arch=' || key === 'architecture=') filter.architecture = raw;
+    else if (key === 'dataset=') filter.datasetName = raw;
+    else if (key === 'tag=') filter.tags = [...(filter.tags ?? []), raw];
+    else {
+      const json = jsonOrString(raw);
+      const condition: HyperparameterConditionInput = { path: hpPath! };
+      if (operator === '=') condition.eq = json;
+      else if (operator === '!=') condition.ne = json;
+      else {
+        if (typeof json !== 'number') throw new InvalidArgumentError(`expected a number after ${operator} in "${term}"`);
+        const field = ({ '>': 'gt', '>=': 'gte', '<': 'lt', '<=': 'lte' } as const)[operator as '>' | '>=' | '<' | '<='];
+        condition[field] = json;
+      }
+      filter.hyperparameters = [...(filter.hyperparameters ?? []), condition];
+    }
+  }
+  return filter;
+}
+
+function jsonOrString(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}

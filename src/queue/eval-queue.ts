@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import PgBoss from 'pg-boss';
+import type pg from 'pg';
+import type { QueueSettings } from '../config/config.js';
+
+/** The queue every evaluation goes through, on the database linpath uses (Postgres or the embedded PGlite). */
+export const EVALUATE_QUEUE = 'linpath-evaluate';
+
+/** pg-boss runs higher priorities first. Interactive requests overtake background and bulk work. */
+export const PRIORITY = { interactive: 20, background: 10, bulk: 0 } as const;
+export type Priority = keyof typeof PRIORITY;
+
+export interface EvaluateJob {
+  pathId: string;
+  alphas: number[];
+  /** The engine the request named; null: the worker's own (LINPATH_ENGINE or `linpath worker --engine`). */
+  engine: 'onnx' | 'tfjs' | null;
+}
+
+export interface EnqueueRequest {
+  pathId: string;
+  alphas: readonly number[];
+  engine: 'onnx' | 'tfjs' | null;
+  priority: Priority;
+  /** α per job. */
+  chunk: number;
+}
+
+export interface EnqueueResult {
+  /** Alphas this call queued (the others were stored or queued already). */
+  queued: number[];
+  jobIds: string[];
+}
+
+export type JobHandler = (job: PgBoss.JobWithMetadata<EvaluateJob>) => Promise<void>;
+
+export interface QueueDepth {
+  created: number;
+  retry: number;
+  active: number;
+}
+
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Cancels the jobs (of these ids) that have not started; a running one ends when it finds no tasks left. */
+const CANCEL_WAITING_JOBS = `UPDATE pgboss.job SET state = 'cancelled', completed_on = now()
+  WHERE name = $1 AND id = ANY($2::uuid[]) AND state IN ('created', 'retry')`;
+
+/**
+ * pg-boss, plus the `path_tasks` table that makes each (path, α) a single flight: a point's task row and
+ * its job are written in one transaction, so a point is queued at most once however many processes ask,
+ * and never left with a task that no job will run.
+ */
+export class EvalQueue {
+  readonly boss: PgBoss;
+  private readonly workerIds: string[] = [];
+
+  constructor(
+    private readonly pool: pg.Pool,
+    databaseUrl: string,
+    private readonly settings: QueueSettings,
+    private readonly logger: Logger,
+  ) {
+    this.boss = new PgBoss({
+      connectionString: databaseUrl,
+      max: 4,
+      application_name: 'linpath-queue',
+      schedule: false,
+      maintenanceIntervalSeconds: settings.maintenanceSeconds,
+    });
+    this.boss.on('error', (error) => logger.warn({ err: error }, 'job queue error (it retries)'));
+  }
+
+  async start(): Promise<void> {
+    await this.boss.start();
+    const options = {
+      name: EVALUATE_QUEUE,
+      policy: 'standard' as const,
+      retryLimit: this.settings.retryLimit,
+      retryDelay: this.settings.retryDelaySeconds,
+      retryBackoff: true,
+      expireInSeconds: this.settings.jobExpireSeconds,
+      retentionDays: 1,
+    };
+    // createQueue is a no-op for an existing queue; updateQueue applies changed settings.
+    await this.boss.createQueue(EVALUATE_QUEUE, options);
+    await this.boss.updateQueue(EVALUATE_QUEUE, options);
+  }
+
+  /**
+   * Queues the alphas of a path that are neither stored nor queued, in jobs of `chunk` alphas, and raises
+   * the priority of queued (not yet running) jobs that hold the others.
+   */
+  async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+    const priority = PRIORITY[request.priority];
+    const result = await inTransaction(this.pool, async (client) => {
+      // Tasks whose job is gone (ended without storing its point, cancelled, failed, archived) are
+      // released, so that their alphas can be queued again.
+      await client.query(
+        `DELETE FROM path_tasks t WHERE t.path_id = $1
+           AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = $2 AND j.id = t.job_id AND j.state < 'completed')`,
+        [request.pathId, EVALUATE_QUEUE],
+      );
+      const { rows } = await client.query<{ alpha: number }>(
+        `INSERT INTO path_tasks (path_id, alpha, job_id)
+           SELECT $1, a, $3 FROM unnest($2::float8[]) AS a
+            WHERE NOT EXISTS (SELECT 1 FROM path_points p WHERE p.path_id = $1 AND p.alpha = a)
+         ON CONFLICT DO NOTHING
+         RETURNING alpha`,
+        [request.pathId, request.alphas, randomUUID()],
+      );
+      const queued = rows.map((r) => r.alpha).sort((a, b) => a - b);
+      const jobIds: string[] = [];
+      const db = { executeSql: (text: string, values: unknown[]) => client.query(text, values) };
+      for (let start = 0; start < queued.length; start += request.chunk) {
+        const alphas = queued.slice(start, start + request.chunk);
+        const id = randomUUID();
+        await client.query('UPDATE path_tasks SET job_id = $1 WHERE path_id = $2 AND alpha = ANY($3::float8[])', [id, request.pathId, alphas]);
+        const data: EvaluateJob = { pathId: request.pathId, alphas, engine: request.engine };
+        await this.boss.send(EVALUATE_QUEUE, data, { id, priority, db });
+        jobIds.push(id);
+      }
+      await client.query(
+        `UPDATE pgboss.job j SET priority = $3
+           FROM path_tasks t
+          WHERE t.path_id = $1 AND t.alpha = ANY($2::float8[])
+            AND j.name = $4 AND j.id = t.job_id AND j.state IN ('created', 'retry') AND j.priority < $3`,
+        [request.pathId, request.alphas, priority, EVALUATE_QUEUE],
+      );
+      return { queued, jobIds };
+    });
+    if (result.jobIds.length > 0) for (const id of this.workerIds) this.boss.notifyWorker(id);
+    return result;
+  }
+
+  /**
+   * Cancels the queued work of a path: its tasks are dropped and jobs not yet running are cancelled; a
+   * running job stops after its current α. Returns the alphas that will not be evaluated.
+   */
+  async cancel(pathId: string): Promise<number[]> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ alpha: number; job_id: string }>('DELETE FROM path_tasks WHERE path_id = $1 RETURNING alpha, job_id', [
+        pathId,
+      ]);
+      await client.query(CANCEL_WAITING_JOBS, [EVALUATE_QUEUE, [...new Set(rows.map((r) => r.job_id))]]);
+      return rows.map((r) => r.alpha).sort((a, b) => a - b);
+    });
+  }
+
+  /**
+   * Marks a path FAILED with a message for its user and drops its queued work (other jobs of the path find
+   * no tasks and end at once).
+   */
+  async failPath(pathId: string, code: string, message: string): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      await client.query('UPDATE paths SET failure_code = $2, failure_message = $3, failed_at = now() WHERE id = $1 AND failure_code IS NULL', [
+        pathId,
+        code,
+        message,
+      ]);
+      const { rows } = await client.query<{ job_id: string }>('DELETE FROM path_tasks WHERE path_id = $1 RETURNING job_id', [pathId]);
+      await client.query(CANCEL_WAITING_JOBS, [EVALUATE_QUEUE, [...new Set(rows.map((r) => r.job_id))]]);
+    });
+  }
+
+  /**
+   * Puts the alphas a job has not evaluated into a new job (same priority) and drops them from this one:
+   * how a worker that is shutting down hands its work back at once instead of leaving it to expire.
+   */
+  async requeue(job: PgBoss.JobWithMetadata<EvaluateJob>, alphas: readonly number[]): Promise<void> {
+    if (alphas.length === 0) return;
+    await inTransaction(this.pool, async (client) => {
+      const id = randomUUID();
+      const { rows } = await client.query<{ alpha: number }>(
+        'UPDATE path_tasks SET job_id = $1 WHERE job_id = $2 AND alpha = ANY($3::float8[]) RETURNING alpha',
+        [id, job.id, alphas],
+      );
+      if (rows.length === 0) return;
+      const data: EvaluateJob = { ...job.data, alphas: rows.map((r) => r.alpha).sort((a, b) => a - b) };
+      const db = { executeSql: (text: string, values: unknown[]) => client.query(text, values) };
+      await this.boss.send(EVALUATE_QUEUE, data, { id, priority: job.priority, db });
+    });
+  }
+
+  /** Runs `count` workers in this process, each one job at a time (an engine uses every core already). */
+  async work(count: number, handler: JobHandler): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const id = await this.boss.work<EvaluateJob>(
+        EVALUATE_QUEUE,
+        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.settings.workerPollMs / 1000 },
+        async ([job]) => handler(job!),
+      );
+      this.workerIds.push(id);
+    }
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const { rows } = await this.pool.query<{ state: string; count: string }>(
+      `SELECT state, count(*) AS count FROM pgboss.job WHERE name = $1 AND state < 'completed' GROUP BY state`,
+      [EVALUATE_QUEUE],
+    );
+    const count = (state: string) => Number(rows.find((r) => r.state === state)?.count ?? 0);
+    return { created: count('created'), retry: count('retry'), active: count('active') };
+  }
+
+  /** Stops fetching jobs and waits up to `timeoutMs` for the running ones (their handlers end early on `stopping`). */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    await this.boss.stop({ graceful: true, wait: true, timeout: timeoutMs });
+    this.logger.debug('job queue stopped');
+  }
+}
