@@ -77,6 +77,8 @@ export class AnalyticsResolver {
       },
       groupBy: input.groupBy,
       maxEvaluations: input.maxEvaluations,
+      wait: input.wait,
+      timeoutMs: input.timeoutMs,
       barrier: { tolerance: input.tolerance },
       statistics: { permutations: input.permutations, bootstrap: input.bootstrap, seed: input.seed },
     });
@@ -85,6 +87,7 @@ export class AnalyticsResolver {
       groups: report.groups,
       points: report.points.map((p) => ({ ...p, run: toRun(p.run) })),
       missing: report.missing.map((m) => ({ ...m, run: toRun(m.run) })),
+      progress: report.progress,
     };
   }
 }

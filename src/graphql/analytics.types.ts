@@ -240,8 +240,18 @@ export class CorrelationInput {
   @Field(() => [String], { nullable: true, description: 'Hyper-parameter paths; each distinct combination of values is a group.' })
   groupBy?: string[] | null;
 
-  @Field(() => Int, { defaultValue: 50, description: 'Most evaluations (paths or end points) this query may start; runs beyond are listed in missing.' })
+  @Field(() => Int, { defaultValue: 50, description: 'Most evaluations (paths or end points) this query may queue; runs beyond are listed in missing.' })
   maxEvaluations!: number;
+
+  @Field(() => Boolean, {
+    defaultValue: true,
+    description:
+      'true: queue every missing evaluation at once, wait for them (up to timeoutMs), then answer. false: queue them and answer at once with what is stored; `progress` says how far the queued work is.',
+  })
+  wait!: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.' })
+  timeoutMs?: number | null;
 
   @Field(() => Float, { defaultValue: 1e-4, description: 'Barrier tolerance (see BarrierMetrics).' })
   tolerance!: number;
@@ -325,6 +335,18 @@ export class MissingRun {
   reason!: string;
 }
 
+@ObjectType({ description: 'The evaluations a correlation queued (or found queued) for its runs.' })
+export class CorrelationProgress {
+  @Field(() => Int, { description: 'Alphas stored, of those it requested.' })
+  done!: number;
+
+  @Field(() => Int)
+  total!: number;
+
+  @Field(() => Int, { description: 'Paths still queued or running; ask again (or follow them with pathUpdated) to see them counted.' })
+  pendingPaths!: number;
+}
+
 @ObjectType()
 export class CorrelationReport {
   @Field(() => CorrelationStatistics)
@@ -338,5 +360,8 @@ export class CorrelationReport {
 
   @Field(() => [MissingRun], { description: 'Runs left out, each with the reason; never dropped silently.' })
   missing!: MissingRun[];
+
+  @Field(() => CorrelationProgress)
+  progress!: CorrelationProgress;
 }
 

@@ -12,10 +12,14 @@ import { badUserInput, isLinpathError } from '../errors.js';
 import type { AnalyticsRepository } from '../storage/analytics.repository.js';
 import type { DistanceRow } from '../storage/analytics.tables.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
+import type { Priority } from '../queue/eval-queue.js';
 import {
   interpolationPath,
+  pathStates,
   resolveEndpoints,
   storedPoints,
+  waitForPaths,
+  DEFAULT_ALPHAS,
   type InterpolationPathInput,
   type PathDeps,
   type PathPoint,
@@ -125,7 +129,8 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   const blocks = input.blocks ?? graph.blocks;
   if (blocks.length === 0) throw badUserInput('blocks: expected at least one block, got []');
   const paths: BlockwiseResult['paths'] = [];
-  // One block after the other: each path already uses every core the engine has.
+  // All blocks are queued first, so that every worker can take one; then each is awaited.
+  for (const block of new Set(blocks)) await interpolationPath(deps.paths, { ...input, blocks: [block] }, { wait: false, priority: 'interactive' });
   for (const block of new Set(blocks)) {
     const result = await interpolationPath(deps.paths, { ...input, blocks: [block] });
     paths.push({ block, result, loss: pathBarriers(result.points, { loss: input.barrier ?? {} }).loss });
@@ -149,22 +154,40 @@ export type EndpointMetric = { loss: number | null; accuracy: number; n: number 
 export interface EndpointOptions {
   /** Evaluate missing end points (each costs one forward pass over the dataset); false: report them missing. */
   evaluate: boolean;
-  /** Most evaluations this call may start; further runs are reported missing. */
+  /** Most evaluations this call may queue; further runs are reported missing. */
   maxEvaluations?: number;
+  /** Wait for the queued evaluations (default true); false: report them missing as queued. */
+  wait?: boolean;
+  timeoutMs?: number;
+  priority?: Priority;
+  /** Runs that may queue an evaluation whatever maxEvaluations says (their work was queued before). */
+  only?: ReadonlySet<string>;
 }
+
+export interface EndpointMetrics {
+  metrics: Map<string, EndpointMetric>;
+  /** Evaluations queued by this call. */
+  evaluations: number;
+  /** The paths (and alphas) queued, for progress. */
+  queued: Array<{ pathId: string; alphas: number[] }>;
+  queuedRuns: Set<string>;
+}
+
+/** Reason given for a run whose evaluation is queued and not finished. */
+export const PENDING_REASON = 'evaluation queued, not finished yet';
 
 /**
  * The loss and accuracy of each run's FINAL checkpoint on a split of its dataset (the dataset named by the
  * run's `datasetName`): the α = 1 point of any stored path ending there, evaluated on demand otherwise (as
- * the α = 1 point of INITIAL → FINAL, which later paths reuse). A bounded number of queries for any number
- * of runs, plus one evaluation per run that has none.
+ * the α = 1 point of INITIAL → FINAL, which later paths reuse). All missing end points are queued at once,
+ * then awaited together: a bounded number of queries for any number of runs.
  */
 export async function runEndpointMetrics(
   deps: AnalyticsDeps,
   runs: readonly RunRow[],
   split: Split,
   options: EndpointOptions,
-): Promise<{ metrics: Map<string, EndpointMetric>; evaluations: number }> {
+): Promise<EndpointMetrics> {
   const result = new Map<string, EndpointMetric>();
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
   const datasets = await deps.analytics.datasetsByName(runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])));
@@ -183,34 +206,42 @@ export async function runEndpointMetrics(
 
   const stored = await deps.analytics.endpointPoints(targets.map((t) => ({ checkpointId: t.final.id, datasetId: t.dataset.id })));
   let budget = options.maxEvaluations ?? Number.POSITIVE_INFINITY;
-  let evaluations = 0;
+  const queued: Array<{ runId: string; pathId: string }> = [];
   for (const target of targets) {
     const point = stored.find((p) => p.checkpointId === target.final.id && p.datasetId === target.dataset.id);
     if (point !== undefined) {
       result.set(target.run.id, metricOf(point));
       continue;
     }
-    if (!options.evaluate || budget <= 0) {
+    const allowed = options.only === undefined ? budget > 0 : options.only.has(target.run.id);
+    if (!options.evaluate || !allowed) {
       result.set(target.run.id, { missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : 'not evaluated yet' });
       continue;
     }
     budget--;
-    evaluations++;
     try {
-      const evaluated = await interpolationPath(deps.paths, {
-        from: (target.initial ?? target.final).id,
-        to: target.final.id,
-        dataset: target.dataset.id,
-        alphas: [1],
-      });
-      result.set(target.run.id, metricOf(evaluated.points[0]!));
+      const request = { from: (target.initial ?? target.final).id, to: target.final.id, dataset: target.dataset.id, alphas: [1] };
+      const state = await interpolationPath(deps.paths, request, { wait: false, priority: options.priority ?? 'interactive' });
+      queued.push({ runId: target.run.id, pathId: state.path.id });
     } catch (error) {
       // A run whose checkpoint cannot be evaluated (no architecture, a changed object) is reported, not fatal.
       if (!isLinpathError(error)) throw error;
       result.set(target.run.id, { missing: `${error.code}: ${error.message}` });
     }
   }
-  return { metrics: result, evaluations };
+
+  const requests = queued.map((q) => ({ pathId: q.pathId, alphas: [1] }));
+  if (options.wait ?? true) await waitForPaths(deps.paths, requests, options.timeoutMs ?? deps.paths.settings.maxWaitMs);
+  const states = await pathStates(deps.paths, requests);
+  for (const { runId, pathId } of queued) {
+    const state = states.get(pathId);
+    const point = state?.points[0];
+    result.set(
+      runId,
+      point !== undefined ? metricOf(point) : { missing: state?.failure != null ? `${state.failure.code}: ${state.failure.message}` : PENDING_REASON },
+    );
+  }
+  return { metrics: result, evaluations: queued.length, queued: requests, queuedRuns: new Set(queued.map((q) => q.runId)) };
 }
 
 const metricOf = (point: { lossSum: number; correct: number; n: number }): EndpointMetric => {
@@ -262,6 +293,9 @@ export interface CorrelationInput {
   maxEvaluations?: number | null | undefined;
   barrier?: BarrierOptions | undefined;
   statistics?: CorrelationOptions | undefined;
+  /** Wait for the evaluations it queued (default true); false: answer at once with what is stored. */
+  wait?: boolean | null | undefined;
+  timeoutMs?: number | null | undefined;
 }
 
 export interface CorrelationPoint {
@@ -276,6 +310,8 @@ export interface CorrelationOutput {
   groups: Array<{ key: string; values: unknown[]; overall: CorrelationResult }>;
   points: CorrelationPoint[];
   missing: Array<{ run: RunRow; reason: string }>;
+  /** The evaluations this query queued (or found queued): alphas stored of those requested. */
+  progress: { done: number; total: number; pendingPaths: number };
 }
 
 export const MAX_CORRELATION_RUNS = 1000;
@@ -298,14 +334,52 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
       throw badUserInput(`${field}: expected an integer from 0 to ${MAX_RESAMPLES}, got ${value}`);
     }
   }
-  const groupBy = (input.groupBy ?? []).map((path) => ({ path, segments: path.split('.') }));
-  const runs = await allRuns(deps, input.runs);
-  let budget = input.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS;
+  const budget = input.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS;
   if (!Number.isInteger(budget) || budget < 0) throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
-
+  const maxWait = deps.paths.settings.maxWaitMs;
+  if (input.timeoutMs != null && (!Number.isInteger(input.timeoutMs) || input.timeoutMs < 0 || input.timeoutMs > maxWait)) {
+    throw badUserInput(`timeoutMs: expected an integer from 0 to ${maxWait} (LINPATH_MAX_WAIT_MS), got ${input.timeoutMs}`);
+  }
+  const runs = await allRuns(deps, input.runs);
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+
+  // Every missing evaluation is queued at once (bulk priority, up to maxEvaluations), so that all workers
+  // share them; then they are awaited together; then the same pass reads what is stored, queueing nothing new.
+  const first = await correlationPass(deps, input, runs, checkpoints, { budget, xRuns: undefined, yRuns: undefined });
+  if ((input.wait ?? true) && first.queued.length > 0) await waitForPaths(deps.paths, first.queued, input.timeoutMs ?? maxWait);
+  const result = first.queued.length === 0 ? first : await correlationPass(deps, input, runs, checkpoints, { budget: 0, xRuns: first.xRuns, yRuns: first.yRuns });
+
+  const states = await pathStates(deps.paths, result.queued);
+  const progress = { done: 0, total: 0, pendingPaths: 0 };
+  for (const state of states.values()) {
+    progress.done += state.progress.done;
+    progress.total += state.progress.total;
+    if (state.status !== 'COMPLETE' && state.status !== 'FAILED') progress.pendingPaths++;
+  }
+  return { ...result.output, progress };
+}
+
+interface PassLimits {
+  budget: number;
+  /** Runs whose x (or y) was queued by the first pass: they may be requested again at no cost. */
+  xRuns: ReadonlySet<string> | undefined;
+  yRuns: ReadonlySet<string> | undefined;
+}
+
+async function correlationPass(
+  deps: AnalyticsDeps,
+  input: CorrelationInput,
+  runs: RunRow[],
+  checkpoints: CheckpointRow[],
+  limits: PassLimits,
+): Promise<{ output: Omit<CorrelationOutput, 'progress'>; queued: Array<{ pathId: string; alphas: number[] }>; xRuns: Set<string>; yRuns: Set<string> }> {
+  const groupBy = (input.groupBy ?? []).map((path) => ({ path, segments: path.split('.') }));
+  let budget = limits.budget;
+  const queued: Array<{ pathId: string; alphas: number[] }> = [];
+  const xRuns = new Set<string>();
   const missing: CorrelationOutput['missing'] = [];
   const xs = new Map<string, number>();
+  const xPending = new Set<string>();
   for (const run of runs) {
     const from = checkpoints.find((c) => c.runId === run.id && c.role === input.path.from);
     const to = checkpoints.find((c) => c.runId === run.id && c.role === input.path.to);
@@ -314,8 +388,16 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
       continue;
     }
     try {
-      const x = await xValue(deps, input, from, to, budget);
-      if (x.evaluated) budget--;
+      const allowed = limits.xRuns === undefined ? budget > 0 : limits.xRuns.has(run.id);
+      const x = await xValue(deps, input, from, to, allowed);
+      if (x.evaluated) {
+        if (limits.xRuns === undefined) budget--;
+        xRuns.add(run.id);
+      }
+      if (x.queued !== undefined) {
+        queued.push(x.queued);
+        if ('missing' in x && x.missing.startsWith(PENDING_REASON)) xPending.add(run.id);
+      }
       if ('missing' in x) missing.push({ run, reason: x.missing });
       else xs.set(run.id, x.value);
     } catch (error) {
@@ -325,17 +407,19 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
     }
   }
 
-  const ys = await yValues(deps, input, runs.filter((r) => xs.has(r.id)), budget);
+  // y of the runs whose x is known or on its way, so that both are queued in the same pass.
+  const y = await yValues(deps, input, runs.filter((r) => xs.has(r.id) || xPending.has(r.id)), budget, limits.yRuns);
+  queued.push(...y.queued);
   const points: CorrelationPoint[] = [];
   for (const run of runs) {
     if (!xs.has(run.id)) continue;
-    const y = ys.get(run.id)!;
-    if (typeof y === 'string') {
-      missing.push({ run, reason: y });
+    const value = y.values.get(run.id)!;
+    if (typeof value === 'string') {
+      missing.push({ run, reason: value });
       continue;
     }
     const values = groupBy.map(({ segments }) => valueAt(run.hyperparameters, segments) ?? null);
-    points.push({ run, x: xs.get(run.id)!, y, group: groupBy.length === 0 ? null : JSON.stringify(values) });
+    points.push({ run, x: xs.get(run.id)!, y: value, group: groupBy.length === 0 ? null : JSON.stringify(values) });
   }
 
   const stats = (subset: CorrelationPoint[]) => correlate(subset.map((p) => p.x), subset.map((p) => p.y), input.statistics);
@@ -343,7 +427,7 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
     .map((key) => ({ key, values: JSON.parse(key) as unknown[] }))
     .sort((a, b) => compareValues(a.values, b.values))
     .map(({ key, values }) => ({ key, values, overall: stats(points.filter((p) => p.group === key)) }));
-  return { overall: stats(points), groups, points, missing };
+  return { output: { overall: stats(points), groups, points, missing }, queued, xRuns, yRuns: y.queuedRuns };
 }
 
 async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
@@ -354,15 +438,16 @@ async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | unde
   return rows.map(({ sortValue: _sortValue, ...run }) => run);
 }
 
-type XValue = ({ value: number } | { missing: string }) & { evaluated: boolean };
+type XValue = ({ value: number } | { missing: string }) & { evaluated: boolean; queued?: { pathId: string; alphas: number[] } };
 
-async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: CheckpointRow, to: CheckpointRow, budget: number): Promise<XValue> {
+/** x of one run; `evaluate`: a missing distance may be computed and a missing path queued (bulk). */
+async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: CheckpointRow, to: CheckpointRow, evaluate: boolean): Promise<XValue> {
   if (input.x.startsWith('DISTANCE_')) {
     const request = { from: from.id, to: to.id, metric: input.x.slice('DISTANCE_'.length) as DistanceMetric, blocks: input.path.blocks };
     // An uncached distance reads both checkpoints in full: it counts against the evaluation budget.
     const stored = await checkpointDistance(deps, request, { compute: false });
     if (stored !== undefined) return { value: stored.distance.value, evaluated: false };
-    if (budget <= 0) return { missing: 'distance not computed: maxEvaluations reached', evaluated: false };
+    if (!evaluate) return { missing: 'distance not computed: maxEvaluations reached', evaluated: false };
     return { value: (await checkpointDistance(deps, request))!.distance.value, evaluated: true };
   }
   const request = {
@@ -376,10 +461,19 @@ async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: Checkp
   let { points, missingAlphas } = await storedPoints(deps.paths, request);
   let evaluated = false;
   if (missingAlphas.length > 0) {
-    if (budget <= 0) return { missing: `path not evaluated: maxEvaluations reached (${missingAlphas.length} alphas missing)`, evaluated };
-    points = (await interpolationPath(deps.paths, request)).points;
+    if (!evaluate) return { missing: `path not evaluated: maxEvaluations reached (${missingAlphas.length} alphas missing)`, evaluated };
+    const state = await interpolationPath(deps.paths, request, { wait: false, priority: 'bulk' });
+    const queued = { pathId: state.path.id, alphas: [...new Set((input.path.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))] };
     evaluated = true;
+    if (state.failure !== null) return { missing: `${state.failure.code}: ${state.failure.message}`, evaluated, queued };
+    if (state.status !== 'COMPLETE') return { missing: `${PENDING_REASON} (${state.progress.done}/${state.progress.total} alphas stored)`, evaluated, queued };
+    points = state.points;
+    return { ...barrierX(input, points), evaluated, queued };
   }
+  return { ...barrierX(input, points), evaluated };
+}
+
+function barrierX(input: CorrelationInput, points: readonly PathPoint[]): { value: number } | { missing: string } {
   const barriers = pathBarriers(points, { loss: input.barrier ?? {}, error: input.barrier ?? {} });
   const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
   const name = input.x.replace(/^ERROR_/, '');
@@ -395,7 +489,7 @@ async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: Checkp
             : metrics.monotonic === null
               ? null
               : Number(metrics.monotonic);
-  return value === null ? { missing: `${input.x} is undefined for this path (non-finite points)`, evaluated } : { value, evaluated };
+  return value === null ? { missing: `${input.x} is undefined for this path (non-finite points)` } : { value };
 }
 
 async function yValues(
@@ -403,7 +497,8 @@ async function yValues(
   input: CorrelationInput,
   runs: RunRow[],
   budget: number,
-): Promise<Map<string, number | string>> {
+  only: ReadonlySet<string> | undefined,
+): Promise<{ values: Map<string, number | string>; queued: Array<{ pathId: string; alphas: number[] }>; queuedRuns: Set<string> }> {
   const values = new Map<string, number | string>();
   if (input.y === 'REPORTED') {
     const segments = input.yMetric!.split('.');
@@ -411,13 +506,19 @@ async function yValues(
       const value = valueAt(run.reportedMetrics, segments);
       values.set(run.id, typeof value === 'number' && Number.isFinite(value) ? value : `no numeric reported metric "${input.yMetric}"`);
     }
-    return values;
+    return { values, queued: [], queuedRuns: new Set() };
   }
   const split: Split = input.y.startsWith('TEST') ? 'TEST' : 'TRAIN';
-  const { metrics } = await runEndpointMetrics(deps, runs, split, { evaluate: true, maxEvaluations: budget });
+  const endpoints = await runEndpointMetrics(deps, runs, split, {
+    evaluate: true,
+    maxEvaluations: budget,
+    wait: false,
+    priority: 'bulk',
+    ...(only !== undefined ? { only } : {}),
+  });
   const kind = input.y.slice(split.length + 1);
   for (const run of runs) {
-    const metric = metrics.get(run.id)!;
+    const metric = endpoints.metrics.get(run.id)!;
     if ('missing' in metric) {
       values.set(run.id, `${split.toLowerCase()} metric: ${metric.missing}`);
       continue;
@@ -425,7 +526,7 @@ async function yValues(
     const value = kind === 'ACCURACY' ? metric.accuracy : kind === 'ERROR' ? 1 - metric.accuracy : metric.loss;
     values.set(run.id, value === null ? `${input.y} is not finite` : value);
   }
-  return values;
+  return { values, queued: endpoints.queued, queuedRuns: endpoints.queuedRuns };
 }
 
 /** Groups in order of their values: numbers numerically, then strings, then anything else; null last. */

@@ -150,6 +150,79 @@ export async function pathState(deps: Pick<PathDeps, 'paths'>, pathId: string, a
   return resultOf(snapshot, alphas ?? gridOf(snapshot), new Set(snapshot.points.map((p) => p.alpha)));
 }
 
+/** The state of several paths' requests, read in three queries. */
+export async function pathStates(
+  deps: Pick<PathDeps, 'paths'>,
+  requests: ReadonlyArray<{ pathId: string; alphas: readonly number[] }>,
+): Promise<Map<string, PathResult>> {
+  const snapshot = await deps.paths.snapshot([...new Set(requests.map((r) => r.pathId))], EVALUATE_QUEUE);
+  const states = new Map<string, PathResult>();
+  for (const path of snapshot.paths) {
+    const own: PathSnapshot = {
+      path,
+      points: snapshot.points.filter((p) => p.pathId === path.id),
+      tasks: snapshot.tasks.filter((t) => t.pathId === path.id),
+    };
+    const alphas = [...new Set(requests.filter((r) => r.pathId === path.id).flatMap((r) => r.alphas))].sort((a, b) => a - b);
+    states.set(path.id, resultOf(own, alphas, new Set(own.points.map((p) => p.alpha))));
+  }
+  return states;
+}
+
+/**
+ * Waits until every request is settled (COMPLETE, FAILED or PARTIAL) or `timeoutMs` passes, on the
+ * watcher's shared polls. Returns false when the time ran out.
+ */
+export function waitForPaths(
+  deps: Pick<PathDeps, 'watcher'>,
+  requests: ReadonlyArray<{ pathId: string; alphas: readonly number[] }>,
+  timeoutMs: number,
+  onProgress?: (progress: { done: number; total: number }) => void,
+): Promise<boolean> {
+  const open = new Map<string, { alphas: number[]; done: number; total: number; settled: boolean }>();
+  for (const r of requests) {
+    const entry = open.get(r.pathId) ?? { alphas: [], done: 0, total: 0, settled: false };
+    entry.alphas = [...new Set([...entry.alphas, ...r.alphas])];
+    entry.total = entry.alphas.length;
+    open.set(r.pathId, entry);
+  }
+  if (open.size === 0) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const stops: Array<() => void> = [];
+    let lastDone = -1;
+    const finish = (complete: boolean) => {
+      clearTimeout(timer);
+      deps.watcher.closed$.removeEventListener('abort', giveUp);
+      for (const stop of stops) stop();
+      resolve(complete);
+    };
+    const giveUp = () => finish(false);
+    for (const [pathId, entry] of open) {
+      stops.push(
+        deps.watcher.watch(pathId, (snapshot) => {
+          const { status, progress } = pathStatus({
+            alphas: entry.alphas,
+            points: snapshot.points,
+            tasks: snapshot.tasks,
+            failed: snapshot.path.failureCode !== null,
+          });
+          entry.done = progress.done;
+          entry.settled = isSettled(status);
+          const done = [...open.values()].reduce((sum, e) => sum + e.done, 0);
+          if (done !== lastDone) {
+            lastDone = done;
+            onProgress?.({ done, total: [...open.values()].reduce((sum, e) => sum + e.total, 0) });
+          }
+          if ([...open.values()].every((e) => e.settled)) finish(true);
+        }),
+      );
+    }
+    const timer = setTimeout(giveUp, timeoutMs);
+    if (deps.watcher.closed$.aborted) giveUp();
+    else deps.watcher.closed$.addEventListener('abort', giveUp, { once: true });
+  });
+}
+
 /** Stops the queued work of a path; returns its state after. */
 export async function cancelPath(deps: Pick<PathDeps, 'paths' | 'queue'>, pathId: string): Promise<PathResult & { cancelled: number[] }> {
   await findPathOrThrow(deps, pathId);

@@ -283,7 +283,7 @@ describe('analytics on a real database, S3 server and engine', () => {
       expect(limited.missing.filter((m) => m.reason.startsWith('path not evaluated: maxEvaluations reached')).length).toBeGreaterThan(0);
 
       const report = await correlation(deps, { ...input, maxEvaluations: 100 });
-      expect(report.points).toHaveLength(12);
+      expect(report.points, JSON.stringify(report.missing.map((m) => m.reason))).toHaveLength(12);
       expect(report.missing.map((m) => m.run.name)).toEqual(['sweep-unfinished']);
 
       // Independently: a plain float64 forward pass of the MLP at θ_k(α) = (1 − α)·θ_0 + α·θ(t_k).
@@ -332,7 +332,7 @@ describe('analytics on a real database, S3 server and engine', () => {
         path: { from: 'INITIAL', to: 'FINAL', dataset: ids.test },
         statistics: { permutations: 100, bootstrap: 100 },
       });
-      expect(report.points).toHaveLength(12);
+      expect(report.points, JSON.stringify(report.missing.map((m) => m.reason))).toHaveLength(12);
       expect(report.missing.find((m) => m.run.name === 'sweep-misfit')?.reason).toMatch(/^BAD_USER_INPUT: checkpoint does not match architecture resnet18-cifar/);
     });
 
