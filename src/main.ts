@@ -234,6 +234,8 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
   const logger = createLogger(config);
   const app = await createLinpath(config, 'client', logger);
   try {
+    // Load the engine now: a host without its libraries (CUDA, tfjs) fails here, not on its first job.
+    await app.paths.engines.get(config.compute.engine);
     const http = options.metricsPort === undefined ? undefined : await startMetricsServer(app, config.host, options.metricsPort);
     await app.startWorkers(concurrency);
     logger.info(

@@ -158,7 +158,16 @@ export class ServerStartError extends Error {
  * process exits first or no URL comes within 60 s.
  */
 export function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const child = spawnLinpath(['start'], env);
+  return startLinpath(['start'], env, /^linpath: GraphQL at (http:\/\/\S+)$/m);
+}
+
+/** Starts `linpath worker` with a metrics port; `url` is its /metrics URL. */
+export function startWorker(env: Record<string, string>, args: string[] = []): Promise<RunningServer> {
+  return startLinpath(['worker', '--metrics-port', '0', ...args], env, /^linpath: worker running, metrics at (http:\/\/\S+)$/m);
+}
+
+function startLinpath(args: string[], env: Record<string, string>, ready: RegExp): Promise<RunningServer> {
+  const child = spawnLinpath(args, env);
   let output = '';
   let stdoutLines = '';
   const exited = new Promise<number>((resolve) => {
@@ -175,13 +184,13 @@ export function startServer(env: Record<string, string>): Promise<RunningServer>
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      fail(new ServerStartError(`linpath start printed no URL within ${START_TIMEOUT_MS / 1000} s; output:\n${output}`, undefined, output));
+      fail(new ServerStartError(`linpath ${args[0]} printed no URL within ${START_TIMEOUT_MS / 1000} s; output:\n${output}`, undefined, output));
     }, START_TIMEOUT_MS);
 
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
       stdoutLines += chunk;
-      const match = /^linpath: GraphQL at (http:\/\/\S+)$/m.exec(stdoutLines);
+      const match = ready.exec(stdoutLines);
       if (match === null || settled) return;
       settled = true;
       clearTimeout(timer);
@@ -190,9 +199,9 @@ export function startServer(env: Record<string, string>): Promise<RunningServer>
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
     });
-    child.once('error', (error) => fail(new ServerStartError(`cannot spawn linpath start: ${error.message}`, undefined, output)));
+    child.once('error', (error) => fail(new ServerStartError(`cannot spawn linpath ${args[0]}: ${error.message}`, undefined, output)));
     void exited.then((status) =>
-      fail(new ServerStartError(`linpath start exited with status ${status} before serving; output:\n${output}`, status, output)),
+      fail(new ServerStartError(`linpath ${args[0]} exited with status ${status} before serving; output:\n${output}`, status, output)),
     );
   });
 }
