@@ -154,16 +154,18 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
     watcher,
   };
   const metrics = new Metrics(queue, states);
+  let closing: Promise<void> | undefined;
   return {
     paths,
     queue,
     metrics,
     startWorkers: (count) => queue.work(count, evaluationWorker(paths, logger, stopping.signal, metrics)),
-    close: async () => {
-      watcher.close();
-      stopping.abort();
-      await queue.stop();
-    },
+    close: () =>
+      (closing ??= (async () => {
+        watcher.close();
+        stopping.abort();
+        await queue.stop();
+      })()),
   };
 }
 

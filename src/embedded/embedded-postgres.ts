@@ -15,9 +15,12 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(dataDir: string | undefined): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir);
-  // pglite-socket multiplexes connections onto the single PGlite session and keeps an open transaction's
-  // statements together; code must never wait on a second connection while holding a transaction.
+  // pglite-socket multiplexes connections onto the single PGlite session. Its own queue interleaves the
+  // messages of concurrent extended-protocol queries (one connection's Bind can meet another's Parse),
+  // so linpath replaces it with one that gives a connection the session for a whole query and for a whole
+  // transaction. Code must never wait on a second connection while holding a transaction.
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
+  (server as unknown as { queryQueue: ProtocolQueue }).queryQueue = new ProtocolQueue(db);
   await server.start();
   const address = server.getServerConn();
   return {
@@ -27,4 +30,87 @@ export async function startEmbeddedPostgres(dataDir: string | undefined): Promis
       await db.close();
     },
   };
+}
+
+/** Messages of the extended query protocol up to its Sync: Parse, Bind, Describe, Execute, Close, Flush. */
+const EXTENDED = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48]);
+
+interface Queued {
+  handlerId: number;
+  message: Uint8Array;
+  onData(data: Uint8Array): void;
+  resolve(bytes: number): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The message queue of pglite-socket's server (same interface), serialising connections by query: once a
+ * connection sends a Parse/Bind/Describe/Execute/Close/Flush it owns the session until its Sync, and
+ * inside a transaction until the transaction ends. Messages of other connections wait.
+ */
+export class ProtocolQueue {
+  private queue: Queued[] = [];
+  private processing = false;
+  private owner: number | null = null;
+
+  constructor(private readonly db: PGlite) {}
+
+  enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ handlerId, message, onData, resolve, reject });
+      void this.process();
+    });
+  }
+
+  getQueueLength(): number {
+    return this.queue.length;
+  }
+
+  clearQueueForHandler(handlerId: number): void {
+    this.queue = this.queue.filter((item) => {
+      if (item.handlerId !== handlerId) return true;
+      item.reject(new Error('connection closed'));
+      return false;
+    });
+  }
+
+  /** A connection went away: roll back what it left open and give the session to the others. */
+  async clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    if (this.owner !== handlerId) return;
+    if (this.db.isInTransaction()) await this.db.exec('ROLLBACK').catch(() => undefined);
+    this.owner = null;
+    void this.process();
+  }
+
+  private async process(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.queue.length > 0) {
+        const index = this.owner === null ? 0 : this.queue.findIndex((item) => item.handlerId === this.owner);
+        if (index === -1) break; // the owner's next message has not arrived yet
+        const [item] = this.queue.splice(index, 1) as [Queued];
+        let bytes = 0;
+        try {
+          await this.db.runExclusive(() =>
+            this.db.execProtocolRawStream(item.message, {
+              onRawData: (data) => {
+                bytes += data.length;
+                item.onData(data);
+              },
+            }),
+          );
+        } catch (error) {
+          this.owner = this.db.isInTransaction() ? item.handlerId : null;
+          item.reject(error);
+          continue;
+        }
+        const midQuery = EXTENDED.has(item.message[0]!);
+        this.owner = midQuery || this.db.isInTransaction() ? item.handlerId : null;
+        item.resolve(bytes);
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
 }

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { isSettled, pathStatus, type JobState } from '../../src/domain/path-status.js';
+import { jobChunk } from '../../src/usecases/paths.usecases.js';
+
+const point = (alpha: number, durationMs = 1000) => ({ alpha, durationMs });
+const task = (alpha: number, jobState: JobState, jobId = `job-${alpha}`) => ({ alpha, jobId, jobState });
+
+describe('pathStatus', () => {
+  const alphas = [0, 0.5, 1];
+
+  it('is COMPLETE when every requested α is stored, whatever else the path has', () => {
+    const result = pathStatus({ alphas, points: [point(0), point(0.5), point(1), point(2)], tasks: [task(0.25, 'active')], failed: false });
+    expect(result).toEqual({ status: 'COMPLETE', progress: { done: 3, total: 3, etaSeconds: 0 } });
+  });
+
+  it('is FAILED when the path failed, even with every point stored before', () => {
+    expect(pathStatus({ alphas, points: [point(0)], tasks: [], failed: true })).toEqual({
+      status: 'FAILED',
+      progress: { done: 1, total: 3, etaSeconds: null },
+    });
+  });
+
+  it('is RUNNING while a job holding a missing α is active, with an ETA from the stored points', () => {
+    const result = pathStatus({
+      alphas,
+      points: [point(0, 2000)],
+      tasks: [task(0.5, 'active', 'a'), task(1, 'created', 'b')],
+      failed: false,
+    });
+    // Two missing × 2 s each ÷ one running job.
+    expect(result).toEqual({ status: 'RUNNING', progress: { done: 1, total: 3, etaSeconds: 4 } });
+  });
+
+  it('is PENDING while missing alphas wait in the queue (or for a retry), with no ETA before a first point', () => {
+    expect(pathStatus({ alphas, points: [], tasks: [task(0, 'created'), task(0.5, 'retry'), task(1, 'created')], failed: false })).toEqual({
+      status: 'PENDING',
+      progress: { done: 0, total: 3, etaSeconds: null },
+    });
+  });
+
+  it('is PARTIAL when missing alphas are not queued, or only by jobs that ended (a stale task)', () => {
+    expect(pathStatus({ alphas, points: [point(0)], tasks: [], failed: false }).status).toBe('PARTIAL');
+    for (const state of ['completed', 'cancelled', 'failed', null] as const) {
+      expect(pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, state), task(1, state)], failed: false }).status).toBe('PARTIAL');
+    }
+  });
+
+  it('ignores tasks of alphas nobody asked for', () => {
+    expect(pathStatus({ alphas: [0], points: [], tasks: [task(0.5, 'active')], failed: false }).status).toBe('PARTIAL');
+  });
+
+  it('calls COMPLETE, FAILED and PARTIAL settled, and not PENDING or RUNNING', () => {
+    expect(['COMPLETE', 'FAILED', 'PARTIAL', 'PENDING', 'RUNNING'].map((s) => isSettled(s as never))).toEqual([true, true, true, false, false]);
+  });
+});
+
+describe('jobChunk', () => {
+  it('takes LINPATH_JOB_ALPHAS when set', () => {
+    expect(jobChunk({ jobAlphas: 3 }, 11_183_562, 500)).toBe(3);
+  });
+
+  it('sizes jobs from parameters × examples: a few α of ResNet-18, a whole grid of a small MLP, at least one', () => {
+    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 500)).toBe(5);
+    expect(jobChunk({ jobAlphas: 0 }, 4_481, 5000)).toBe(32);
+    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 50_000)).toBe(1);
+  });
+});
