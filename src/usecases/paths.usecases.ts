@@ -257,6 +257,7 @@ export function resultOf(snapshot: PathSnapshot, alphas: readonly number[], stor
 }
 
 async function readSnapshot(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathSnapshot> {
+  if (!UUID.test(pathId)) throw notFound(`path: no path with id "${pathId}"`);
   const snapshot = await deps.paths.snapshot([pathId], EVALUATE_QUEUE);
   const path = snapshot.paths[0];
   if (path === undefined) throw notFound(`path: no path with id "${pathId}"`);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATE_QUEUE, PRIORITY } from '../../src/queue/eval-queue.js';
+import { correlation } from '../../src/usecases/analytics.usecases.js';
 import { cancelPath, interpolationPath, pathState, retryPath, waitForPaths } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -155,6 +156,21 @@ describe('the evaluation queue', () => {
     const { rows } = await f.database.pool.query('SELECT max(evaluations) AS most FROM path_points WHERE path_id = $1', [queued.path.id]);
     expect(rows[0].most).toBe(1);
   }, 60_000);
+
+  it('queues a correlation\'s paths with wait: false and reports them as pending, with progress', async () => {
+    const { analytics } = await evaluation({ workers: 0 });
+    const report = await correlation(analytics, {
+      x: 'FRANKLE_HEIGHT',
+      y: 'REPORTED',
+      yMetric: 'test_accuracy',
+      path: { from: 'INITIAL', to: 'FINAL', dataset: ids.test, alphas: [0, 0.71, 1], limit: 4007 },
+      wait: false,
+    });
+    expect(report.points).toEqual([]);
+    expect(report.missing.map((m) => m.reason)).toEqual(['evaluation queued, not finished yet (0/3 alphas stored)']);
+    expect(report.progress).toEqual({ done: 0, total: 3, pendingPaths: 1 });
+    await expect(pathState(analytics.paths, 'not-a-path')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
 
   it('rejects a timeoutMs beyond LINPATH_MAX_WAIT_MS and more examples than LINPATH_MAX_EXAMPLES', async () => {
     const { paths } = await evaluation({ workers: 0, settings: { maxExamples: 100, maxWaitMs: 1000 } });
