@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
 import { createLinpath, createLogger, type Linpath } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { publishServerUrl } from './embedded/services.js';
@@ -181,27 +182,15 @@ async function serve(config: Config): Promise<void> {
             if (!training.signal.aborted) logger.warn({ err: error }, 'training the demo runs failed');
           })
         : Promise.resolve();
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      training.abort();
-      try {
-        // Waiting requests answer with what they know, so that HTTP drains at once.
-        app.paths.watcher.close();
-        await http.stop();
-        await demoTraining;
-        await app.close();
-        process.exit(0);
-      } catch (error) {
-        logger.error({ err: error }, 'shutting down failed');
-        process.exit(1);
-      }
-    };
     // The handlers go in before the URL is announced: whoever reads it may signal at once.
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
+    onTerminationSignals(logger, 'shutting down', async () => {
+      training.abort();
+      // Waiting requests answer with what they know, so that HTTP drains at once.
+      app.paths.watcher.close();
+      await http.stop();
+      await demoTraining;
+      await app.close();
+    });
     publishServerUrl(config, http.url);
     logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home, workers: config.queue.workers }, 'linpath is serving');
     console.log(`linpath: GraphQL at ${http.url}`);
@@ -238,31 +227,38 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
     await app.paths.engines.get(config.compute.engine);
     const http = options.metricsPort === undefined ? undefined : await startMetricsServer(app, config.host, options.metricsPort);
     await app.startWorkers(concurrency);
+    onTerminationSignals(logger, 'worker shutting down: the running job hands its remaining alphas back to the queue', async () => {
+      await http?.stop();
+      await app.close();
+    });
     logger.info(
       { engine: config.compute.engine, provider: config.compute.onnxProvider, concurrency, metrics: http?.url, embedded: app.endpoints.embedded },
       'linpath worker is running',
     );
     console.log(`linpath: worker running${http === undefined ? '' : `, metrics at ${http.url}`}`);
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'worker shutting down: the running job hands its remaining alphas back to the queue');
-      try {
-        await http?.stop();
-        await app.close();
-        process.exit(0);
-      } catch (error) {
-        logger.error({ err: error }, 'shutting down failed');
-        process.exit(1);
-      }
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
   } catch (error) {
     await app.close();
     throw error;
   }
+}
+
+/** On the first SIGINT or SIGTERM: `stop`, then exit 0 (1 when stopping fails). Later signals are ignored. */
+function onTerminationSignals(logger: Logger, message: string, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handle = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, message);
+    try {
+      await stop();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutting down failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGINT', () => void handle('SIGINT'));
+  process.once('SIGTERM', () => void handle('SIGTERM'));
 }
 
 async function withLinpath(config: Config, work: (app: Linpath) => Promise<void>): Promise<void> {

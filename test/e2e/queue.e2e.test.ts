@@ -274,5 +274,7 @@ describe.skipIf(postgresMode)('the embedded default runs the same queue', () => 
     expect(done.data.interpolationPath).toMatchObject({ status: 'COMPLETE', progress: { done: 3, total: 3 } });
     const metrics = await (await fetch(worker.url)).text();
     expect(metrics).toMatch(/^linpath_points_evaluated_total\{engine="onnx"\} 3$/m);
+    expect(await worker.stop('SIGTERM'), worker.output()).toBe(0);
+    worker = undefined;
   }, 180_000);
 });
