@@ -3,6 +3,7 @@
 #   schema/schema.graphql  <- `npm run schema:emit` (builds, then prints the SDL of the type-graphql schema)
 #   migrations/            <- `npm run db:generate` (drizzle-kit from src/storage/*.tables.ts; writes
 #                             nothing when the tables match the last snapshot)
+#   web/src/generated/     <- `npm run codegen` (the dashboard's typed GraphQL documents, from the SDL)
 # The tree is compared before and after regenerating, so a hand edit of a generated file fails as well as a
 # source change without regeneration. The regenerated files are left in place: review and commit them.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root="$PWD"
 MAX_DIFF_LINES=300
 
-GENERATED=(schema migrations)
+GENERATED=(schema migrations web/src/generated)
 
 before="$(mktemp -d)"
 trap 'rm -rf "$before"' EXIT
@@ -25,6 +26,8 @@ npm run --silent schema:emit
 echo "check-generated: npm run db:generate"
 # No stdin: if drizzle-kit needs to ask (a rename or a dropped column), it fails instead of waiting.
 npm run --silent db:generate </dev/null
+echo "check-generated: npm run codegen"
+npm run --silent codegen
 
 changed=0
 for dir in "${GENERATED[@]}"; do
@@ -33,7 +36,7 @@ for dir in "${GENERATED[@]}"; do
 done
 
 if [[ "$changed" -eq 0 ]]; then
-  echo "check-generated: OK, schema/ and migrations/ are up to date"
+  echo "check-generated: OK, schema/, migrations/ and web/src/generated/ are up to date"
   exit 0
 fi
 
@@ -41,7 +44,7 @@ fi
   echo
   echo "check-generated: FAILED: regenerating changed files under schema/ or migrations/."
   echo "  The committed schema/schema.graphql or migrations/ do not match the sources (or were edited by hand)."
-  echo "  Fix: run 'npm run schema:emit' and 'npm run db:generate', review the result, and commit it."
+  echo "  Fix: run 'npm run schema:emit', 'npm run db:generate' and 'npm run codegen', review the result, and commit it."
   echo "  Never edit them by hand. Migrations are forward-only: never change a committed one; change"
   echo "  src/storage/*.tables.ts and generate a new one."
   echo

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
-import type { RunFilterInput, HyperparameterConditionInput } from '../usecases/registry.usecases.js';
+import { parseRunFilter as parseRunFilterSyntax, RunFilterSyntaxError } from '../domain/run-filter-syntax.js';
+import type { RunFilterInput } from '../usecases/registry.usecases.js';
 import { enqueueSweep, sweepProgress, type Sweep, type SweepProgress } from '../usecases/sweep.usecases.js';
 import { parseAlphas, progressBar } from './path.command.js';
 
@@ -85,53 +86,12 @@ function parseBlocks(value: string): 'all' | string[] {
   return blocks;
 }
 
-const TERM = /^(name~|arch=|architecture=|dataset=|tag=|hp\.([\w.-]+)(>=|<=|!=|=|>|<))(.*)$/;
-
-/**
- * `all`; `name~resnet,tag=sweep-3,hp.optimizer.lr>=0.01,hp.optimizer.name="sgd"`; or a JSON RunFilter as
- * the GraphQL API takes it. Values of hp.… terms are JSON when they parse as JSON, else strings.
- */
+/** `--runs`: see domain/run-filter-syntax.ts. */
 export function parseRunFilter(value: string): RunFilterInput {
-  const text = value.trim();
-  if (text === 'all') return {};
-  if (text.startsWith('{')) {
-    try {
-      return JSON.parse(text) as RunFilterInput;
-    } catch (error) {
-      throw new InvalidArgumentError(`expected a JSON RunFilter, got "${text}" (${(error as Error).message})`);
-    }
-  }
-  const filter: RunFilterInput = {};
-  for (const term of text.split(',').map((t) => t.trim())) {
-    const match = TERM.exec(term);
-    if (match === null) {
-      throw new InvalidArgumentError(`expected terms like name~text, arch=…, dataset=…, tag=…, hp.path=value or hp.path>=n, got "${term}"`);
-    }
-    const [, key, hpPath, operator, raw] = match as unknown as [string, string, string | undefined, string | undefined, string];
-    if (key === 'name~') filter.nameContains = raw;
-    else if (key === 'arch=' || key === 'architecture=') filter.architecture = raw;
-    else if (key === 'dataset=') filter.datasetName = raw;
-    else if (key === 'tag=') filter.tags = [...(filter.tags ?? []), raw];
-    else {
-      const json = jsonOrString(raw);
-      const condition: HyperparameterConditionInput = { path: hpPath! };
-      if (operator === '=') condition.eq = json;
-      else if (operator === '!=') condition.ne = json;
-      else {
-        if (typeof json !== 'number') throw new InvalidArgumentError(`expected a number after ${operator} in "${term}"`);
-        const field = ({ '>': 'gt', '>=': 'gte', '<': 'lt', '<=': 'lte' } as const)[operator as '>' | '>=' | '<' | '<='];
-        condition[field] = json;
-      }
-      filter.hyperparameters = [...(filter.hyperparameters ?? []), condition];
-    }
-  }
-  return filter;
-}
-
-function jsonOrString(raw: string): unknown {
   try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
+    return parseRunFilterSyntax(value);
+  } catch (error) {
+    if (error instanceof RunFilterSyntaxError) throw new InvalidArgumentError(error.message);
+    throw error;
   }
 }

@@ -3,6 +3,9 @@ import type { Split } from '../usecases/analytics.usecases.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
 import * as registry from '../usecases/registry.usecases.js';
 import type { GraphQLContext } from './context.js';
+import { BarrierMetrics } from './analytics.types.js';
+import { buildModelGraph } from '../compute/architectures/index.js';
+import { runBarrier } from '../usecases/analytics.usecases.js';
 import type { DatasetFormatEnum, InputLayoutEnum } from './enums.js';
 import {
   Checkpoint,
@@ -109,6 +112,15 @@ export class RunResolver {
     return endpointValue(ctx, run, 'TRAIN', evaluate, 'loss');
   }
 
+  @FieldResolver(() => BarrierMetrics, {
+    nullable: true,
+    description:
+      "Barrier metrics of the loss along INITIAL → FINAL (whole model, α = 0, 0.1, …, 1) on the TEST split of the run's dataset, from stored points only; null until that path is evaluated (ask interpolationPath).",
+  })
+  async barrier(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<BarrierMetrics | null> {
+    return runBarrier(ctx.analytics, run as unknown as RunRow);
+  }
+
   @Mutation(() => Run)
   async createRun(@Ctx() ctx: GraphQLContext, @Arg('input', () => CreateRunInput) input: CreateRunInput): Promise<Run> {
     return toRun(await registry.createRun(ctx.registry, input));
@@ -120,6 +132,20 @@ export class CheckpointResolver {
   @Query(() => Checkpoint)
   async checkpoint(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Checkpoint> {
     return toCheckpoint(await registry.getCheckpoint(ctx.registry, id));
+  }
+
+  @FieldResolver(() => [String], {
+    nullable: true,
+    description:
+      "Its architecture's top-level blocks (stem, layer1, …, fc): the block-wise paths of blockwisePaths. Null without an architecture, or when the tensors do not fit it.",
+  })
+  blocks(@Root() checkpoint: Checkpoint): string[] | null {
+    if (checkpoint.architecture === null) return null;
+    try {
+      return buildModelGraph(checkpoint.architecture, checkpoint.tensors).blocks;
+    } catch {
+      return null;
+    }
   }
 
   @FieldResolver(() => Run)

@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -54,6 +57,8 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     // main.ts owns SIGINT/SIGTERM: it stops HTTP, then the database and embedded services, then exits.
     stopOnTerminationSignals: false,
     plugins: [
+      // Apollo's landing page loads from a CDN; linpath serves its own bundled GraphiQL (below).
+      ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { serverWillStart: async () => ({ drainServer: async () => void (await subscriptions.dispose()) }) },
     ],
@@ -61,6 +66,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   await apollo.start();
 
   addOperationsRoutes(expressApp, app);
+  addDashboardRoutes(expressApp);
 
   expressApp.use(
     '/graphql',
@@ -112,6 +118,30 @@ export async function startMetricsServer(app: Linpath, host: string, port: numbe
       }),
   };
 }
+
+/** The dashboard and GraphiQL, built by `npm run build` (Vite) into dist/web; both work offline. */
+export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+
+function addDashboardRoutes(expressApp: express.Express): void {
+  const built = existsSync(`${WEB_ROOT}index.html`);
+  const notBuilt = (_request: express.Request, response: express.Response) =>
+    void response.status(503).type('text/plain').send('The dashboard is not built: run `npm run build`.\n');
+  // A browser opening /graphql (no query, asking for HTML) gets GraphiQL; API clients get Apollo.
+  expressApp.get('/graphql', (request, response, next) => {
+    if (request.query.query !== undefined || request.accepts(['application/json', 'text/html']) !== 'text/html') return next();
+    if (!built) return notBuilt(request, response);
+    response.sendFile('graphiql.html', { root: WEB_ROOT });
+  });
+  if (!built) {
+    expressApp.get('/', notBuilt);
+    return;
+  }
+  expressApp.use(express.static(WEB_ROOT, { index: 'index.html', maxAge: '1h', setHeaders: noCacheHtml }));
+}
+
+const noCacheHtml = (response: express.Response, file: string): void => {
+  if (file.endsWith('.html')) response.setHeader('cache-control', 'no-cache');
+};
 
 function addOperationsRoutes(expressApp: express.Express, app: Linpath): void {
   expressApp.get('/healthz', async (_request, response) => {

@@ -244,6 +244,26 @@ export async function runEndpointMetrics(
   return { metrics: result, evaluations: queued.length, queued: requests, queuedRuns: new Set(queued.map((q) => q.runId)) };
 }
 
+/**
+ * The loss barrier of a run's INITIAL → FINAL path (whole model, default alphas) on the TEST split of its
+ * dataset, from stored points only: undefined until every α of that path is stored.
+ */
+export async function runBarrier(deps: AnalyticsDeps, run: RunRow): Promise<BarrierMetrics | null> {
+  if (run.datasetName === null) return null;
+  const checkpoints = await deps.paths.registry.checkpointsOfRuns([run.id]);
+  const initial = checkpoints.find((c) => c.role === 'INITIAL');
+  const final = checkpoints.find((c) => c.role === 'FINAL');
+  const dataset = (await deps.analytics.datasetsByName([run.datasetName])).find((d) => d.split === 'TEST');
+  if (initial === undefined || final === undefined || dataset === undefined) return null;
+  try {
+    const { points, missingAlphas } = await storedPoints(deps.paths, { from: initial.id, to: final.id, dataset: dataset.id });
+    return missingAlphas.length > 0 ? null : pathBarriers(points).loss;
+  } catch (error) {
+    if (isLinpathError(error)) return null; // checkpoints that do not fit their architecture: no barrier
+    throw error;
+  }
+}
+
 const metricOf = (point: { lossSum: number; correct: number; n: number }): EndpointMetric => {
   const loss = point.lossSum / point.n;
   return { loss: Number.isFinite(loss) ? loss : null, accuracy: point.correct / point.n, n: point.n };

@@ -22,22 +22,33 @@ const STOP_TIMEOUT_MS = 15_000;
 // ------------------------------------------------------------------------------------------------ build
 
 let built = false;
+let builtWeb = false;
 
 /**
  * Compiles src/ into dist/ (`npx tsc -p tsconfig.build.json`, incremental: fast when up to date), once per
  * test file. A lock directory keeps test files running in parallel from emitting dist/ at the same time.
  */
-export function buildOnce(): void {
-  if (built) return;
+/**
+ * Compiles the CLI (dist/) once per test process; with `web`, also bundles the dashboard (dist/web). Only
+ * the browser tests ask for the dashboard: rebuilding it empties dist/web under a running server.
+ */
+export function buildOnce(options: { web?: boolean } = {}): void {
+  const steps: Array<[string, string[]]> = [];
+  if (!built) steps.push(['npx', ['tsc', '-p', 'tsconfig.build.json']]);
+  if (options.web === true && !builtWeb) steps.push(['npx', ['vite', 'build', '--config', 'web/vite.config.ts']]);
+  if (steps.length === 0) return;
   withBuildLock(() => {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe', timeout: 180_000 });
-    } catch (error) {
-      const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`npx tsc -p tsconfig.build.json failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: error });
+    for (const [command, args] of steps) {
+      try {
+        execFileSync(command, args, { cwd: repoRoot, stdio: 'pipe', timeout: 180_000 });
+      } catch (error) {
+        const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+        throw new Error(`${command} ${args.join(' ')} failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: error });
+      }
     }
   });
   built = true;
+  builtWeb ||= options.web === true;
 }
 
 function withBuildLock(work: () => void): void {

@@ -1,0 +1,132 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnce, killLeftovers, repoRoot, startServer, type RunningServer } from '../helpers/server.js';
+
+/**
+ * The dashboard in Debian's Chromium (headless, no network beyond the test server), driven by Playwright,
+ * against `linpath start` on the demo data. Screenshots go to test-artifacts/.
+ */
+
+const CHROMIUM = process.env.LINPATH_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
+/** The flags the machine notes give for a closed network: no background connections at all. */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// CI installs Chromium (.ci/run); elsewhere the suite runs without it and says so.
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chromium (${CHROMIUM})`, () => {
+  let home: string;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let origin: string;
+  const offsite: string[] = [];
+
+  beforeAll(async () => {
+    buildOnce({ web: true });
+    home = mkdtempSync(path.join(tmpdir(), 'linpath-browser-'));
+    // One α per job: a new curve arrives point by point, as a ResNet's would.
+    server = await startServer({ LINPATH_HOME: home, PORT: '0', LINPATH_JOB_ALPHAS: '1', LINPATH_POLL_MS: '100' });
+    origin = new URL(server.url).origin;
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // Everything the page needs is bundled: any request elsewhere is a defect (and would fail offline).
+    await page.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === origin || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+      offsite.push(url.href);
+      return route.abort();
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await killLeftovers();
+    if (home !== undefined) rmSync(home, { recursive: true, force: true });
+  });
+
+  const blocksOfDemo = async (): Promise<string[]> => {
+    const body = await server.graphql('{ runs(filter: { nameContains: "demo-spiral-mlp-adam" }) { edges { node { checkpoints { role blocks } } } } }');
+    return body.data.runs.edges[0].node.checkpoints.find((c: { role: string }) => c.role === 'FINAL').blocks;
+  };
+
+  it('lists the demo runs', async () => {
+    await page.goto(`${origin}/`);
+    await page.locator('#runs-table tr[data-run="demo-spiral-mlp-adam"]').waitFor({ timeout: 30_000 });
+    const names = await page.locator('#runs-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
+    expect(names).toContain('demo-spiral-mlp-adam');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-runs.png'), fullPage: true });
+  }, 60_000);
+
+  it('plots the whole-model curve and one curve per block, with their shapes', async () => {
+    await page.locator('#runs-table tr[data-run="demo-spiral-mlp-adam"] a').click();
+    const plot = page.locator('#path-plot[data-settled="true"]');
+    await plot.waitFor({ timeout: 60_000 });
+    const blocks = await blocksOfDemo();
+    expect(blocks.length).toBeGreaterThan(0);
+    expect(await plot.getAttribute('data-series')).toBe(String(1 + blocks.length));
+    expect(await plot.getAttribute('data-points')).toBe(String(11 * (1 + blocks.length)));
+    // Observable Plot draws one path per series: the dashed whole model and a solid line per block.
+    expect(await page.locator('#path-plot svg [stroke-dasharray="7,4"]').count()).toBeGreaterThanOrEqual(1);
+    const rows = page.locator('#path-series tbody tr');
+    expect(await rows.count()).toBe(1 + blocks.length);
+    for (const status of await rows.evaluateAll((r) => r.map((row) => row.getAttribute('data-status')))) expect(status).toBe('COMPLETE');
+    const shapes = await page.locator('#path-series tbody tr td:nth-child(4)').allTextContents();
+    for (const shape of shapes) expect(shape).toMatch(/^(MONOTONIC_DECAY|BARRIER|PLATEAU|[A-Z_]+)$/);
+    await page.locator('#tab-error').click();
+    await page.locator('#path-plot svg[viewBox]').waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-curves.png'), fullPage: true });
+  }, 120_000);
+
+  it('evaluates a new path on demand and shows its points arriving', async () => {
+    await page.locator('#tab-loss').click();
+    await page.locator('#path-blockwise').uncheck();
+    await page.locator('#path-alphas').fill('0.01:0.41:0.02');
+    await page.locator('#path-show').click();
+    const seen = new Set<number>();
+    const deadline = Date.now() + 90_000;
+    let settled = false;
+    while (!settled && Date.now() < deadline) {
+      const points = Number(await page.locator('#path-plot').getAttribute('data-points'));
+      seen.add(points);
+      if (points > 0 && points < 21) expect(await page.locator('#path-progress').isVisible()).toBe(true);
+      settled = (await page.locator('#path-plot').getAttribute('data-settled')) === 'true' && points === 21;
+      await page.waitForTimeout(100);
+    }
+    expect(settled).toBe(true);
+    // Some state between none and all was on screen: the curve filled in live.
+    expect([...seen].some((n) => n > 0 && n < 21), `points seen: ${[...seen].join(', ')}`).toBe(true);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
+  }, 120_000);
+
+  it('scatters a barrier metric against test accuracy with coefficients', async () => {
+    await page.goto(`${origin}/#/correlation`);
+    await page.locator('#corr-plot[data-points]:not([data-points="0"])').waitFor({ timeout: 90_000 });
+    expect(Number(await page.locator('#corr-plot').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('#corr-table tbody tr[data-group="all runs"]').count()).toBe(1);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-correlation.png'), fullPage: true });
+  }, 120_000);
+
+  it('serves GraphiQL at /graphql, bundled', async () => {
+    await page.goto(`${origin}/graphql`);
+    await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'graphiql.png') });
+  }, 60_000);
+
+  it('asked for nothing outside the server', () => {
+    expect(offsite).toEqual([]);
+  });
+});

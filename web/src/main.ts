@@ -1,0 +1,41 @@
+import './style.css';
+import { h } from './dom.js';
+import { correlationView } from './views/correlation.js';
+import { pathView } from './views/path.js';
+import { runsView } from './views/runs.js';
+
+/** Hash routes: #/runs (default), #/path?…, #/correlation. */
+function route(): void {
+  const main = document.querySelector<HTMLElement>('main')!;
+  const [name = 'runs', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  for (const link of document.querySelectorAll('nav a[data-route]')) link.toggleAttribute('aria-current', link.getAttribute('data-route') === name);
+  if (name === 'path') pathView(main, new URLSearchParams(query));
+  else if (name === 'correlation') correlationView(main);
+  else runsView(main);
+}
+
+document.body.replaceChildren(
+  h(
+    'header',
+    {},
+    h('h1', {}, 'linpath'),
+    h(
+      'nav',
+      {},
+      h('a', { href: '#/runs', 'data-route': 'runs' }, 'Runs'),
+      h('a', { href: '#/path', 'data-route': 'path' }, 'Curves'),
+      h('a', { href: '#/correlation', 'data-route': 'correlation' }, 'Correlation'),
+      h('a', { href: '/graphql' }, 'GraphiQL'),
+    ),
+  ),
+  h('main'),
+);
+let current = '';
+window.addEventListener('hashchange', () => {
+  // The path view rewrites its own hash when it shows a curve; only a change of view re-renders.
+  const view = location.hash.replace(/^#\/?/, '').split('?')[0] ?? '';
+  if (view !== current || view !== 'path') route();
+  current = view;
+});
+current = location.hash.replace(/^#\/?/, '').split('?')[0] ?? '';
+route();

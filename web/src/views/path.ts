@@ -1,0 +1,328 @@
+import * as Plot from '@observablehq/plot';
+import { request, subscribe } from '../api.js';
+import { errorLine, fmt, h } from '../dom.js';
+import { exportButtons } from '../export.js';
+import {
+  PathUpdatedDocument,
+  PathWithBarriersDocument,
+  RegistryDocument,
+  RequestPathDocument,
+  type PathStateFragment,
+  type RegistryQuery,
+  type ShapeFragment,
+} from '../generated/graphql.js';
+
+type Registry = RegistryQuery;
+type RunEntry = Registry['runs']['edges'][number]['node'];
+
+/** `#/path?...`: a run (its INITIAL → FINAL on its TEST split) or explicit end points and dataset. */
+export function pathLink(params: { run?: string; from?: string; to?: string; dataset?: string }): string {
+  const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined));
+  return `#/path?${query}`;
+}
+
+interface Series {
+  name: string;
+  blocks: string[] | null;
+  id: string | null;
+  status: string;
+  done: number;
+  total: number;
+  etaSeconds: number | null;
+  failure: string | null;
+  points: Map<number, { loss: number | null; accuracy: number }>;
+  barrier: ShapeFragment | null;
+  errorBarrier: ShapeFragment | null;
+  stop?: () => void;
+}
+
+const WHOLE = 'whole model';
+
+/** Parses "0,0.5,1" or "start:stop:step" (inclusive). */
+export function parseAlphas(text: string): number[] {
+  const range = /^\s*(-?[\d.]+)\s*:\s*(-?[\d.]+)\s*:\s*([\d.]+)\s*$/.exec(text);
+  if (range !== null) {
+    const [start, stop, step] = range.slice(1).map(Number) as [number, number, number];
+    if (!(step > 0) || stop < start) throw new Error(`alphas: expected start:stop:step with step > 0, got "${text}"`);
+    const count = Math.floor((stop - start) / step + 1e-9) + 1;
+    if (count > 1001) throw new Error(`alphas: at most 1001 values, got ${count}`);
+    return Array.from({ length: count }, (_, i) => Number((start + i * step).toPrecision(12)));
+  }
+  const values = text.split(',').map((part) => Number(part.trim()));
+  if (values.length === 0 || values.some((v, i) => !Number.isFinite(v) || text.split(',')[i]!.trim() === '')) {
+    throw new Error(`alphas: expected comma-separated numbers or start:stop:step, got "${text}"`);
+  }
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
+export function pathView(root: HTMLElement, params: URLSearchParams): void {
+  const status = h('div', { class: 'muted', 'aria-live': 'polite' }, 'Loading the registry…');
+  root.replaceChildren(h('h2', {}, 'Interpolation curves'), status);
+  request(RegistryDocument, {})
+    .then((registry) => build(root, registry, params))
+    .catch((error: Error) => status.replaceChildren(errorLine(error.message)));
+}
+
+function build(root: HTMLElement, registry: Registry, params: URLSearchParams): void {
+  const runs = registry.runs.edges.map((e) => e.node);
+  const checkpoints = runs.flatMap((run) => run.checkpoints.map((c) => ({ ...c, run })));
+  const option = (value: string, label: string, selected: boolean) => h('option', { value, selected }, label);
+  const checkpointOptions = (selected: string | undefined) =>
+    checkpoints.map((c) => option(c.id, `${c.run.name} · ${c.role.toLowerCase()} · step ${c.step}`, c.id === selected));
+
+  const run = runs.find((r) => r.id === params.get('run'));
+  const defaults = run === undefined ? undefined : runDefaults(run, registry);
+  const fromSelect = h('select', { id: 'path-from', 'aria-label': 'From (α = 0)' }, ...checkpointOptions(params.get('from') ?? defaults?.from));
+  const toSelect = h('select', { id: 'path-to', 'aria-label': 'To (α = 1)' }, ...checkpointOptions(params.get('to') ?? defaults?.to));
+  const datasetSelect = h(
+    'select',
+    { id: 'path-dataset', 'aria-label': 'Dataset' },
+    ...registry.datasets.map((d) =>
+      option(d.id, `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`, d.id === (params.get('dataset') ?? defaults?.dataset)),
+    ),
+  );
+  const alphasBox = h('input', { id: 'path-alphas', value: params.get('alphas') ?? '0:1:0.1', size: 18, 'aria-label': 'Alphas' });
+  const limitBox = h('input', { id: 'path-limit', type: 'number', min: 1, placeholder: 'all', size: 6, 'aria-label': 'Examples' });
+  const blockwise = h('input', { id: 'path-blockwise', type: 'checkbox', checked: true });
+  const message = h('div', { 'aria-live': 'polite' });
+  const progress = h('progress', { id: 'path-progress', max: 1, value: 0, hidden: true });
+  const progressText = h('span', { id: 'path-progress-text', class: 'muted' });
+  const tabs = h('div', { class: 'tabs', role: 'tablist' });
+  const plotBox = h('div', { id: 'path-plot', 'data-series': 0, 'data-points': 0 });
+  const table = h('tbody');
+  let metric: 'loss' | 'error' = 'loss';
+  let series: Series[] = [];
+  let frame = 0;
+
+  const render = () => {
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(() => draw());
+  };
+  const draw = () => {
+    const done = series.reduce((sum, s) => sum + s.done, 0);
+    const total = series.reduce((sum, s) => sum + s.total, 0);
+    const settled = series.every((s) => ['COMPLETE', 'FAILED', 'PARTIAL', 'ERROR'].includes(s.status));
+    progress.hidden = total === 0 || settled;
+    progress.max = Math.max(total, 1);
+    progress.value = done;
+    const eta = Math.max(0, ...series.map((s) => s.etaSeconds ?? 0));
+    progressText.textContent = total === 0 ? '' : `${done}/${total} points${settled ? '' : ` · ${series.filter((s) => s.status === 'RUNNING').length} running${eta > 0 ? ` · ~${Math.ceil(eta)} s left` : ''}`}`;
+    plotBox.replaceChildren(curvePlot(series, metric));
+    plotBox.dataset.series = String(series.filter((s) => s.points.size > 0).length);
+    plotBox.dataset.points = String(series.reduce((sum, s) => sum + s.points.size, 0));
+    plotBox.dataset.settled = String(settled && series.length > 0);
+    table.replaceChildren(...series.map((s) => seriesRow(s, metric)));
+  };
+
+  for (const name of ['loss', 'error'] as const) {
+    tabs.append(
+      h(
+        'button',
+        {
+          type: 'button',
+          role: 'tab',
+          id: `tab-${name}`,
+          'aria-selected': String(name === metric),
+          onclick: (event: Event) => {
+            metric = name;
+            for (const tab of tabs.children) tab.setAttribute('aria-selected', String(tab === event.currentTarget));
+            render();
+          },
+        },
+        name === 'loss' ? 'Loss' : 'Error (1 − accuracy)',
+      ),
+    );
+  }
+
+  const show = async () => {
+    for (const s of series) s.stop?.();
+    message.replaceChildren();
+    let alphas: number[];
+    try {
+      alphas = parseAlphas(alphasBox.value);
+    } catch (error) {
+      message.replaceChildren(errorLine((error as Error).message));
+      return;
+    }
+    const to = checkpoints.find((c) => c.id === toSelect.value);
+    const blocks = blockwise.checked ? (to?.blocks ?? []) : [];
+    const limit = limitBox.value === '' ? null : Number(limitBox.value);
+    series = [null, ...blocks].map((block) => ({
+      name: block ?? WHOLE,
+      blocks: block === null ? null : [block],
+      id: null,
+      status: 'REQUESTING',
+      done: 0,
+      total: alphas.length,
+      etaSeconds: null,
+      failure: null,
+      points: new Map(),
+      barrier: null,
+      errorBarrier: null,
+    }));
+    location.hash = pathLink({ from: fromSelect.value, to: toSelect.value, dataset: datasetSelect.value });
+    render();
+    await Promise.all(series.map((s) => follow(s, { from: fromSelect.value, to: toSelect.value, dataset: datasetSelect.value, alphas, limit }, render)));
+  };
+
+  const form = h(
+    'form',
+    { class: 'toolbar', onsubmit: (event: Event) => (event.preventDefault(), void show()) },
+    h('label', {}, 'from ', fromSelect),
+    h('label', {}, 'to ', toSelect),
+    h('label', {}, 'on ', datasetSelect),
+    h('label', {}, 'α ', alphasBox),
+    h('label', {}, 'examples ', limitBox),
+    h('label', {}, blockwise, ' block-wise curves'),
+    h('button', { type: 'submit', id: 'path-show' }, 'Show'),
+  );
+  root.replaceChildren(
+    h('h2', {}, 'Interpolation curves'),
+    form,
+    message,
+    h('div', { class: 'toolbar' }, tabs, progress, progressText),
+    plotBox,
+    h(
+      'div',
+      { class: 'toolbar' },
+      exportButtons(
+        () => plotBox.querySelector<SVGSVGElement>('svg[viewBox]'),
+        () => ({
+          columns: ['series', 'alpha', 'loss', 'accuracy'],
+          rows: series.flatMap((s) => [...s.points].sort((a, b) => a[0] - b[0]).map(([alpha, p]) => [s.name, alpha, p.loss, p.accuracy])),
+        }),
+        () => `linpath-path-${metric}`,
+      ),
+    ),
+    h(
+      'table',
+      { class: 'data', id: 'path-series' },
+      h('thead', {}, h('tr', {}, ...['curve', 'status', 'points', 'shape', 'Frankle height', 'height above end points', 'α at max'].map((t) => h('th', {}, t)))),
+      table,
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Triangles mark barrier peaks.',
+    ),
+  );
+  if (fromSelect.value !== '' && toSelect.value !== '' && datasetSelect.value !== '' && (params.has('run') || params.has('from'))) void show();
+}
+
+/** The INITIAL → FINAL checkpoints of a run and the TEST split of its dataset. */
+function runDefaults(run: RunEntry, registry: Registry) {
+  const dataset =
+    registry.datasets.find((d) => d.name === run.datasetName && d.split === 'TEST') ?? registry.datasets.find((d) => d.name === run.datasetName);
+  return {
+    from: run.checkpoints.find((c) => c.role === 'INITIAL')?.id,
+    to: run.checkpoints.find((c) => c.role === 'FINAL')?.id,
+    dataset: dataset?.id,
+  };
+}
+
+interface Request {
+  from: string;
+  to: string;
+  dataset: string;
+  alphas: number[];
+  limit: number | null;
+}
+
+/** Asks for one curve without waiting, then follows it live until it settles. */
+async function follow(s: Series, input: Request, render: () => void): Promise<void> {
+  const apply = (state: PathStateFragment) => {
+    s.id = state.id;
+    s.status = state.status;
+    s.done = state.progress.done;
+    s.total = state.progress.total;
+    s.etaSeconds = state.progress.etaSeconds;
+    s.failure = state.failure === null ? null : `${state.failure.code}: ${state.failure.message}`;
+    for (const p of state.points) s.points.set(p.alpha, { loss: p.loss, accuracy: p.accuracy });
+  };
+  try {
+    const { interpolationPath } = await request(RequestPathDocument, { input: { ...input, blocks: s.blocks, wait: false } });
+    apply(interpolationPath);
+    render();
+    if (interpolationPath.status !== 'COMPLETE' && interpolationPath.status !== 'FAILED') {
+      await new Promise<void>((resolve) => {
+        s.stop = subscribe(
+          PathUpdatedDocument,
+          { id: interpolationPath.id, alphas: input.alphas },
+          {
+            next: ({ pathUpdated }) => {
+              if (pathUpdated.point !== null) s.points.set(pathUpdated.point.alpha, { loss: pathUpdated.point.loss, accuracy: pathUpdated.point.accuracy });
+              s.status = pathUpdated.status;
+              s.done = pathUpdated.progress.done;
+              s.total = pathUpdated.progress.total;
+              s.etaSeconds = pathUpdated.progress.etaSeconds;
+              if (pathUpdated.failure !== null) s.failure = `${pathUpdated.failure.code}: ${pathUpdated.failure.message}`;
+              render();
+            },
+            error: (error) => {
+              s.status = 'ERROR';
+              s.failure = error.message;
+              render();
+              resolve();
+            },
+            complete: resolve,
+          },
+        );
+      });
+    }
+    if (s.id !== null && s.status !== 'ERROR') {
+      const { path } = await request(PathWithBarriersDocument, { id: s.id, alphas: input.alphas });
+      apply(path);
+      s.barrier = path.barrier;
+      s.errorBarrier = path.errorBarrier;
+    }
+  } catch (error) {
+    s.status = 'ERROR';
+    s.failure = (error as Error).message;
+  }
+  render();
+}
+
+function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
+  const rows = series.flatMap((s) =>
+    [...s.points]
+      .sort((a, b) => a[0] - b[0])
+      .map(([alpha, p]) => ({ series: s.name, alpha, value: metric === 'loss' ? p.loss : 1 - p.accuracy, whole: s.name === WHOLE })),
+  );
+  const peaks = series.flatMap((s) => {
+    const barrier = metric === 'loss' ? s.barrier : s.errorBarrier;
+    return barrier !== null && (barrier.heightAboveEndpoints ?? 0) > 0 && barrier.alphaAtMax !== null
+      ? [{ series: s.name, alpha: barrier.alphaAtMax, value: barrier.maxValue }]
+      : [];
+  });
+  if (rows.length === 0) return h('p', { class: 'muted' }, series.length === 0 ? 'Choose two checkpoints and a dataset.' : 'Waiting for the first points…');
+  return Plot.plot({
+    width: 860,
+    height: 420,
+    marginLeft: 60,
+    grid: true,
+    x: { label: 'α' },
+    y: { label: metric === 'loss' ? 'loss' : 'error (1 − accuracy)', zero: metric === 'error' },
+    color: { legend: true, domain: series.map((s) => s.name) },
+    marks: [
+      Plot.line(rows.filter((r) => r.whole && r.value !== null), { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 2.5, strokeDasharray: '7,4' }),
+      Plot.line(rows.filter((r) => !r.whole && r.value !== null), { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 1.6 }),
+      Plot.dot(rows.filter((r) => r.value !== null), { x: 'alpha', y: 'value', fill: 'series', r: 2.2, tip: true }),
+      Plot.dot(peaks, { x: 'alpha', y: 'value', stroke: 'series', symbol: 'triangle', r: 7, strokeWidth: 2 }),
+    ],
+  });
+}
+
+function seriesRow(s: Series, metric: 'loss' | 'error'): HTMLTableRowElement {
+  const barrier = metric === 'loss' ? s.barrier : s.errorBarrier;
+  return h(
+    'tr',
+    { 'data-series': s.name, 'data-status': s.status },
+    h('td', {}, s.name),
+    h('td', {}, s.status, s.failure === null ? null : errorLine(s.failure)),
+    h('td', { class: 'number' }, `${s.done}/${s.total}`),
+    h('td', {}, barrier?.shape ?? '—'),
+    h('td', { class: 'number' }, fmt(barrier?.frankleHeight)),
+    h('td', { class: 'number' }, fmt(barrier?.heightAboveEndpoints)),
+    h('td', { class: 'number' }, fmt(barrier?.alphaAtMax, 3)),
+  );
+}
