@@ -167,6 +167,7 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
 
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config);
+  logUnhandledRejections(logger);
   const app = await createLinpath(config, 'server', logger);
   try {
     const demo = config.demo && app.endpoints.embedded.database && (await seedDemo(app.registry));
@@ -221,6 +222,7 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
   const concurrency = options.concurrency ?? 1;
   if (concurrency < 1 || concurrency > 64) throw badUserInput(`--concurrency: expected an integer from 1 to 64, got ${concurrency}`);
   const logger = createLogger(config);
+  logUnhandledRejections(logger);
   const app = await createLinpath(config, 'client', logger);
   try {
     // Load the engine now: a host without its libraries (CUDA, tfjs) fails here, not on its first job.
@@ -240,6 +242,15 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
     await app.close();
     throw error;
   }
+}
+
+/**
+ * A long-running process logs a stray rejection instead of exiting on it. pg-boss completes and fails jobs
+ * without awaiting them, so a database that goes away while a job runs would otherwise take the API or
+ * the worker down with it; the queue retries once the database is back.
+ */
+function logUnhandledRejections(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection; the process keeps running'));
 }
 
 /** On the first SIGINT or SIGTERM: `stop`, then exit 0 (1 when stopping fails). Later signals are ignored. */

@@ -162,7 +162,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const queue: QueueSettings = {
     workers: integer('LINPATH_WORKERS', 1, 0, 64),
     jobAlphas: integer('LINPATH_JOB_ALPHAS', 0, 0, 10_000),
-    jobExpireSeconds: integer('LINPATH_JOB_EXPIRE_SECONDS', 900, 5, 86_400),
+    jobExpireSeconds: integer('LINPATH_JOB_EXPIRE_SECONDS', 900, 5, 82_800), // pg-boss: under 24 h
     retryLimit: integer('LINPATH_JOB_RETRIES', 3, 0, 100),
     retryDelaySeconds: integer('LINPATH_JOB_RETRY_DELAY_SECONDS', 5, 1, 3600),
     workerPollMs: integer('LINPATH_WORKER_POLL_MS', 500, 500, 60_000),

@@ -34,6 +34,8 @@ export async function startEmbeddedPostgres(dataDir: string | undefined): Promis
 
 /** Messages of the extended query protocol up to its Sync: Parse, Bind, Describe, Execute, Close, Flush. */
 const EXTENDED = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48]);
+/** The Sync message: 'S', length 4. */
+const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]);
 
 interface Queued {
   handlerId: number;
@@ -51,7 +53,13 @@ interface Queued {
 export class ProtocolQueue {
   private queue: Queued[] = [];
   private processing = false;
+  /** The connection that holds the session: mid extended query (until its Sync) or in a transaction. */
   private owner: number | null = null;
+  /** Whether the owner is mid extended query (then PGlite awaits its Sync). */
+  private midQuery = false;
+  private executing: number | null = null;
+  /** Connections that went away while one of their messages ran: released when it ends. */
+  private readonly gone = new Set<number>();
 
   constructor(private readonly db: PGlite) {}
 
@@ -74,12 +82,22 @@ export class ProtocolQueue {
     });
   }
 
-  /** A connection went away: roll back what it left open and give the session to the others. */
+  /** A connection went away: whatever it held (a transaction, a half-sent query) is ended for it. */
   async clearTransactionIfNeeded(handlerId: number): Promise<void> {
-    if (this.owner !== handlerId) return;
+    if (this.executing === handlerId) {
+      this.gone.add(handlerId); // released by process() when its message ends
+      return;
+    }
+    if (this.owner === handlerId) await this.release();
+    void this.process();
+  }
+
+  /** Ends the owner's open query (Sync) and transaction (ROLLBACK), and frees the session. */
+  private async release(): Promise<void> {
+    if (this.midQuery) await this.db.runExclusive(() => this.db.execProtocolRawStream(SYNC, { onRawData: () => undefined })).catch(() => undefined);
     if (this.db.isInTransaction()) await this.db.exec('ROLLBACK').catch(() => undefined);
     this.owner = null;
-    void this.process();
+    this.midQuery = false;
   }
 
   private async process(): Promise<void> {
@@ -91,6 +109,8 @@ export class ProtocolQueue {
         if (index === -1) break; // the owner's next message has not arrived yet
         const [item] = this.queue.splice(index, 1) as [Queued];
         let bytes = 0;
+        let failure: unknown;
+        this.executing = item.handlerId;
         try {
           await this.db.runExclusive(() =>
             this.db.execProtocolRawStream(item.message, {
@@ -101,13 +121,17 @@ export class ProtocolQueue {
             }),
           );
         } catch (error) {
-          this.owner = this.db.isInTransaction() ? item.handlerId : null;
-          item.reject(error);
-          continue;
+          failure = error;
+        } finally {
+          this.executing = null;
         }
-        const midQuery = EXTENDED.has(item.message[0]!);
-        this.owner = midQuery || this.db.isInTransaction() ? item.handlerId : null;
-        item.resolve(bytes);
+        // An extended query lasts until its Sync (after an error, Postgres skips messages until then).
+        const type = item.message[0]!;
+        this.midQuery = EXTENDED.has(type) || (type !== SYNC[0] && this.owner === item.handlerId && this.midQuery);
+        this.owner = this.midQuery || this.db.isInTransaction() ? item.handlerId : null;
+        if (this.gone.delete(item.handlerId) && this.owner === item.handlerId) await this.release();
+        if (failure === undefined) item.resolve(bytes);
+        else item.reject(failure);
       }
     } finally {
       this.processing = false;

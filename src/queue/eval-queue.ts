@@ -43,18 +43,26 @@ export interface QueueDepth {
 
 async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query('BEGIN');
-    const result = await work(client);
+    result = await work(client);
     await client.query('COMMIT');
-    return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection whose ROLLBACK failed is discarded, not returned to the pool inside a transaction.
+    const discard = await client.query('ROLLBACK').then(
+      () => undefined,
+      (rollbackError: unknown) => rollbackError as Error,
+    );
+    client.release(discard);
     throw error;
-  } finally {
-    client.release();
   }
+  client.release();
+  return result;
 }
+
+/** pg-boss statements on our transaction's connection. */
+const executor = (client: pg.PoolClient): PgBoss.Db => ({ executeSql: (text, values) => client.query(text, values) });
 
 /** Cancels the jobs (of these ids) that have not started; a running one ends when it finds no tasks left. */
 const CANCEL_WAITING_JOBS = `UPDATE pgboss.job SET state = 'cancelled', completed_on = now()
@@ -94,7 +102,6 @@ export class EvalQueue {
       retryDelay: this.settings.retryDelaySeconds,
       retryBackoff: true,
       expireInSeconds: this.settings.jobExpireSeconds,
-      retentionDays: 1,
     };
     // createQueue is a no-op for an existing queue; updateQueue applies changed settings.
     await this.boss.createQueue(EVALUATE_QUEUE, options);
@@ -124,16 +131,22 @@ export class EvalQueue {
         [request.pathId, request.alphas, randomUUID()],
       );
       const queued = rows.map((r) => r.alpha).sort((a, b) => a - b);
-      const jobIds: string[] = [];
-      const db = { executeSql: (text: string, values: unknown[]) => client.query(text, values) };
+      const jobs: PgBoss.JobInsert<EvaluateJob>[] = [];
       for (let start = 0; start < queued.length; start += request.chunk) {
         const alphas = queued.slice(start, start + request.chunk);
-        const id = randomUUID();
-        await client.query('UPDATE path_tasks SET job_id = $1 WHERE path_id = $2 AND alpha = ANY($3::float8[])', [id, request.pathId, alphas]);
-        const data: EvaluateJob = { pathId: request.pathId, alphas, engine: request.engine };
-        await this.boss.send(EVALUATE_QUEUE, data, { id, priority, db });
-        jobIds.push(id);
+        jobs.push({ id: randomUUID(), name: EVALUATE_QUEUE, priority, data: { pathId: request.pathId, alphas, engine: request.engine } });
       }
+      if (jobs.length > 0) {
+        // Each task row names its job; then all jobs go in with one insert, in this transaction.
+        await client.query(
+          `UPDATE path_tasks t SET job_id = c.job_id
+             FROM unnest($2::uuid[], $3::float8[]) AS c(job_id, alpha)
+            WHERE t.path_id = $1 AND t.alpha = c.alpha`,
+          [request.pathId, jobs.flatMap((j) => j.data!.alphas.map(() => j.id)), jobs.flatMap((j) => j.data!.alphas)],
+        );
+        await this.boss.insert(jobs, { db: executor(client) });
+      }
+      const jobIds = jobs.map((j) => j.id!);
       await client.query(
         `UPDATE pgboss.job j SET priority = $3
            FROM path_tasks t
@@ -191,8 +204,7 @@ export class EvalQueue {
       );
       if (rows.length === 0) return;
       const data: EvaluateJob = { ...job.data, alphas: rows.map((r) => r.alpha).sort((a, b) => a - b) };
-      const db = { executeSql: (text: string, values: unknown[]) => client.query(text, values) };
-      await this.boss.send(EVALUATE_QUEUE, data, { id, priority: job.priority, db });
+      await this.boss.insert([{ id, name: EVALUATE_QUEUE, priority: job.priority, data }], { db: executor(client) });
     });
   }
 
@@ -206,6 +218,24 @@ export class EvalQueue {
       );
       this.workerIds.push(id);
     }
+  }
+
+  /** A job older than this is taken for lost by pg-boss; a worker hands its rest back well before. */
+  get expireSeconds(): number {
+    return this.settings.jobExpireSeconds;
+  }
+
+  /**
+   * Whether this worker still runs the job: pg-boss expires a job that runs too long and gives it to
+   * another worker (a retry) without stopping the first, which must then stop on its own.
+   */
+  async holds(job: PgBoss.JobWithMetadata<EvaluateJob>): Promise<boolean> {
+    const { rows } = await this.pool.query<{ state: string; started_on: Date | null }>(
+      'SELECT state, started_on FROM pgboss.job WHERE name = $1 AND id = $2',
+      [EVALUATE_QUEUE, job.id],
+    );
+    const row = rows[0];
+    return row !== undefined && row.state === 'active' && row.started_on?.getTime() === new Date(job.startedOn).getTime();
   }
 
   async depth(): Promise<QueueDepth> {

@@ -14,12 +14,19 @@ export interface WorkerObserver {
 
 const NO_OBSERVER: WorkerObserver = { pointEvaluated: () => undefined, jobEnded: () => undefined };
 
-/** Thrown inside an evaluation to end it after the current α: the job's work was cancelled or the worker stops. */
+/**
+ * Thrown inside an evaluation to end it after the current α: its work was cancelled; the worker stops or
+ * the job nears its expiry (the rest goes back to the queue); or pg-boss already gave the job to another
+ * worker (lost: nothing to hand back).
+ */
 class EndEarly extends Error {
-  constructor(readonly reason: 'cancelled' | 'stopping') {
+  constructor(readonly reason: 'cancelled' | 'stopping' | 'expiring' | 'lost') {
     super(reason);
   }
 }
+
+/** A job hands its remaining alphas back once it has run this fraction of its expiry time. */
+const HAND_BACK_AT = 0.8;
 
 /**
  * The job handler of every worker. A job holds alphas of one path: the worker reads both checkpoints and
@@ -46,15 +53,21 @@ export function evaluationWorker(
       observer.jobEnded('cancelled');
       return;
     }
+    if (stopping.aborted) {
+      await deps.queue.requeue(job, alphas);
+      observer.jobEnded('released');
+      return;
+    }
     try {
       const plan = await planOfPath(deps, path);
       await evaluate(deps, job, plan, path, alphas, stopping, observer);
       observer.jobEnded('completed');
     } catch (error) {
       if (error instanceof EndEarly) {
-        if (error.reason === 'stopping') await deps.queue.requeue(job, await deps.paths.jobAlphas(job.id));
+        const handBack = error.reason === 'stopping' || error.reason === 'expiring';
+        if (handBack) await deps.queue.requeue(job, await deps.paths.jobAlphas(job.id));
         log.info({ reason: error.reason }, 'evaluation job ended early');
-        observer.jobEnded(error.reason === 'stopping' ? 'released' : 'cancelled');
+        observer.jobEnded(handBack ? 'released' : 'cancelled');
         return;
       }
       if (isLinpathError(error) && error.code !== 'UNAVAILABLE') {
@@ -118,7 +131,9 @@ async function evaluate(
       deps.watcher.nudge();
       if (--left === 0) return;
       if (stopping.aborted) throw new EndEarly('stopping');
+      if (!(await deps.queue.holds(job))) throw new EndEarly('lost');
       if ((await deps.paths.jobAlphas(job.id)).length === 0) throw new EndEarly('cancelled');
+      if (Date.now() - new Date(job.startedOn).getTime() > HAND_BACK_AT * deps.queue.expireSeconds * 1000) throw new EndEarly('expiring');
     },
   });
 }

@@ -56,19 +56,21 @@ export class PathsRepository {
     return this.db.select().from(pathsTable).where(inArray(pathsTable.id, [...ids]));
   }
 
-  /** The stored points, queued tasks and failures of some paths. */
+  /**
+   * The queued tasks, stored points and failures of some paths, read in that order: a worker stores a
+   * point before it drops the point's task, and a failure drops the tasks in the transaction that sets
+   * it, so an α is never missed between two of the reads (it may show as stored and still queued).
+   */
   async snapshot(pathIds: readonly string[], jobQueue: string): Promise<PathsSnapshot> {
     if (pathIds.length === 0) return { paths: [], points: [], tasks: [] };
     const ids = [...pathIds];
-    const [paths, points, tasks] = await Promise.all([
-      this.findPaths(ids),
-      this.db.select().from(pathPointsTable).where(inArray(pathPointsTable.pathId, ids)).orderBy(asc(pathPointsTable.alpha)),
-      this.db.execute<{ path_id: string; alpha: number; job_id: string; state: PathTaskState['jobState'] }>(sql`
-        SELECT t.path_id, t.alpha, t.job_id, j.state
-          FROM ${pathTasksTable} t
-          LEFT JOIN pgboss.job j ON j.name = ${jobQueue} AND j.id = t.job_id
-         WHERE t.path_id IN ${ids}`),
-    ]);
+    const tasks = await this.db.execute<{ path_id: string; alpha: number; job_id: string; state: PathTaskState['jobState'] }>(sql`
+      SELECT t.path_id, t.alpha, t.job_id, j.state
+        FROM ${pathTasksTable} t
+        LEFT JOIN pgboss.job j ON j.name = ${jobQueue} AND j.id = t.job_id
+       WHERE t.path_id IN ${ids}`);
+    const points = await this.db.select().from(pathPointsTable).where(inArray(pathPointsTable.pathId, ids)).orderBy(asc(pathPointsTable.alpha));
+    const paths = await this.findPaths(ids);
     return {
       paths,
       points,
@@ -92,8 +94,9 @@ export class PathsRepository {
   }
 
   /**
-   * Stores an evaluated point and drops its task, in one statement. A point stored before (a worker that
-   * died after storing it and before its job ended) keeps its values; its `evaluations` count goes up.
+   * Stores an evaluated point, then drops its task (in this order: see snapshot). A point stored before
+   * (by a worker that died after storing it and before its job ended) keeps its values; its
+   * `evaluations` count goes up.
    */
   async storePoint(point: NewPathPoint): Promise<PathPointRow> {
     const [inserted] = await this.db

@@ -63,8 +63,8 @@ export const pathPointsTable = pgTable(
 /**
  * Queued work: one row per (path, α) that a queue job (pg-boss, job_id) will evaluate. The primary key is
  * the single flight: a point is queued once however many requests, from however many API nodes, ask for
- * it. A row is written in the transaction that queues its job and deleted in the transaction that stores
- * its point (or when its work is cancelled or fails for good).
+ * it. A row is written in the transaction that queues its job, and deleted right after its point is stored
+ * (or when its work is cancelled or fails for good).
  */
 export const pathTasksTable = pgTable(
   'path_tasks',

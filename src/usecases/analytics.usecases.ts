@@ -8,7 +8,7 @@ import {
 } from '../domain/barrier.metrics.js';
 import { correlate, type CorrelationOptions, type CorrelationResult } from '../domain/correlation.js';
 import { distance, distanceTensors, type DistanceMetric } from '../domain/distances.js';
-import { badUserInput, isLinpathError } from '../errors.js';
+import { badUserInput, isLinpathError, LinpathError } from '../errors.js';
 import type { AnalyticsRepository } from '../storage/analytics.repository.js';
 import type { DistanceRow } from '../storage/analytics.tables.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
@@ -129,17 +129,26 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   const blocks = input.blocks ?? graph.blocks;
   if (blocks.length === 0) throw badUserInput('blocks: expected at least one block, got []');
   const paths: BlockwiseResult['paths'] = [];
-  // All blocks are queued first, so that every worker can take one; then each is awaited.
-  for (const block of new Set(blocks)) await interpolationPath(deps.paths, { ...input, blocks: [block] }, { wait: false, priority: 'interactive' });
+  // All blocks are queued first, so that every worker can take one; then they are awaited together.
+  const requested: Array<{ block: string; pathId: string; alphas: number[] }> = [];
   for (const block of new Set(blocks)) {
-    const result = await interpolationPath(deps.paths, { ...input, blocks: [block] });
+    const state = await interpolationPath(deps.paths, { ...input, blocks: [block] }, { wait: false, priority: 'interactive' });
+    requested.push({ block, pathId: state.path.id, alphas: [...new Set((input.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))] });
+  }
+  await waitForPaths(deps.paths, requested, deps.paths.settings.maxWaitMs);
+  const states = await pathStates(deps.paths, requested);
+  for (const { block, pathId } of requested) {
+    const result = states.get(pathId)!;
+    if (result.failure !== null) throw new LinpathError(result.failure.code as LinpathError['code'], `block ${block}: ${result.failure.message}`);
     paths.push({ block, result, loss: pathBarriers(result.points, { loss: input.barrier ?? {} }).loss });
   }
+  const complete = paths.every((p) => p.result.status === 'COMPLETE');
   const atOne = paths[0]?.result.points.find((p) => p.alpha === 1);
   const endpointLoss = atOne === undefined ? null : atOne.lossSum / atOne.n;
   const heights = Object.fromEntries(paths.map(({ block, loss }) => [block, loss.heightAboveEndpoints ?? Number.POSITIVE_INFINITY]));
+  // Blocks are classified against each other only when every curve is complete.
   const classification =
-    endpointLoss === null || !Number.isFinite(endpointLoss) || endpointLoss <= 0
+    !complete || endpointLoss === null || !Number.isFinite(endpointLoss) || endpointLoss <= 0
       ? null
       : classifyLayerwise(heights, endpointLoss, input.relativeThreshold == null ? {} : { relativeThreshold: input.relativeThreshold });
   return { paths, endpointLoss, classification };
@@ -160,8 +169,6 @@ export interface EndpointOptions {
   wait?: boolean;
   timeoutMs?: number;
   priority?: Priority;
-  /** Runs that may queue an evaluation whatever maxEvaluations says (their work was queued before). */
-  only?: ReadonlySet<string>;
 }
 
 export interface EndpointMetrics {
@@ -170,7 +177,8 @@ export interface EndpointMetrics {
   evaluations: number;
   /** The paths (and alphas) queued, for progress. */
   queued: Array<{ pathId: string; alphas: number[] }>;
-  queuedRuns: Set<string>;
+  /** The path queued for each run. */
+  pathByRun: Map<string, string>;
 }
 
 /** Reason given for a run whose evaluation is queued and not finished. */
@@ -213,8 +221,7 @@ export async function runEndpointMetrics(
       result.set(target.run.id, metricOf(point));
       continue;
     }
-    const allowed = options.only === undefined ? budget > 0 : options.only.has(target.run.id);
-    if (!options.evaluate || !allowed) {
+    if (!options.evaluate || budget <= 0) {
       result.set(target.run.id, { missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : 'not evaluated yet' });
       continue;
     }
@@ -241,7 +248,7 @@ export async function runEndpointMetrics(
       point !== undefined ? metricOf(point) : { missing: state?.failure != null ? `${state.failure.code}: ${state.failure.message}` : PENDING_REASON },
     );
   }
-  return { metrics: result, evaluations: queued.length, queued: requests, queuedRuns: new Set(queued.map((q) => q.runId)) };
+  return { metrics: result, evaluations: queued.length, queued: requests, pathByRun: new Map(queued.map((q) => [q.runId, q.pathId])) };
 }
 
 /**
@@ -364,39 +371,43 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
 
   // Every missing evaluation is queued at once (bulk priority, up to maxEvaluations), so that all workers
-  // share them; then they are awaited together; then the same pass reads what is stored, queueing nothing new.
-  const first = await correlationPass(deps, input, runs, checkpoints, { budget, xRuns: undefined, yRuns: undefined });
-  if ((input.wait ?? true) && first.queued.length > 0) await waitForPaths(deps.paths, first.queued, input.timeoutMs ?? maxWait);
-  const result = first.queued.length === 0 ? first : await correlationPass(deps, input, runs, checkpoints, { budget: 0, xRuns: first.xRuns, yRuns: first.yRuns });
-
-  const states = await pathStates(deps.paths, result.queued);
+  // share them; then they are awaited together; then a second pass reads what is stored, queueing nothing.
+  const first = await correlationPass(deps, input, runs, checkpoints, { kind: 'queue', budget });
+  if (first.queued.length === 0) return { ...first.output, progress: { done: 0, total: 0, pendingPaths: 0 } };
+  if (input.wait ?? true) await waitForPaths(deps.paths, first.queued, input.timeoutMs ?? maxWait);
+  const states = await pathStates(deps.paths, first.queued);
+  const second = await correlationPass(deps, input, runs, checkpoints, { kind: 'read', xPaths: first.xPaths, yPaths: first.yPaths, states });
   const progress = { done: 0, total: 0, pendingPaths: 0 };
   for (const state of states.values()) {
     progress.done += state.progress.done;
     progress.total += state.progress.total;
-    if (state.status !== 'COMPLETE' && state.status !== 'FAILED') progress.pendingPaths++;
+    if (state.status === 'PENDING' || state.status === 'RUNNING') progress.pendingPaths++;
   }
-  return { ...result.output, progress };
+  return { ...second.output, progress };
 }
 
-interface PassLimits {
-  budget: number;
-  /** Runs whose x (or y) was queued by the first pass: they may be requested again at no cost. */
-  xRuns: ReadonlySet<string> | undefined;
-  yRuns: ReadonlySet<string> | undefined;
-}
+/** Why a queued evaluation has no value yet: its failure, or that it is still on its way. */
+const queuedReason = (state: PathResult | undefined): string =>
+  state?.failure != null
+    ? `${state.failure.code}: ${state.failure.message}`
+    : `${PENDING_REASON}${state === undefined ? '' : ` (${state.progress.done}/${state.progress.total} alphas stored)`}`;
+
+/** The first pass queues what is missing (within the budget); the second only reads. */
+type PassMode =
+  | { kind: 'queue'; budget: number }
+  | { kind: 'read'; xPaths: ReadonlyMap<string, string>; yPaths: ReadonlyMap<string, string>; states: ReadonlyMap<string, PathResult> };
 
 async function correlationPass(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   runs: RunRow[],
   checkpoints: CheckpointRow[],
-  limits: PassLimits,
-): Promise<{ output: Omit<CorrelationOutput, 'progress'>; queued: Array<{ pathId: string; alphas: number[] }>; xRuns: Set<string>; yRuns: Set<string> }> {
+  mode: PassMode,
+): Promise<{ output: Omit<CorrelationOutput, 'progress'>; queued: Array<{ pathId: string; alphas: number[] }>; xPaths: Map<string, string>; yPaths: Map<string, string> }> {
   const groupBy = (input.groupBy ?? []).map((path) => ({ path, segments: path.split('.') }));
-  let budget = limits.budget;
+  let budget = mode.kind === 'queue' ? mode.budget : 0;
   const queued: Array<{ pathId: string; alphas: number[] }> = [];
-  const xRuns = new Set<string>();
+  const xPaths = new Map<string, string>();
   const missing: CorrelationOutput['missing'] = [];
   const xs = new Map<string, number>();
   const xPending = new Set<string>();
@@ -408,15 +419,16 @@ async function correlationPass(
       continue;
     }
     try {
-      const allowed = limits.xRuns === undefined ? budget > 0 : limits.xRuns.has(run.id);
-      const x = await xValue(deps, input, from, to, allowed);
-      if (x.evaluated) {
-        if (limits.xRuns === undefined) budget--;
-        xRuns.add(run.id);
-      }
+      const x = await xValue(deps, input, from, to, budget > 0);
+      if (x.evaluated) budget--;
       if (x.queued !== undefined) {
         queued.push(x.queued);
+        xPaths.set(run.id, x.queued.pathId);
         if ('missing' in x && x.missing.startsWith(PENDING_REASON)) xPending.add(run.id);
+      }
+      if (mode.kind === 'read' && 'missing' in x && mode.xPaths.has(run.id)) {
+        missing.push({ run, reason: queuedReason(mode.states.get(mode.xPaths.get(run.id)!)) });
+        continue;
       }
       if ('missing' in x) missing.push({ run, reason: x.missing });
       else xs.set(run.id, x.value);
@@ -428,7 +440,7 @@ async function correlationPass(
   }
 
   // y of the runs whose x is known or on its way, so that both are queued in the same pass.
-  const y = await yValues(deps, input, runs.filter((r) => xs.has(r.id) || xPending.has(r.id)), budget, limits.yRuns);
+  const y = await yValues(deps, input, runs.filter((r) => xs.has(r.id) || xPending.has(r.id)), budget, mode);
   queued.push(...y.queued);
   const points: CorrelationPoint[] = [];
   for (const run of runs) {
@@ -447,7 +459,7 @@ async function correlationPass(
     .map((key) => ({ key, values: JSON.parse(key) as unknown[] }))
     .sort((a, b) => compareValues(a.values, b.values))
     .map(({ key, values }) => ({ key, values, overall: stats(points.filter((p) => p.group === key)) }));
-  return { output: { overall: stats(points), groups, points, missing }, queued, xRuns, yRuns: y.queuedRuns };
+  return { output: { overall: stats(points), groups, points, missing }, queued, xPaths, yPaths: y.pathByRun };
 }
 
 async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
@@ -517,8 +529,8 @@ async function yValues(
   input: CorrelationInput,
   runs: RunRow[],
   budget: number,
-  only: ReadonlySet<string> | undefined,
-): Promise<{ values: Map<string, number | string>; queued: Array<{ pathId: string; alphas: number[] }>; queuedRuns: Set<string> }> {
+  mode: PassMode,
+): Promise<{ values: Map<string, number | string>; queued: Array<{ pathId: string; alphas: number[] }>; pathByRun: Map<string, string> }> {
   const values = new Map<string, number | string>();
   if (input.y === 'REPORTED') {
     const segments = input.yMetric!.split('.');
@@ -526,27 +538,35 @@ async function yValues(
       const value = valueAt(run.reportedMetrics, segments);
       values.set(run.id, typeof value === 'number' && Number.isFinite(value) ? value : `no numeric reported metric "${input.yMetric}"`);
     }
-    return { values, queued: [], queuedRuns: new Set() };
+    return { values, queued: [], pathByRun: new Map() };
   }
   const split: Split = input.y.startsWith('TEST') ? 'TEST' : 'TRAIN';
   const endpoints = await runEndpointMetrics(deps, runs, split, {
-    evaluate: true,
+    evaluate: mode.kind === 'queue',
     maxEvaluations: budget,
     wait: false,
     priority: 'bulk',
-    ...(only !== undefined ? { only } : {}),
   });
   const kind = input.y.slice(split.length + 1);
   for (const run of runs) {
     const metric = endpoints.metrics.get(run.id)!;
     if ('missing' in metric) {
-      values.set(run.id, `${split.toLowerCase()} metric: ${metric.missing}`);
+      const queuedBefore = mode.kind === 'read' ? mode.yPaths.get(run.id) : undefined;
+      const reason =
+        mode.kind === 'queue'
+          ? metric.missing
+          : queuedBefore !== undefined
+            ? queuedReason(mode.states.get(queuedBefore))
+            : metric.missing === 'not evaluated yet'
+              ? 'not evaluated: the evaluation limit was reached'
+              : metric.missing;
+      values.set(run.id, `${split.toLowerCase()} metric: ${reason}`);
       continue;
     }
     const value = kind === 'ACCURACY' ? metric.accuracy : kind === 'ERROR' ? 1 - metric.accuracy : metric.loss;
     values.set(run.id, value === null ? `${input.y} is not finite` : value);
   }
-  return { values, queued: endpoints.queued, queuedRuns: endpoints.queuedRuns };
+  return { values, queued: endpoints.queued, pathByRun: endpoints.pathByRun };
 }
 
 /** Groups in order of their values: numbers numerically, then strings, then anything else; null last. */

@@ -109,8 +109,9 @@ export async function interpolationPath(deps: PathDeps, input: InterpolationPath
   });
   // A failure that may pass (storage away, retries exhausted) is retried by the next request; one that
   // will not (a changed object, a checkpoint that does not fit) stays until retryPath clears it.
-  if (path.failureCode !== null && TRANSIENT_FAILURES.has(path.failureCode) && (await deps.paths.clearFailure(path.id))) {
-    path = (await deps.paths.findPath(path.id))!;
+  if (path.failureCode !== null && TRANSIENT_FAILURES.has(path.failureCode)) {
+    await deps.paths.clearFailure(path.id);
+    path = (await deps.paths.findPath(path.id))!; // cleared by this request or a concurrent one
   }
 
   const storedBefore = new Set((await deps.paths.points(path.id, alphas)).map((p) => p.alpha));
@@ -227,8 +228,9 @@ export function waitForPaths(
 export async function cancelPath(deps: Pick<PathDeps, 'paths' | 'queue'>, pathId: string): Promise<PathResult & { cancelled: number[] }> {
   await findPathOrThrow(deps, pathId);
   const cancelled = await deps.queue.cancel(pathId);
-  const state = await pathState(deps, pathId);
-  return { ...state, cancelled };
+  const snapshot = await readSnapshot(deps, pathId);
+  const alphas = [...new Set([...gridOf(snapshot), ...cancelled])].sort((a, b) => a - b);
+  return { ...resultOf(snapshot, alphas, new Set(snapshot.points.map((p) => p.alpha))), cancelled };
 }
 
 /** Clears a FAILED path's failure so that requests queue its missing points again. */
@@ -246,15 +248,22 @@ export const gridOf = (snapshot: PathSnapshot): number[] =>
 export function resultOf(snapshot: PathSnapshot, alphas: readonly number[], storedBefore: ReadonlySet<number>): PathResult {
   const requested = new Set(alphas);
   const failed = snapshot.path.failureCode !== null;
-  const { status, progress } = pathStatus({ alphas, points: snapshot.points, tasks: snapshot.tasks, failed });
+  const { status, progress, jobFailed } = pathStatus({ alphas, points: snapshot.points, tasks: snapshot.tasks, failed });
   return {
     path: snapshot.path,
     points: snapshot.points.filter((p) => requested.has(p.alpha)).map((point) => ({ ...point, cached: storedBefore.has(point.alpha) })),
     status,
     progress,
-    failure: failed ? { code: snapshot.path.failureCode!, message: snapshot.path.failureMessage ?? '' } : null,
+    failure: failed ? { code: snapshot.path.failureCode!, message: snapshot.path.failureMessage ?? '' } : jobFailed ? JOB_FAILED : null,
   };
 }
+
+/** The failure of a path whose job ran out of retries without reporting (its workers died, or it expired). */
+const JOB_FAILED = {
+  code: 'UNAVAILABLE',
+  message:
+    'an evaluation job of this path ran out of retries: its workers stopped, or it ran longer than LINPATH_JOB_EXPIRE_SECONDS; ask again to retry',
+};
 
 async function readSnapshot(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathSnapshot> {
   if (!UUID.test(pathId)) throw notFound(`path: no path with id "${pathId}"`);
@@ -292,6 +301,7 @@ function waitForPath(
     });
     const giveUp = () => {
       clearTimeout(timer);
+      deps.watcher.closed$.removeEventListener('abort', giveUp);
       stop();
       // Not even one poll came back (the database is away): read once more, and fail as that read does.
       resolve(last ?? readSnapshot(deps, pathId));

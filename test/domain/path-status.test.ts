@@ -10,13 +10,14 @@ describe('pathStatus', () => {
 
   it('is COMPLETE when every requested α is stored, whatever else the path has', () => {
     const result = pathStatus({ alphas, points: [point(0), point(0.5), point(1), point(2)], tasks: [task(0.25, 'active')], failed: false });
-    expect(result).toEqual({ status: 'COMPLETE', progress: { done: 3, total: 3, etaSeconds: 0 } });
+    expect(result).toEqual({ status: 'COMPLETE', progress: { done: 3, total: 3, etaSeconds: 0 }, jobFailed: false });
   });
 
   it('is FAILED when the path failed, even with every point stored before', () => {
     expect(pathStatus({ alphas, points: [point(0)], tasks: [], failed: true })).toEqual({
       status: 'FAILED',
       progress: { done: 1, total: 3, etaSeconds: null },
+      jobFailed: false,
     });
   });
 
@@ -28,21 +29,33 @@ describe('pathStatus', () => {
       failed: false,
     });
     // Two missing × 2 s each ÷ one running job.
-    expect(result).toEqual({ status: 'RUNNING', progress: { done: 1, total: 3, etaSeconds: 4 } });
+    expect(result).toEqual({ status: 'RUNNING', progress: { done: 1, total: 3, etaSeconds: 4 }, jobFailed: false });
   });
 
   it('is PENDING while missing alphas wait in the queue (or for a retry), with no ETA before a first point', () => {
     expect(pathStatus({ alphas, points: [], tasks: [task(0, 'created'), task(0.5, 'retry'), task(1, 'created')], failed: false })).toEqual({
       status: 'PENDING',
       progress: { done: 0, total: 3, etaSeconds: null },
+      jobFailed: false,
     });
   });
 
-  it('is PARTIAL when missing alphas are not queued, or only by jobs that ended (a stale task)', () => {
+  it('is PARTIAL when missing alphas are not queued, or only by jobs that ended without failing (a stale task)', () => {
     expect(pathStatus({ alphas, points: [point(0)], tasks: [], failed: false }).status).toBe('PARTIAL');
-    for (const state of ['completed', 'cancelled', 'failed', null] as const) {
+    for (const state of ['completed', 'cancelled', null] as const) {
       expect(pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, state), task(1, state)], failed: false }).status).toBe('PARTIAL');
     }
+  });
+
+  it('is FAILED when the job of a missing α ran out of retries, unless the α was queued again', () => {
+    expect(pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, 'failed'), task(1, 'created')], failed: false })).toMatchObject({
+      status: 'FAILED',
+      jobFailed: true,
+    });
+    expect(pathStatus({ alphas, points: [point(0), point(0.5)], tasks: [task(0.5, 'failed'), task(1, 'created')], failed: false })).toMatchObject({
+      status: 'PENDING',
+      jobFailed: false,
+    });
   });
 
   it('ignores tasks of alphas nobody asked for', () => {

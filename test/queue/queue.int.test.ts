@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATE_QUEUE, PRIORITY } from '../../src/queue/eval-queue.js';
 import { correlation } from '../../src/usecases/analytics.usecases.js';
+import { pathUpdates } from '../../src/usecases/path-updates.js';
 import { cancelPath, interpolationPath, pathState, retryPath, waitForPaths } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -170,6 +171,34 @@ describe('the evaluation queue', () => {
     expect(report.missing.map((m) => m.reason)).toEqual(['evaluation queued, not finished yet (0/3 alphas stored)']);
     expect(report.progress).toEqual({ done: 0, total: 3, pendingPaths: 1 });
     await expect(pathState(analytics.paths, 'not-a-path')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('pathUpdated ends with FAILED for a failed path, and stops watching at once when the client leaves', async () => {
+    const { paths, queue } = await evaluation({ workers: 0 });
+    const request = { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.81, 0.82], limit: 4008 };
+    const pending = await interpolationPath(paths, request, { wait: false });
+
+    // A client that leaves while nothing happens: return() must not wait for a point that never comes.
+    const leaving = await pathUpdates(paths, pending.path.id);
+    const next = leaving.next();
+    await sleep(200);
+    const started = performance.now();
+    await leaving.return!();
+    expect(await next).toEqual({ done: true, value: undefined });
+    expect(performance.now() - started).toBeLessThan(1000);
+
+    await queue.failPath(pending.path.id, 'CONFLICT', 'the checkpoint object changed');
+    const updates = [];
+    for await (const update of await pathUpdates(paths, pending.path.id)) updates.push(update);
+    expect(updates).toEqual([
+      {
+        pathId: pending.path.id,
+        point: null,
+        status: 'FAILED',
+        progress: { done: 0, total: 0, etaSeconds: 0 },
+        failure: { code: 'CONFLICT', message: 'the checkpoint object changed' },
+      },
+    ]);
   });
 
   it('rejects a timeoutMs beyond LINPATH_MAX_WAIT_MS and more examples than LINPATH_MAX_EXAMPLES', async () => {
