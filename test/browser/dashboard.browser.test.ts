@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -41,7 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     origin = new URL(server.url).origin;
     mkdirSync(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     // Everything the page needs is bundled: any request elsewhere is a defect (and would fail offline).
     await page.route('**/*', (route) => {
       const url = new URL(route.request().url());
@@ -111,6 +111,18 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     expect([...seen].some((n) => n > 0 && n < 21), `points seen: ${[...seen].join(', ')}`).toBe(true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
   }, 120_000);
+
+  it('exports the plot as SVG and its data as CSV', async () => {
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV' }).click()]);
+    const text = readFileSync((await csv.path())!, 'utf8');
+    const lines = text.trim().split('\r\n');
+    expect(lines[0]).toBe('series,alpha,loss,accuracy');
+    expect(lines).toHaveLength(1 + 21);
+    expect(lines[1]).toMatch(/^whole model,0\.01,0\.\d+,0\.\d+$/);
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'SVG' }).click()]);
+    expect(svg.suggestedFilename()).toBe('linpath-path-loss.svg');
+    expect(readFileSync((await svg.path())!, 'utf8')).toMatch(/^<\?xml[^]*<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/);
+  }, 60_000);
 
   it('scatters a barrier metric against test accuracy with coefficients', async () => {
     await page.goto(`${origin}/#/correlation`);
