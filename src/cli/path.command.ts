@@ -15,7 +15,12 @@ export interface PathCommandOptions {
   /** Commander's --no-wait. */
   wait: boolean;
   timeout?: number;
+  bnStats?: 'interpolate' | 'keep-to';
+  tensors?: 'all' | 'weights' | 'running-stats';
 }
+
+/** `keep-to` → `KEEP_TO`. */
+const enumValue = <T extends string>(value: string | undefined): T | undefined => value?.toUpperCase().replace('-', '_') as T | undefined;
 
 /** `linpath path`: evaluates (or reads from the memo) a path and prints it as a table or JSON. */
 export function addPathCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
@@ -29,13 +34,27 @@ export function addPathCommand(program: Command, withLinpath: (work: (app: Linpa
     .option('--alphas <list>', 'comma-separated alphas, or start:stop:step (default 0:1:0.1)', parseAlphas)
     .option('--limit <n>', 'evaluate only the first n examples', parsePositiveInteger)
     .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
+    .addOption(
+      new Option('--bn-stats <mode>', 'BatchNorm running statistics: interpolate (default) or keep-to (they stay at --to)').choices([
+        'interpolate',
+        'keep-to',
+      ]),
+    )
+    .addOption(
+      new Option('--tensors <group>', 'which tensors of the blocks move: all (default), weights or running-stats').choices([
+        'all',
+        'weights',
+        'running-stats',
+      ]),
+    )
     .option('--json', 'print the path as one JSON object instead of a table')
     .option('--no-wait', 'queue the missing points and print what is stored now, without waiting for the workers')
     .option('--timeout <ms>', 'wait at most this long (default and maximum LINPATH_MAX_WAIT_MS)', parsePositiveInteger)
     .action(async (options: PathCommandOptions) => {
       await withLinpath(async (app) => {
         const bar = progressBar(process.stderr);
-        const result = await interpolationPath(app.paths, options, {
+        const input = { ...options, bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO'>(options.bnStats), tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors) };
+        const result = await interpolationPath(app.paths, input, {
           wait: options.wait,
           timeoutMs: options.timeout,
           onProgress: ({ done, total }) => bar.update(done, total),

@@ -40,3 +40,34 @@ export function selectBlocks(
   if (moving.size === floatTensors.length) return { moving: 'all', blocks: undefined, movingNames };
   return { moving, blocks: sortedBlocks, movingNames };
 }
+
+export type BnStatsMode = 'INTERPOLATE' | 'KEEP_TO';
+export type TensorGroup = 'ALL' | 'WEIGHTS' | 'RUNNING_STATS';
+
+/**
+ * Narrows a block selection to a parameter group (the seed paper's Appendix F) and a BatchNorm mode:
+ * WEIGHTS keeps every moving tensor but the running statistics, RUNNING_STATS only those; with KEEP_TO the
+ * running statistics stay at `to` whatever the group. `runningStats` names the model's BatchNorm running
+ * means and variances.
+ */
+export function restrictSelection(
+  selection: BlockSelection,
+  floatTensors: readonly string[],
+  runningStats: ReadonlySet<string>,
+  options: { tensors: TensorGroup; bnStats: BnStatsMode; architecture: string },
+): BlockSelection {
+  const { tensors, bnStats } = options;
+  if (tensors === 'ALL' && (bnStats === 'INTERPOLATE' || runningStats.size === 0)) return selection;
+  const keep = (name: string) =>
+    (tensors === 'ALL' || (tensors === 'WEIGHTS') !== runningStats.has(name)) && !(bnStats === 'KEEP_TO' && runningStats.has(name));
+  const movingNames = selection.movingNames.filter(keep);
+  if (movingNames.length === 0) {
+    const what = selection.blocks === undefined ? 'the model' : `blocks ${selection.blocks.join(', ')}`;
+    throw badUserInput(
+      `tensors: ${tensors} with bnStats ${bnStats} leaves no tensor of ${what} moving` +
+        (runningStats.size === 0 ? ` (${options.architecture} has no BatchNorm running statistics)` : ''),
+    );
+  }
+  if (movingNames.length === floatTensors.length) return { ...selection, moving: 'all', movingNames };
+  return { moving: new Set(movingNames), blocks: selection.blocks, movingNames };
+}

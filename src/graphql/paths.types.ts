@@ -12,6 +12,34 @@ registerEnumType(EngineNameEnum, {
   },
 });
 
+export enum BnStatsModeEnum {
+  INTERPOLATE = 'INTERPOLATE',
+  KEEP_TO = 'KEEP_TO',
+}
+registerEnumType(BnStatsModeEnum, {
+  name: 'BnStatsMode',
+  description: 'What happens to BatchNorm running statistics (running_mean, running_var) along a path.',
+  valuesConfig: {
+    INTERPOLATE: { description: 'They move with α like the weights (the default, as in the seed study).' },
+    KEEP_TO: { description: 'They stay at `to`; only weights move.' },
+  },
+});
+
+export enum TensorGroupEnum {
+  ALL = 'ALL',
+  WEIGHTS = 'WEIGHTS',
+  RUNNING_STATS = 'RUNNING_STATS',
+}
+registerEnumType(TensorGroupEnum, {
+  name: 'TensorGroup',
+  description: 'Which floating-point tensors of the moving blocks move (parameter-group-wise interpolation, Vlaar & Frankle 2022, App. F).',
+  valuesConfig: {
+    ALL: { description: 'Every floating-point tensor.' },
+    WEIGHTS: { description: 'Learned parameters (weights, biases, BatchNorm scale and shift), not the running statistics.' },
+    RUNNING_STATS: { description: 'Only BatchNorm running means and variances.' },
+  },
+});
+
 export enum PathStatusEnum {
   PENDING = 'PENDING',
   RUNNING = 'RUNNING',
@@ -115,8 +143,11 @@ export class InterpolationPath {
   @Field(() => Int, { description: 'The first exampleCount examples of the dataset are evaluated.' })
   exampleCount!: number;
 
-  @Field(() => String, { description: 'BatchNorm running statistics: INTERPOLATE (moved like weights).' })
-  bnStats!: string;
+  @Field(() => BnStatsModeEnum, { description: 'What the BatchNorm running statistics do along the path.' })
+  bnStats!: BnStatsModeEnum;
+
+  @Field(() => TensorGroupEnum, { description: 'Which tensors of the moving blocks move.' })
+  tensorGroup!: TensorGroupEnum;
 
   @Field(() => [PathPoint], { description: 'The stored points of the requested alphas, ascending (all of them when status is COMPLETE).' })
   points!: PathPoint[];
@@ -183,6 +214,12 @@ export class InterpolationPathInput {
 
   @Field(() => EngineNameEnum, { nullable: true, description: 'Engine for points not stored yet; default LINPATH_ENGINE.' })
   engine?: EngineNameEnum | null;
+
+  @Field(() => BnStatsModeEnum, { defaultValue: BnStatsModeEnum.INTERPOLATE, description: 'BatchNorm running statistics; part of the memo key.' })
+  bnStats!: BnStatsModeEnum;
+
+  @Field(() => TensorGroupEnum, { defaultValue: TensorGroupEnum.ALL, description: 'Which tensors of `blocks` (or of the whole model) move; the rest stay at `to`.' })
+  tensors!: TensorGroupEnum;
 
   @Field(() => Boolean, {
     defaultValue: true,

@@ -23,7 +23,10 @@ export const pathsTable = pgTable(
     /** Requested blocks, sorted; null: the whole model moves. */
     blocks: text('blocks').array(),
     movingTensorCount: integer('moving_tensor_count').notNull(),
+    /** BatchNorm running statistics: INTERPOLATE (they move with α) or KEEP_TO (they stay at `to`). */
     bnStats: text('bn_stats').notNull().default('INTERPOLATE'),
+    /** Which tensors of the blocks move: ALL, WEIGHTS (not the running statistics) or RUNNING_STATS. */
+    tensorGroup: text('tensor_group').notNull().default('ALL'),
     /** Examples evaluated: the first `example_count` of the dataset. */
     exampleCount: integer('example_count').notNull(),
     /**

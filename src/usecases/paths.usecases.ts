@@ -3,7 +3,7 @@ import type { EngineName } from '../compute/engine.js';
 import type { EngineProvider } from '../compute/engines.js';
 import type { Examples } from '../compute/evaluator.js';
 import type { ModelGraph } from '../compute/model-ir.js';
-import { selectBlocks, type BlockSelection } from '../domain/blocks.js';
+import { restrictSelection, selectBlocks, type BlockSelection, type BnStatsMode, type TensorGroup } from '../domain/blocks.js';
 import { pathKey } from '../domain/path-key.js';
 import { isSettled, pathStatus, type PathProgress, type PathStatus } from '../domain/path-status.js';
 import { badUserInput, LinpathError, notFound } from '../errors.js';
@@ -55,6 +55,10 @@ export interface InterpolationPathInput {
   /** Evaluate only the first `limit` examples. */
   limit?: number | null | undefined;
   engine?: EngineName | null | undefined;
+  /** BatchNorm running statistics: INTERPOLATE (default) or KEEP_TO (they stay at `to`). */
+  bnStats?: BnStatsMode | null | undefined;
+  /** Which tensors of the blocks move (default ALL). */
+  tensors?: TensorGroup | null | undefined;
 }
 
 export interface PathPoint extends PathPointRow {
@@ -82,6 +86,9 @@ export interface RequestOptions {
   onProgress?: (progress: PathProgress) => void;
 }
 
+const BN_STATS_MODES: readonly BnStatsMode[] = ['INTERPOLATE', 'KEEP_TO'];
+const TENSOR_GROUPS: readonly TensorGroup[] = ['ALL', 'WEIGHTS', 'RUNNING_STATS'];
+
 export const DEFAULT_ALPHAS: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -106,6 +113,8 @@ export async function interpolationPath(deps: PathDeps, input: InterpolationPath
     blocks: plan.selection.blocks ?? null,
     movingTensorCount: plan.selection.movingNames.length,
     exampleCount: plan.limit,
+    bnStats: plan.bnStats,
+    tensorGroup: plan.tensors,
   });
   // A failure that may pass (storage away, retries exhausted) is retried by the next request; one that
   // will not (a changed object, a checkpoint that does not fit) stays until retryPath clears it.
@@ -347,6 +356,8 @@ export interface PathPlan {
   graph: ModelGraph;
   selection: BlockSelection;
   limit: number;
+  bnStats: BnStatsMode;
+  tensors: TensorGroup;
   key: string;
 }
 
@@ -392,7 +403,15 @@ export async function resolveEndpoints(
 
 /** Checks the request against the registry and computes the path's identity; reads no tensors. */
 async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: InterpolationPathInput): Promise<PathPlan> {
-  const { from, to, architecture, graph, selection } = await resolveEndpoints(deps, input);
+  const endpoints = await resolveEndpoints(deps, input);
+  const { from, to, architecture, graph } = endpoints;
+  const bnStats = input.bnStats ?? 'INTERPOLATE';
+  const tensors = input.tensors ?? 'ALL';
+  if (!BN_STATS_MODES.includes(bnStats)) throw badUserInput(`bnStats: expected one of ${BN_STATS_MODES.join(', ')}, got "${bnStats}"`);
+  if (!TENSOR_GROUPS.includes(tensors)) throw badUserInput(`tensors: expected one of ${TENSOR_GROUPS.join(', ')}, got "${tensors}"`);
+  const runningStats = new Set(graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])));
+  const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
+  const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, { tensors, bnStats, architecture });
   const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
   if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
 
@@ -433,9 +452,9 @@ async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: In
       },
     },
     exampleCount: limit,
-    bnStats: 'INTERPOLATE',
+    bnStats,
   });
-  return { from, to, dataset, graph, selection, limit, key };
+  return { from, to, dataset, graph, selection, limit, bnStats, tensors, key };
 }
 
 /**
@@ -446,7 +465,15 @@ async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: In
 export async function planOfPath(deps: Pick<PathDeps, 'registry' | 'settings'>, path: PathRow): Promise<PathPlan> {
   const plan = await planPath(
     { ...deps, settings: { ...deps.settings, maxExamples: Number.MAX_SAFE_INTEGER } },
-    { from: path.fromCheckpointId, to: path.toCheckpointId, dataset: path.datasetId, blocks: path.blocks, limit: path.exampleCount },
+    {
+      from: path.fromCheckpointId,
+      to: path.toCheckpointId,
+      dataset: path.datasetId,
+      blocks: path.blocks,
+      limit: path.exampleCount,
+      bnStats: path.bnStats as BnStatsMode,
+      tensors: path.tensorGroup as TensorGroup,
+    },
   );
   if (plan.key !== path.key) {
     throw new LinpathError(

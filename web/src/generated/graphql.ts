@@ -4,6 +4,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** What happens to BatchNorm running statistics (running_mean, running_var) along a path. */
+export type BnStatsMode =
+  /** They move with α like the weights (the default, as in the seed study). */
+  | 'INTERPOLATE'
+  /** They stay at `to`; only weights move. */
+  | 'KEEP_TO';
+
 /** Where a checkpoint sits in its run. A run has at most one INITIAL and one FINAL checkpoint. */
 export type CheckpointRole =
   /** A state computed by linpath from other checkpoints. */
@@ -118,6 +125,8 @@ export type InterpolationPathInput = {
   alphas?: Array<number> | null | undefined;
   /** Blocks that move: state_dict prefixes at a dot boundary ("layer3", "layer3.1", "fc") or aliases ("stem"). Omit for the whole model. */
   blocks?: Array<string> | null | undefined;
+  /** BatchNorm running statistics; part of the memo key. */
+  bnStats?: BnStatsMode;
   dataset: string | number;
   /** Engine for points not stored yet; default LINPATH_ENGINE. */
   engine?: EngineName | null | undefined;
@@ -125,6 +134,8 @@ export type InterpolationPathInput = {
   from: string | number;
   /** Evaluate only the first `limit` examples. */
   limit?: number | null | undefined;
+  /** Which tensors of `blocks` (or of the whole model) move; the rest stay at `to`. */
+  tensors?: TensorGroup;
   /** Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS. */
   timeoutMs?: number | null | undefined;
   /** Checkpoint at α = 1. */
@@ -177,6 +188,15 @@ export type RunOrderField =
 export type SortDirection =
   | 'ASC'
   | 'DESC';
+
+/** Which floating-point tensors of the moving blocks move (parameter-group-wise interpolation, Vlaar & Frankle 2022, App. F). */
+export type TensorGroup =
+  /** Every floating-point tensor. */
+  | 'ALL'
+  /** Only BatchNorm running means and variances. */
+  | 'RUNNING_STATS'
+  /** Learned parameters (weights, biases, BatchNorm scale and shift), not the running statistics. */
+  | 'WEIGHTS';
 
 export type RunsQueryVariables = Exact<{
   first: number;

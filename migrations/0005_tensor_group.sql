@@ -1,0 +1,1 @@
+ALTER TABLE "paths" ADD COLUMN "tensor_group" text DEFAULT 'ALL' NOT NULL;

@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildModelGraph } from '../../src/compute/architectures/index.js';
+import { interpolateTensor } from '../../src/domain/interpolation.js';
+import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
+import { interpolationPath } from '../../src/usecases/paths.usecases.js';
+import * as registry from '../../src/usecases/registry.usecases.js';
+import { readCheckpointFixture, readTestSetFixture } from '../helpers/engine-fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { createPathDeps, type PathFixture } from '../helpers/paths.js';
+import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
+
+
+/**
+ * BatchNorm modes and parameter groups on the ResNet-18 fixture: each path's point against the same engine
+ * on a state built here by hand from the rule (which tensors move, which stay at `to`).
+ */
+describe('BatchNorm modes and tensor groups', () => {
+  let f: RegistryFixture;
+  let evaluation: PathFixture;
+  let dir: string;
+  const ids = { init: '', final: '', test: '' };
+  const LIMIT = 16;
+  const ALPHA = 0.5;
+  const init = readCheckpointFixture('resnet18/init.safetensors.gz');
+  const final = readCheckpointFixture('resnet18/final.safetensors.gz');
+  const graph = buildModelGraph('resnet18-cifar', final.tensors);
+  const test = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
+  const runningStats = new Set(graph.nodes.flatMap((n) => (n.op === 'batchnorm' ? [n.runningMean, n.runningVar] : [])));
+
+  beforeAll(async () => {
+    f = await createRegistryFixture();
+    dir = mkdtempSync(path.join(tmpdir(), 'linpath-bn-'));
+    for (const [name, role, step] of [['init', 'INITIAL', 0], ['final', 'FINAL', 150]] as const) {
+      const file = path.join(dir, `${name}.safetensors`);
+      writeFileSync(file, gunzipSync(readFileSync(fixturePath(`resnet18/${name}.safetensors.gz`))));
+      ids[name] = (await registry.importCheckpointFile(f.deps, file, { run: 'resnet', architecture: 'resnet18-cifar', step, role })).checkpoint.id;
+    }
+    ids.test = (
+      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'shapes', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })
+    ).dataset.id;
+    evaluation = await createPathDeps(f, { settings: { batchSize: LIMIT } });
+  }, 120_000);
+  afterAll(async () => {
+    await evaluation?.close();
+    await evaluation?.engines.close();
+    await f?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Mean loss and correct count at θ where `moves(name)` tensors are interpolated and the rest are `to`'s. */
+  const direct = async (moves: (name: string) => boolean) => {
+    const engine = await evaluation.engines.get('onnx');
+    const prepared = await engine.prepare(graph);
+    const state = new Map<string, Float32Array>();
+    for (const [name, values] of final.state) state.set(name, moves(name) ? interpolateTensor(init.state.get(name)!, values, ALPHA) : values);
+    const bound = await prepared.bind(state);
+    const perExample = test.exampleShape.reduce((a, b) => a * b, 1);
+    const logits = await bound.logits(test.x.subarray(0, LIMIT * perExample), LIMIT);
+    const tally = tallyBatch(emptyTally(), logits, test.labels.subarray(0, LIMIT), graph.outputs);
+    await bound.dispose();
+    await prepared.dispose();
+    return { loss: tally.lossSum / tally.n, correct: tally.correct };
+  };
+  const point = async (options: { bnStats?: 'INTERPOLATE' | 'KEEP_TO'; tensors?: 'ALL' | 'WEIGHTS' | 'RUNNING_STATS'; blocks?: string[] }) => {
+    const result = await interpolationPath(evaluation.paths, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [ALPHA], limit: LIMIT, ...options });
+    const [p] = result.points;
+    return { path: result.path, loss: p!.lossSum / p!.n, correct: p!.correct };
+  };
+
+  it('KEEP_TO keeps the running statistics at `to` while the weights move', async () => {
+    const keep = await point({ bnStats: 'KEEP_TO' });
+    const expected = await direct((name) => !runningStats.has(name));
+    expect(keep.loss).toBeCloseTo(expected.loss, 6);
+    expect(keep.correct).toBe(expected.correct);
+    expect(keep.path).toMatchObject({ bnStats: 'KEEP_TO', tensorGroup: 'ALL', movingTensorCount: 62 });
+
+    // INTERPOLATE (the default) moves them too: another computation, another memo entry.
+    const interpolate = await point({});
+    expect(interpolate.path.id).not.toBe(keep.path.id);
+    expect(interpolate.loss).toBeCloseTo((await direct(() => true)).loss, 6);
+    expect(Math.abs(interpolate.loss - keep.loss)).toBeGreaterThan(1e-4);
+  }, 60_000);
+
+  it('moves only the weights, or only the running statistics, of the chosen blocks', async () => {
+    const weights = await point({ tensors: 'WEIGHTS', blocks: ['layer4'] });
+    const expectedWeights = await direct((name) => name.startsWith('layer4.') && !runningStats.has(name));
+    expect(weights.loss).toBeCloseTo(expectedWeights.loss, 6);
+    expect(weights.correct).toBe(expectedWeights.correct);
+
+    const stats = await point({ tensors: 'RUNNING_STATS' });
+    const expectedStats = await direct((name) => runningStats.has(name));
+    expect(stats.loss).toBeCloseTo(expectedStats.loss, 6);
+    expect(stats.correct).toBe(expectedStats.correct);
+    expect(stats.path).toMatchObject({ tensorGroup: 'RUNNING_STATS', movingTensorCount: 40 });
+  }, 60_000);
+
+  it('refuses a selection in which nothing moves', async () => {
+    await expect(point({ tensors: 'RUNNING_STATS', bnStats: 'KEEP_TO' })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: 'tensors: RUNNING_STATS with bnStats KEEP_TO leaves no tensor of the model moving',
+    });
+    await expect(point({ tensors: 'RUNNING_STATS', blocks: ['fc'] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+});
