@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
 import { AnalyticsResolver, DistanceResolver } from './analytics.resolver.js';
+import { DerivationResolver, DerivedCheckpointResolver } from './derive.resolver.js';
 import { PathResolver } from './paths.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
 
@@ -21,7 +22,7 @@ const NO_PUBSUB: PubSub = {
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [RunResolver, CheckpointResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver],
+    resolvers: [RunResolver, CheckpointResolver, DerivedCheckpointResolver, DerivationResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver],
     validate: false,
     pubSub: NO_PUBSUB,
   });

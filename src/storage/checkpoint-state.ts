@@ -3,11 +3,13 @@ import { LRUCache } from 'lru-cache';
 import { badUserInput, conflict } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
 import type { CheckpointRow } from './registry.tables.js';
-import { decodeTensor, isFloatDtype, parseSafetensors, SafetensorsFormatError, tensorBytes } from './safetensors.codec.js';
+import { decodeTensor, isFloatDtype, parseSafetensors, SafetensorsFormatError, tensorBytes, type TensorData, type TensorInfo } from './safetensors.codec.js';
 
 /** The decoded floating-point tensors of a checkpoint (integer buffers are not needed to evaluate). */
 export interface CheckpointState {
   tensors: Map<string, Float32Array>;
+  /** The integer tensors (num_batches_tracked), as stored: what derived checkpoints copy. */
+  integers: Map<string, { dtype: TensorInfo['dtype']; shape: number[]; data: TensorData }>;
   /** Bytes held by the decoded tensors, for the cache's accounting. */
   bytes: number;
   sha256: string;
@@ -35,14 +37,20 @@ export async function readCheckpointState(
   try {
     const header = parseSafetensors(bytes, maxHeaderBytes);
     const tensors = new Map<string, Float32Array>();
+    const integers: CheckpointState['integers'] = new Map();
     let total = 0;
     for (const info of header.tensors) {
-      if (!isFloatDtype(info.dtype)) continue;
+      if (!isFloatDtype(info.dtype)) {
+        const data = decodeTensor(info, tensorBytes(bytes, header, info));
+        integers.set(info.name, { dtype: info.dtype, shape: [...info.shape], data });
+        total += data.byteLength;
+        continue;
+      }
       const values = decodeTensor(info, tensorBytes(bytes, header, info)) as Float32Array;
       tensors.set(info.name, values);
       total += values.byteLength;
     }
-    return { tensors, bytes: total, sha256 };
+    return { tensors, integers, bytes: total, sha256 };
   } catch (error) {
     if (error instanceof SafetensorsFormatError) {
       throw badUserInput(`${checkpoint.uri} is not a valid safetensors file: ${error.message}`, error);

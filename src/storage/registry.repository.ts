@@ -7,6 +7,7 @@ import {
   runsTable,
   type CheckpointRow,
   type DatasetRow,
+  type Derivation,
   type Normalization,
   type RunRow,
 } from './registry.tables.js';
@@ -194,6 +195,12 @@ export class RegistryRepository {
   }
 
   /** Records a sha256 learned from a full read; never overwrites a known one. */
+  /** Records the lineage of a DERIVED checkpoint. */
+  async setDerivation(id: string, derivation: Derivation): Promise<CheckpointRow> {
+    const [row] = await this.db.update(checkpointsTable).set({ derivation }).where(eq(checkpointsTable.id, id)).returning();
+    return row!;
+  }
+
   async recordCheckpointSha256(id: string, sha256: string): Promise<void> {
     await this.db
       .update(checkpointsTable)

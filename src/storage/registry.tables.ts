@@ -67,6 +67,13 @@ const storedObjectColumns = () => ({
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** The lineage of a derived checkpoint: the operation, its parent checkpoints and its arguments. */
+export interface Derivation {
+  operation: 'RANDOM_INIT' | 'INTERPOLATE' | 'COMPOSE';
+  parents: string[];
+  arguments: Record<string, unknown>;
+}
+
 export const checkpointsTable = pgTable(
   'checkpoints',
   {
@@ -80,6 +87,8 @@ export const checkpointsTable = pgTable(
     tensorCount: integer('tensor_count').notNull(),
     parameterCount: bigint('parameter_count', { mode: 'number' }).notNull(),
     elementCount: bigint('element_count', { mode: 'number' }).notNull(),
+    /** How linpath computed a DERIVED checkpoint from others; null for checkpoints it was given. */
+    derivation: jsonb('derivation').$type<Derivation>(),
     ...storedObjectColumns(),
   },
   (t) => [
