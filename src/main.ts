@@ -9,6 +9,7 @@ import { buildLinpathSchema } from './graphql/schema.js';
 import { startHttpServer, startMetricsServer } from './server/http.js';
 import { addPathCommand } from './cli/path.command.js';
 import { addSweepCommand } from './cli/sweep.command.js';
+import { addReportCommand } from './cli/report.command.js';
 import { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns } from './usecases/demo.usecases.js';
 import type { InputLayout } from './storage/registry.tables.js';
 import {
@@ -151,6 +152,7 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
 
   addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
   addSweepCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addReportCommand(program, (work) => withLinpath(loadConfig(env), work));
 
   program
     .command('worker')

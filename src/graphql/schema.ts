@@ -4,6 +4,7 @@ import { buildSchema, type PubSub } from 'type-graphql';
 import { AnalyticsResolver, DistanceResolver } from './analytics.resolver.js';
 import { DerivationResolver, DerivedCheckpointResolver } from './derive.resolver.js';
 import { PathResolver } from './paths.resolver.js';
+import { ReportResolver } from './report.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
 
 /**
@@ -22,7 +23,7 @@ const NO_PUBSUB: PubSub = {
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [RunResolver, CheckpointResolver, DerivedCheckpointResolver, DerivationResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver],
+    resolvers: [RunResolver, CheckpointResolver, DerivedCheckpointResolver, DerivationResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver, ReportResolver],
     validate: false,
     pubSub: NO_PUBSUB,
   });

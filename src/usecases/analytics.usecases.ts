@@ -462,7 +462,7 @@ async function correlationPass(
   return { output: { overall: stats(points), groups, points, missing }, queued, xPaths, yPaths: y.pathByRun };
 }
 
-async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
+export async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
   const rows = await deps.paths.registry.listRuns(validateFilter(filter), { field: 'CREATED_AT', direction: 'ASC' }, MAX_CORRELATION_RUNS + 1, undefined);
   if (rows.length > MAX_CORRELATION_RUNS) {
     throw badUserInput(`runs: expected at most ${MAX_CORRELATION_RUNS} runs to correlate, the filter matches more; narrow it`);
@@ -570,7 +570,7 @@ async function yValues(
 }
 
 /** Groups in order of their values: numbers numerically, then strings, then anything else; null last. */
-function compareValues(a: readonly unknown[], b: readonly unknown[]): number {
+export function compareValues(a: readonly unknown[], b: readonly unknown[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const [x, y] = [a[i] ?? null, b[i] ?? null];
     if (x === y) continue;
@@ -583,7 +583,7 @@ function compareValues(a: readonly unknown[], b: readonly unknown[]): number {
   return 0;
 }
 
-function valueAt(object: Record<string, unknown>, segments: readonly string[]): unknown {
+export function valueAt(object: Record<string, unknown>, segments: readonly string[]): unknown {
   let value: unknown = object;
   for (const segment of segments) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
+import { studyReport } from '../../src/usecases/report.usecases.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
 import {
@@ -349,5 +350,39 @@ describe('analytics on a real database, S3 server and engine', () => {
       const after = await f.database.pool.query('SELECT count(*)::int AS n FROM path_points');
       return { result, evaluations: after.rows[0].n - before.rows[0].n };
     }
+
+    it('reports shapes, test accuracy (mean ± std) and barrier–accuracy correlation per intervention, as Table 1', async () => {
+      const alphas = [0, 0.5, 1];
+      const report = await studyReport(deps, { runs: { tags: ['sweep'] }, dataset: ids.test, groupBy: ['weight_decay'], alphas, limit: 1000, blocks: false });
+      expect(report.groups.map((g) => g.values)).toEqual([[0], [0.0005], [0.001]]);
+      expect(report.missing.map((m) => m.run.name)).toContain('sweep-unfinished');
+
+      // Independently: a float64 forward pass of each run's curve on the same 1000 examples.
+      const states = sweepStates();
+      const data = fixtureData();
+      for (const group of report.groups) {
+        expect(group.runs).toHaveLength(4);
+        const ks = group.runs.map((r) => Number(r.run.name.slice('sweep-'.length)));
+        const curves = ks.map((k) => alphas.map((alpha) => lossAndAccuracy(mix(states.init, states.sweep[k]!, alpha), data, 1000)));
+        const accuracies = curves.map((c) => c[2]!.accuracy);
+        const mean = accuracies.reduce((a, b) => a + b, 0) / 4;
+        const std = Math.sqrt(accuracies.reduce((a, v) => a + (v - mean) ** 2, 0) / 3);
+        expect(Math.abs(group.accuracy.mean - mean)).toBeLessThanOrEqual(2 / 1000);
+        expect(Math.abs(group.accuracy.std! - std)).toBeLessThanOrEqual(2 / 1000);
+        const shapes: Record<string, number> = {};
+        for (const curve of curves) {
+          const shape = barrierMetrics(alphas, curve.map((p) => p.loss)).shape!;
+          shapes[shape] = (shapes[shape] ?? 0) + 1;
+        }
+        expect(group.shapes).toEqual(shapes);
+        const heights = curves.map((c) => Math.max(...c.map((p) => p.loss)) - 0.5 * (c[0]!.loss + c[2]!.loss));
+        expect(Math.abs(group.frankleHeight!.mean - heights.reduce((a, b) => a + b, 0) / 4)).toBeLessThan(1e-5);
+      }
+      expect(report.correlation.n).toBe(12);
+      expect(report.markdown).toMatch(/^\| intervention \(weight_decay\) \| n \| whole model \|/m);
+      expect(report.markdown.match(/^\| weight_decay = /gm)).toHaveLength(3);
+      expect(report.html.match(/<svg /g)).toHaveLength(3);
+      await expect(studyReport(deps, { runs: { tags: ['sweep'] }, dataset: ids.test, alphas: [0, 0.5] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    });
   });
 });

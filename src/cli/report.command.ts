@@ -1,0 +1,55 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { Linpath } from '../app.js';
+import type { RunFilterInput } from '../usecases/registry.usecases.js';
+import { studyReport } from '../usecases/report.usecases.js';
+import { parseAlphas } from './path.command.js';
+import { parseRunFilter } from './sweep.command.js';
+
+interface ReportOptions {
+  runs: RunFilterInput;
+  dataset: string;
+  groupBy?: string[];
+  alphas?: number[];
+  limit?: number;
+  /** Commander's --no-blocks. */
+  blocks: boolean;
+  maxEvaluations?: number;
+  out?: string;
+  title?: string;
+}
+
+/** `linpath report`: the seed study's Table 1 from stored runs, as Markdown on stdout (and files with --out). */
+export function addReportCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+  program
+    .command('report')
+    .description("A table in the style of the seed study's Table 1: shapes, test accuracy (mean ± std), barrier height and its correlation per intervention.")
+    .requiredOption('--runs <filter>', 'runs: "all", or terms such as name~…, tag=…, hp.wd>=… (as linpath sweep)', parseRunFilter)
+    .requiredOption('--dataset <id>', "dataset of every curve (the runs' TEST split)")
+    .option('--group-by <paths>', 'comma-separated hyper-parameter paths naming the interventions', (value: string) => value.split(',').map((s) => s.trim()))
+    .option('--alphas <list>', 'comma-separated alphas including 0 and 1, or start:stop:step (default 0:1:0.1)', parseAlphas)
+    .option('--limit <n>', 'evaluate only the first n examples', (value: string) => Number(value))
+    .option('--no-blocks', 'the whole-model curves only, no block-wise curves')
+    .option('--max-evaluations <n>', 'most paths to queue (default 500)', (value: string) => Number(value))
+    .option('--title <text>', 'title of the report')
+    .option('--out <prefix>', 'also write <prefix>.md and <prefix>.html (with the curves as SVG)')
+    .action(async (options: ReportOptions) => {
+      await withLinpath(async (app) => {
+        const report = await studyReport(app.analytics, {
+          runs: options.runs,
+          dataset: options.dataset,
+          groupBy: options.groupBy,
+          alphas: options.alphas,
+          limit: options.limit,
+          blocks: options.blocks,
+          maxEvaluations: options.maxEvaluations,
+          title: options.title,
+        });
+        if (options.out !== undefined) {
+          await writeFile(`${options.out}.md`, report.markdown);
+          await writeFile(`${options.out}.html`, report.html);
+        }
+        process.stdout.write(report.markdown);
+      });
+    });
+}

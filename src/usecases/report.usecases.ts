@@ -1,0 +1,267 @@
+import type { BarrierMetrics } from '../domain/barrier.metrics.js';
+import { correlate, type CorrelationResult } from '../domain/correlation.js';
+import { svgCurves } from '../domain/svg-curves.js';
+import { badUserInput, isLinpathError } from '../errors.js';
+import type { RunRow } from '../storage/registry.tables.js';
+import { allRuns, compareValues, pathBarriers, PENDING_REASON, valueAt, type AnalyticsDeps } from './analytics.usecases.js';
+import { DEFAULT_ALPHAS, interpolationPath, pathStates, resolveEndpoints, storedPoints, waitForPaths, type PathResult } from './paths.usecases.js';
+import type { RunFilterInput } from './registry.usecases.js';
+
+export interface ReportInput {
+  runs?: RunFilterInput | null | undefined;
+  /** The dataset every path is evaluated on (a TEST split: its α = 1 point is the run's test accuracy). */
+  dataset: string;
+  /** Hyper-parameter paths whose values name an intervention (a row of the table). */
+  groupBy?: readonly string[] | null | undefined;
+  /** Must include 1 (test accuracy) and 0; default 0, 0.1, …, 1. */
+  alphas?: readonly number[] | null | undefined;
+  limit?: number | null | undefined;
+  /** Also the block-wise curves of every run (default true). */
+  blocks?: boolean | null | undefined;
+  /** Most paths this report may queue for evaluation (default 500). */
+  maxEvaluations?: number | null | undefined;
+  timeoutMs?: number | null | undefined;
+  title?: string | null | undefined;
+}
+
+export interface ReportRun {
+  run: RunRow;
+  whole: BarrierMetrics;
+  blocks: Record<string, BarrierMetrics>;
+  accuracy: number;
+  curve: Array<{ alpha: number; loss: number | null }>;
+}
+
+export interface Summary {
+  mean: number;
+  std: number | null;
+  n: number;
+}
+
+export interface ReportGroup {
+  values: unknown[];
+  label: string;
+  runs: ReportRun[];
+  /** Whole-model shape classes and their counts. */
+  shapes: Record<string, number>;
+  /** For each block, its shape classes and their counts. */
+  blockShapes: Record<string, Record<string, number>>;
+  accuracy: Summary;
+  frankleHeight: Summary | null;
+  /** Frankle height against test accuracy within the group. */
+  correlation: CorrelationResult;
+}
+
+export interface StudyReport {
+  title: string;
+  groupBy: string[];
+  alphas: number[];
+  groups: ReportGroup[];
+  /** Frankle height against test accuracy across every run of the report. */
+  correlation: CorrelationResult;
+  missing: Array<{ run: RunRow; reason: string }>;
+  markdown: string;
+  html: string;
+}
+
+export const DEFAULT_REPORT_EVALUATIONS = 500;
+
+/**
+ * A table in the style of Vlaar & Frankle (2022), Table 1, from stored runs: one row per intervention
+ * (the values of `groupBy`), with the shape classes of the whole-model INITIAL → FINAL curve and of each
+ * block-wise curve, test accuracy (mean ± standard deviation over the runs, i.e. seeds), the Frankle
+ * height, and the correlation of barrier height with accuracy — as data, Markdown and HTML (with plots).
+ * Missing curves are queued at once (bulk priority) and awaited; runs without them are listed with why.
+ */
+export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Promise<StudyReport> {
+  const alphas = [...new Set((input.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))].sort((a, b) => a - b);
+  if (!alphas.includes(0) || !alphas.includes(1)) {
+    throw badUserInput(`alphas: a report measures shapes against both end points, so alphas must include 0 and 1, got [${alphas.join(', ')}]`);
+  }
+  const budget = input.maxEvaluations ?? DEFAULT_REPORT_EVALUATIONS;
+  if (!Number.isInteger(budget) || budget < 0) throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
+  const groupBy = [...(input.groupBy ?? [])];
+  const runs = await allRuns(deps, input.runs);
+  if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
+  const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+
+  // 1. Queue every curve at once.
+  const missing: StudyReport['missing'] = [];
+  const planned: Array<{ run: RunRow; whole: string; blocks: Array<{ block: string; pathId: string }> }> = [];
+  let queued = 0;
+  for (const run of runs) {
+    const from = checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL');
+    const to = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
+    if (from === undefined || to === undefined) {
+      missing.push({ run, reason: `the run has no ${from === undefined ? 'INITIAL' : 'FINAL'} checkpoint` });
+      continue;
+    }
+    try {
+      const { graph } = await resolveEndpoints(deps.paths, { from: from.id, to: to.id });
+      const request = (blocks: string[] | null) => ({ from: from.id, to: to.id, dataset: input.dataset, alphas, limit: input.limit, blocks });
+      const names = input.blocks === false ? [] : graph.blocks;
+      const requests = [null, ...names.map((b) => [b])];
+      // Count first, queueing nothing: a run whose curves would pass the budget is left out whole.
+      let needed = 0;
+      for (const blocks of requests) if ((await storedPoints(deps.paths, request(blocks))).missingAlphas.length > 0) needed++;
+      if (needed > 0 && queued + needed > budget) {
+        missing.push({ run, reason: `not evaluated: maxEvaluations (${budget} paths) reached` });
+        continue;
+      }
+      queued += needed;
+      const results: PathResult[] = [];
+      for (const blocks of requests) results.push(await interpolationPath(deps.paths, request(blocks), { wait: false, priority: 'bulk' }));
+      planned.push({ run, whole: results[0]!.path.id, blocks: names.map((block, i) => ({ block, pathId: results[i + 1]!.path.id })) });
+    } catch (error) {
+      if (!isLinpathError(error)) throw error;
+      if (error.code === 'NOT_FOUND' && error.message.startsWith('dataset:')) throw error;
+      missing.push({ run, reason: `${error.code}: ${error.message}` });
+    }
+  }
+
+  // 2. Wait for them together, then read.
+  const requests = planned.flatMap((p) => [{ pathId: p.whole, alphas }, ...p.blocks.map((b) => ({ pathId: b.pathId, alphas }))]);
+  await waitForPaths(deps.paths, requests, input.timeoutMs ?? deps.paths.settings.maxWaitMs);
+  const states = await pathStates(deps.paths, requests);
+  const done: ReportRun[] = [];
+  for (const plan of planned) {
+    const all = [plan.whole, ...plan.blocks.map((b) => b.pathId)].map((id) => states.get(id)!);
+    const failed = all.find((s) => s.failure !== null);
+    if (failed !== undefined) {
+      missing.push({ run: plan.run, reason: `${failed.failure!.code}: ${failed.failure!.message}` });
+      continue;
+    }
+    if (all.some((s) => s.status !== 'COMPLETE')) {
+      missing.push({ run: plan.run, reason: PENDING_REASON });
+      continue;
+    }
+    const whole = states.get(plan.whole)!;
+    const end = whole.points.find((p) => p.alpha === 1)!;
+    done.push({
+      run: plan.run,
+      whole: pathBarriers(whole.points).loss,
+      blocks: Object.fromEntries(plan.blocks.map((b) => [b.block, pathBarriers(states.get(b.pathId)!.points).loss])),
+      accuracy: end.correct / end.n,
+      curve: whole.points.map((p) => ({ alpha: p.alpha, loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null })),
+    });
+  }
+
+  // 3. Group and summarise.
+  const keyOf = (run: RunRow) => groupBy.map((path) => valueAt(run.hyperparameters, path.split('.')) ?? null);
+  const keys = [...new Map(done.map((r) => [JSON.stringify(keyOf(r.run)), keyOf(r.run)])).values()].sort(compareValues);
+  const groups = keys.map((values): ReportGroup => {
+    const members = done.filter((r) => JSON.stringify(keyOf(r.run)) === JSON.stringify(values));
+    const heights = members.flatMap((r) => (r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }]));
+    return {
+      values,
+      label: groupBy.length === 0 ? 'all runs' : groupBy.map((path, i) => `${path} = ${JSON.stringify(values[i])}`).join(', '),
+      runs: members,
+      shapes: count(members.map((r) => r.whole.shape ?? 'UNDEFINED')),
+      blockShapes: Object.fromEntries(
+        [...new Set(members.flatMap((r) => Object.keys(r.blocks)))].map((block) => [block, count(members.map((r) => r.blocks[block]?.shape ?? 'UNDEFINED'))]),
+      ),
+      accuracy: summary(members.map((r) => r.accuracy))!,
+      frankleHeight: summary(heights.map((h) => h.x)),
+      correlation: correlate(heights.map((h) => h.x), heights.map((h) => h.y), { permutations: 2000, bootstrap: 1000 }),
+    };
+  });
+  const every = done.flatMap((r) => (r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }]));
+  const report = {
+    title: input.title ?? 'Linear interpolation: shapes and test accuracy',
+    groupBy,
+    alphas,
+    groups,
+    correlation: correlate(every.map((h) => h.x), every.map((h) => h.y), { permutations: 2000, bootstrap: 1000 }),
+    missing,
+  };
+  return { ...report, markdown: toMarkdown(report), html: toHtml(report) };
+}
+
+function count(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+/** Mean and sample standard deviation (n − 1; null for one value). */
+export function summary(values: readonly number[]): Summary | null {
+  if (values.length === 0) return null;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const std = values.length < 2 ? null : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
+  return { mean, std, n: values.length };
+}
+
+type ReportBody = Omit<StudyReport, 'markdown' | 'html'>;
+
+const num = (value: number | null | undefined, digits = 4) => (value === null || value === undefined || !Number.isFinite(value) ? '—' : Number(value.toPrecision(digits)).toString());
+const meanStd = (s: Summary | null, digits = 4) => (s === null ? '—' : `${num(s.mean, digits)} ± ${s.std === null ? '—' : num(s.std, 2)}`);
+const shapes = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([shape, n]) => `${shape} ${n}`)
+    .join(', ');
+const barrierBlocks = (group: ReportGroup) =>
+  Object.entries(group.blockShapes)
+    .map(([block, counts]) => `${block}: ${shapes(counts)}`)
+    .join('; ') || '—';
+const correlationLine = (c: CorrelationResult) =>
+  `n = ${c.n}, Pearson r = ${num(c.pearson, 3)}${c.ci95 === null ? '' : ` (95% CI ${num(c.ci95.low, 3)} to ${num(c.ci95.high, 3)})`}, p = ${num(c.pValue, 3)}, Spearman ρ = ${num(c.spearman, 3)}, Kendall τ-b = ${num(c.kendall, 3)}`;
+
+function toMarkdown(report: ReportBody): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const lines = [
+    `# ${report.title}`,
+    '',
+    `INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point. Shapes: MONOTONIC_DECAY (never rises), BARRIER (rises then falls), PLATEAU (flat, then drops near α = 1).`,
+    '',
+    `| ${report.groupBy.length === 0 ? 'runs' : `intervention (${report.groupBy.join(', ')})`} | n | whole model | block-wise | test accuracy | Frankle height | r (height, accuracy) |`,
+    '|---|---:|---|---|---:|---:|---:|',
+    ...report.groups.map(
+      (g) =>
+        `| ${cell(g.label)} | ${g.runs.length} | ${cell(shapes(g.shapes))} | ${cell(barrierBlocks(g))} | ${meanStd(g.accuracy)} | ${meanStd(g.frankleHeight)} | ${num(g.correlation.pearson, 3)} |`,
+    ),
+    '',
+    `Frankle height against test accuracy, all runs: ${correlationLine(report.correlation)}.`,
+  ];
+  if (report.missing.length > 0) {
+    lines.push('', `Left out (${report.missing.length}):`, '', ...report.missing.map((m) => `- ${m.run.name}: ${m.reason}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function toHtml(report: ReportBody): string {
+  const e = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const rows = report.groups
+    .map(
+      (g) =>
+        `<tr><td>${e(g.label)}</td><td>${g.runs.length}</td><td>${e(shapes(g.shapes))}</td><td>${e(barrierBlocks(g))}</td><td>${meanStd(g.accuracy)}</td><td>${meanStd(g.frankleHeight)}</td><td>${num(g.correlation.pearson, 3)}</td></tr>`,
+    )
+    .join('\n');
+  const plots = report.groups
+    .map((g) =>
+      svgCurves(
+        g.runs.map((r) => ({ label: r.run.name, points: r.curve.flatMap((p) => (p.loss === null ? [] : [{ x: p.alpha, y: p.loss }])) })),
+        { title: g.label, xLabel: 'α', yLabel: 'test loss' },
+      ),
+    )
+    .join('\n');
+  const left = report.missing.length === 0 ? '' : `<h2>Left out</h2><ul>${report.missing.map((m) => `<li>${e(m.run.name)}: ${e(m.reason)}</li>`).join('')}</ul>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${e(report.title)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}.plots{display:flex;flex-wrap:wrap;gap:1rem}</style>
+</head><body>
+<h1>${e(report.title)}</h1>
+<p>INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point.</p>
+<table><thead><tr><th>${report.groupBy.length === 0 ? 'runs' : `intervention (${e(report.groupBy.join(', '))})`}</th><th>n</th><th>whole model</th><th>block-wise</th><th>test accuracy</th><th>Frankle height</th><th>r (height, accuracy)</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<p>Frankle height against test accuracy, all runs: ${e(correlationLine(report.correlation))}.</p>
+<h2>Whole-model curves</h2>
+<div class="plots">
+${plots}
+</div>
+${left}
+</body></html>
+`;
+}
