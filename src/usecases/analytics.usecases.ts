@@ -278,26 +278,8 @@ const metricOf = (point: { lossSum: number; correct: number; n: number }): Endpo
 
 // ------------------------------------------------------------------------------------------ correlation
 
-export const X_METRICS = [
-  'FRANKLE_HEIGHT',
-  'HEIGHT_ABOVE_ENDPOINTS',
-  'MLI_DELTA',
-  'ALPHA_AT_MAX',
-  'MONOTONIC',
-  'ERROR_FRANKLE_HEIGHT',
-  'ERROR_HEIGHT_ABOVE_ENDPOINTS',
-  'ERROR_MLI_DELTA',
-  'ERROR_ALPHA_AT_MAX',
-  'ERROR_MONOTONIC',
-  'DISTANCE_LAYERWISE_NORMALIZED',
-  'DISTANCE_L2',
-  'DISTANCE_RELATIVE_L2',
-  'DISTANCE_COSINE',
-] as const;
-export type XMetric = (typeof X_METRICS)[number];
-
-export const Y_METRICS = ['TEST_ACCURACY', 'TEST_LOSS', 'TEST_ERROR', 'TRAIN_ACCURACY', 'TRAIN_LOSS', 'TRAIN_ERROR', 'REPORTED'] as const;
-export type YMetric = (typeof Y_METRICS)[number];
+export { X_METRICS, Y_METRICS, type XMetric, type YMetric } from '../domain/correlation-metrics.js';
+import type { XMetric, YMetric } from '../domain/correlation-metrics.js';
 
 export interface CorrelationInput {
   runs?: RunFilterInput | null | undefined;

@@ -1,4 +1,5 @@
 import * as Plot from '@observablehq/plot';
+import { X_METRICS as X_METRIC_NAMES, Y_METRICS as Y_METRIC_NAMES } from '../../../src/domain/correlation-metrics.js';
 import { RunFilterSyntaxError } from '../../../src/domain/run-filter-syntax.js';
 import { request } from '../api.js';
 import { errorLine, fmt, h } from '../dom.js';
@@ -14,23 +15,8 @@ import {
 import { parseAlphas } from './path.js';
 import { readFilter } from './runs.js';
 
-const X_METRICS: CorrelationX[] = [
-  'FRANKLE_HEIGHT',
-  'HEIGHT_ABOVE_ENDPOINTS',
-  'MLI_DELTA',
-  'ALPHA_AT_MAX',
-  'MONOTONIC',
-  'ERROR_FRANKLE_HEIGHT',
-  'ERROR_HEIGHT_ABOVE_ENDPOINTS',
-  'ERROR_MLI_DELTA',
-  'ERROR_ALPHA_AT_MAX',
-  'ERROR_MONOTONIC',
-  'DISTANCE_LAYERWISE_NORMALIZED',
-  'DISTANCE_L2',
-  'DISTANCE_RELATIVE_L2',
-  'DISTANCE_COSINE',
-];
-const Y_METRICS: CorrelationY[] = ['TEST_ACCURACY', 'TEST_ERROR', 'TEST_LOSS', 'TRAIN_ACCURACY', 'TRAIN_ERROR', 'TRAIN_LOSS', 'REPORTED'];
+const X_METRICS: readonly CorrelationX[] = X_METRIC_NAMES;
+const Y_METRICS: readonly CorrelationY[] = Y_METRIC_NAMES;
 /** How often a correlation with queued evaluations is asked again. */
 const POLL_MS = 1500;
 
@@ -46,7 +32,7 @@ export function correlationView(root: HTMLElement): void {
 }
 
 function build(root: HTMLElement, datasets: Array<{ id: string; name: string; split: string; exampleCount: number }>): void {
-  const select = (id: string, label: string, values: string[], selected: string) =>
+  const select = (id: string, label: string, values: readonly string[], selected: string) =>
     h('select', { id, 'aria-label': label }, ...values.map((v) => h('option', { value: v, selected: v === selected }, v.toLowerCase().replace(/_/g, ' '))));
   const xSelect = select('corr-x', 'x metric', X_METRICS, 'FRANKLE_HEIGHT');
   const ySelect = select('corr-y', 'y metric', Y_METRICS, 'TEST_ACCURACY');
