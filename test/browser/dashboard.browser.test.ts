@@ -112,13 +112,15 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
   }, 120_000);
 
-  it('exports the plot as SVG and its data as CSV', async () => {
+  it('exports the plot as PNG and SVG and its data as CSV', async () => {
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV' }).click()]);
     const text = readFileSync((await csv.path())!, 'utf8');
     const lines = text.trim().split('\r\n');
     expect(lines[0]).toBe('series,alpha,loss,accuracy');
     expect(lines).toHaveLength(1 + 21);
     expect(lines[1]).toMatch(/^whole model,0\.01,0\.\d+,0\.\d+$/);
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'PNG' }).click()]);
+    expect(readFileSync((await png.path())!).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const [svg] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'SVG' }).click()]);
     expect(svg.suggestedFilename()).toBe('linpath-path-loss.svg');
     expect(readFileSync((await svg.path())!, 'utf8')).toMatch(/^<\?xml[^]*<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/);

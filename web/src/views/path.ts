@@ -7,7 +7,9 @@ import {
   PathWithBarriersDocument,
   RegistryDocument,
   RequestPathDocument,
+  type BnStatsMode,
   type PathStateFragment,
+  type TensorGroup,
   type RegistryQuery,
   type ShapeFragment,
 } from '../generated/graphql.js';
@@ -84,6 +86,19 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
   const alphasBox = h('input', { id: 'path-alphas', value: params.get('alphas') ?? '0:1:0.1', size: 18, 'aria-label': 'Alphas' });
   const limitBox = h('input', { id: 'path-limit', type: 'number', min: 1, placeholder: 'all', size: 6, 'aria-label': 'Examples' });
   const blockwise = h('input', { id: 'path-blockwise', type: 'checkbox', checked: true });
+  const bnStats = h(
+    'select',
+    { id: 'path-bn', 'aria-label': 'BatchNorm running statistics' },
+    h('option', { value: 'INTERPOLATE' }, 'BN stats move with α'),
+    h('option', { value: 'KEEP_TO' }, 'BN stats stay at “to”'),
+  );
+  const tensors = h(
+    'select',
+    { id: 'path-tensors', 'aria-label': 'Tensors that move' },
+    h('option', { value: 'ALL' }, 'all tensors move'),
+    h('option', { value: 'WEIGHTS' }, 'weights only'),
+    h('option', { value: 'RUNNING_STATS' }, 'running statistics only'),
+  );
   const message = h('div', { 'aria-live': 'polite' });
   const progress = h('progress', { id: 'path-progress', max: 1, value: 0, hidden: true });
   const progressText = h('span', { id: 'path-progress-text', class: 'muted' });
@@ -162,7 +177,16 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     }));
     location.hash = pathLink({ from: fromSelect.value, to: toSelect.value, dataset: datasetSelect.value });
     render();
-    await Promise.all(series.map((s) => follow(s, { from: fromSelect.value, to: toSelect.value, dataset: datasetSelect.value, alphas, limit }, render)));
+    const request: Request = {
+      from: fromSelect.value,
+      to: toSelect.value,
+      dataset: datasetSelect.value,
+      alphas,
+      limit,
+      bnStats: bnStats.value as BnStatsMode,
+      tensors: tensors.value as TensorGroup,
+    };
+    await Promise.all(series.map((s) => follow(s, request, render)));
   };
 
   const form = h(
@@ -174,6 +198,8 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h('label', {}, 'α ', alphasBox),
     h('label', {}, 'examples ', limitBox),
     h('label', {}, blockwise, ' block-wise curves'),
+    bnStats,
+    tensors,
     h('button', { type: 'submit', id: 'path-show' }, 'Show'),
   );
   root.replaceChildren(
@@ -226,6 +252,8 @@ interface Request {
   dataset: string;
   alphas: number[];
   limit: number | null;
+  bnStats: BnStatsMode;
+  tensors: TensorGroup;
 }
 
 /** Asks for one curve without waiting, then follows it live until it settles. */
