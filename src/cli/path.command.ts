@@ -15,7 +15,9 @@ export interface PathCommandOptions {
   /** Commander's --no-wait. */
   wait: boolean;
   timeout?: number;
-  bnStats?: 'interpolate' | 'keep-to';
+  bnStats?: 'interpolate' | 'keep-to' | 'recompute';
+  bnStatsDataset?: string;
+  bnStatsExamples?: number;
   tensors?: 'all' | 'weights' | 'running-stats';
 }
 
@@ -35,11 +37,13 @@ export function addPathCommand(program: Command, withLinpath: (work: (app: Linpa
     .option('--limit <n>', 'evaluate only the first n examples', parsePositiveInteger)
     .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
     .addOption(
-      new Option('--bn-stats <mode>', 'BatchNorm running statistics: interpolate (default) or keep-to (they stay at --to)').choices([
-        'interpolate',
-        'keep-to',
-      ]),
+      new Option(
+        '--bn-stats <mode>',
+        'BatchNorm running statistics: interpolate (default), keep-to (they stay at --to) or recompute (at each α, over training examples)',
+      ).choices(['interpolate', 'keep-to', 'recompute']),
     )
+    .option('--bn-stats-dataset <id>', 'recompute: dataset of the examples (default: the TRAIN split of --dataset\'s name)')
+    .option('--bn-stats-examples <n>', 'recompute: use its first n examples (default min(2048, all))', parsePositiveInteger)
     .addOption(
       new Option('--tensors <group>', 'which tensors of the blocks move: all (default), weights or running-stats').choices([
         'all',
@@ -53,7 +57,7 @@ export function addPathCommand(program: Command, withLinpath: (work: (app: Linpa
     .action(async (options: PathCommandOptions) => {
       await withLinpath(async (app) => {
         const bar = progressBar(process.stderr);
-        const input = { ...options, bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO'>(options.bnStats), tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors) };
+        const input = { ...options, bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE'>(options.bnStats), tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors) };
         const result = await interpolationPath(app.paths, input, {
           wait: options.wait,
           timeoutMs: options.timeout,

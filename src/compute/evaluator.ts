@@ -1,5 +1,6 @@
 import { interpolateState } from '../domain/interpolation.js';
 import { emptyTally, tallyBatch, type LossTally } from '../domain/losses.js';
+import { BatchNormRecomputer } from './bn-recompute.js';
 import type { Engine, StateMap } from './engine.js';
 import type { ModelGraph } from './model-ir.js';
 
@@ -24,6 +25,11 @@ export interface EvaluateAlphasArgs {
   moving: ReadonlySet<string> | 'all';
   examples: Examples;
   alphas: readonly number[];
+  /**
+   * When given, every BatchNorm's running statistics are recomputed at each α over these examples with the
+   * interpolated weights (bn-recompute.ts), replacing whatever the interpolation gave them.
+   */
+  recomputeBatchNorm?: Examples | undefined;
   /** Examples per forward pass: bounds the engine's activation memory. */
   batchSize: number;
   /** Called as each α completes, in order; a rejection stops the evaluation. */
@@ -41,10 +47,14 @@ export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
     throw new RangeError(`evaluateAlphas: expected ${examples.n} examples of ${perExample} values with labels`);
   }
   const prepared = await engine.prepare(graph);
+  let recomputer: BatchNormRecomputer | undefined;
   try {
+    if (args.recomputeBatchNorm !== undefined) recomputer = await BatchNormRecomputer.prepare(engine, graph);
     for (const alpha of args.alphas) {
       const started = performance.now();
-      const state = interpolateState(args.from, args.to, alpha, args.moving);
+      const interpolated = interpolateState(args.from, args.to, alpha, args.moving);
+      const state =
+        recomputer === undefined ? interpolated : await recomputer.recompute(interpolated, args.recomputeBatchNorm!, batchSize);
       const bound = await prepared.bind(state);
       let tally = emptyTally();
       try {
@@ -59,6 +69,7 @@ export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
       await args.onPoint({ alpha, tally, durationMs: performance.now() - started });
     }
   } finally {
+    await recomputer?.dispose();
     await prepared.dispose();
   }
 }

@@ -94,3 +94,53 @@ export function opParameters(op: Op): string[] {
 export function opInputs(op: Op): string[] {
   return op.op === 'add' ? [...op.inputs] : [op.input];
 }
+
+/**
+ * The per-example shape of every value (batch axis left out), by the rules of the PyTorch modules the ops
+ * stand for: conv and pool outputs ⌊(size + 2·padding − kernel) / stride⌋ + 1.
+ */
+export function valueShapes(graph: ModelGraph): Map<string, number[]> {
+  const stateShapes = new Map(graph.state.map((s) => [s.name, s.shape]));
+  const shapes = new Map<string, number[]>([[INPUT, [...graph.inputShape]]]);
+  const shapeOf = (value: string): number[] => {
+    const shape = shapes.get(value);
+    if (shape === undefined) throw new Error(`valueShapes: "${value}" is read before any op computes it`);
+    return shape;
+  };
+  const window = (size: number, kernel: number, stride: number, padding: number) => Math.floor((size + 2 * padding - kernel) / stride) + 1;
+  for (const node of graph.nodes) {
+    let shape: number[];
+    switch (node.op) {
+      case 'linear':
+        shape = [stateShapes.get(node.weight)![0]!];
+        break;
+      case 'conv2d': {
+        const [, h = 0, w = 0] = shapeOf(node.input);
+        shape = [
+          stateShapes.get(node.weight)![0]!,
+          window(h, node.kernel[0], node.stride[0], node.padding[0]),
+          window(w, node.kernel[1], node.stride[1], node.padding[1]),
+        ];
+        break;
+      }
+      case 'maxpool2d': {
+        const [c = 0, h = 0, w = 0] = shapeOf(node.input);
+        shape = [c, window(h, node.kernel[0], node.stride[0], node.padding[0]), window(w, node.kernel[1], node.stride[1], node.padding[1])];
+        break;
+      }
+      case 'global_avgpool':
+        shape = [shapeOf(node.input)[0]!];
+        break;
+      case 'flatten':
+        shape = [shapeOf(node.input).reduce((a, b) => a * b, 1)];
+        break;
+      case 'add':
+        shape = shapeOf(node.inputs[0]);
+        break;
+      default:
+        shape = shapeOf(node.input);
+    }
+    shapes.set(node.output, shape);
+  }
+  return shapes;
+}

@@ -41,13 +41,14 @@ export function selectBlocks(
   return { moving, blocks: sortedBlocks, movingNames };
 }
 
-export type BnStatsMode = 'INTERPOLATE' | 'KEEP_TO';
+export type BnStatsMode = 'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE';
 export type TensorGroup = 'ALL' | 'WEIGHTS' | 'RUNNING_STATS';
 
 /**
  * Narrows a block selection to a parameter group (the seed paper's Appendix F) and a BatchNorm mode:
  * WEIGHTS keeps every moving tensor but the running statistics, RUNNING_STATS only those; with KEEP_TO the
- * running statistics stay at `to` whatever the group. `runningStats` names the model's BatchNorm running
+ * running statistics stay at `to` whatever the group, and with RECOMPUTE they do not move either (they are
+ * replaced by recomputed ones at every α). `runningStats` names the model's BatchNorm running
  * means and variances.
  */
 export function restrictSelection(
@@ -59,7 +60,7 @@ export function restrictSelection(
   const { tensors, bnStats } = options;
   if (tensors === 'ALL' && (bnStats === 'INTERPOLATE' || runningStats.size === 0)) return selection;
   const keep = (name: string) =>
-    (tensors === 'ALL' || (tensors === 'WEIGHTS') !== runningStats.has(name)) && !(bnStats === 'KEEP_TO' && runningStats.has(name));
+    (tensors === 'ALL' || (tensors === 'WEIGHTS') !== runningStats.has(name)) && !(bnStats !== 'INTERPOLATE' && runningStats.has(name));
   const movingNames = selection.movingNames.filter(keep);
   if (movingNames.length === 0) {
     const what = selection.blocks === undefined ? 'the model' : `blocks ${selection.blocks.join(', ')}`;

@@ -17,6 +17,8 @@ export interface PathIdentity {
   dataset: { object: ObjectIdentity; labels: ObjectIdentity | undefined; view: Record<string, unknown> };
   exampleCount: number;
   bnStats: string;
+  /** RECOMPUTE only: the examples BatchNorm statistics are recomputed over. */
+  bnStatsData?: { object: ObjectIdentity; view: Record<string, unknown>; exampleCount: number } | undefined;
 }
 
 /**

@@ -15,6 +15,7 @@ registerEnumType(EngineNameEnum, {
 export enum BnStatsModeEnum {
   INTERPOLATE = 'INTERPOLATE',
   KEEP_TO = 'KEEP_TO',
+  RECOMPUTE = 'RECOMPUTE',
 }
 registerEnumType(BnStatsModeEnum, {
   name: 'BnStatsMode',
@@ -22,6 +23,10 @@ registerEnumType(BnStatsModeEnum, {
   valuesConfig: {
     INTERPOLATE: { description: 'They move with α like the weights (the default, as in the seed study).' },
     KEEP_TO: { description: 'They stay at `to`; only weights move.' },
+    RECOMPUTE: {
+      description:
+        'At each α they are reset and recomputed with the interpolated weights over bnStatsExamples training examples, as one training-mode pass of PyTorch over them as a single batch (mean; unbiased variance), then the examples are evaluated in eval mode.',
+    },
   },
 });
 
@@ -146,6 +151,12 @@ export class InterpolationPath {
   @Field(() => BnStatsModeEnum, { description: 'What the BatchNorm running statistics do along the path.' })
   bnStats!: BnStatsModeEnum;
 
+  @Field(() => ID, { nullable: true, description: 'bnStats RECOMPUTE: the dataset the statistics are recomputed over; null otherwise.' })
+  bnStatsDatasetId?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'bnStats RECOMPUTE: how many of its examples; null otherwise.' })
+  bnStatsExamples?: number | null;
+
   @Field(() => TensorGroupEnum, { description: 'Which tensors of the moving blocks move.' })
   tensorGroup!: TensorGroupEnum;
 
@@ -217,6 +228,15 @@ export class InterpolationPathInput {
 
   @Field(() => BnStatsModeEnum, { defaultValue: BnStatsModeEnum.INTERPOLATE, description: 'BatchNorm running statistics; part of the memo key.' })
   bnStats!: BnStatsModeEnum;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'bnStats RECOMPUTE: the dataset whose examples the statistics are recomputed over. Default: the TRAIN split of the evaluated dataset\'s name.',
+  })
+  bnStatsDataset?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'bnStats RECOMPUTE: the first bnStatsExamples examples are used. Default: min(2048, the dataset\'s examples).' })
+  bnStatsExamples?: number | null;
 
   @Field(() => TensorGroupEnum, { defaultValue: TensorGroupEnum.ALL, description: 'Which tensors of `blocks` (or of the whole model) move; the rest stay at `to`.' })
   tensors!: TensorGroupEnum;

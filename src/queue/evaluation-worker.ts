@@ -100,10 +100,11 @@ async function evaluate(
   observer: WorkerObserver,
 ): Promise<void> {
   const engine = await deps.engines.get(job.data.engine ?? deps.settings.defaultEngine);
-  const [from, to, examples] = await Promise.all([
+  const [from, to, examples, statsExamples] = await Promise.all([
     deps.states.get(plan.from),
     deps.states.get(plan.to),
     deps.examples(plan.dataset, plan.limit, plan.graph.inputShape),
+    plan.bnStatsData === undefined ? undefined : deps.examples(plan.bnStatsData.dataset, plan.bnStatsData.limit, plan.graph.inputShape),
   ]);
   let left = alphas.length;
   await evaluateAlphas({
@@ -113,6 +114,7 @@ async function evaluate(
     to: to.tensors,
     moving: plan.selection.moving,
     examples,
+    recomputeBatchNorm: statsExamples,
     alphas,
     batchSize: deps.settings.batchSize,
     onPoint: async ({ alpha, tally, durationMs }) => {

@@ -23,8 +23,13 @@ export const pathsTable = pgTable(
     /** Requested blocks, sorted; null: the whole model moves. */
     blocks: text('blocks').array(),
     movingTensorCount: integer('moving_tensor_count').notNull(),
-    /** BatchNorm running statistics: INTERPOLATE (they move with α) or KEEP_TO (they stay at `to`). */
+    /**
+     * BatchNorm running statistics: INTERPOLATE (they move with α), KEEP_TO (they stay at `to`) or RECOMPUTE
+     * (recomputed at each α over the first `bn_stats_examples` examples of `bn_stats_dataset_id`).
+     */
     bnStats: text('bn_stats').notNull().default('INTERPOLATE'),
+    bnStatsDatasetId: uuid('bn_stats_dataset_id').references(() => datasetsTable.id, { onDelete: 'restrict' }),
+    bnStatsExamples: integer('bn_stats_examples'),
     /** Which tensors of the blocks move: ALL, WEIGHTS (not the running statistics) or RUNNING_STATS. */
     tensorGroup: text('tensor_group').notNull().default('ALL'),
     /** Examples evaluated: the first `example_count` of the dataset. */

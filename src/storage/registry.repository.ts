@@ -216,6 +216,10 @@ export class RegistryRepository {
     return this.db.query.datasetsTable.findFirst({ where: eq(datasetsTable.id, id) });
   }
 
+  async findDatasetByName(name: string, split: DatasetRow['split']): Promise<DatasetRow | undefined> {
+    return this.db.query.datasetsTable.findFirst({ where: and(eq(datasetsTable.name, name), eq(datasetsTable.split, split)) });
+  }
+
   async insertDataset(dataset: NewDataset): Promise<{ dataset: DatasetRow; created: boolean }> {
     return this.db.transaction(async (tx) => {
       const inserted = await tx.insert(datasetsTable).values(dataset).onConflictDoNothing().returning();

@@ -56,6 +56,9 @@ export async function materializeInterpolation(
   const endpoints = await resolveEndpoints(deps.paths, input);
   const { from, to, graph, architecture } = endpoints;
   const bnStats = input.bnStats ?? 'INTERPOLATE';
+  if (bnStats === 'RECOMPUTE') {
+    throw badUserInput('bnStats: materializeInterpolation takes INTERPOLATE or KEEP_TO; RECOMPUTE is for paths only so far, got RECOMPUTE');
+  }
   const tensors = input.tensors ?? 'ALL';
   const runningStats = new Set(graph.nodes.flatMap((n) => (n.op === 'batchnorm' ? [n.runningMean, n.runningVar] : [])));
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);

@@ -55,8 +55,15 @@ export interface InterpolationPathInput {
   /** Evaluate only the first `limit` examples. */
   limit?: number | null | undefined;
   engine?: EngineName | null | undefined;
-  /** BatchNorm running statistics: INTERPOLATE (default) or KEEP_TO (they stay at `to`). */
+  /**
+   * BatchNorm running statistics: INTERPOLATE (default), KEEP_TO (they stay at `to`) or RECOMPUTE (at each α,
+   * over the first `bnStatsExamples` examples of `bnStatsDataset`).
+   */
   bnStats?: BnStatsMode | null | undefined;
+  /** RECOMPUTE only. Default: the TRAIN split of the evaluated dataset's name. */
+  bnStatsDataset?: string | null | undefined;
+  /** RECOMPUTE only. Default: min(DEFAULT_BN_STATS_EXAMPLES, the dataset's examples). */
+  bnStatsExamples?: number | null | undefined;
   /** Which tensors of the blocks move (default ALL). */
   tensors?: TensorGroup | null | undefined;
 }
@@ -86,7 +93,9 @@ export interface RequestOptions {
   onProgress?: (progress: PathProgress) => void;
 }
 
-const BN_STATS_MODES: readonly BnStatsMode[] = ['INTERPOLATE', 'KEEP_TO'];
+const BN_STATS_MODES: readonly BnStatsMode[] = ['INTERPOLATE', 'KEEP_TO', 'RECOMPUTE'];
+/** Examples BatchNorm statistics are recomputed over when a RECOMPUTE path does not say. */
+export const DEFAULT_BN_STATS_EXAMPLES = 2048;
 const TENSOR_GROUPS: readonly TensorGroup[] = ['ALL', 'WEIGHTS', 'RUNNING_STATS'];
 
 export const DEFAULT_ALPHAS: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
@@ -114,6 +123,8 @@ export async function interpolationPath(deps: PathDeps, input: InterpolationPath
     movingTensorCount: plan.selection.movingNames.length,
     exampleCount: plan.limit,
     bnStats: plan.bnStats,
+    bnStatsDatasetId: plan.bnStatsData?.dataset.id ?? null,
+    bnStatsExamples: plan.bnStatsData?.limit ?? null,
     tensorGroup: plan.tensors,
   });
   // A failure that may pass (storage away, retries exhausted) is retried by the next request; one that
@@ -357,6 +368,8 @@ export interface PathPlan {
   selection: BlockSelection;
   limit: number;
   bnStats: BnStatsMode;
+  /** RECOMPUTE: the examples BatchNorm statistics are recomputed over, the first `limit` of `dataset`. */
+  bnStatsData: { dataset: DatasetRow; limit: number } | undefined;
   tensors: TensorGroup;
   key: string;
 }
@@ -433,7 +446,11 @@ async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: In
     );
   }
 
-  const identity = (row: { uri: string; etag: string; size: number }) => ({ uri: row.uri, etag: row.etag, size: row.size });
+  const bnStatsData = bnStats === 'RECOMPUTE' ? await planBnStatsData(deps, input, graph, dataset, runningStats) : undefined;
+  if (bnStats !== 'RECOMPUTE' && (input.bnStatsDataset != null || input.bnStatsExamples != null)) {
+    throw badUserInput(`bnStatsDataset and bnStatsExamples apply to bnStats RECOMPUTE only, got bnStats ${bnStats}`);
+  }
+
   const key = pathKey({
     architecture,
     from: identity(from),
@@ -443,18 +460,63 @@ async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: In
       object: identity(dataset),
       labels:
         dataset.labelsUri == null ? undefined : { uri: dataset.labelsUri, etag: dataset.labelsEtag ?? '', size: dataset.labelsSize ?? 0 },
-      view: {
-        format: dataset.format,
-        inputKey: dataset.inputKey,
-        labelKey: dataset.labelKey,
-        layout: dataset.inputLayout,
-        normalization: dataset.normalization,
-      },
+      view: datasetView(dataset),
     },
     exampleCount: limit,
     bnStats,
+    // Absent unless RECOMPUTE, so the keys of the other modes are those they always had.
+    bnStatsData:
+      bnStatsData === undefined ? undefined : { object: identity(bnStatsData.dataset), view: datasetView(bnStatsData.dataset), exampleCount: bnStatsData.limit },
   });
-  return { from, to, dataset, graph, selection, limit, bnStats, tensors, key };
+  return { from, to, dataset, graph, selection, limit, bnStats, bnStatsData, tensors, key };
+}
+
+const identity = (row: { uri: string; etag: string; size: number }) => ({ uri: row.uri, etag: row.etag, size: row.size });
+
+/** How a dataset's bytes are read into examples: part of a path's identity. */
+const datasetView = (dataset: DatasetRow): Record<string, unknown> => ({
+  format: dataset.format,
+  inputKey: dataset.inputKey,
+  labelKey: dataset.labelKey,
+  layout: dataset.inputLayout,
+  normalization: dataset.normalization,
+});
+
+/** The examples a RECOMPUTE path recomputes BatchNorm statistics over, checked against the model. */
+async function planBnStatsData(
+  deps: Pick<PathDeps, 'registry' | 'settings'>,
+  input: InterpolationPathInput,
+  graph: ModelGraph,
+  evaluated: DatasetRow,
+  runningStats: ReadonlySet<string>,
+): Promise<{ dataset: DatasetRow; limit: number }> {
+  if (runningStats.size === 0) throw badUserInput(`bnStats: RECOMPUTE needs BatchNorm layers; ${graph.architecture} has none`);
+  let dataset: DatasetRow | undefined;
+  if (input.bnStatsDataset != null) {
+    dataset = UUID.test(input.bnStatsDataset) ? await deps.registry.findDataset(input.bnStatsDataset) : undefined;
+    if (dataset === undefined) throw notFound(`bnStatsDataset: no dataset with id "${input.bnStatsDataset}"`);
+  } else {
+    dataset = await deps.registry.findDatasetByName(evaluated.name, 'TRAIN');
+    if (dataset === undefined) {
+      throw badUserInput(
+        `bnStats: RECOMPUTE needs training examples: register the TRAIN split of "${evaluated.name}" or give bnStatsDataset`,
+      );
+    }
+  }
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  if (size(dataset.inputShape) !== size(graph.inputShape)) {
+    throw badUserInput(
+      `bnStatsDataset "${dataset.name}" (${dataset.split}) holds examples of shape [${dataset.inputShape.join(', ')}], ${graph.architecture} takes [${graph.inputShape.join(', ')}]`,
+    );
+  }
+  const limit = input.bnStatsExamples ?? Math.min(DEFAULT_BN_STATS_EXAMPLES, dataset.exampleCount, deps.settings.maxExamples);
+  if (!Number.isInteger(limit) || limit < 2 || limit > dataset.exampleCount) {
+    throw badUserInput(`bnStatsExamples: expected an integer from 2 to ${dataset.exampleCount} (the dataset's examples), got ${limit}`);
+  }
+  if (limit > deps.settings.maxExamples) {
+    throw badUserInput(`bnStatsExamples: expected at most ${deps.settings.maxExamples} examples (LINPATH_MAX_EXAMPLES), got ${limit}`);
+  }
+  return { dataset, limit };
 }
 
 /**
@@ -472,6 +534,8 @@ export async function planOfPath(deps: Pick<PathDeps, 'registry' | 'settings'>, 
       blocks: path.blocks,
       limit: path.exampleCount,
       bnStats: path.bnStats as BnStatsMode,
+      bnStatsDataset: path.bnStatsDatasetId,
+      bnStatsExamples: path.bnStatsExamples,
       tensors: path.tensorGroup as TensorGroup,
     },
   );

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
+import { BatchNormRecomputer } from '../../src/compute/bn-recompute.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import { interpolationPath } from '../../src/usecases/paths.usecases.js';
@@ -22,7 +23,7 @@ describe('BatchNorm modes and tensor groups', () => {
   let f: RegistryFixture;
   let evaluation: PathFixture;
   let dir: string;
-  const ids = { init: '', final: '', test: '' };
+  const ids = { init: '', final: '', test: '', train: '' };
   const LIMIT = 16;
   const ALPHA = 0.5;
   const init = readCheckpointFixture('resnet18/init.safetensors.gz');
@@ -42,6 +43,10 @@ describe('BatchNorm modes and tensor groups', () => {
     ids.test = (
       await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'shapes', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })
     ).dataset.id;
+    // The same images registered as the TRAIN split: what RECOMPUTE takes by default.
+    ids.train = (
+      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'shapes', split: 'TRAIN', inputKey: 'images_f32_nchw', labelKey: 'labels' })
+    ).dataset.id;
     evaluation = await createPathDeps(f, { settings: { batchSize: LIMIT } });
   }, 120_000);
   afterAll(async () => {
@@ -52,20 +57,32 @@ describe('BatchNorm modes and tensor groups', () => {
   });
 
   /** Mean loss and correct count at θ where `moves(name)` tensors are interpolated and the rest are `to`'s. */
-  const direct = async (moves: (name: string) => boolean) => {
+  const direct = async (moves: (name: string) => boolean, recomputeOver?: number) => {
     const engine = await evaluation.engines.get('onnx');
     const prepared = await engine.prepare(graph);
-    const state = new Map<string, Float32Array>();
+    let state = new Map<string, Float32Array>();
     for (const [name, values] of final.state) state.set(name, moves(name) ? interpolateTensor(init.state.get(name)!, values, ALPHA) : values);
-    const bound = await prepared.bind(state);
     const perExample = test.exampleShape.reduce((a, b) => a * b, 1);
+    if (recomputeOver !== undefined) {
+      const recomputer = await BatchNormRecomputer.prepare(engine, graph);
+      const examples = { x: test.x.subarray(0, recomputeOver * perExample), labels: test.labels.subarray(0, recomputeOver), n: recomputeOver };
+      state = new Map(await recomputer.recompute(state, examples, recomputeOver));
+      await recomputer.dispose();
+    }
+    const bound = await prepared.bind(state);
     const logits = await bound.logits(test.x.subarray(0, LIMIT * perExample), LIMIT);
     const tally = tallyBatch(emptyTally(), logits, test.labels.subarray(0, LIMIT), graph.outputs);
     await bound.dispose();
     await prepared.dispose();
     return { loss: tally.lossSum / tally.n, correct: tally.correct };
   };
-  const point = async (options: { bnStats?: 'INTERPOLATE' | 'KEEP_TO'; tensors?: 'ALL' | 'WEIGHTS' | 'RUNNING_STATS'; blocks?: string[] }) => {
+  const point = async (options: {
+    bnStats?: 'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE';
+    bnStatsDataset?: string;
+    bnStatsExamples?: number;
+    tensors?: 'ALL' | 'WEIGHTS' | 'RUNNING_STATS';
+    blocks?: string[];
+  }) => {
     const result = await interpolationPath(evaluation.paths, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [ALPHA], limit: LIMIT, ...options });
     const [p] = result.points;
     return { path: result.path, loss: p!.lossSum / p!.n, correct: p!.correct };
@@ -104,5 +121,45 @@ describe('BatchNorm modes and tensor groups', () => {
       message: 'tensors: RUNNING_STATS with bnStats KEEP_TO leaves no tensor of the model moving',
     });
     await expect(point({ tensors: 'RUNNING_STATS', blocks: ['fc'] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
+  it('RECOMPUTE recomputes every running statistic at θ(α) over the TRAIN split, a memo entry per example set', async () => {
+    const recompute = await point({ bnStats: 'RECOMPUTE', bnStatsExamples: 24 });
+    const expected = await direct((name) => !runningStats.has(name), 24);
+    expect(recompute.loss).toBeCloseTo(expected.loss, 6);
+    expect(recompute.correct).toBe(expected.correct);
+    expect(recompute.path).toMatchObject({ bnStats: 'RECOMPUTE', bnStatsDatasetId: ids.train, bnStatsExamples: 24, movingTensorCount: 62 });
+    // Not what KEEP_TO or INTERPOLATE give; statistics over other examples are another computation.
+    expect(Math.abs(recompute.loss - (await direct((name) => !runningStats.has(name))).loss)).toBeGreaterThan(1e-4);
+    const other = await point({ bnStats: 'RECOMPUTE', bnStatsDataset: ids.test, bnStatsExamples: 20 });
+    expect(other.path.id).not.toBe(recompute.path.id);
+    expect(other.loss).toBeCloseTo((await direct((name) => !runningStats.has(name), 20)).loss, 6);
+    // Asked again: the memo answers.
+    const again = await interpolationPath(evaluation.paths, {
+      from: ids.init, to: ids.final, dataset: ids.test, alphas: [ALPHA], limit: LIMIT, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24,
+    });
+    expect(again.path.id).toBe(recompute.path.id);
+    expect(again.points[0]!.cached).toBe(true);
+  }, 120_000);
+
+  it('refuses RECOMPUTE settings that cannot be met, and the settings without RECOMPUTE', async () => {
+    await expect(point({ bnStats: 'RECOMPUTE', bnStatsExamples: 1 })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringContaining('bnStatsExamples: expected an integer from 2 to'),
+    });
+    await expect(point({ bnStats: 'RECOMPUTE', bnStatsDataset: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(point({ bnStatsExamples: 8 })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: 'bnStatsDataset and bnStatsExamples apply to bnStats RECOMPUTE only, got bnStats INTERPOLATE',
+    });
+    const other = (
+      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'only-test', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })
+    ).dataset.id;
+    await expect(
+      interpolationPath(evaluation.paths, { from: ids.init, to: ids.final, dataset: other, alphas: [ALPHA], limit: LIMIT, bnStats: 'RECOMPUTE' }),
+    ).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: 'bnStats: RECOMPUTE needs training examples: register the TRAIN split of "only-test" or give bnStatsDataset',
+    });
   });
 });

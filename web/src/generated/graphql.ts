@@ -9,7 +9,9 @@ export type BnStatsMode =
   /** They move with α like the weights (the default, as in the seed study). */
   | 'INTERPOLATE'
   /** They stay at `to`; only weights move. */
-  | 'KEEP_TO';
+  | 'KEEP_TO'
+  /** At each α they are reset and recomputed with the interpolated weights over bnStatsExamples training examples, as one training-mode pass of PyTorch over them as a single batch (mean; unbiased variance), then the examples are evaluated in eval mode. */
+  | 'RECOMPUTE';
 
 /** Where a checkpoint sits in its run. A run has at most one INITIAL and one FINAL checkpoint. */
 export type CheckpointRole =
@@ -127,6 +129,10 @@ export type InterpolationPathInput = {
   blocks?: Array<string> | null | undefined;
   /** BatchNorm running statistics; part of the memo key. */
   bnStats?: BnStatsMode;
+  /** bnStats RECOMPUTE: the dataset whose examples the statistics are recomputed over. Default: the TRAIN split of the evaluated dataset's name. */
+  bnStatsDataset?: string | number | null | undefined;
+  /** bnStats RECOMPUTE: the first bnStatsExamples examples are used. Default: min(2048, the dataset's examples). */
+  bnStatsExamples?: number | null | undefined;
   dataset: string | number;
   /** Engine for points not stored yet; default LINPATH_ENGINE. */
   engine?: EngineName | null | undefined;
