@@ -142,7 +142,7 @@ export async function interpolationPath(deps: PathDeps, input: InterpolationPath
       alphas: missing,
       engine: input.engine ?? null,
       priority: options.priority ?? (wait ? 'interactive' : 'background'),
-      chunk: jobChunk(deps.settings, plan.to.parameterCount, plan.limit),
+      chunk: jobChunk(deps.settings, plan.to.parameterCount, examplesPerAlpha(plan)),
     });
   }
 
@@ -358,6 +358,16 @@ export async function storedPoints(deps: PathDeps, input: InterpolationPathInput
   const points = path === undefined ? [] : await deps.paths.points(path.id, alphas);
   const stored = new Set(points.map((p) => p.alpha));
   return { points: points.map((point) => ({ ...point, cached: true })), missingAlphas: alphas.filter((a) => !stored.has(a)) };
+}
+
+/**
+ * Forward passes per α, in examples: the evaluated ones, plus for RECOMPUTE one pass over the statistics
+ * examples per BatchNorm layer, each about half as deep as the model on average.
+ */
+function examplesPerAlpha(plan: PathPlan): number {
+  if (plan.bnStatsData === undefined) return plan.limit;
+  const layers = plan.graph.nodes.filter((node) => node.op === 'batchnorm').length;
+  return plan.limit + Math.ceil((plan.bnStatsData.limit * layers) / 2);
 }
 
 export interface PathPlan {
