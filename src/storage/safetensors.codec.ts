@@ -114,26 +114,73 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([0x0102]).buffer)[0] =
 
 function bad(message: string, tensor?: string): SafetensorsFormatError {
   return new SafetensorsFormatError(
-    tensor === undefined ? PREFIX + message : `${PREFIX}tensor ${JSON.stringify(tensor)}: ${message}`,
+    tensor === undefined ? PREFIX + message : `${PREFIX}tensor ${quote(tensor)}: ${message}`,
     tensor,
   );
 }
 
-/** Short, unambiguous rendering of an untrusted JSON value for error messages. */
+const DESCRIBE_LIMIT = 80;
+
+/**
+ * Short, unambiguous rendering of an untrusted JSON value for error messages. Rendered by hand within a
+ * budget, not with JSON.stringify/String: both recurse without limit, so a header of 100 000 nested `[`
+ * (valid JSON, which JSON.parse reads iteratively) would end in "Maximum call stack size exceeded", and
+ * both would build a string as large as the value only to cut it to 80 characters.
+ */
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'number') return String(value); // JSON.parse turns 1e400 into Infinity; show that
-  let text: string;
-  try {
-    text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
-  } catch {
-    text = String(value);
-  }
-  if (Array.isArray(value)) text = `array ${text}`;
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const text = (Array.isArray(value) ? 'array ' : '') + renderBounded(value, DESCRIBE_LIMIT + 1);
+  return text.length > DESCRIBE_LIMIT ? `${text.slice(0, DESCRIBE_LIMIT - 3)}...` : text;
 }
 
-const formatShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+/**
+ * JSON-like text of `value`, stopping once about `budget` characters are written. Every nesting level
+ * writes at least one character, so the recursion is at most `budget` deep.
+ */
+function renderBounded(value: unknown, budget: number): string {
+  if (budget <= 0) return '';
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'number':
+      return Number.isFinite(value) ? String(value) : `"${String(value)}"`;
+    case 'string':
+      return JSON.stringify(value.length > budget ? value.slice(0, budget) : value);
+    case 'object':
+      break;
+    default:
+      return String(value).slice(0, budget); // booleans, and whatever a caller of the writer passes
+  }
+  const isArray = Array.isArray(value);
+  let text = isArray ? '[' : '{';
+  let first = true;
+  for (const [key, item] of isArray ? (value as unknown[]).entries() : ownEntries(value as Record<string, unknown>)) {
+    if (text.length >= budget) return text;
+    if (!first) text += ',';
+    first = false;
+    if (!isArray) text += `${renderBounded(key, budget - text.length)}:`;
+    text += renderBounded(item, budget - text.length);
+  }
+  return text + (isArray ? ']' : '}');
+}
+
+/** Own enumerable entries, lazily: Object.entries would copy every key of a huge object first. */
+function* ownEntries(object: Record<string, unknown>): Generator<[string, unknown]> {
+  for (const key in object) if (Object.hasOwn(object, key)) yield [key, object[key]];
+}
+
+const NAME_LIMIT = 200;
+const SHAPE_LIMIT = 16;
+
+/** A quoted name for a message; a hostile header may hold a name of megabytes, so long ones are cut. */
+function quote(name: string): string {
+  return name.length <= NAME_LIMIT ? JSON.stringify(name) : `${JSON.stringify(name.slice(0, NAME_LIMIT))}... (${name.length} characters)`;
+}
+
+function formatShape(shape: readonly number[]): string {
+  if (shape.length <= SHAPE_LIMIT) return `[${shape.join(', ')}]`;
+  return `[${shape.slice(0, SHAPE_LIMIT).join(', ')}, ... (${shape.length} dimensions)]`;
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -262,7 +309,7 @@ function parseTensorEntry(name: string, entry: unknown, dataLength: number): Ten
   }
   for (const key of Object.keys(entry)) {
     if (!(ENTRY_KEYS as readonly string[]).includes(key)) {
-      throw bad(`unexpected key ${JSON.stringify(key)} (expected only dtype, shape, data_offsets)`, name);
+      throw bad(`unexpected key ${quote(key)} (expected only dtype, shape, data_offsets)`, name);
     }
   }
 
@@ -347,7 +394,7 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
 
   const duplicate = findDuplicateKey(text);
   if (duplicate !== undefined) {
-    const key = JSON.stringify(duplicate.key);
+    const key = quote(duplicate.key);
     if (duplicate.depth === 1) {
       throw duplicate.key === METADATA_KEY ? bad('duplicate "__metadata__" entry') : bad(`duplicate tensor name ${key}`);
     }
@@ -363,7 +410,7 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
       if (!isPlainObject(entry)) throw bad(`__metadata__ must be an object of strings, found ${describe(entry)}`);
       for (const [key, value] of Object.entries(entry)) {
         if (typeof value !== 'string') {
-          throw bad(`__metadata__ ${JSON.stringify(key)} must be a string, found ${describe(value)}`);
+          throw bad(`__metadata__ ${quote(key)} must be a string, found ${describe(value)}`);
         }
       }
       // fromEntries defines own properties, so a "__proto__" key stays data instead of changing the prototype.
@@ -379,8 +426,8 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
     if (tensor.begin === tensor.end) continue; // empty tensors occupy no bytes
     if (previous !== undefined && tensor.begin < previous.end) {
       throw bad(
-        `tensors ${JSON.stringify(previous.name)} [${previous.begin}, ${previous.end}] and ` +
-          `${JSON.stringify(tensor.name)} [${tensor.begin}, ${tensor.end}] overlap`,
+        `tensors ${quote(previous.name)} [${previous.begin}, ${previous.end}] and ` +
+          `${quote(tensor.name)} [${tensor.begin}, ${tensor.end}] overlap`,
         tensor.name,
       );
     }
@@ -403,6 +450,11 @@ export function tensorBytes(file: Uint8Array, header: SafetensorsHeader, info: T
 
 /** Number of elements (1 for a scalar). */
 export function headerTensorElementCount(t: TensorInfo): number {
+  // TensorInfo may come back from storage rather than from parseHeader: [-2, -2] must not pass as 4 elements.
+  if (!Array.isArray(t.shape)) throw bad(`shape must be an array, found ${describe(t.shape)}`, t.name);
+  for (const [i, dim] of t.shape.entries()) {
+    if (!nonNegativeInteger(dim)) throw bad(`shape[${i}] must be a non-negative integer, found ${describe(dim)}`, t.name);
+  }
   const count = checkedElementCount(t.shape);
   if (count === undefined) throw bad(`shape ${formatShape(t.shape)} has more than 2^53 - 1 elements`, t.name);
   return count;
@@ -595,7 +647,7 @@ function planTensor(t: TensorToWrite, seen: Set<string>): PlannedTensor {
   const { name, dtype, shape, data } = t;
   if (typeof name !== 'string' || name === '') throw bad(`tensor name must be a non-empty string, found ${describe(name)}`);
   if (name === METADATA_KEY) throw bad('"__metadata__" is reserved and cannot be a tensor name');
-  if (seen.has(name)) throw bad(`duplicate tensor name ${JSON.stringify(name)}`, name);
+  if (seen.has(name)) throw bad(`duplicate tensor name ${quote(name)}`, name);
   seen.add(name);
   if (!isDtype(dtype)) throw bad(`unknown dtype ${describe(dtype)}, expected one of ${DTYPE_LIST}`, name);
   if (!Array.isArray(shape)) throw bad(`shape must be an array, found ${describe(shape)}`, name);
