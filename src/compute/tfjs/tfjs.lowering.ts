@@ -30,10 +30,39 @@ export interface ParameterSpec {
 /** The bound state: one tfjs tensor per parameter, in its ParameterLayout. */
 export type TfjsParameters = ReadonlyMap<string, tf.Tensor>;
 
+/**
+ * What one BatchNorm computed over a training batch, per channel: `mean` and the *biased* `variance` it
+ * normalised with, over `count` values per channel (N, or N·H·W for a 4-D input). A trainer turns them into
+ * PyTorch's running-statistics update (which uses the unbiased variance, `variance · count / (count − 1)`).
+ */
+export interface BatchStatistics {
+  /** State names of the BatchNorm's running statistics. */
+  runningMean: string;
+  runningVar: string;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  count: number;
+}
+
+/** A training-mode forward pass: the logits, and the statistics of every BatchNorm in execution order. */
+export interface TrainingForward {
+  logits: tf.Tensor2D;
+  batchStatistics: BatchStatistics[];
+}
+
+type Compute = (inputs: tf.Tensor[], parameter: (name: string) => tf.Tensor) => tf.Tensor;
+type ComputeTraining = (
+  inputs: tf.Tensor[],
+  parameter: (name: string) => tf.Tensor,
+  report: (statistics: BatchStatistics) => void,
+) => tf.Tensor;
+
 interface Step {
   node: Node;
   /** The op on tfjs tensors: inputs in the order of `opInputs`, each in the layout the lowering recorded. */
-  compute(inputs: tf.Tensor[], parameter: (name: string) => tf.Tensor): tf.Tensor;
+  compute: Compute;
+  /** The op in training mode, where it differs from `compute` (BatchNorm: batch statistics). */
+  computeTraining: ComputeTraining | undefined;
   /** Values no later step reads, disposed right after this one: peak memory stays a few activations. */
   release: string[];
 }
@@ -46,6 +75,13 @@ export interface TfjsProgram {
    * intermediate is disposed as soon as no later op needs it; `x` itself is never disposed.
    */
   run(x: tf.Tensor, parameters: TfjsParameters): tf.Tensor2D;
+  /**
+   * PyTorch's `model.train()` forward pass: BatchNorm normalises with the batch mean and biased batch variance
+   * and reports them (it reads neither running statistic, and updates nothing). Unlike `run`, no
+   * intermediate is disposed, so that a gradient tape can reach every one: call it inside `tf.tidy` or a
+   * gradient function (`tf.variableGrads`), which dispose them afterwards.
+   */
+  runTraining(x: tf.Tensor, parameters: TfjsParameters): TrainingForward;
 }
 
 const TO_NHWC = [0, 2, 3, 1];
@@ -87,10 +123,10 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
       }
       parameterLayouts.set(name, layout);
     }
-    const { compute, type } = lowerNode(node, types);
+    const { compute, computeTraining, type } = lowerNode(node, types);
     types.set(node.output, type);
     lastUse.set(node.output, index);
-    steps.push({ node, compute, release: [] });
+    steps.push({ node, compute, computeTraining, release: [] });
   });
 
   const outputType = types.get(graph.output);
@@ -106,14 +142,18 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
     .filter((s) => parameterLayouts.has(s.name))
     .map((s) => ({ name: s.name, shape: [...s.shape], layout: parameterLayouts.get(s.name)! }));
 
+  const lookup =
+    (bound: TfjsParameters, caller: string) =>
+    (name: string): tf.Tensor => {
+      const tensor = bound.get(name);
+      if (tensor === undefined) throw new Error(`TfjsProgram.${caller}: state tensor "${name}" is not bound`);
+      return tensor;
+    };
+
   return {
     parameters,
     run(x, bound) {
-      const parameter = (name: string): tf.Tensor => {
-        const tensor = bound.get(name);
-        if (tensor === undefined) throw new Error(`TfjsProgram.run: state tensor "${name}" is not bound`);
-        return tensor;
-      };
+      const parameter = lookup(bound, 'run');
       const input = inputType.layout === 'nhwc' ? tf.transpose(x, TO_NHWC) : x;
       const values = new Map<string, tf.Tensor>([[INPUT, input]]);
       const release = (name: string): void => {
@@ -132,6 +172,18 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
       }
       return values.get(graph.output)! as tf.Tensor2D;
     },
+    runTraining(x, bound) {
+      const parameter = lookup(bound, 'runTraining');
+      const values = new Map<string, tf.Tensor>([[INPUT, inputType.layout === 'nhwc' ? tf.transpose(x, TO_NHWC) : x]]);
+      const batchStatistics: BatchStatistics[] = [];
+      const report = (statistics: BatchStatistics): void => void batchStatistics.push(statistics);
+      for (const step of steps) {
+        const inputs = opInputs(step.node).map((name) => values.get(name)!);
+        const output = step.computeTraining === undefined ? step.compute(inputs, parameter) : step.computeTraining(inputs, parameter, report);
+        values.set(step.node.output, output);
+      }
+      return { logits: values.get(graph.output)! as tf.Tensor2D, batchStatistics };
+    },
   };
 }
 
@@ -139,7 +191,7 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
 function lowerNode(
   node: Node,
   types: ReadonlyMap<string, ValueType>,
-): { compute: Step['compute']; type: ValueType } {
+): { compute: Compute; computeTraining?: ComputeTraining; type: ValueType } {
   const typeOf = (name: string): ValueType => types.get(name)!;
   switch (node.op) {
     case 'conv2d': {
@@ -191,6 +243,24 @@ function lowerNode(
             parameter(weight) as tf.Tensor1D,
             eps,
           );
+          return fromLast === undefined ? y : tf.transpose(y, fromLast);
+        },
+        // Composed from differentiable ops (tf.batchNorm's gradient with respect to its mean and variance
+        // inputs is not what backpropagating through the batch statistics needs).
+        computeTraining: ([x], parameter, report) => {
+          const input = toLast === undefined ? x! : tf.transpose(x!, toLast);
+          const channels = input.shape[input.rank - 1]!;
+          const count = input.size / channels;
+          if (count < 2) {
+            throw new RangeError(`${describe(node)}: training needs more than 1 value per channel, got ${count}`);
+          }
+          const axes = range(0, input.rank - 1);
+          const mean = tf.mean(input, axes) as tf.Tensor1D;
+          const centred = tf.sub(input, mean);
+          const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+          report({ runningMean, runningVar, mean, variance, count });
+          const normalised = tf.mul(centred, tf.rsqrt(tf.add(variance, eps)));
+          const y = tf.add(tf.mul(normalised, parameter(weight)), parameter(bias));
           return fromLast === undefined ? y : tf.transpose(y, fromLast);
         },
         type,
@@ -248,6 +318,11 @@ export function uploadParameter(spec: ParameterSpec, values: Float32Array): tf.T
     return tf.tidy(() => tf.transpose(tf.tensor4d(values, spec.shape as [number, number, number, number]), [2, 3, 1, 0]));
   }
   return tf.tensor(values.slice(), spec.shape, 'float32');
+}
+
+/** The inverse of `uploadParameter`: a state tensor back in its PyTorch layout (a new tensor; the caller disposes it). */
+export function parameterToPytorchLayout(spec: ParameterSpec, tensor: tf.Tensor): tf.Tensor {
+  return spec.layout === 'hwio' ? tf.transpose(tensor, [3, 2, 0, 1]) : tf.clone(tensor);
 }
 
 function toLayout(x: tf.Tensor, from: Layout, to: Layout): tf.Tensor {

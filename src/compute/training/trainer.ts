@@ -1,0 +1,478 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core registers the gradients of its ops only through the @tensorflow/tfjs bundle (its own
+// dist/register_all_gradients.js is extension-less ESM that Node cannot load); training needs them.
+import '@tensorflow/tfjs';
+import { SeededRandom } from '../../domain/random.js';
+import { badUserInput, unavailable } from '../../errors.js';
+import type { TensorToWrite } from '../../storage/safetensors.codec.js';
+import type { Examples } from '../evaluator.js';
+import type { ModelGraph } from '../model-ir.js';
+import { initTfjsBackend, useTfjsBackend, type TfjsBackendName, type TfjsBackendOptions } from '../tfjs/tfjs.backend.js';
+import {
+  lowerToTfjs,
+  parameterToPytorchLayout,
+  uploadParameter,
+  type BatchStatistics,
+  type ParameterSpec,
+  type TfjsProgram,
+} from '../tfjs/tfjs.lowering.js';
+
+/**
+ * The optimizers, each exactly as PyTorch 1.13–2.x implements it (single-tensor path), with g = ∇θ + λ·θ
+ * (λ = `weightDecay`, PyTorch's coupled L2 term, added to the gradient before anything else):
+ * - `SGD` (torch.optim.SGD, dampening 0): b ← g at a parameter's first step, else b ← μ·b + g;
+ *   θ ← θ − lr·(g + μ·b) with `nesterov`, else θ ← θ − lr·b. μ = 0 is plain SGD.
+ * - `ADAM` (torch.optim.Adam, not AdamW): m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
+ *   θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε) — ε added after the bias correction of √v, unlike
+ *   tf.train.adam, which is why the optimizers are written out here.
+ */
+export type OptimizerSpec =
+  | { kind: 'SGD'; momentum: number; nesterov?: boolean }
+  | { kind: 'ADAM'; beta1: number; beta2: number; epsilon: number };
+
+export interface TrainingRecipe {
+  optimizer: OptimizerSpec;
+  learningRate: number;
+  /**
+   * torch.optim.lr_scheduler.MultiStepLR stepped once after every epoch: epoch e (0-based) trains with
+   * lr · factorᵏ, k the number of milestones ≤ e (a milestone listed twice counts twice, as in PyTorch).
+   */
+  schedule?: { milestones: readonly number[]; factor: number };
+  /** Coupled L2 (PyTorch's `weight_decay`): added as λ·θ to the gradient of every trainable tensor. */
+  weightDecay: number;
+  epochs: number;
+  /** Examples per step. The last partial batch of an epoch is dropped (DataLoader `drop_last=True`). */
+  batchSize: number;
+  /** Seeds the shuffling: epoch e visits the examples in the e-th permutation drawn from SeededRandom(seed). */
+  seed: number;
+  /** Snapshot after every k-th epoch, besides epoch 0 (the initial state) and the final state. */
+  checkpointEvery?: number;
+}
+
+/** A full state_dict: every tensor of `graph.state`, in its order, F32 (I64 for num_batches_tracked). */
+export interface TrainingSnapshot {
+  /** Epochs completed. */
+  epoch: number;
+  /** Optimizer steps taken. */
+  step: number;
+  tensors: TensorToWrite[];
+}
+
+export interface EpochProgress {
+  /** Epochs completed, 1-based. */
+  epoch: number;
+  epochs: number;
+  step: number;
+  /** Mean over the epoch's steps of the batch-mean loss, as the parameters stood at each step. */
+  trainLoss: number;
+  /** The learning rate the epoch trained with. */
+  learningRate: number;
+}
+
+export interface TrainGraphArgs {
+  graph: ModelGraph;
+  /** The full initial state_dict, BatchNorm running statistics included: F32 or F64 floats, integer ints. */
+  initial: readonly TensorToWrite[];
+  /** Examples in the graph's input layout (NCHW for images); labels 0/1 for one output, else class indices. */
+  data: Examples;
+  recipe: TrainingRecipe;
+  backend?: TfjsBackendOptions;
+  /** Checked between steps; an abort rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  onEpoch?(progress: EpochProgress): Promise<void> | void;
+  /** Receives each snapshot as it is taken; without it, `trainGraph` returns them all. */
+  onSnapshot?(snapshot: TrainingSnapshot): Promise<void> | void;
+}
+
+export interface TrainingResult {
+  steps: number;
+  /** `trainLoss` of each epoch. */
+  trainLosses: number[];
+  /** Every snapshot, when no `onSnapshot` took them as they came (then empty). */
+  snapshots: TrainingSnapshot[];
+}
+
+/** torch.nn.BatchNorm's default `momentum`: running ← (1 − 0.1)·running + 0.1·batch statistic. */
+const BATCHNORM_MOMENTUM = 0.1;
+
+/**
+ * Trains any ModelGraph with TensorFlow.js as PyTorch trains the module it stands for, in `model.train()`:
+ * - loss: the batch mean of binary cross-entropy with logits for one output (labels 0/1), else of softmax
+ *   cross-entropy (log-sum-exp, numerically stable); gradients (σ(z) − y)/N and (softmax(z) − onehot)/N;
+ * - trainable: every float state tensor the graph reads except BatchNorm running statistics; a tensor with
+ *   no path to the loss gets no gradient and, as in PyTorch, is not updated (not even decayed);
+ * - BatchNorm normalises with the batch mean and *biased* variance (over N, or N·H·W per channel), ε from the
+ *   IR, then running_mean ← 0.9·running_mean + 0.1·mean, running_var ← 0.9·running_var + 0.1·unbiased
+ *   variance (× count/(count − 1)), num_batches_tracked += 1, once per step;
+ * - per epoch the examples are shuffled (see `TrainingRecipe.seed`) and cut into ⌊n / batchSize⌋ batches;
+ * - optimizers and schedule: see `OptimizerSpec` and `TrainingRecipe.schedule`.
+ * Float32 throughout; deterministic for a seed and backend. Trainable tensors live as tf.Variables in the
+ * lowering's layouts (conv filters HWIO), snapshots are in PyTorch's. Between steps it yields to the event
+ * loop (a server keeps answering) and checks `signal`. Every tensor it makes is disposed, also on failure.
+ * Backends: `cpu` and `tensorflow`; `wasm` (tfjs 4.22.0) has no Conv2DBackpropFilter kernel, so only graphs
+ * without convolutions train there: others are refused up front with UNAVAILABLE.
+ */
+export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> {
+  const { graph, data, recipe, signal } = args;
+  checkRecipe(recipe, data.n);
+  checkExamples(graph, data);
+  const initial = readInitialState(graph, args.initial);
+  signal?.throwIfAborted();
+  const backend = await initTfjsBackend(args.backend);
+  const missing = missingGradientKernels(graph, backend.name);
+  if (missing.length > 0) {
+    throw unavailable(
+      `the tfjs ${backend.name} backend cannot train ${graph.architecture}: it has no ${missing.join(', ')} kernel; ` +
+        'use cpu or tensorflow',
+    );
+  }
+  useTfjsBackend(backend.name);
+  const model = TrainableModel.create(graph, initial);
+  try {
+    const random = new SeededRandom(recipe.seed);
+    const steps = Math.floor(data.n / recipe.batchSize);
+    const snapshots: TrainingSnapshot[] = [];
+    const takeSnapshot = async (epoch: number, step: number): Promise<void> => {
+      const snapshot = await model.snapshot(epoch, step, backend.name);
+      if (args.onSnapshot === undefined) snapshots.push(snapshot);
+      else await args.onSnapshot(snapshot);
+    };
+    await takeSnapshot(0, 0);
+    const trainLosses: number[] = [];
+    let step = 0;
+    for (let epoch = 0; epoch < recipe.epochs; epoch++) {
+      const learningRate = learningRateAt(recipe, epoch);
+      const order = random.permutation(data.n);
+      let lossSum = 0;
+      for (let b = 0; b < steps; b++) {
+        signal?.throwIfAborted();
+        const batch = gatherBatch(graph, data, order.subarray(b * recipe.batchSize, (b + 1) * recipe.batchSize));
+        useTfjsBackend(backend.name);
+        const loss = model.step(batch, recipe, learningRate);
+        try {
+          lossSum += (await loss.data())[0]!;
+        } finally {
+          loss.dispose();
+        }
+        step++;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const trainLoss = lossSum / steps;
+      trainLosses.push(trainLoss);
+      signal?.throwIfAborted();
+      await args.onEpoch?.({ epoch: epoch + 1, epochs: recipe.epochs, step, trainLoss, learningRate });
+      const every = recipe.checkpointEvery;
+      if (epoch + 1 === recipe.epochs || (every !== undefined && (epoch + 1) % every === 0)) await takeSnapshot(epoch + 1, step);
+    }
+    return { steps: step, trainLosses, snapshots };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Kernels the backward pass of `graph` needs that `backend` lacks (the forward kernels are all there). */
+function missingGradientKernels(graph: ModelGraph, backend: TfjsBackendName): string[] {
+  const needed = new Set<string>();
+  for (const node of graph.nodes) {
+    if (node.op === 'conv2d') needed.add('Conv2DBackpropFilter').add('Conv2DBackpropInput');
+    if (node.op === 'maxpool2d') needed.add('MaxPoolGrad');
+  }
+  return [...needed].filter((kernel) => tf.getKernel(kernel, backend) === undefined);
+}
+
+/** MultiStepLR: lr · factor^(number of milestones ≤ epoch), epoch 0-based. */
+export function learningRateAt(recipe: Pick<TrainingRecipe, 'learningRate' | 'schedule'>, epoch: number): number {
+  const passed = recipe.schedule?.milestones.filter((m) => m <= epoch).length ?? 0;
+  return recipe.learningRate * (recipe.schedule?.factor ?? 1) ** passed;
+}
+
+interface Batch {
+  x: Float32Array;
+  labels: Int32Array;
+  size: number;
+}
+
+interface OptimizerSlots {
+  /** Optimizer steps this tensor has taken (Adam's t). */
+  steps: number;
+  /** SGD's momentum buffer, or Adam's first moment. */
+  first?: tf.Variable;
+  /** Adam's second moment. */
+  second?: tf.Variable;
+}
+
+/** The state of a training run on tfjs: one variable per tensor the graph reads, optimizer slots, counters. */
+class TrainableModel {
+  private constructor(
+    private readonly graph: ModelGraph,
+    private readonly program: TfjsProgram,
+    /** Every float tensor the graph reads, running statistics included (not trainable). */
+    private readonly variables: ReadonlyMap<string, tf.Variable>,
+    private readonly trainable: readonly tf.Variable[],
+    private readonly slots: Map<string, OptimizerSlots>,
+    /** num_batches_tracked of the BatchNorm that owns each running_mean. */
+    private readonly counters: Map<string, { name: string; value: bigint }>,
+    /** State the graph does not read (and ints of no BatchNorm), carried as given. */
+    private readonly carried: ReadonlyMap<string, Float32Array | BigInt64Array>,
+  ) {}
+
+  static create(graph: ModelGraph, initial: ReadonlyMap<string, Float32Array | BigInt64Array>): TrainableModel {
+    const program = lowerToTfjs(graph);
+    const runningStatistics = new Set<string>();
+    const counters = new Map<string, { name: string; value: bigint }>();
+    const intState = new Set(graph.state.filter((s) => s.kind === 'int').map((s) => s.name));
+    for (const node of graph.nodes) {
+      if (node.op !== 'batchnorm') continue;
+      runningStatistics.add(node.runningMean).add(node.runningVar);
+      const counter = node.runningMean.replace(/running_mean$/, 'num_batches_tracked');
+      if (counter !== node.runningMean && intState.has(counter)) {
+        counters.set(node.runningMean, { name: counter, value: (initial.get(counter) as BigInt64Array)[0] ?? 0n });
+      }
+    }
+    const variables = new Map<string, tf.Variable>();
+    try {
+      for (const spec of program.parameters) {
+        const uploaded = uploadParameter(spec, initial.get(spec.name) as Float32Array);
+        variables.set(spec.name, tf.variable(uploaded, !runningStatistics.has(spec.name)));
+        uploaded.dispose();
+      }
+    } catch (error) {
+      variables.forEach((v) => v.dispose());
+      throw error;
+    }
+    const trainable = program.parameters.filter((s) => !runningStatistics.has(s.name)).map((s) => variables.get(s.name)!);
+    if (trainable.length === 0) {
+      variables.forEach((v) => v.dispose());
+      throw badUserInput(`training ${graph.architecture}: the graph reads no trainable tensor`);
+    }
+    const counted = new Set([...counters.values()].map((c) => c.name));
+    const carried = new Map([...initial].filter(([name]) => !variables.has(name) && !counted.has(name)));
+    return new TrainableModel(graph, program, variables, trainable, new Map(), counters, carried);
+  }
+
+  /** One optimizer step on a batch; returns the batch's mean loss before the step (the caller disposes it). */
+  step(batch: Batch, recipe: TrainingRecipe, learningRate: number): tf.Scalar {
+    const statistics: BatchStatistics[] = [];
+    try {
+      return tf.tidy(() => {
+        const x = tf.tensor(batch.x, [batch.size, ...this.graph.inputShape], 'float32');
+        const { value, grads } = tf.variableGrads(() => {
+          const forward = this.program.runTraining(x, this.variables);
+          // Kept past the gradient function's own tidy, disposed in `finally`.
+          for (const s of forward.batchStatistics) statistics.push({ ...s, mean: tf.keep(s.mean), variance: tf.keep(s.variance) });
+          return meanLoss(forward.logits, batch.labels, this.graph.outputs);
+        }, this.trainable as tf.Variable[]);
+        for (const s of statistics) this.updateRunningStatistics(s);
+        for (const theta of this.trainable) {
+          const gradient = grads[theta.name];
+          if (gradient !== undefined) this.update(theta, gradient, recipe, learningRate);
+        }
+        return value;
+      });
+    } finally {
+      for (const s of statistics) {
+        s.mean.dispose();
+        s.variance.dispose();
+      }
+    }
+  }
+
+  private updateRunningStatistics(s: BatchStatistics): void {
+    const runningMean = this.variables.get(s.runningMean)!;
+    const runningVar = this.variables.get(s.runningVar)!;
+    const m = BATCHNORM_MOMENTUM;
+    runningMean.assign(tf.add(tf.mul(runningMean, 1 - m), tf.mul(s.mean, m)));
+    const unbiased = tf.mul(s.variance, s.count / (s.count - 1));
+    runningVar.assign(tf.add(tf.mul(runningVar, 1 - m), tf.mul(unbiased, m)));
+    const counter = this.counters.get(s.runningMean);
+    if (counter !== undefined) counter.value += 1n;
+  }
+
+  /** The torch.optim update of one tensor (see OptimizerSpec); runs inside the step's tidy. */
+  private update(theta: tf.Variable, gradient: tf.Tensor, recipe: TrainingRecipe, learningRate: number): void {
+    const g = recipe.weightDecay === 0 ? gradient : tf.add(gradient, tf.mul(theta, recipe.weightDecay));
+    let slots = this.slots.get(theta.name);
+    if (slots === undefined) this.slots.set(theta.name, (slots = { steps: 0 }));
+    slots.steps += 1;
+    const { optimizer } = recipe;
+    switch (optimizer.kind) {
+      case 'SGD': {
+        const mu = optimizer.momentum;
+        if (slots.first === undefined) slots.first = tf.variable(g, false);
+        else slots.first.assign(tf.add(tf.mul(slots.first, mu), g));
+        const direction = optimizer.nesterov === true ? tf.add(g, tf.mul(slots.first, mu)) : slots.first;
+        theta.assign(tf.sub(theta, tf.mul(direction, learningRate)));
+        break;
+      }
+      case 'ADAM': {
+        const { beta1, beta2, epsilon } = optimizer;
+        slots.first ??= tf.variable(tf.zerosLike(theta), false);
+        slots.second ??= tf.variable(tf.zerosLike(theta), false);
+        slots.first.assign(tf.add(tf.mul(slots.first, beta1), tf.mul(g, 1 - beta1)));
+        slots.second.assign(tf.add(tf.mul(slots.second, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        const stepSize = learningRate / (1 - beta1 ** slots.steps);
+        const denominator = tf.add(tf.div(tf.sqrt(slots.second), Math.sqrt(1 - beta2 ** slots.steps)), epsilon);
+        theta.assign(tf.sub(theta, tf.mul(tf.div(slots.first, denominator), stepSize)));
+        break;
+      }
+    }
+  }
+
+  async snapshot(epoch: number, step: number, backend: TfjsBackendName): Promise<TrainingSnapshot> {
+    const specs = new Map<string, ParameterSpec>(this.program.parameters.map((s) => [s.name, s]));
+    const counters = new Map([...this.counters.values()].map((c) => [c.name, c.value]));
+    // Transposed copies made in one synchronous stretch, on this run's backend, then read back.
+    useTfjsBackend(backend);
+    const copies = new Map<string, tf.Tensor>();
+    for (const [name, variable] of this.variables) copies.set(name, parameterToPytorchLayout(specs.get(name)!, variable));
+    try {
+      const tensors: TensorToWrite[] = [];
+      for (const spec of this.graph.state) {
+        const copy = copies.get(spec.name);
+        const shape = [...spec.shape];
+        if (copy !== undefined) {
+          tensors.push({ name: spec.name, dtype: 'F32', shape, data: ((await copy.data()) as Float32Array).slice() });
+        } else if (counters.has(spec.name)) {
+          tensors.push({ name: spec.name, dtype: 'I64', shape, data: new BigInt64Array(size(shape)).fill(counters.get(spec.name)!) });
+        } else {
+          const data = this.carried.get(spec.name)!;
+          tensors.push({ name: spec.name, dtype: data instanceof BigInt64Array ? 'I64' : 'F32', shape, data: data.slice() });
+        }
+      }
+      return { epoch, step, tensors };
+    } finally {
+      copies.forEach((c) => c.dispose());
+    }
+  }
+
+  dispose(): void {
+    this.variables.forEach((v) => v.dispose());
+    for (const slots of this.slots.values()) {
+      slots.first?.dispose();
+      slots.second?.dispose();
+    }
+    this.slots.clear();
+  }
+}
+
+/**
+ * The batch mean of the loss, with its exact gradient written out: through the stable forms' max/abs the
+ * automatic one would be wrong at z = 0 (BCE) and needlessly long (CE).
+ * - 1 output: max(z, 0) − z·y + log(1 + e^(−|z|)), gradient (σ(z) − y)/N;
+ * - C outputs: logsumexp(z) − z_y, gradient (softmax(z) − onehot(y))/N.
+ */
+function meanLoss(logits: tf.Tensor2D, labels: Int32Array, outputs: number): tf.Scalar {
+  const n = labels.length;
+  const target = outputs === 1 ? tf.tensor2d(Float32Array.from(labels), [n, 1]) : tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), outputs), 'float32');
+  const loss = tf.customGrad((...args: unknown[]) => {
+    const [z, y, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([z, y]);
+    const perExample =
+      outputs === 1
+        ? tf.add(tf.sub(tf.relu(z), tf.mul(z, y)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))))
+        : tf.sub(tf.logSumExp(z, 1, true), tf.sum(tf.mul(z, y), 1, true));
+    return {
+      value: tf.mean(perExample) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [zs, ys] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const probabilities = outputs === 1 ? tf.sigmoid(zs) : tf.softmax(zs);
+        return [tf.mul(tf.sub(probabilities, ys), tf.div(dy, n)), tf.zerosLike(ys)];
+      },
+    };
+  }) as (z: tf.Tensor, y: tf.Tensor) => tf.Scalar;
+  return loss(logits, target);
+}
+
+function gatherBatch(graph: ModelGraph, data: Examples, rows: Int32Array): Batch {
+  const width = size(graph.inputShape);
+  const x = new Float32Array(rows.length * width);
+  const labels = new Int32Array(rows.length);
+  rows.forEach((row, i) => {
+    x.set(data.x.subarray(row * width, (row + 1) * width), i * width);
+    labels[i] = data.labels[row]!;
+  });
+  return { x, labels, size: rows.length };
+}
+
+function checkRecipe(recipe: TrainingRecipe, n: number): void {
+  const fail = (what: string, expected: string, got: unknown) => {
+    throw badUserInput(`training recipe: ${what}: expected ${expected}, got ${String(got)}`);
+  };
+  const integer = (value: number, min: number) => Number.isSafeInteger(value) && value >= min;
+  if (!(Number.isFinite(recipe.learningRate) && recipe.learningRate >= 0)) fail('learningRate', 'a finite number ≥ 0', recipe.learningRate);
+  if (!(Number.isFinite(recipe.weightDecay) && recipe.weightDecay >= 0)) fail('weightDecay', 'a finite number ≥ 0', recipe.weightDecay);
+  if (!integer(recipe.epochs, 0)) fail('epochs', 'an integer ≥ 0', recipe.epochs);
+  if (!integer(recipe.seed, 0)) fail('seed', 'an integer ≥ 0', recipe.seed);
+  if (!integer(recipe.batchSize, 1) || recipe.batchSize > n) {
+    fail('batchSize', `an integer in [1, ${n}] (the number of examples; the last partial batch is dropped)`, recipe.batchSize);
+  }
+  if (recipe.checkpointEvery !== undefined && !integer(recipe.checkpointEvery, 1)) fail('checkpointEvery', 'an integer ≥ 1', recipe.checkpointEvery);
+  if (recipe.schedule !== undefined) {
+    const { milestones, factor } = recipe.schedule;
+    if (!milestones.every((m) => integer(m, 1))) fail('schedule.milestones', 'integers ≥ 1 (epochs)', `[${milestones.join(', ')}]`);
+    if (!(Number.isFinite(factor) && factor >= 0)) fail('schedule.factor', 'a finite number ≥ 0', factor);
+  }
+  const { optimizer } = recipe;
+  const unit = (value: number) => Number.isFinite(value) && value >= 0 && value < 1;
+  if (optimizer.kind === 'SGD') {
+    if (!(Number.isFinite(optimizer.momentum) && optimizer.momentum >= 0)) fail('optimizer.momentum', 'a finite number ≥ 0', optimizer.momentum);
+    if (optimizer.nesterov === true && optimizer.momentum === 0) fail('optimizer.momentum', '> 0 with nesterov (as torch.optim.SGD)', 0);
+  } else if (optimizer.kind === 'ADAM') {
+    if (!unit(optimizer.beta1)) fail('optimizer.beta1', 'a number in [0, 1)', optimizer.beta1);
+    if (!unit(optimizer.beta2)) fail('optimizer.beta2', 'a number in [0, 1)', optimizer.beta2);
+    if (!(Number.isFinite(optimizer.epsilon) && optimizer.epsilon >= 0)) fail('optimizer.epsilon', 'a finite number ≥ 0', optimizer.epsilon);
+  } else {
+    fail('optimizer.kind', 'SGD or ADAM', (optimizer as { kind: unknown }).kind);
+  }
+}
+
+function checkExamples(graph: ModelGraph, data: Examples): void {
+  const width = size(graph.inputShape);
+  if (!Number.isSafeInteger(data.n) || data.n < 0) throw badUserInput(`training data: n: expected an integer ≥ 0, got ${data.n}`);
+  if (data.x.length !== data.n * width) {
+    throw badUserInput(`training data: expected ${data.n} × [${graph.inputShape.join(', ')}] = ${data.n * width} inputs, got ${data.x.length}`);
+  }
+  if (data.labels.length !== data.n) throw badUserInput(`training data: expected ${data.n} labels, got ${data.labels.length}`);
+  const classes = graph.outputs === 1 ? 2 : graph.outputs;
+  const bad = data.labels.findIndex((label) => !(label >= 0 && label < classes));
+  if (bad >= 0) {
+    throw badUserInput(
+      `training data: label ${bad}: expected ${graph.outputs === 1 ? '0 or 1 (one output)' : `a class in [0, ${classes})`}, got ${data.labels[bad]}`,
+    );
+  }
+}
+
+/** The initial state by name, checked against the graph: every tensor present with its shape and a usable dtype. */
+function readInitialState(graph: ModelGraph, tensors: readonly TensorToWrite[]): Map<string, Float32Array | BigInt64Array> {
+  const given = new Map(tensors.map((t) => [t.name, t]));
+  const state = new Map<string, Float32Array | BigInt64Array>();
+  const problems: string[] = [];
+  for (const spec of graph.state) {
+    const tensor = given.get(spec.name);
+    given.delete(spec.name);
+    if (tensor === undefined) {
+      problems.push(`${spec.name} [${spec.shape.join(', ')}] is missing`);
+      continue;
+    }
+    if (tensor.shape.length !== spec.shape.length || tensor.shape.some((d, i) => d !== spec.shape[i]) || tensor.data.length !== size(spec.shape)) {
+      problems.push(`${spec.name}: expected shape [${spec.shape.join(', ')}], got [${tensor.shape.join(', ')}] with ${tensor.data.length} values`);
+      continue;
+    }
+    const { data } = tensor;
+    if (spec.kind === 'float') {
+      if (data instanceof Float32Array || data instanceof Float64Array) state.set(spec.name, Float32Array.from(data));
+      else problems.push(`${spec.name}: expected F32 or F64 values, got ${tensor.dtype}`);
+    } else if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+      state.set(spec.name, BigInt64Array.from(data, (v) => BigInt.asIntN(64, v)));
+    } else if (/^[IU]\d+$/.test(tensor.dtype) && !(data instanceof Float32Array || data instanceof Float64Array)) {
+      state.set(spec.name, BigInt64Array.from(data, (v) => BigInt(v)));
+    } else {
+      problems.push(`${spec.name}: expected integer values, got ${tensor.dtype}`);
+    }
+  }
+  for (const name of given.keys()) problems.push(`${name} is not in ${graph.architecture}'s state`);
+  if (problems.length > 0) throw badUserInput(`initial state: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? '; …' : ''}`);
+  return state;
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
