@@ -18,6 +18,9 @@ import { EVALUATE_QUEUE, EvalQueue } from './queue/eval-queue.js';
 import { evaluationWorker } from './queue/evaluation-worker.js';
 import { PathWatcher } from './queue/path-watcher.js';
 import { Metrics } from './server/metrics.js';
+import { TrainingQueue } from './queue/training-queue.js';
+import { TrainingRepository } from './storage/training.repository.js';
+import { trainingWorker, type TrainingDeps } from './usecases/training.usecases.js';
 
 /** Everything a linpath process works with, built in one place from the configuration. */
 export interface Linpath {
@@ -29,6 +32,7 @@ export interface Linpath {
   registry: RegistryDeps;
   paths: PathDeps;
   analytics: AnalyticsDeps;
+  training: TrainingDeps;
   queue: EvalQueue;
   metrics: Metrics;
   /** True when this process hosts the embedded database (a CLI command with no server running). */
@@ -83,10 +87,11 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
       queue: config.queue,
       cacheBytes: { checkpoints: config.compute.checkpointCacheBytes, datasets: config.compute.datasetCacheBytes },
       maxHeaderBytes: config.maxHeaderBytes,
+      trainingBackend: config.compute.tfjsBackend,
       logger,
     });
     closers.push(evaluation.close);
-    const { paths, queue, metrics, startWorkers } = evaluation;
+    const { paths, training, queue, metrics, startWorkers } = evaluation;
     const analytics: AnalyticsDeps = { paths, analytics: new AnalyticsRepository(database.db) };
     return {
       config,
@@ -97,6 +102,7 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
       registry,
       paths,
       analytics,
+      training,
       queue,
       metrics,
       hostsDatabase: services.hosted,
@@ -119,13 +125,17 @@ export interface EvaluationOptions {
   queue: QueueSettings;
   cacheBytes: { checkpoints: number; datasets: number };
   maxHeaderBytes: number;
+  /** tfjs backend for training; default the fastest with the kernels a model needs. */
+  trainingBackend?: 'tensorflow' | 'wasm' | 'cpu' | undefined;
   logger: Logger;
 }
 
 export interface Evaluation {
   paths: PathDeps;
+  training: TrainingDeps;
   queue: EvalQueue;
   metrics: Metrics;
+  /** `count` evaluation workers and, when count > 0, one training worker. */
   startWorkers(count: number): Promise<void>;
   /** Waiting requests answer, running jobs hand their remaining alphas back, the queue stops. */
   close(): Promise<void>;
@@ -153,13 +163,26 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
     queue,
     watcher,
   };
+  const trainingQueue = new TrainingQueue(queue.boss, database.pool, options.queue, logger);
+  await trainingQueue.start();
+  const training: TrainingDeps = {
+    registry: { repository: registry, store, maxHeaderBytes: options.maxHeaderBytes },
+    paths,
+    training: new TrainingRepository(database.db),
+    queue: trainingQueue,
+    ...(options.trainingBackend === undefined ? {} : { backend: options.trainingBackend }),
+  };
   const metrics = new Metrics(queue, states);
   let closing: Promise<void> | undefined;
   return {
     paths,
+    training,
     queue,
     metrics,
-    startWorkers: (count) => queue.work(count, evaluationWorker(paths, logger, stopping.signal, metrics)),
+    startWorkers: async (count) => {
+      await queue.work(count, evaluationWorker(paths, logger, stopping.signal, metrics));
+      if (count > 0) await trainingQueue.work(trainingWorker(training, logger, stopping.signal));
+    },
     close: () =>
       (closing ??= (async () => {
         watcher.close();

@@ -6,6 +6,7 @@ import { DerivationResolver, DerivedCheckpointResolver } from './derive.resolver
 import { PathResolver } from './paths.resolver.js';
 import { ReportResolver } from './report.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
+import { RunTrainingResolver, TrainingResolver } from './training.resolver.js';
 
 /**
  * type-graphql insists on a PubSub as soon as there is a subscription, even when every subscription brings
@@ -23,7 +24,7 @@ const NO_PUBSUB: PubSub = {
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [RunResolver, CheckpointResolver, DerivedCheckpointResolver, DerivationResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver, ReportResolver],
+    resolvers: [RunResolver, CheckpointResolver, DerivedCheckpointResolver, DerivationResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver, ReportResolver, TrainingResolver, RunTrainingResolver],
     validate: false,
     pubSub: NO_PUBSUB,
   });

@@ -34,6 +34,8 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     registry: app.registry,
     paths: app.paths,
     analytics: app.analytics,
+    training: app.training,
+    pollMs: app.config.queue.pollMs,
     logger: app.logger,
     loaders: createLoaders(app.registry, app.analytics),
   });

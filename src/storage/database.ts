@@ -5,8 +5,9 @@ import pg from 'pg';
 import * as analyticsTables from './analytics.tables.js';
 import * as pathTables from './paths.tables.js';
 import * as registryTables from './registry.tables.js';
+import * as trainingTables from './training.tables.js';
 
-const tables = { ...registryTables, ...pathTables, ...analyticsTables };
+const tables = { ...registryTables, ...pathTables, ...analyticsTables, ...trainingTables };
 
 export type Db = NodePgDatabase<typeof tables>;
 

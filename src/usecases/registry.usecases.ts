@@ -730,7 +730,7 @@ function storedObject(ref: ObjectRef, version: ObjectVersion, header: HeaderSumm
   return { uri: formatS3Uri(ref), ...ref, size: version.size, etag: version.etag, sha256: sha256 ?? null, header: summary };
 }
 
-function validateRun(input: CreateRunInput) {
+export function validateRun(input: CreateRunInput) {
   const tags = input.tags ?? [];
   if (tags.length > 64) throw badUserInput(`tags: expected at most 64 tags, got ${tags.length}`);
   for (const tag of tags) validateName('tags', tag, 64);

@@ -65,7 +65,7 @@ describe('BatchNorm modes and tensor groups', () => {
     const perExample = test.exampleShape.reduce((a, b) => a * b, 1);
     if (recomputeOver !== undefined) {
       const recomputer = await BatchNormRecomputer.prepare(engine, graph);
-      const examples = { x: test.x.subarray(0, recomputeOver * perExample), labels: test.labels.subarray(0, recomputeOver), n: recomputeOver };
+      const examples = { x: test.x.subarray(0, recomputeOver * perExample), labels: Int32Array.from(test.labels.subarray(0, recomputeOver)), n: recomputeOver };
       state = new Map(await recomputer.recompute(state, examples, recomputeOver));
       await recomputer.dispose();
     }
