@@ -10,6 +10,7 @@ import { startHttpServer, startMetricsServer } from './server/http.js';
 import { addPathCommand } from './cli/path.command.js';
 import { addSweepCommand } from './cli/sweep.command.js';
 import { addReportCommand } from './cli/report.command.js';
+import { addStudyCommand } from './cli/study.command.js';
 import { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns } from './usecases/demo.usecases.js';
 import type { InputLayout } from './storage/registry.tables.js';
 import {
@@ -153,6 +154,7 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
   addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
   addSweepCommand(program, (work) => withLinpath(loadConfig(env), work));
   addReportCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addStudyCommand(program, (work) => withLinpath(loadConfig(env), work));
 
   program
     .command('worker')

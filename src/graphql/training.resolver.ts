@@ -111,6 +111,9 @@ export class TrainRunInput {
 
   @Field(() => [String], { nullable: true })
   tags?: string[] | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'More hyper-parameters to record on the run (e.g. an intervention label for report groupBy); not the recipe\'s own keys.' })
+  hyperparameters?: Record<string, unknown> | null;
 }
 
 @ObjectType()

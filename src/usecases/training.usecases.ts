@@ -62,6 +62,8 @@ export interface TrainRunInput {
   /** Store a checkpoint after every k epochs, besides the initial and the final state. */
   checkpointEvery?: number | null;
   tags?: readonly string[] | null;
+  /** More hyper-parameters to record on the run, e.g. an intervention label to group a report by. */
+  hyperparameters?: Record<string, unknown> | null;
 }
 
 /** What a training job does, fully resolved: stored with the job, the same on every retry. */
@@ -72,6 +74,8 @@ export interface TrainingSpec {
   testDataset: string | null;
   init: string | null;
   recipe: TrainingRecipe;
+  /** The request's extra hyper-parameters, as recorded on the run. */
+  labels?: Record<string, unknown>;
 }
 
 /** Most epochs one request may ask for. */
@@ -171,14 +175,23 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
   if (testDataset !== undefined) checkData(graph, testDataset, 'testDataset');
 
   const recipe = validateRecipe(input, dataset);
-  const spec: TrainingSpec = { architecture, model, dataset: dataset.id, testDataset: testDataset?.id ?? null, init: init?.id ?? null, recipe };
+  const labels = input.hyperparameters ?? {};
+  const spec: TrainingSpec = {
+    architecture,
+    model,
+    dataset: dataset.id,
+    testDataset: testDataset?.id ?? null,
+    init: init?.id ?? null,
+    recipe,
+    ...(Object.keys(labels).length === 0 ? {} : { labels }),
+  };
   const run = validateRun({
     name: input.run,
     architecture,
     datasetName: dataset.name,
     seed: input.seed,
     tags: input.tags ? [...input.tags] : [],
-    hyperparameters: {
+    hyperparameters: withLabels(labels, {
       framework: 'tfjs',
       ...(init === undefined ? {} : { init: init.id }),
       ...model,
@@ -189,9 +202,16 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
       weightDecay: recipe.weightDecay,
       epochs: recipe.epochs,
       batchSize: recipe.batchSize,
-    },
+    }),
   });
   return { spec, run };
+}
+
+/** The recipe's hyper-parameters with the user's extra ones, which may not redefine them. */
+function withLabels(labels: Record<string, unknown>, recipe: Record<string, unknown>): Record<string, unknown> {
+  const clashes = Object.keys(labels).filter((key) => key in recipe);
+  if (clashes.length > 0) throw badUserInput(`hyperparameters: ${clashes.join(', ')} come from the training settings; use other names`);
+  return { ...recipe, ...labels };
 }
 
 function checkData(graph: ModelGraph, dataset: DatasetRow, field: string): void {
