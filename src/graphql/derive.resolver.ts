@@ -58,8 +58,14 @@ export class MaterializeInterpolationInput {
   @Field(() => [String], { nullable: true, description: 'Blocks that move (the rest at `to`); default the whole model.' })
   blocks?: string[] | null;
 
-  @Field(() => BnStatsModeEnum, { defaultValue: BnStatsModeEnum.INTERPOLATE })
+  @Field(() => BnStatsModeEnum, { defaultValue: BnStatsModeEnum.INTERPOLATE, description: 'RECOMPUTE: the running statistics of θ(α) recomputed over bnStatsDataset.' })
   bnStats!: BnStatsModeEnum;
+
+  @Field(() => ID, { nullable: true, description: 'bnStats RECOMPUTE (required then): the dataset whose examples the statistics are recomputed over.' })
+  bnStatsDataset?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'bnStats RECOMPUTE: its first N examples; default min(2048, all).' })
+  bnStatsExamples?: number | null;
 
   @Field(() => TensorGroupEnum, { defaultValue: TensorGroupEnum.ALL })
   tensors!: TensorGroupEnum;

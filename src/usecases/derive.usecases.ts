@@ -3,13 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildModelGraph } from '../compute/architectures/index.js';
+import { BatchNormRecomputer } from '../compute/bn-recompute.js';
 import { randomInitialState } from '../compute/random-init.js';
 import { restrictSelection, selectBlocks, type BnStatsMode, type TensorGroup } from '../domain/blocks.js';
 import { interpolateTensor } from '../domain/interpolation.js';
 import { badUserInput } from '../errors.js';
 import type { CheckpointRow, Derivation } from '../storage/registry.tables.js';
 import { encodeSafetensors, type TensorToWrite } from '../storage/safetensors.codec.js';
-import { resolveEndpoints, type PathDeps } from './paths.usecases.js';
+import { planBnStatsData, resolveEndpoints, type PathDeps } from './paths.usecases.js';
 import { getCheckpoint, importCheckpointFile, type RegistryDeps } from './registry.usecases.js';
 
 /**
@@ -20,7 +21,8 @@ import { getCheckpoint, importCheckpointFile, type RegistryDeps } from './regist
  */
 export interface DeriveDeps {
   registry: RegistryDeps;
-  paths: Pick<PathDeps, 'registry' | 'states' | 'settings'>;
+  /** Engines and examples: for θ(α) with BatchNorm statistics recomputed. */
+  paths: Pick<PathDeps, 'registry' | 'states' | 'settings' | 'engines' | 'examples'>;
 }
 
 /** A state drawn from the architecture's PyTorch default initialisation, shaped like `like`. */
@@ -46,6 +48,9 @@ export async function materializeInterpolation(
     alpha: number;
     blocks?: readonly string[] | null;
     bnStats?: BnStatsMode | null;
+    /** RECOMPUTE: as for a path; bnStatsDataset is required (there is no evaluated dataset to take the name of). */
+    bnStatsDataset?: string | null;
+    bnStatsExamples?: number | null;
     tensors?: TensorGroup | null;
     run?: string | null;
   },
@@ -56,19 +61,33 @@ export async function materializeInterpolation(
   const endpoints = await resolveEndpoints(deps.paths, input);
   const { from, to, graph, architecture } = endpoints;
   const bnStats = input.bnStats ?? 'INTERPOLATE';
-  if (bnStats === 'RECOMPUTE') {
-    throw badUserInput('bnStats: materializeInterpolation takes INTERPOLATE or KEEP_TO; RECOMPUTE is for paths only so far, got RECOMPUTE');
+  if (bnStats !== 'RECOMPUTE' && (input.bnStatsDataset != null || input.bnStatsExamples != null)) {
+    throw badUserInput(`bnStatsDataset and bnStatsExamples apply to bnStats RECOMPUTE only, got bnStats ${bnStats}`);
   }
   const tensors = input.tensors ?? 'ALL';
   const runningStats = new Set(graph.nodes.flatMap((n) => (n.op === 'batchnorm' ? [n.runningMean, n.runningVar] : [])));
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
   const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, { tensors, bnStats, architecture });
+  const statsData = bnStats === 'RECOMPUTE' ? await planBnStatsData(deps.paths, input, graph, undefined, runningStats) : undefined;
   const moving = new Set(selection.movingNames);
   const [a, b] = await Promise.all([deps.paths.states.get(from), deps.paths.states.get(to)]);
+  let floats: ReadonlyMap<string, Float32Array> = new Map(
+    [...b.tensors].map(([name, values]) => [name, moving.has(name) ? interpolateTensor(a.tensors.get(name)!, values, input.alpha) : values]),
+  );
+  if (statsData !== undefined) {
+    const engine = await deps.paths.engines.get(deps.paths.settings.defaultEngine);
+    const examples = await deps.paths.examples(statsData.dataset, statsData.limit, graph.inputShape);
+    const recomputer = await BatchNormRecomputer.prepare(engine, graph);
+    try {
+      floats = await recomputer.recompute(floats, examples, deps.paths.settings.batchSize);
+    } finally {
+      await recomputer.dispose();
+    }
+  }
   const written = to.header.tensors.map((info): TensorToWrite => {
-    const float = b.tensors.get(info.name);
+    const float = floats.get(info.name);
     if (float === undefined) return integerTensor(b.integers, info.name);
-    return { name: info.name, dtype: 'F32', shape: [...info.shape], data: moving.has(info.name) ? interpolateTensor(a.tensors.get(info.name)!, float, input.alpha) : float };
+    return { name: info.name, dtype: 'F32', shape: [...info.shape], data: float };
   });
   return storeDerived(deps, {
     run: input.run ?? to.runId,
@@ -77,7 +96,13 @@ export async function materializeInterpolation(
     derivation: {
       operation: 'INTERPOLATE',
       parents: [from.id, to.id],
-      arguments: { alpha: input.alpha, blocks: selection.blocks ?? null, bnStats, tensors },
+      arguments: {
+        alpha: input.alpha,
+        blocks: selection.blocks ?? null,
+        bnStats,
+        tensors,
+        ...(statsData === undefined ? {} : { bnStatsDataset: statsData.dataset.id, bnStatsExamples: statsData.limit }),
+      },
     },
   });
 }

@@ -492,12 +492,12 @@ const datasetView = (dataset: DatasetRow): Record<string, unknown> => ({
   normalization: dataset.normalization,
 });
 
-/** The examples a RECOMPUTE path recomputes BatchNorm statistics over, checked against the model. */
-async function planBnStatsData(
+/** The examples a RECOMPUTE path (or θ(α)) recomputes BatchNorm statistics over, checked against the model. */
+export async function planBnStatsData(
   deps: Pick<PathDeps, 'registry' | 'settings'>,
-  input: InterpolationPathInput,
+  input: Pick<InterpolationPathInput, 'bnStatsDataset' | 'bnStatsExamples'>,
   graph: ModelGraph,
-  evaluated: DatasetRow,
+  evaluated: Pick<DatasetRow, 'name'> | undefined,
   runningStats: ReadonlySet<string>,
 ): Promise<{ dataset: DatasetRow; limit: number }> {
   if (runningStats.size === 0) throw badUserInput(`bnStats: RECOMPUTE needs BatchNorm layers; ${graph.architecture} has none`);
@@ -506,6 +506,7 @@ async function planBnStatsData(
     dataset = UUID.test(input.bnStatsDataset) ? await deps.registry.findDataset(input.bnStatsDataset) : undefined;
     if (dataset === undefined) throw notFound(`bnStatsDataset: no dataset with id "${input.bnStatsDataset}"`);
   } else {
+    if (evaluated === undefined) throw badUserInput('bnStatsDataset: RECOMPUTE needs the dataset whose examples the statistics are recomputed over');
     dataset = await deps.registry.findDatasetByName(evaluated.name, 'TRAIN');
     if (dataset === undefined) {
       throw badUserInput(

@@ -7,6 +7,7 @@ import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { BatchNormRecomputer } from '../../src/compute/bn-recompute.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
+import { materializeInterpolation } from '../../src/usecases/derive.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { readCheckpointFixture, readTestSetFixture } from '../helpers/engine-fixtures.js';
@@ -162,4 +163,23 @@ describe('BatchNorm modes and tensor groups', () => {
       message: 'bnStats: RECOMPUTE needs training examples: register the TRAIN split of "only-test" or give bnStatsDataset',
     });
   });
+
+  it('materialises θ(α) with recomputed statistics: evaluated, it gives the RECOMPUTE path\'s point', async () => {
+    const deps = { registry: f.deps, paths: evaluation.paths };
+    const peak = await materializeInterpolation(deps, { from: ids.init, to: ids.final, alpha: ALPHA, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 });
+    expect(peak.derivation).toMatchObject({ operation: 'INTERPOLATE', arguments: { alpha: ALPHA, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 } });
+    const stored = await evaluation.paths.states.get(peak);
+    for (const name of ['layer1.0.conv1.weight', 'fc.weight']) {
+      expect(Buffer.from(stored.tensors.get(name)!.buffer).equals(Buffer.from(interpolateTensor(init.state.get(name)!, final.state.get(name)!, ALPHA).buffer)), name).toBe(true);
+    }
+    // The checkpoint alone, evaluated as it is (α = 0 of a path to itself), is the RECOMPUTE path's point.
+    const alone = await interpolationPath(evaluation.paths, { from: peak.id, to: peak.id, dataset: ids.test, alphas: [0], limit: LIMIT });
+    const recompute = await point({ bnStats: 'RECOMPUTE', bnStatsExamples: 24 });
+    expect(alone.points[0]!.lossSum / alone.points[0]!.n).toBeCloseTo(recompute.loss, 6);
+    expect(alone.points[0]!.correct).toBe(recompute.correct);
+    await expect(materializeInterpolation(deps, { from: ids.init, to: ids.final, alpha: ALPHA, bnStats: 'RECOMPUTE' })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: 'bnStatsDataset: RECOMPUTE needs the dataset whose examples the statistics are recomputed over',
+    });
+  }, 120_000);
 });
