@@ -123,11 +123,31 @@ export const isFinished = (status: TrainingStatus): boolean => status === 'COMPL
 
 /**
  * The job each time it changes (epoch, status), starting with how it stands; ends after a final status.
- * Polls the database, so updates written by a worker in any process arrive.
+ * Polls the database, so updates written by a worker in any process arrive. Ending the iteration (a client
+ * that goes away) stops polling at once, also while it waits for the next poll.
  */
-export async function* trainingUpdates(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number): AsyncGenerator<TrainingJobRow> {
+export async function trainingUpdates(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number): Promise<AsyncIterableIterator<TrainingJobRow>> {
+  await getTrainingJob(deps, id);
+  const ended = new AbortController();
+  const updates = followTraining(deps, id, pollMs, ended.signal);
+  const iterator: AsyncIterableIterator<TrainingJobRow> = {
+    next: () => updates.next(),
+    return: (value?: unknown) => {
+      ended.abort();
+      return updates.return(value as undefined);
+    },
+    throw: (error?: unknown) => {
+      ended.abort();
+      return updates.throw(error);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+async function* followTraining(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number, ended: AbortSignal): AsyncGenerator<TrainingJobRow> {
   let last = '';
-  for (;;) {
+  while (!ended.aborted) {
     const job = await getTrainingJob(deps, id);
     const seen = `${job.status}:${job.epoch}:${job.step}:${job.attempts}`;
     if (seen !== last) {
@@ -135,7 +155,15 @@ export async function* trainingUpdates(deps: Pick<TrainingDeps, 'training'>, id:
       yield job;
     }
     if (isFinished(job.status)) return;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, pollMs);
+      function done() {
+        clearTimeout(timer);
+        ended.removeEventListener('abort', done);
+        resolve();
+      }
+      ended.addEventListener('abort', done, { once: true });
+    });
   }
 }
 

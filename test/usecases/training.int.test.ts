@@ -63,7 +63,7 @@ describe('trainRun', () => {
 
   const follow = async (id: string): Promise<TrainingJobRow[]> => {
     const updates: TrainingJobRow[] = [];
-    for await (const job of trainingUpdates(evaluation.training, id, 50)) updates.push(job);
+    for await (const job of await trainingUpdates(evaluation.training, id, 50)) updates.push(job);
     return updates;
   };
 
@@ -142,7 +142,7 @@ describe('trainRun', () => {
 
   it('cancels a running training after its current epoch; what it stored stays', async () => {
     const job = await trainRun(evaluation.training, input({ run: 'long', epochs: 500, checkpointEvery: null, milestones: null, gamma: null }));
-    for await (const update of trainingUpdates(evaluation.training, job.id, 50)) if (update.status === 'RUNNING' && update.epoch >= 1) break;
+    for await (const update of await trainingUpdates(evaluation.training, job.id, 50)) if (update.status === 'RUNNING' && update.epoch >= 1) break;
     const cancelled = await cancelTraining(evaluation.training, job.id);
     expect(cancelled.status).toBe('CANCELLED');
     const updates = await follow(job.id);
@@ -153,6 +153,18 @@ describe('trainRun', () => {
     expect(checkpoints.map((c) => c.role)).toEqual(['INITIAL']);
     expect((await evaluation.training.training.find(job.id))!.status).toBe('CANCELLED');
   }, 120_000);
+
+  it('stops polling at once when a follower leaves, even while it waits', async () => {
+    const job = await trainRun(evaluation.training, input({ run: 'follow-and-leave', epochs: 1, checkpointEvery: null, milestones: null, gamma: null }));
+    const updates = await trainingUpdates(evaluation.training, job.id, 60_000);
+    await updates.next();
+    const next = updates.next(); // waits for a poll a minute away
+    const started = performance.now();
+    await updates.return!(undefined);
+    await next;
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await expect(trainingUpdates(evaluation.training, '00000000-0000-4000-8000-000000000000', 50)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
 
   it('refuses requests it cannot run, naming the field', async () => {
     const cases: Array<[Partial<TrainRunInput>, string, string]> = [
