@@ -1,9 +1,13 @@
+import { createRequire } from 'node:module';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 // SWC compiles the tests so type-graphql's decorators get their emitted metadata, as tsc gives the build.
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
+  // One graphql for everything, as under Node: type-graphql and Apollo load its CommonJS build, and source
+  // files that call graphql (instanceof checks, GraphQLError for graphql-ws) must get the same one, not the .mjs.
+  resolve: { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],

@@ -21,6 +21,8 @@ import { Metrics } from './server/metrics.js';
 import { TrainingQueue } from './queue/training-queue.js';
 import { TrainingRepository } from './storage/training.repository.js';
 import { trainingWorker, type TrainingDeps } from './usecases/training.usecases.js';
+import { ApiKeysRepository } from './storage/api-keys.repository.js';
+import type { ApiKeyDeps } from './usecases/api-keys.usecases.js';
 
 /** Everything a linpath process works with, built in one place from the configuration. */
 export interface Linpath {
@@ -33,6 +35,7 @@ export interface Linpath {
   paths: PathDeps;
   analytics: AnalyticsDeps;
   training: TrainingDeps;
+  apiKeys: ApiKeyDeps;
   queue: EvalQueue;
   metrics: Metrics;
   /** True when this process hosts the embedded database (a CLI command with no server running). */
@@ -56,10 +59,12 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
     for (const closeOne of closers.reverse()) await closeOne();
   };
   try {
-    const database = connectDatabase(services.endpoints.databaseUrl);
+    const database = connectDatabase(services.endpoints.databaseUrl, {
+      ...(config.limits.databaseStatementTimeoutMs > 0 ? { statementTimeoutMs: config.limits.databaseStatementTimeoutMs } : {}),
+    });
     closers.push(database.close);
     await migrateDatabase(database);
-    const store = new S3ObjectStore(services.endpoints.s3);
+    const store = new S3ObjectStore({ ...services.endpoints.s3, requestTimeoutMs: config.limits.s3TimeoutMs });
     closers.push(() => store.destroy());
     if (services.endpoints.embedded.s3) await store.ensureBucket();
     const registry: RegistryDeps = {
@@ -92,7 +97,11 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
     });
     closers.push(evaluation.close);
     const { paths, training, queue, metrics, startWorkers } = evaluation;
-    const analytics: AnalyticsDeps = { paths, analytics: new AnalyticsRepository(database.db) };
+    const analytics: AnalyticsDeps = {
+      paths,
+      analytics: new AnalyticsRepository(database.db),
+      limits: { maxBlocks: config.limits.maxBlocks, maxCorrelationRuns: config.limits.maxCorrelationRuns },
+    };
     return {
       config,
       logger,
@@ -103,6 +112,7 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
       paths,
       analytics,
       training,
+      apiKeys: { repository: new ApiKeysRepository(database.db) },
       queue,
       metrics,
       hostsDatabase: services.hosted,

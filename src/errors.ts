@@ -6,7 +6,9 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
@@ -28,6 +30,12 @@ export const badUserInput = (message: string, cause?: unknown): LinpathError =>
   new LinpathError(ErrorCode.BAD_USER_INPUT, message, { cause });
 export const notFound = (message: string): LinpathError => new LinpathError(ErrorCode.NOT_FOUND, message);
 export const conflict = (message: string): LinpathError => new LinpathError(ErrorCode.CONFLICT, message);
+/** No API key, or one that is unknown or revoked, where the operation needs one. */
+export const unauthenticated = (message: string): LinpathError => new LinpathError(ErrorCode.UNAUTHENTICATED, message);
+/** A valid API key whose scope does not cover the operation. */
+export const forbidden = (message: string): LinpathError => new LinpathError(ErrorCode.FORBIDDEN, message);
+/** A per-key limit on concurrent work is reached; retrying once earlier requests have answered succeeds. */
+export const tooManyRequests = (message: string): LinpathError => new LinpathError(ErrorCode.TOO_MANY_REQUESTS, message);
 /** A dependency (S3, Postgres) could not be reached; retrying later may succeed. */
 export const unavailable = (message: string, cause?: unknown): LinpathError =>
   new LinpathError(ErrorCode.UNAVAILABLE, message, { cause });

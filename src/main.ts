@@ -10,6 +10,9 @@ import { startHttpServer, startMetricsServer } from './server/http.js';
 import { addPathCommand } from './cli/path.command.js';
 import { addSweepCommand } from './cli/sweep.command.js';
 import { addReportCommand } from './cli/report.command.js';
+import { addKeysCommand } from './cli/keys.command.js';
+import { ensureFirstAdminKey } from './usecases/api-keys.usecases.js';
+import path from 'node:path';
 import { addStudyCommand } from './cli/study.command.js';
 import { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns } from './usecases/demo.usecases.js';
 import type { InputLayout } from './storage/registry.tables.js';
@@ -29,6 +32,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   CONFLICT: 4,
   FORBIDDEN: 5,
   UNAVAILABLE: 6,
+  UNAUTHENTICATED: 7,
+  TOO_MANY_REQUESTS: 8,
 };
 
 export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
@@ -154,6 +159,7 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
   addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
   addSweepCommand(program, (work) => withLinpath(loadConfig(env), work));
   addReportCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addKeysCommand(program, (work) => withLinpath(loadConfig(env), work, { workers: false }));
   addStudyCommand(program, (work) => withLinpath(loadConfig(env), work));
 
   program
@@ -176,6 +182,7 @@ async function serve(config: Config): Promise<void> {
   try {
     const demo = config.demo && app.endpoints.embedded.database && (await seedDemo(app.registry));
     if (demo) logger.info('loaded the demo run into the empty embedded database (LINPATH_DEMO=0 to skip)');
+    await announceFirstAdminKey(app);
     const http = await startHttpServer(app, await buildLinpathSchema());
     if (config.queue.workers > 0) await app.startWorkers(config.queue.workers);
     // The tfjs-trained demo runs are trained after the server answers, so they delay neither /healthz nor
@@ -203,6 +210,30 @@ async function serve(config: Config): Promise<void> {
     await app.close();
     throw error;
   }
+}
+
+/** Where the embedded default writes the admin key of its first start. */
+export const adminKeyFile = (config: Pick<Config, 'home'>): string => path.join(config.home, 'admin-key');
+
+/**
+ * The embedded default (no DATABASE_URL) creates an admin key at its first start, when no key exists, and
+ * prints it once, so that a fresh `npm start` can write; with a configured database the operator creates keys.
+ */
+async function announceFirstAdminKey(app: Linpath): Promise<void> {
+  const { config, logger } = app;
+  if (!config.auth.enabled) {
+    logger.warn('LINPATH_AUTH is off: every GraphQL operation, mutations included, is open to whoever reaches the server');
+    return;
+  }
+  if (!app.endpoints.embedded.database) {
+    if ((await app.apiKeys.repository.count()) === 0) logger.warn('no API keys yet: mutations need one; create it with `linpath keys create --scope admin`');
+    return;
+  }
+  const file = adminKeyFile(config);
+  const created = await ensureFirstAdminKey(app.apiKeys, file);
+  if (created === undefined) return;
+  console.log(`linpath: created an admin API key (shown once; also in ${file}, mode 0600): ${created.key}`);
+  console.log('linpath: send it as "Authorization: Bearer <key>"; the dashboard asks for it under "API key"');
 }
 
 interface WorkerOptions {
@@ -276,11 +307,11 @@ function onTerminationSignals(logger: Logger, message: string, stop: () => Promi
   process.once('SIGTERM', () => void handle('SIGTERM'));
 }
 
-async function withLinpath(config: Config, work: (app: Linpath) => Promise<void>): Promise<void> {
+async function withLinpath(config: Config, work: (app: Linpath) => Promise<void>, options: { workers?: boolean } = {}): Promise<void> {
   const app = await createLinpath(config, 'client', createLogger({ logLevel: 'warn' }));
   try {
     // With no server running, this command hosts the embedded database, and nobody else can evaluate.
-    if (app.hostsDatabase && config.queue.workers > 0) await app.startWorkers(1);
+    if (options.workers !== false && app.hostsDatabase && config.queue.workers > 0) await app.startWorkers(1);
     await work(app);
   } finally {
     await app.close();

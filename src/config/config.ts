@@ -32,6 +32,34 @@ export interface Config {
   maxRequestBytes: number;
   compute: ComputeSettings;
   queue: QueueSettings;
+  auth: AuthSettings;
+  limits: RequestLimits;
+}
+
+/** Who may do what over GraphQL (the CLI works on the database directly and needs no key). */
+export interface AuthSettings {
+  /** LINPATH_AUTH (default on); off: every operation is open, keys are ignored (a trusted network only). */
+  enabled: boolean;
+  /** LINPATH_AUTH_READS: `open` (default): queries and subscriptions need no key; `key`: a `read` key. */
+  reads: 'open' | 'key';
+}
+
+/** Bounds on the work one request may cause; each names its variable in the error that enforces it. */
+export interface RequestLimits {
+  /** Deepest nesting of fields in an operation (introspection fields are not counted). */
+  maxQueryDepth: number;
+  /** Largest estimated cost of an operation (see src/graphql/query-limits.ts). */
+  maxQueryCost: number;
+  /** Most blocks of one block-wise request (one path each). */
+  maxBlocks: number;
+  /** Most runs one correlation (or report) may take. */
+  maxCorrelationRuns: number;
+  /** Evaluation-queuing fields in flight at once per API key (per client address without a key). */
+  maxEvaluationsPerKey: number;
+  /** Per S3 request (each of the SDK's attempts); a stuck call fails instead of holding a request. */
+  s3TimeoutMs: number;
+  /** Postgres statement_timeout of every connection of the pool; 0: none. */
+  databaseStatementTimeoutMs: number;
 }
 
 /** The evaluation queue (pg-boss on the configured Postgres or the embedded PGlite) and its workers. */
@@ -171,6 +199,18 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxWaitMs: integer('LINPATH_MAX_WAIT_MS', 600_000, 0, 86_400_000),
   };
 
+  const reads = choice('LINPATH_AUTH_READS', ['open', 'key'] as const, 'open');
+  const auth: AuthSettings = { enabled: boolean('LINPATH_AUTH', true), reads };
+  const limits: RequestLimits = {
+    maxQueryDepth: integer('LINPATH_MAX_QUERY_DEPTH', 16, 2, 1000),
+    maxQueryCost: integer('LINPATH_MAX_QUERY_COST', 100_000, 10, 1_000_000_000),
+    maxBlocks: integer('LINPATH_MAX_BLOCKS', 256, 1, 100_000),
+    maxCorrelationRuns: integer('LINPATH_MAX_CORRELATION_RUNS', 1000, 1, 1_000_000),
+    maxEvaluationsPerKey: integer('LINPATH_MAX_EVALUATIONS_PER_KEY', 16, 1, 10_000),
+    s3TimeoutMs: integer('LINPATH_S3_TIMEOUT_MS', 120_000, 100, 3_600_000),
+    databaseStatementTimeoutMs: integer('LINPATH_DB_STATEMENT_TIMEOUT_MS', 120_000, 0, 86_400_000),
+  };
+
   const config: Config = {
     home,
     host,
@@ -183,6 +223,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxRequestBytes: integer('LINPATH_MAX_REQUEST_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     compute,
     queue,
+    auth,
+    limits,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

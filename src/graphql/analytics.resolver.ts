@@ -1,9 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import type { DistanceMetric } from '../domain/distances.js';
 import { blockwisePaths, checkpointDistance, correlation } from '../usecases/analytics.usecases.js';
 import * as registry from '../usecases/registry.usecases.js';
 import { BlockwisePaths, BlockwisePathsInput, CorrelationInput, CorrelationReport, Distance } from './analytics.types.js';
 import type { GraphQLContext } from './context.js';
+import { LimitEvaluations } from './evaluation-slots.js';
 import { toPath } from './paths.resolver.js';
 import { stripNulls, toCheckpoint, toRun } from './registry.resolver.js';
 import { Checkpoint } from './registry.types.js';
@@ -39,6 +40,7 @@ export class AnalyticsResolver {
   @Query(() => BlockwisePaths, {
     description: 'One path per block, only that block moving (the rest at `to`), and whether the block-wise barriers are high or low.',
   })
+  @UseMiddleware(LimitEvaluations)
   async blockwisePaths(
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => BlockwisePathsInput) input: BlockwisePathsInput,
@@ -61,6 +63,7 @@ export class AnalyticsResolver {
     description:
       'A barrier metric (or distance) against accuracy or loss across the runs matching a filter, overall and per hyper-parameter group.',
   })
+  @UseMiddleware(LimitEvaluations)
   async correlation(@Ctx() ctx: GraphQLContext, @Arg('input', () => CorrelationInput) input: CorrelationInput): Promise<CorrelationReport> {
     const report = await correlation(ctx.analytics, {
       runs: stripNulls(input.runs),

@@ -4,6 +4,8 @@ import type { Loaders } from './loaders.js';
 import type { PathDeps } from '../usecases/paths.usecases.js';
 import type { RegistryDeps } from '../usecases/registry.usecases.js';
 import type { TrainingDeps } from '../usecases/training.usecases.js';
+import type { RequestAuth } from './auth.js';
+import type { EvaluationSlots } from './evaluation-slots.js';
 
 /** What every resolver receives: the use cases' dependencies, built once by the composition root. */
 export interface GraphQLContext {
@@ -15,4 +17,8 @@ export interface GraphQLContext {
   /** How often subscriptions that poll the database look again. */
   pollMs: number;
   logger: Logger;
+  /** Who sent the request (set by the HTTP and WebSocket servers; absent when a tool executes the schema in-process). */
+  auth?: RequestAuth;
+  /** Per-key slots of evaluation-queuing fields, shared by every request of the server. */
+  evaluations?: EvaluationSlots;
 }

@@ -1,7 +1,10 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { ErrorCode, isLinpathError } from '../errors.js';
+
+/** SQLSTATE of a statement cancelled by statement_timeout (or by a cancel request). */
+const QUERY_CANCELED = '57014';
 
 /** Codes Apollo Server itself sets for requests it rejects before any resolver runs. */
 const APOLLO_REQUEST_CODES = new Set([
@@ -22,8 +25,10 @@ const APOLLO_REQUEST_CODES = new Set([
 export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    if (isLinpathError(original)) {
-      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code: original.code } };
+    // Resolvers throw linpath errors; the request guard (auth, limits) throws them wrapped in a GraphQLError.
+    const coded = isLinpathError(original) ? original : original instanceof GraphQLError && isLinpathError(original.originalError) ? original.originalError : undefined;
+    if (coded !== undefined) {
+      return { message: coded.message, path: formatted.path, locations: formatted.locations, extensions: { code: coded.code } };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && APOLLO_REQUEST_CODES.has(code) && original === error) {
@@ -32,6 +37,16 @@ export function formatError(logger: Logger) {
     // type-graphql reports argument coercion problems as plain GraphQLErrors with no resolver cause.
     if (original instanceof Error && original.name === 'ArgumentValidationError') {
       return { message: formatted.message, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+    }
+    // Postgres cancelled a statement at its statement_timeout: a bound, not a bug (drizzle wraps pg's error).
+    const sqlState = (original as { code?: unknown; cause?: { code?: unknown } } | null | undefined);
+    if (sqlState?.code === QUERY_CANCELED || sqlState?.cause?.code === QUERY_CANCELED) {
+      logger.warn({ err: original, path: formatted.path }, 'a database statement ran past LINPATH_DB_STATEMENT_TIMEOUT_MS');
+      return {
+        message: 'a database statement took longer than LINPATH_DB_STATEMENT_TIMEOUT_MS and was cancelled; retry, or ask for less',
+        path: formatted.path,
+        extensions: { code: ErrorCode.UNAVAILABLE },
+      };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
     return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };

@@ -1,10 +1,11 @@
-import { Arg, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
 import { DEFAULT_PLATEAU_ALPHA, DEFAULT_PLATEAU_FRACTION, DEFAULT_TOLERANCE, pathBarrierMetrics } from '../domain/barrier.metrics.js';
 import { BarrierMetrics } from './analytics.types.js';
 import * as registry from '../usecases/registry.usecases.js';
 import { cancelPath, interpolationPath, pathState, retryPath, type PathPoint as PathPointValue, type PathResult } from '../usecases/paths.usecases.js';
 import { pathUpdates, type PathUpdate as PathUpdateValue } from '../usecases/path-updates.js';
 import type { GraphQLContext } from './context.js';
+import { LimitEvaluations } from './evaluation-slots.js';
 import { CancelPathResult, InterpolationPath, InterpolationPathInput, PathPoint, PathStatusEnum, PathUpdate } from './paths.types.js';
 import { toCheckpoint, toDataset } from './registry.resolver.js';
 import { Checkpoint, Dataset } from './registry.types.js';
@@ -46,6 +47,7 @@ export class PathResolver {
     description:
       'Loss and accuracy along the straight line between two checkpoints. Stored points are returned at once; missing alphas are evaluated and stored.',
   })
+  @UseMiddleware(LimitEvaluations)
   async interpolationPath(
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => InterpolationPathInput) input: InterpolationPathInput,

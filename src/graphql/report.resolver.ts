@@ -1,14 +1,15 @@
 import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
-import { Arg, Ctx, Field, Float, ID, InputType, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Field, Float, ID, InputType, Int, ObjectType, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { studyReport } from '../usecases/report.usecases.js';
 import { CorrelationStatistics, MissingRun } from './analytics.types.js';
 import type { GraphQLContext } from './context.js';
+import { LimitEvaluations } from './evaluation-slots.js';
 import { stripNulls, toRun } from './registry.resolver.js';
 import { RunFilter } from './registry.types.js';
 
 @InputType()
 export class ReportInput {
-  @Field(() => RunFilter, { nullable: true, description: 'The runs of the report (at most 1000).' })
+  @Field(() => RunFilter, { nullable: true, description: 'The runs of the report (at most LINPATH_MAX_CORRELATION_RUNS, default 1000).' })
   runs?: RunFilter | null;
 
   @Field(() => ID, { description: "The dataset of every curve, e.g. the runs' TEST split; test accuracy is its α = 1 point." })
@@ -102,6 +103,7 @@ export class ReportResolver {
     description:
       'A table in the style of the seed study\'s Table 1: per intervention, shape classes of the whole model and each block, test accuracy (mean ± std over runs), barrier height and its correlation with accuracy. Missing curves are queued and awaited.',
   })
+  @UseMiddleware(LimitEvaluations)
   async report(@Ctx() ctx: GraphQLContext, @Arg('input', () => ReportInput) input: ReportInput): Promise<StudyReport> {
     const report = await studyReport(ctx.analytics, { ...input, runs: stripNulls(input.runs) });
     return {

@@ -15,6 +15,9 @@ import type { GraphQLContext } from '../graphql/context.js';
 import { formatError } from '../graphql/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { unavailable } from '../errors.js';
+import { authenticateRequest, presentedKey, type RequestAuth } from '../graphql/auth.js';
+import { EvaluationSlots } from '../graphql/evaluation-slots.js';
+import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/request-guard.js';
 
 export interface HttpServer {
   url: string;
@@ -30,7 +33,13 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   const expressApp = express();
   expressApp.disable('x-powered-by');
   const server = createServer(expressApp);
-  const context = (): GraphQLContext => ({
+  const evaluations = new EvaluationSlots(app.config.limits.maxEvaluationsPerKey);
+  const guard: GuardSettings = { auth: app.config.auth, limits: app.config.limits };
+  const authenticate = (key: string | undefined, client: string | undefined): Promise<RequestAuth> =>
+    authenticateRequest(app.apiKeys, app.config.auth, key, client ?? 'unknown');
+  const context = (auth: RequestAuth): GraphQLContext => ({
+    auth,
+    evaluations,
     registry: app.registry,
     paths: app.paths,
     analytics: app.analytics,
@@ -43,7 +52,11 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   const subscriptions = useServer(
     {
       schema,
-      context,
+      // Every operation is authenticated (a key revoked while the socket is open stops working), then guarded.
+      onSubscribe: async (ctx, _id, payload) => {
+        const auth = await authenticate(presentedKey(ctx.connectionParams), ctx.extra.request.socket.remoteAddress);
+        return guardSocketOperation(schema, payload, auth, guard, context(auth));
+      },
       onError: (_ctx, _id, _payload, errors) => {
         // Resolver errors reach the client as GraphQL errors; log the ones without a linpath code.
         for (const error of errors) if (error.extensions?.code === undefined) app.logger.warn({ err: error }, 'subscription error');
@@ -62,6 +75,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       // Apollo's landing page loads from a CDN; linpath serves its own bundled GraphiQL (below).
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      guardPlugin(guard),
       { serverWillStart: async () => ({ drainServer: async () => void (await subscriptions.dispose()) }) },
     ],
   });
@@ -73,7 +87,9 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   expressApp.use(
     '/graphql',
     express.json({ limit: app.config.maxRequestBytes }),
-    expressMiddleware(apollo, { context: async () => context() }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => context(await authenticate(presentedKey(req.headers), req.socket.remoteAddress)),
+    }),
   );
 
   // Body too large or not JSON: answer as GraphQL would, with a code, instead of Express's HTML page.

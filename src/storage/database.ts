@@ -3,11 +3,12 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import * as analyticsTables from './analytics.tables.js';
+import * as apiKeyTables from './api-keys.tables.js';
 import * as pathTables from './paths.tables.js';
 import * as registryTables from './registry.tables.js';
 import * as trainingTables from './training.tables.js';
 
-const tables = { ...registryTables, ...pathTables, ...analyticsTables, ...trainingTables };
+const tables = { ...registryTables, ...pathTables, ...analyticsTables, ...trainingTables, ...apiKeyTables };
 
 export type Db = NodePgDatabase<typeof tables>;
 

@@ -16,7 +16,10 @@ import { formatS3Uri, type ObjectRef, type ObjectStore, type ObjectVersion } fro
 const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
 
 export interface S3ObjectStoreOptions extends Pick<S3Settings, 'endpoint' | 'region' | 'bucket' | 'extraBuckets' | 'forcePathStyle' | 'credentials'> {
-  /** Per request; a stuck S3 call fails instead of hanging a request. */
+  /**
+   * Per attempt (the SDK makes up to 3): the longest wait for a response and the longest silence while one
+   * streams (LINPATH_S3_TIMEOUT_MS); a stuck S3 call fails with UNAVAILABLE instead of holding a request.
+   */
   requestTimeoutMs?: number;
 }
 
@@ -24,8 +27,10 @@ export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly readableBuckets: readonly string[];
   private readonly client: S3Client;
+  private readonly timeoutMs: number;
 
   constructor(options: S3ObjectStoreOptions) {
+    this.timeoutMs = options.requestTimeoutMs ?? 120_000;
     this.bucket = options.bucket;
     this.readableBuckets = [options.bucket, ...options.extraBuckets.filter((b) => b !== options.bucket)];
     this.client = new S3Client({
@@ -35,7 +40,9 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: options.requestTimeoutMs ?? 120_000 },
+      // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes; socketTimeout
+      // bounds a body that stops streaming.
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: this.timeoutMs, socketTimeout: this.timeoutMs, throwOnRequestTimeout: true },
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     });
@@ -68,7 +75,7 @@ export class S3ObjectStore implements ObjectStore {
       response.Body?.transformToWebStream().cancel().catch(() => undefined);
       throw changedSinceRegistration(ref, expected.etag, response.ETag);
     }
-    const bytes = await response.Body!.transformToByteArray();
+    const bytes = await this.call(ref, () => response.Body!.transformToByteArray());
     if (bytes.length !== end - start) {
       throw unavailable(`S3 returned ${bytes.length} bytes for range [${start}, ${end}) of ${formatS3Uri(ref)}, expected ${end - start}`);
     }
@@ -112,7 +119,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       return await send();
     } catch (error) {
-      throw translateS3Error(ref, error);
+      throw translateS3Error(ref, error, this.timeoutMs);
     }
   }
 }
@@ -124,9 +131,12 @@ function changedSinceRegistration(ref: ObjectRef, expected: string, actual: stri
   );
 }
 
-function translateS3Error(ref: ObjectRef, error: unknown): Error {
+function translateS3Error(ref: ObjectRef, error: unknown, timeoutMs: number): Error {
   if (error instanceof LinpathError) return error;
   const uri = ref.key === '' ? `s3://${ref.bucket}` : formatS3Uri(ref);
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return unavailable(`S3 request for ${uri} timed out (LINPATH_S3_TIMEOUT_MS: ${timeoutMs} ms per attempt): ${error.message}`, error);
+  }
   if (error instanceof S3ServiceException) {
     const status = error.$metadata.httpStatusCode;
     if (error.name === 'NoSuchKey' || error.name === 'NotFound' || error.name === 'NoSuchBucket' || status === 404) {

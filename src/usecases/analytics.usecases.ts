@@ -30,7 +30,17 @@ import { validateFilter, type RunFilterInput } from './registry.usecases.js';
 export interface AnalyticsDeps {
   paths: PathDeps;
   analytics: AnalyticsRepository;
+  limits: AnalyticsLimits;
 }
+
+export interface AnalyticsLimits {
+  /** Most blocks of one block-wise request, each one path (LINPATH_MAX_BLOCKS). */
+  maxBlocks: number;
+  /** Most runs one correlation or report takes (LINPATH_MAX_CORRELATION_RUNS). */
+  maxCorrelationRuns: number;
+}
+
+export const DEFAULT_ANALYTICS_LIMITS: AnalyticsLimits = { maxBlocks: 256, maxCorrelationRuns: 1000 };
 
 // ------------------------------------------------------------------------------------- barrier metrics
 
@@ -128,6 +138,10 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   }
   const blocks = input.blocks ?? graph.blocks;
   if (blocks.length === 0) throw badUserInput('blocks: expected at least one block, got []');
+  const distinctBlocks = new Set(blocks).size;
+  if (distinctBlocks > deps.limits.maxBlocks) {
+    throw badUserInput(`blocks: expected at most ${deps.limits.maxBlocks} blocks per request (LINPATH_MAX_BLOCKS), got ${distinctBlocks}`);
+  }
   const paths: BlockwiseResult['paths'] = [];
   // All blocks are queued first, so that every worker can take one; then they are awaited together.
   const requested: Array<{ block: string; pathId: string; alphas: number[] }> = [];
@@ -323,7 +337,6 @@ export interface CorrelationOutput {
   progress: { done: number; total: number; pendingPaths: number };
 }
 
-export const MAX_CORRELATION_RUNS = 1000;
 /** Permutations and bootstrap resamples run on the request's thread: bounded so no query can stall the server. */
 export const MAX_RESAMPLES = 100_000;
 export const DEFAULT_MAX_EVALUATIONS = 50;
@@ -445,9 +458,10 @@ async function correlationPass(
 }
 
 export async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
-  const rows = await deps.paths.registry.listRuns(validateFilter(filter), { field: 'CREATED_AT', direction: 'ASC' }, MAX_CORRELATION_RUNS + 1, undefined);
-  if (rows.length > MAX_CORRELATION_RUNS) {
-    throw badUserInput(`runs: expected at most ${MAX_CORRELATION_RUNS} runs to correlate, the filter matches more; narrow it`);
+  const max = deps.limits.maxCorrelationRuns;
+  const rows = await deps.paths.registry.listRuns(validateFilter(filter), { field: 'CREATED_AT', direction: 'ASC' }, max + 1, undefined);
+  if (rows.length > max) {
+    throw badUserInput(`runs: expected at most ${max} runs to correlate (LINPATH_MAX_CORRELATION_RUNS), the filter matches more; narrow it`);
   }
   return rows.map(({ sortValue: _sortValue, ...run }) => run);
 }

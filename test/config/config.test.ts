@@ -67,9 +67,54 @@ describe('loadConfig', () => {
     [{ LINPATH_DEMO: '2' }, 'LINPATH_DEMO: expected true or false'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [{ LINPATH_MAX_HEADER_BYTES: '10' }, 'LINPATH_MAX_HEADER_BYTES: expected an integer from 1024'],
+    [{ LINPATH_AUTH: 'sometimes' }, 'LINPATH_AUTH: expected true or false (also 1/0, yes/no, on/off), got "sometimes"'],
+    [{ LINPATH_AUTH_READS: 'closed' }, 'LINPATH_AUTH_READS: expected one of open, key, got "closed"'],
+    [{ LINPATH_MAX_QUERY_DEPTH: '1' }, 'LINPATH_MAX_QUERY_DEPTH: expected an integer from 2 to 1000, got "1"'],
+    [{ LINPATH_MAX_QUERY_COST: 'lots' }, 'LINPATH_MAX_QUERY_COST: expected an integer from 10'],
+    [{ LINPATH_MAX_BLOCKS: '0' }, 'LINPATH_MAX_BLOCKS: expected an integer from 1 to 100000, got "0"'],
+    [{ LINPATH_MAX_CORRELATION_RUNS: '0' }, 'LINPATH_MAX_CORRELATION_RUNS: expected an integer from 1'],
+    [{ LINPATH_MAX_EVALUATIONS_PER_KEY: '0' }, 'LINPATH_MAX_EVALUATIONS_PER_KEY: expected an integer from 1 to 10000, got "0"'],
+    [{ LINPATH_S3_TIMEOUT_MS: '5' }, 'LINPATH_S3_TIMEOUT_MS: expected an integer from 100 to 3600000, got "5"'],
+    [{ LINPATH_DB_STATEMENT_TIMEOUT_MS: '-1' }, 'LINPATH_DB_STATEMENT_TIMEOUT_MS: expected an integer from 0 to 86400000, got "-1"'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(message);
+  });
+
+  it('guards writes with keys and bounds requests by default, and reads the settings', () => {
+    expect(loadConfig({})).toMatchObject({
+      auth: { enabled: true, reads: 'open' },
+      limits: {
+        maxQueryDepth: 16,
+        maxQueryCost: 100_000,
+        maxBlocks: 256,
+        maxCorrelationRuns: 1000,
+        maxEvaluationsPerKey: 16,
+        s3TimeoutMs: 120_000,
+        databaseStatementTimeoutMs: 120_000,
+      },
+    });
+    const config = loadConfig({
+      LINPATH_AUTH: 'off',
+      LINPATH_AUTH_READS: 'key',
+      LINPATH_MAX_QUERY_DEPTH: '8',
+      LINPATH_MAX_QUERY_COST: '5000',
+      LINPATH_MAX_BLOCKS: '4',
+      LINPATH_MAX_CORRELATION_RUNS: '50',
+      LINPATH_MAX_EVALUATIONS_PER_KEY: '2',
+      LINPATH_S3_TIMEOUT_MS: '1000',
+      LINPATH_DB_STATEMENT_TIMEOUT_MS: '0',
+    });
+    expect(config.auth).toEqual({ enabled: false, reads: 'key' });
+    expect(config.limits).toEqual({
+      maxQueryDepth: 8,
+      maxQueryCost: 5000,
+      maxBlocks: 4,
+      maxCorrelationRuns: 50,
+      maxEvaluationsPerKey: 2,
+      s3TimeoutMs: 1000,
+      databaseStatementTimeoutMs: 0,
+    });
   });
 
   it('reports every problem at once', () => {

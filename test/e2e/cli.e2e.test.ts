@@ -529,6 +529,54 @@ describe.skipIf(postgresMode)('embedded services without a running server (embed
   }, 90_000);
 });
 
+describe('API keys', () => {
+  let environment: Environment;
+  let server: RunningServer | undefined;
+  afterAll(async () => {
+    await server?.stop();
+    await environment?.cleanup();
+  });
+
+  it.skipIf(postgresMode)('the first embedded start prints an admin key once and writes it to LINPATH_HOME/admin-key (0600)', async () => {
+    environment = await freshEnvironment();
+    server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+    const key = server.adminKey()!;
+    expect(key).toMatch(/^lp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(server.output()).toContain(`created an admin API key (shown once; also in ${path.join(environment.home, 'admin-key')}, mode 0600): ${key}`);
+    expect(statSync(path.join(environment.home, 'admin-key')).mode & 0o777).toBe(0o600);
+    await server.stop();
+    server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+    expect(server.output()).not.toContain('created an admin API key');
+  }, 90_000);
+
+  it('keys create, list and revoke from the CLI; mutations need a write key, the CLI none', async () => {
+    environment ??= await freshEnvironment();
+    server ??= await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+    const mutation = `mutation { createRun(input: { name: "keyed" }) { name } }`;
+    expect((await server.graphql(mutation, undefined, { key: null })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+
+    const read = await runCli(['keys', 'create', '--scope', 'read', '--name', 'dashboard'], environment.vars);
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.json).toMatchObject({ key: expect.stringMatching(/^lp_/), scope: 'read', name: 'dashboard', revokedAt: null });
+    expect((await server.graphql(mutation, undefined, { key: read.json.key })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const write = await runCli(['keys', 'create', '--scope', 'write'], environment.vars);
+    expect((await server.graphql(mutation, undefined, { key: write.json.key })).data).toEqual({ createRun: { name: 'keyed' } });
+
+    const revoked = await runCli(['keys', 'revoke', write.json.id], environment.vars);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.json.revokedAt).toEqual(expect.any(String));
+    expect((await server.graphql(mutation, undefined, { key: write.json.key })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+
+    const list = await runCli(['keys', 'list'], environment.vars);
+    expect(list.json.keys.map((k: { id: string }) => k.id)).toEqual(expect.arrayContaining([read.json.id, write.json.id]));
+    expect(list.stdout).not.toContain(read.json.key);
+    const missing = await runCli(['keys', 'revoke', 'lp_0000000000000000'], environment.vars);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('NOT_FOUND: no API key with id');
+  }, 90_000);
+});
+
 describe('shutdown', () => {
   let environment: Environment | undefined;
   afterAll(async () => environment?.cleanup());

@@ -12,10 +12,13 @@ describe('GraphQL API', () => {
   let http: HttpServer;
   let close: () => Promise<void>;
   let logged = '';
-  const graphql = (query: string, variables?: Record<string, unknown>) => postGraphql(http.url, query, variables);
+  let key: string;
+  const graphql = (query: string, variables?: Record<string, unknown>) => postGraphql(http.url, query, variables, { key });
 
   beforeAll(async () => {
-    ({ app, http, close } = await startTestApp({ LINPATH_MAX_REQUEST_BYTES: '65536' }, { write: (line: string) => void (logged += line) }));
+    let createKey: (scope: 'write') => Promise<string>;
+    ({ app, http, close, createKey } = await startTestApp({ LINPATH_MAX_REQUEST_BYTES: '65536' }, { write: (line: string) => void (logged += line) }));
+    key = await createKey('write');
   });
   afterAll(async () => {
     await close?.();

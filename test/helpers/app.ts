@@ -5,10 +5,13 @@ import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import { startHttpServer, type HttpServer } from '../../src/server/http.js';
 import { createTestDatabase } from './database.js';
 import { createTestStore, testS3Settings } from './s3.js';
+import { createApiKey, type ApiKeyScope } from '../../src/usecases/api-keys.usecases.js';
 
 export interface TestApp {
   app: Linpath;
   http: HttpServer;
+  /** A new API key of this scope, as `linpath keys create` makes it. */
+  createKey(scope: ApiKeyScope, name?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Desti
   return {
     app,
     http,
+    createKey: async (scope, name) => (await createApiKey(app.apiKeys, { scope, name: name ?? `test ${scope}` })).key,
     close: async () => {
       await http.stop();
       await app.close();
@@ -45,11 +49,15 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Desti
   };
 }
 
-/** POSTs a GraphQL request and returns the HTTP status and the parsed body. */
-export async function postGraphql(url: string, query: string, variables?: Record<string, unknown>) {
+/** POSTs a GraphQL request (with `key` as `Authorization: Bearer`) and returns the HTTP status and the parsed body. */
+export async function postGraphql(url: string, query: string, variables?: Record<string, unknown>, options: { key?: string; headers?: Record<string, string> } = {}) {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(options.key !== undefined ? { authorization: `Bearer ${options.key}` } : {}),
+      ...options.headers,
+    },
     body: JSON.stringify({ query, variables }),
   });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -2,7 +2,7 @@ import { startEvaluation, createLogger, type Evaluation } from '../../src/app.js
 import { EngineProvider } from '../../src/compute/engines.js';
 import type { QueueSettings } from '../../src/config/config.js';
 import { AnalyticsRepository } from '../../src/storage/analytics.repository.js';
-import type { AnalyticsDeps } from '../../src/usecases/analytics.usecases.js';
+import { DEFAULT_ANALYTICS_LIMITS, type AnalyticsDeps } from '../../src/usecases/analytics.usecases.js';
 import type { PathSettings } from '../../src/usecases/paths.usecases.js';
 import type { RegistryFixture } from './registry.js';
 
@@ -57,6 +57,6 @@ export async function createPathDeps(
   });
   const workers = options.workers ?? 1;
   if (workers > 0) await evaluation.startWorkers(workers);
-  const analytics: AnalyticsDeps = { paths: evaluation.paths, analytics: new AnalyticsRepository(f.database.db) };
+  const analytics: AnalyticsDeps = { paths: evaluation.paths, analytics: new AnalyticsRepository(f.database.db), limits: DEFAULT_ANALYTICS_LIMITS };
   return { ...evaluation, analytics, engines };
 }

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,8 +145,14 @@ export interface RunningServer {
   /** http://127.0.0.1:PORT/graphql, as the server printed it. */
   url: string;
   pid: number;
-  /** POSTs the operation and returns the parsed JSON body (whatever the HTTP status). */
-  graphql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLBody<T>>;
+  /**
+   * POSTs the operation and returns the parsed JSON body (whatever the HTTP status). It sends the admin key
+   * the embedded server wrote at its first start ($LINPATH_HOME/admin-key) when there is one, or `key`
+   * (null: none).
+   */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>, options?: { key?: string | null }): Promise<GraphQLBody<T>>;
+  /** The admin key of the embedded server's first start, if it made one. */
+  adminKey(): string | undefined;
   /** SIGTERM (or `signal`), then waits for the exit (SIGKILL after 15 s); resolves with the exit status. */
   stop(signal?: NodeJS.Signals): Promise<number>;
   /** Everything the server wrote to stdout and stderr so far. */
@@ -168,8 +174,15 @@ export class ServerStartError extends Error {
  * Starts `linpath start` and resolves once it prints its URL. Rejects (with the captured output) when the
  * process exits first or no URL comes within 60 s.
  */
-export function startServer(env: Record<string, string>): Promise<RunningServer> {
-  return startLinpath(['start'], env, /^linpath: GraphQL at (http:\/\/\S+)$/m);
+export async function startServer(env: Record<string, string>): Promise<RunningServer> {
+  const server = await startLinpath(['start'], env, /^linpath: GraphQL at (http:\/\/\S+)$/m);
+  // A configured database gets no first-start key: make one as an operator would, where graphql() finds it.
+  if (env.DATABASE_URL !== undefined && server.adminKey() === undefined && env.LINPATH_AUTH !== 'off') {
+    const created = await runCli(['keys', 'create', '--scope', 'admin', '--name', 'tests'], env);
+    if (created.code !== 0) throw new Error(`linpath keys create failed: ${created.stderr}`);
+    writeFileSync(path.join(env.LINPATH_HOME!, 'admin-key'), `${created.json.key}\n`, { mode: 0o600 });
+  }
+  return server;
 }
 
 /** Starts `linpath worker` with a metrics port; `url` is its /metrics URL. */
@@ -205,7 +218,7 @@ function startLinpath(args: string[], env: Record<string, string>, ready: RegExp
       if (match === null || settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(serverHandle(child, match[1]!, exited, () => output));
+      resolve(serverHandle(child, match[1]!, exited, () => output, env.LINPATH_HOME!));
     });
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
@@ -217,15 +230,22 @@ function startLinpath(args: string[], env: Record<string, string>, ready: RegExp
   });
 }
 
-function serverHandle(child: ChildProcess, url: string, exited: Promise<number>, output: () => string): RunningServer {
+export const adminKeyOf = (home: string): string | undefined => {
+  const file = path.join(home, 'admin-key');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+};
+
+function serverHandle(child: ChildProcess, url: string, exited: Promise<number>, output: () => string, home: string): RunningServer {
   return {
     url,
     pid: child.pid!,
     output,
-    async graphql(query, variables) {
+    adminKey: () => adminKeyOf(home),
+    async graphql(query, variables, options = {}) {
+      const key = options.key === undefined ? adminKeyOf(home) : options.key;
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(key != null ? { authorization: `Bearer ${key}` } : {}) },
         body: JSON.stringify({ query, variables }),
       });
       const text = await response.text();

@@ -20,6 +20,23 @@ interface Answer<R> {
 
 const ENDPOINT = '/graphql';
 
+/** Where the dashboard keeps the API key the user entered (this browser only). */
+const KEY_STORAGE = 'linpath.apiKey';
+
+/** The API key sent with every request; empty: none (reads are open unless LINPATH_AUTH_READS=key). */
+export const apiKey = (): string => localStorage.getItem(KEY_STORAGE) ?? '';
+
+export function setApiKey(key: string): void {
+  const trimmed = key.trim();
+  if (trimmed === '') localStorage.removeItem(KEY_STORAGE);
+  else localStorage.setItem(KEY_STORAGE, trimmed);
+  // The socket authenticates each operation with the key of its connection: reconnect with the new one.
+  void client?.dispose();
+  client = undefined;
+}
+
+const authorization = (): Record<string, string> => (apiKey() === '' ? {} : { authorization: `Bearer ${apiKey()}` });
+
 const raise = (errors: NonNullable<Answer<unknown>['errors']>): never => {
   const [first] = errors;
   throw new ApiError(first === undefined ? 'unknown error' : `${first.extensions?.code ?? 'ERROR'}: ${first.message}`, first?.extensions?.code);
@@ -29,7 +46,7 @@ const raise = (errors: NonNullable<Answer<unknown>['errors']>): never => {
 export async function request<R, V>(document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
   const response = await fetch(ENDPOINT, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...authorization() },
     body: JSON.stringify({ query: print(document), variables }),
   });
   const answer = (await response.json()) as Answer<R>;
@@ -40,7 +57,12 @@ export async function request<R, V>(document: TypedDocumentNode<R, V>, variables
 
 let client: Client | undefined;
 const socket = (): Client =>
-  (client ??= createClient({ url: new URL(ENDPOINT, location.href).href.replace(/^http/, 'ws'), lazy: true, retryAttempts: 5 }));
+  (client ??= createClient({
+    url: new URL(ENDPOINT, location.href).href.replace(/^http/, 'ws'),
+    lazy: true,
+    retryAttempts: 5,
+    connectionParams: () => authorization(),
+  }));
 
 /** A subscription over graphql-ws (same URL); returns a function that ends it. */
 export function subscribe<R, V extends Record<string, unknown>>(

@@ -1,4 +1,5 @@
 import './style.css';
+import { apiKey, setApiKey } from './api.js';
 import { h } from './dom.js';
 import { correlationView } from './views/correlation.js';
 import { pathView } from './views/path.js';
@@ -14,6 +15,23 @@ function route(): void {
   else runsView(main);
 }
 
+/** The API key field: kept in localStorage and sent as `Authorization: Bearer`; needed when reads need a key. */
+function apiKeyField(): HTMLElement {
+  const input = h('input', {
+    type: 'password',
+    id: 'api-key',
+    placeholder: 'lp_…',
+    autocomplete: 'off',
+    size: 24,
+    value: apiKey(),
+    onchange: (event: Event) => {
+      setApiKey((event.target as HTMLInputElement).value);
+      route();
+    },
+  });
+  return h('label', { class: 'api-key muted', title: 'Sent as "Authorization: Bearer <key>"; stored in this browser only' }, 'API key ', input);
+}
+
 document.body.replaceChildren(
   h(
     'header',
@@ -27,6 +45,7 @@ document.body.replaceChildren(
       h('a', { href: '#/correlation', 'data-route': 'correlation' }, 'Correlation'),
       h('a', { href: '/graphql' }, 'GraphiQL'),
     ),
+    apiKeyField(),
   ),
   h('main'),
 );
