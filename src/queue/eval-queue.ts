@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import PgBoss from 'pg-boss';
-import type pg from 'pg';
+import pg from 'pg';
 import type { QueueSettings } from '../config/config.js';
 
 /** The queue every evaluation goes through, on the database linpath uses (Postgres or the embedded PGlite). */
@@ -69,6 +71,24 @@ const CANCEL_WAITING_JOBS = `UPDATE pgboss.job SET state = 'cancelled', complete
   WHERE name = $1 AND id = ANY($2::uuid[]) AND state IN ('created', 'retry')`;
 
 /**
+ * The statements with which pg-boss 10 completes and fails a job after its handler: it runs them without
+ * awaiting them (src/manager.js, `onFetch`), so when the database is away at that moment (a restart) their
+ * rejection is unhandled, and the job stays active until it expires (LINPATH_JOB_EXPIRE_SECONDS, 15 min by
+ * default) before anyone retries it.
+ */
+const UNAWAITED_BOSS_STATEMENTS: ReadonlySet<string> = (() => {
+  const plans = createRequire(import.meta.url)('pg-boss/src/plans.js') as Record<string, (schema: string) => string>;
+  return new Set([plans.completeJobs!('pgboss'), plans.failJobsById!('pgboss')]);
+})();
+
+/** The connection was lost or refused, or the server is shutting down or starting up: worth trying again. */
+function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P');
+  return true; // no SQLSTATE: a socket error (ECONNREFUSED, ECONNRESET) or "Connection terminated"
+}
+
+/**
  * pg-boss, plus the `path_tasks` table that makes each (path, α) a single flight: a point's task row and
  * its job are written in one transaction, so a point is queued at most once however many processes ask,
  * and never left with a task that no job will run.
@@ -76,6 +96,9 @@ const CANCEL_WAITING_JOBS = `UPDATE pgboss.job SET state = 'cancelled', complete
 export class EvalQueue {
   readonly boss: PgBoss;
   private readonly workerIds: string[] = [];
+  /** pg-boss's own connections (its polling must not wait behind requests for the shared pool). */
+  private readonly bossPool: pg.Pool;
+  private stopped = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -83,14 +106,37 @@ export class EvalQueue {
     private readonly settings: QueueSettings,
     private readonly logger: Logger,
   ) {
+    this.bossPool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'linpath-queue' });
+    // An idle connection lost in a restart; the next statement opens a new one.
+    this.bossPool.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost (it reconnects)'));
     this.boss = new PgBoss({
-      connectionString: databaseUrl,
-      max: 4,
-      application_name: 'linpath-queue',
+      db: { executeSql: (text, values) => this.executeBossSql(text, values) },
       schedule: false,
       maintenanceIntervalSeconds: settings.maintenanceSeconds,
     });
     this.boss.on('error', (error) => logger.warn({ err: error }, 'job queue error (it retries)'));
+  }
+
+  /**
+   * Every pg-boss statement. A job's completion or failure that finds the database away is tried again
+   * until it answers (for at most the job expiry), so that a restart neither leaves an unhandled rejection
+   * nor holds the job until it expires; other statements fail as they are (pg-boss retries its polls).
+   */
+  private async executeBossSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> {
+    if (!UNAWAITED_BOSS_STATEMENTS.has(text)) return this.bossPool.query(text, values);
+    const deadline = Date.now() + this.settings.jobExpireSeconds * 1000;
+    for (let delayMs = 250; ; delayMs = Math.min(2 * delayMs, 5000)) {
+      try {
+        return await this.bossPool.query(text, values);
+      } catch (error) {
+        if (this.stopped || !isConnectionLoss(error) || Date.now() + delayMs > deadline) {
+          // pg-boss does not await this statement: the job stays active and expires as a lost one would.
+          this.logger.warn({ err: error }, 'a job could not be marked completed or failed; it will be retried when it expires');
+          return { rows: [{ count: 0 }] };
+        }
+        await sleep(delayMs);
+      }
+    }
   }
 
   async start(): Promise<void> {
@@ -250,6 +296,8 @@ export class EvalQueue {
   /** Stops fetching jobs and waits up to `timeoutMs` for the running ones (their handlers end early on `stopping`). */
   async stop(timeoutMs = 30_000): Promise<void> {
     await this.boss.stop({ graceful: true, wait: true, timeout: timeoutMs });
+    this.stopped = true;
+    await this.bossPool.end();
     this.logger.debug('job queue stopped');
   }
 }

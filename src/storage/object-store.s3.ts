@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -84,15 +85,24 @@ export class S3ObjectStore implements ObjectStore {
 
   async uploadFile(ref: ObjectRef, filePath: string, contentType = 'application/octet-stream'): Promise<ObjectVersion> {
     const { size } = await stat(filePath);
-    await this.call(ref, () =>
-      new Upload({
-        client: this.client,
-        params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(filePath), ContentType: contentType, ContentLength: size },
-        partSize: MULTIPART_PART_BYTES,
-        queueSize: 4,
-        leavePartsOnError: false,
-      }).done(),
-    );
+    // leavePartsOnError: lib-storage would abort a failed multipart upload itself, but throw the abort's error
+    // instead of the upload's when the abort fails (s3rver, the embedded server, answers it 405): linpath
+    // aborts it, best effort, and reports what failed.
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(filePath), ContentType: contentType, ContentLength: size },
+      partSize: MULTIPART_PART_BYTES,
+      queueSize: 4,
+      leavePartsOnError: true,
+    });
+    try {
+      await this.call(ref, () => upload.done());
+    } catch (error) {
+      if (upload.uploadId !== undefined) {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: upload.uploadId })).catch(() => undefined);
+      }
+      throw error;
+    }
     // A multipart ETag is not the MD5 of the file; HEAD gives the value later reads will see.
     return this.head(ref);
   }
@@ -134,7 +144,9 @@ function changedSinceRegistration(ref: ObjectRef, expected: string, actual: stri
 function translateS3Error(ref: ObjectRef, error: unknown, timeoutMs: number): Error {
   if (error instanceof LinpathError) return error;
   const uri = ref.key === '' ? `s3://${ref.bucket}` : formatS3Uri(ref);
-  if (error instanceof Error && error.name === 'TimeoutError') {
+  // The SDK names a reset connection (ECONNRESET, EPIPE) a TimeoutError too, so that it retries it.
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (error instanceof Error && error.name === 'TimeoutError' && code !== 'ECONNRESET' && code !== 'EPIPE') {
     return unavailable(`S3 request for ${uri} timed out (LINPATH_S3_TIMEOUT_MS: ${timeoutMs} ms per attempt): ${error.message}`, error);
   }
   if (error instanceof S3ServiceException) {

@@ -1,10 +1,11 @@
 import { connectDatabase, migrateDatabase, type Database } from '../../src/storage/database.js';
 import type { ObjectRef, ObjectStore, ObjectVersion } from '../../src/storage/object-store.js';
 import type { S3ObjectStore } from '../../src/storage/object-store.s3.js';
+import type { S3Settings } from '../../src/config/config.js';
 import { RegistryRepository } from '../../src/storage/registry.repository.js';
 import type { RegistryDeps } from '../../src/usecases/registry.usecases.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { createTestStore } from './s3.js';
+import { createTestStore, testS3Settings } from './s3.js';
 
 /** A real store that also counts the bytes it reads, to check that registration reads only headers. */
 export class CountingStore implements ObjectStore {
@@ -43,12 +44,15 @@ export interface RegistryFixture {
   close(): Promise<void>;
 }
 
-/** Registry dependencies on a fresh database (Postgres or PGlite) and a fresh bucket on the test S3 server. */
-export async function createRegistryFixture(): Promise<RegistryFixture> {
-  const testDatabase = await createTestDatabase();
+/**
+ * Registry dependencies on a fresh database (Postgres or PGlite) and a fresh bucket on the test S3 server
+ * (or on `s3Settings`, e.g. through test/helpers/faulty-proxy.ts).
+ */
+export async function createRegistryFixture(options: { s3Settings?: S3Settings; testDatabase?: TestDatabase } = {}): Promise<RegistryFixture> {
+  const testDatabase = options.testDatabase ?? (await createTestDatabase());
   const database = connectDatabase(testDatabase.url);
   await migrateDatabase(database);
-  const s3 = await createTestStore();
+  const s3 = await createTestStore(options.s3Settings ?? testS3Settings());
   const store = new CountingStore(s3);
   return {
     deps: { repository: new RegistryRepository(database.db), store, maxHeaderBytes: 100 * 1024 * 1024 },
