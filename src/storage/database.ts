@@ -37,6 +37,10 @@ export function connectDatabase(url: string, options: { max?: number; statementT
   // An idle client that loses its server (a Postgres restart) emits 'error' on the pool; without a
   // listener that would end the process. The next query opens a new connection.
   pool.on('error', () => undefined);
+  // pg-pool listens for errors of idle connections only; a connection lost while checked out (between two
+  // statements of a transaction, say) would otherwise emit an unhandled 'error' and end the process. Its
+  // next statement fails instead, and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema: tables });
   return { db, pool, close: () => pool.end() };
 }

@@ -12,6 +12,7 @@ import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { POSTGRES_BIN, postgresBinariesPresent, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
+import { testDatabaseKind } from '../helpers/database.js';
 
 /**
  * Postgres restarted in the middle of a sweep. The server is a cluster of the test's own (the suite's
@@ -61,7 +62,12 @@ class SlowEngines extends EngineProvider {
 type Point = { lossSum: number; correct: number; n: number };
 const pointsOf = (result: Pick<PathResult, 'points'>) => result.points.map((p) => ({ alpha: p.alpha, lossSum: p.lossSum, correct: p.correct, n: p.n }));
 
-const skipped = postgresBinariesPresent() ? '' : ` (skipped: no PostgreSQL server binaries in ${POSTGRES_BIN})`;
+// It runs on a private cluster whatever the suite's database, so once: in the PGlite pass (`npm test`).
+const skipped = !postgresBinariesPresent()
+  ? ` (skipped: no PostgreSQL server binaries in ${POSTGRES_BIN})`
+  : testDatabaseKind() === 'postgres'
+    ? ' (skipped in the DATABASE_URL pass: it uses a private cluster and ran in the PGlite pass)'
+    : '';
 
 describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => {
   let server: PrivatePostgres;
