@@ -1,6 +1,7 @@
 import { isSettled, pathStatus, type PathProgress, type PathStatus } from '../domain/path-status.js';
 import type { PathSnapshot } from '../queue/path-watcher.js';
 import type { PathPointRow } from '../storage/paths.tables.js';
+import { abortableIterator } from './abortable-iterator.js';
 import { findPathOrThrow, gridOf, resultOf, type PathDeps } from './paths.usecases.js';
 
 export interface PathUpdate {
@@ -25,22 +26,7 @@ export async function pathUpdates(
   alphas?: readonly number[] | null,
 ): Promise<AsyncIterableIterator<PathUpdate>> {
   await findPathOrThrow(deps, pathId);
-  const ended = new AbortController();
-  const updates = follow(deps, pathId, alphas, ended.signal);
-  const iterator: AsyncIterableIterator<PathUpdate> = {
-    next: () => updates.next(),
-    // graphql-ws calls return() when the client leaves; the generator may be waiting for the next poll.
-    return: (value?: unknown) => {
-      ended.abort();
-      return updates.return(value as undefined);
-    },
-    throw: (error?: unknown) => {
-      ended.abort();
-      return updates.throw(error);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+  return abortableIterator((ended) => follow(deps, pathId, alphas, ended));
 }
 
 async function* follow(

@@ -16,6 +16,7 @@ import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tabl
 import { encodeSafetensors, type TensorToWrite } from '../storage/safetensors.codec.js';
 import type { TrainingRepository } from '../storage/training.repository.js';
 import type { TrainingJobRow, TrainingStatus } from '../storage/training.tables.js';
+import { abortableIterator } from './abortable-iterator.js';
 import type { PathDeps } from './paths.usecases.js';
 import { importCheckpointFile, validateRun, type RegistryDeps } from './registry.usecases.js';
 
@@ -128,21 +129,7 @@ export const isFinished = (status: TrainingStatus): boolean => status === 'COMPL
  */
 export async function trainingUpdates(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number): Promise<AsyncIterableIterator<TrainingJobRow>> {
   await getTrainingJob(deps, id);
-  const ended = new AbortController();
-  const updates = followTraining(deps, id, pollMs, ended.signal);
-  const iterator: AsyncIterableIterator<TrainingJobRow> = {
-    next: () => updates.next(),
-    return: (value?: unknown) => {
-      ended.abort();
-      return updates.return(value as undefined);
-    },
-    throw: (error?: unknown) => {
-      ended.abort();
-      return updates.throw(error);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+  return abortableIterator((ended) => followTraining(deps, id, pollMs, ended));
 }
 
 async function* followTraining(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number, ended: AbortSignal): AsyncGenerator<TrainingJobRow> {
