@@ -100,10 +100,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     const deadline = Date.now() + 90_000;
     let settled = false;
     while (!settled && Date.now() < deadline) {
-      const points = Number(await page.locator('#path-plot').getAttribute('data-points'));
-      seen.add(points);
-      if (points > 0 && points < 21) expect(await page.locator('#path-progress').isVisible()).toBe(true);
-      settled = (await page.locator('#path-plot').getAttribute('data-settled')) === 'true' && points === 21;
+      // One snapshot of the page: read one by one, the last point could land between two reads.
+      const state = await page.locator('body').evaluate((body) => {
+        const plot = body.querySelector('#path-plot');
+        const progress = body.querySelector('#path-progress');
+        const box = progress?.getBoundingClientRect();
+        return {
+          points: Number(plot?.getAttribute('data-points')),
+          settled: plot?.getAttribute('data-settled') === 'true',
+          progressVisible: progress != null && box!.width > 0 && box!.height > 0 && body.ownerDocument.defaultView!.getComputedStyle(progress).visibility !== 'hidden',
+        };
+      });
+      seen.add(state.points);
+      if (state.points > 0 && state.points < 21) expect(state.progressVisible, `progress hidden at ${state.points} points`).toBe(true);
+      settled = state.settled && state.points === 21;
       await page.waitForTimeout(100);
     }
     expect(settled).toBe(true);
