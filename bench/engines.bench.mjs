@@ -18,10 +18,11 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { cpuModel } from './machine.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = new URL('../dist/', import.meta.url);
@@ -304,15 +305,6 @@ const machine = {
   node: process.version,
   threads: THREADS,
 };
-function cpuModel() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    if (line !== undefined) return line.split(':')[1].trim();
-  } catch {
-    /* not Linux */
-  }
-  return cpus()[0]?.model ?? 'unknown';
-}
 
 const torch = torchAvailable();
 console.log(`bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, threads ${THREADS}, α = ${ALPHA}`);

@@ -22,11 +22,12 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { cpuModel } from './machine.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'linpath.js');
@@ -291,15 +292,6 @@ async function scenario(name, server, sampler, nextBody) {
 
 // ---------------------------------------------------------------------------------------------------- main
 
-function cpuModel() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    if (line !== undefined) return line.split(':')[1].trim();
-  } catch {
-    /* not Linux */
-  }
-  return cpus()[0]?.model ?? 'unknown';
-}
 
 const machine = { cores: availableParallelism(), cpu: cpuModel(), node: process.version, date: new Date().toISOString().slice(0, 10) };
 console.log(`bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.date}`);
