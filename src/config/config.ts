@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /**
@@ -110,6 +111,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens. */
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const problems: string[] = [];
@@ -157,6 +160,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 
   const home = path.resolve(cwd, read('LINPATH_HOME') ?? '.linpath');
   const host = read('HOST') ?? '127.0.0.1';
+  if (!isIP(host) && !HOSTNAME.test(host)) {
+    problems.push(`HOST: expected an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "${host}"`);
+  }
   const port = integer('PORT', 4000, 0, 65535);
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const logLevelRaw = read('LOG_LEVEL') ?? 'info';

@@ -1,4 +1,4 @@
-import { GraphQLJSON } from 'graphql-scalars';
+import { GraphQLJSON } from './scalars.js';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { CurveShape, LayerwiseBarrierLevel, LayerwiseBarrierSummary } from '../domain/barrier.metrics.js';
 import { DistanceMetric } from '../domain/distances.js';

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from './scalars.js';
 import { Arg, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, registerEnumType, Resolver, Root } from 'type-graphql';
 import { composeCheckpoint, createRandomCheckpoint, materializeInterpolation, type DeriveDeps } from '../usecases/derive.usecases.js';
 import * as registry from '../usecases/registry.usecases.js';

@@ -1,4 +1,4 @@
-import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON, GraphQLJSONObject } from './scalars.js';
 import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { RunOrderFieldEnum, SortDirectionEnum } from './enums.js';
 import { CheckpointRoleEnum, DatasetFormatEnum, DatasetSplitEnum, InputLayoutEnum, LabelKindEnum } from './enums.js';

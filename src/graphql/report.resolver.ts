@@ -1,4 +1,4 @@
-import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON, GraphQLJSONObject } from './scalars.js';
 import { Arg, Ctx, Field, Float, ID, InputType, Int, ObjectType, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { studyReport } from '../usecases/report.usecases.js';
 import { CorrelationStatistics, MissingRun } from './analytics.types.js';

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from './scalars.js';
 import {
   Arg,
   Ctx,

@@ -48,7 +48,16 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     logger: app.logger,
     loaders: createLoaders(app.registry, app.analytics),
   });
-  const sockets = new WebSocketServer({ server, path: '/graphql' });
+  // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
+  // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server.
+  const sockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (request, socket, head) => {
+    if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
+      socket.destroy();
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (client) => sockets.emit('connection', client, request));
+  });
   const subscriptions = useServer(
     {
       schema,
@@ -187,7 +196,7 @@ async function listen(server: Server, host: string, port: number, advice: string
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
       throw unavailable(`cannot listen on ${host}:${port} (${code}); ${advice}`, error);
     }
     throw error;

@@ -232,20 +232,39 @@ export function readHeaderLength(
     throw bad(`header length prefix must be 8 bytes, got ${prefix.length}`);
   }
   const raw = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  const hint = foreignFormatHint(prefix);
   if (raw === 0n) {
-    throw bad('header length is 0, expected at least 2 bytes of JSON ("{}")');
+    throw bad(`header length is 0, expected at least 2 bytes of JSON ("{}")${hint}`);
   }
   if (raw > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw bad(`header length ${raw} exceeds 2^53 - 1; this is not a safetensors file`);
+    throw bad(`header length ${raw} exceeds 2^53 - 1; this is not a safetensors file${hint}`);
   }
   const headerLength = Number(raw);
   if (headerLength > maxHeaderBytes) {
-    throw bad(`header length ${headerLength} bytes exceeds the limit of ${maxHeaderBytes} bytes`);
+    throw bad(`header length ${headerLength} bytes exceeds the limit of ${maxHeaderBytes} bytes${hint}`);
   }
   if (8 + headerLength > objectSize) {
-    throw bad(`header length ${headerLength} runs past the end of the object (8 + ${headerLength} > ${objectSize} bytes)`);
+    throw bad(`header length ${headerLength} runs past the end of the object (8 + ${headerLength} > ${objectSize} bytes)${hint}`);
   }
   return headerLength;
+}
+
+const CONVERT_ADVICE =
+  'linpath reads safetensors only and never unpickles; convert it in Python with ' +
+  'safetensors.torch.save_file(model.state_dict(), "model.safetensors")';
+
+/**
+ * Names the format of a file that is not safetensors but is often mistaken for it: torch.save writes a zip
+ * archive (since PyTorch 1.6) or, with _use_new_zipfile_serialization=False, a bare pickle (protocol 2 to 5).
+ */
+function foreignFormatHint(prefix: Uint8Array): string {
+  if (prefix[0] === 0x50 && prefix[1] === 0x4b && prefix[2] === 0x03 && prefix[3] === 0x04) {
+    return `; the object starts like a zip archive, as torch.save writes (.pt/.pth/.ckpt): ${CONVERT_ADVICE}`;
+  }
+  if (prefix[0] === 0x80 && prefix[1] !== undefined && prefix[1] >= 2 && prefix[1] <= 5) {
+    return `; the object starts like a Python pickle (protocol ${prefix[1]}), as torch.save writes with the legacy format: ${CONVERT_ADVICE}`;
+  }
+  return '';
 }
 
 /**

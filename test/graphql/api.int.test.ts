@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Linpath } from '../../src/app.js';
 import type { HttpServer } from '../../src/server/http.js';
@@ -62,6 +64,40 @@ describe('GraphQL API', () => {
 
     const read = await graphql(`query ($id: ID!) { run(id: $id) { checkpoints { id role } } }`, { id: created.body.data.createRun.id });
     expect(read.body.data.run.checkpoints).toEqual([{ id: checkpoint.id, role: 'INITIAL' }]);
+  });
+
+  it('takes JSON objects written inline in the query, as well as in variables', async () => {
+    const created = await graphql(
+      `mutation {
+        createRun(input: { name: "inline-json", hyperparameters: { lr: 0.05, optimizer: { name: "sgd", betas: [0.9, 0.99] }, __proto__: { admin: true } }, reportedMetrics: { test_accuracy: 0.91 } }) {
+          id hyperparameters reportedMetrics
+        }
+      }`,
+    );
+    expect(created.body.errors).toBeUndefined();
+    const hyperparameters = created.body.data.createRun.hyperparameters;
+    expect(hyperparameters).toMatchObject({ lr: 0.05, optimizer: { name: 'sgd', betas: [0.9, 0.99] } });
+    expect(Object.getOwnPropertyNames(hyperparameters).sort()).toEqual(['__proto__', 'lr', 'optimizer']);
+    expect(created.body.data.createRun.reportedMetrics).toEqual({ test_accuracy: 0.91 });
+
+    const found = await graphql(`{ runs(filter: { hyperparametersContain: { optimizer: { name: "sgd" } } }) { edges { node { name } } } }`);
+    expect(found.body.errors).toBeUndefined();
+    expect(found.body.data.runs.edges.map((edge: { node: { name: string } }) => edge.node.name)).toEqual(['inline-json']);
+  });
+
+  it('refuses a malformed safetensors object in the bucket and registers nothing', async () => {
+    // A header that claims more bytes than the object has: found from the header alone, before any tensor is read.
+    const header = Buffer.from(JSON.stringify({ 'fc1.weight': { dtype: 'F32', shape: [50, 2], data_offsets: [0, 400] } }));
+    const bytes = Buffer.concat([Buffer.alloc(8), header, Buffer.alloc(16)]);
+    bytes.writeBigUInt64LE(BigInt(header.length));
+    const file = join(mkdtempSync(join(tmpdir(), 'linpath-api-')), 'short.safetensors');
+    writeFileSync(file, bytes);
+    const ref = { bucket: app.store.bucket, key: 'runs/api-run/short.safetensors' };
+    await app.store.uploadFile(ref, file);
+    const { body } = await graphql(`mutation { registerCheckpoint(input: { run: "api-run", step: 7, role: INTERMEDIATE, uri: "s3://${ref.bucket}/${ref.key}" }) { id } }`);
+    expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('data_offsets') });
+    const runs = await graphql(`{ runs(filter: { nameContains: "api-run" }) { edges { node { name checkpoints { step } } } } }`);
+    expect(runs.body.data.runs.edges).toEqual([{ node: { name: 'api-run', checkpoints: [{ step: 0 }] } }]);
   });
 
   it('pages runs as a Relay connection', async () => {

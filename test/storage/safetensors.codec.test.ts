@@ -372,6 +372,15 @@ describe('readHeaderLength rejects', () => {
     expectBad(() => readHeaderLength(prefix(2n ** 53n), 2 ** 52), 'header length 9007199254740992 exceeds 2^53 - 1');
   });
 
+  it('a torch.save file (zip archive or legacy pickle), named as such and never unpickled', () => {
+    // The first bytes torch.save writes: a zip local-file header, or pickle's PROTO opcode 0x80 with protocol 2.
+    const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x08, 0x08]);
+    expectBad(() => readHeaderLength(zip, 1_000_000), 'starts like a zip archive, as torch.save writes');
+    expectBad(() => readHeaderLength(zip, 1_000_000), 'safetensors.torch.save_file(model.state_dict(), "model.safetensors")');
+    const pickle = new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46]);
+    expectBad(() => readHeaderLength(pickle, 1_000_000), 'starts like a Python pickle (protocol 2)');
+  });
+
   it('an invalid object size', () => {
     expectBad(() => readHeaderLength(prefix(2n), -1), 'object size must be a non-negative integer, found -1');
   });
