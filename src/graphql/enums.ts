@@ -71,8 +71,24 @@ export enum RunOrderFieldEnum {
   NAME = 'NAME',
   REPORTED_METRIC = 'REPORTED_METRIC',
   HYPERPARAMETER = 'HYPERPARAMETER',
+  TEST_ACCURACY = 'TEST_ACCURACY',
+  TEST_LOSS = 'TEST_LOSS',
+  TRAIN_ACCURACY = 'TRAIN_ACCURACY',
+  TRAIN_LOSS = 'TRAIN_LOSS',
 }
-registerEnumType(RunOrderFieldEnum, { name: 'RunOrderField' });
+registerEnumType(RunOrderFieldEnum, {
+  name: 'RunOrderField',
+  valuesConfig: {
+    CREATED_AT: { description: 'Creation order.' },
+    NAME: { description: 'Run name.' },
+    REPORTED_METRIC: { description: 'A numeric reported metric, at orderBy.path.' },
+    HYPERPARAMETER: { description: 'A numeric hyper-parameter, at orderBy.path.' },
+    TEST_ACCURACY: { description: 'Run.testAccuracy as stored (nothing is evaluated to sort); runs without one sort last.' },
+    TEST_LOSS: { description: 'Run.testLoss as stored; runs without one sort last.' },
+    TRAIN_ACCURACY: { description: 'Run.trainAccuracy as stored; runs without one sort last.' },
+    TRAIN_LOSS: { description: 'Run.trainLoss as stored; runs without one sort last.' },
+  },
+});
 
 export enum SortDirectionEnum {
   ASC = 'ASC',

@@ -1,6 +1,14 @@
 import DataLoader from 'dataloader';
 import type { CheckpointRow, RunRow } from '../storage/registry.tables.js';
-import { runEndpointMetrics, type AnalyticsDeps, type EndpointMetric, type Split } from '../usecases/analytics.usecases.js';
+import type { BarrierMetrics } from '../domain/barrier.metrics.js';
+import {
+  DEFAULT_MAX_EVALUATIONS,
+  runBarriers,
+  runEndpointMetrics,
+  type AnalyticsDeps,
+  type EndpointMetric,
+  type Split,
+} from '../usecases/analytics.usecases.js';
 import type { RegistryDeps } from '../usecases/registry.usecases.js';
 
 /**
@@ -12,9 +20,19 @@ export interface Loaders {
   runById: DataLoader<string, RunRow | undefined>;
   /** End-point metrics of runs, by split and whether missing ones may be evaluated. */
   runMetrics(split: Split, evaluate: boolean): DataLoader<RunRow, EndpointMetric, string>;
+  /** Loss barriers of runs' INITIAL → FINAL paths, from stored points. */
+  runBarrier: DataLoader<RunRow, BarrierMetrics | null, string>;
 }
 
-export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps): Loaders {
+export interface LoaderOptions {
+  /**
+   * Takes one of the caller's evaluation slots (LINPATH_MAX_EVALUATIONS_PER_KEY) for a batch that may queue
+   * evaluations and wait for them; returns the function that gives it back. Absent: not limited.
+   */
+  evaluationSlot?: () => () => void;
+}
+
+export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, options: LoaderOptions = {}): Loaders {
   const metricLoaders = new Map<string, DataLoader<RunRow, EndpointMetric, string>>();
   return {
     runMetrics: (split, evaluate) => {
@@ -23,8 +41,15 @@ export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps):
       if (loader === undefined) {
         loader = new DataLoader(
           async (runs) => {
-            const { metrics } = await runEndpointMetrics(analytics, runs, split, { evaluate });
-            return runs.map((run) => metrics.get(run.id)!);
+            // A page of runs evaluates at most DEFAULT_MAX_EVALUATIONS missing end points (the rest stay null
+            // until asked again), holding one evaluation slot of the caller while it waits.
+            const release = evaluate ? options.evaluationSlot?.() : undefined;
+            try {
+              const { metrics } = await runEndpointMetrics(analytics, runs, split, { evaluate, maxEvaluations: DEFAULT_MAX_EVALUATIONS });
+              return runs.map((run) => metrics.get(run.id)!);
+            } finally {
+              release?.();
+            }
           },
           { cacheKeyFn: (run) => run.id },
         );
@@ -32,6 +57,7 @@ export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps):
       }
       return loader;
     },
+    runBarrier: new DataLoader((runs) => runBarriers(analytics, runs), { cacheKeyFn: (run) => run.id }),
     checkpointsByRun: new DataLoader(async (runIds) => {
       const checkpoints = await registry.repository.checkpointsOfRuns(runIds);
       const byRun = new Map<string, CheckpointRow[]>(runIds.map((id) => [id, []]));

@@ -5,7 +5,6 @@ import * as registry from '../usecases/registry.usecases.js';
 import type { GraphQLContext } from './context.js';
 import { BarrierMetrics } from './analytics.types.js';
 import { buildModelGraph } from '../compute/architectures/index.js';
-import { runBarrier } from '../usecases/analytics.usecases.js';
 import type { DatasetFormatEnum, InputLayoutEnum } from './enums.js';
 import {
   Checkpoint,
@@ -91,7 +90,7 @@ export class RunResolver {
   @FieldResolver(() => Float, {
     nullable: true,
     description:
-      "Accuracy of the FINAL checkpoint on the TEST split of the run's dataset (datasetName): the α = 1 point of a stored path ending there, evaluated on demand unless evaluate is false. Null when the run has no FINAL checkpoint or no such dataset.",
+      "Accuracy of the FINAL checkpoint on the TEST split of the run's dataset (datasetName): the α = 1 point of a stored path ending there (not a bnStats RECOMPUTE path), evaluated on demand unless evaluate is false — at most 50 runs' per request, holding one evaluation slot of the caller (LINPATH_MAX_EVALUATIONS_PER_KEY). Null when the run has no FINAL checkpoint or no such dataset, or is not evaluated yet.",
   })
   async testAccuracy(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
     return endpointValue(ctx, run, 'TEST', evaluate, 'accuracy');
@@ -118,7 +117,7 @@ export class RunResolver {
       "Barrier metrics of the loss along INITIAL → FINAL (whole model, α = 0, 0.1, …, 1) on the TEST split of the run's dataset, from stored points only; null until that path is evaluated (ask interpolationPath).",
   })
   async barrier(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<BarrierMetrics | null> {
-    return runBarrier(ctx.analytics, run as unknown as RunRow);
+    return ctx.loaders.runBarrier.load(run as unknown as RunRow);
   }
 
   @Mutation(() => Run)

@@ -15,7 +15,7 @@ import type { GraphQLContext } from '../graphql/context.js';
 import { formatError } from '../graphql/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { unavailable } from '../errors.js';
-import { authenticateRequest, presentedKey, type RequestAuth } from '../graphql/auth.js';
+import { authenticateRequest, limitBucket, presentedKey, type RequestAuth } from '../graphql/auth.js';
 import { EvaluationSlots } from '../graphql/evaluation-slots.js';
 import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/request-guard.js';
 
@@ -46,7 +46,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     training: app.training,
     pollMs: app.config.queue.pollMs,
     logger: app.logger,
-    loaders: createLoaders(app.registry, app.analytics),
+    loaders: createLoaders(app.registry, app.analytics, { evaluationSlot: () => evaluations.acquire(limitBucket(auth)) }),
   });
   // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
   // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server.

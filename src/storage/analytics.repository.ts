@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { distancesTable, type DistanceRow } from './analytics.tables.js';
 import type { Db } from './database.js';
@@ -31,7 +31,8 @@ export class AnalyticsRepository {
 
   /**
    * For each (checkpoint, dataset), a stored α = 1 point of any path ending at that checkpoint over the whole
-   * dataset: at α = 1 every path is the checkpoint itself, whatever its start or blocks. One query for all.
+   * dataset: at α = 1 every path is the checkpoint itself, whatever its start, blocks or tensor group — except
+   * a bnStats RECOMPUTE path, whose α = 1 state has recomputed BatchNorm statistics. One query for all.
    */
   async endpointPoints(pairs: ReadonlyArray<{ checkpointId: string; datasetId: string }>): Promise<EndpointPoint[]> {
     if (pairs.length === 0) return [];
@@ -59,6 +60,7 @@ export class AnalyticsRepository {
           inArray(pathsTable.datasetId, [...new Set(pairs.map((p) => p.datasetId))]),
           eq(pathPointsTable.alpha, 1),
           eq(pathsTable.exampleCount, datasetsTable.exampleCount),
+          ne(pathsTable.bnStats, 'RECOMPUTE'),
         ),
       )
       .orderBy(checkpointsTable.id, pathsTable.datasetId, pathPointsTable.createdAt);
@@ -70,15 +72,5 @@ export class AnalyticsRepository {
   async datasetsByName(names: readonly string[]): Promise<DatasetRow[]> {
     if (names.length === 0) return [];
     return this.db.select().from(datasetsTable).where(inArray(datasetsTable.name, [...new Set(names)]));
-  }
-
-  /** Stored points of many paths at once. */
-  async pointsOfPaths(pathIds: readonly string[]) {
-    if (pathIds.length === 0) return [];
-    return this.db
-      .select()
-      .from(pathPointsTable)
-      .where(inArray(pathPointsTable.pathId, [...pathIds]))
-      .orderBy(pathPointsTable.pathId, sql`${pathPointsTable.alpha} ASC`);
   }
 }

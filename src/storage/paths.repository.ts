@@ -35,6 +35,22 @@ export class PathsRepository {
     return this.db.query.pathsTable.findFirst({ where: eq(pathsTable.key, key) });
   }
 
+  async findPathsByKeys(keys: readonly string[]): Promise<PathRow[]> {
+    if (keys.length === 0) return [];
+    return this.db.select().from(pathsTable).where(inArray(pathsTable.key, [...new Set(keys)]));
+  }
+
+  /** Stored points of many paths at once (only the given alphas, when given), by path and α. */
+  async pointsOfPaths(pathIds: readonly string[], alphas?: readonly number[]): Promise<PathPointRow[]> {
+    if (pathIds.length === 0) return [];
+    const ofPaths = inArray(pathPointsTable.pathId, [...pathIds]);
+    return this.db
+      .select()
+      .from(pathPointsTable)
+      .where(alphas === undefined ? ofPaths : and(ofPaths, inArray(pathPointsTable.alpha, [...alphas])))
+      .orderBy(asc(pathPointsTable.pathId), asc(pathPointsTable.alpha));
+  }
+
   async findPath(id: string): Promise<PathRow | undefined> {
     return this.db.query.pathsTable.findFirst({ where: eq(pathsTable.id, id) });
   }

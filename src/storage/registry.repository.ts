@@ -45,7 +45,15 @@ export interface HyperparameterCondition {
   exists?: boolean;
 }
 
-export type RunOrderField = 'CREATED_AT' | 'NAME' | 'REPORTED_METRIC' | 'HYPERPARAMETER';
+export type RunOrderField =
+  | 'CREATED_AT'
+  | 'NAME'
+  | 'REPORTED_METRIC'
+  | 'HYPERPARAMETER'
+  | 'TEST_ACCURACY'
+  | 'TEST_LOSS'
+  | 'TRAIN_ACCURACY'
+  | 'TRAIN_LOSS';
 
 export interface RunOrder {
   field: RunOrderField;
@@ -312,7 +320,38 @@ function sortExpression(order: RunOrder): SQL {
       return numberAt(jsonAt(runsTable.reportedMetrics, order.path ?? []));
     case 'HYPERPARAMETER':
       return numberAt(jsonAt(runsTable.hyperparameters, order.path ?? []));
+    case 'TEST_ACCURACY':
+      return storedEndpointValue('TEST', 'accuracy');
+    case 'TEST_LOSS':
+      return storedEndpointValue('TEST', 'loss');
+    case 'TRAIN_ACCURACY':
+      return storedEndpointValue('TRAIN', 'accuracy');
+    case 'TRAIN_LOSS':
+      return storedEndpointValue('TRAIN', 'loss');
   }
+}
+
+/**
+ * The run's stored end-point metric, as Run.testAccuracy and friends read it (AnalyticsRepository.endpointPoints):
+ * the first stored α = 1 point of a whole-dataset path, not bnStats RECOMPUTE, ending at (an object equal to) the
+ * run's FINAL checkpoint, on the split of the dataset the run names. Null when none is stored, or a loss is not finite.
+ */
+function storedEndpointValue(split: 'TEST' | 'TRAIN', value: 'accuracy' | 'loss'): SQL {
+  const metric =
+    value === 'accuracy'
+      ? sql.raw(`point.correct::float8 / point.n`)
+      : sql.raw(`CASE WHEN point.loss_sum IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) THEN NULL ELSE point.loss_sum / point.n END`);
+  return sql`(SELECT ${metric}
+    FROM checkpoints final
+    JOIN checkpoints path_end ON path_end.bucket = final.bucket AND path_end.key = final.key AND path_end.etag = final.etag
+    JOIN paths path ON path.to_checkpoint_id = path_end.id
+    JOIN path_points point ON point.path_id = path.id
+    JOIN datasets dataset ON dataset.id = path.dataset_id
+    WHERE final.run_id = ${runsTable.id} AND final.role = 'FINAL'
+      AND dataset.name = ${runsTable.datasetName} AND dataset.split = ${split}
+      AND point.alpha = 1 AND path.example_count = dataset.example_count AND path.bn_stats <> 'RECOMPUTE'
+    ORDER BY final.step, point.created_at
+    LIMIT 1)`;
 }
 
 /** Rows after the cursor in (value direction NULLS LAST, seq ASC) order. */

@@ -18,6 +18,7 @@ import {
   pathStates,
   resolveEndpoints,
   storedPoints,
+  storedPointsOfRows,
   waitForPaths,
   DEFAULT_ALPHAS,
   type InterpolationPathInput,
@@ -266,23 +267,27 @@ export async function runEndpointMetrics(
 }
 
 /**
- * The loss barrier of a run's INITIAL → FINAL path (whole model, default alphas) on the TEST split of its
- * dataset, from stored points only: undefined until every α of that path is stored.
+ * The loss barrier of each run's INITIAL → FINAL path (whole model, default alphas) on the TEST split of its
+ * dataset, from stored points only: null until every α of that path is stored, and for a run without those
+ * checkpoints or dataset, or whose checkpoints do not fit their architecture. Four queries for any number of runs.
  */
-export async function runBarrier(deps: AnalyticsDeps, run: RunRow): Promise<BarrierMetrics | null> {
-  if (run.datasetName === null) return null;
-  const checkpoints = await deps.paths.registry.checkpointsOfRuns([run.id]);
-  const initial = checkpoints.find((c) => c.role === 'INITIAL');
-  const final = checkpoints.find((c) => c.role === 'FINAL');
-  const dataset = (await deps.analytics.datasetsByName([run.datasetName])).find((d) => d.split === 'TEST');
-  if (initial === undefined || final === undefined || dataset === undefined) return null;
-  try {
-    const { points, missingAlphas } = await storedPoints(deps.paths, { from: initial.id, to: final.id, dataset: dataset.id });
-    return missingAlphas.length > 0 ? null : pathBarriers(points).loss;
-  } catch (error) {
-    if (isLinpathError(error)) return null; // checkpoints that do not fit their architecture: no barrier
-    throw error;
-  }
+export async function runBarriers(deps: AnalyticsDeps, runs: readonly RunRow[]): Promise<Array<BarrierMetrics | null>> {
+  const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((run) => run.id));
+  const datasets = await deps.analytics.datasetsByName(runs.flatMap((run) => (run.datasetName === null ? [] : [run.datasetName])));
+  const requests = runs.map((run) => {
+    const initial = checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL');
+    const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
+    const dataset = datasets.find((d) => d.name === run.datasetName && d.split === 'TEST');
+    return initial === undefined || final === undefined || dataset === undefined ? undefined : { from: initial, to: final, dataset };
+  });
+  const present = requests.filter((request) => request !== undefined);
+  const stored = await storedPointsOfRows(deps.paths, present);
+  const byRequest = new Map(present.map((request, i) => [request, stored[i]!]));
+  return requests.map((request) => {
+    const result = request === undefined ? undefined : byRequest.get(request);
+    if (result === undefined || result instanceof LinpathError || result.missingAlphas.length > 0) return null;
+    return pathBarriers(result.points).loss;
+  });
 }
 
 const metricOf = (point: { lossSum: number; correct: number; n: number }): EndpointMetric => {

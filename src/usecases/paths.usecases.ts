@@ -6,7 +6,7 @@ import type { ModelGraph } from '../compute/model-ir.js';
 import { restrictSelection, selectBlocks, type BlockSelection, type BnStatsMode, type TensorGroup } from '../domain/blocks.js';
 import { pathKey } from '../domain/path-key.js';
 import { isSettled, pathStatus, type PathProgress, type PathStatus } from '../domain/path-status.js';
-import { badUserInput, LinpathError, notFound } from '../errors.js';
+import { badUserInput, isLinpathError, LinpathError, notFound } from '../errors.js';
 import { EVALUATE_QUEUE, type EvalQueue, type Priority } from '../queue/eval-queue.js';
 import type { PathSnapshot, PathWatcher } from '../queue/path-watcher.js';
 import type { CheckpointStateCache } from '../storage/checkpoint-state.js';
@@ -356,6 +356,41 @@ export async function storedPoints(deps: PathDeps, input: InterpolationPathInput
   const plan = await planPath(deps, input);
   const path = await deps.paths.findPathByKey(plan.key);
   const points = path === undefined ? [] : await deps.paths.points(path.id, alphas);
+  return storedResult(points, alphas);
+}
+
+/**
+ * storedPoints for many whole-model paths whose checkpoints and datasets are already read: two queries for
+ * all of them. A request that does not plan (checkpoints that do not fit their architecture) gets its error.
+ */
+export async function storedPointsOfRows(
+  deps: PathDeps,
+  requests: ReadonlyArray<{ from: CheckpointRow; to: CheckpointRow; dataset: DatasetRow }>,
+  alphas: readonly number[] = DEFAULT_ALPHAS,
+): Promise<Array<{ points: PathPoint[]; missingAlphas: number[] } | LinpathError>> {
+  const valid = validateAlphas(alphas, deps.settings);
+  const plans = await Promise.all(
+    requests.map(async (rows) => {
+      try {
+        const input = { from: rows.from.id, to: rows.to.id, dataset: rows.dataset.id };
+        return await planPathOf(deps, endpointsOf(rows.from, rows.to, null), rows.dataset, input);
+      } catch (error) {
+        if (isLinpathError(error)) return error;
+        throw error;
+      }
+    }),
+  );
+  const keys = plans.flatMap((plan) => (isLinpathError(plan) ? [] : [plan.key]));
+  const paths = new Map((await deps.paths.findPathsByKeys(keys)).map((path) => [path.key, path]));
+  const points = await deps.paths.pointsOfPaths([...paths.values()].map((path) => path.id), valid);
+  return plans.map((plan) => {
+    if (isLinpathError(plan)) return plan;
+    const pathId = paths.get(plan.key)?.id;
+    return storedResult(pathId === undefined ? [] : points.filter((point) => point.pathId === pathId), valid);
+  });
+}
+
+function storedResult(points: readonly PathPointRow[], alphas: readonly number[]): { points: PathPoint[]; missingAlphas: number[] } {
   const stored = new Set(points.map((p) => p.alpha));
   return { points: points.map((point) => ({ ...point, cached: true })), missingAlphas: alphas.filter((a) => !stored.has(a)) };
 }
@@ -400,6 +435,11 @@ export async function resolveEndpoints(
 ): Promise<Endpoints> {
   const from = await findCheckpoint(deps, 'from', input.from);
   const to = await findCheckpoint(deps, 'to', input.to);
+  return endpointsOf(from, to, input.blocks);
+}
+
+/** resolveEndpoints for checkpoints already read. */
+function endpointsOf(from: CheckpointRow, to: CheckpointRow, blocks: readonly string[] | null | undefined): Endpoints {
   const architecture = to.architecture ?? from.architecture;
   if (architecture === null) {
     throw badUserInput(
@@ -416,7 +456,7 @@ export async function resolveEndpoints(
     throw badUserInput(`from and to must have the same tensors: ${(error as Error).message}`);
   }
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
-  const selection = selectBlocks(floatTensors, input.blocks, {
+  const selection = selectBlocks(floatTensors, blocks, {
     architecture,
     topLevel: graph.blocks,
     aliases: graph.aliases,
@@ -427,6 +467,18 @@ export async function resolveEndpoints(
 /** Checks the request against the registry and computes the path's identity; reads no tensors. */
 async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: InterpolationPathInput): Promise<PathPlan> {
   const endpoints = await resolveEndpoints(deps, input);
+  const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
+  if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
+  return planPathOf(deps, endpoints, dataset, input);
+}
+
+/** planPath for rows already read; queries only for a RECOMPUTE path's statistics dataset. */
+async function planPathOf(
+  deps: Pick<PathDeps, 'registry' | 'settings'>,
+  endpoints: Endpoints,
+  dataset: DatasetRow,
+  input: InterpolationPathInput,
+): Promise<PathPlan> {
   const { from, to, architecture, graph } = endpoints;
   const bnStats = input.bnStats ?? 'INTERPOLATE';
   const tensors = input.tensors ?? 'ALL';
@@ -435,8 +487,6 @@ async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: In
   const runningStats = new Set(graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])));
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
   const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, { tensors, bnStats, architecture });
-  const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
-  if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
 
   if (dataset.labelKind !== 'CLASS_INDEX') {
     throw badUserInput(`dataset "${dataset.name}" has ${dataset.labelKind} labels; evaluation needs CLASS_INDEX labels`);

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Linpath } from '../../src/app.js';
 import type { HttpServer } from '../../src/server/http.js';
 import { runEndpointMetrics } from '../../src/usecases/analytics.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startTestApp } from '../helpers/app.js';
@@ -23,6 +25,10 @@ describe('a page of 50 runs with their metrics', () => {
     }
     const runs = (await registry.listRuns(app.registry, { first: 60 })).runs.map((r) => r.run);
     await runEndpointMetrics(app.analytics, runs, 'TEST', { evaluate: true });
+    // Every run's INITIAL → FINAL path on the default alphas: the same objects, so one path for all of them.
+    const [initial, final] = await app.registry.repository.checkpointsOfRuns([runs[0]!.id]);
+    const [dataset] = await registry.listDatasets(app.registry);
+    await interpolationPath(app.paths, { from: initial!.id, to: final!.id, dataset: dataset!.id });
 
     const pool = app.database.pool;
     const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
@@ -36,27 +42,50 @@ describe('a page of 50 runs with their metrics', () => {
     await close?.();
   });
 
-  it('resolves runs, checkpoints and test metrics with at most 6 queries, whatever the page size', async () => {
+  const page = async (first: number) => {
     queries = [];
     const response = await fetch(http.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        query: `{ runs(first: 50) { edges { node { name checkpoints { id role run { name } } testAccuracy testLoss } } pageInfo { hasNextPage } } }`,
+        query: `{ runs(first: ${first}) {
+          edges { node { name checkpoints { id role run { name } } testAccuracy testLoss trainAccuracy barrier { frankleHeight shape } } }
+          pageInfo { hasNextPage }
+        } }`,
       }),
     });
     const body = (await response.json()) as { data: any; errors?: unknown };
     expect(body.errors).toBeUndefined();
-    const nodes = body.data.runs.edges.map((e: any) => e.node);
-    expect(nodes).toHaveLength(50);
-    expect(body.data.runs.pageInfo.hasNextPage).toBe(true);
-    for (const [i, node] of nodes.entries()) {
+    return { nodes: body.data.runs.edges.map((e: any) => e.node), hasNextPage: body.data.runs.pageInfo.hasNextPage, queries: [...queries] };
+  };
+
+  it('resolves runs, checkpoints, end-point metrics and barriers with a number of queries that does not grow with the page', async () => {
+    // The reference curve of these checkpoints (PyTorch) decreases monotonically: Frankle's height is ½(L(0) − L(1)).
+    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as { full: { loss: number[] } };
+    const losses = reference.full.loss;
+    const frankleHeight = Math.max(...losses) - (losses[0]! + losses.at(-1)!) / 2;
+
+    const large = await page(50);
+    expect(large.nodes).toHaveLength(50);
+    expect(large.hasNextPage).toBe(true);
+    for (const [i, node] of large.nodes.entries()) {
       expect(node.checkpoints.map((c: any) => c.role)).toEqual(['INITIAL', 'FINAL']);
       expect(node.checkpoints[0].run.name).toBe(node.name);
+      // No TRAIN split is registered: no train accuracy, and nothing queued for it.
+      expect(node.trainAccuracy).toBeNull();
       // Every tenth run names no dataset: no metric, and no query of its own for it.
-      if (i % 10 === 9) expect(node.testAccuracy).toBeNull();
-      else expect(node.testAccuracy).toBe(0.8928);
+      if (i % 10 === 9) {
+        expect(node.testAccuracy).toBeNull();
+        expect(node.barrier).toBeNull();
+      } else {
+        expect(node.testAccuracy).toBe(0.8928);
+        expect(node.barrier.shape).toBe('MONOTONIC_DECAY');
+        expect(Math.abs(node.barrier.frankleHeight - frankleHeight)).toBeLessThan(1e-5 * frankleHeight);
+      }
     }
-    expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(6);
+    expect(large.queries.length, large.queries.join('\n')).toBeLessThanOrEqual(12);
+    const small = await page(10);
+    expect(small.nodes).toHaveLength(10);
+    expect(small.queries.length, small.queries.join('\n')).toBe(large.queries.length);
   });
 });

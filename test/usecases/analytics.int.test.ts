@@ -322,6 +322,34 @@ describe('analytics on a real database, S3 server and engine', () => {
       expect(binds.evaluations).toBe(0);
     });
 
+    it('sorts runs by their stored test accuracy and loss, page by page, unevaluated runs last', async () => {
+      const runs = (await registry.listRuns(f.deps, { first: 100, filter: { tags: ['sweep'] } })).runs.map((r) => r.run);
+      const { metrics } = await runEndpointMetrics(deps, runs, 'TEST', { evaluate: false });
+      const stored = (run: (typeof runs)[number]) => {
+        const metric = metrics.get(run.id)!;
+        return 'missing' in metric ? null : metric;
+      };
+      // Expected orders, by the stored values then by creation; runs without a value last.
+      const expected = (value: (run: (typeof runs)[number]) => number | null | undefined, direction: 1 | -1) =>
+        runs
+          .map((run, seq) => ({ name: run.name, value: value(run) ?? null, seq }))
+          .sort((a, b) => (a.value === null ? 1 : 0) - (b.value === null ? 1 : 0) || direction * ((a.value ?? 0) - (b.value ?? 0)) || a.seq - b.seq)
+          .map((entry) => entry.name);
+      const paged = async (field: 'TEST_ACCURACY' | 'TEST_LOSS', direction: 'ASC' | 'DESC') => {
+        const names: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await registry.listRuns(f.deps, { first: 5, after, filter: { tags: ['sweep'] }, orderBy: { field, direction } });
+          names.push(...page.runs.map((r) => r.run.name));
+          if (!page.hasNextPage) return names;
+          after = page.runs.at(-1)!.cursor;
+        }
+      };
+      expect(runs.filter((run) => stored(run) === null).map((run) => run.name)).toEqual(['sweep-unfinished']);
+      expect(await paged('TEST_ACCURACY', 'DESC')).toEqual(expected((run) => stored(run)?.accuracy, -1));
+      expect(await paged('TEST_LOSS', 'ASC')).toEqual(expected((run) => stored(run)?.loss, 1));
+    });
+
     it('lists a run whose checkpoints do not fit as missing, with the reason, and correlates the rest', async () => {
       await registry.createRun(f.deps, { name: 'sweep-misfit', architecture: 'resnet18-cifar', datasetName: 'spiral', tags: ['sweep'] });
       await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: 'sweep-misfit', step: 0, role: 'INITIAL' });

@@ -7,6 +7,8 @@ import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { BatchNormRecomputer } from '../../src/compute/bn-recompute.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
+import { encodeSafetensors } from '../../src/storage/safetensors.codec.js';
+import { runEndpointMetrics } from '../../src/usecases/analytics.usecases.js';
 import { materializeInterpolation } from '../../src/usecases/derive.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
@@ -182,4 +184,35 @@ describe('BatchNorm modes and tensor groups', () => {
       message: 'bnStatsDataset: RECOMPUTE needs the dataset whose examples the statistics are recomputed over',
     });
   }, 120_000);
+
+  it('never takes a run\'s end-point metrics from a RECOMPUTE path (its α = 1 is not the checkpoint)', async () => {
+    // A 24-image TEST split, so that whole-dataset paths stay cheap; a run that names it, ending at `final`.
+    const n = 24;
+    const perExample = test.exampleShape.reduce((a, b) => a * b, 1);
+    const file = path.join(dir, 'small.safetensors');
+    writeFileSync(
+      file,
+      encodeSafetensors([
+        { name: 'images_f32_nchw', dtype: 'F32', shape: [n, ...test.exampleShape], data: test.x.slice(0, n * perExample) },
+        { name: 'labels', dtype: 'U8', shape: [n], data: test.labels.slice(0, n) },
+      ]),
+    );
+    const small = (await registry.importDatasetFile(f.deps, file, { name: 'small', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })).dataset.id;
+    await registry.createRun(f.deps, { name: 'resnet-small', architecture: 'resnet18-cifar', datasetName: 'small' });
+    await registry.importCheckpointFile(f.deps, path.join(dir, 'final.safetensors'), { run: 'resnet-small', step: 150, role: 'FINAL' });
+    const run = (await f.deps.repository.findRunByName('resnet-small'))!;
+
+    const request = { from: ids.init, to: ids.final, dataset: small, alphas: [1] };
+    const recomputed = (await interpolationPath(evaluation.paths, { ...request, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 })).points[0]!;
+    expect((await runEndpointMetrics(evaluation.analytics, [run], 'TEST', { evaluate: false })).metrics.get(run.id)).toEqual({ missing: 'not evaluated yet' });
+
+    const own = (await interpolationPath(evaluation.paths, { ...request, bnStats: 'KEEP_TO' })).points[0]!;
+    expect(recomputed.lossSum).not.toBeCloseTo(own.lossSum, 3);
+    expect((await runEndpointMetrics(evaluation.analytics, [run], 'TEST', { evaluate: false })).metrics.get(run.id)).toEqual({
+      loss: own.lossSum / n,
+      accuracy: own.correct / n,
+      n,
+    });
+  }, 120_000);
 });
+

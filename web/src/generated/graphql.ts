@@ -186,10 +186,22 @@ export type RunOrder = {
 };
 
 export type RunOrderField =
+  /** Creation order. */
   | 'CREATED_AT'
+  /** A numeric hyper-parameter, at orderBy.path. */
   | 'HYPERPARAMETER'
+  /** Run name. */
   | 'NAME'
-  | 'REPORTED_METRIC';
+  /** A numeric reported metric, at orderBy.path. */
+  | 'REPORTED_METRIC'
+  /** Run.testAccuracy as stored (nothing is evaluated to sort); runs without one sort last. */
+  | 'TEST_ACCURACY'
+  /** Run.testLoss as stored; runs without one sort last. */
+  | 'TEST_LOSS'
+  /** Run.trainAccuracy as stored; runs without one sort last. */
+  | 'TRAIN_ACCURACY'
+  /** Run.trainLoss as stored; runs without one sort last. */
+  | 'TRAIN_LOSS';
 
 export type SortDirection =
   | 'ASC'

@@ -31,6 +31,8 @@ export function runsView(root: HTMLElement): void {
     h('option', { value: 'NAME:ASC' }, 'name'),
     h('option', { value: 'HYPERPARAMETER:ASC' }, 'hyper-parameter (path below)'),
     h('option', { value: 'REPORTED_METRIC:DESC' }, 'reported metric (path below), highest first'),
+    h('option', { value: 'TEST_ACCURACY:DESC' }, 'test accuracy (stored), highest first'),
+    h('option', { value: 'TEST_LOSS:ASC' }, 'test loss (stored), lowest first'),
   );
   const orderPath = h('input', { id: 'runs-order-path', size: 16, placeholder: 'e.g. seed', 'aria-label': 'Sort path' });
   const body = h('tbody');
