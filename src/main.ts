@@ -49,7 +49,7 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
     .description('Serve the GraphQL API at http://$HOST:$PORT/graphql (embedded Postgres and S3 unless configured).')
     .action(async () => serve(loadConfig(env)));
 
-  const importCommand = program.command('import').description('Upload a local safetensors file to the store and register it.');
+  const importCommand = program.command('import').description('Upload a local file (a safetensors checkpoint; a safetensors, CIFAR-10 binary or MNIST IDX dataset) to the store and register it.');
 
   importCommand
     .command('checkpoint')

@@ -76,9 +76,10 @@ export class CheckpointStateCache {
     private readonly onSha256: (checkpoint: CheckpointRow, sha256: string) => Promise<void>,
   ) {
     this.cache = new LRUCache<string, CheckpointState, CheckpointRow>({
-      maxSize: maxBytes,
+      // lru-cache needs a positive size; 0 (keep nothing) becomes 1, which no state fits in.
+      maxSize: Math.max(1, maxBytes),
       // A state larger than the whole cache is still returned, just not kept.
-      maxEntrySize: maxBytes,
+      maxEntrySize: Math.max(1, maxBytes),
       sizeCalculation: (state) => Math.max(1, state.bytes),
       fetchMethod: async (_key, _stale, { context }) => {
         this.stats.reads++;

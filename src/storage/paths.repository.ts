@@ -136,12 +136,4 @@ export class PathsRepository {
       .returning({ id: pathsTable.id });
     return rows.length > 0;
   }
-
-  /** Stores a point unless one exists for (path, α); returns the stored row either way. */
-  async insertPoint(point: NewPathPoint): Promise<PathPointRow> {
-    const [inserted] = await this.db.insert(pathPointsTable).values(point).onConflictDoNothing().returning();
-    if (inserted !== undefined) return inserted;
-    const [existing] = await this.points(point.pathId, [point.alpha]);
-    return existing!;
-  }
 }

@@ -264,6 +264,9 @@ async function expectSeededRowsReadable(database: Database, seeded: Set<string>)
   // The memo stays writable: a new α of the old path.
   await paths.storePoint({ pathId: ids.path, alpha: 0.75, lossSum: 140, correct: 440, n: 500, nonFinite: 0, engine: 'onnx', engineVersion: '1.30.0', durationMs: 10 });
   expect((await paths.points(ids.path)).map((p) => p.alpha)).toEqual([0, 0.5, 0.75, 1]);
+  // Storing an α again (a worker that died after storing it) keeps the first values and counts the repeat.
+  await paths.storePoint({ pathId: ids.path, alpha: 0.75, lossSum: 999, correct: 1, n: 500, nonFinite: 0, engine: 'tfjs', engineVersion: '4.22.0', durationMs: 10 });
+  expect((await paths.points(ids.path, [0.75]))[0]).toMatchObject({ lossSum: 140, correct: 440, engine: 'onnx', evaluations: 2 });
 
   if (seeded.has('distances')) {
     expect(await new AnalyticsRepository(database.db).findDistance(distanceKey)).toMatchObject({ metric: 'L2', value: 91.25, tensorCount: 122 });
