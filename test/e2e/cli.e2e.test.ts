@@ -578,11 +578,14 @@ describe('API keys', () => {
 });
 
 describe('shutdown', () => {
-  let environment: Environment | undefined;
-  afterAll(async () => environment?.cleanup());
+  const environments: Environment[] = [];
+  afterAll(async () => {
+    for (const environment of environments) await environment.cleanup();
+  });
 
-  it('SIGTERM stops the server with exit code 0 and removes runtime.json', async () => {
-    environment = await freshEnvironment();
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s stops the server with exit code 0 and removes runtime.json', async (signal) => {
+    const environment = await freshEnvironment();
+    environments.push(environment);
     const server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
     const runtime = path.join(environment.home, 'runtime.json');
     const lock = path.join(environment.home, 'embedded.lock');
@@ -591,7 +594,7 @@ describe('shutdown', () => {
       expect(existsSync(lock)).toBe(true);
     }
 
-    expect(await server.stop('SIGTERM'), server.output()).toBe(0);
+    expect(await server.stop(signal), server.output()).toBe(0);
     expect(existsSync(runtime)).toBe(false);
     expect(existsSync(lock)).toBe(false);
     await expect(fetch(server.url, { method: 'POST' })).rejects.toThrow();
