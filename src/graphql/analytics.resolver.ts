@@ -13,6 +13,8 @@ import { DistanceMetric as DistanceMetricEnum } from '../domain/distances.js';
 @Resolver(() => Distance)
 export class DistanceResolver {
   @Query(() => Distance, { description: 'A distance between two checkpoints of one architecture, optionally over some blocks; memoized.' })
+  // An uncached distance reads both checkpoints whole in the request: it holds an evaluation slot meanwhile.
+  @UseMiddleware(LimitEvaluations)
   async distance(
     @Ctx() ctx: GraphQLContext,
     @Arg('from', () => ID) from: string,

@@ -3,6 +3,7 @@ import type { CheckpointRow, RunRow } from '../storage/registry.tables.js';
 import type { BarrierMetrics } from '../domain/barrier.metrics.js';
 import {
   DEFAULT_MAX_EVALUATIONS,
+  NOT_EVALUATED_REASON,
   runBarriers,
   runEndpointMetrics,
   type AnalyticsDeps,
@@ -41,12 +42,18 @@ export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, 
       if (loader === undefined) {
         loader = new DataLoader(
           async (runs) => {
+            const stored = (await runEndpointMetrics(analytics, runs, split, { evaluate: false })).metrics;
+            const missing = runs.filter((run) => {
+              const metric = stored.get(run.id)!;
+              return evaluate && 'missing' in metric && metric.missing === NOT_EVALUATED_REASON;
+            });
+            if (missing.length === 0) return runs.map((run) => stored.get(run.id)!);
             // A page of runs evaluates at most DEFAULT_MAX_EVALUATIONS missing end points (the rest stay null
             // until asked again), holding one evaluation slot of the caller while it waits.
-            const release = evaluate ? options.evaluationSlot?.() : undefined;
+            const release = options.evaluationSlot?.();
             try {
-              const { metrics } = await runEndpointMetrics(analytics, runs, split, { evaluate, maxEvaluations: DEFAULT_MAX_EVALUATIONS });
-              return runs.map((run) => metrics.get(run.id)!);
+              const { metrics } = await runEndpointMetrics(analytics, missing, split, { evaluate: true, maxEvaluations: DEFAULT_MAX_EVALUATIONS });
+              return runs.map((run) => metrics.get(run.id) ?? stored.get(run.id)!);
             } finally {
               release?.();
             }

@@ -198,6 +198,8 @@ export interface EndpointMetrics {
 
 /** Reason given for a run whose evaluation is queued and not finished. */
 export const PENDING_REASON = 'evaluation queued, not finished yet';
+/** Reason given, when evaluating is not allowed, for a run whose end point is not stored. */
+export const NOT_EVALUATED_REASON = 'not evaluated yet';
 
 /**
  * The loss and accuracy of each run's FINAL checkpoint on a split of its dataset (the dataset named by the
@@ -237,7 +239,7 @@ export async function runEndpointMetrics(
       continue;
     }
     if (!options.evaluate || budget <= 0) {
-      result.set(target.run.id, { missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : 'not evaluated yet' });
+      result.set(target.run.id, { missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : NOT_EVALUATED_REASON });
       continue;
     }
     budget--;

@@ -35,6 +35,9 @@ describe('request limits', () => {
     const to = await importCheckpointFile(registry, fixturePath('mlp/final.safetensors'), { run: 'limits-a', step: 1200, role: 'FINAL' });
     const { dataset } = await importDatasetFile(registry, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' });
     for (const name of ['limits-b', 'limits-c']) await graphql(`mutation ($name: String!) { createRun(input: { name: $name }) { id } }`, { name });
+    // A run whose test accuracy is not stored: asking for it queues an evaluation.
+    await graphql(`mutation { createRun(input: { name: "limits-d", datasetName: "spiral" }) { id } }`);
+    await importCheckpointFile(registry, fixturePath('mlp/final.safetensors'), { run: 'limits-d', step: 1200, role: 'FINAL', architecture: 'mlp' });
     input = { from: from.checkpoint.id, to: to.checkpoint.id, dataset: dataset.id };
   });
   afterAll(async () => {
@@ -101,6 +104,13 @@ describe('request limits', () => {
       extensions: { code: 'TOO_MANY_REQUESTS' },
       message: expect.stringContaining('evaluation requests in flight, the most allowed (LINPATH_MAX_EVALUATIONS_PER_KEY: 1)'),
     });
+    // So are the other fields that evaluate in the request or wait for evaluations: an uncached distance, and a
+    // run's metric that is not stored; reading stored values needs no slot.
+    const distance = await graphql(`query ($from: ID!, $to: ID!) { distance(from: $from, to: $to, metric: L2) { value } }`, { from: input.from, to: input.to });
+    expect(distance.body.errors?.[0]?.extensions.code).toBe('TOO_MANY_REQUESTS');
+    const runs = await graphql(`{ runs(filter: { nameContains: "limits-d" }) { edges { node { stored: testAccuracy(evaluate: false) testAccuracy } } } }`);
+    expect(runs.body.errors?.map((error: { path: unknown[]; extensions: { code: string } }) => [error.path.at(-1), error.extensions.code])).toEqual([['testAccuracy', 'TOO_MANY_REQUESTS']]);
+    expect(runs.body.data.runs.edges[0].node.stored).toBeNull();
     const otherKey = await graphql(waiting, { input: { ...request, wait: false } }, other);
     expect(otherKey.body.errors).toBeUndefined();
     expect((await first).body.data.interpolationPath.status).toBe('PENDING');
