@@ -13,7 +13,8 @@ import { DistanceMetric as DistanceMetricEnum } from '../domain/distances.js';
 @Resolver(() => Distance)
 export class DistanceResolver {
   @Query(() => Distance, { description: 'A distance between two checkpoints of one architecture, optionally over some blocks; memoized.' })
-  // An uncached distance reads both checkpoints whole in the request: it holds an evaluation slot meanwhile.
+  // A distance not yet stored is computed in the request from both checkpoints read whole: every distance request
+  // holds an evaluation slot (whether it is stored is known only inside the use case).
   @UseMiddleware(LimitEvaluations)
   async distance(
     @Ctx() ctx: GraphQLContext,

@@ -35,27 +35,39 @@ export interface LoaderOptions {
 
 export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, options: LoaderOptions = {}): Loaders {
   const metricLoaders = new Map<string, DataLoader<RunRow, EndpointMetric, string>>();
+  // Run metrics that are not stored yet, for the whole request (all splits and batches): at most
+  // DEFAULT_MAX_EVALUATIONS of them are evaluated, under one evaluation slot of the caller.
+  let evaluationsLeft = DEFAULT_MAX_EVALUATIONS;
+  const slot = sharedSlot(options.evaluationSlot);
   return {
     runMetrics: (split, evaluate) => {
       const key = `${split}:${evaluate}`;
       let loader = metricLoaders.get(key);
       if (loader === undefined) {
         loader = new DataLoader(
-          async (runs) => {
+          async (runs): Promise<Array<EndpointMetric | Error>> => {
             const stored = (await runEndpointMetrics(analytics, runs, split, { evaluate: false })).metrics;
+            const storedOf = (run: RunRow) => stored.get(run.id)!;
             const missing = runs.filter((run) => {
-              const metric = stored.get(run.id)!;
+              const metric = storedOf(run);
               return evaluate && 'missing' in metric && metric.missing === NOT_EVALUATED_REASON;
             });
-            if (missing.length === 0) return runs.map((run) => stored.get(run.id)!);
-            // A page of runs evaluates at most DEFAULT_MAX_EVALUATIONS missing end points (the rest stay null
-            // until asked again), holding one evaluation slot of the caller while it waits.
-            const release = options.evaluationSlot?.();
+            const allowed = Math.min(missing.length, evaluationsLeft);
+            if (allowed === 0) return runs.map(storedOf);
+            let release: () => void;
             try {
-              const { metrics } = await runEndpointMetrics(analytics, missing, split, { evaluate: true, maxEvaluations: DEFAULT_MAX_EVALUATIONS });
-              return runs.map((run) => metrics.get(run.id) ?? stored.get(run.id)!);
+              release = slot();
+            } catch (error) {
+              // TOO_MANY_REQUESTS for the runs that needed an evaluation; stored values are still answered.
+              return runs.map((run) => (missing.includes(run) ? (error as Error) : storedOf(run)));
+            }
+            evaluationsLeft -= allowed;
+            try {
+              const { metrics, evaluations } = await runEndpointMetrics(analytics, missing, split, { evaluate: true, maxEvaluations: allowed });
+              evaluationsLeft += allowed - evaluations;
+              return runs.map((run) => metrics.get(run.id) ?? storedOf(run));
             } finally {
-              release?.();
+              release();
             }
           },
           { cacheKeyFn: (run) => run.id },
@@ -75,5 +87,26 @@ export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, 
       const runs = new Map((await registry.repository.findRunsByIds(ids)).map((run) => [run.id, run]));
       return ids.map((id) => runs.get(id));
     }),
+  };
+}
+
+/** One slot for several holders: taken by the first, given back by the last. */
+function sharedSlot(acquire: (() => () => void) | undefined): () => () => void {
+  let holders = 0;
+  let release: (() => void) | undefined;
+  return () => {
+    if (acquire === undefined) return () => undefined;
+    if (holders === 0) release = acquire();
+    holders++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      holders--;
+      if (holders === 0) {
+        release?.();
+        release = undefined;
+      }
+    };
   };
 }

@@ -90,7 +90,7 @@ export class RunResolver {
   @FieldResolver(() => Float, {
     nullable: true,
     description:
-      "Accuracy of the FINAL checkpoint on the TEST split of the run's dataset (datasetName): the α = 1 point of a stored path ending there (not a bnStats RECOMPUTE path), evaluated on demand unless evaluate is false — at most 50 runs' per request, holding one evaluation slot of the caller (LINPATH_MAX_EVALUATIONS_PER_KEY). Null when the run has no FINAL checkpoint or no such dataset, or is not evaluated yet.",
+      "Accuracy of the FINAL checkpoint on the TEST split of the run's dataset (datasetName): the α = 1 point of a stored path ending there (not a bnStats RECOMPUTE path), evaluated on demand unless evaluate is false (at most 50 end points per request, under one evaluation slot of the caller: LINPATH_MAX_EVALUATIONS_PER_KEY). Null when the run has no FINAL checkpoint or no such dataset, or is not evaluated yet.",
   })
   async testAccuracy(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
     return endpointValue(ctx, run, 'TEST', evaluate, 'accuracy');

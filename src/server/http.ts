@@ -49,13 +49,10 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     loaders: createLoaders(app.registry, app.analytics, { evaluationSlot: () => evaluations.acquire(limitBucket(auth)) }),
   });
   // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
-  // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server.
-  const sockets = new WebSocketServer({ noServer: true });
+  // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server. ws itself
+  // answers 400 to an upgrade of any other path (query strings aside) or a malformed handshake.
+  const sockets = new WebSocketServer({ noServer: true, path: '/graphql' });
   server.on('upgrade', (request, socket, head) => {
-    if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
-      socket.destroy();
-      return;
-    }
     sockets.handleUpgrade(request, socket, head, (client) => sockets.emit('connection', client, request));
   });
   const subscriptions = useServer(

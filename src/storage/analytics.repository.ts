@@ -32,7 +32,8 @@ export class AnalyticsRepository {
   /**
    * For each (checkpoint, dataset), a stored α = 1 point of any path ending at that checkpoint over the whole
    * dataset: at α = 1 every path is the checkpoint itself, whatever its start, blocks or tensor group — except
-   * a bnStats RECOMPUTE path, whose α = 1 state has recomputed BatchNorm statistics. One query for all.
+   * a bnStats RECOMPUTE path, whose α = 1 state has recomputed BatchNorm statistics. The first stored such point
+   * (then by path id), as registry.repository's storedEndpointValue sorts by. One query for all.
    */
   async endpointPoints(pairs: ReadonlyArray<{ checkpointId: string; datasetId: string }>): Promise<EndpointPoint[]> {
     if (pairs.length === 0) return [];
@@ -63,7 +64,7 @@ export class AnalyticsRepository {
           ne(pathsTable.bnStats, 'RECOMPUTE'),
         ),
       )
-      .orderBy(checkpointsTable.id, pathsTable.datasetId, pathPointsTable.createdAt);
+      .orderBy(checkpointsTable.id, pathsTable.datasetId, pathPointsTable.createdAt, pathPointsTable.pathId);
     const wanted = new Set(pairs.map((p) => `${p.checkpointId}:${p.datasetId}`));
     return rows.filter((row) => wanted.has(`${row.checkpointId}:${row.datasetId}`));
   }

@@ -350,7 +350,7 @@ function storedEndpointValue(split: 'TEST' | 'TRAIN', value: 'accuracy' | 'loss'
     WHERE final.run_id = ${runsTable.id} AND final.role = 'FINAL'
       AND dataset.name = ${runsTable.datasetName} AND dataset.split = ${split}
       AND point.alpha = 1 AND path.example_count = dataset.example_count AND path.bn_stats <> 'RECOMPUTE'
-    ORDER BY final.step, point.created_at
+    ORDER BY point.created_at, point.path_id
     LIMIT 1)`;
 }
 

@@ -373,7 +373,7 @@ export async function storedPointsOfRows(
     requests.map(async (rows) => {
       try {
         const input = { from: rows.from.id, to: rows.to.id, dataset: rows.dataset.id };
-        return await planPathOf(deps, endpointsOf(rows.from, rows.to, null), rows.dataset, input);
+        return await planPathOf(deps, endpointsOf(rows.from, rows.to, null), async () => rows.dataset, input);
       } catch (error) {
         if (isLinpathError(error)) return error;
         throw error;
@@ -467,16 +467,21 @@ function endpointsOf(from: CheckpointRow, to: CheckpointRow, blocks: readonly st
 /** Checks the request against the registry and computes the path's identity; reads no tensors. */
 async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: InterpolationPathInput): Promise<PathPlan> {
   const endpoints = await resolveEndpoints(deps, input);
-  const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
-  if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
-  return planPathOf(deps, endpoints, dataset, input);
+  return planPathOf(deps, endpoints, async () => {
+    const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
+    if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
+    return dataset;
+  }, input);
 }
 
-/** planPath for rows already read; queries only for a RECOMPUTE path's statistics dataset. */
+/**
+ * planPath for checkpoints already read; the dataset is asked for after the checks that need none, so an
+ * invalid request is refused as such whatever its dataset.
+ */
 async function planPathOf(
   deps: Pick<PathDeps, 'registry' | 'settings'>,
   endpoints: Endpoints,
-  dataset: DatasetRow,
+  datasetOf: () => Promise<DatasetRow>,
   input: InterpolationPathInput,
 ): Promise<PathPlan> {
   const { from, to, architecture, graph } = endpoints;
@@ -487,6 +492,7 @@ async function planPathOf(
   const runningStats = new Set(graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])));
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
   const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, { tensors, bnStats, architecture });
+  const dataset = await datasetOf();
 
   if (dataset.labelKind !== 'CLASS_INDEX') {
     throw badUserInput(`dataset "${dataset.name}" has ${dataset.labelKind} labels; evaluation needs CLASS_INDEX labels`);

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +99,35 @@ describe('GraphQL API', () => {
     expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('data_offsets') });
     const runs = await graphql(`{ runs(filter: { nameContains: "api-run" }) { edges { node { name checkpoints { step } } } } }`);
     expect(runs.body.data.runs.edges).toEqual([{ node: { name: 'api-run', checkpoints: [{ step: 0 }] } }]);
+  });
+
+  it('answers WebSocket upgrades of other paths, or with a malformed target, with 400 and keeps serving', async () => {
+    const { port } = new URL(http.url);
+    /** The status line the server answers a raw upgrade request with (empty when it just closes). */
+    const upgrade = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write(
+            `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n',
+          ),
+        );
+        let received = '';
+        socket.on('data', (chunk) => {
+          received += chunk.toString('latin1');
+          if (received.includes('\r\n')) {
+            socket.destroy();
+            resolve(received.slice(0, received.indexOf('\r\n')));
+          }
+        });
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+    expect(await upgrade('/graphql?client=dashboard')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(await upgrade('/other')).toBe('HTTP/1.1 400 Bad Request');
+    expect(await upgrade('http://[')).toMatch(/^(HTTP\/1\.1 400 Bad Request)?$/);
+    const response = await fetch(http.url.replace('/graphql', '/healthz'));
+    expect(response.status).toBe(200);
   });
 
   it('pages runs as a Relay connection', async () => {

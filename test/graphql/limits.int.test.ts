@@ -3,6 +3,7 @@ import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/storage/database.js';
 import { S3ObjectStore } from '../../src/storage/object-store.s3.js';
+import { interpolationPath } from '../../src/usecases/paths.usecases.js';
 import { importCheckpointFile, importDatasetFile } from '../../src/usecases/registry.usecases.js';
 import { postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -38,6 +39,11 @@ describe('request limits', () => {
     // A run whose test accuracy is not stored: asking for it queues an evaluation.
     await graphql(`mutation { createRun(input: { name: "limits-d", datasetName: "spiral" }) { id } }`);
     await importCheckpointFile(registry, fixturePath('mlp/final.safetensors'), { run: 'limits-d', step: 1200, role: 'FINAL', architecture: 'mlp' });
+    // A run whose test accuracy is stored: its α = 1 point, written here (this test is about slots, not values).
+    await graphql(`mutation { createRun(input: { name: "limits-e", datasetName: "spiral" }) { id } }`);
+    const e = await importCheckpointFile(registry, fixturePath('mlp/epoch5.safetensors'), { run: 'limits-e', step: 100, role: 'FINAL', architecture: 'mlp' });
+    const queued = await interpolationPath(test.app.paths, { from: from.checkpoint.id, to: e.checkpoint.id, dataset: dataset.id, alphas: [1] }, { wait: false });
+    await test.app.paths.paths.storePoint({ pathId: queued.path.id, alpha: 1, lossSum: 2000, correct: 4000, n: 5000, nonFinite: 0, engine: 'onnx', engineVersion: 'test', durationMs: 1 });
     input = { from: from.checkpoint.id, to: to.checkpoint.id, dataset: dataset.id };
   });
   afterAll(async () => {
@@ -108,9 +114,11 @@ describe('request limits', () => {
     // run's metric that is not stored; reading stored values needs no slot.
     const distance = await graphql(`query ($from: ID!, $to: ID!) { distance(from: $from, to: $to, metric: L2) { value } }`, { from: input.from, to: input.to });
     expect(distance.body.errors?.[0]?.extensions.code).toBe('TOO_MANY_REQUESTS');
-    const runs = await graphql(`{ runs(filter: { nameContains: "limits-d" }) { edges { node { stored: testAccuracy(evaluate: false) testAccuracy } } } }`);
+    const runs = await graphql(`{ runs(filter: { nameContains: "limits-" }) { edges { node { name stored: testAccuracy(evaluate: false) testAccuracy } } } }`);
     expect(runs.body.errors?.map((error: { path: unknown[]; extensions: { code: string } }) => [error.path.at(-1), error.extensions.code])).toEqual([['testAccuracy', 'TOO_MANY_REQUESTS']]);
-    expect(runs.body.data.runs.edges[0].node.stored).toBeNull();
+    const nodes = Object.fromEntries(runs.body.data.runs.edges.map((edge: { node: { name: string } }) => [edge.node.name, edge.node]));
+    expect(nodes['limits-d']).toEqual({ name: 'limits-d', stored: null, testAccuracy: null });
+    expect(nodes['limits-e']).toEqual({ name: 'limits-e', stored: 0.8, testAccuracy: 0.8 });
     const otherKey = await graphql(waiting, { input: { ...request, wait: false } }, other);
     expect(otherKey.body.errors).toBeUndefined();
     expect((await first).body.data.interpolationPath.status).toBe('PENDING');

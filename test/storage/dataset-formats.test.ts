@@ -10,6 +10,7 @@ import {
   idxHeaderLength,
   parseIdxHeader,
 } from '../../src/storage/dataset-formats.js';
+import { idxFile } from '../helpers/idx.js';
 
 /** CIFAR-10 records: label, then the image with every byte (record·7 + position) mod 256. */
 function cifarRecords(labels: number[]): Uint8Array {
@@ -19,17 +20,6 @@ function cifarRecords(labels: number[]): Uint8Array {
     for (let p = 0; p < CIFAR10_IMAGE_BYTES; p++) bytes[r * CIFAR10_RECORD_BYTES + 1 + p] = (r * 7 + p) % 256;
   });
   return bytes;
-}
-
-/** An IDX file: big-endian magic (0, 0, type, rank), dims, then `data` (zeros of the right length by default). */
-function idx(type: number, dims: number[], data?: Uint8Array): Uint8Array {
-  const body = data ?? new Uint8Array(dims.reduce((a, b) => a * b, 1));
-  const out = new Uint8Array(4 + 4 * dims.length + body.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, (type << 8) | dims.length, false);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * dims.length);
-  return out;
 }
 
 const header = (file: Uint8Array, kind: 'images' | 'labels', size = file.length) =>
@@ -79,35 +69,35 @@ describe('CIFAR-10 binary', () => {
 
 describe('IDX', () => {
   it('parses MNIST images and labels headers', () => {
-    const images = idx(0x08, [5, 28, 28]);
-    const labels = idx(0x08, [5]);
+    const images = idxFile(0x08, [5, 28, 28]);
+    const labels = idxFile(0x08, [5]);
     expect(header(images, 'images')).toEqual({ kind: 'images', dims: [5, 28, 28], headerLength: 16 });
     expect(header(labels, 'labels')).toEqual({ kind: 'labels', dims: [5], headerLength: 8 });
     expect(() => checkIdxPair(header(images, 'images'), header(labels, 'labels'))).not.toThrow();
     // Other image sizes are fine: [N, H, W].
-    expect(header(idx(0x08, [2, 3, 4]), 'images').dims).toEqual([2, 3, 4]);
+    expect(header(idxFile(0x08, [2, 3, 4]), 'images').dims).toEqual([2, 3, 4]);
   });
 
   it.each([
-    ['a labels file given as images', () => idx(0x08, [5]), 'images', 'expected an IDX images file (magic 0x00000803: unsigned bytes, 3 dimensions N, H, W), got magic 0x00000801 (unsigned byte, 1 dimension)'],
-    ['an images file given as labels', () => idx(0x08, [5, 28, 28]), 'labels', 'expected an IDX labels file (magic 0x00000801: unsigned bytes, 1 dimension N), got magic 0x00000803 (unsigned byte, 3 dimensions)'],
-    ['float32 images', () => idx(0x0d, [1, 2, 2], new Uint8Array(16)), 'images', 'got magic 0x00000d03 (float32, 3 dimensions)'],
-    ['an unknown type', () => idx(0x42, [1, 1, 1]), 'images', 'got magic 0x00004203 (unknown type 0x42, 3 dimensions)'],
+    ['a labels file given as images', () => idxFile(0x08, [5]), 'images', 'expected an IDX images file (magic 0x00000803: unsigned bytes, 3 dimensions N, H, W), got magic 0x00000801 (unsigned byte, 1 dimension)'],
+    ['an images file given as labels', () => idxFile(0x08, [5, 28, 28]), 'labels', 'expected an IDX labels file (magic 0x00000801: unsigned bytes, 1 dimension N), got magic 0x00000803 (unsigned byte, 3 dimensions)'],
+    ['float32 images', () => idxFile(0x0d, [1, 2, 2], new Uint8Array(16)), 'images', 'got magic 0x00000d03 (float32, 3 dimensions)'],
+    ['an unknown type', () => idxFile(0x42, [1, 1, 1]), 'images', 'got magic 0x00004203 (unknown type 0x42, 3 dimensions)'],
     ['a file that is not IDX', () => new TextEncoder().encode('P5 28 28 255 and then some pixels'), 'images', 'got magic 0x50352032 (not an IDX file: IDX files start with two zero bytes)'],
     ['a gzip file', () => new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6]), 'images', 'got a gzip-compressed file; decompress it first (gunzip)'],
-    ['a truncated header', () => idx(0x08, [5, 28, 28]).subarray(0, 10), 'images', 'with a 16-byte header, got a file of 10 bytes'],
+    ['a truncated header', () => idxFile(0x08, [5, 28, 28]).subarray(0, 10), 'images', 'with a 16-byte header, got a file of 10 bytes'],
     ['an empty file', () => new Uint8Array(0), 'labels', 'with a 8-byte header, got a file of 0 bytes'],
-    ['a zero dimension', () => idx(0x08, [0, 28, 28]), 'images', 'expected dimensions N, H, W of at least 1, got [0, 28, 28]'],
-    ['zero labels', () => idx(0x08, [0]), 'labels', 'expected dimension N of at least 1, got [0]'],
-    ['missing image bytes', () => idx(0x08, [5, 28, 28]).subarray(0, 16 + 4 * 784), 'images', 'expected 16 + 5 × 28 × 28 = 3936 bytes for dimensions [5, 28, 28], got 3152 bytes'],
-    ['trailing bytes', () => idx(0x08, [3], new Uint8Array(4)), 'labels', 'expected 8 + 3 = 11 bytes for dimensions [3], got 12 bytes'],
-    ['dimensions past 2^53', () => idx(0x08, [0xffffffff, 0xffffffff, 0xffffffff], new Uint8Array(0)), 'images', '= more than 2^53 bytes'],
+    ['a zero dimension', () => idxFile(0x08, [0, 28, 28]), 'images', 'expected dimensions N, H, W of at least 1, got [0, 28, 28]'],
+    ['zero labels', () => idxFile(0x08, [0]), 'labels', 'expected dimension N of at least 1, got [0]'],
+    ['missing image bytes', () => idxFile(0x08, [5, 28, 28]).subarray(0, 16 + 4 * 784), 'images', 'expected 16 + 5 × 28 × 28 = 3936 bytes for dimensions [5, 28, 28], got 3152 bytes'],
+    ['trailing bytes', () => idxFile(0x08, [3], new Uint8Array(4)), 'labels', 'expected 8 + 3 = 11 bytes for dimensions [3], got 12 bytes'],
+    ['dimensions past 2^53', () => idxFile(0x08, [0xffffffff, 0xffffffff, 0xffffffff], new Uint8Array(0)), 'images', '= more than 2^53 bytes'],
   ] as const)('refuses %s', (_label, make, kind, fragment) => {
     expect(() => header(make(), kind)).toThrow(formatError(fragment));
   });
 
   it('refuses images and labels of different counts', () => {
-    expect(() => checkIdxPair(header(idx(0x08, [5, 2, 2]), 'images'), header(idx(0x08, [4]), 'labels'))).toThrow(
+    expect(() => checkIdxPair(header(idxFile(0x08, [5, 2, 2]), 'images'), header(idxFile(0x08, [4]), 'labels'))).toThrow(
       formatError('expected as many labels as images (5), got 4 labels'),
     );
   });

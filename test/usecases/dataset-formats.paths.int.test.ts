@@ -4,11 +4,13 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
+import { SeededRandom } from '../../src/domain/random.js';
 import { encodeSafetensors } from '../../src/storage/safetensors.codec.js';
 import { interpolationPath, type PathResult } from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixtureFloats, readReferenceFixture, readSafetensorsFixture } from '../helpers/engine-fixtures.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { idxFile } from '../helpers/idx.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
@@ -24,28 +26,6 @@ const lossOf = (result: PathResult, alpha: number) => {
   const point = result.points.find((p) => p.alpha === alpha)!;
   return { loss: point.lossSum / point.n, correct: point.correct, n: point.n, nonFinite: point.nonFinite, engine: point.engine };
 };
-
-/** An IDX file: magic (0, 0, type, rank), big-endian dimensions, then the bytes. */
-function idxFile(dims: number[], data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, (0x08 << 8) | dims.length, false); // 0x08: unsigned byte
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
-
-/** mulberry32: a small deterministic generator of uniforms in [0, 1). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** fl32(fl32(c0·t0) + fl32(c1·t1)), c0 = fl32(1 − α), c1 = fl32(α): the fixtures' (torch's) float32 rule. */
 function mix(from: Float32Array, to: Float32Array, alpha: number): Float32Array {
@@ -164,7 +144,8 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
 
     /** Weights and biases U(−√(6/fan_in), √(6/fan_in)) (He uniform, so that the logits spread), from a seeded generator. */
     const randomMlp = (seed: number) => {
-      const next = uniforms(seed);
+      const random = new SeededRandom(seed);
+      const next = () => random.next();
       const state = new Map<string, Float32Array>();
       for (let l = 1; l < WIDTHS.length; l++) {
         const [fanIn, fanOut] = [WIDTHS[l - 1]!, WIDTHS[l]!];
@@ -204,12 +185,13 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
 
     beforeAll(async () => {
       // Sparse strokes on black as in MNIST: about a third of the pixels lit, at any intensity.
-      const next = uniforms(2024);
+      const random = new SeededRandom(2024);
+      const next = () => random.next();
       for (let j = 0; j < pixels.length; j++) pixels[j] = next() < 0.35 ? 1 + Math.floor(next() * 255) : 0;
       const images = path.join(dir, 't10k-images-idx3-ubyte');
       const labelsFile = path.join(dir, 't10k-labels-idx1-ubyte');
-      writeFileSync(images, idxFile([N, SIDE, SIDE], pixels));
-      writeFileSync(labelsFile, idxFile([N], labels));
+      writeFileSync(images, idxFile(0x08, [N, SIDE, SIDE], pixels));
+      writeFileSync(labelsFile, idxFile(0x08, [N], labels));
       ids.dataset = (
         await registry.importDatasetFile(f.deps, images, { name: 'mnist', split: 'TEST', format: 'MNIST_IDX', labelsFile, normalization: NORMALIZATION })
       ).dataset.id;

@@ -11,6 +11,7 @@ import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { idxFile } from '../helpers/idx.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
 // type-graphql builds the schema with graphql's CommonJS build; executing it needs that same module.
@@ -41,15 +42,6 @@ function cifarFile(labels: number[]): Uint8Array {
     for (let p = 0; p < 3072; p++) bytes[i * 3073 + 1 + p] = pixel(i, p);
   });
   return bytes;
-}
-
-function idxFile(magicType: number, dims: number[], data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, (magicType << 8) | dims.length, false);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
 }
 
 const MNIST_N = 6;
