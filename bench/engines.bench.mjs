@@ -154,7 +154,7 @@ const median = (xs) => {
 async function alphaPoint(prepared, graph, from, to, examples, batch) {
   const started = performance.now();
   const state = interpolateState(from, to, ALPHA, 'all');
-  const bound = await prepared.bind(state);
+  const bound = await prepared.bind(state, { examples: examples.n });
   let tally = emptyTally();
   try {
     for (let start = 0; start < examples.n; start += batch) {

@@ -89,7 +89,7 @@ function constantModel(state) {
 
 const base = { executionProviders: ['cpu'], interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 const VARIANTS = [
-  { label: 'engine today: threads=cores, level all, batch 250', options: { intraOpNumThreads: CORES }, batch: 250 },
+  { label: 'state as inputs: threads=cores, level all, batch 250', options: { intraOpNumThreads: CORES }, batch: 250 },
   { label: 'threads unset (ORT default)', options: {}, batch: 250 },
   { label: 'threads 1', options: { intraOpNumThreads: 1 }, batch: 250 },
   { label: 'level disabled', options: { intraOpNumThreads: CORES, graphOptimizationLevel: 'disabled' }, batch: 250 },

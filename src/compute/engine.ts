@@ -19,8 +19,12 @@ export interface Engine {
 }
 
 export interface PreparedModel {
-  /** Loads one state (per α) into the engine: uploads, transposes, whatever is done once per state. */
-  bind(state: StateMap): Promise<BoundModel>;
+  /**
+   * Loads one state (per α) into the engine: uploads, transposes, whatever is done once per state.
+   * `examples` says how many examples the bound model will see, when known: an engine may spend more per
+   * state (e.g. ONNX Runtime's pre-packed weights) where that pays off over many examples.
+   */
+  bind(state: StateMap, hints?: { examples?: number }): Promise<BoundModel>;
   dispose(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import type { Engine, EngineName } from './engine.js';
 export class EngineProvider {
   private readonly engines = new Map<EngineName, Promise<Engine>>();
 
-  constructor(private readonly settings: Pick<ComputeSettings, 'onnxProvider' | 'threads' | 'tfjsBackend'>) {}
+  constructor(private readonly settings: Pick<ComputeSettings, 'onnxProvider' | 'threads' | 'tfjsBackend'> & Partial<Pick<ComputeSettings, 'onnxState'>>) {}
 
   get(name: EngineName): Promise<Engine> {
     let engine = this.engines.get(name);
@@ -27,6 +27,7 @@ export class EngineProvider {
         const { OnnxEngine } = await import('./onnx/onnx.engine.js');
         return OnnxEngine.create({
           provider: this.settings.onnxProvider,
+          ...(this.settings.onnxState === undefined ? {} : { state: this.settings.onnxState }),
           ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}),
         });
       }

@@ -55,7 +55,7 @@ export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
       const interpolated = interpolateState(args.from, args.to, alpha, args.moving);
       const state =
         recomputer === undefined ? interpolated : await recomputer.recompute(interpolated, args.recomputeBatchNorm!, batchSize);
-      const bound = await prepared.bind(state);
+      const bound = await prepared.bind(state, { examples: examples.n });
       let tally = emptyTally();
       try {
         for (let start = 0; start < examples.n; start += batchSize) {

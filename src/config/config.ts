@@ -87,6 +87,8 @@ export interface QueueSettings {
 export interface ComputeSettings {
   engine: 'onnx' | 'tfjs';
   onnxProvider: 'cpu' | 'cuda';
+  /** How ONNX Runtime receives each state (OnnxEngineOptions.state). */
+  onnxState: 'auto' | 'inputs' | 'initializers';
   /** Engine threads; 0: the engine's default (one per core). */
   threads: number;
   /** undefined: the fastest available of tensorflow, wasm, cpu. */
@@ -183,6 +185,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const compute: ComputeSettings = {
     engine: choice('LINPATH_ENGINE', ['onnx', 'tfjs'] as const, 'onnx'),
     onnxProvider: choice('LINPATH_ONNX_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+    onnxState: choice('LINPATH_ONNX_STATE', ['auto', 'inputs', 'initializers'] as const, 'auto'),
     threads: integer('LINPATH_THREADS', 0, 0, 1024),
     tfjsBackend: tfjsBackend === 'auto' ? undefined : tfjsBackend,
     batchSize: integer('LINPATH_BATCH_SIZE', 250, 1, 1_000_000),

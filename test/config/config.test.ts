@@ -58,6 +58,7 @@ describe('loadConfig', () => {
   it.each([
     [{ HOST: 'bad host' }, 'HOST: expected an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "bad host"'],
     [{ HOST: 'http://0.0.0.0' }, 'HOST: expected an IP address or a host name'],
+    [{ LINPATH_ONNX_STATE: 'weights' }, 'LINPATH_ONNX_STATE: expected one of auto, inputs, initializers, got "weights"'],
     [{ PORT: 'eighty' }, 'PORT: expected an integer from 0 to 65535, got "eighty"'],
     [{ PORT: '70000' }, 'PORT: expected an integer from 0 to 65535, got "70000"'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL: expected a postgres: or postgresql: URL, got protocol "mysql:"'],

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { unavailable } from '../../errors.js';
 import type { BoundModel, Engine, PreparedModel, StateMap } from '../engine.js';
@@ -15,6 +16,26 @@ export interface OnnxEngineOptions {
   deviceId?: number;
   /** Sessions no prepared model uses that stay cached for the next `prepare` of the same graph. */
   maxIdleSessions?: number;
+  /**
+   * How a state reaches ONNX Runtime. `inputs`: as graph inputs of one session shared by every state.
+   * `initializers`: baked into a session of its own per bound state, which ORT optimises further (BatchNorm
+   * folded into convolutions, weights pre-packed in its blocked layout): 80–180 ms to create on ResNet-18,
+   * then ~1.2–1.5× faster convolutions. `auto` (default): initializers for a convolutional graph on the CPU
+   * bound for at least INITIALIZER_MIN_EXAMPLES examples, inputs otherwise.
+   */
+  state?: OnnxStateMode;
+}
+
+export type OnnxStateMode = 'auto' | 'inputs' | 'initializers';
+
+/** Below this many examples per state, building a session per state costs more than it saves. */
+export const INITIALIZER_MIN_EXAMPLES = 256;
+
+/** Whether a state bound for `examples` examples (undefined: not said) goes in as initializers. */
+export function usesInitializers(mode: OnnxStateMode, provider: OnnxProvider, graph: ModelGraph, examples: number | undefined): boolean {
+  if (mode !== 'auto') return mode === 'initializers';
+  const convolutional = graph.nodes.some((node) => node.op === 'conv2d');
+  return provider === 'cpu' && convolutional && examples !== undefined && examples >= INITIALIZER_MIN_EXAMPLES;
 }
 
 /**
@@ -125,7 +146,10 @@ export class OnnxEngine implements Engine {
       const shape = specs.get(name)!;
       return { name, shape, size: shape.reduce((a, b) => a * b, 1) };
     });
-    return new OnnxPreparedModel(session, graph, inputs, () => this.releaseUse(cached));
+    const initializers = (examples: number | undefined) =>
+      usesInitializers(this.options.state ?? 'auto', this.options.provider, graph, examples);
+    const sessionWith = (state: ReadonlyMap<string, Float32Array>) => this.createSession(withInitializers(model, inputs, state));
+    return new OnnxPreparedModel(session, graph, inputs, () => this.releaseUse(cached), initializers, sessionWith);
   }
 
   /** Releases every session; prepared and bound models of this engine must not be used afterwards. */
@@ -185,10 +209,15 @@ class OnnxPreparedModel implements PreparedModel {
     private readonly graph: ModelGraph,
     private readonly stateInputs: readonly StateInput[],
     private readonly releaseSession: () => Promise<void>,
+    private readonly useInitializers: (examples: number | undefined) => boolean,
+    private readonly sessionWith: (state: ReadonlyMap<string, Float32Array>) => Promise<ort.InferenceSession>,
   ) {}
 
-  /** Wraps the state's arrays as ort.Tensors (no copy); they must not change while the bound model is used. */
-  async bind(state: StateMap): Promise<BoundModel> {
+  /**
+   * Wraps the state's arrays as ort.Tensors (no copy; they must not change while the bound model is used), or
+   * builds a session with the state as initializers (see OnnxEngineOptions.state), released on dispose.
+   */
+  async bind(state: StateMap, hints: { examples?: number } = {}): Promise<BoundModel> {
     if (this.disposed) throw new Error('OnnxEngine: bind on a disposed prepared model');
     const problems: string[] = [];
     const feeds: Record<string, ort.Tensor> = {};
@@ -206,7 +235,9 @@ class OnnxPreparedModel implements PreparedModel {
       const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; … (${problems.length} in all)` : '');
       throw new Error(`OnnxEngine: the state does not fit ${this.graph.architecture}: ${shown}`);
     }
-    return new OnnxBoundModel(this.session, this.graph, feeds);
+    if (!this.useInitializers(hints.examples)) return new OnnxBoundModel(this.session, this.graph, feeds, undefined);
+    const own = await this.sessionWith(new Map(Object.entries(feeds).map(([name, tensor]) => [name, tensor.data as Float32Array])));
+    return new OnnxBoundModel(own, this.graph, {}, () => own.release());
   }
 
   async dispose(): Promise<void> {
@@ -224,6 +255,8 @@ class OnnxBoundModel implements BoundModel {
     private readonly session: ort.InferenceSession,
     private readonly graph: ModelGraph,
     feeds: Record<string, ort.Tensor>,
+    /** For a session of this bound state's own (initializers): releases it. */
+    private readonly releaseOwnSession: (() => Promise<void>) | undefined,
   ) {
     this.feeds = feeds;
     this.exampleSize = graph.inputShape.reduce((a, b) => a * b, 1);
@@ -250,6 +283,27 @@ class OnnxBoundModel implements BoundModel {
   }
 
   async dispose(): Promise<void> {
+    if (this.feeds === undefined) return;
     this.feeds = undefined;
+    await this.releaseOwnSession?.();
   }
+}
+
+/** The lowered model with `state` as initializers instead of graph inputs (OnnxEngineOptions.state). */
+function withInitializers(model: Uint8Array, inputs: readonly StateInput[], state: ReadonlyMap<string, Float32Array>): Uint8Array {
+  const { onnx } = onnxProto;
+  const decoded = onnx.ModelProto.decode(model);
+  const graph = decoded.graph!;
+  const names = new Set(inputs.map((input) => input.name));
+  graph.input = (graph.input ?? []).filter((input) => !names.has(input.name ?? ''));
+  graph.initializer = inputs.map(({ name, shape }) => {
+    const values = state.get(name)!;
+    return onnx.TensorProto.create({
+      name,
+      dims: shape,
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
+  });
+  return onnx.ModelProto.encode(decoded).finish();
 }
