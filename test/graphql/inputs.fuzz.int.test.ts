@@ -17,6 +17,9 @@ import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { seedFuzzFromEnvironment } from '../helpers/fuzz.js';
+
+seedFuzzFromEnvironment();
 
 /**
  * Generated GraphQL inputs through the real server (HTTP, Apollo, type-graphql, the use cases, the database):
