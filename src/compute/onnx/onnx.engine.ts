@@ -50,9 +50,11 @@ export function usesInitializers(mode: OnnxStateMode, provider: OnnxProvider, gr
  * present; unset fetches it when missing; and in 1.30.0 `cuda12` falls through the parser without a return,
  * which also means "fetch when missing". Only when that flag is unset does it consult the deprecated
  * ONNXRUNTIME_NODE_INSTALL_CUDA=v12 (or npm config `onnxruntime-node-install-cuda`).
- * This project's .npmrc sets `onnxruntime-node-install=skip`, so a plain `npm install` never fetches it
- * and ONNXRUNTIME_NODE_INSTALL_CUDA=v12 is ignored; ONNXRUNTIME_NODE_INSTALL=cuda12 (read before the npm
- * config) overrides it. The provider then loads CUDA 12.x and cuDNN 9.x from the system library path.
+ * This project's .npmrc sets `onnxruntime-node-install=skip` and package.json's `allowScripts` denies the
+ * script (npm 11 advises, npm 12 enforces; npm 12 also stops passing unknown .npmrc keys to scripts), so a
+ * plain `npm install` never fetches it. Running the script directly with ONNXRUNTIME_NODE_INSTALL=cuda12 (read
+ * before any npm config) fetches it on every npm version. The provider then loads CUDA 12.x and cuDNN 9.x from
+ * the system library path.
  * The node binding passes the CUDA provider only a device id, so its other options keep their defaults,
  * among them use_tf32 = true: on Ampere and newer GPUs float32 convolutions and GEMMs round their inputs to
  * TF32's 10-bit mantissa (~1e-3 relative). NVIDIA_TF32_OVERRIDE=0 in the process's environment makes cuBLAS
@@ -60,8 +62,9 @@ export function usesInitializers(mode: OnnxStateMode, provider: OnnxProvider, gr
  */
 const CUDA_HELP =
   'onnxruntime-node bundles only the CPU provider; its install script fetches the CUDA 12 provider ' +
-  '(NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux, linux/x64 only), which this project\'s .npmrc skips. On the GPU ' +
-  'host, with network access, run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` and make the ' +
+  '(NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux, linux/x64 only), which this project skips on install. On the GPU ' +
+  'host, with network access, run ' +
+  '`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` and make the ' +
   'CUDA 12.x and cuDNN 9.x libraries loadable (LD_LIBRARY_PATH); or use the cpu provider';
 
 interface CachedSession {
