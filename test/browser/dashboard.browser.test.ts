@@ -122,6 +122,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
   }, 120_000);
 
+  it('asks for recomputed BatchNorm statistics, and shows why a model without BatchNorm cannot have them', async () => {
+    await page.locator('#path-bn').selectOption('RECOMPUTE');
+    await page.locator('#path-alphas').fill('0:1:0.5');
+    await page.locator('#path-show').click();
+    const row = page.locator('#path-series tbody tr[data-status="ERROR"]');
+    await row.waitFor({ timeout: 30_000 });
+    expect(await row.textContent()).toMatch(/BAD_USER_INPUT: bnStats: RECOMPUTE needs BatchNorm layers; mlp has none/);
+    // Back to the default for the tests that follow, which export the curve shown.
+    await page.locator('#path-bn').selectOption('INTERPOLATE');
+    await page.locator('#path-alphas').fill('0.01:0.41:0.02');
+    await page.locator('#path-show').click();
+    await page.locator('#path-plot[data-settled="true"][data-points="21"]').waitFor({ timeout: 30_000 });
+  }, 60_000);
+
   it('exports the plot as PNG and SVG and its data as CSV', async () => {
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV' }).click()]);
     const text = readFileSync((await csv.path())!, 'utf8');

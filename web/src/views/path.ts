@@ -91,6 +91,8 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     { id: 'path-bn', 'aria-label': 'BatchNorm running statistics' },
     h('option', { value: 'INTERPOLATE' }, 'BN stats move with α'),
     h('option', { value: 'KEEP_TO' }, 'BN stats stay at “to”'),
+    // The server's defaults: the TRAIN split of the chosen dataset's name, its first min(2048, all) examples.
+    h('option', { value: 'RECOMPUTE' }, 'BN stats recomputed at each α (train split)'),
   );
   const tensors = h(
     'select',
