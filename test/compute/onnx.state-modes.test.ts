@@ -5,12 +5,9 @@ import { INITIALIZER_MIN_EXAMPLES, OnnxEngine, usesInitializers } from '../../sr
 import { interpolateState } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import {
-  fixtureFloats,
   maxScaledDiff,
   readCheckpointFixture,
-  readReferenceFixture,
-  readSafetensorsFixture,
-  readTestSetFixture,
+  readResnet18Subset,
 } from '../helpers/engine-fixtures.js';
 
 /**
@@ -22,21 +19,9 @@ import {
 
 const IMAGES = 100;
 const CLASSES = 10;
-const init = readCheckpointFixture('resnet18/init.safetensors.gz');
-const final = readCheckpointFixture('resnet18/final.safetensors.gz');
-const reference = readReferenceFixture('resnet18/reference.json');
-const referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
-const all = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
-const exampleSize = all.exampleShape.reduce((a, b) => a * b, 1);
-const x = all.x.subarray(0, IMAGES * exampleSize);
-const labels = all.labels.subarray(0, IMAGES);
+const { init, final, reference, subset, exampleSize, referenceRows } = readResnet18Subset(IMAGES);
+const { x, labels } = subset;
 const graph = buildModelGraph('resnet18-cifar', final.tensors);
-
-function referenceRows(alpha: number): Float32Array {
-  const rows = fixtureFloats(referenceLogits, 'full', [reference.alphas.length, all.n, CLASSES]);
-  const start = reference.alphas.indexOf(alpha) * all.n * CLASSES;
-  return rows.subarray(start, start + IMAGES * CLASSES);
-}
 
 async function logitsOf(prepared: PreparedModel, state: StateMap, hints?: { examples?: number }): Promise<Float32Array> {
   const bound = await prepared.bind(state, hints);
@@ -70,7 +55,7 @@ describe('OnnxEngine state modes on ResNet-18', () => {
 
   it.each([0.3, 1])('α = %s: both modes give PyTorch\'s logits and loss', async (alpha) => {
     const state = interpolateState(init.state, final.state, alpha, 'all');
-    const expected = referenceRows(alpha);
+    const expected = referenceRows('full', reference.alphas.indexOf(alpha));
     const expectedTally = tallyBatch(emptyTally(), expected, labels, CLASSES);
     for (const mode of ['inputs', 'initializers'] as const) {
       const logits = await logitsOf(prepared[mode], state);

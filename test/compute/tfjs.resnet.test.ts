@@ -7,14 +7,9 @@ import { interpolateState } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import {
   evaluatePoint,
-  fixtureFloats,
   maxAbsDiff,
   maxScaledDiff,
-  readCheckpointFixture,
-  readReferenceFixture,
-  readSafetensorsFixture,
-  readTestSetFixture,
-  type TestSetFixture,
+  readResnet18Subset,
 } from '../helpers/engine-fixtures.js';
 
 /**
@@ -36,27 +31,9 @@ const BLOCK_ALPHAS = FULL_ALPHAS.filter((alpha) => alpha !== 1);
 /** Reference decision margins below this are float32 noise (the fixture README's threshold). */
 const NEAR_BOUNDARY = 1e-4;
 
-const init = readCheckpointFixture('resnet18/init.safetensors.gz');
-const final = readCheckpointFixture('resnet18/final.safetensors.gz');
-const reference = readReferenceFixture('resnet18/reference.json');
-const referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
-const all = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
-const exampleSize = all.exampleShape.reduce((a, b) => a * b, 1);
-const subset: TestSetFixture = {
-  x: all.x.subarray(0, IMAGES * exampleSize),
-  labels: all.labels.subarray(0, IMAGES),
-  n: IMAGES,
-  exampleShape: all.exampleShape,
-};
+const { init, final, reference, subset, exampleSize, referenceRows } = readResnet18Subset(IMAGES);
 const graph = buildModelGraph('resnet18-cifar', final.tensors);
 const blocks = reference.blocks!;
-
-/** The reference logits of the subset at α index `index` of a path (`full`, `block.<name>`). */
-function referenceRows(path: string, index: number): Float32Array {
-  const rows = fixtureFloats(referenceLogits, path, [reference.alphas.length, all.n, CLASSES]);
-  const start = index * all.n * CLASSES;
-  return rows.subarray(start, start + IMAGES * CLASSES);
-}
 
 /** Examples whose top-2 reference logits are closer than NEAR_BOUNDARY: their argmax may flip. */
 function nearBoundary(logits: Float32Array): number {

@@ -100,6 +100,39 @@ export function readReferenceFixture(relative: string): FixtureReference {
   return JSON.parse(readFileSync(fixturePath(relative), 'utf8')) as FixtureReference;
 }
 
+/**
+ * The ResNet-18 fixture with its first `images` test images: both checkpoints, reference.json and PyTorch's
+ * logits, whose rows for those images `referenceRows` cuts out (path `full` or `block.<name>`, α by index).
+ */
+export interface Resnet18Subset {
+  init: CheckpointFixture;
+  final: CheckpointFixture;
+  reference: FixtureReference;
+  subset: TestSetFixture;
+  exampleSize: number;
+  referenceRows(path: string, alphaIndex: number): Float32Array;
+}
+
+export function readResnet18Subset(images: number): Resnet18Subset {
+  const classes = 10;
+  const reference = readReferenceFixture('resnet18/reference.json');
+  const referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
+  const all = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
+  const exampleSize = all.exampleShape.reduce((a, b) => a * b, 1);
+  return {
+    init: readCheckpointFixture('resnet18/init.safetensors.gz'),
+    final: readCheckpointFixture('resnet18/final.safetensors.gz'),
+    reference,
+    subset: { x: all.x.subarray(0, images * exampleSize), labels: all.labels.subarray(0, images), n: images, exampleShape: all.exampleShape },
+    exampleSize,
+    referenceRows(path, alphaIndex) {
+      const rows = fixtureFloats(referenceLogits, path, [reference.alphas.length, all.n, classes]);
+      const start = alphaIndex * all.n * classes;
+      return rows.subarray(start, start + images * classes);
+    },
+  };
+}
+
 /** What one engine computes at one α over a whole test split, in batches. */
 export interface PointEvaluation {
   logits: Float32Array;
