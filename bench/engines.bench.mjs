@@ -42,7 +42,8 @@ const { values: opts } = parseArgs({
   },
 });
 
-const FIXTURES = opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
+const FIXTURES =
+  opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const THREADS = opts.threads === undefined ? availableParallelism() : Number(opts.threads);
 const ALPHA = 0.5;
 const WAIT_IDLE_S = Number(opts['wait-idle']);
@@ -83,7 +84,9 @@ function fail(message) {
 }
 
 if (!existsSync(FIXTURES)) {
-  console.log(`bench: no fixtures at ${FIXTURES} (the PyTorch reference fixtures of ../shared/fixtures); nothing to measure.`);
+  console.log(
+    `bench: no fixtures at ${FIXTURES} (the PyTorch reference fixtures of ../shared/fixtures); nothing to measure.`,
+  );
   process.exit(0);
 }
 const missing = Object.values(WORKLOADS)
@@ -101,7 +104,9 @@ if (!(MAX_OTHER > 0 && MAX_OTHER <= 1)) fail(`--max-other: expected a share in (
 const { buildModelGraph } = await import(new URL('compute/architectures/index.js', DIST).href);
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
-const { parseSafetensors, tensorBytes, decodeTensor } = await import(new URL('storage/safetensors.codec.js', DIST).href);
+const { parseSafetensors, tensorBytes, decodeTensor } = await import(
+  new URL('storage/safetensors.codec.js', DIST).href
+);
 
 const workloadNames = opts.workload === 'all' ? Object.keys(WORKLOADS) : opts.workload.split(',');
 for (const w of workloadNames) if (!(w in WORKLOADS)) fail(`--workload: expected resnet, mlp or all, got "${w}"`);
@@ -112,9 +117,14 @@ for (const e of engineNames) if (e !== 'onnx' && e !== 'tfjs') fail(`--engines: 
 
 function readSafetensors(relative) {
   const raw = readFileSync(`${FIXTURES}/${relative}`);
-  const file = relative.endsWith('.gz') ? new Uint8Array(gunzipSync(raw)) : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  const file = relative.endsWith('.gz')
+    ? new Uint8Array(gunzipSync(raw))
+    : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   const header = parseSafetensors(file);
-  return { tensors: header.tensors, values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])) };
+  return {
+    tensors: header.tensors,
+    values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])),
+  };
 }
 
 function readCheckpoint(relative) {
@@ -159,7 +169,10 @@ async function alphaPoint(prepared, graph, from, to, examples, batch) {
   try {
     for (let start = 0; start < examples.n; start += batch) {
       const count = Math.min(batch, examples.n - start);
-      const z = await bound.logits(examples.x.subarray(start * examples.perExample, (start + count) * examples.perExample), count);
+      const z = await bound.logits(
+        examples.x.subarray(start * examples.perExample, (start + count) * examples.perExample),
+        count,
+      );
       tally = tallyBatch(tally, z, examples.labels.subarray(start, start + count), graph.outputs);
     }
   } finally {
@@ -226,12 +239,15 @@ async function measureEngine(engine, w, graph, from, to, examples) {
  */
 function torchAvailable() {
   if (opts['no-pytorch']) return { ok: false, reason: '--no-pytorch' };
-  const candidates = process.env.LINPATH_BENCH_PYTHON ? [process.env.LINPATH_BENCH_PYTHON] : ['python3', '/usr/bin/python3'];
+  const candidates = process.env.LINPATH_BENCH_PYTHON
+    ? [process.env.LINPATH_BENCH_PYTHON]
+    : ['python3', '/usr/bin/python3'];
   const reasons = [];
   for (const python of [...new Set(candidates)]) {
     const probe = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
     if (probe.error !== undefined) reasons.push(`${python}: ${probe.error.message}`);
-    else if (probe.status !== 0) reasons.push(`${python}: ${probe.stderr.trim().split('\n').at(-1) ?? 'import torch failed'}`);
+    else if (probe.status !== 0)
+      reasons.push(`${python}: ${probe.stderr.trim().split('\n').at(-1) ?? 'import torch failed'}`);
     else return { ok: true, python, version: probe.stdout.trim() };
   }
   return { ok: false, reason: `${reasons.join('; ')}; apt-get install python3-torch python3-numpy` };
@@ -240,16 +256,24 @@ function torchAvailable() {
 function runPytorch(workload, w) {
   const args = [
     `${ROOT}bench/pytorch_baseline.py`,
-    '--fixtures', FIXTURES,
-    '--workload', workload,
-    '--threads', String(THREADS),
-    '--runs', String(w.runs),
-    '--alpha', String(ALPHA),
-    '--max-other', String(MAX_OTHER),
+    '--fixtures',
+    FIXTURES,
+    '--workload',
+    workload,
+    '--threads',
+    String(THREADS),
+    '--runs',
+    String(w.runs),
+    '--alpha',
+    String(ALPHA),
+    '--max-other',
+    String(MAX_OTHER),
   ];
   const child = spawnSync(torch.python, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   if (child.status !== 0) {
-    return { error: `pytorch_baseline.py exited ${child.status ?? child.signal}: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+    return {
+      error: `pytorch_baseline.py exited ${child.status ?? child.signal}: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    };
   }
   const last = child.stdout.trim().split('\n').at(-1);
   return JSON.parse(last);
@@ -267,10 +291,17 @@ function cpuSnapshot() {
     const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
     const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
     const self = readFileSync('/proc/self/stat', 'utf8');
-    const after = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+    const after = self
+      .slice(self.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     // Fields 14–17 of /proc/self/stat: utime, stime, cutime, cstime (after the name: indexes 11–14).
     const own = after[11] + after[12] + after[13] + after[14];
-    return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, own };
+    return {
+      busy: user + nice + system + irq + softirq + steal,
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+      own,
+    };
   } catch {
     return undefined; // not Linux
   }
@@ -293,9 +324,10 @@ async function waitForQuiet() {
     load = otherLoad(a, cpuSnapshot());
     if (load === undefined || load < MAX_OTHER) return;
   } while (performance.now() < deadline);
-  console.log(`bench: other processes still use ${(load * 100).toFixed(0)}% of the CPUs; measuring anyway (numbers will be low)`);
+  console.log(
+    `bench: other processes still use ${(load * 100).toFixed(0)}% of the CPUs; measuring anyway (numbers will be low)`,
+  );
 }
-
 
 // ---------------------------------------------------------------------------------------------- main
 
@@ -308,7 +340,9 @@ const machine = {
 
 const torch = torchAvailable();
 console.log(`bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, threads ${THREADS}, α = ${ALPHA}`);
-console.log(`bench: PyTorch baseline: ${torch.ok ? `torch ${torch.version} (${torch.python})` : `skipped (${torch.reason})`}`);
+console.log(
+  `bench: PyTorch baseline: ${torch.ok ? `torch ${torch.version} (${torch.python})` : `skipped (${torch.reason})`}`,
+);
 
 const engines = new Map();
 const rows = [];
@@ -336,7 +370,9 @@ try {
         baseline = undefined;
       } else {
         versions.pytorch = `torch ${baseline.torch_version}, numpy ${baseline.numpy_version}, ${baseline.threads} threads`;
-        console.log(` ${baseline.median_ms.toFixed(2)} ms (runs: ${baseline.times_ms.map((t) => t.toFixed(t < 10 ? 2 : 0)).join(', ')}${baseline.discarded > 0 ? `; ${baseline.discarded} discarded for other load` : ''})`);
+        console.log(
+          ` ${baseline.median_ms.toFixed(2)} ms (runs: ${baseline.times_ms.map((t) => t.toFixed(t < 10 ? 2 : 0)).join(', ')}${baseline.discarded > 0 ? `; ${baseline.discarded} discarded for other load` : ''})`,
+        );
         rows.push({ workload: w.label, engine: `pytorch ${baseline.torch_version}`, ...pick(baseline), ratio: 1 });
       }
     }
@@ -350,7 +386,9 @@ try {
       process.stdout.write(`bench: ${w.label}: ${engine.version} …`);
       await waitForQuiet();
       const m = await measureEngine(engine, w, graph, from.state, to.state, examples);
-      console.log(` ${m.ms.toFixed(2)} ms (runs: ${m.times.map((t) => t.toFixed(t < 10 ? 2 : 0)).join(', ')}${m.discarded > 0 ? `; ${m.discarded} discarded for other load` : ''})`);
+      console.log(
+        ` ${m.ms.toFixed(2)} ms (runs: ${m.times.map((t) => t.toFixed(t < 10 ? 2 : 0)).join(', ')}${m.discarded > 0 ? `; ${m.discarded} discarded for other load` : ''})`,
+      );
       rows.push({
         workload: w.label,
         engine: engine.version + (name === 'onnx' ? `, ${THREADS} threads` : ''),
@@ -365,15 +403,33 @@ try {
       });
       const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
       if (baseline !== undefined) {
-        checks.push({ workload: w.label, what: `${name} loss vs pytorch`, a: m.loss, b: baseline.loss, rel: rel(m.loss, baseline.loss) });
+        checks.push({
+          workload: w.label,
+          what: `${name} loss vs pytorch`,
+          a: m.loss,
+          b: baseline.loss,
+          rel: rel(m.loss, baseline.loss),
+        });
       }
       if (referenceLoss !== undefined) {
-        checks.push({ workload: w.label, what: `${name} loss vs reference.json`, a: m.loss, b: referenceLoss, rel: rel(m.loss, referenceLoss) });
+        checks.push({
+          workload: w.label,
+          what: `${name} loss vs reference.json`,
+          a: m.loss,
+          b: referenceLoss,
+          rel: rel(m.loss, referenceLoss),
+        });
       }
     }
     if (baseline !== undefined && referenceLoss !== undefined) {
       const r = Math.abs(baseline.loss - referenceLoss) / referenceLoss;
-      checks.push({ workload: w.label, what: 'pytorch loss vs reference.json', a: baseline.loss, b: referenceLoss, rel: r });
+      checks.push({
+        workload: w.label,
+        what: 'pytorch loss vs reference.json',
+        a: baseline.loss,
+        b: referenceLoss,
+        rel: r,
+      });
     }
   }
 } finally {
@@ -381,14 +437,24 @@ try {
 }
 
 function pick(b) {
-  return { ms: b.median_ms, imagesPerS: b.images_per_s, loss: b.loss, correct: b.correct, n: b.n, otherLoad: b.other_load ?? undefined, discarded: b.discarded };
+  return {
+    ms: b.median_ms,
+    imagesPerS: b.images_per_s,
+    loss: b.loss,
+    correct: b.correct,
+    n: b.n,
+    otherLoad: b.other_load ?? undefined,
+    discarded: b.discarded,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- report
 
 const fmt = (x, digits) => (x === undefined ? '—' : x.toFixed(digits));
 console.log('');
-console.log(`| workload | engine | median ms / α-point | images/s | ratio to PyTorch | loss at α = ${ALPHA} | accuracy | other load |`);
+console.log(
+  `| workload | engine | median ms / α-point | images/s | ratio to PyTorch | loss at α = ${ALPHA} | accuracy | other load |`,
+);
 console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   console.log(
@@ -403,16 +469,23 @@ let allOk = true;
 for (const c of checks) {
   const ok = c.rel <= 1e-5;
   allOk &&= ok;
-  console.log(`| ${c.workload} | ${c.what} | ${c.a.toPrecision(10)} | ${c.b.toPrecision(10)} | ${c.rel.toExponential(2)} | ${ok ? 'yes' : 'NO'} |`);
+  console.log(
+    `| ${c.workload} | ${c.what} | ${c.a.toPrecision(10)} | ${c.b.toPrecision(10)} | ${c.rel.toExponential(2)} | ${ok ? 'yes' : 'NO'} |`,
+  );
 }
 console.log('');
-console.log(`machine: ${machine.cores} cores, ${machine.cpu}; Node ${machine.node}; ${Object.values(versions).join('; ')}`);
+console.log(
+  `machine: ${machine.cores} cores, ${machine.cpu}; Node ${machine.node}; ${Object.values(versions).join('; ')}`,
+);
 
 const target = rows.find((r) => r.workload === WORKLOADS.resnet.label && r.engine.startsWith('onnxruntime'));
 if (target?.ratio !== undefined) {
-  console.log(`target ONNX Runtime ≥ 1.0× PyTorch on ResNet-18: ${target.ratio.toFixed(2)}× — ${target.ratio >= 1 ? 'met' : 'NOT met'}`);
+  console.log(
+    `target ONNX Runtime ≥ 1.0× PyTorch on ResNet-18: ${target.ratio.toFixed(2)}× — ${target.ratio >= 1 ? 'met' : 'NOT met'}`,
+  );
 }
-if (opts.json !== undefined) writeFileSync(opts.json, JSON.stringify({ machine, versions, alpha: ALPHA, rows, checks }, null, 2));
+if (opts.json !== undefined)
+  writeFileSync(opts.json, JSON.stringify({ machine, versions, alpha: ALPHA, rows, checks }, null, 2));
 if (!allOk) {
   console.log('bench: a loss check failed (see above)');
   process.exitCode = 1;

@@ -57,13 +57,18 @@ const CONNECTIONS = Number(opts.connections);
 const EVALUATE_SHARE = Number(opts['evaluate-share']);
 const DRAIN_S = Number(opts.drain);
 const WAIT_IDLE_S = Number(opts['wait-idle']);
-if (!(Number.isInteger(DURATION_S) && DURATION_S >= 1 && DURATION_S <= 600)) fail(`--duration: expected whole seconds in 1..600, got ${opts.duration}`);
-if (!(Number.isInteger(WARMUP_S) && WARMUP_S >= 0 && WARMUP_S <= 60)) fail(`--warmup: expected whole seconds in 0..60, got ${opts.warmup}`);
-if (!(Number.isInteger(CONNECTIONS) && CONNECTIONS >= 1 && CONNECTIONS <= 1000)) fail(`--connections: expected 1..1000, got ${opts.connections}`);
-if (!(EVALUATE_SHARE >= 0 && EVALUATE_SHARE <= 1)) fail(`--evaluate-share: expected a share in [0, 1], got ${opts['evaluate-share']}`);
+if (!(Number.isInteger(DURATION_S) && DURATION_S >= 1 && DURATION_S <= 600))
+  fail(`--duration: expected whole seconds in 1..600, got ${opts.duration}`);
+if (!(Number.isInteger(WARMUP_S) && WARMUP_S >= 0 && WARMUP_S <= 60))
+  fail(`--warmup: expected whole seconds in 0..60, got ${opts.warmup}`);
+if (!(Number.isInteger(CONNECTIONS) && CONNECTIONS >= 1 && CONNECTIONS <= 1000))
+  fail(`--connections: expected 1..1000, got ${opts.connections}`);
+if (!(EVALUATE_SHARE >= 0 && EVALUATE_SHARE <= 1))
+  fail(`--evaluate-share: expected a share in [0, 1], got ${opts['evaluate-share']}`);
 if (!(DRAIN_S >= 0)) fail(`--drain: expected seconds ≥ 0, got ${opts.drain}`);
 if (!(WAIT_IDLE_S >= 0)) fail(`--wait-idle: expected seconds ≥ 0, got ${opts['wait-idle']}`);
-if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) fail('dist/ is missing: run `npm run build` first (or `npm run bench:load`)');
+if (!existsSync(path.join(ROOT, 'dist', 'main.js')))
+  fail('dist/ is missing: run `npm run build` first (or `npm run bench:load`)');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,7 +82,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function startServer(home) {
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(DATABASE_URL|S3_.*|AWS_.*|LINPATH_.*|HOST|PORT|LOG_LEVEL|NODE_ENV)$/.test(name)),
+    Object.entries(process.env).filter(
+      ([name]) => !/^(DATABASE_URL|S3_.*|AWS_.*|LINPATH_.*|HOST|PORT|LOG_LEVEL|NODE_ENV)$/.test(name),
+    ),
   );
   const env = {
     ...inherited,
@@ -96,7 +103,8 @@ async function startServer(home) {
   for (;;) {
     const match = /^linpath: GraphQL at (http:\/\/\S+)$/m.exec(output);
     if (match !== null) return { child, url: match[1], exited, output: () => output };
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`linpath start exited before serving; output:\n${output}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`linpath start exited before serving; output:\n${output}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`linpath start printed no URL within 180 s; output:\n${output}`);
@@ -117,9 +125,14 @@ async function stopServer(server) {
 }
 
 async function graphql(url, query, variables) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = await response.json();
-  if (!response.ok || body.errors !== undefined) throw new Error(`${query.trim().split('\n')[0]}: HTTP ${response.status} ${JSON.stringify(body.errors ?? body)}`);
+  if (!response.ok || body.errors !== undefined)
+    throw new Error(`${query.trim().split('\n')[0]}: HTTP ${response.status} ${JSON.stringify(body.errors ?? body)}`);
   return body.data;
 }
 
@@ -128,7 +141,10 @@ async function graphql(url, query, variables) {
 /** CPU clock ticks of a process (utime + stime; fields 14–15 of /proc/<pid>/stat). */
 function processTicks(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const after = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   return after[11] + after[12];
 }
 
@@ -149,7 +165,8 @@ function cpuSnapshot(serverPid) {
 
 /** Shares between two snapshots: the server's CPU in cores, and the rest of the machine's share of all cores. */
 function cpuShares(a, b) {
-  if (a === undefined || b === undefined || b.total === a.total) return { serverCores: undefined, otherLoad: undefined };
+  if (a === undefined || b === undefined || b.total === a.total)
+    return { serverCores: undefined, otherLoad: undefined };
   const cores = availableParallelism();
   const total = b.total - a.total;
   return {
@@ -161,7 +178,9 @@ function cpuShares(a, b) {
 /** VmRSS of a process in bytes, or undefined where /proc is not there. */
 function rssOf(pid) {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return line === undefined ? undefined : Number(line.split(/\s+/)[1]) * 1024;
   } catch {
     return undefined;
@@ -269,7 +288,10 @@ async function scenario(name, server, sampler, nextBody) {
   const rss = sampler.samples.filter((s) => s.phase === name || s.phase === `${name}:done`).map((s) => s.rss);
   const requests = result.requests.total;
   const errors =
-    failures.count + result.errors + result.timeouts + (warm === undefined ? 0 : warm.failures.count + warm.result.errors + warm.result.timeouts);
+    failures.count +
+    result.errors +
+    result.timeouts +
+    (warm === undefined ? 0 : warm.failures.count + warm.result.errors + warm.result.timeouts);
   const measured = {
     name,
     requests,
@@ -292,10 +314,16 @@ async function scenario(name, server, sampler, nextBody) {
 
 // ---------------------------------------------------------------------------------------------------- main
 
-
-const machine = { cores: availableParallelism(), cpu: cpuModel(), node: process.version, date: new Date().toISOString().slice(0, 10) };
+const machine = {
+  cores: availableParallelism(),
+  cpu: cpuModel(),
+  node: process.version,
+  date: new Date().toISOString().slice(0, 10),
+};
 console.log(`bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.date}`);
-console.log(`bench: ${CONNECTIONS} connections, ${DURATION_S} s per scenario after ${WARMUP_S} s of warm-up; mixed: ${EVALUATE_SHARE * 100}% new α`);
+console.log(
+  `bench: ${CONNECTIONS} connections, ${DURATION_S} s per scenario after ${WARMUP_S} s of warm-up; mixed: ${EVALUATE_SHARE * 100}% new α`,
+);
 
 const home = mkdtempSync(path.join(tmpdir(), 'linpath-load-'));
 let server;
@@ -303,27 +331,62 @@ let exitCode = 0;
 try {
   const started = performance.now();
   server = await startServer(home);
-  console.log(`bench: linpath serving at ${server.url} (pid ${server.child.pid}, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(
+    `bench: linpath serving at ${server.url} (pid ${server.child.pid}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
   const sampler = rssSampler(server.child.pid);
   sampler.start();
 
   const idleStarted = performance.now();
   await waitForServerIdle(server.child.pid);
-  console.log(`bench: server idle (demo runs trained) after ${((performance.now() - idleStarted) / 1000).toFixed(0)} s`);
+  console.log(
+    `bench: server idle (demo runs trained) after ${((performance.now() - idleStarted) / 1000).toFixed(0)} s`,
+  );
 
-  const { runs } = await graphql(server.url, `{ runs(first: 500) { edges { node { name checkpoints { id role } } } } }`);
+  const { runs } = await graphql(
+    server.url,
+    `
+      {
+        runs(first: 500) {
+          edges {
+            node {
+              name
+              checkpoints {
+                id
+                role
+              }
+            }
+          }
+        }
+      }
+    `,
+  );
   const run = runs.edges.map((e) => e.node).find((r) => r.name === DEMO_RUN);
-  if (run === undefined) throw new Error(`no demo run ${DEMO_RUN}; runs: ${runs.edges.map((e) => e.node.name).join(', ')}`);
+  if (run === undefined)
+    throw new Error(`no demo run ${DEMO_RUN}; runs: ${runs.edges.map((e) => e.node.name).join(', ')}`);
   const from = run.checkpoints.find((c) => c.role === 'INITIAL')?.id;
   const to = run.checkpoints.find((c) => c.role === 'FINAL')?.id;
-  const { datasets } = await graphql(server.url, `{ datasets { id name split } }`);
+  const { datasets } = await graphql(
+    server.url,
+    `
+      {
+        datasets {
+          id
+          name
+          split
+        }
+      }
+    `,
+  );
   const dataset = datasets.find((d) => d.name === 'spiral' && d.split === 'TEST')?.id;
-  if (from === undefined || to === undefined || dataset === undefined) throw new Error('the demo run or the spiral TEST split is incomplete');
+  if (from === undefined || to === undefined || dataset === undefined)
+    throw new Error('the demo run or the spiral TEST split is incomplete');
 
   const memoInput = { from, to, dataset };
   const memoStarted = performance.now();
   const first = await graphql(server.url, PATH_QUERY, { input: { ...memoInput, timeoutMs: 120_000 } });
-  if (first.interpolationPath.status !== 'COMPLETE') throw new Error(`the path to memoize ended ${first.interpolationPath.status}`);
+  if (first.interpolationPath.status !== 'COMPLETE')
+    throw new Error(`the path to memoize ended ${first.interpolationPath.status}`);
   const pathId = first.interpolationPath.id;
   console.log(
     `bench: memoized ${first.interpolationPath.points.length} points of ${DEMO_RUN} INITIAL → FINAL on spiral TEST in ${((performance.now() - memoStarted) / 1000).toFixed(1)} s`,
@@ -359,7 +422,8 @@ try {
   const health = await fetch(new URL('/healthz', server.url)).then((r) => r.status);
   sampler.stop();
 
-  const errors = results.reduce((sum, r) => sum + r.errors, 0) + (stored.status === 'FAILED' ? 1 : 0) + (health === 200 ? 0 : 1);
+  const errors =
+    results.reduce((sum, r) => sum + r.errors, 0) + (stored.status === 'FAILED' ? 1 : 0) + (health === 200 ? 0 : 1);
   if (errors > 0) exitCode = 1;
 
   // ------------------------------------------------------------------------------------------- the report
@@ -372,7 +436,9 @@ try {
       `${DURATION_S} s per scenario after ${WARMUP_S} s of warm-up; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.date}.`,
   );
   console.log('');
-  console.log('| scenario | requests | req/s | p50 ms | p99 ms | req/s vs baseline | p50 vs baseline | p99 vs baseline | server CPU (cores) | other load | server RSS MiB start → end (max) | errors |');
+  console.log(
+    '| scenario | requests | req/s | p50 ms | p99 ms | req/s vs baseline | p50 vs baseline | p99 vs baseline | server CPU (cores) | other load | server RSS MiB start → end (max) | errors |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
   for (const r of results) {
     console.log(
@@ -383,7 +449,9 @@ try {
   }
   const all = sampler.samples.map((s) => s.rss);
   // From the first timed window on: before it, RSS still holds the demo training's garbage (freed later).
-  const timed = sampler.samples.filter((s) => results.some((r) => s.phase === r.name || s.phase === `${r.name}:done`)).map((s) => s.rss);
+  const timed = sampler.samples
+    .filter((s) => results.some((r) => s.phase === r.name || s.phase === `${r.name}:done`))
+    .map((s) => s.rss);
   console.log('');
   console.log(
     `Mixed: ${queued} requests asked for a new α (wait: false); ${stored.progress.done} of the path's ${stored.progress.total} alphas stored ` +

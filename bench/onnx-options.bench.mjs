@@ -28,7 +28,8 @@ const { values: opts } = parseArgs({
     fixtures: { type: 'string' },
   },
 });
-const FIXTURES = opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
+const FIXTURES =
+  opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 if (!existsSync(FIXTURES)) {
   console.log(`bench: no fixtures at ${FIXTURES}; nothing to measure.`);
   process.exit(0);
@@ -42,20 +43,30 @@ const { buildModelGraph } = await import(new URL('compute/architectures/index.js
 const { lowerToOnnx } = await import(new URL('compute/onnx/onnx.lowering.js', DIST).href);
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
-const { parseSafetensors, tensorBytes, decodeTensor } = await import(new URL('storage/safetensors.codec.js', DIST).href);
+const { parseSafetensors, tensorBytes, decodeTensor } = await import(
+  new URL('storage/safetensors.codec.js', DIST).href
+);
 
 function readSafetensors(relative) {
   const raw = readFileSync(`${FIXTURES}/${relative}`);
-  const file = relative.endsWith('.gz') ? new Uint8Array(gunzipSync(raw)) : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  const file = relative.endsWith('.gz')
+    ? new Uint8Array(gunzipSync(raw))
+    : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   const header = parseSafetensors(file);
-  return { tensors: header.tensors, values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])) };
+  return {
+    tensors: header.tensors,
+    values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])),
+  };
 }
 const floats = (values) => new Map([...values].filter(([, v]) => v instanceof Float32Array));
 const init = readSafetensors('resnet18/init.safetensors.gz');
 const final = readSafetensors('resnet18/final.safetensors.gz');
 const from = floats(init.values);
 const to = floats(final.values);
-const graph = buildModelGraph('resnet18-cifar', final.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })));
+const graph = buildModelGraph(
+  'resnet18-cifar',
+  final.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+);
 const test = readSafetensors('resnet18/test_set.safetensors');
 const x500 = test.values.get('images_f32_nchw');
 const y500 = test.values.get('labels');
@@ -87,7 +98,13 @@ function constantModel(state) {
   return onnx.ModelProto.encode(m).finish();
 }
 
-const base = { executionProviders: ['cpu'], interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+const base = {
+  executionProviders: ['cpu'],
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+};
 const VARIANTS = [
   { label: 'state as inputs: threads=cores, level all, batch 250', options: { intraOpNumThreads: CORES }, batch: 250 },
   { label: 'threads unset (ORT default)', options: {}, batch: 250 },
@@ -95,12 +112,30 @@ const VARIANTS = [
   { label: 'level disabled', options: { intraOpNumThreads: CORES, graphOptimizationLevel: 'disabled' }, batch: 250 },
   { label: 'level basic', options: { intraOpNumThreads: CORES, graphOptimizationLevel: 'basic' }, batch: 250 },
   { label: 'level extended', options: { intraOpNumThreads: CORES, graphOptimizationLevel: 'extended' }, batch: 250 },
-  { label: 'no spinning', options: { intraOpNumThreads: CORES, extra: { session: { intra_op: { allow_spinning: '0' } } } }, batch: 250 },
-  { label: 'no mem arena/pattern', options: { intraOpNumThreads: CORES, enableCpuMemArena: false, enableMemPattern: false }, batch: 250 },
+  {
+    label: 'no spinning',
+    options: { intraOpNumThreads: CORES, extra: { session: { intra_op: { allow_spinning: '0' } } } },
+    batch: 250,
+  },
+  {
+    label: 'no mem arena/pattern',
+    options: { intraOpNumThreads: CORES, enableCpuMemArena: false, enableMemPattern: false },
+    batch: 250,
+  },
   { label: 'batch 50', options: { intraOpNumThreads: CORES }, batch: 50 },
   { label: 'batch 1000', options: { intraOpNumThreads: CORES }, batch: 1000 },
-  { label: 'const weights, level all (session per α)', options: { intraOpNumThreads: CORES }, batch: 250, constant: true },
-  { label: 'const weights, level basic (session per α)', options: { intraOpNumThreads: CORES, graphOptimizationLevel: 'basic' }, batch: 250, constant: true },
+  {
+    label: 'const weights, level all (session per α)',
+    options: { intraOpNumThreads: CORES },
+    batch: 250,
+    constant: true,
+  },
+  {
+    label: 'const weights, level basic (session per α)',
+    options: { intraOpNumThreads: CORES, graphOptimizationLevel: 'basic' },
+    batch: 250,
+    constant: true,
+  },
 ];
 
 async function point(variant, session) {
@@ -116,7 +151,10 @@ async function point(variant, session) {
   let tally = emptyTally();
   for (let start = 0; start < IMAGES; start += variant.batch) {
     const count = Math.min(variant.batch, IMAGES - start);
-    const out = await s.run({ ...feeds, x: new ort.Tensor('float32', x.subarray(start * 3072, (start + count) * 3072), [count, 3, 32, 32]) }, [graph.output]);
+    const out = await s.run(
+      { ...feeds, x: new ort.Tensor('float32', x.subarray(start * 3072, (start + count) * 3072), [count, 3, 32, 32]) },
+      [graph.output],
+    );
     const z = out[graph.output].data.slice();
     tally = tallyBatch(tally, z, labels.subarray(start, start + count), graph.outputs);
   }
@@ -126,12 +164,16 @@ async function point(variant, session) {
 }
 
 const only = opts.only?.split(',');
-console.log(`onnxruntime-node ${ort.env.versions?.node ?? ''}, ${CORES} cores, ${IMAGES} images, median of ${RUNS} after 1 warm-up`);
+console.log(
+  `onnxruntime-node ${ort.env.versions?.node ?? ''}, ${CORES} cores, ${IMAGES} images, median of ${RUNS} after 1 warm-up`,
+);
 console.log('| variant | median ms | images/s | runs | loss |');
 console.log('|---|---:|---:|---|---:|');
 for (const variant of VARIANTS) {
   if (only !== undefined && !only.some((o) => variant.label.includes(o))) continue;
-  const session = variant.constant ? undefined : await ort.InferenceSession.create(model, { ...base, ...variant.options });
+  const session = variant.constant
+    ? undefined
+    : await ort.InferenceSession.create(model, { ...base, ...variant.options });
   await point(variant, session);
   const times = [];
   let loss;
@@ -143,5 +185,7 @@ for (const variant of VARIANTS) {
   await session?.release();
   const sorted = [...times].sort((a, b) => a - b);
   const ms = sorted[sorted.length >> 1];
-  console.log(`| ${variant.label} | ${ms.toFixed(0)} | ${((IMAGES * 1000) / ms).toFixed(1)} | ${times.map((t) => t.toFixed(0)).join(', ')} | ${loss.toFixed(7)} |`);
+  console.log(
+    `| ${variant.label} | ${ms.toFixed(0)} | ${((IMAGES * 1000) / ms).toFixed(1)} | ${times.map((t) => t.toFixed(0)).join(', ')} | ${loss.toFixed(7)} |`,
+  );
 }

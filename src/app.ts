@@ -52,7 +52,11 @@ export interface Linpath {
  * The composition root: configuration → services (embedded or configured) → database (migrated) → object
  * store → use-case dependencies. Nothing else constructs clients.
  */
-export async function createLinpath(config: Config, role: ServicesRole, logger: Logger = createLogger(config)): Promise<Linpath> {
+export async function createLinpath(
+  config: Config,
+  role: ServicesRole,
+  logger: Logger = createLogger(config),
+): Promise<Linpath> {
   const services = await openServices(config, role);
   const closers: Array<() => Promise<void> | void> = [services.release];
   const close = async (): Promise<void> => {
@@ -60,7 +64,9 @@ export async function createLinpath(config: Config, role: ServicesRole, logger: 
   };
   try {
     const database = connectDatabase(services.endpoints.databaseUrl, {
-      ...(config.limits.databaseStatementTimeoutMs > 0 ? { statementTimeoutMs: config.limits.databaseStatementTimeoutMs } : {}),
+      ...(config.limits.databaseStatementTimeoutMs > 0
+        ? { statementTimeoutMs: config.limits.databaseStatementTimeoutMs }
+        : {}),
     });
     closers.push(database.close);
     await migrateDatabase(database);
@@ -159,8 +165,11 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
   const stopping = new AbortController();
   const repository = new PathsRepository(database.db);
   const watcher = new PathWatcher((ids) => repository.snapshot(ids, EVALUATE_QUEUE), options.queue.pollMs, logger);
-  const states = new CheckpointStateCache(store, options.cacheBytes.checkpoints, options.maxHeaderBytes, (checkpoint, sha256) =>
-    registry.recordCheckpointSha256(checkpoint.id, sha256),
+  const states = new CheckpointStateCache(
+    store,
+    options.cacheBytes.checkpoints,
+    options.maxHeaderBytes,
+    (checkpoint, sha256) => registry.recordCheckpointSha256(checkpoint.id, sha256),
   );
   const examples = new ExamplesCache(store, options.cacheBytes.datasets);
   const paths: PathDeps = {

@@ -35,7 +35,8 @@ export const unauthenticated = (message: string): LinpathError => new LinpathErr
 /** A valid API key whose scope does not cover the operation. */
 export const forbidden = (message: string): LinpathError => new LinpathError(ErrorCode.FORBIDDEN, message);
 /** A per-key limit on concurrent work is reached; retrying once earlier requests have answered succeeds. */
-export const tooManyRequests = (message: string): LinpathError => new LinpathError(ErrorCode.TOO_MANY_REQUESTS, message);
+export const tooManyRequests = (message: string): LinpathError =>
+  new LinpathError(ErrorCode.TOO_MANY_REQUESTS, message);
 /** A dependency (S3, Postgres) could not be reached; retrying later may succeed. */
 export const unavailable = (message: string, cause?: unknown): LinpathError =>
   new LinpathError(ErrorCode.UNAVAILABLE, message, { cause });

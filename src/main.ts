@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createLinpath, createLogger, type Linpath } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { publishServerUrl } from './embedded/services.js';
-import { badUserInput, ErrorCode, isLinpathError } from './errors.js';
+import { badUserInput, type ErrorCode, isLinpathError } from './errors.js';
 import { buildLinpathSchema } from './graphql/schema.js';
 import { startHttpServer, startMetricsServer } from './server/http.js';
 import { addPathCommand } from './cli/path.command.js';
@@ -42,18 +42,26 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
     .showHelpAfterError()
     .exitOverride()
     // Usage mistakes read like every other error: a code, then what was expected and given.
-    .configureOutput({ outputError: (text, write) => write(`linpath: BAD_USER_INPUT: ${text.replace(/^error: /, '')}`) });
+    .configureOutput({
+      outputError: (text, write) => write(`linpath: BAD_USER_INPUT: ${text.replace(/^error: /, '')}`),
+    });
 
   program
     .command('start')
     .description('Serve the GraphQL API at http://$HOST:$PORT/graphql (embedded Postgres and S3 unless configured).')
     .action(async () => serve(loadConfig(env)));
 
-  const importCommand = program.command('import').description('Upload a local file (a safetensors checkpoint; a safetensors, CIFAR-10 binary or MNIST IDX dataset) to the store and register it.');
+  const importCommand = program
+    .command('import')
+    .description(
+      'Upload a local file (a safetensors checkpoint; a safetensors, CIFAR-10 binary or MNIST IDX dataset) to the store and register it.',
+    );
 
   importCommand
     .command('checkpoint')
-    .description('Upload a PyTorch checkpoint (safetensors, state_dict names) and register it in a run (created if missing).')
+    .description(
+      'Upload a PyTorch checkpoint (safetensors, state_dict names) and register it in a run (created if missing).',
+    )
     .argument('<file>', 'a .safetensors file')
     .requiredOption('--run <name>', 'run name (created when it does not exist)')
     .requiredOption('--step <n>', 'training step, an integer ≥ 0', parseStep)
@@ -63,7 +71,10 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
         .makeOptionMandatory(),
     )
     .option('--arch <name>', "architecture (defaults to the run's)")
-    .addHelpText('after', '\nPrints one JSON object as its last line: {"run":{"id","name"},"checkpoint":{"id","sha256",...}}')
+    .addHelpText(
+      'after',
+      '\nPrints one JSON object as its last line: {"run":{"id","name"},"checkpoint":{"id","sha256",...}}',
+    )
     .action(async (file: string, options: { run: string; step: number; role: string; arch?: string }) => {
       await withLinpath(loadConfig(env), async (app) => {
         const { run, checkpoint, created } = await importCheckpointFile(app.registry, file, {
@@ -93,14 +104,23 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
     .description('Upload a dataset (safetensors, CIFAR-10 binary or MNIST IDX) and register it.')
     .argument('<file>', 'a .safetensors file, a CIFAR-10 *_batch.bin file, or an MNIST IDX images file')
     .requiredOption('--name <name>', 'dataset name, e.g. cifar10')
-    .addOption(new Option('--split <split>', 'which split').choices(['train', 'validation', 'test']).makeOptionMandatory())
     .addOption(
-      new Option('--format <format>', 'how the file is stored').choices(['safetensors', 'cifar10-binary', 'mnist-idx']).default('safetensors'),
+      new Option('--split <split>', 'which split').choices(['train', 'validation', 'test']).makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--format <format>', 'how the file is stored')
+        .choices(['safetensors', 'cifar10-binary', 'mnist-idx'])
+        .default('safetensors'),
     )
     .option('--labels <file>', 'mnist-idx: the IDX labels file')
     .option('--input-key <key>', 'safetensors: tensor holding the inputs (default "x")')
     .option('--label-key <key>', 'safetensors: tensor holding the labels (default "y")')
-    .addOption(new Option('--layout <layout>', 'safetensors images: axis order of the stored examples').choices(['nchw', 'nhwc']))
+    .addOption(
+      new Option('--layout <layout>', 'safetensors images: axis order of the stored examples').choices([
+        'nchw',
+        'nhwc',
+      ]),
+    )
     .option('--mean <values>', 'per-channel means in stored units, e.g. 125.3,123,113.9 (with --std)', parseNumberList)
     .option('--std <values>', 'per-channel standard deviations, e.g. 63,62.1,66.7 (with --mean)', parseNumberList)
     .addHelpText(
@@ -124,7 +144,9 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
         },
       ) => {
         if ((options.mean === undefined) !== (options.std === undefined)) {
-          throw badUserInput(`normalization: expected --mean and --std together, got only ${options.mean ? '--mean' : '--std'}`);
+          throw badUserInput(
+            `normalization: expected --mean and --std together, got only ${options.mean ? '--mean' : '--std'}`,
+          );
         }
         await withLinpath(loadConfig(env), async (app) => {
           const { dataset, created } = await importDatasetFile(app.registry, file, {
@@ -142,7 +164,9 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
               id: dataset.id,
               sha256: dataset.sha256,
               uri: dataset.uri,
-              ...(dataset.labelsUri !== null ? { labelsSha256: dataset.labelsSha256, labelsUri: dataset.labelsUri } : {}),
+              ...(dataset.labelsUri !== null
+                ? { labelsSha256: dataset.labelsSha256, labelsUri: dataset.labelsUri }
+                : {}),
               name: dataset.name,
               split: dataset.split,
               format: dataset.format,
@@ -164,9 +188,21 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
 
   program
     .command('worker')
-    .description('Evaluate queued points (a worker host): uses DATABASE_URL and S3_* like the server, or a running embedded server.')
-    .addOption(new Option('--engine <engine>', 'engine for jobs that name none (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
-    .addOption(new Option('--provider <provider>', 'ONNX Runtime execution provider (default LINPATH_ONNX_PROVIDER)').choices(['cpu', 'cuda']))
+    .description(
+      'Evaluate queued points (a worker host): uses DATABASE_URL and S3_* like the server, or a running embedded server.',
+    )
+    .addOption(
+      new Option('--engine <engine>', 'engine for jobs that name none (default LINPATH_ENGINE)').choices([
+        'onnx',
+        'tfjs',
+      ]),
+    )
+    .addOption(
+      new Option('--provider <provider>', 'ONNX Runtime execution provider (default LINPATH_ONNX_PROVIDER)').choices([
+        'cpu',
+        'cuda',
+      ]),
+    )
     .option('--threads <n>', 'engine threads (default LINPATH_THREADS; 0: one per core)', parseStep)
     .option('--concurrency <n>', 'jobs at once (default 1: an engine uses every core already)', parseStep)
     .option('--metrics-port <port>', 'serve /metrics and /healthz on HOST:port (0: a free port)', parseStep)
@@ -204,7 +240,10 @@ async function serve(config: Config): Promise<void> {
       await app.close();
     });
     publishServerUrl(config, http.url);
-    logger.info({ url: http.url, embedded: app.endpoints.embedded, home: config.home, workers: config.queue.workers }, 'linpath is serving');
+    logger.info(
+      { url: http.url, embedded: app.endpoints.embedded, home: config.home, workers: config.queue.workers },
+      'linpath is serving',
+    );
     console.log(`linpath: GraphQL at ${http.url}`);
   } catch (error) {
     await app.close();
@@ -222,11 +261,14 @@ export const adminKeyFile = (config: Pick<Config, 'home'>): string => path.join(
 async function announceFirstAdminKey(app: Linpath): Promise<void> {
   const { config, logger } = app;
   if (!config.auth.enabled) {
-    logger.warn('LINPATH_AUTH is off: every GraphQL operation, mutations included, is open to whoever reaches the server');
+    logger.warn(
+      'LINPATH_AUTH is off: every GraphQL operation, mutations included, is open to whoever reaches the server',
+    );
     return;
   }
   if (!app.endpoints.embedded.database) {
-    if ((await app.apiKeys.repository.count()) === 0) logger.warn('no API keys yet: mutations need one; create it with `linpath keys create --scope admin`');
+    if ((await app.apiKeys.repository.count()) === 0)
+      logger.warn('no API keys yet: mutations need one; create it with `linpath keys create --scope admin`');
     return;
   }
   const file = adminKeyFile(config);
@@ -255,21 +297,33 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
     },
   };
   const concurrency = options.concurrency ?? 1;
-  if (concurrency < 1 || concurrency > 64) throw badUserInput(`--concurrency: expected an integer from 1 to 64, got ${concurrency}`);
+  if (concurrency < 1 || concurrency > 64)
+    throw badUserInput(`--concurrency: expected an integer from 1 to 64, got ${concurrency}`);
   const logger = createLogger(config);
   logUnhandledRejections(logger);
   const app = await createLinpath(config, 'client', logger);
   try {
     // Load the engine now: a host without its libraries (CUDA, tfjs) fails here, not on its first job.
     await app.paths.engines.get(config.compute.engine);
-    const http = options.metricsPort === undefined ? undefined : await startMetricsServer(app, config.host, options.metricsPort);
+    const http =
+      options.metricsPort === undefined ? undefined : await startMetricsServer(app, config.host, options.metricsPort);
     await app.startWorkers(concurrency);
-    onTerminationSignals(logger, 'worker shutting down: the running job hands its remaining alphas back to the queue', async () => {
-      await http?.stop();
-      await app.close();
-    });
+    onTerminationSignals(
+      logger,
+      'worker shutting down: the running job hands its remaining alphas back to the queue',
+      async () => {
+        await http?.stop();
+        await app.close();
+      },
+    );
     logger.info(
-      { engine: config.compute.engine, provider: config.compute.onnxProvider, concurrency, metrics: http?.url, embedded: app.endpoints.embedded },
+      {
+        engine: config.compute.engine,
+        provider: config.compute.onnxProvider,
+        concurrency,
+        metrics: http?.url,
+        embedded: app.endpoints.embedded,
+      },
       'linpath worker is running',
     );
     console.log(`linpath: worker running${http === undefined ? '' : `, metrics at ${http.url}`}`);
@@ -285,7 +339,9 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
  * the worker down with it; the queue retries once the database is back.
  */
 function logUnhandledRejections(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection; the process keeps running'));
+  process.on('unhandledRejection', (reason) =>
+    logger.error({ err: reason }, 'unhandled rejection; the process keeps running'),
+  );
 }
 
 /** On the first SIGINT or SIGTERM: `stop`, then exit 0 (1 when stopping fails). Later signals are ignored. */
@@ -307,7 +363,11 @@ function onTerminationSignals(logger: Logger, message: string, stop: () => Promi
   process.once('SIGTERM', () => void handle('SIGTERM'));
 }
 
-async function withLinpath(config: Config, work: (app: Linpath) => Promise<void>, options: { workers?: boolean } = {}): Promise<void> {
+async function withLinpath(
+  config: Config,
+  work: (app: Linpath) => Promise<void>,
+  options: { workers?: boolean } = {},
+): Promise<void> {
   const app = await createLinpath(config, 'client', createLogger({ logLevel: 'warn' }));
   try {
     // With no server running, this command hosts the embedded database, and nobody else can evaluate.
@@ -352,7 +412,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.stderr.write(`linpath: ${error.code}: ${error.message}\n`);
       process.exitCode = EXIT_CODES[error.code];
     } else {
-      process.stderr.write(`linpath: INTERNAL_SERVER_ERROR: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `linpath: INTERNAL_SERVER_ERROR: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = EXIT_CODES.INTERNAL_SERVER_ERROR;
     }
   }

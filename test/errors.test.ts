@@ -8,11 +8,16 @@ const TRANSPORT_CODES = ['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'B
 
 describe('error codes', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('## Error codes'), readme.indexOf('\n## ', readme.indexOf('## Error codes') + 1));
+  const section = readme.slice(
+    readme.indexOf('## Error codes'),
+    readme.indexOf('\n## ', readme.indexOf('## Error codes') + 1),
+  );
   const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
 
   it('the README table and the code list agree both ways', () => {
-    expect(documented.filter((code) => !TRANSPORT_CODES.includes(code!)).sort()).toEqual(Object.values(ErrorCode).sort());
+    expect(documented.filter((code) => !TRANSPORT_CODES.includes(code!)).sort()).toEqual(
+      Object.values(ErrorCode).sort(),
+    );
     expect(documented).toEqual(expect.arrayContaining(TRANSPORT_CODES));
   });
 

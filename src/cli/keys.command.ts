@@ -1,6 +1,13 @@
 import { Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
-import { API_KEY_SCOPES, createApiKey, keyLabel, listApiKeys, revokeApiKey, type ApiKeyRow } from '../usecases/api-keys.usecases.js';
+import {
+  API_KEY_SCOPES,
+  createApiKey,
+  keyLabel,
+  listApiKeys,
+  revokeApiKey,
+  type ApiKeyRow,
+} from '../usecases/api-keys.usecases.js';
 
 const describeKey = (row: ApiKeyRow) => ({
   id: keyLabel(row.id),
@@ -15,7 +22,10 @@ const describeKey = (row: ApiKeyRow) => ({
  * `linpath keys create|list|revoke`: API keys for the GraphQL API. The CLI itself works on the database
  * directly (whoever can run it can read the configuration) and needs no key.
  */
-export function addKeysCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+export function addKeysCommand(
+  program: Command,
+  withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>,
+): void {
   const keys = program
     .command('keys')
     .description('Create, list and revoke API keys for the GraphQL API (stored as sha256; the CLI itself needs none).');
@@ -25,7 +35,10 @@ export function addKeysCommand(program: Command, withLinpath: (work: (app: Linpa
     .description('Create a key and print it once: read (queries), write (also mutations), admin (everything).')
     .addOption(new Option('--scope <scope>', 'what the key may do').choices([...API_KEY_SCOPES]).makeOptionMandatory())
     .option('--name <name>', 'a note on who or what uses the key')
-    .addHelpText('after', '\nPrints one JSON object as its last line: {"key":"lp_…","id","name","scope",…}. The key is not shown again.')
+    .addHelpText(
+      'after',
+      '\nPrints one JSON object as its last line: {"key":"lp_…","id","name","scope",…}. The key is not shown again.',
+    )
     .action(async (options: { scope: string; name?: string }) => {
       await withLinpath(async (app) => {
         const { key, row } = await createApiKey(app.apiKeys, { scope: options.scope, name: options.name });
@@ -37,7 +50,10 @@ export function addKeysCommand(program: Command, withLinpath: (work: (app: Linpa
   keys
     .command('list')
     .description('List keys (ids, scopes, last use, revocation); never their secrets.')
-    .addHelpText('after', '\nPrints one JSON object as its last line: {"keys":[{"id","name","scope","createdAt","lastUsedAt","revokedAt"}]}')
+    .addHelpText(
+      'after',
+      '\nPrints one JSON object as its last line: {"keys":[{"id","name","scope","createdAt","lastUsedAt","revokedAt"}]}',
+    )
     .action(async () => {
       await withLinpath(async (app) => {
         process.stdout.write(`${JSON.stringify({ keys: (await listApiKeys(app.apiKeys)).map(describeKey) })}\n`);

@@ -22,34 +22,53 @@ export interface PathCommandOptions {
 }
 
 /** `keep-to` → `KEEP_TO`. */
-const enumValue = <T extends string>(value: string | undefined): T | undefined => value?.toUpperCase().replace('-', '_') as T | undefined;
+const enumValue = <T extends string>(value: string | undefined): T | undefined =>
+  value?.toUpperCase().replace('-', '_') as T | undefined;
 
 /** `linpath path`: evaluates (or reads from the memo) a path and prints it as a table or JSON. */
-export function addPathCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+export function addPathCommand(
+  program: Command,
+  withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>,
+): void {
   program
     .command('path')
     .description('Loss and accuracy along θ(α) = (1−α)·θ_from + α·θ_to; evaluates only the points not stored yet.')
     .requiredOption('--from <id>', 'checkpoint id at α = 0')
     .requiredOption('--to <id>', 'checkpoint id at α = 1')
     .requiredOption('--dataset <id>', 'dataset id')
-    .option('--blocks <names>', 'comma-separated blocks that move (e.g. layer3,fc or stem); default: the whole model', parseList)
+    .option(
+      '--blocks <names>',
+      'comma-separated blocks that move (e.g. layer3,fc or stem); default: the whole model',
+      parseList,
+    )
     .option('--alphas <list>', 'comma-separated alphas, or start:stop:step (default 0:1:0.1)', parseAlphas)
     .option('--limit <n>', 'evaluate only the first n examples', parsePositiveInteger)
-    .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default LINPATH_ENGINE)').choices(['onnx', 'tfjs']))
+    .addOption(
+      new Option('--engine <engine>', 'engine for points not stored yet (default LINPATH_ENGINE)').choices([
+        'onnx',
+        'tfjs',
+      ]),
+    )
     .addOption(
       new Option(
         '--bn-stats <mode>',
         'BatchNorm running statistics: interpolate (default), keep-to (they stay at --to) or recompute (at each α, over training examples)',
       ).choices(['interpolate', 'keep-to', 'recompute']),
     )
-    .option('--bn-stats-dataset <id>', 'recompute: dataset of the examples (default: the TRAIN split of --dataset\'s name)')
-    .option('--bn-stats-examples <n>', 'recompute: use its first n examples (default min(2048, all))', parsePositiveInteger)
+    .option(
+      '--bn-stats-dataset <id>',
+      "recompute: dataset of the examples (default: the TRAIN split of --dataset's name)",
+    )
+    .option(
+      '--bn-stats-examples <n>',
+      'recompute: use its first n examples (default min(2048, all))',
+      parsePositiveInteger,
+    )
     .addOption(
-      new Option('--tensors <group>', 'which tensors of the blocks move: all (default), weights or running-stats').choices([
-        'all',
-        'weights',
-        'running-stats',
-      ]),
+      new Option(
+        '--tensors <group>',
+        'which tensors of the blocks move: all (default), weights or running-stats',
+      ).choices(['all', 'weights', 'running-stats']),
     )
     .option('--json', 'print the path as one JSON object instead of a table')
     .option('--no-wait', 'queue the missing points and print what is stored now, without waiting for the workers')
@@ -57,7 +76,11 @@ export function addPathCommand(program: Command, withLinpath: (work: (app: Linpa
     .action(async (options: PathCommandOptions) => {
       await withLinpath(async (app) => {
         const bar = progressBar(process.stderr);
-        const input = { ...options, bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE'>(options.bnStats), tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors) };
+        const input = {
+          ...options,
+          bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE'>(options.bnStats),
+          tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors),
+        };
         const result = await interpolationPath(app.paths, input, {
           wait: options.wait,
           timeoutMs: options.timeout,
@@ -70,7 +93,12 @@ export function addPathCommand(program: Command, withLinpath: (work: (app: Linpa
 
 export function toJson({ path, points, status, progress, failure }: PathResult) {
   return {
-    path: { id: path.id, blocks: path.blocks, exampleCount: path.exampleCount, movingTensorCount: path.movingTensorCount },
+    path: {
+      id: path.id,
+      blocks: path.blocks,
+      exampleCount: path.exampleCount,
+      movingTensorCount: path.movingTensorCount,
+    },
     status,
     progress,
     failure,
@@ -97,9 +125,16 @@ export function formatTable(result: PathResult): string {
   ]);
   const header = ['alpha', 'loss', 'accuracy', 'correct', 'point', 'engine'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `${cells.map((c, i) => (i < 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()}\n`;
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => (i < 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()}\n`;
   const blocks = result.path.blocks === null ? 'whole model' : `blocks ${result.path.blocks.join(', ')}`;
-  const state = result.status === 'COMPLETE' ? '' : `, ${result.status}: ${result.progress.done}/${result.progress.total} points stored`;
+  const state =
+    result.status === 'COMPLETE'
+      ? ''
+      : `, ${result.status}: ${result.progress.done}/${result.progress.total} points stored`;
   return `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples${state})\n${line(header)}${rows.map(line).join('')}`;
 }
 
@@ -125,7 +160,8 @@ function parseList(value: string): string[] {
 }
 
 function parsePositiveInteger(value: string): number {
-  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
   return Number(value);
 }
 
@@ -134,7 +170,8 @@ export function parseAlphas(value: string): number[] {
   const range = /^(-?[\d.]+):(-?[\d.]+):([\d.]+)$/.exec(value);
   if (range !== null) {
     const [start, stop, step] = range.slice(1).map(Number) as [number, number, number];
-    if (!(step > 0) || stop < start) throw new InvalidArgumentError(`expected start:stop:step with step > 0 and stop ≥ start, got "${value}"`);
+    if (!(step > 0) || stop < start)
+      throw new InvalidArgumentError(`expected start:stop:step with step > 0 and stop ≥ start, got "${value}"`);
     const count = Math.floor((stop - start) / step + 1e-9) + 1;
     if (count > 100_000) throw new InvalidArgumentError(`expected at most 100000 alphas, got ${count}`);
     return Array.from({ length: count }, (_, i) => Number((start + i * step).toPrecision(12)));

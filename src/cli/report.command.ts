@@ -20,14 +20,29 @@ interface ReportOptions {
 }
 
 /** `linpath report`: the seed study's Table 1 from stored runs, as Markdown on stdout (and files with --out). */
-export function addReportCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+export function addReportCommand(
+  program: Command,
+  withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>,
+): void {
   program
     .command('report')
-    .description("A table in the style of the seed study's Table 1: shapes, test accuracy (mean ± std), barrier height and its correlation per intervention.")
-    .requiredOption('--runs <filter>', 'runs: "all", or terms such as name~…, tag=…, hp.wd>=… (as linpath sweep)', parseRunFilter)
+    .description(
+      "A table in the style of the seed study's Table 1: shapes, test accuracy (mean ± std), barrier height and its correlation per intervention.",
+    )
+    .requiredOption(
+      '--runs <filter>',
+      'runs: "all", or terms such as name~…, tag=…, hp.wd>=… (as linpath sweep)',
+      parseRunFilter,
+    )
     .requiredOption('--dataset <id>', "dataset of every curve (the runs' TEST split)")
-    .option('--group-by <paths>', 'comma-separated hyper-parameter paths naming the interventions', (value: string) => value.split(',').map((s) => s.trim()))
-    .option('--alphas <list>', 'comma-separated alphas including 0 and 1, or start:stop:step (default 0:1:0.1)', parseAlphas)
+    .option('--group-by <paths>', 'comma-separated hyper-parameter paths naming the interventions', (value: string) =>
+      value.split(',').map((s) => s.trim()),
+    )
+    .option(
+      '--alphas <list>',
+      'comma-separated alphas including 0 and 1, or start:stop:step (default 0:1:0.1)',
+      parseAlphas,
+    )
     .option('--limit <n>', 'evaluate only the first n examples', (value: string) => Number(value))
     .option('--no-blocks', 'the whole-model curves only, no block-wise curves')
     .option('--max-evaluations <n>', 'most paths to queue (default 500)', (value: string) => Number(value))

@@ -23,23 +23,51 @@ interface SweepOptions {
 const PROGRESS_INTERVAL_MS = 1000;
 
 /** `linpath sweep`: queues every missing path of the matching runs and follows them to the end. */
-export function addSweepCommand(program: Command, withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>): void {
+export function addSweepCommand(
+  program: Command,
+  withLinpath: (work: (app: Linpath) => Promise<void>) => Promise<void>,
+): void {
   program
     .command('sweep')
-    .description('Queue the missing points of every matching run\'s path (at bulk priority) and show the progress until done.')
-    .requiredOption('--runs <filter>', 'runs: "all", or comma-separated terms name~text, arch=…, dataset=…, tag=…, hp.path=value, hp.path>=n (> < <= != too), or a JSON RunFilter', parseRunFilter)
+    .description(
+      "Queue the missing points of every matching run's path (at bulk priority) and show the progress until done.",
+    )
+    .requiredOption(
+      '--runs <filter>',
+      'runs: "all", or comma-separated terms name~text, arch=…, dataset=…, tag=…, hp.path=value, hp.path>=n (> < <= != too), or a JSON RunFilter',
+      parseRunFilter,
+    )
     .requiredOption('--dataset <id>', 'dataset id to evaluate on')
-    .addOption(new Option('--from <role>', 'checkpoint at α = 0').choices(['initial', 'intermediate', 'final']).default('initial'))
-    .addOption(new Option('--to <role>', 'checkpoint at α = 1').choices(['initial', 'intermediate', 'final']).default('final'))
-    .option('--blocks <blocks>', '"all": the whole model and each top-level block; or comma-separated blocks, one path each; default: the whole model', parseBlocks)
+    .addOption(
+      new Option('--from <role>', 'checkpoint at α = 0')
+        .choices(['initial', 'intermediate', 'final'])
+        .default('initial'),
+    )
+    .addOption(
+      new Option('--to <role>', 'checkpoint at α = 1').choices(['initial', 'intermediate', 'final']).default('final'),
+    )
+    .option(
+      '--blocks <blocks>',
+      '"all": the whole model and each top-level block; or comma-separated blocks, one path each; default: the whole model',
+      parseBlocks,
+    )
     .option('--alphas <list>', 'comma-separated alphas, or start:stop:step (default 0:1:0.1)', parseAlphas)
     .option('--limit <n>', 'evaluate only the first n examples', (value: string) => {
-      if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
+      if (!/^\d{1,9}$/.test(value) || Number(value) < 1)
+        throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
       return Number(value);
     })
-    .addOption(new Option('--engine <engine>', 'engine for points not stored yet (default: each worker\'s)').choices(['onnx', 'tfjs']))
+    .addOption(
+      new Option('--engine <engine>', "engine for points not stored yet (default: each worker's)").choices([
+        'onnx',
+        'tfjs',
+      ]),
+    )
     .option('--no-wait', 'queue the work and return at once')
-    .addHelpText('after', '\nPrints one JSON object as its last line: {"paths","skipped","progress"}; exits 1 when a path FAILED.')
+    .addHelpText(
+      'after',
+      '\nPrints one JSON object as its last line: {"paths","skipped","progress"}; exits 1 when a path FAILED.',
+    )
     .action(async (options: SweepOptions) => {
       await withLinpath(async (app) => {
         const sweep = await enqueueSweep(app.paths, {
@@ -82,7 +110,8 @@ function summary(sweep: Sweep, progress: SweepProgress) {
 function parseBlocks(value: string): 'all' | string[] {
   if (value.trim() === 'all') return 'all';
   const blocks = value.split(',').map((s) => s.trim());
-  if (blocks.some((b) => b === '')) throw new InvalidArgumentError(`expected "all" or comma-separated block names, got "${value}"`);
+  if (blocks.some((b) => b === ''))
+    throw new InvalidArgumentError(`expected "all" or comma-separated block names, got "${value}"`);
   return blocks;
 }
 

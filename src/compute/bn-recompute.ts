@@ -42,13 +42,19 @@ export class BatchNormRecomputer {
         const [channels = 0, ...rest] = shapes.get(node.input)!;
         const spatial = rest.reduce((a, b) => a * b, 1);
         const probe = probeGraph(graph, index, channels * spatial);
-        probes.push({ node, channels, spatial, prepared: probe === undefined ? undefined : await engine.prepare(probe) });
+        probes.push({
+          node,
+          channels,
+          spatial,
+          prepared: probe === undefined ? undefined : await engine.prepare(probe),
+        });
       }
     } catch (error) {
       await Promise.all(probes.map((p) => p.prepared?.dispose()));
       throw error;
     }
-    if (probes.length === 0) throw new RangeError(`${graph.architecture} has no BatchNorm layer whose statistics could be recomputed`);
+    if (probes.length === 0)
+      throw new RangeError(`${graph.architecture} has no BatchNorm layer whose statistics could be recomputed`);
     return new BatchNormRecomputer(probes, graph.inputShape);
   }
 
@@ -70,7 +76,10 @@ export class BatchNormRecomputer {
         try {
           for (let start = 0; start < examples.n; start += batchSize) {
             const count = Math.min(batchSize, examples.n - start);
-            const values = await bound.logits(examples.x.subarray(start * perExample, (start + count) * perExample), count);
+            const values = await bound.logits(
+              examples.x.subarray(start * perExample, (start + count) * perExample),
+              count,
+            );
             moments.add(values, count, probe.spatial);
           }
         } finally {

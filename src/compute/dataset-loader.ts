@@ -34,7 +34,11 @@ export interface LoadOptions {
  * layout: NHWC images are transposed to NCHW, and a declared normalisation is applied per channel as
  * x = fround((v − mean_c) / std_c). Labels become Int32Array; datasets of float targets are refused.
  */
-export async function loadExamples(store: ObjectStore, dataset: DatasetRow, options: LoadOptions = {}): Promise<LoadedExamples> {
+export async function loadExamples(
+  store: ObjectStore,
+  dataset: DatasetRow,
+  options: LoadOptions = {},
+): Promise<LoadedExamples> {
   const label = `${dataset.name} (${dataset.split})`;
   if (dataset.labelKind !== 'CLASS_INDEX') {
     throw badUserInput(
@@ -44,7 +48,9 @@ export async function loadExamples(store: ObjectStore, dataset: DatasetRow, opti
   const total = dataset.exampleCount;
   const offset = options.offset ?? 0;
   if (!Number.isSafeInteger(offset) || offset < 0 || offset >= total) {
-    throw badUserInput(`offset: expected an integer from 0 to ${total - 1} (dataset ${label} has ${total} examples), got ${offset}`);
+    throw badUserInput(
+      `offset: expected an integer from 0 to ${total - 1} (dataset ${label} has ${total} examples), got ${offset}`,
+    );
   }
   const limit = options.limit ?? total - offset;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > total - offset) {
@@ -130,14 +136,16 @@ export function toChannelsFirst(
 }
 
 function perChannel(normalization: Normalization | null, channels: number): Normalization {
-  if (normalization === null) return { mean: new Array<number>(channels).fill(0), std: new Array<number>(channels).fill(1) };
+  if (normalization === null)
+    return { mean: new Array<number>(channels).fill(0), std: new Array<number>(channels).fill(1) };
   if (normalization.mean.length !== channels || normalization.std.length !== channels) {
     throw new RangeError(`normalization of ${normalization.mean.length} channels for examples of ${channels}`);
   }
   return normalization;
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 interface StoredExamples {
   /** [count, ...storedShape] as stored: Float32Array for float dtypes, Uint8Array for U8. */
@@ -146,19 +154,34 @@ interface StoredExamples {
   labels: Int32Array;
 }
 
-async function readExamples(store: ObjectStore, dataset: DatasetRow, offset: number, count: number): Promise<StoredExamples> {
+async function readExamples(
+  store: ObjectStore,
+  dataset: DatasetRow,
+  offset: number,
+  count: number,
+): Promise<StoredExamples> {
   const ref: ObjectRef = { bucket: dataset.bucket, key: dataset.key };
   const version: ObjectVersion = { size: dataset.size, etag: dataset.etag };
   switch (dataset.format) {
     case 'SAFETENSORS':
       return readSafetensorsExamples(store, dataset, ref, version, offset, count);
     case 'CIFAR10_BINARY': {
-      const bytes = await store.readRange(ref, offset * CIFAR10_RECORD_BYTES, (offset + count) * CIFAR10_RECORD_BYTES, version);
+      const bytes = await store.readRange(
+        ref,
+        offset * CIFAR10_RECORD_BYTES,
+        (offset + count) * CIFAR10_RECORD_BYTES,
+        version,
+      );
       const records = asUserInput(dataset, () => decodeCifar10Records(bytes, offset));
       return { values: records.images, storedShape: [...dataset.inputShape], labels: Int32Array.from(records.labels) };
     }
     case 'MNIST_IDX': {
-      if (dataset.labelsBucket === null || dataset.labelsKey === null || dataset.labelsSize === null || dataset.labelsEtag === null) {
+      if (
+        dataset.labelsBucket === null ||
+        dataset.labelsKey === null ||
+        dataset.labelsSize === null ||
+        dataset.labelsEtag === null
+      ) {
         throw new Error(`dataset ${dataset.id} is MNIST_IDX but has no labels object`);
       }
       const perExample = dataset.inputShape.reduce((a, b) => a * b, 1);
@@ -213,7 +236,10 @@ async function readSafetensorsExamples(
   };
   const source = objectSource(store, ref, version, dataset.uri);
   const x = find(dataset.inputKey);
-  const [values, labelValues] = await Promise.all([readTensor(source, header, rows(x)), readTensor(source, header, rows(find(dataset.labelKey)))]);
+  const [values, labelValues] = await Promise.all([
+    readTensor(source, header, rows(x)),
+    readTensor(source, header, rows(find(dataset.labelKey))),
+  ]);
   if (!(values instanceof Float32Array || values instanceof Uint8Array)) {
     throw new Error(`dataset ${dataset.id}: inputs of dtype ${x.dtype} decoded to ${values.constructor.name}`);
   }
@@ -221,7 +247,9 @@ async function readSafetensorsExamples(
   for (let i = 0; i < count; i++) {
     const label = Number(labelValues[i]);
     if (!(label >= 0 && label <= 0x7fffffff)) {
-      throw badUserInput(`${dataset.uri}: expected class labels from 0 to 2^31 − 1, got ${label} at index ${offset + i}`);
+      throw badUserInput(
+        `${dataset.uri}: expected class labels from 0 to 2^31 − 1, got ${label} at index ${offset + i}`,
+      );
     }
     labels[i] = label;
   }
@@ -232,7 +260,8 @@ function asUserInput<T>(dataset: DatasetRow, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    if (error instanceof DatasetFormatError) throw badUserInput(`${dataset.uri} is not a valid dataset: ${error.message}`, error);
+    if (error instanceof DatasetFormatError)
+      throw badUserInput(`${dataset.uri} is not a valid dataset: ${error.message}`, error);
     throw error;
   }
 }

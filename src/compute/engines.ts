@@ -8,7 +8,10 @@ import type { Engine, EngineName } from './engine.js';
 export class EngineProvider {
   private readonly engines = new Map<EngineName, Promise<Engine>>();
 
-  constructor(private readonly settings: Pick<ComputeSettings, 'onnxProvider' | 'threads' | 'tfjsBackend'> & Partial<Pick<ComputeSettings, 'onnxState'>>) {}
+  constructor(
+    private readonly settings: Pick<ComputeSettings, 'onnxProvider' | 'threads' | 'tfjsBackend'> &
+      Partial<Pick<ComputeSettings, 'onnxState'>>,
+  ) {}
 
   get(name: EngineName): Promise<Engine> {
     let engine = this.engines.get(name);

@@ -54,13 +54,18 @@ export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
       const started = performance.now();
       const interpolated = interpolateState(args.from, args.to, alpha, args.moving);
       const state =
-        recomputer === undefined ? interpolated : await recomputer.recompute(interpolated, args.recomputeBatchNorm!, batchSize);
+        recomputer === undefined
+          ? interpolated
+          : await recomputer.recompute(interpolated, args.recomputeBatchNorm!, batchSize);
       const bound = await prepared.bind(state, { examples: examples.n });
       let tally = emptyTally();
       try {
         for (let start = 0; start < examples.n; start += batchSize) {
           const count = Math.min(batchSize, examples.n - start);
-          const logits = await bound.logits(examples.x.subarray(start * perExample, (start + count) * perExample), count);
+          const logits = await bound.logits(
+            examples.x.subarray(start * perExample, (start + count) * perExample),
+            count,
+          );
           tally = tallyBatch(tally, logits, examples.labels.subarray(start, start + count), graph.outputs);
         }
       } finally {

@@ -9,7 +9,11 @@ import type { Examples } from './evaluator.js';
  * requests for the same examples share one read.
  */
 export class ExamplesCache {
-  private readonly cache: LRUCache<string, Examples & { exampleShape: number[] }, { dataset: DatasetRow; limit: number }>;
+  private readonly cache: LRUCache<
+    string,
+    Examples & { exampleShape: number[] },
+    { dataset: DatasetRow; limit: number }
+  >;
 
   constructor(store: ObjectStore, maxBytes: number) {
     this.cache = new LRUCache({

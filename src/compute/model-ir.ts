@@ -107,7 +107,8 @@ export function valueShapes(graph: ModelGraph): Map<string, number[]> {
     if (shape === undefined) throw new Error(`valueShapes: "${value}" is read before any op computes it`);
     return shape;
   };
-  const window = (size: number, kernel: number, stride: number, padding: number) => Math.floor((size + 2 * padding - kernel) / stride) + 1;
+  const window = (size: number, kernel: number, stride: number, padding: number) =>
+    Math.floor((size + 2 * padding - kernel) / stride) + 1;
   for (const node of graph.nodes) {
     let shape: number[];
     switch (node.op) {
@@ -125,7 +126,11 @@ export function valueShapes(graph: ModelGraph): Map<string, number[]> {
       }
       case 'maxpool2d': {
         const [c = 0, h = 0, w = 0] = shapeOf(node.input);
-        shape = [c, window(h, node.kernel[0], node.stride[0], node.padding[0]), window(w, node.kernel[1], node.stride[1], node.padding[1])];
+        shape = [
+          c,
+          window(h, node.kernel[0], node.stride[0], node.padding[0]),
+          window(w, node.kernel[1], node.stride[1], node.padding[1]),
+        ];
         break;
       }
       case 'global_avgpool':

@@ -22,7 +22,8 @@ export function randomInitialState(graph: ModelGraph, seed: number): TensorToWri
     for (let i = 0; i < size; i++) data[i] = random.uniform(-bound, bound);
     values.set(name, data);
   };
-  const filled = (name: string, value: number) => values.set(name, new Float32Array(shapes.get(name)!.reduce((a, b) => a * b, 1)).fill(value));
+  const filled = (name: string, value: number) =>
+    values.set(name, new Float32Array(shapes.get(name)!.reduce((a, b) => a * b, 1)).fill(value));
 
   for (const node of graph.nodes) {
     if (node.op === 'linear' || node.op === 'conv2d') {
@@ -39,9 +40,16 @@ export function randomInitialState(graph: ModelGraph, seed: number): TensorToWri
     }
   }
   return graph.state.map((spec) => {
-    if (spec.kind === 'int') return { name: spec.name, dtype: 'I64', shape: spec.shape, data: new BigInt64Array(spec.shape.reduce((a, b) => a * b, 1)) };
+    if (spec.kind === 'int')
+      return {
+        name: spec.name,
+        dtype: 'I64',
+        shape: spec.shape,
+        data: new BigInt64Array(spec.shape.reduce((a, b) => a * b, 1)),
+      };
     const data = values.get(spec.name);
-    if (data === undefined) throw new Error(`random init: ${graph.architecture} has no initialisation rule for "${spec.name}"`);
+    if (data === undefined)
+      throw new Error(`random init: ${graph.architecture} has no initialisation rule for "${spec.name}"`);
     return { name: spec.name, dtype: 'F32', shape: spec.shape, data };
   });
 }

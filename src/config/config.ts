@@ -163,7 +163,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const home = path.resolve(cwd, read('LINPATH_HOME') ?? '.linpath');
   const host = read('HOST') ?? '127.0.0.1';
   if (!isIP(host) && !HOSTNAME.test(host)) {
-    problems.push(`HOST: expected an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "${host}"`);
+    problems.push(
+      `HOST: expected an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "${host}"`,
+    );
   }
   const port = integer('PORT', 4000, 0, 65535);
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
@@ -247,7 +249,10 @@ function readS3(
 ): S3Settings | undefined {
   const endpoint = url('S3_ENDPOINT', ['http:', 'https:']);
   const bucket = read('S3_BUCKET');
-  const extra = (read('S3_ALLOWED_BUCKETS') ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const extra = (read('S3_ALLOWED_BUCKETS') ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
   const accessKeyId = read('AWS_ACCESS_KEY_ID');
   const secretAccessKey = read('AWS_SECRET_ACCESS_KEY');
   const sessionToken = read('AWS_SESSION_TOKEN');

@@ -92,10 +92,16 @@ export interface BarrierMetrics {
  * Throws BAD_USER_INPUT for fewer than two points, lengths that differ, non-finite or repeated α, or
  * options out of range.
  */
-export function barrierMetrics(alphas: readonly number[], values: readonly number[], options: BarrierOptions = {}): BarrierMetrics {
+export function barrierMetrics(
+  alphas: readonly number[],
+  values: readonly number[],
+  options: BarrierOptions = {},
+): BarrierMetrics {
   const { tolerance, plateauAlpha, plateauFraction } = resolveOptions(options);
   if (alphas.length !== values.length) {
-    throw badUserInput(`barrierMetrics: expected as many values as alphas, got ${values.length} values for ${alphas.length} alphas`);
+    throw badUserInput(
+      `barrierMetrics: expected as many values as alphas, got ${values.length} values for ${alphas.length} alphas`,
+    );
   }
   if (alphas.length < 2) throw badUserInput(`barrierMetrics: expected at least 2 points, got ${alphas.length}`);
   const order = sortedOrder(alphas);
@@ -135,10 +141,20 @@ export function barrierMetrics(alphas: readonly number[], values: readonly numbe
     };
   }
   const frankleHeight = endpointsFinite && maxValue !== null ? maxValue - 0.5 * (first + last) : null;
-  const heightAboveEndpoints = endpointsFinite && maxValue !== null ? Math.max(0, maxValue - Math.max(first, last)) : null;
+  const heightAboveEndpoints =
+    endpointsFinite && maxValue !== null ? Math.max(0, maxValue - Math.max(first, last)) : null;
 
   if (finiteValues.length < 2) {
-    return { frankleHeight, heightAboveEndpoints, mliDelta: null, alphaAtMax, maxValue, monotonic: null, shape: null, nonFinitePoints };
+    return {
+      frankleHeight,
+      heightAboveEndpoints,
+      mliDelta: null,
+      alphaAtMax,
+      maxValue,
+      monotonic: null,
+      shape: null,
+      nonFinitePoints,
+    };
   }
 
   const mliDelta = largestBump(finiteValues);
@@ -154,9 +170,10 @@ export function barrierMetrics(alphas: readonly number[], values: readonly numbe
     const totalDecrease = first - last;
     const cut = sortedAlphas[0]! + plateauAlpha * (sortedAlphas[sortedAlphas.length - 1]! - sortedAlphas[0]!);
     const flat = totalDecrease <= tolerance;
-    shape = flat || (first - valueAt(finiteAlphas, finiteValues, cut)) / totalDecrease < plateauFraction
-      ? CurveShape.PLATEAU
-      : CurveShape.MONOTONIC_DECAY;
+    shape =
+      flat || (first - valueAt(finiteAlphas, finiteValues, cut)) / totalDecrease < plateauFraction
+        ? CurveShape.PLATEAU
+        : CurveShape.MONOTONIC_DECAY;
   }
 
   return { frankleHeight, heightAboveEndpoints, mliDelta, alphaAtMax, maxValue, monotonic, shape, nonFinitePoints };
@@ -180,8 +197,16 @@ export function pathBarrierMetrics(
 ): { loss: BarrierMetrics; error: BarrierMetrics } {
   const alphas = points.map((p) => p.alpha);
   return {
-    loss: barrierMetrics(alphas, points.map((p) => p.loss ?? Number.NaN), options.loss),
-    error: barrierMetrics(alphas, points.map((p) => (p.accuracy === null ? Number.NaN : 1 - p.accuracy)), options.error),
+    loss: barrierMetrics(
+      alphas,
+      points.map((p) => p.loss ?? Number.NaN),
+      options.loss,
+    ),
+    error: barrierMetrics(
+      alphas,
+      points.map((p) => (p.accuracy === null ? Number.NaN : 1 - p.accuracy)),
+      options.error,
+    ),
   };
 }
 
@@ -230,11 +255,13 @@ export function classifyLayerwise(
     throw badUserInput(`classifyLayerwise: endpointLoss must be a finite number > 0, got ${endpointLoss}`);
   }
   const entries = Object.entries(blockHeights);
-  if (entries.length === 0) throw badUserInput('classifyLayerwise: expected the barrier height of at least one block, got none');
+  if (entries.length === 0)
+    throw badUserInput('classifyLayerwise: expected the barrier height of at least one block, got none');
   const threshold = relativeThreshold * endpointLoss;
   const blocks: Record<string, LayerwiseBarrierLevel> = {};
   for (const [block, height] of entries) {
-    if (Number.isNaN(height)) throw badUserInput(`classifyLayerwise: the barrier height of block "${block}" is NaN, expected a number`);
+    if (Number.isNaN(height))
+      throw badUserInput(`classifyLayerwise: the barrier height of block "${block}" is NaN, expected a number`);
     blocks[block] = height > threshold ? LayerwiseBarrierLevel.HIGH : LayerwiseBarrierLevel.LOW;
   }
   const anyHigh = Object.values(blocks).includes(LayerwiseBarrierLevel.HIGH);
@@ -263,7 +290,8 @@ function resolveOptions(options: BarrierOptions): Required<BarrierOptions> {
 
 function sortedOrder(alphas: readonly number[]): number[] {
   alphas.forEach((alpha, i) => {
-    if (!Number.isFinite(alpha)) throw badUserInput(`barrierMetrics: alphas must be finite, got ${alpha} at index ${i}`);
+    if (!Number.isFinite(alpha))
+      throw badUserInput(`barrierMetrics: alphas must be finite, got ${alpha} at index ${i}`);
   });
   const order = alphas.map((_, i) => i).sort((a, b) => alphas[a]! - alphas[b]!);
   for (let k = 1; k < order.length; k++) {

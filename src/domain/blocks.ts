@@ -20,7 +20,8 @@ export function selectBlocks(
   context: { architecture: string; topLevel: readonly string[]; aliases: Readonly<Record<string, readonly string[]>> },
 ): BlockSelection {
   if (blocks == null) return { moving: 'all', blocks: undefined, movingNames: [...floatTensors].sort() };
-  const known = () => `e.g. ${context.topLevel.map((b) => `"${b}"`).join(', ')} or any state_dict prefix such as "${context.topLevel[1] ?? context.topLevel[0]}.0"`;
+  const known = () =>
+    `e.g. ${context.topLevel.map((b) => `"${b}"`).join(', ')} or any state_dict prefix such as "${context.topLevel[1] ?? context.topLevel[0]}.0"`;
   if (blocks.length === 0) {
     throw badUserInput('blocks: expected at least one block name (omit blocks to move the whole model), got []');
   }
@@ -60,7 +61,8 @@ export function restrictSelection(
   const { tensors, bnStats } = options;
   if (tensors === 'ALL' && (bnStats === 'INTERPOLATE' || runningStats.size === 0)) return selection;
   const keep = (name: string) =>
-    (tensors === 'ALL' || (tensors === 'WEIGHTS') !== runningStats.has(name)) && !(bnStats !== 'INTERPOLATE' && runningStats.has(name));
+    (tensors === 'ALL' || (tensors === 'WEIGHTS') !== runningStats.has(name)) &&
+    !(bnStats !== 'INTERPOLATE' && runningStats.has(name));
   const movingNames = selection.movingNames.filter(keep);
   if (movingNames.length === 0) {
     const what = selection.blocks === undefined ? 'the model' : `blocks ${selection.blocks.join(', ')}`;

@@ -21,5 +21,13 @@ export const X_METRICS = [
 ] as const;
 export type XMetric = (typeof X_METRICS)[number];
 
-export const Y_METRICS = ['TEST_ACCURACY', 'TEST_LOSS', 'TEST_ERROR', 'TRAIN_ACCURACY', 'TRAIN_LOSS', 'TRAIN_ERROR', 'REPORTED'] as const;
+export const Y_METRICS = [
+  'TEST_ACCURACY',
+  'TEST_LOSS',
+  'TEST_ERROR',
+  'TRAIN_ACCURACY',
+  'TRAIN_LOSS',
+  'TRAIN_ERROR',
+  'REPORTED',
+] as const;
 export type YMetric = (typeof Y_METRICS)[number];

@@ -82,7 +82,11 @@ export function kendall(x: readonly number[], y: readonly number[]): number | nu
  *   interpolated between order statistics (numpy's default).
  * Both are deterministic for a given seed. Null rules as for {@link pearson}.
  */
-export function correlate(x: readonly number[], y: readonly number[], options: CorrelationOptions = {}): CorrelationResult {
+export function correlate(
+  x: readonly number[],
+  y: readonly number[],
+  options: CorrelationOptions = {},
+): CorrelationResult {
   checkPairs(x, y);
   const permutations = options.permutations ?? DEFAULT_PERMUTATIONS;
   const bootstrap = options.bootstrap ?? DEFAULT_BOOTSTRAP;
@@ -106,7 +110,13 @@ export function correlate(x: readonly number[], y: readonly number[], options: C
   };
 }
 
-function permutationPValue(x: readonly number[], y: readonly number[], r: number, permutations: number, seed: number): number {
+function permutationPValue(
+  x: readonly number[],
+  y: readonly number[],
+  r: number,
+  permutations: number,
+  seed: number,
+): number {
   // r_π = Σ dx_i·dy_π(i) / (‖dx‖‖dy‖): the centred vectors and their norms do not change under shuffling.
   const { centred: dx, norm: nx } = centre(x);
   const { centred: dy, norm: ny } = centre(y);
@@ -123,7 +133,12 @@ function permutationPValue(x: readonly number[], y: readonly number[], r: number
   return (count + 1) / (permutations + 1);
 }
 
-function bootstrapInterval(x: readonly number[], y: readonly number[], resamples: number, seed: number): { low: number; high: number } | null {
+function bootstrapInterval(
+  x: readonly number[],
+  y: readonly number[],
+  resamples: number,
+  seed: number,
+): { low: number; high: number } | null {
   const n = x.length;
   const random = new SeededRandom(seed);
   const xs = new Array<number>(n);
@@ -144,8 +159,12 @@ function bootstrapInterval(x: readonly number[], y: readonly number[], resamples
 }
 
 function checkPairs(x: readonly number[], y: readonly number[]): void {
-  if (x.length !== y.length) throw badUserInput(`correlation: expected paired observations, got ${x.length} x and ${y.length} y values`);
-  for (const [name, values] of [['x', x], ['y', y]] as const) {
+  if (x.length !== y.length)
+    throw badUserInput(`correlation: expected paired observations, got ${x.length} x and ${y.length} y values`);
+  for (const [name, values] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad !== -1) throw badUserInput(`correlation: ${name}[${bad}] must be a finite number, got ${values[bad]}`);
   }
@@ -181,7 +200,7 @@ const clamp = (r: number): number => Math.min(1, Math.max(-1, r));
 function averageRanks(values: readonly number[]): number[] {
   const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
   const ranks = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]!] === values[order[start]!]) end++;
     const rank = (start + 1 + end) / 2;

@@ -38,11 +38,18 @@ export function distanceTensors(
     const known = new Set(tensors.map((t) => t.name));
     const unknown = [...restrictTo].filter((name) => !known.has(name));
     if (unknown.length > 0) {
-      throw badUserInput(`distance: restrictTo names ${unknown.length} tensor(s) not in the model: ${unknown.slice(0, 5).map((n) => `"${n}"`).join(', ')}`);
+      throw badUserInput(
+        `distance: restrictTo names ${unknown.length} tensor(s) not in the model: ${unknown
+          .slice(0, 5)
+          .map((n) => `"${n}"`)
+          .join(', ')}`,
+      );
     }
   }
   const selected = tensors.filter((t) => restrictTo === undefined || restrictTo.has(t.name));
-  return metric === DistanceMetric.LAYERWISE_NORMALIZED ? selected.filter(isConvOrLinearWeight) : selected.filter((t) => isParameter(t.name));
+  return metric === DistanceMetric.LAYERWISE_NORMALIZED
+    ? selected.filter(isConvOrLinearWeight)
+    : selected.filter((t) => isParameter(t.name));
 }
 
 /**
@@ -65,7 +72,10 @@ export function distance(
 ): number {
   const selected = distanceTensors(metric, tensors, restrictTo);
   if (selected.length === 0) {
-    const what = metric === DistanceMetric.LAYERWISE_NORMALIZED ? 'conv or linear weight (*.weight with ≥ 2 dimensions)' : 'parameter';
+    const what =
+      metric === DistanceMetric.LAYERWISE_NORMALIZED
+        ? 'conv or linear weight (*.weight with ≥ 2 dimensions)'
+        : 'parameter';
     throw badUserInput(`distance ${metric}: expected at least one ${what} in the selection, got none`);
   }
   const sums = selected.map((t) => tensorSums(t, from, to));
@@ -75,7 +85,9 @@ export function distance(
       let total = 0;
       sums.forEach((s, i) => {
         if (s.from === 0) {
-          throw badUserInput(`distance LAYERWISE_NORMALIZED: "${selected[i]!.name}" has ‖θ_0‖_F = 0, so its relative change is undefined`);
+          throw badUserInput(
+            `distance LAYERWISE_NORMALIZED: "${selected[i]!.name}" has ‖θ_0‖_F = 0, so its relative change is undefined`,
+          );
         }
         total += Math.sqrt(s.diff) / Math.sqrt(s.from);
       });
@@ -85,14 +97,19 @@ export function distance(
       return Math.sqrt(sum(sums, 'diff'));
     case DistanceMetric.RELATIVE_L2: {
       const fromNorm = Math.sqrt(sum(sums, 'from'));
-      if (fromNorm === 0) throw badUserInput('distance RELATIVE_L2: ‖θ_0‖₂ = 0 over the selected parameters, so the relative distance is undefined');
+      if (fromNorm === 0)
+        throw badUserInput(
+          'distance RELATIVE_L2: ‖θ_0‖₂ = 0 over the selected parameters, so the relative distance is undefined',
+        );
       return Math.sqrt(sum(sums, 'diff')) / fromNorm;
     }
     case DistanceMetric.COSINE: {
       const fromNorm = Math.sqrt(sum(sums, 'from'));
       const toNorm = Math.sqrt(sum(sums, 'to'));
       if (fromNorm === 0 || toNorm === 0) {
-        throw badUserInput(`distance COSINE: a zero vector has no direction (‖θ_0‖₂ = ${fromNorm}, ‖θ_T‖₂ = ${toNorm})`);
+        throw badUserInput(
+          `distance COSINE: a zero vector has no direction (‖θ_0‖₂ = ${fromNorm}, ‖θ_T‖₂ = ${toNorm})`,
+        );
       }
       return Math.min(1, Math.max(-1, sum(sums, 'dot') / (fromNorm * toNorm)));
     }
@@ -109,7 +126,11 @@ interface TensorSums {
   dot: number;
 }
 
-function tensorSums(t: DistanceTensor, from: ReadonlyMap<string, Float32Array>, to: ReadonlyMap<string, Float32Array>): TensorSums {
+function tensorSums(
+  t: DistanceTensor,
+  from: ReadonlyMap<string, Float32Array>,
+  to: ReadonlyMap<string, Float32Array>,
+): TensorSums {
   const a = from.get(t.name);
   const b = to.get(t.name);
   if (a === undefined || b === undefined) {
@@ -117,7 +138,9 @@ function tensorSums(t: DistanceTensor, from: ReadonlyMap<string, Float32Array>, 
   }
   const expected = t.shape.reduce((n, d) => n * d, 1);
   if (a.length !== expected || b.length !== expected) {
-    throw badUserInput(`distance: tensor "${t.name}" of shape [${t.shape.join(', ')}] needs ${expected} values, got ${a.length} (from) and ${b.length} (to)`);
+    throw badUserInput(
+      `distance: tensor "${t.name}" of shape [${t.shape.join(', ')}] needs ${expected} values, got ${a.length} (from) and ${b.length} (to)`,
+    );
   }
   let sa = 0;
   let sb = 0;
@@ -135,4 +158,5 @@ function tensorSums(t: DistanceTensor, from: ReadonlyMap<string, Float32Array>, 
   return { from: sa, to: sb, diff: sd, dot };
 }
 
-const sum = (sums: readonly TensorSums[], key: keyof TensorSums): number => sums.reduce((total, s) => total + s[key], 0);
+const sum = (sums: readonly TensorSums[], key: keyof TensorSums): number =>
+  sums.reduce((total, s) => total + s[key], 0);

@@ -4,7 +4,12 @@
  * values are exact in float64, so one rounding of each reproduces torch's float32 arithmetic bit for bit,
  * and α = 0 / α = 1 give θ_A / θ_B exactly.
  */
-export function interpolateTensor(a: Float32Array, b: Float32Array, alpha: number, out = new Float32Array(a.length)): Float32Array {
+export function interpolateTensor(
+  a: Float32Array,
+  b: Float32Array,
+  alpha: number,
+  out = new Float32Array(a.length),
+): Float32Array {
   if (a.length !== b.length || out.length !== a.length) {
     throw new RangeError(`interpolateTensor: lengths ${a.length}, ${b.length} and ${out.length} differ`);
   }

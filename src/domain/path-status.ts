@@ -28,7 +28,11 @@ export interface StatusInput {
 
 const LIVE: ReadonlySet<JobState> = new Set(['created', 'retry', 'active']);
 
-export function pathStatus({ alphas, points, tasks, failed }: StatusInput): { status: PathStatus; progress: PathProgress; jobFailed: boolean } {
+export function pathStatus({ alphas, points, tasks, failed }: StatusInput): {
+  status: PathStatus;
+  progress: PathProgress;
+  jobFailed: boolean;
+} {
   const stored = new Set(points.map((p) => p.alpha));
   const requested = new Set(alphas);
   const missing = alphas.filter((a) => !stored.has(a));
@@ -36,7 +40,9 @@ export function pathStatus({ alphas, points, tasks, failed }: StatusInput): { st
   const running = new Set(live.filter((t) => t.jobState === 'active').map((t) => t.jobId));
   const liveAlphas = new Set(live.map((t) => t.alpha));
   // A missing α whose job failed (and that nothing else is queued for): its retries ran out.
-  const jobFailed = tasks.some((t) => requested.has(t.alpha) && !stored.has(t.alpha) && t.jobState === 'failed' && !liveAlphas.has(t.alpha));
+  const jobFailed = tasks.some(
+    (t) => requested.has(t.alpha) && !stored.has(t.alpha) && t.jobState === 'failed' && !liveAlphas.has(t.alpha),
+  );
 
   const status: PathStatus = failed
     ? 'FAILED'
@@ -49,11 +55,21 @@ export function pathStatus({ alphas, points, tasks, failed }: StatusInput): { st
           : live.length > 0
             ? 'PENDING'
             : 'PARTIAL';
-  const meanSeconds = points.length === 0 ? null : points.reduce((sum, p) => sum + p.durationMs, 0) / points.length / 1000;
+  const meanSeconds =
+    points.length === 0 ? null : points.reduce((sum, p) => sum + p.durationMs, 0) / points.length / 1000;
   const etaSeconds =
-    missing.length === 0 ? 0 : status === 'FAILED' || status === 'PARTIAL' || meanSeconds === null ? null : (missing.length * meanSeconds) / Math.max(1, running.size);
-  return { status, progress: { done: alphas.length - missing.length, total: alphas.length, etaSeconds }, jobFailed: jobFailed && !failed && missing.length > 0 };
+    missing.length === 0
+      ? 0
+      : status === 'FAILED' || status === 'PARTIAL' || meanSeconds === null
+        ? null
+        : (missing.length * meanSeconds) / Math.max(1, running.size);
+  return {
+    status,
+    progress: { done: alphas.length - missing.length, total: alphas.length, etaSeconds },
+    jobFailed: jobFailed && !failed && missing.length > 0,
+  };
 }
 
 /** True when nothing more will happen to the request without a new one. */
-export const isSettled = (status: PathStatus): boolean => status === 'COMPLETE' || status === 'FAILED' || status === 'PARTIAL';
+export const isSettled = (status: PathStatus): boolean =>
+  status === 'COMPLETE' || status === 'FAILED' || status === 'PARTIAL';

@@ -11,7 +11,15 @@ export interface RunFilterTerms {
   datasetName?: string;
   tags?: string[];
   hyperparametersContain?: Record<string, unknown>;
-  hyperparameters?: Array<{ path: string; eq?: unknown; ne?: unknown; gt?: number; gte?: number; lt?: number; lte?: number }>;
+  hyperparameters?: Array<{
+    path: string;
+    eq?: unknown;
+    ne?: unknown;
+    gt?: number;
+    gte?: number;
+    lt?: number;
+    lte?: number;
+  }>;
 }
 
 export class RunFilterSyntaxError extends Error {
@@ -35,9 +43,17 @@ export function parseRunFilter(value: string): RunFilterTerms {
   for (const term of text.split(',').map((t) => t.trim())) {
     const match = TERM.exec(term);
     if (match === null) {
-      throw new RunFilterSyntaxError(`expected terms like name~text, arch=…, dataset=…, tag=…, hp.path=value or hp.path>=n, got "${term}"`);
+      throw new RunFilterSyntaxError(
+        `expected terms like name~text, arch=…, dataset=…, tag=…, hp.path=value or hp.path>=n, got "${term}"`,
+      );
     }
-    const [, key, hpPath, operator, raw] = match as unknown as [string, string, string | undefined, string | undefined, string];
+    const [, key, hpPath, operator, raw] = match as unknown as [
+      string,
+      string,
+      string | undefined,
+      string | undefined,
+      string,
+    ];
     if (key === 'name~') filter.nameContains = raw;
     else if (key === 'arch=' || key === 'architecture=') filter.architecture = raw;
     else if (key === 'dataset=') filter.datasetName = raw;
@@ -48,7 +64,8 @@ export function parseRunFilter(value: string): RunFilterTerms {
       if (operator === '=') condition.eq = json;
       else if (operator === '!=') condition.ne = json;
       else {
-        if (typeof json !== 'number') throw new RunFilterSyntaxError(`expected a number after ${operator} in "${term}"`);
+        if (typeof json !== 'number')
+          throw new RunFilterSyntaxError(`expected a number after ${operator} in "${term}"`);
         condition[COMPARISONS[operator as keyof typeof COMPARISONS]] = json;
       }
       filter.hyperparameters = [...(filter.hyperparameters ?? []), condition];

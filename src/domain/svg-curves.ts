@@ -7,9 +7,21 @@ export interface Series {
   points: ReadonlyArray<{ x: number; y: number }>;
 }
 
-const COLORS = ['#4269d0', '#efb118', '#ff725c', '#6cc5b0', '#3ca951', '#ff8ab7', '#a463f2', '#97bbf5', '#9c6b4e', '#9498a0'];
+const COLORS = [
+  '#4269d0',
+  '#efb118',
+  '#ff725c',
+  '#6cc5b0',
+  '#3ca951',
+  '#ff8ab7',
+  '#a463f2',
+  '#97bbf5',
+  '#9c6b4e',
+  '#9498a0',
+];
 
-const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escape = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const ticks = (low: number, high: number, count = 5): number[] => {
   if (!(high > low)) return [low];
@@ -20,17 +32,22 @@ const ticks = (low: number, high: number, count = 5): number[] => {
   return values;
 };
 
-export function svgCurves(series: readonly Series[], options: { title: string; xLabel: string; yLabel: string; width?: number; height?: number }): string {
+export function svgCurves(
+  series: readonly Series[],
+  options: { title: string; xLabel: string; yLabel: string; width?: number; height?: number },
+): string {
   const width = options.width ?? 420;
   const height = options.height ?? 260;
   const margin = { top: 28, right: 12, bottom: 36, left: 52 };
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-  if (all.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="40"><text x="4" y="24">${escape(options.title)}: no points</text></svg>`;
+  if (all.length === 0)
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="40"><text x="4" y="24">${escape(options.title)}: no points</text></svg>`;
   const [xMin, xMax] = [Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x))];
   const [yMin, yMax] = [Math.min(...all.map((p) => p.y)), Math.max(...all.map((p) => p.y))];
   const yPad = (yMax - yMin) * 0.05 || Math.abs(yMax) * 0.05 || 1;
   const sx = (x: number) => margin.left + ((x - xMin) / (xMax - xMin || 1)) * (width - margin.left - margin.right);
-  const sy = (y: number) => height - margin.bottom - ((y - (yMin - yPad)) / (yMax - yMin + 2 * yPad)) * (height - margin.top - margin.bottom);
+  const sy = (y: number) =>
+    height - margin.bottom - ((y - (yMin - yPad)) / (yMax - yMin + 2 * yPad)) * (height - margin.top - margin.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="10">`,
     `<text x="${margin.left}" y="14" font-size="12" font-weight="600">${escape(options.title)}</text>`,
@@ -43,11 +60,19 @@ export function svgCurves(series: readonly Series[], options: { title: string; x
   for (const t of ticks(yMin - yPad, yMax + yPad, 4)) {
     parts.push(`<text x="${margin.left - 6}" y="${(sy(t) + 3).toFixed(1)}" text-anchor="end">${t}</text>`);
   }
-  parts.push(`<text x="${(width + margin.left) / 2}" y="${height - 6}" text-anchor="middle">${escape(options.xLabel)}</text>`);
-  parts.push(`<text x="12" y="${(height - margin.bottom + margin.top) / 2}" transform="rotate(-90 12 ${(height - margin.bottom + margin.top) / 2})" text-anchor="middle">${escape(options.yLabel)}</text>`);
+  parts.push(
+    `<text x="${(width + margin.left) / 2}" y="${height - 6}" text-anchor="middle">${escape(options.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text x="12" y="${(height - margin.bottom + margin.top) / 2}" transform="rotate(-90 12 ${(height - margin.bottom + margin.top) / 2})" text-anchor="middle">${escape(options.yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
-    const points = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`);
-    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" points="${points.join(' ')}"><title>${escape(s.label)}</title></polyline>`);
+    const points = s.points
+      .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
+      .map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`);
+    parts.push(
+      `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" points="${points.join(' ')}"><title>${escape(s.label)}</title></polyline>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('');

@@ -94,7 +94,10 @@ export class ProtocolQueue {
 
   /** Ends the owner's open query (Sync) and transaction (ROLLBACK), and frees the session. */
   private async release(): Promise<void> {
-    if (this.midQuery) await this.db.runExclusive(() => this.db.execProtocolRawStream(SYNC, { onRawData: () => undefined })).catch(() => undefined);
+    if (this.midQuery)
+      await this.db
+        .runExclusive(() => this.db.execProtocolRawStream(SYNC, { onRawData: () => undefined }))
+        .catch(() => undefined);
     if (this.db.isInTransaction()) await this.db.exec('ROLLBACK').catch(() => undefined);
     this.owner = null;
     this.midQuery = false;

@@ -118,7 +118,11 @@ async function hostEmbedded(config: Config, role: ServicesRole, files: HomeFiles
       });
     }
     return {
-      endpoints: { databaseUrl, s3, embedded: { database: config.databaseUrl === undefined, s3: config.s3 === undefined } },
+      endpoints: {
+        databaseUrl,
+        s3,
+        embedded: { database: config.databaseUrl === undefined, s3: config.s3 === undefined },
+      },
       hosted: config.databaseUrl === undefined,
       release,
     };

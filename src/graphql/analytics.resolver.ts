@@ -2,7 +2,13 @@ import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root, UseMiddleware } fro
 import type { DistanceMetric } from '../domain/distances.js';
 import { blockwisePaths, checkpointDistance, correlation } from '../usecases/analytics.usecases.js';
 import * as registry from '../usecases/registry.usecases.js';
-import { BlockwisePaths, BlockwisePathsInput, CorrelationInput, CorrelationReport, Distance } from './analytics.types.js';
+import {
+  BlockwisePaths,
+  BlockwisePathsInput,
+  CorrelationInput,
+  CorrelationReport,
+  Distance,
+} from './analytics.types.js';
 import type { GraphQLContext } from './context.js';
 import { LimitEvaluations } from './evaluation-slots.js';
 import { toPath } from './paths.resolver.js';
@@ -12,7 +18,9 @@ import { DistanceMetric as DistanceMetricEnum } from '../domain/distances.js';
 
 @Resolver(() => Distance)
 export class DistanceResolver {
-  @Query(() => Distance, { description: 'A distance between two checkpoints of one architecture, optionally over some blocks; memoized.' })
+  @Query(() => Distance, {
+    description: 'A distance between two checkpoints of one architecture, optionally over some blocks; memoized.',
+  })
   // A distance not yet stored is computed in the request from both checkpoints read whole: every distance request
   // holds an evaluation slot (whether it is stored is known only inside the use case).
   @UseMiddleware(LimitEvaluations)
@@ -41,7 +49,8 @@ export class DistanceResolver {
 @Resolver()
 export class AnalyticsResolver {
   @Query(() => BlockwisePaths, {
-    description: 'One path per block, only that block moving (the rest at `to`), and whether the block-wise barriers are high or low.',
+    description:
+      'One path per block, only that block moving (the rest at `to`), and whether the block-wise barriers are high or low.',
   })
   @UseMiddleware(LimitEvaluations)
   async blockwisePaths(
@@ -67,7 +76,10 @@ export class AnalyticsResolver {
       'A barrier metric (or distance) against accuracy or loss across the runs matching a filter, overall and per hyper-parameter group.',
   })
   @UseMiddleware(LimitEvaluations)
-  async correlation(@Ctx() ctx: GraphQLContext, @Arg('input', () => CorrelationInput) input: CorrelationInput): Promise<CorrelationReport> {
+  async correlation(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('input', () => CorrelationInput) input: CorrelationInput,
+  ): Promise<CorrelationReport> {
     const report = await correlation(ctx.analytics, {
       runs: stripNulls(input.runs),
       x: input.x,

@@ -11,7 +11,9 @@ registerEnumType(CurveShape, {
   name: 'CurveShape',
   description: 'Shape of a sampled curve L(α) (Vlaar & Frankle 2022, Table 1).',
   valuesConfig: {
-    MONOTONIC_DECAY: { description: 'NB: no rise between neighbouring points beyond the tolerance, and not a plateau.' },
+    MONOTONIC_DECAY: {
+      description: 'NB: no rise between neighbouring points beyond the tolerance, and not a plateau.',
+    },
     BARRIER: { description: 'B: some rise L(α_{i+1}) − L(α_i) beyond the tolerance.' },
     PLATEAU: {
       description:
@@ -31,9 +33,12 @@ registerEnumType(DistanceMetric, {
   name: 'DistanceMetric',
   valuesConfig: {
     LAYERWISE_NORMALIZED: {
-      description: 'Mean over conv and linear weight tensors (*.weight with ≥ 2 dimensions) of ‖θ_T − θ_0‖_F / ‖θ_0‖_F (Vlaar & Frankle 2022, Eq. 4; Liu et al. 2020).',
+      description:
+        'Mean over conv and linear weight tensors (*.weight with ≥ 2 dimensions) of ‖θ_T − θ_0‖_F / ‖θ_0‖_F (Vlaar & Frankle 2022, Eq. 4; Liu et al. 2020).',
     },
-    L2: { description: '‖θ_T − θ_0‖₂ over all parameters (BatchNorm running statistics and integer buffers excluded).' },
+    L2: {
+      description: '‖θ_T − θ_0‖₂ over all parameters (BatchNorm running statistics and integer buffers excluded).',
+    },
     RELATIVE_L2: { description: 'L2 divided by ‖θ_0‖₂.' },
     COSINE: { description: 'Cosine similarity of the two parameter vectors (same parameters as L2).' },
   },
@@ -57,7 +62,8 @@ export enum XMetricEnum {
 }
 registerEnumType(XMetricEnum, {
   name: 'CorrelationX',
-  description: 'A barrier metric of the loss (or, ERROR_*, of the error) curve of each run\'s path; MONOTONIC as 0/1; or a distance between the path\'s end points.',
+  description:
+    "A barrier metric of the loss (or, ERROR_*, of the error) curve of each run's path; MONOTONIC as 0/1; or a distance between the path's end points.",
 });
 export enum YMetricEnum {
   TEST_ACCURACY = 'TEST_ACCURACY',
@@ -70,10 +76,12 @@ export enum YMetricEnum {
 }
 registerEnumType(YMetricEnum, {
   name: 'CorrelationY',
-  description: "The FINAL checkpoint's accuracy, loss or error on the TEST or TRAIN split of the run's dataset; or REPORTED: a reported metric named by yMetric.",
+  description:
+    "The FINAL checkpoint's accuracy, loss or error on the TEST or TRAIN split of the run's dataset; or REPORTED: a reported metric named by yMetric.",
 });
 // Keep the enums and the use case's lists in step.
-const sameMembers = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((m) => b.includes(m));
+const sameMembers = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((m) => b.includes(m));
 if (!sameMembers(Object.values(XMetricEnum), X_METRICS) || !sameMembers(Object.values(YMetricEnum), Y_METRICS)) {
   throw new Error('analytics.types: CorrelationX/CorrelationY differ from the use case metrics');
 }
@@ -83,10 +91,16 @@ if (!sameMembers(Object.values(XMetricEnum), X_METRICS) || !sameMembers(Object.v
     'Barrier measures of a sampled curve L(α) (loss, or error = 1 − accuracy) over the requested alphas. A NaN or infinite point between the end points makes the curve a BARRIER of unbounded height (heights and mliDelta null); a non-finite end point makes the heights null; non-finite points are counted in nonFinitePoints.',
 })
 export class BarrierMetrics {
-  @Field(() => Float, { nullable: true, description: 'max_α L(α) − ½(L(α_min) + L(α_max)) (Frankle et al. 2020). Null when an end point is non-finite.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'max_α L(α) − ½(L(α_min) + L(α_max)) (Frankle et al. 2020). Null when an end point is non-finite.',
+  })
   frankleHeight!: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'max(0, max_α L(α) − max(L(α_min), L(α_max))). Null when an end point is non-finite.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'max(0, max_α L(α) − max(L(α_min), L(α_max))). Null when an end point is non-finite.',
+  })
   heightAboveEndpoints!: number | null;
 
   @Field(() => Float, {
@@ -123,16 +137,25 @@ export class BlockPath {
   @Field(() => Float, { nullable: true, description: 'heightAboveEndpoints of the loss curve.' })
   height!: number | null;
 
-  @Field(() => LayerwiseBarrierLevel, { nullable: true, description: 'HIGH when height > relativeThreshold × endpointLoss.' })
+  @Field(() => LayerwiseBarrierLevel, {
+    nullable: true,
+    description: 'HIGH when height > relativeThreshold × endpointLoss.',
+  })
   level!: LayerwiseBarrierLevel | null;
 }
 
-@ObjectType({ description: 'One path per block (Vlaar & Frankle 2022, Fig. 1B) and the high/low classification of their barriers (Table 1).' })
+@ObjectType({
+  description:
+    'One path per block (Vlaar & Frankle 2022, Fig. 1B) and the high/low classification of their barriers (Table 1).',
+})
 export class BlockwisePaths {
   @Field(() => [BlockPath])
   paths!: BlockPath[];
 
-  @Field(() => Float, { nullable: true, description: 'Loss at α = 1 (θ_to), shared by every block-wise path; null when it is not finite.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Loss at α = 1 (θ_to), shared by every block-wise path; null when it is not finite.',
+  })
   endpointLoss!: number | null;
 
   @Field(() => Float, { nullable: true, description: 'relativeThreshold × endpointLoss.' })
@@ -156,7 +179,10 @@ export class BlockwisePathsInput {
   @Field(() => [String], { nullable: true, description: "Default: the architecture's top-level blocks." })
   blocks?: string[] | null;
 
-  @Field(() => [Float], { nullable: true, description: 'Default 0, 0.1, …, 1; must include 0 and 1 (the end points the barriers are measured against).' })
+  @Field(() => [Float], {
+    nullable: true,
+    description: 'Default 0, 0.1, …, 1; must include 0 and 1 (the end points the barriers are measured against).',
+  })
   alphas?: number[] | null;
 
   @Field(() => Int, { nullable: true })
@@ -165,10 +191,16 @@ export class BlockwisePathsInput {
   @Field(() => EngineNameEnum, { nullable: true })
   engine?: EngineNameEnum | null;
 
-  @Field(() => Float, { defaultValue: 0.1, description: 'A block-wise barrier is HIGH when its height exceeds relativeThreshold × endpointLoss.' })
+  @Field(() => Float, {
+    defaultValue: 0.1,
+    description: 'A block-wise barrier is HIGH when its height exceeds relativeThreshold × endpointLoss.',
+  })
   relativeThreshold!: number;
 
-  @Field(() => Float, { defaultValue: 1e-4, description: 'Largest rise between neighbouring points that still counts as not rising.' })
+  @Field(() => Float, {
+    defaultValue: 1e-4,
+    description: 'Largest rise between neighbouring points that still counts as not rising.',
+  })
   tolerance!: number;
 }
 
@@ -180,7 +212,10 @@ export class Distance {
   @Field(() => Float)
   value!: number;
 
-  @Field(() => [String], { nullable: true, description: 'Blocks the distance is restricted to; null: all tensors the metric covers.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Blocks the distance is restricted to; null: all tensors the metric covers.',
+  })
   blocks!: string[] | null;
 
   @Field(() => Int, { description: 'Tensors that entered the value.' })
@@ -237,10 +272,16 @@ export class CorrelationInput {
   @Field(() => CorrelationPathInput)
   path!: CorrelationPathInput;
 
-  @Field(() => [String], { nullable: true, description: 'Hyper-parameter paths; each distinct combination of values is a group.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Hyper-parameter paths; each distinct combination of values is a group.',
+  })
   groupBy?: string[] | null;
 
-  @Field(() => Int, { defaultValue: 50, description: 'Most evaluations (paths or end points) this query may queue; runs beyond are listed in missing.' })
+  @Field(() => Int, {
+    defaultValue: 50,
+    description: 'Most evaluations (paths or end points) this query may queue; runs beyond are listed in missing.',
+  })
   maxEvaluations!: number;
 
   @Field(() => Boolean, {
@@ -250,16 +291,25 @@ export class CorrelationInput {
   })
   wait!: boolean;
 
-  @Field(() => Int, { nullable: true, description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.',
+  })
   timeoutMs?: number | null;
 
   @Field(() => Float, { defaultValue: 1e-4, description: 'Barrier tolerance (see BarrierMetrics).' })
   tolerance!: number;
 
-  @Field(() => Int, { defaultValue: 10000, description: 'Permutations of the two-sided permutation test of Pearson r (at most 100000).' })
+  @Field(() => Int, {
+    defaultValue: 10000,
+    description: 'Permutations of the two-sided permutation test of Pearson r (at most 100000).',
+  })
   permutations!: number;
 
-  @Field(() => Int, { defaultValue: 2000, description: 'Bootstrap resamples for the 95% CI of Pearson r (at most 100000).' })
+  @Field(() => Int, {
+    defaultValue: 2000,
+    description: 'Bootstrap resamples for the 95% CI of Pearson r (at most 100000).',
+  })
   bootstrap!: number;
 
   @Field(() => Int, { defaultValue: 20220101, description: 'Seed of the permutation test and the bootstrap.' })
@@ -343,7 +393,9 @@ export class CorrelationProgress {
   @Field(() => Int)
   total!: number;
 
-  @Field(() => Int, { description: 'Paths still queued or running; ask again (or follow them with pathUpdated) to see them counted.' })
+  @Field(() => Int, {
+    description: 'Paths still queued or running; ask again (or follow them with pathUpdated) to see them counted.',
+  })
   pendingPaths!: number;
 }
 
@@ -364,4 +416,3 @@ export class CorrelationReport {
   @Field(() => CorrelationProgress)
   progress!: CorrelationProgress;
 }
-

@@ -1,19 +1,26 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { forbidden, isLinpathError, unauthenticated, type LinpathError } from '../errors.js';
 import type { AuthSettings } from '../config/config.js';
-import { authenticateApiKey, keyLabel, scopeCovers, type ApiKeyDeps, type ApiKeyRow, type ApiKeyScope } from '../usecases/api-keys.usecases.js';
+import {
+  authenticateApiKey,
+  keyLabel,
+  scopeCovers,
+  type ApiKeyDeps,
+  type ApiKeyRow,
+  type ApiKeyScope,
+} from '../usecases/api-keys.usecases.js';
 
 /** Who sent a request: nobody in particular, a stored key, or a key that failed (reported when it matters). */
 export type RequestAuth =
-  | { kind: 'anonymous'; client: string }
-  | { kind: 'key'; key: ApiKeyRow }
-  | { kind: 'invalid'; error: LinpathError };
+  { kind: 'anonymous'; client: string } | { kind: 'key'; key: ApiKeyRow } | { kind: 'invalid'; error: LinpathError };
 
 const HOW_TO_SEND =
   'send it as an "Authorization: Bearer <key>" (or "x-api-key: <key>") header, or over graphql-ws as connectionParams { authorization: "Bearer <key>" }';
 
 /** The key a request presents, from `Authorization: Bearer <key>` or `x-api-key` (graphql-ws: its connectionParams). */
-export function presentedKey(source: IncomingHttpHeaders | Readonly<Record<string, unknown>> | undefined): string | undefined {
+export function presentedKey(
+  source: IncomingHttpHeaders | Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
   if (source === undefined || source === null) return undefined;
   const lookup = (name: string): string | undefined => {
     const entry = Object.entries(source).find(([header]) => header.toLowerCase() === name)?.[1];
@@ -29,7 +36,12 @@ export function presentedKey(source: IncomingHttpHeaders | Readonly<Record<strin
  * Resolves who sends a request. A presented key that is unknown, revoked or malformed makes the request
  * `invalid` whatever it asks for: a client that sends a key should learn at once that it does not work.
  */
-export async function authenticateRequest(deps: ApiKeyDeps, settings: AuthSettings, key: string | undefined, client: string): Promise<RequestAuth> {
+export async function authenticateRequest(
+  deps: ApiKeyDeps,
+  settings: AuthSettings,
+  key: string | undefined,
+  client: string,
+): Promise<RequestAuth> {
   if (!settings.enabled || key === undefined) return { kind: 'anonymous', client };
   try {
     return { kind: 'key', key: await authenticateApiKey(deps, key) };
@@ -61,10 +73,14 @@ export function authorizeOperation(auth: RequestAuth, operation: OperationKind, 
     );
   }
   if (!scopeCovers(auth.key.scope, needed)) {
-    throw forbidden(`API key ${keyLabel(auth.key.id)} has scope "${auth.key.scope}"; a ${operation} needs scope "${needed}" (or a scope above it)`);
+    throw forbidden(
+      `API key ${keyLabel(auth.key.id)} has scope "${auth.key.scope}"; a ${operation} needs scope "${needed}" (or a scope above it)`,
+    );
   }
 }
 
 /** What per-key limits count by: the key, or the client's address for requests without one. */
 export const limitBucket = (auth: RequestAuth): string =>
-  auth.kind === 'key' ? `key ${keyLabel(auth.key.id)}` : `client ${auth.kind === 'anonymous' ? auth.client : 'unknown'}`;
+  auth.kind === 'key'
+    ? `key ${keyLabel(auth.key.id)}`
+    : `client ${auth.kind === 'anonymous' ? auth.client : 'unknown'}`;

@@ -47,9 +47,12 @@ registerEnumType(DatasetFormatEnum, {
   valuesConfig: {
     SAFETENSORS: { description: 'One safetensors file: inputs [N, ...] (float or U8) and labels [N] under two keys.' },
     CIFAR10_BINARY: {
-      description: 'CIFAR-10 binary (*_batch.bin, or several concatenated): 3073-byte records, a label 0..9 then a [3, 32, 32] U8 image.',
+      description:
+        'CIFAR-10 binary (*_batch.bin, or several concatenated): 3073-byte records, a label 0..9 then a [3, 32, 32] U8 image.',
     },
-    MNIST_IDX: { description: 'An IDX images file [N, H, W] U8 (magic 0x00000803) and an IDX labels file [N] (magic 0x00000801).' },
+    MNIST_IDX: {
+      description: 'An IDX images file [N, H, W] U8 (magic 0x00000803) and an IDX labels file [N] (magic 0x00000801).',
+    },
   },
 });
 
@@ -83,7 +86,9 @@ registerEnumType(RunOrderFieldEnum, {
     NAME: { description: 'Run name.' },
     REPORTED_METRIC: { description: 'A numeric reported metric, at orderBy.path.' },
     HYPERPARAMETER: { description: 'A numeric hyper-parameter, at orderBy.path.' },
-    TEST_ACCURACY: { description: 'Run.testAccuracy as stored (nothing is evaluated to sort); runs without one sort last.' },
+    TEST_ACCURACY: {
+      description: 'Run.testAccuracy as stored (nothing is evaluated to sort); runs without one sort last.',
+    },
     TEST_LOSS: { description: 'Run.testLoss as stored; runs without one sort last.' },
     TRAIN_ACCURACY: { description: 'Run.trainAccuracy as stored; runs without one sort last.' },
     TRAIN_LOSS: { description: 'Run.trainLoss as stored; runs without one sort last.' },

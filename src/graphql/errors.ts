@@ -12,9 +12,17 @@ const QUERY_CANCELED = '57014';
  * reset, or pg's "Connection terminated".
  */
 function isConnectionLoss(error: unknown): boolean {
-  for (let e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+  for (
+    let e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0;
+    e != null && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code)) return true;
+    if (
+      /^08[0-9A-Z]{3}$/.test(code) ||
+      ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code)
+    )
+      return true;
     if (typeof e.message === 'string' && /^Connection terminated/.test(e.message)) return true;
   }
   return false;
@@ -40,9 +48,18 @@ export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     // Resolvers throw linpath errors; the request guard (auth, limits) throws them wrapped in a GraphQLError.
-    const coded = isLinpathError(original) ? original : original instanceof GraphQLError && isLinpathError(original.originalError) ? original.originalError : undefined;
+    const coded = isLinpathError(original)
+      ? original
+      : original instanceof GraphQLError && isLinpathError(original.originalError)
+        ? original.originalError
+        : undefined;
     if (coded !== undefined) {
-      return { message: coded.message, path: formatted.path, locations: formatted.locations, extensions: { code: coded.code } };
+      return {
+        message: coded.message,
+        path: formatted.path,
+        locations: formatted.locations,
+        extensions: { code: coded.code },
+      };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && APOLLO_REQUEST_CODES.has(code) && original === error) {
@@ -53,17 +70,24 @@ export function formatError(logger: Logger) {
       return { message: formatted.message, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
     }
     // Postgres cancelled a statement at its statement_timeout: a bound, not a bug (drizzle wraps pg's error).
-    const sqlState = (original as { code?: unknown; cause?: { code?: unknown } } | null | undefined);
+    const sqlState = original as { code?: unknown; cause?: { code?: unknown } } | null | undefined;
     if (sqlState?.code === QUERY_CANCELED || sqlState?.cause?.code === QUERY_CANCELED) {
-      logger.warn({ err: original, path: formatted.path }, 'a database statement ran past LINPATH_DB_STATEMENT_TIMEOUT_MS');
+      logger.warn(
+        { err: original, path: formatted.path },
+        'a database statement ran past LINPATH_DB_STATEMENT_TIMEOUT_MS',
+      );
       return {
-        message: 'a database statement took longer than LINPATH_DB_STATEMENT_TIMEOUT_MS and was cancelled; retry, or ask for less',
+        message:
+          'a database statement took longer than LINPATH_DB_STATEMENT_TIMEOUT_MS and was cancelled; retry, or ask for less',
         path: formatted.path,
         extensions: { code: ErrorCode.UNAVAILABLE },
       };
     }
     if (isConnectionLoss(original)) {
-      logger.warn({ err: original, path: formatted.path }, 'the database could not be reached while serving a GraphQL request');
+      logger.warn(
+        { err: original, path: formatted.path },
+        'the database could not be reached while serving a GraphQL request',
+      );
       return {
         message: 'the database could not be reached (restarting or unreachable); retry in a moment',
         path: formatted.path,
@@ -71,6 +95,10 @@ export function formatError(logger: Logger) {
       };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
   };
 }

@@ -63,7 +63,10 @@ export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, 
             }
             evaluationsLeft -= allowed;
             try {
-              const { metrics, evaluations } = await runEndpointMetrics(analytics, missing, split, { evaluate: true, maxEvaluations: allowed });
+              const { metrics, evaluations } = await runEndpointMetrics(analytics, missing, split, {
+                evaluate: true,
+                maxEvaluations: allowed,
+              });
               evaluationsLeft += allowed - evaluations;
               return runs.map((run) => metrics.get(run.id) ?? storedOf(run));
             } finally {

@@ -1,12 +1,43 @@
-import { Arg, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
-import { DEFAULT_PLATEAU_ALPHA, DEFAULT_PLATEAU_FRACTION, DEFAULT_TOLERANCE, pathBarrierMetrics } from '../domain/barrier.metrics.js';
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  Float,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  UseMiddleware,
+} from 'type-graphql';
+import {
+  DEFAULT_PLATEAU_ALPHA,
+  DEFAULT_PLATEAU_FRACTION,
+  DEFAULT_TOLERANCE,
+  pathBarrierMetrics,
+} from '../domain/barrier.metrics.js';
 import { BarrierMetrics } from './analytics.types.js';
 import * as registry from '../usecases/registry.usecases.js';
-import { cancelPath, interpolationPath, pathState, retryPath, type PathPoint as PathPointValue, type PathResult } from '../usecases/paths.usecases.js';
+import {
+  cancelPath,
+  interpolationPath,
+  pathState,
+  retryPath,
+  type PathPoint as PathPointValue,
+  type PathResult,
+} from '../usecases/paths.usecases.js';
 import { pathUpdates, type PathUpdate as PathUpdateValue } from '../usecases/path-updates.js';
 import type { GraphQLContext } from './context.js';
 import { LimitEvaluations } from './evaluation-slots.js';
-import { CancelPathResult, InterpolationPath, InterpolationPathInput, PathPoint, PathStatusEnum, PathUpdate } from './paths.types.js';
+import {
+  CancelPathResult,
+  InterpolationPath,
+  InterpolationPathInput,
+  PathPoint,
+  PathStatusEnum,
+  PathUpdate,
+} from './paths.types.js';
 import { toCheckpoint, toDataset } from './registry.resolver.js';
 import { Checkpoint, Dataset } from './registry.types.js';
 
@@ -55,7 +86,9 @@ export class PathResolver {
     return toPath(await interpolationPath(ctx.paths, input, { wait: input.wait, timeoutMs: input.timeoutMs }));
   }
 
-  @Query(() => InterpolationPath, { description: 'A path by id as it stands now; queues nothing. Without alphas: every α stored or queued.' })
+  @Query(() => InterpolationPath, {
+    description: 'A path by id as it stands now; queues nothing. Without alphas: every α stored or queued.',
+  })
   async path(
     @Ctx() ctx: GraphQLContext,
     @Arg('id', () => ID) id: string,
@@ -64,13 +97,17 @@ export class PathResolver {
     return toPath(await pathState(ctx.paths, id, alphas ?? undefined));
   }
 
-  @Mutation(() => CancelPathResult, { description: 'Drops the queued work of a path; a job already running stops after its current α.' })
+  @Mutation(() => CancelPathResult, {
+    description: 'Drops the queued work of a path; a job already running stops after its current α.',
+  })
   async cancelPath(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<CancelPathResult> {
     const { cancelled, ...state } = await cancelPath(ctx.paths, id);
     return { cancelled, path: toPath(state) };
   }
 
-  @Mutation(() => InterpolationPath, { description: 'Clears the failure of a FAILED path; the next request for it queues its missing alphas again.' })
+  @Mutation(() => InterpolationPath, {
+    description: 'Clears the failure of a FAILED path; the next request for it queues its missing alphas again.',
+  })
   async retryPath(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<InterpolationPath> {
     return toPath(await retryPath(ctx.paths, id));
   }
@@ -86,7 +123,11 @@ export class PathResolver {
   pathUpdated(
     @Root() update: PathUpdateValue,
     @Arg('id', () => ID) _id: string,
-    @Arg('alphas', () => [Float], { nullable: true, description: 'The alphas awaited; default: those stored or queued.' }) _alphas: number[] | null,
+    @Arg('alphas', () => [Float], {
+      nullable: true,
+      description: 'The alphas awaited; default: those stored or queued.',
+    })
+    _alphas: number[] | null,
   ): PathUpdate {
     return toUpdate(update);
   }
@@ -94,15 +135,28 @@ export class PathResolver {
   @FieldResolver(() => BarrierMetrics, { description: 'Barrier metrics of the loss curve over the requested alphas.' })
   barrier(
     @Root() path: InterpolationPath,
-    @Arg('tolerance', () => Float, { defaultValue: DEFAULT_TOLERANCE, description: 'Largest rise between neighbouring points that is not a rise (absolute).' }) tolerance: number,
-    @Arg('plateauAlpha', () => Float, { defaultValue: DEFAULT_PLATEAU_ALPHA, description: 'Where "early" ends, as a fraction of the α range.' }) plateauAlpha: number,
-    @Arg('plateauFraction', () => Float, { defaultValue: DEFAULT_PLATEAU_FRACTION, description: 'A plateau has done less than this fraction of its decrease by plateauAlpha.' }) plateauFraction: number,
+    @Arg('tolerance', () => Float, {
+      defaultValue: DEFAULT_TOLERANCE,
+      description: 'Largest rise between neighbouring points that is not a rise (absolute).',
+    })
+    tolerance: number,
+    @Arg('plateauAlpha', () => Float, {
+      defaultValue: DEFAULT_PLATEAU_ALPHA,
+      description: 'Where "early" ends, as a fraction of the α range.',
+    })
+    plateauAlpha: number,
+    @Arg('plateauFraction', () => Float, {
+      defaultValue: DEFAULT_PLATEAU_FRACTION,
+      description: 'A plateau has done less than this fraction of its decrease by plateauAlpha.',
+    })
+    plateauFraction: number,
   ): BarrierMetrics {
     return pathBarrierMetrics(path.points, { loss: { tolerance, plateauAlpha, plateauFraction } }).loss;
   }
 
   @FieldResolver(() => BarrierMetrics, {
-    description: 'Barrier metrics of the error curve (1 − accuracy). One flipped example moves the error by 1/n: choose the tolerance accordingly.',
+    description:
+      'Barrier metrics of the error curve (1 − accuracy). One flipped example moves the error by 1/n: choose the tolerance accordingly.',
   })
   errorBarrier(
     @Root() path: InterpolationPath,

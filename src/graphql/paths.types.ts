@@ -8,7 +8,9 @@ registerEnumType(EngineNameEnum, {
   name: 'EngineName',
   valuesConfig: {
     ONNX: { description: 'ONNX Runtime (onnxruntime-node): multi-threaded CPU, or CUDA.' },
-    TFJS: { description: 'TensorFlow.js: the tensorflow backend when tfjs-node(-gpu) is installed, else wasm, else cpu.' },
+    TFJS: {
+      description: 'TensorFlow.js: the tensorflow backend when tfjs-node(-gpu) is installed, else wasm, else cpu.',
+    },
   },
 });
 
@@ -37,10 +39,13 @@ export enum TensorGroupEnum {
 }
 registerEnumType(TensorGroupEnum, {
   name: 'TensorGroup',
-  description: 'Which floating-point tensors of the moving blocks move (parameter-group-wise interpolation, Vlaar & Frankle 2022, App. F).',
+  description:
+    'Which floating-point tensors of the moving blocks move (parameter-group-wise interpolation, Vlaar & Frankle 2022, App. F).',
   valuesConfig: {
     ALL: { description: 'Every floating-point tensor.' },
-    WEIGHTS: { description: 'Learned parameters (weights, biases, BatchNorm scale and shift), not the running statistics.' },
+    WEIGHTS: {
+      description: 'Learned parameters (weights, biases, BatchNorm scale and shift), not the running statistics.',
+    },
     RUNNING_STATS: { description: 'Only BatchNorm running means and variances.' },
   },
 });
@@ -58,7 +63,10 @@ registerEnumType(PathStatusEnum, {
   valuesConfig: {
     PENDING: { description: 'Missing alphas are queued; no worker has started on them yet.' },
     RUNNING: { description: 'A worker is evaluating missing alphas.' },
-    PARTIAL: { description: 'Some alphas are missing and none of them is queued (their work was cancelled). Ask again to queue them.' },
+    PARTIAL: {
+      description:
+        'Some alphas are missing and none of them is queued (their work was cancelled). Ask again to queue them.',
+    },
     COMPLETE: { description: 'Every requested α is stored.' },
     FAILED: { description: 'The evaluation failed for good; `failure` says why. retryPath queues it again.' },
   },
@@ -74,7 +82,8 @@ export class PathProgress {
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Rough seconds left: missing alphas × the mean time of this path\'s points ÷ its running jobs. Null before the first point.',
+    description:
+      "Rough seconds left: missing alphas × the mean time of this path's points ÷ its running jobs. Null before the first point.",
   })
   etaSeconds!: number | null;
 }
@@ -88,14 +97,15 @@ export class PathFailure {
   message!: string;
 }
 
-@ObjectType({ description: 'Loss and accuracy of θ(α) on the path\'s examples.' })
+@ObjectType({ description: "Loss and accuracy of θ(α) on the path's examples." })
 export class PathPoint {
   @Field(() => Float)
   alpha!: number;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Mean loss: binary cross-entropy with logits (one logit) or softmax cross-entropy. Null when it is NaN or infinite.',
+    description:
+      'Mean loss: binary cross-entropy with logits (one logit) or softmax cross-entropy. Null when it is NaN or infinite.',
   })
   loss!: number | null;
 
@@ -151,7 +161,10 @@ export class InterpolationPath {
   @Field(() => BnStatsModeEnum, { description: 'What the BatchNorm running statistics do along the path.' })
   bnStats!: BnStatsModeEnum;
 
-  @Field(() => ID, { nullable: true, description: 'bnStats RECOMPUTE: the dataset the statistics are recomputed over; null otherwise.' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'bnStats RECOMPUTE: the dataset the statistics are recomputed over; null otherwise.',
+  })
   bnStatsDatasetId?: string | null;
 
   @Field(() => Int, { nullable: true, description: 'bnStats RECOMPUTE: how many of its examples; null otherwise.' })
@@ -160,7 +173,9 @@ export class InterpolationPath {
   @Field(() => TensorGroupEnum, { description: 'Which tensors of the moving blocks move.' })
   tensorGroup!: TensorGroupEnum;
 
-  @Field(() => [PathPoint], { description: 'The stored points of the requested alphas, ascending (all of them when status is COMPLETE).' })
+  @Field(() => [PathPoint], {
+    description: 'The stored points of the requested alphas, ascending (all of them when status is COMPLETE).',
+  })
   points!: PathPoint[];
 
   @Field(() => PathStatusEnum)
@@ -178,7 +193,10 @@ export class PathUpdate {
   @Field(() => ID)
   pathId!: string;
 
-  @Field(() => PathPoint, { nullable: true, description: 'The point just stored; the first updates of a subscription bring the points stored before it began.' })
+  @Field(() => PathPoint, {
+    nullable: true,
+    description: 'The point just stored; the first updates of a subscription bring the points stored before it began.',
+  })
   point!: PathPoint | null;
 
   @Field(() => PathStatusEnum)
@@ -213,32 +231,50 @@ export class InterpolationPathInput {
 
   @Field(() => [String], {
     nullable: true,
-    description: 'Blocks that move: state_dict prefixes at a dot boundary ("layer3", "layer3.1", "fc") or aliases ("stem"). Omit for the whole model.',
+    description:
+      'Blocks that move: state_dict prefixes at a dot boundary ("layer3", "layer3.1", "fc") or aliases ("stem"). Omit for the whole model.',
   })
   blocks?: string[] | null;
 
-  @Field(() => [Float], { nullable: true, description: 'Default 0, 0.1, …, 1. At most LINPATH_MAX_ALPHAS values within ±LINPATH_MAX_ABS_ALPHA.' })
+  @Field(() => [Float], {
+    nullable: true,
+    description: 'Default 0, 0.1, …, 1. At most LINPATH_MAX_ALPHAS values within ±LINPATH_MAX_ABS_ALPHA.',
+  })
   alphas?: number[] | null;
 
   @Field(() => Int, { nullable: true, description: 'Evaluate only the first `limit` examples.' })
   limit?: number | null;
 
-  @Field(() => EngineNameEnum, { nullable: true, description: 'Engine for points not stored yet; default LINPATH_ENGINE.' })
+  @Field(() => EngineNameEnum, {
+    nullable: true,
+    description: 'Engine for points not stored yet; default LINPATH_ENGINE.',
+  })
   engine?: EngineNameEnum | null;
 
-  @Field(() => BnStatsModeEnum, { defaultValue: BnStatsModeEnum.INTERPOLATE, description: 'BatchNorm running statistics; part of the memo key.' })
+  @Field(() => BnStatsModeEnum, {
+    defaultValue: BnStatsModeEnum.INTERPOLATE,
+    description: 'BatchNorm running statistics; part of the memo key.',
+  })
   bnStats!: BnStatsModeEnum;
 
   @Field(() => ID, {
     nullable: true,
-    description: 'bnStats RECOMPUTE: the dataset whose examples the statistics are recomputed over. Default: the TRAIN split of the evaluated dataset\'s name.',
+    description:
+      "bnStats RECOMPUTE: the dataset whose examples the statistics are recomputed over. Default: the TRAIN split of the evaluated dataset's name.",
   })
   bnStatsDataset?: string | null;
 
-  @Field(() => Int, { nullable: true, description: 'bnStats RECOMPUTE: the first bnStatsExamples examples are used. Default: min(2048, the dataset\'s examples).' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "bnStats RECOMPUTE: the first bnStatsExamples examples are used. Default: min(2048, the dataset's examples).",
+  })
   bnStatsExamples?: number | null;
 
-  @Field(() => TensorGroupEnum, { defaultValue: TensorGroupEnum.ALL, description: 'Which tensors of `blocks` (or of the whole model) move; the rest stay at `to`.' })
+  @Field(() => TensorGroupEnum, {
+    defaultValue: TensorGroupEnum.ALL,
+    description: 'Which tensors of `blocks` (or of the whole model) move; the rest stay at `to`.',
+  })
   tensors!: TensorGroupEnum;
 
   @Field(() => Boolean, {
@@ -248,6 +284,9 @@ export class InterpolationPathInput {
   })
   wait!: boolean;
 
-  @Field(() => Int, { nullable: true, description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.',
+  })
   timeoutMs?: number | null;
 }

@@ -60,17 +60,27 @@ export function checkQueryLimits(
   const totals = { depth: 0, cost: 0 };
 
   const tooDeep = (depth: number) =>
-    badUserInput(`query depth: expected at most ${limits.maxDepth} levels of fields (LINPATH_MAX_QUERY_DEPTH), got ${depth} or more`);
+    badUserInput(
+      `query depth: expected at most ${limits.maxDepth} levels of fields (LINPATH_MAX_QUERY_DEPTH), got ${depth} or more`,
+    );
   const tooCostly = () =>
     badUserInput(
       `query cost: expected at most ${limits.maxCost} (LINPATH_MAX_QUERY_COST; each field costs 1, times the page size or the ` +
         `number of alphas for fields in lists), got ${Math.round(totals.cost)} or more; ask for fewer fields, pages or alphas`,
     );
 
-  const walk = (selectionSet: SelectionSetNode, parent: GraphQLCompositeType, depth: number, weight: number, hint: number | undefined, seen: ReadonlySet<string>): void => {
+  const walk = (
+    selectionSet: SelectionSetNode,
+    parent: GraphQLCompositeType,
+    depth: number,
+    weight: number,
+    hint: number | undefined,
+    seen: ReadonlySet<string>,
+  ): void => {
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const type = selection.typeCondition === undefined ? parent : schema.getType(selection.typeCondition.name.value);
+        const type =
+          selection.typeCondition === undefined ? parent : schema.getType(selection.typeCondition.name.value);
         walk(selection.selectionSet, isCompositeType(type) ? type : parent, depth, weight, hint, seen);
         continue;
       }
@@ -79,7 +89,14 @@ export function checkQueryLimits(
         const fragment = fragments.get(name);
         if (fragment === undefined || seen.has(name)) continue; // validation reports these
         const type = schema.getType(fragment.typeCondition.name.value);
-        walk(fragment.selectionSet, isCompositeType(type) ? type : parent, depth, weight, hint, new Set([...seen, name]));
+        walk(
+          fragment.selectionSet,
+          isCompositeType(type) ? type : parent,
+          depth,
+          weight,
+          hint,
+          new Set([...seen, name]),
+        );
         continue;
       }
       if (selection.name.value.startsWith('__')) continue;
@@ -112,7 +129,8 @@ function sizeHint(field: FieldNode, variables: Record<string, unknown>): number 
   for (const argument of field.arguments ?? []) {
     const value = valueFromASTUntyped(argument.value, variables) as unknown;
     // A larger page is refused by the resolver, with a message about `first` that is more use than the cost's.
-    if (argument.name.value === 'first' && typeof value === 'number' && Number.isFinite(value)) return Math.min(value, MAX_PAGE_SIZE);
+    if (argument.name.value === 'first' && typeof value === 'number' && Number.isFinite(value))
+      return Math.min(value, MAX_PAGE_SIZE);
     if (argument.name.value === 'alphas' && Array.isArray(value)) return value.length;
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       const alphas = (value as Record<string, unknown>).alphas;

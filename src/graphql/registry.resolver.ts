@@ -49,20 +49,29 @@ export const stripNulls = (filter: RunFilter | null | undefined): registry.RunFi
         })),
       };
 
-async function endpointValue(ctx: GraphQLContext, run: Run, split: Split, evaluate: boolean, field: 'accuracy' | 'loss'): Promise<number | null> {
+async function endpointValue(
+  ctx: GraphQLContext,
+  run: Run,
+  split: Split,
+  evaluate: boolean,
+  field: 'accuracy' | 'loss',
+): Promise<number | null> {
   const metric = await ctx.loaders.runMetrics(split, evaluate).load(run as unknown as RunRow);
   return 'missing' in metric ? null : metric[field];
 }
 
 @Resolver(() => Run)
 export class RunResolver {
-  @Query(() => RunConnection, { description: 'Runs, filtered and sorted; a Relay connection with stable (keyset) cursors.' })
+  @Query(() => RunConnection, {
+    description: 'Runs, filtered and sorted; a Relay connection with stable (keyset) cursors.',
+  })
   async runs(
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { defaultValue: 50, description: `At most ${registry.MAX_PAGE_SIZE}.` }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => RunFilter, { nullable: true }) filter: RunFilter | null,
-    @Arg('orderBy', () => RunOrder, { nullable: true, description: 'Default: creation order, oldest first.' }) orderBy: RunOrder | null,
+    @Arg('orderBy', () => RunOrder, { nullable: true, description: 'Default: creation order, oldest first.' })
+    orderBy: RunOrder | null,
   ): Promise<RunConnection> {
     const page = await registry.listRuns(ctx.registry, { first, after, filter: stripNulls(filter), orderBy });
     const edges = page.runs.map(({ run, cursor }) => ({ cursor, node: toRun(run) }));
@@ -92,22 +101,47 @@ export class RunResolver {
     description:
       "Accuracy of the FINAL checkpoint on the TEST split of the run's dataset (datasetName): the α = 1 point of a stored path ending there (not a bnStats RECOMPUTE path), evaluated on demand unless evaluate is false (at most 50 end points per request, under one evaluation slot of the caller: LINPATH_MAX_EVALUATIONS_PER_KEY). Null when the run has no FINAL checkpoint or no such dataset, or is not evaluated yet.",
   })
-  async testAccuracy(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+  async testAccuracy(
+    @Ctx() ctx: GraphQLContext,
+    @Root() run: Run,
+    @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean,
+  ) {
     return endpointValue(ctx, run, 'TEST', evaluate, 'accuracy');
   }
 
-  @FieldResolver(() => Float, { nullable: true, description: 'Mean loss of the FINAL checkpoint on the TEST split (see testAccuracy).' })
-  async testLoss(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: 'Mean loss of the FINAL checkpoint on the TEST split (see testAccuracy).',
+  })
+  async testLoss(
+    @Ctx() ctx: GraphQLContext,
+    @Root() run: Run,
+    @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean,
+  ) {
     return endpointValue(ctx, run, 'TEST', evaluate, 'loss');
   }
 
-  @FieldResolver(() => Float, { nullable: true, description: 'Accuracy of the FINAL checkpoint on the TRAIN split (see testAccuracy).' })
-  async trainAccuracy(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: 'Accuracy of the FINAL checkpoint on the TRAIN split (see testAccuracy).',
+  })
+  async trainAccuracy(
+    @Ctx() ctx: GraphQLContext,
+    @Root() run: Run,
+    @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean,
+  ) {
     return endpointValue(ctx, run, 'TRAIN', evaluate, 'accuracy');
   }
 
-  @FieldResolver(() => Float, { nullable: true, description: 'Mean loss of the FINAL checkpoint on the TRAIN split (see testAccuracy).' })
-  async trainLoss(@Ctx() ctx: GraphQLContext, @Root() run: Run, @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean) {
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: 'Mean loss of the FINAL checkpoint on the TRAIN split (see testAccuracy).',
+  })
+  async trainLoss(
+    @Ctx() ctx: GraphQLContext,
+    @Root() run: Run,
+    @Arg('evaluate', () => Boolean, { defaultValue: true }) evaluate: boolean,
+  ) {
     return endpointValue(ctx, run, 'TRAIN', evaluate, 'loss');
   }
 

@@ -70,7 +70,10 @@ export class Checkpoint {
   @Field(() => String, { description: 'ETag pinned at registration; reads of other contents fail with CONFLICT.' })
   etag!: string;
 
-  @Field(() => String, { nullable: true, description: 'SHA-256 of the file, known when its bytes passed through linpath.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'SHA-256 of the file, known when its bytes passed through linpath.',
+  })
   sha256!: string | null;
 
   @Field(() => Int)
@@ -104,7 +107,10 @@ export class Normalization {
   std!: number[];
 }
 
-@ObjectType({ description: 'Examples and class labels (or float targets) stored in S3: one object, or images and labels (MNIST_IDX).' })
+@ObjectType({
+  description:
+    'Examples and class labels (or float targets) stored in S3: one object, or images and labels (MNIST_IDX).',
+})
 export class Dataset {
   @Field(() => ID)
   id!: string;
@@ -151,13 +157,18 @@ export class Dataset {
   @Field(() => Int)
   exampleCount!: number;
 
-  @Field(() => [Int], { description: 'Shape of one example as models receive it: channels-first for images, e.g. [3, 32, 32].' })
+  @Field(() => [Int], {
+    description: 'Shape of one example as models receive it: channels-first for images, e.g. [3, 32, 32].',
+  })
   inputShape!: number[];
 
   @Field(() => String, { description: 'Stored element type: F32, F64, F16, BF16 or U8.' })
   inputDtype!: string;
 
-  @Field(() => InputLayoutEnum, { nullable: true, description: 'Axis order of stored image examples (3 dimensions each); null for other inputs and MNIST_IDX.' })
+  @Field(() => InputLayoutEnum, {
+    nullable: true,
+    description: 'Axis order of stored image examples (3 dimensions each); null for other inputs and MNIST_IDX.',
+  })
   inputLayout!: InputLayoutEnum | null;
 
   @Field(() => Normalization, { nullable: true, description: 'Applied at load; null: values are used as stored.' })
@@ -279,7 +290,8 @@ export class RunOrder {
 
   @Field(() => String, {
     nullable: true,
-    description: 'For REPORTED_METRIC and HYPERPARAMETER: dot-separated JSON path of a numeric value; runs without one sort last.',
+    description:
+      'For REPORTED_METRIC and HYPERPARAMETER: dot-separated JSON path of a numeric value; runs without one sort last.',
   })
   path?: string | null;
 }
@@ -335,7 +347,9 @@ export class NormalizationInput {
   std!: number[];
 }
 
-@InputType({ description: 'Registers a dataset already in a configured bucket; its object(s) are pinned (size and ETag).' })
+@InputType({
+  description: 'Registers a dataset already in a configured bucket; its object(s) are pinned (size and ETag).',
+})
 export class RegisterDatasetInput {
   @Field(() => String)
   name!: string;
@@ -349,7 +363,10 @@ export class RegisterDatasetInput {
   @Field(() => DatasetFormatEnum, { defaultValue: DatasetFormatEnum.SAFETENSORS })
   format!: DatasetFormatEnum;
 
-  @Field(() => String, { nullable: true, description: 'MNIST_IDX only (and required): s3:// URI of the IDX labels file.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'MNIST_IDX only (and required): s3:// URI of the IDX labels file.',
+  })
   labelsUri?: string | null;
 
   @Field(() => String, { nullable: true, description: 'SAFETENSORS only; default "x".' })

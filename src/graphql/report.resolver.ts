@@ -9,13 +9,21 @@ import { RunFilter } from './registry.types.js';
 
 @InputType()
 export class ReportInput {
-  @Field(() => RunFilter, { nullable: true, description: 'The runs of the report (at most LINPATH_MAX_CORRELATION_RUNS, default 1000).' })
+  @Field(() => RunFilter, {
+    nullable: true,
+    description: 'The runs of the report (at most LINPATH_MAX_CORRELATION_RUNS, default 1000).',
+  })
   runs?: RunFilter | null;
 
-  @Field(() => ID, { description: "The dataset of every curve, e.g. the runs' TEST split; test accuracy is its α = 1 point." })
+  @Field(() => ID, {
+    description: "The dataset of every curve, e.g. the runs' TEST split; test accuracy is its α = 1 point.",
+  })
   dataset!: string;
 
-  @Field(() => [String], { nullable: true, description: 'Hyper-parameter paths whose values name an intervention (a row).' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Hyper-parameter paths whose values name an intervention (a row).',
+  })
   groupBy?: string[] | null;
 
   @Field(() => [Float], { nullable: true, description: 'Must include 0 and 1; default 0, 0.1, …, 1.' })
@@ -27,10 +35,16 @@ export class ReportInput {
   @Field(() => Boolean, { defaultValue: true, description: 'Also the block-wise curves of every run.' })
   blocks!: boolean;
 
-  @Field(() => Int, { defaultValue: 500, description: 'Most paths the report may queue; runs beyond are left out with the reason.' })
+  @Field(() => Int, {
+    defaultValue: 500,
+    description: 'Most paths the report may queue; runs beyond are left out with the reason.',
+  })
   maxEvaluations!: number;
 
-  @Field(() => Int, { nullable: true, description: 'Longest wait for queued curves, in milliseconds; default LINPATH_MAX_WAIT_MS.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Longest wait for queued curves, in milliseconds; default LINPATH_MAX_WAIT_MS.',
+  })
   timeoutMs?: number | null;
 
   @Field(() => String, { nullable: true })
@@ -101,7 +115,7 @@ export class StudyReport {
 export class ReportResolver {
   @Query(() => StudyReport, {
     description:
-      'A table in the style of the seed study\'s Table 1: per intervention, shape classes of the whole model and each block, test accuracy (mean ± std over runs), barrier height and its correlation with accuracy. Missing curves are queued and awaited.',
+      "A table in the style of the seed study's Table 1: per intervention, shape classes of the whole model and each block, test accuracy (mean ± std over runs), barrier height and its correlation with accuracy. Missing curves are queued and awaited.",
   })
   @UseMiddleware(LimitEvaluations)
   async report(@Ctx() ctx: GraphQLContext, @Arg('input', () => ReportInput) input: ReportInput): Promise<StudyReport> {

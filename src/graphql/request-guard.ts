@@ -1,7 +1,16 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { getOperationAST, GraphQLError, parse, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  parse,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import type { AuthSettings, RequestLimits } from '../config/config.js';
-import { ErrorCode, isLinpathError, type LinpathError } from '../errors.js';
+import { type ErrorCode, isLinpathError, type LinpathError } from '../errors.js';
 import { authorizeOperation, type RequestAuth } from './auth.js';
 import type { GraphQLContext } from './context.js';
 import { checkQueryLimits } from './query-limits.js';
@@ -22,7 +31,10 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 export const codedGraphQLError = (error: LinpathError): GraphQLError =>
   new GraphQLError(error.message, {
     originalError: error,
-    extensions: { code: error.code, ...(HTTP_STATUS[error.code] !== undefined ? { http: { status: HTTP_STATUS[error.code] } } : {}) },
+    extensions: {
+      code: error.code,
+      ...(HTTP_STATUS[error.code] !== undefined ? { http: { status: HTTP_STATUS[error.code] } } : {}),
+    },
   });
 
 /** Access control, then depth and cost: what every operation passes before a resolver runs. */
@@ -35,7 +47,10 @@ export function guardOperation(
   settings: GuardSettings,
 ): void {
   authorizeOperation(auth, operation.operation, settings.auth);
-  checkQueryLimits(schema, document, operation, variables, { maxDepth: settings.limits.maxQueryDepth, maxCost: settings.limits.maxQueryCost });
+  checkQueryLimits(schema, document, operation, variables, {
+    maxDepth: settings.limits.maxQueryDepth,
+    maxCost: settings.limits.maxQueryCost,
+  });
 }
 
 /** The guard in Apollo Server: once the operation is known, with the variables as sent. */
@@ -45,7 +60,14 @@ export function guardPlugin(settings: GuardSettings): ApolloServerPlugin<GraphQL
       didResolveOperation: async ({ schema, document, operation, request, contextValue }) => {
         if (operation === undefined) return; // Apollo answers "operation not found" itself
         try {
-          guardOperation(schema, document, operation, request.variables, contextValue.auth ?? { kind: 'anonymous', client: 'unknown' }, settings);
+          guardOperation(
+            schema,
+            document,
+            operation,
+            request.variables,
+            contextValue.auth ?? { kind: 'anonymous', client: 'unknown' },
+            settings,
+          );
         } catch (error) {
           throw isLinpathError(error) ? codedGraphQLError(error) : error;
         }
@@ -81,5 +103,11 @@ export function guardSocketOperation(
     if (isLinpathError(error)) return [new GraphQLError(error.message, { extensions: { code: error.code } })];
     throw error;
   }
-  return { schema, document, operationName: payload.operationName ?? null, variableValues: payload.variables ?? null, contextValue };
+  return {
+    schema,
+    document,
+    operationName: payload.operationName ?? null,
+    variableValues: payload.variables ?? null,
+    contextValue,
+  };
 }

@@ -24,11 +24,24 @@ const NO_PUBSUB: PubSub = {
 
 export async function buildLinpathSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [RunResolver, CheckpointResolver, DerivedCheckpointResolver, DerivationResolver, DatasetResolver, PathResolver, DistanceResolver, AnalyticsResolver, ReportResolver, TrainingResolver, RunTrainingResolver],
+    resolvers: [
+      RunResolver,
+      CheckpointResolver,
+      DerivedCheckpointResolver,
+      DerivationResolver,
+      DatasetResolver,
+      PathResolver,
+      DistanceResolver,
+      AnalyticsResolver,
+      ReportResolver,
+      TrainingResolver,
+      RunTrainingResolver,
+    ],
     validate: false,
     pubSub: NO_PUBSUB,
   });
 }
 
 /** The SDL committed as schema/schema.graphql; sorted so it changes only when the API does. */
-export const printLinpathSchema = (schema: GraphQLSchema): string => `${printSchema(lexicographicSortSchema(schema))}\n`;
+export const printLinpathSchema = (schema: GraphQLSchema): string =>
+  `${printSchema(lexicographicSortSchema(schema))}\n`;

@@ -44,12 +44,18 @@ export enum TrainingStatusEnum {
 }
 registerEnumType(TrainingStatusEnum, { name: 'TrainingStatus' });
 
-@InputType({ description: 'A training run for TensorFlow.js in a worker. Matches PyTorch\'s semantics (see the README, "Training").' })
+@InputType({
+  description:
+    'A training run for TensorFlow.js in a worker. Matches PyTorch\'s semantics (see the README, "Training").',
+})
 export class TrainRunInput {
   @Field(() => String, { description: 'Name of the new run.' })
   run!: string;
 
-  @Field(() => String, { nullable: true, description: 'mlp, resnet18-cifar, resnet34-cifar or vgg11-bn-cifar; default the architecture of init.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'mlp, resnet18-cifar, resnet34-cifar or vgg11-bn-cifar; default the architecture of init.',
+  })
   architecture?: string | null;
 
   @Field(() => [Int], { nullable: true, description: 'mlp without init: hidden widths; default [50, 50].' })
@@ -61,7 +67,11 @@ export class TrainRunInput {
   @Field(() => ID, { description: 'The training examples.' })
   dataset!: string;
 
-  @Field(() => ID, { nullable: true, description: 'Where test metrics are measured; default the TEST split of the training dataset\'s name, if registered.' })
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "Where test metrics are measured; default the TEST split of the training dataset's name, if registered.",
+  })
   testDataset?: string | null;
 
   @Field(() => OptimizerEnum)
@@ -85,13 +95,19 @@ export class TrainRunInput {
   @Field(() => Float)
   learningRate!: number;
 
-  @Field(() => [Int], { nullable: true, description: 'MultiStepLR: epochs after which the learning rate is multiplied by gamma.' })
+  @Field(() => [Int], {
+    nullable: true,
+    description: 'MultiStepLR: epochs after which the learning rate is multiplied by gamma.',
+  })
   milestones?: number[] | null;
 
   @Field(() => Float, { nullable: true, description: 'MultiStepLR factor; default 0.1.' })
   gamma?: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Coupled L2 (PyTorch weight_decay): λ·θ added to each gradient; default 0.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Coupled L2 (PyTorch weight_decay): λ·θ added to each gradient; default 0.',
+  })
   weightDecay?: number | null;
 
   @Field(() => Int)
@@ -103,16 +119,26 @@ export class TrainRunInput {
   @Field(() => Int, { description: 'Seeds the initialisation (without init) and the shuffling.' })
   seed!: number;
 
-  @Field(() => ID, { nullable: true, description: 'Start from this checkpoint (e.g. a materialised barrier peak) instead of a random initialisation.' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'Start from this checkpoint (e.g. a materialised barrier peak) instead of a random initialisation.',
+  })
   init?: string | null;
 
-  @Field(() => Int, { nullable: true, description: 'Store a checkpoint after every k epochs, besides the initial and the final state.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Store a checkpoint after every k epochs, besides the initial and the final state.',
+  })
   checkpointEvery?: number | null;
 
   @Field(() => [String], { nullable: true })
   tags?: string[] | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'More hyper-parameters to record on the run (e.g. an intervention label for report groupBy); not the recipe\'s own keys.' })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      "More hyper-parameters to record on the run (e.g. an intervention label for report groupBy); not the recipe's own keys.",
+  })
   hyperparameters?: Record<string, unknown> | null;
 }
 
@@ -144,13 +170,20 @@ export class TrainingJob {
   @Field(() => Int, { description: 'Optimizer steps taken.' })
   step!: number;
 
-  @Field(() => Float, { nullable: true, description: 'Mean training loss of the last epoch (batch means, as training saw them).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Mean training loss of the last epoch (batch means, as training saw them).',
+  })
   trainLoss!: number | null;
 
-  @Field(() => Int, { description: 'Times a worker started it; a retry starts over and reproduces the same checkpoints.' })
+  @Field(() => Int, {
+    description: 'Times a worker started it; a retry starts over and reproduces the same checkpoints.',
+  })
   attempts!: number;
 
-  @Field(() => GraphQLJSONObject, { description: 'The resolved specification: architecture, model, datasets, init, recipe.' })
+  @Field(() => GraphQLJSONObject, {
+    description: 'The resolved specification: architecture, model, datasets, init, recipe.',
+  })
   spec!: Record<string, unknown>;
 
   @Field(() => TrainingFailure, { nullable: true })
@@ -178,7 +211,10 @@ export class TrainingResolver {
     description:
       'Creates a run and queues its training: initial state, a checkpoint every checkpointEvery epochs, final state, then trainLoss/trainAccuracy/testLoss/testAccuracy in its reportedMetrics. The same request again returns the same job.',
   })
-  async trainRun(@Ctx() ctx: GraphQLContext, @Arg('input', () => TrainRunInput) input: TrainRunInput): Promise<TrainingJob> {
+  async trainRun(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('input', () => TrainRunInput) input: TrainRunInput,
+  ): Promise<TrainingJob> {
     return toJob(await trainRun(ctx.training, input));
   }
 
@@ -193,7 +229,8 @@ export class TrainingResolver {
   }
 
   @Subscription(() => TrainingJob, {
-    description: 'The job as it stands, then after every epoch and status change; ends after COMPLETE, FAILED or CANCELLED. Over graphql-ws at /graphql.',
+    description:
+      'The job as it stands, then after every epoch and status change; ends after COMPLETE, FAILED or CANCELLED. Over graphql-ws at /graphql.',
     subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
       return trainingUpdates(ctx.training, (args as { id: string }).id, ctx.pollMs);
@@ -211,7 +248,10 @@ export class TrainingResolver {
 
 @Resolver(() => Run)
 export class RunTrainingResolver {
-  @FieldResolver(() => TrainingJob, { nullable: true, description: 'The training job that fills this run, when linpath trains it.' })
+  @FieldResolver(() => TrainingJob, {
+    nullable: true,
+    description: 'The training job that fills this run, when linpath trains it.',
+  })
   async trainingJob(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<TrainingJob | null> {
     const job = await ctx.training.training.findByRun(run.id);
     return job === undefined ? null : toJob(job);

@@ -131,7 +131,10 @@ export class EvalQueue {
       } catch (error) {
         if (this.stopped || !isConnectionLoss(error) || Date.now() + delayMs > deadline) {
           // pg-boss does not await this statement: the job stays active and expires as a lost one would.
-          this.logger.warn({ err: error }, 'a job could not be marked completed or failed; it will be retried when it expires');
+          this.logger.warn(
+            { err: error },
+            'a job could not be marked completed or failed; it will be retried when it expires',
+          );
           return { rows: [{ count: 0 }] };
         }
         await sleep(delayMs);
@@ -180,7 +183,12 @@ export class EvalQueue {
       const jobs: PgBoss.JobInsert<EvaluateJob>[] = [];
       for (let start = 0; start < queued.length; start += request.chunk) {
         const alphas = queued.slice(start, start + request.chunk);
-        jobs.push({ id: randomUUID(), name: EVALUATE_QUEUE, priority, data: { pathId: request.pathId, alphas, engine: request.engine } });
+        jobs.push({
+          id: randomUUID(),
+          name: EVALUATE_QUEUE,
+          priority,
+          data: { pathId: request.pathId, alphas, engine: request.engine },
+        });
       }
       if (jobs.length > 0) {
         // Each task row names its job; then all jobs go in with one insert, in this transaction.
@@ -212,9 +220,10 @@ export class EvalQueue {
    */
   async cancel(pathId: string): Promise<number[]> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ alpha: number; job_id: string }>('DELETE FROM path_tasks WHERE path_id = $1 RETURNING alpha, job_id', [
-        pathId,
-      ]);
+      const { rows } = await client.query<{ alpha: number; job_id: string }>(
+        'DELETE FROM path_tasks WHERE path_id = $1 RETURNING alpha, job_id',
+        [pathId],
+      );
       await client.query(CANCEL_WAITING_JOBS, [EVALUATE_QUEUE, [...new Set(rows.map((r) => r.job_id))]]);
       return rows.map((r) => r.alpha).sort((a, b) => a - b);
     });
@@ -226,12 +235,14 @@ export class EvalQueue {
    */
   async failPath(pathId: string, code: string, message: string): Promise<void> {
     await inTransaction(this.pool, async (client) => {
-      await client.query('UPDATE paths SET failure_code = $2, failure_message = $3, failed_at = now() WHERE id = $1 AND failure_code IS NULL', [
-        pathId,
-        code,
-        message,
-      ]);
-      const { rows } = await client.query<{ job_id: string }>('DELETE FROM path_tasks WHERE path_id = $1 RETURNING job_id', [pathId]);
+      await client.query(
+        'UPDATE paths SET failure_code = $2, failure_message = $3, failed_at = now() WHERE id = $1 AND failure_code IS NULL',
+        [pathId, code, message],
+      );
+      const { rows } = await client.query<{ job_id: string }>(
+        'DELETE FROM path_tasks WHERE path_id = $1 RETURNING job_id',
+        [pathId],
+      );
       await client.query(CANCEL_WAITING_JOBS, [EVALUATE_QUEUE, [...new Set(rows.map((r) => r.job_id))]]);
     });
   }
@@ -281,7 +292,9 @@ export class EvalQueue {
       [EVALUATE_QUEUE, job.id],
     );
     const row = rows[0];
-    return row !== undefined && row.state === 'active' && row.started_on?.getTime() === new Date(job.startedOn).getTime();
+    return (
+      row !== undefined && row.state === 'active' && row.started_on?.getTime() === new Date(job.startedOn).getTime()
+    );
   }
 
   async depth(): Promise<QueueDepth> {

@@ -79,7 +79,11 @@ export function evaluationWorker(
       if (job.retryCount >= job.retryLimit) {
         log.error({ err: error }, 'evaluation failed and its retries ran out; the path is FAILED');
         const attempts = job.retryCount + 1;
-        await deps.queue.failPath(path.id, 'UNAVAILABLE', `evaluation failed ${attempts} time(s), last: ${(error as Error).message}; ask again to retry`);
+        await deps.queue.failPath(
+          path.id,
+          'UNAVAILABLE',
+          `evaluation failed ${attempts} time(s), last: ${(error as Error).message}; ask again to retry`,
+        );
         observer.jobEnded('failed');
         return;
       }
@@ -104,7 +108,9 @@ async function evaluate(
     deps.states.get(plan.from),
     deps.states.get(plan.to),
     deps.examples(plan.dataset, plan.limit, plan.graph.inputShape),
-    plan.bnStatsData === undefined ? undefined : deps.examples(plan.bnStatsData.dataset, plan.bnStatsData.limit, plan.graph.inputShape),
+    plan.bnStatsData === undefined
+      ? undefined
+      : deps.examples(plan.bnStatsData.dataset, plan.bnStatsData.limit, plan.graph.inputShape),
   ]);
   let left = alphas.length;
   await evaluateAlphas({
@@ -135,7 +141,8 @@ async function evaluate(
       if (stopping.aborted) throw new EndEarly('stopping');
       if (!(await deps.queue.holds(job))) throw new EndEarly('lost');
       if ((await deps.paths.jobAlphas(job.id)).length === 0) throw new EndEarly('cancelled');
-      if (Date.now() - new Date(job.startedOn).getTime() > HAND_BACK_AT * deps.queue.expireSeconds * 1000) throw new EndEarly('expiring');
+      if (Date.now() - new Date(job.startedOn).getTime() > HAND_BACK_AT * deps.queue.expireSeconds * 1000)
+        throw new EndEarly('expiring');
     },
   });
 }

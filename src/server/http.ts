@@ -46,7 +46,9 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     training: app.training,
     pollMs: app.config.queue.pollMs,
     logger: app.logger,
-    loaders: createLoaders(app.registry, app.analytics, { evaluationSlot: () => evaluations.acquire(limitBucket(auth)) }),
+    loaders: createLoaders(app.registry, app.analytics, {
+      evaluationSlot: () => evaluations.acquire(limitBucket(auth)),
+    }),
   });
   // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
   // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server. ws itself
@@ -65,7 +67,8 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       },
       onError: (_ctx, _id, _payload, errors) => {
         // Resolver errors reach the client as GraphQL errors; log the ones without a linpath code.
-        for (const error of errors) if (error.extensions?.code === undefined) app.logger.warn({ err: error }, 'subscription error');
+        for (const error of errors)
+          if (error.extensions?.code === undefined) app.logger.warn({ err: error }, 'subscription error');
       },
     },
     sockets,
@@ -99,18 +102,27 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   );
 
   // Body too large or not JSON: answer as GraphQL would, with a code, instead of Express's HTML page.
-  expressApp.use((error: Error & { status?: number; type?: string }, _request: express.Request, response: express.Response, next: express.NextFunction) => {
-    if (response.headersSent) return next(error);
-    const status = error.status ?? 500;
-    const message =
-      error.type === 'entity.too.large'
-        ? `request body larger than LINPATH_MAX_REQUEST_BYTES (${app.config.maxRequestBytes} bytes)`
-        : status < 500
-          ? `bad request: ${error.message}`
-          : 'Internal server error';
-    if (status >= 500) app.logger.error({ err: error }, 'unexpected HTTP error');
-    response.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
-  });
+  expressApp.use(
+    (
+      error: Error & { status?: number; type?: string },
+      _request: express.Request,
+      response: express.Response,
+      next: express.NextFunction,
+    ) => {
+      if (response.headersSent) return next(error);
+      const status = error.status ?? 500;
+      const message =
+        error.type === 'entity.too.large'
+          ? `request body larger than LINPATH_MAX_REQUEST_BYTES (${app.config.maxRequestBytes} bytes)`
+          : status < 500
+            ? `bad request: ${error.message}`
+            : 'Internal server error';
+      if (status >= 500) app.logger.error({ err: error }, 'unexpected HTTP error');
+      response
+        .status(status)
+        .json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
+    },
+  );
 
   try {
     await listen(server, app.config.host, app.config.port, 'set HOST or PORT to another value');
@@ -152,7 +164,8 @@ function addDashboardRoutes(expressApp: express.Express): void {
     void response.status(503).type('text/plain').send('The dashboard is not built: run `npm run build`.\n');
   // A browser opening /graphql (no query, asking for HTML) gets GraphiQL; API clients get Apollo.
   expressApp.get('/graphql', (request, response, next) => {
-    if (request.query.query !== undefined || request.accepts(['application/json', 'text/html']) !== 'text/html') return next();
+    if (request.query.query !== undefined || request.accepts(['application/json', 'text/html']) !== 'text/html')
+      return next();
     if (!built) return notBuilt(request, response);
     response.sendFile('graphiql.html', { root: WEB_ROOT });
   });

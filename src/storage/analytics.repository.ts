@@ -25,7 +25,11 @@ export class AnalyticsRepository {
   }
 
   async insertDistance(distance: NewDistance): Promise<DistanceRow> {
-    const [inserted] = await this.db.insert(distancesTable).values(distance).onConflictDoNothing({ target: distancesTable.key }).returning();
+    const [inserted] = await this.db
+      .insert(distancesTable)
+      .values(distance)
+      .onConflictDoNothing({ target: distancesTable.key })
+      .returning();
     return inserted ?? (await this.findDistance(distance.key))!;
   }
 
@@ -50,7 +54,11 @@ export class AnalyticsRepository {
       .from(checkpointsTable)
       .innerJoin(
         pathEnd,
-        and(eq(pathEnd.bucket, checkpointsTable.bucket), eq(pathEnd.key, checkpointsTable.key), eq(pathEnd.etag, checkpointsTable.etag)),
+        and(
+          eq(pathEnd.bucket, checkpointsTable.bucket),
+          eq(pathEnd.key, checkpointsTable.key),
+          eq(pathEnd.etag, checkpointsTable.etag),
+        ),
       )
       .innerJoin(pathsTable, eq(pathsTable.toCheckpointId, pathEnd.id))
       .innerJoin(pathPointsTable, eq(pathPointsTable.pathId, pathsTable.id))
@@ -72,6 +80,9 @@ export class AnalyticsRepository {
   /** Datasets by (name, split), for many names at once. */
   async datasetsByName(names: readonly string[]): Promise<DatasetRow[]> {
     if (names.length === 0) return [];
-    return this.db.select().from(datasetsTable).where(inArray(datasetsTable.name, [...new Set(names)]));
+    return this.db
+      .select()
+      .from(datasetsTable)
+      .where(inArray(datasetsTable.name, [...new Set(names)]));
   }
 }

@@ -3,7 +3,15 @@ import { LRUCache } from 'lru-cache';
 import { badUserInput, conflict } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
 import type { CheckpointRow } from './registry.tables.js';
-import { decodeTensor, isFloatDtype, parseSafetensors, SafetensorsFormatError, tensorBytes, type TensorData, type TensorInfo } from './safetensors.codec.js';
+import {
+  decodeTensor,
+  isFloatDtype,
+  parseSafetensors,
+  SafetensorsFormatError,
+  tensorBytes,
+  type TensorData,
+  type TensorInfo,
+} from './safetensors.codec.js';
 
 /** The decoded floating-point tensors of a checkpoint (integer buffers are not needed to evaluate). */
 export interface CheckpointState {
@@ -24,12 +32,10 @@ export async function readCheckpointState(
   checkpoint: Pick<CheckpointRow, 'uri' | 'bucket' | 'key' | 'size' | 'etag' | 'sha256'>,
   maxHeaderBytes: number,
 ): Promise<CheckpointState> {
-  const bytes = await store.readRange(
-    { bucket: checkpoint.bucket, key: checkpoint.key },
-    0,
-    checkpoint.size,
-    { size: checkpoint.size, etag: checkpoint.etag },
-  );
+  const bytes = await store.readRange({ bucket: checkpoint.bucket, key: checkpoint.key }, 0, checkpoint.size, {
+    size: checkpoint.size,
+    etag: checkpoint.etag,
+  });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (checkpoint.sha256 !== null && checkpoint.sha256 !== sha256) {
     throw conflict(`${checkpoint.uri}: expected sha256 ${checkpoint.sha256} as registered, read ${sha256}`);

@@ -38,7 +38,9 @@ export const CIFAR10_RECORD_BYTES = 1 + CIFAR10_IMAGE_BYTES;
 /** The number of records in a CIFAR-10 binary file of `size` bytes (at least one, whole records only). */
 export function cifar10RecordCount(size: number): number {
   if (!Number.isSafeInteger(size) || size < CIFAR10_RECORD_BYTES) {
-    throw bad(`expected at least one ${CIFAR10_RECORD_BYTES}-byte record (1 label byte + 3×32×32 image bytes), got ${size} bytes`);
+    throw bad(
+      `expected at least one ${CIFAR10_RECORD_BYTES}-byte record (1 label byte + 3×32×32 image bytes), got ${size} bytes`,
+    );
   }
   if (size % CIFAR10_RECORD_BYTES !== 0) {
     const whole = Math.floor(size / CIFAR10_RECORD_BYTES);
@@ -54,7 +56,10 @@ export function cifar10RecordCount(size: number): number {
  * Splits whole CIFAR-10 records into labels and images ([count, 3, 32, 32] U8, channels-first as stored),
  * checking every label is 0..9. `firstIndex` is the index of the first record in the file (for messages).
  */
-export function decodeCifar10Records(bytes: Uint8Array, firstIndex = 0): { labels: Uint8Array; images: Uint8Array; count: number } {
+export function decodeCifar10Records(
+  bytes: Uint8Array,
+  firstIndex = 0,
+): { labels: Uint8Array; images: Uint8Array; count: number } {
   const count = wholeRecords(bytes, firstIndex);
   const labels = new Uint8Array(count);
   const images = new Uint8Array(count * CIFAR10_IMAGE_BYTES);
@@ -76,7 +81,9 @@ export function decodeCifar10Labels(bytes: Uint8Array, firstIndex = 0): Uint8Arr
 
 function wholeRecords(bytes: Uint8Array, firstIndex: number): number {
   if (bytes.length % CIFAR10_RECORD_BYTES !== 0) {
-    throw bad(`expected whole ${CIFAR10_RECORD_BYTES}-byte records from record ${firstIndex}, got ${bytes.length} bytes`);
+    throw bad(
+      `expected whole ${CIFAR10_RECORD_BYTES}-byte records from record ${firstIndex}, got ${bytes.length} bytes`,
+    );
   }
   return bytes.length / CIFAR10_RECORD_BYTES;
 }
@@ -152,7 +159,9 @@ export function parseIdxHeader(prefix: Uint8Array, size: number, kind: IdxKind):
   const dims: number[] = [];
   for (let i = 0; i < IDX_RANK[kind]; i++) dims.push(view.getUint32(4 + 4 * i, false));
   if (dims.some((d) => d === 0)) {
-    throw bad(`expected ${kind === 'images' ? 'dimensions N, H, W' : 'dimension N'} of at least 1, got [${dims.join(', ')}]`);
+    throw bad(
+      `expected ${kind === 'images' ? 'dimensions N, H, W' : 'dimension N'} of at least 1, got [${dims.join(', ')}]`,
+    );
   }
   // Dimensions are < 2^32 each, so the product may pass 2^53: an inexact size never equals `size`.
   const dataBytes = dims.reduce((a, b) => a * b, 1);

@@ -16,7 +16,10 @@ import { formatS3Uri, type ObjectRef, type ObjectStore, type ObjectVersion } fro
 
 const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
 
-export interface S3ObjectStoreOptions extends Pick<S3Settings, 'endpoint' | 'region' | 'bucket' | 'extraBuckets' | 'forcePathStyle' | 'credentials'> {
+export interface S3ObjectStoreOptions extends Pick<
+  S3Settings,
+  'endpoint' | 'region' | 'bucket' | 'extraBuckets' | 'forcePathStyle' | 'credentials'
+> {
   /**
    * Per attempt (the SDK makes up to 3): the longest wait for a response and the longest silence while one
    * streams (LINPATH_S3_TIMEOUT_MS); a stuck S3 call fails with UNAVAILABLE instead of holding a request.
@@ -43,7 +46,12 @@ export class S3ObjectStore implements ObjectStore {
       maxAttempts: 3,
       // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes; socketTimeout
       // bounds a body that stops streaming.
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: this.timeoutMs, socketTimeout: this.timeoutMs, throwOnRequestTimeout: true },
+      requestHandler: {
+        connectionTimeout: 5_000,
+        requestTimeout: this.timeoutMs,
+        socketTimeout: this.timeoutMs,
+        throwOnRequestTimeout: true,
+      },
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     });
@@ -73,12 +81,16 @@ export class S3ObjectStore implements ObjectStore {
     );
     // Servers that ignore If-Match (s3rver does) still report the ETag of what they sent.
     if (response.ETag !== undefined && response.ETag !== expected.etag) {
-      response.Body?.transformToWebStream().cancel().catch(() => undefined);
+      response.Body?.transformToWebStream()
+        .cancel()
+        .catch(() => undefined);
       throw changedSinceRegistration(ref, expected.etag, response.ETag);
     }
     const bytes = await this.call(ref, () => response.Body!.transformToByteArray());
     if (bytes.length !== end - start) {
-      throw unavailable(`S3 returned ${bytes.length} bytes for range [${start}, ${end}) of ${formatS3Uri(ref)}, expected ${end - start}`);
+      throw unavailable(
+        `S3 returned ${bytes.length} bytes for range [${start}, ${end}) of ${formatS3Uri(ref)}, expected ${end - start}`,
+      );
     }
     return bytes;
   }
@@ -90,7 +102,13 @@ export class S3ObjectStore implements ObjectStore {
     // aborts it, best effort, and reports what failed.
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(filePath), ContentType: contentType, ContentLength: size },
+      params: {
+        Bucket: ref.bucket,
+        Key: ref.key,
+        Body: createReadStream(filePath),
+        ContentType: contentType,
+        ContentLength: size,
+      },
       partSize: MULTIPART_PART_BYTES,
       queueSize: 4,
       leavePartsOnError: true,
@@ -99,7 +117,9 @@ export class S3ObjectStore implements ObjectStore {
       await this.call(ref, () => upload.done());
     } catch (error) {
       if (upload.uploadId !== undefined) {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: upload.uploadId })).catch(() => undefined);
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: upload.uploadId }))
+          .catch(() => undefined);
       }
       throw error;
     }
@@ -108,7 +128,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async ping(): Promise<void> {
-    await this.call({ bucket: this.bucket, key: '' }, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    await this.call({ bucket: this.bucket, key: '' }, () =>
+      this.client.send(new HeadBucketCommand({ Bucket: this.bucket })),
+    );
   }
 
   /** Creates the upload bucket when missing (embedded mode, tests). */
@@ -147,7 +169,10 @@ function translateS3Error(ref: ObjectRef, error: unknown, timeoutMs: number): Er
   // The SDK names a reset connection (ECONNRESET, EPIPE) a TimeoutError too, so that it retries it.
   const code = (error as { code?: unknown } | undefined)?.code;
   if (error instanceof Error && error.name === 'TimeoutError' && code !== 'ECONNRESET' && code !== 'EPIPE') {
-    return unavailable(`S3 request for ${uri} timed out (LINPATH_S3_TIMEOUT_MS: ${timeoutMs} ms per attempt): ${error.message}`, error);
+    return unavailable(
+      `S3 request for ${uri} timed out (LINPATH_S3_TIMEOUT_MS: ${timeoutMs} ms per attempt): ${error.message}`,
+      error,
+    );
   }
   if (error instanceof S3ServiceException) {
     const status = error.$metadata.httpStatusCode;
@@ -155,10 +180,15 @@ function translateS3Error(ref: ObjectRef, error: unknown, timeoutMs: number): Er
       return notFound(`no object at ${uri}`);
     }
     if (error.name === 'PreconditionFailed' || status === 412) {
-      return conflict(`${uri} changed since it was registered (its ETag no longer matches); register the new contents anew`);
+      return conflict(
+        `${uri} changed since it was registered (its ETag no longer matches); register the new contents anew`,
+      );
     }
     if (status === 403 || status === 401) {
-      return unavailable(`S3 refused access to ${uri} (HTTP ${status}: ${error.name}); check the S3 credentials`, error);
+      return unavailable(
+        `S3 refused access to ${uri} (HTTP ${status}: ${error.name}); check the S3 credentials`,
+        error,
+      );
     }
     return unavailable(`S3 request for ${uri} failed (HTTP ${status ?? '?'}: ${error.name})`, error);
   }

@@ -53,8 +53,11 @@ export function parseS3Uri(uri: string, readableBuckets: readonly string[]): Obj
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw badUserInput(`uri: expected a key of at most ${MAX_KEY_BYTES} bytes, got ${Buffer.byteLength(key)}`);
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\\]/.test(key) || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+  if (
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+    /[\u0000-\u001f\u007f\\]/.test(key) ||
+    key.split('/').some((part) => part === '..' || part === '.' || part === '')
+  ) {
     throw badUserInput(
       `uri: expected a key of non-empty path segments without ".", "..", backslashes or control characters, got "${truncate(key)}"`,
     );

@@ -26,7 +26,11 @@ export class PathsRepository {
 
   /** The path with this key, created when there is none (race-free). */
   async findOrCreatePath(path: NewPath): Promise<PathRow> {
-    const [inserted] = await this.db.insert(pathsTable).values(path).onConflictDoNothing({ target: pathsTable.key }).returning();
+    const [inserted] = await this.db
+      .insert(pathsTable)
+      .values(path)
+      .onConflictDoNothing({ target: pathsTable.key })
+      .returning();
     if (inserted !== undefined) return inserted;
     return (await this.db.query.pathsTable.findFirst({ where: eq(pathsTable.key, path.key) }))!;
   }
@@ -37,7 +41,10 @@ export class PathsRepository {
 
   async findPathsByKeys(keys: readonly string[]): Promise<PathRow[]> {
     if (keys.length === 0) return [];
-    return this.db.select().from(pathsTable).where(inArray(pathsTable.key, [...new Set(keys)]));
+    return this.db
+      .select()
+      .from(pathsTable)
+      .where(inArray(pathsTable.key, [...new Set(keys)]));
   }
 
   /** Stored points of many paths at once (only the given alphas, when given), by path and α. */
@@ -69,7 +76,10 @@ export class PathsRepository {
 
   async findPaths(ids: readonly string[]): Promise<PathRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(pathsTable).where(inArray(pathsTable.id, [...ids]));
+    return this.db
+      .select()
+      .from(pathsTable)
+      .where(inArray(pathsTable.id, [...ids]));
   }
 
   /**
@@ -80,12 +90,21 @@ export class PathsRepository {
   async snapshot(pathIds: readonly string[], jobQueue: string): Promise<PathsSnapshot> {
     if (pathIds.length === 0) return { paths: [], points: [], tasks: [] };
     const ids = [...pathIds];
-    const tasks = await this.db.execute<{ path_id: string; alpha: number; job_id: string; state: PathTaskState['jobState'] }>(sql`
+    const tasks = await this.db.execute<{
+      path_id: string;
+      alpha: number;
+      job_id: string;
+      state: PathTaskState['jobState'];
+    }>(sql`
       SELECT t.path_id, t.alpha, t.job_id, j.state
         FROM ${pathTasksTable} t
         LEFT JOIN pgboss.job j ON j.name = ${jobQueue} AND j.id = t.job_id
        WHERE t.path_id IN ${ids}`);
-    const points = await this.db.select().from(pathPointsTable).where(inArray(pathPointsTable.pathId, ids)).orderBy(asc(pathPointsTable.alpha));
+    const points = await this.db
+      .select()
+      .from(pathPointsTable)
+      .where(inArray(pathPointsTable.pathId, ids))
+      .orderBy(asc(pathPointsTable.alpha));
     const paths = await this.findPaths(ids);
     return {
       paths,
@@ -123,7 +142,9 @@ export class PathsRepository {
         set: { evaluations: sql`${pathPointsTable.evaluations} + 1` },
       })
       .returning();
-    await this.db.delete(pathTasksTable).where(and(eq(pathTasksTable.pathId, point.pathId), eq(pathTasksTable.alpha, point.alpha)));
+    await this.db
+      .delete(pathTasksTable)
+      .where(and(eq(pathTasksTable.pathId, point.pathId), eq(pathTasksTable.alpha, point.alpha)));
     return inserted!;
   }
 

@@ -84,7 +84,10 @@ export const pathTasksTable = pgTable(
     jobId: uuid('job_id').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'path_tasks_pkey', columns: [t.pathId, t.alpha] }), index('path_tasks_job_idx').on(t.jobId)],
+  (t) => [
+    primaryKey({ name: 'path_tasks_pkey', columns: [t.pathId, t.alpha] }),
+    index('path_tasks_job_idx').on(t.jobId),
+  ],
 );
 
 export type PathRow = typeof pathsTable.$inferSelect;

@@ -73,7 +73,11 @@ export class RegistryRepository {
   constructor(private readonly db: Db) {}
 
   async insertRun(run: NewRun): Promise<RunRow> {
-    const rows = await this.db.insert(runsTable).values(run).onConflictDoNothing({ target: runsTable.name }).returning();
+    const rows = await this.db
+      .insert(runsTable)
+      .values(run)
+      .onConflictDoNothing({ target: runsTable.name })
+      .returning();
     if (rows[0] === undefined) {
       const existing = await this.findRunByName(run.name);
       throw conflict(`a run named "${run.name}" already exists (id ${existing?.id ?? '?'}); choose another name`);
@@ -93,7 +97,10 @@ export class RegistryRepository {
 
   async findRunsByIds(ids: readonly string[]): Promise<RunRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(runsTable).where(inArray(runsTable.id, [...ids]));
+    return this.db
+      .select()
+      .from(runsTable)
+      .where(inArray(runsTable.id, [...ids]));
   }
 
   async findRunByName(name: string): Promise<RunRow | undefined> {
@@ -104,12 +111,19 @@ export class RegistryRepository {
    * Runs matching `filter`, sorted by `order` then by creation, after `after`; one more than `limit` tells
    * whether a page follows. Keyset pagination: a cursor stays valid while runs are added.
    */
-  async listRuns(filter: RunFilter, order: RunOrder, limit: number, after: RunCursor | undefined): Promise<Array<RunRow & { sortValue: string | number | null }>> {
+  async listRuns(
+    filter: RunFilter,
+    order: RunOrder,
+    limit: number,
+    after: RunCursor | undefined,
+  ): Promise<Array<RunRow & { sortValue: string | number | null }>> {
     const conditions: SQL[] = [];
     if (filter.architecture !== undefined) conditions.push(eq(runsTable.architecture, filter.architecture));
     if (filter.datasetName !== undefined) conditions.push(eq(runsTable.datasetName, filter.datasetName));
-    if (filter.tags !== undefined && filter.tags.length > 0) conditions.push(arrayContains(runsTable.tags, filter.tags));
-    if (filter.nameContains !== undefined) conditions.push(ilike(runsTable.name, `%${escapeLike(filter.nameContains)}%`));
+    if (filter.tags !== undefined && filter.tags.length > 0)
+      conditions.push(arrayContains(runsTable.tags, filter.tags));
+    if (filter.nameContains !== undefined)
+      conditions.push(ilike(runsTable.name, `%${escapeLike(filter.nameContains)}%`));
     if (filter.hyperparametersContain !== undefined) {
       conditions.push(sql`${runsTable.hyperparameters} @> ${JSON.stringify(filter.hyperparametersContain)}::jsonb`);
     }
@@ -124,7 +138,17 @@ export class RegistryRepository {
       .where(and(...conditions))
       .orderBy(sql`${value} ${direction} NULLS LAST`, asc(runsTable.seq))
       .limit(limit)
-      .then((rows) => rows.map(({ run, sortValue }) => ({ ...run, sortValue: sortValue === null ? null : typeof sortValue === 'string' && order.field !== 'NAME' ? Number(sortValue) : sortValue })));
+      .then((rows) =>
+        rows.map(({ run, sortValue }) => ({
+          ...run,
+          sortValue:
+            sortValue === null
+              ? null
+              : typeof sortValue === 'string' && order.field !== 'NAME'
+                ? Number(sortValue)
+                : sortValue,
+        })),
+      );
   }
 
   async countRuns(): Promise<number> {
@@ -164,8 +188,9 @@ export class RegistryRepository {
       const runId =
         'id' in run
           ? run.id
-          : (await tx.insert(runsTable).values(run.create).onConflictDoNothing({ target: runsTable.name }).returning())[0]?.id ??
-            (await tx.query.runsTable.findFirst({ where: eq(runsTable.name, run.create.name) }))!.id;
+          : ((
+              await tx.insert(runsTable).values(run.create).onConflictDoNothing({ target: runsTable.name }).returning()
+            )[0]?.id ?? (await tx.query.runsTable.findFirst({ where: eq(runsTable.name, run.create.name) }))!.id);
       const inserted = await tx
         .insert(checkpointsTable)
         .values({ ...checkpoint, runId })
@@ -176,18 +201,26 @@ export class RegistryRepository {
         where: and(
           eq(checkpointsTable.runId, runId),
           eq(checkpointsTable.role, checkpoint.role),
-          ...(checkpoint.role === 'INITIAL' || checkpoint.role === 'FINAL' ? [] : [eq(checkpointsTable.step, checkpoint.step)]),
+          ...(checkpoint.role === 'INITIAL' || checkpoint.role === 'FINAL'
+            ? []
+            : [eq(checkpointsTable.step, checkpoint.step)]),
         ),
       });
       if (existing === undefined) throw new Error('checkpoint insert conflicted but no conflicting row was found');
-      if (existing.bucket !== checkpoint.bucket || existing.key !== checkpoint.key || existing.etag !== checkpoint.etag) {
+      if (
+        existing.bucket !== checkpoint.bucket ||
+        existing.key !== checkpoint.key ||
+        existing.etag !== checkpoint.etag
+      ) {
         throw conflict(
           `run ${runId} already has ${describeSlot(existing)} (checkpoint ${existing.id}, ${existing.uri}); ` +
             `got a different object for ${describeSlot(checkpoint)}: ${checkpoint.uri}`,
         );
       }
       if (existing.step !== checkpoint.step) {
-        throw conflict(`run ${runId} already has ${describeSlot(existing)} (checkpoint ${existing.id}); got ${describeSlot(checkpoint)}`);
+        throw conflict(
+          `run ${runId} already has ${describeSlot(existing)} (checkpoint ${existing.id}); got ${describeSlot(checkpoint)}`,
+        );
       }
       // The same object registered again: idempotent, and a now-known sha256 is kept.
       if (existing.sha256 === null && checkpoint.sha256 != null) {
@@ -205,7 +238,11 @@ export class RegistryRepository {
   /** Records a sha256 learned from a full read; never overwrites a known one. */
   /** Records the lineage of a DERIVED checkpoint. */
   async setDerivation(id: string, derivation: Derivation): Promise<CheckpointRow> {
-    const [row] = await this.db.update(checkpointsTable).set({ derivation }).where(eq(checkpointsTable.id, id)).returning();
+    const [row] = await this.db
+      .update(checkpointsTable)
+      .set({ derivation })
+      .where(eq(checkpointsTable.id, id))
+      .returning();
     return row!;
   }
 
@@ -225,7 +262,9 @@ export class RegistryRepository {
   }
 
   async findDatasetByName(name: string, split: DatasetRow['split']): Promise<DatasetRow | undefined> {
-    return this.db.query.datasetsTable.findFirst({ where: and(eq(datasetsTable.name, name), eq(datasetsTable.split, split)) });
+    return this.db.query.datasetsTable.findFirst({
+      where: and(eq(datasetsTable.name, name), eq(datasetsTable.split, split)),
+    });
   }
 
   async insertDataset(dataset: NewDataset): Promise<{ dataset: DatasetRow; created: boolean }> {
@@ -245,10 +284,16 @@ export class RegistryRepository {
       // The same object(s) registered again: idempotent, and a now-known sha256 is kept.
       const known = {
         ...(existing.sha256 === null && dataset.sha256 != null ? { sha256: dataset.sha256 } : {}),
-        ...(existing.labelsSha256 === null && dataset.labelsSha256 != null ? { labelsSha256: dataset.labelsSha256 } : {}),
+        ...(existing.labelsSha256 === null && dataset.labelsSha256 != null
+          ? { labelsSha256: dataset.labelsSha256 }
+          : {}),
       };
       if (Object.keys(known).length > 0) {
-        const [updated] = await tx.update(datasetsTable).set(known).where(eq(datasetsTable.id, existing.id)).returning();
+        const [updated] = await tx
+          .update(datasetsTable)
+          .set(known)
+          .where(eq(datasetsTable.id, existing.id))
+          .returning();
         return { dataset: updated!, created: false };
       }
       return { dataset: existing, created: false };
@@ -277,7 +322,8 @@ function sameDataset(existing: DatasetRow, dataset: NewDataset): boolean {
 const sameNormalization = (a: Normalization | null, b: Normalization | null): boolean =>
   a === null || b === null ? a === b : sameNumbers(a.mean, b.mean) && sameNumbers(a.std, b.std);
 
-const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const sameNumbers = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 
 const describeSlot = (c: { role: string; step: number }): string => `a ${c.role} checkpoint at step ${c.step}`;
 
@@ -292,11 +338,17 @@ const numberAt = (json: SQL): SQL => sql`(CASE WHEN jsonb_typeof(${json}) = 'num
 function hyperparameterConditions(condition: HyperparameterCondition): SQL[] {
   const json = jsonAt(runsTable.hyperparameters, condition.path);
   const conditions: SQL[] = [];
-  if (condition.exists !== undefined) conditions.push(condition.exists ? sql`${json} IS NOT NULL` : sql`${json} IS NULL`);
+  if (condition.exists !== undefined)
+    conditions.push(condition.exists ? sql`${json} IS NOT NULL` : sql`${json} IS NULL`);
   if (condition.eq !== undefined) conditions.push(sql`${json} = ${JSON.stringify(condition.eq)}::jsonb`);
   if (condition.ne !== undefined) conditions.push(sql`${json} IS DISTINCT FROM ${JSON.stringify(condition.ne)}::jsonb`);
   if (condition.in !== undefined) {
-    conditions.push(sql`${json} = ANY (ARRAY[${sql.join(condition.in.map((v) => sql`${JSON.stringify(v)}::jsonb`), sql`, `)}]::jsonb[])`);
+    conditions.push(
+      sql`${json} = ANY (ARRAY[${sql.join(
+        condition.in.map((v) => sql`${JSON.stringify(v)}::jsonb`),
+        sql`, `,
+      )}]::jsonb[])`,
+    );
   }
   const comparisons = [
     [condition.gt, sql`>`],
@@ -340,7 +392,9 @@ function storedEndpointValue(split: 'TEST' | 'TRAIN', value: 'accuracy' | 'loss'
   const metric =
     value === 'accuracy'
       ? sql.raw(`point.correct::float8 / point.n`)
-      : sql.raw(`CASE WHEN point.loss_sum IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) THEN NULL ELSE point.loss_sum / point.n END`);
+      : sql.raw(
+          `CASE WHEN point.loss_sum IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) THEN NULL ELSE point.loss_sum / point.n END`,
+        );
   return sql`(SELECT ${metric}
     FROM checkpoints final
     JOIN checkpoints path_end ON path_end.bucket = final.bucket AND path_end.key = final.key AND path_end.etag = final.etag
@@ -360,4 +414,3 @@ function afterCursor(value: SQL, direction: RunOrder['direction'], after: RunCur
   const beyond = direction === 'ASC' ? sql`>` : sql`<`;
   return sql`(${value} ${beyond} ${after.value} OR (${value} = ${after.value} AND ${runsTable.seq} > ${after.seq}) OR ${value} IS NULL)`;
 }
-

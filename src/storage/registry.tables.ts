@@ -47,7 +47,10 @@ export const runsTable = pgTable(
     datasetName: text('dataset_name'),
     hyperparameters: jsonb('hyperparameters').$type<Record<string, unknown>>().notNull().default({}),
     seed: bigint('seed', { mode: 'number' }),
-    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    tags: text('tags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     reportedMetrics: jsonb('reported_metrics').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

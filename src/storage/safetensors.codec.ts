@@ -174,7 +174,9 @@ const SHAPE_LIMIT = 16;
 
 /** A quoted name for a message; a hostile header may hold a name of megabytes, so long ones are cut. */
 function quote(name: string): string {
-  return name.length <= NAME_LIMIT ? JSON.stringify(name) : `${JSON.stringify(name.slice(0, NAME_LIMIT))}... (${name.length} characters)`;
+  return name.length <= NAME_LIMIT
+    ? JSON.stringify(name)
+    : `${JSON.stringify(name.slice(0, NAME_LIMIT))}... (${name.length} characters)`;
 }
 
 function formatShape(shape: readonly number[]): string {
@@ -244,7 +246,9 @@ export function readHeaderLength(
     throw bad(`header length ${headerLength} bytes exceeds the limit of ${maxHeaderBytes} bytes${hint}`);
   }
   if (8 + headerLength > objectSize) {
-    throw bad(`header length ${headerLength} runs past the end of the object (8 + ${headerLength} > ${objectSize} bytes)${hint}`);
+    throw bad(
+      `header length ${headerLength} runs past the end of the object (8 + ${headerLength} > ${objectSize} bytes)${hint}`,
+    );
   }
   return headerLength;
 }
@@ -359,8 +363,10 @@ function parseTensorEntry(name: string, entry: unknown, dataLength: number): Ten
     throw bad(`data_offsets must be an array of 2 integers [begin, end], found ${describe(offsets)}`, name);
   }
   const [begin, end] = offsets as unknown[];
-  if (!nonNegativeInteger(begin)) throw bad(`data_offsets[0] must be a non-negative integer, found ${describe(begin)}`, name);
-  if (!nonNegativeInteger(end)) throw bad(`data_offsets[1] must be a non-negative integer, found ${describe(end)}`, name);
+  if (!nonNegativeInteger(begin))
+    throw bad(`data_offsets[0] must be a non-negative integer, found ${describe(begin)}`, name);
+  if (!nonNegativeInteger(end))
+    throw bad(`data_offsets[1] must be a non-negative integer, found ${describe(end)}`, name);
   if (begin > end) throw bad(`data_offsets [${begin}, ${end}] have begin > end`, name);
   if (end - begin !== byteLength) {
     throw bad(
@@ -386,7 +392,9 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
     throw bad(`header length must be a positive integer, found ${describe(headerLength)}`);
   }
   if (8 + headerLength > objectSize) {
-    throw bad(`header length ${headerLength} runs past the end of the object (8 + ${headerLength} > ${objectSize} bytes)`);
+    throw bad(
+      `header length ${headerLength} runs past the end of the object (8 + ${headerLength} > ${objectSize} bytes)`,
+    );
   }
   if (headerBytes.length < headerLength) {
     throw bad(`got ${headerBytes.length} header bytes, expected ${headerLength}`);
@@ -415,10 +423,14 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
   if (duplicate !== undefined) {
     const key = quote(duplicate.key);
     if (duplicate.depth === 1) {
-      throw duplicate.key === METADATA_KEY ? bad('duplicate "__metadata__" entry') : bad(`duplicate tensor name ${key}`);
+      throw duplicate.key === METADATA_KEY
+        ? bad('duplicate "__metadata__" entry')
+        : bad(`duplicate tensor name ${key}`);
     }
-    if (duplicate.depth === 2 && duplicate.parentKey === METADATA_KEY) throw bad(`__metadata__ has duplicate key ${key}`);
-    if (duplicate.depth === 2 && duplicate.parentKey !== undefined) throw bad(`duplicate key ${key}`, duplicate.parentKey);
+    if (duplicate.depth === 2 && duplicate.parentKey === METADATA_KEY)
+      throw bad(`__metadata__ has duplicate key ${key}`);
+    if (duplicate.depth === 2 && duplicate.parentKey !== undefined)
+      throw bad(`duplicate key ${key}`, duplicate.parentKey);
     throw bad(`header has duplicate key ${key}`);
   }
 
@@ -457,7 +469,10 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
 }
 
 /** Convenience for a whole file already in memory. */
-export function parseSafetensors(file: Uint8Array, maxHeaderBytes: number = DEFAULT_MAX_HEADER_BYTES): SafetensorsHeader {
+export function parseSafetensors(
+  file: Uint8Array,
+  maxHeaderBytes: number = DEFAULT_MAX_HEADER_BYTES,
+): SafetensorsHeader {
   const headerLength = readHeaderLength(file.subarray(0, 8), file.length, maxHeaderBytes);
   return parseHeader(file.subarray(8, 8 + headerLength), headerLength, file.length);
 }
@@ -472,7 +487,8 @@ export function headerTensorElementCount(t: TensorInfo): number {
   // TensorInfo may come back from storage rather than from parseHeader: [-2, -2] must not pass as 4 elements.
   if (!Array.isArray(t.shape)) throw bad(`shape must be an array, found ${describe(t.shape)}`, t.name);
   for (const [i, dim] of t.shape.entries()) {
-    if (!nonNegativeInteger(dim)) throw bad(`shape[${i}] must be a non-negative integer, found ${describe(dim)}`, t.name);
+    if (!nonNegativeInteger(dim))
+      throw bad(`shape[${i}] must be a non-negative integer, found ${describe(dim)}`, t.name);
   }
   const count = checkedElementCount(t.shape);
   if (count === undefined) throw bad(`shape ${formatShape(t.shape)} has more than 2^53 - 1 elements`, t.name);
@@ -664,7 +680,8 @@ interface PlannedTensor {
 
 function planTensor(t: TensorToWrite, seen: Set<string>): PlannedTensor {
   const { name, dtype, shape, data } = t;
-  if (typeof name !== 'string' || name === '') throw bad(`tensor name must be a non-empty string, found ${describe(name)}`);
+  if (typeof name !== 'string' || name === '')
+    throw bad(`tensor name must be a non-empty string, found ${describe(name)}`);
   if (name === METADATA_KEY) throw bad('"__metadata__" is reserved and cannot be a tensor name');
   if (seen.has(name)) throw bad(`duplicate tensor name ${quote(name)}`, name);
   seen.add(name);
@@ -716,7 +733,10 @@ function planTensor(t: TensorToWrite, seen: Set<string>): PlannedTensor {
  * its element size, as the PyTorch writer does; the header is space-padded so the data starts at a
  * multiple of 8. Together that lets readers use aligned typed-array views.
  */
-export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): Uint8Array {
+export function encodeSafetensors(
+  tensors: readonly TensorToWrite[],
+  metadata?: Readonly<Record<string, string>>,
+): Uint8Array {
   const seen = new Set<string>();
   const planned = tensors.map((t) => planTensor(t, seen));
 
@@ -732,7 +752,8 @@ export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata?: 
   if (metadata !== undefined) {
     if (!isPlainObject(metadata)) throw bad(`__metadata__ must be an object of strings, found ${describe(metadata)}`);
     const fields = Object.entries(metadata).map(([key, value]) => {
-      if (typeof value !== 'string') throw bad(`__metadata__ ${JSON.stringify(key)} must be a string, found ${describe(value)}`);
+      if (typeof value !== 'string')
+        throw bad(`__metadata__ ${JSON.stringify(key)} must be a string, found ${describe(value)}`);
       return `${JSON.stringify(key)}:${JSON.stringify(value)}`;
     });
     entries.push(`"${METADATA_KEY}":{${fields.join(',')}}`);
@@ -752,7 +773,8 @@ export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata?: 
   out.fill(0x20, 8 + json.length, dataStart);
   for (const p of planned) {
     out.set(p.bytes, dataStart + p.begin);
-    if (p.hostEndian && !HOST_LITTLE_ENDIAN) swapBytesInPlace(out.subarray(dataStart + p.begin, dataStart + p.end), p.elementSize);
+    if (p.hostEndian && !HOST_LITTLE_ENDIAN)
+      swapBytesInPlace(out.subarray(dataStart + p.begin, dataStart + p.end), p.elementSize);
   }
   return out;
 }

@@ -57,7 +57,11 @@ export async function readSafetensorsHeader(source: ByteSource, maxHeaderBytes: 
 }
 
 /** Reads one tensor by range and decodes it. */
-export async function readTensor(source: ByteSource, header: SafetensorsHeader, tensor: TensorInfo): Promise<TensorData> {
+export async function readTensor(
+  source: ByteSource,
+  header: SafetensorsHeader,
+  tensor: TensorInfo,
+): Promise<TensorData> {
   return asUserInput(source, async () => {
     const bytes = await source.read(header.dataStart + tensor.begin, header.dataStart + tensor.end);
     return decodeTensor(tensor, bytes);

@@ -15,9 +15,17 @@ export class TrainingRepository {
    * Creates the run and its job in one transaction; undefined when a run of that name exists (nothing is
    * written then).
    */
-  async create(run: NewRun, spec: Record<string, unknown>, epochs: number): Promise<{ run: RunRow; job: TrainingJobRow } | undefined> {
+  async create(
+    run: NewRun,
+    spec: Record<string, unknown>,
+    epochs: number,
+  ): Promise<{ run: RunRow; job: TrainingJobRow } | undefined> {
     return this.db.transaction(async (tx) => {
-      const [created] = await tx.insert(runsTable).values(run).onConflictDoNothing({ target: runsTable.name }).returning();
+      const [created] = await tx
+        .insert(runsTable)
+        .values(run)
+        .onConflictDoNothing({ target: runsTable.name })
+        .returning();
       if (created === undefined) return undefined;
       const [job] = await tx.insert(trainingJobsTable).values({ runId: created.id, spec, epochs }).returning();
       return { run: created, job: job! };
@@ -34,7 +42,10 @@ export class TrainingRepository {
 
   async findByRuns(runIds: readonly string[]): Promise<TrainingJobRow[]> {
     if (runIds.length === 0) return [];
-    return this.db.select().from(trainingJobsTable).where(inArray(trainingJobsTable.runId, [...runIds]));
+    return this.db
+      .select()
+      .from(trainingJobsTable)
+      .where(inArray(trainingJobsTable.runId, [...runIds]));
   }
 
   /** QUEUED or RUNNING (a retry) → RUNNING from epoch 0; undefined when the job has ended meanwhile. */
@@ -56,17 +67,28 @@ export class TrainingRepository {
   }
 
   /** Records an epoch; returns the job's status, so a worker sees a cancellation. */
-  async progress(id: string, progress: { epoch: number; step: number; trainLoss: number }): Promise<TrainingStatus | undefined> {
+  async progress(
+    id: string,
+    progress: { epoch: number; step: number; trainLoss: number },
+  ): Promise<TrainingStatus | undefined> {
     const [row] = await this.db
       .update(trainingJobsTable)
-      .set({ ...progress, trainLoss: Number.isFinite(progress.trainLoss) ? progress.trainLoss : null, updatedAt: sql`now()` })
+      .set({
+        ...progress,
+        trainLoss: Number.isFinite(progress.trainLoss) ? progress.trainLoss : null,
+        updatedAt: sql`now()`,
+      })
       .where(and(eq(trainingJobsTable.id, id), eq(trainingJobsTable.status, 'RUNNING')))
       .returning({ status: trainingJobsTable.status });
     return row?.status ?? (await this.find(id))?.status;
   }
 
   /** RUNNING → `status` (COMPLETE, FAILED, or QUEUED for a retry); a job cancelled meanwhile stays so. */
-  async finish(id: string, status: 'COMPLETE' | 'FAILED' | 'QUEUED', failure?: { code: string; message: string }): Promise<TrainingJobRow | undefined> {
+  async finish(
+    id: string,
+    status: 'COMPLETE' | 'FAILED' | 'QUEUED',
+    failure?: { code: string; message: string },
+  ): Promise<TrainingJobRow | undefined> {
     const [row] = await this.db
       .update(trainingJobsTable)
       .set({
@@ -93,7 +115,10 @@ export class TrainingRepository {
   async setReportedMetrics(runId: string, metrics: Record<string, unknown>): Promise<void> {
     await this.db
       .update(runsTable)
-      .set({ reportedMetrics: sql`${runsTable.reportedMetrics} || ${JSON.stringify(metrics)}::jsonb`, updatedAt: sql`now()` })
+      .set({
+        reportedMetrics: sql`${runsTable.reportedMetrics} || ${JSON.stringify(metrics)}::jsonb`,
+        updatedAt: sql`now()`,
+      })
       .where(eq(runsTable.id, runId));
   }
 }

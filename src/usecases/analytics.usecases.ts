@@ -53,7 +53,10 @@ export const pointValues = (points: readonly PathPoint[]) =>
   });
 
 /** Barrier metrics of a path's loss and error curves, from its stored points (never stored themselves). */
-export function pathBarriers(points: readonly PathPoint[], options: { loss?: BarrierOptions; error?: BarrierOptions } = {}) {
+export function pathBarriers(
+  points: readonly PathPoint[],
+  options: { loss?: BarrierOptions; error?: BarrierOptions } = {},
+) {
   return pathBarrierMetrics(pointValues(points), options);
 }
 
@@ -70,7 +73,10 @@ export interface DistanceInput {
  * A distance between two checkpoints (optionally over some blocks), memoized in Postgres by content: both
  * pinned objects, the metric and the tensors it covers.
  */
-export async function checkpointDistance(deps: AnalyticsDeps, input: DistanceInput): Promise<{ distance: DistanceRow; cached: boolean }>;
+export async function checkpointDistance(
+  deps: AnalyticsDeps,
+  input: DistanceInput,
+): Promise<{ distance: DistanceRow; cached: boolean }>;
 /** With compute: false, only a stored distance is returned (undefined when there is none). */
 export async function checkpointDistance(
   deps: AnalyticsDeps,
@@ -86,7 +92,14 @@ export async function checkpointDistance(
   const { from, to, graph, selection } = endpoints;
   const identity = (c: CheckpointRow) => `${c.uri}@${c.etag}:${c.size}`;
   const key = createHash('sha256')
-    .update(JSON.stringify([identity(from), identity(to), input.metric, selection.moving === 'all' ? '*' : selection.movingNames]))
+    .update(
+      JSON.stringify([
+        identity(from),
+        identity(to),
+        input.metric,
+        selection.moving === 'all' ? '*' : selection.movingNames,
+      ]),
+    )
     .digest('hex');
   const stored = await deps.analytics.findDistance(key);
   if (stored !== undefined) return { distance: stored, cached: true };
@@ -141,31 +154,48 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   if (blocks.length === 0) throw badUserInput('blocks: expected at least one block, got []');
   const distinctBlocks = new Set(blocks).size;
   if (distinctBlocks > deps.limits.maxBlocks) {
-    throw badUserInput(`blocks: expected at most ${deps.limits.maxBlocks} blocks per request (LINPATH_MAX_BLOCKS), got ${distinctBlocks}`);
+    throw badUserInput(
+      `blocks: expected at most ${deps.limits.maxBlocks} blocks per request (LINPATH_MAX_BLOCKS), got ${distinctBlocks}`,
+    );
   }
   const paths: BlockwiseResult['paths'] = [];
   // All blocks are queued first, so that every worker can take one; then they are awaited together.
   const requested: Array<{ block: string; pathId: string; alphas: number[] }> = [];
   for (const block of new Set(blocks)) {
-    const state = await interpolationPath(deps.paths, { ...input, blocks: [block] }, { wait: false, priority: 'interactive' });
-    requested.push({ block, pathId: state.path.id, alphas: [...new Set((input.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))] });
+    const state = await interpolationPath(
+      deps.paths,
+      { ...input, blocks: [block] },
+      { wait: false, priority: 'interactive' },
+    );
+    requested.push({
+      block,
+      pathId: state.path.id,
+      alphas: [...new Set((input.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))],
+    });
   }
   await waitForPaths(deps.paths, requested, deps.paths.settings.maxWaitMs);
   const states = await pathStates(deps.paths, requested);
   for (const { block, pathId } of requested) {
     const result = states.get(pathId)!;
-    if (result.failure !== null) throw new LinpathError(result.failure.code as LinpathError['code'], `block ${block}: ${result.failure.message}`);
+    if (result.failure !== null)
+      throw new LinpathError(result.failure.code as LinpathError['code'], `block ${block}: ${result.failure.message}`);
     paths.push({ block, result, loss: pathBarriers(result.points, { loss: input.barrier ?? {} }).loss });
   }
   const complete = paths.every((p) => p.result.status === 'COMPLETE');
   const atOne = paths[0]?.result.points.find((p) => p.alpha === 1);
   const endpointLoss = atOne === undefined ? null : atOne.lossSum / atOne.n;
-  const heights = Object.fromEntries(paths.map(({ block, loss }) => [block, loss.heightAboveEndpoints ?? Number.POSITIVE_INFINITY]));
+  const heights = Object.fromEntries(
+    paths.map(({ block, loss }) => [block, loss.heightAboveEndpoints ?? Number.POSITIVE_INFINITY]),
+  );
   // Blocks are classified against each other only when every curve is complete.
   const classification =
     !complete || endpointLoss === null || !Number.isFinite(endpointLoss) || endpointLoss <= 0
       ? null
-      : classifyLayerwise(heights, endpointLoss, input.relativeThreshold == null ? {} : { relativeThreshold: input.relativeThreshold });
+      : classifyLayerwise(
+          heights,
+          endpointLoss,
+          input.relativeThreshold == null ? {} : { relativeThreshold: input.relativeThreshold },
+        );
   return { paths, endpointLoss, classification };
 }
 
@@ -215,21 +245,35 @@ export async function runEndpointMetrics(
 ): Promise<EndpointMetrics> {
   const result = new Map<string, EndpointMetric>();
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
-  const datasets = await deps.analytics.datasetsByName(runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])));
+  const datasets = await deps.analytics.datasetsByName(
+    runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])),
+  );
 
-  const targets: Array<{ run: RunRow; initial: CheckpointRow | undefined; final: CheckpointRow; dataset: DatasetRow }> = [];
+  const targets: Array<{ run: RunRow; initial: CheckpointRow | undefined; final: CheckpointRow; dataset: DatasetRow }> =
+    [];
   for (const run of runs) {
     const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
     const dataset = datasets.find((d) => d.name === run.datasetName && d.split === split);
     if (final === undefined) result.set(run.id, { missing: 'the run has no FINAL checkpoint' });
     else if (dataset === undefined) {
       result.set(run.id, {
-        missing: run.datasetName === null ? 'the run names no dataset' : `no ${split} split of dataset "${run.datasetName}" is registered`,
+        missing:
+          run.datasetName === null
+            ? 'the run names no dataset'
+            : `no ${split} split of dataset "${run.datasetName}" is registered`,
       });
-    } else targets.push({ run, initial: checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL'), final, dataset });
+    } else
+      targets.push({
+        run,
+        initial: checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL'),
+        final,
+        dataset,
+      });
   }
 
-  const stored = await deps.analytics.endpointPoints(targets.map((t) => ({ checkpointId: t.final.id, datasetId: t.dataset.id })));
+  const stored = await deps.analytics.endpointPoints(
+    targets.map((t) => ({ checkpointId: t.final.id, datasetId: t.dataset.id })),
+  );
   let budget = options.maxEvaluations ?? Number.POSITIVE_INFINITY;
   const queued: Array<{ runId: string; pathId: string }> = [];
   for (const target of targets) {
@@ -239,13 +283,23 @@ export async function runEndpointMetrics(
       continue;
     }
     if (!options.evaluate || budget <= 0) {
-      result.set(target.run.id, { missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : NOT_EVALUATED_REASON });
+      result.set(target.run.id, {
+        missing: options.evaluate ? 'not evaluated: the evaluation limit was reached' : NOT_EVALUATED_REASON,
+      });
       continue;
     }
     budget--;
     try {
-      const request = { from: (target.initial ?? target.final).id, to: target.final.id, dataset: target.dataset.id, alphas: [1] };
-      const state = await interpolationPath(deps.paths, request, { wait: false, priority: options.priority ?? 'interactive' });
+      const request = {
+        from: (target.initial ?? target.final).id,
+        to: target.final.id,
+        dataset: target.dataset.id,
+        alphas: [1],
+      };
+      const state = await interpolationPath(deps.paths, request, {
+        wait: false,
+        priority: options.priority ?? 'interactive',
+      });
       queued.push({ runId: target.run.id, pathId: state.path.id });
     } catch (error) {
       // A run whose checkpoint cannot be evaluated (no architecture, a changed object) is reported, not fatal.
@@ -255,17 +309,25 @@ export async function runEndpointMetrics(
   }
 
   const requests = queued.map((q) => ({ pathId: q.pathId, alphas: [1] }));
-  if (options.wait ?? true) await waitForPaths(deps.paths, requests, options.timeoutMs ?? deps.paths.settings.maxWaitMs);
+  if (options.wait ?? true)
+    await waitForPaths(deps.paths, requests, options.timeoutMs ?? deps.paths.settings.maxWaitMs);
   const states = await pathStates(deps.paths, requests);
   for (const { runId, pathId } of queued) {
     const state = states.get(pathId);
     const point = state?.points[0];
     result.set(
       runId,
-      point !== undefined ? metricOf(point) : { missing: state?.failure != null ? `${state.failure.code}: ${state.failure.message}` : PENDING_REASON },
+      point !== undefined
+        ? metricOf(point)
+        : { missing: state?.failure != null ? `${state.failure.code}: ${state.failure.message}` : PENDING_REASON },
     );
   }
-  return { metrics: result, evaluations: queued.length, queued: requests, pathByRun: new Map(queued.map((q) => [q.runId, q.pathId])) };
+  return {
+    metrics: result,
+    evaluations: queued.length,
+    queued: requests,
+    pathByRun: new Map(queued.map((q) => [q.runId, q.pathId])),
+  };
 }
 
 /**
@@ -275,12 +337,16 @@ export async function runEndpointMetrics(
  */
 export async function runBarriers(deps: AnalyticsDeps, runs: readonly RunRow[]): Promise<Array<BarrierMetrics | null>> {
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((run) => run.id));
-  const datasets = await deps.analytics.datasetsByName(runs.flatMap((run) => (run.datasetName === null ? [] : [run.datasetName])));
+  const datasets = await deps.analytics.datasetsByName(
+    runs.flatMap((run) => (run.datasetName === null ? [] : [run.datasetName])),
+  );
   const requests = runs.map((run) => {
     const initial = checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL');
     const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
     const dataset = datasets.find((d) => d.name === run.datasetName && d.split === 'TEST');
-    return initial === undefined || final === undefined || dataset === undefined ? undefined : { from: initial, to: final, dataset };
+    return initial === undefined || final === undefined || dataset === undefined
+      ? undefined
+      : { from: initial, to: final, dataset };
   });
   const present = requests.filter((request) => request !== undefined);
   const stored = await storedPointsOfRows(deps.paths, present);
@@ -355,8 +421,10 @@ export const DEFAULT_MAX_EVALUATIONS = 50;
  * dropped silently; missing points are evaluated up to `maxEvaluations`.
  */
 export async function correlation(deps: AnalyticsDeps, input: CorrelationInput): Promise<CorrelationOutput> {
-  if (input.y === 'REPORTED' && input.yMetric == null) throw badUserInput('yMetric: y = REPORTED needs the name of a reported metric, got none');
-  if (input.path.from === input.path.to) throw badUserInput(`path: from and to must differ, got ${input.path.from} for both`);
+  if (input.y === 'REPORTED' && input.yMetric == null)
+    throw badUserInput('yMetric: y = REPORTED needs the name of a reported metric, got none');
+  if (input.path.from === input.path.to)
+    throw badUserInput(`path: from and to must differ, got ${input.path.from} for both`);
   for (const field of ['permutations', 'bootstrap'] as const) {
     const value = input.statistics?.[field];
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_RESAMPLES)) {
@@ -364,10 +432,16 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
     }
   }
   const budget = input.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS;
-  if (!Number.isInteger(budget) || budget < 0) throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
+  if (!Number.isInteger(budget) || budget < 0)
+    throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
   const maxWait = deps.paths.settings.maxWaitMs;
-  if (input.timeoutMs != null && (!Number.isInteger(input.timeoutMs) || input.timeoutMs < 0 || input.timeoutMs > maxWait)) {
-    throw badUserInput(`timeoutMs: expected an integer from 0 to ${maxWait} (LINPATH_MAX_WAIT_MS), got ${input.timeoutMs}`);
+  if (
+    input.timeoutMs != null &&
+    (!Number.isInteger(input.timeoutMs) || input.timeoutMs < 0 || input.timeoutMs > maxWait)
+  ) {
+    throw badUserInput(
+      `timeoutMs: expected an integer from 0 to ${maxWait} (LINPATH_MAX_WAIT_MS), got ${input.timeoutMs}`,
+    );
   }
   const runs = await allRuns(deps, input.runs);
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
@@ -378,7 +452,12 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
   if (first.queued.length === 0) return { ...first.output, progress: { done: 0, total: 0, pendingPaths: 0 } };
   if (input.wait ?? true) await waitForPaths(deps.paths, first.queued, input.timeoutMs ?? maxWait);
   const states = await pathStates(deps.paths, first.queued);
-  const second = await correlationPass(deps, input, runs, checkpoints, { kind: 'read', xPaths: first.xPaths, yPaths: first.yPaths, states });
+  const second = await correlationPass(deps, input, runs, checkpoints, {
+    kind: 'read',
+    xPaths: first.xPaths,
+    yPaths: first.yPaths,
+    states,
+  });
   const progress = { done: 0, total: 0, pendingPaths: 0 };
   for (const state of states.values()) {
     progress.done += state.progress.done;
@@ -397,7 +476,12 @@ const queuedReason = (state: PathResult | undefined): string =>
 /** The first pass queues what is missing (within the budget); the second only reads. */
 type PassMode =
   | { kind: 'queue'; budget: number }
-  | { kind: 'read'; xPaths: ReadonlyMap<string, string>; yPaths: ReadonlyMap<string, string>; states: ReadonlyMap<string, PathResult> };
+  | {
+      kind: 'read';
+      xPaths: ReadonlyMap<string, string>;
+      yPaths: ReadonlyMap<string, string>;
+      states: ReadonlyMap<string, PathResult>;
+    };
 
 async function correlationPass(
   deps: AnalyticsDeps,
@@ -405,7 +489,12 @@ async function correlationPass(
   runs: RunRow[],
   checkpoints: CheckpointRow[],
   mode: PassMode,
-): Promise<{ output: Omit<CorrelationOutput, 'progress'>; queued: Array<{ pathId: string; alphas: number[] }>; xPaths: Map<string, string>; yPaths: Map<string, string> }> {
+): Promise<{
+  output: Omit<CorrelationOutput, 'progress'>;
+  queued: Array<{ pathId: string; alphas: number[] }>;
+  xPaths: Map<string, string>;
+  yPaths: Map<string, string>;
+}> {
   const groupBy = (input.groupBy ?? []).map((path) => ({ path, segments: path.split('.') }));
   let budget = mode.kind === 'queue' ? mode.budget : 0;
   const queued: Array<{ pathId: string; alphas: number[] }> = [];
@@ -417,7 +506,10 @@ async function correlationPass(
     const from = checkpoints.find((c) => c.runId === run.id && c.role === input.path.from);
     const to = checkpoints.find((c) => c.runId === run.id && c.role === input.path.to);
     if (from === undefined || to === undefined) {
-      missing.push({ run, reason: `the run has no ${from === undefined ? input.path.from : input.path.to} checkpoint` });
+      missing.push({
+        run,
+        reason: `the run has no ${from === undefined ? input.path.from : input.path.to} checkpoint`,
+      });
       continue;
     }
     try {
@@ -442,7 +534,13 @@ async function correlationPass(
   }
 
   // y of the runs whose x is known or on its way, so that both are queued in the same pass.
-  const y = await yValues(deps, input, runs.filter((r) => xs.has(r.id) || xPending.has(r.id)), budget, mode);
+  const y = await yValues(
+    deps,
+    input,
+    runs.filter((r) => xs.has(r.id) || xPending.has(r.id)),
+    budget,
+    mode,
+  );
   queued.push(...y.queued);
   const points: CorrelationPoint[] = [];
   for (const run of runs) {
@@ -456,7 +554,12 @@ async function correlationPass(
     points.push({ run, x: xs.get(run.id)!, y: value, group: groupBy.length === 0 ? null : JSON.stringify(values) });
   }
 
-  const stats = (subset: CorrelationPoint[]) => correlate(subset.map((p) => p.x), subset.map((p) => p.y), input.statistics);
+  const stats = (subset: CorrelationPoint[]) =>
+    correlate(
+      subset.map((p) => p.x),
+      subset.map((p) => p.y),
+      input.statistics,
+    );
   const groups = [...new Set(points.map((p) => p.group).filter((g): g is string => g !== null))]
     .map((key) => ({ key, values: JSON.parse(key) as unknown[] }))
     .sort((a, b) => compareValues(a.values, b.values))
@@ -466,19 +569,40 @@ async function correlationPass(
 
 export async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
   const max = deps.limits.maxCorrelationRuns;
-  const rows = await deps.paths.registry.listRuns(validateFilter(filter), { field: 'CREATED_AT', direction: 'ASC' }, max + 1, undefined);
+  const rows = await deps.paths.registry.listRuns(
+    validateFilter(filter),
+    { field: 'CREATED_AT', direction: 'ASC' },
+    max + 1,
+    undefined,
+  );
   if (rows.length > max) {
-    throw badUserInput(`runs: expected at most ${max} runs to correlate (LINPATH_MAX_CORRELATION_RUNS), the filter matches more; narrow it`);
+    throw badUserInput(
+      `runs: expected at most ${max} runs to correlate (LINPATH_MAX_CORRELATION_RUNS), the filter matches more; narrow it`,
+    );
   }
   return rows.map(({ sortValue: _sortValue, ...run }) => run);
 }
 
-type XValue = ({ value: number } | { missing: string }) & { evaluated: boolean; queued?: { pathId: string; alphas: number[] } };
+type XValue = ({ value: number } | { missing: string }) & {
+  evaluated: boolean;
+  queued?: { pathId: string; alphas: number[] };
+};
 
 /** x of one run; `evaluate`: a missing distance may be computed and a missing path queued (bulk). */
-async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: CheckpointRow, to: CheckpointRow, evaluate: boolean): Promise<XValue> {
+async function xValue(
+  deps: AnalyticsDeps,
+  input: CorrelationInput,
+  from: CheckpointRow,
+  to: CheckpointRow,
+  evaluate: boolean,
+): Promise<XValue> {
   if (input.x.startsWith('DISTANCE_')) {
-    const request = { from: from.id, to: to.id, metric: input.x.slice('DISTANCE_'.length) as DistanceMetric, blocks: input.path.blocks };
+    const request = {
+      from: from.id,
+      to: to.id,
+      metric: input.x.slice('DISTANCE_'.length) as DistanceMetric,
+      blocks: input.path.blocks,
+    };
     // An uncached distance reads both checkpoints in full: it counts against the evaluation budget.
     const stored = await checkpointDistance(deps, request, { compute: false });
     if (stored !== undefined) return { value: stored.distance.value, evaluated: false };
@@ -493,15 +617,30 @@ async function xValue(deps: AnalyticsDeps, input: CorrelationInput, from: Checkp
     alphas: input.path.alphas,
     limit: input.path.limit,
   };
-  let { points, missingAlphas } = await storedPoints(deps.paths, request);
+  const stored = await storedPoints(deps.paths, request);
+  const { missingAlphas } = stored;
+  let { points } = stored;
   let evaluated = false;
   if (missingAlphas.length > 0) {
-    if (!evaluate) return { missing: `path not evaluated: maxEvaluations reached (${missingAlphas.length} alphas missing)`, evaluated };
+    if (!evaluate)
+      return {
+        missing: `path not evaluated: maxEvaluations reached (${missingAlphas.length} alphas missing)`,
+        evaluated,
+      };
     const state = await interpolationPath(deps.paths, request, { wait: false, priority: 'bulk' });
-    const queued = { pathId: state.path.id, alphas: [...new Set((input.path.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))] };
+    const queued = {
+      pathId: state.path.id,
+      alphas: [...new Set((input.path.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))],
+    };
     evaluated = true;
-    if (state.failure !== null) return { missing: `${state.failure.code}: ${state.failure.message}`, evaluated, queued };
-    if (state.status !== 'COMPLETE') return { missing: `${PENDING_REASON} (${state.progress.done}/${state.progress.total} alphas stored)`, evaluated, queued };
+    if (state.failure !== null)
+      return { missing: `${state.failure.code}: ${state.failure.message}`, evaluated, queued };
+    if (state.status !== 'COMPLETE')
+      return {
+        missing: `${PENDING_REASON} (${state.progress.done}/${state.progress.total} alphas stored)`,
+        evaluated,
+        queued,
+      };
     points = state.points;
     return { ...barrierX(input, points), evaluated, queued };
   }
@@ -533,13 +672,20 @@ async function yValues(
   runs: RunRow[],
   budget: number,
   mode: PassMode,
-): Promise<{ values: Map<string, number | string>; queued: Array<{ pathId: string; alphas: number[] }>; pathByRun: Map<string, string> }> {
+): Promise<{
+  values: Map<string, number | string>;
+  queued: Array<{ pathId: string; alphas: number[] }>;
+  pathByRun: Map<string, string>;
+}> {
   const values = new Map<string, number | string>();
   if (input.y === 'REPORTED') {
     const segments = input.yMetric!.split('.');
     for (const run of runs) {
       const value = valueAt(run.reportedMetrics, segments);
-      values.set(run.id, typeof value === 'number' && Number.isFinite(value) ? value : `no numeric reported metric "${input.yMetric}"`);
+      values.set(
+        run.id,
+        typeof value === 'number' && Number.isFinite(value) ? value : `no numeric reported metric "${input.yMetric}"`,
+      );
     }
     return { values, queued: [], pathByRun: new Map() };
   }

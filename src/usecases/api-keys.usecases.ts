@@ -34,12 +34,16 @@ export interface CreatedApiKey {
   row: ApiKeyRow;
 }
 
-export async function createApiKey(deps: ApiKeyDeps, input: { scope: string; name?: string | null | undefined }): Promise<CreatedApiKey> {
+export async function createApiKey(
+  deps: ApiKeyDeps,
+  input: { scope: string; name?: string | null | undefined },
+): Promise<CreatedApiKey> {
   if (!(API_KEY_SCOPES as readonly string[]).includes(input.scope)) {
     throw badUserInput(`scope: expected one of ${API_KEY_SCOPES.join(', ')}, got "${input.scope}"`);
   }
   const name = input.name?.trim() || null;
-  if (name !== null && name.length > 200) throw badUserInput(`name: expected at most 200 characters, got ${name.length}`);
+  if (name !== null && name.length > 200)
+    throw badUserInput(`name: expected at most 200 characters, got ${name.length}`);
   const id = randomBytes(8).toString('hex');
   const key = `lp_${id}_${randomBytes(32).toString('base64url')}`;
   const row = await deps.repository.insert({ id, name, scope: input.scope as ApiKeyScope, secretSha256: sha256(key) });
@@ -59,14 +63,19 @@ export async function revokeApiKey(deps: ApiKeyDeps, idOrLabel: string): Promise
 /** The stored key a request presents; UNAUTHENTICATED when it is malformed, unknown or revoked. */
 export async function authenticateApiKey(deps: ApiKeyDeps, presented: string): Promise<ApiKeyRow> {
   const match = KEY_FORMAT.exec(presented);
-  if (match === null) throw unauthenticated('malformed API key: expected lp_<id>_<secret> as `linpath keys create` prints it');
+  if (match === null)
+    throw unauthenticated('malformed API key: expected lp_<id>_<secret> as `linpath keys create` prints it');
   const id = match[1]!;
   const row = await deps.repository.find(id);
   // The hashes have a fixed length, so comparing them in constant time leaks nothing about the secret.
-  if (row === undefined || !timingSafeEqual(Buffer.from(row.secretSha256, 'hex'), Buffer.from(sha256(presented), 'hex'))) {
+  if (
+    row === undefined ||
+    !timingSafeEqual(Buffer.from(row.secretSha256, 'hex'), Buffer.from(sha256(presented), 'hex'))
+  ) {
     throw unauthenticated(`unknown API key ${keyLabel(id)}`);
   }
-  if (row.revokedAt !== null) throw unauthenticated(`API key ${keyLabel(id)} was revoked at ${row.revokedAt.toISOString()}`);
+  if (row.revokedAt !== null)
+    throw unauthenticated(`API key ${keyLabel(id)} was revoked at ${row.revokedAt.toISOString()}`);
   const now = new Date();
   if (row.lastUsedAt === null || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await deps.repository.touch(id, now, new Date(now.getTime() - LAST_USED_RESOLUTION_MS));

@@ -13,7 +13,13 @@ export const DEMO_TFJS_SEEDS = [1, 2, 3] as const;
 export const demoTfjsRunName = (seed: number) => `demo-spiral-mlp-tfjs-seed${seed}`;
 
 /** The seed study's spiral MLP recipe (Appendix A): Adam 5e-4, batch 500; 60 epochs of 10,000 points. */
-const RECIPE = { widths: [2, 50, 50, 1], learningRate: 0.0005, batchSize: 500, epochs: 60, snapshotSteps: [100] } as const;
+const RECIPE = {
+  widths: [2, 50, 50, 1],
+  learningRate: 0.0005,
+  batchSize: 500,
+  epochs: 60,
+  snapshotSteps: [100],
+} as const;
 
 const file = (name: string) => path.join(DEMO_DIR, name);
 
@@ -29,7 +35,14 @@ export async function seedDemo(deps: RegistryDeps): Promise<boolean> {
     name: DEMO_RUN,
     architecture: 'mlp',
     datasetName: 'spiral',
-    hyperparameters: { framework: 'pytorch', optimizer: 'adam', learningRate: 0.0005, batchSize: 500, epochs: 60, weightDecay: 0 },
+    hyperparameters: {
+      framework: 'pytorch',
+      optimizer: 'adam',
+      learningRate: 0.0005,
+      batchSize: 500,
+      epochs: 60,
+      weightDecay: 0,
+    },
     seed: 7,
     tags: ['demo', 'pytorch'],
     reportedMetrics: { testAccuracy: 0.8928, testLoss: 0.384257, trainAccuracy: 0.8917, trainLoss: 0.387721 },
@@ -40,7 +53,11 @@ export async function seedDemo(deps: RegistryDeps): Promise<boolean> {
     { file: 'final.safetensors', step: 1200, role: 'FINAL' },
   ] as const;
   for (const checkpoint of checkpoints) {
-    await importCheckpointFile(deps, file(checkpoint.file), { run: DEMO_RUN, step: checkpoint.step, role: checkpoint.role });
+    await importCheckpointFile(deps, file(checkpoint.file), {
+      run: DEMO_RUN,
+      step: checkpoint.step,
+      role: checkpoint.role,
+    });
   }
   return true;
 }
@@ -62,21 +79,36 @@ export async function trainDemoRuns(
     const info = header.tensors.find((t) => t.name === name)!;
     return decodeTensor(info, tensorBytes(bytes, header, info));
   };
-  const data = { x: tensor('x') as Float32Array, labels: tensor('y') as Uint8Array, n: header.tensors.find((t) => t.name === 'y')!.shape[0]! };
+  const data = {
+    x: tensor('x') as Float32Array,
+    labels: tensor('y') as Uint8Array,
+    n: header.tensors.find((t) => t.name === 'y')!.shape[0]!,
+  };
   const scratch = await mkdtemp(path.join(tmpdir(), 'linpath-demo-'));
   try {
     for (const seed of seeds) {
       signal?.throwIfAborted();
       const name = demoTfjsRunName(seed);
       const existing = await deps.repository.findRunByName(name);
-      if (existing !== undefined && (await deps.repository.checkpointsOfRun(existing.id)).some((c) => c.role === 'FINAL')) continue;
+      if (
+        existing !== undefined &&
+        (await deps.repository.checkpointsOfRun(existing.id)).some((c) => c.role === 'FINAL')
+      )
+        continue;
       const started = performance.now();
       const snapshots = await trainMlp(data, { ...RECIPE, seed }, {}, signal);
       await deps.repository.findOrCreateRun({
         name,
         architecture: 'mlp',
         datasetName: 'spiral',
-        hyperparameters: { framework: 'tfjs', optimizer: 'adam', learningRate: RECIPE.learningRate, batchSize: RECIPE.batchSize, epochs: RECIPE.epochs, weightDecay: 0 },
+        hyperparameters: {
+          framework: 'tfjs',
+          optimizer: 'adam',
+          learningRate: RECIPE.learningRate,
+          batchSize: RECIPE.batchSize,
+          epochs: RECIPE.epochs,
+          weightDecay: 0,
+        },
         seed,
         tags: ['demo', 'tfjs'],
         reportedMetrics: {},
@@ -88,7 +120,10 @@ export async function trainDemoRuns(
         const role = snapshot.step === 0 ? 'INITIAL' : snapshot.step === last ? 'FINAL' : 'INTERMEDIATE';
         await importCheckpointFile(deps, target, { run: name, step: snapshot.step, role });
       }
-      logger.info({ run: name, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'trained a demo run with TensorFlow.js');
+      logger.info(
+        { run: name, seconds: Math.round((performance.now() - started) / 100) / 10 },
+        'trained a demo run with TensorFlow.js',
+      );
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });

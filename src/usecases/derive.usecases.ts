@@ -26,16 +26,25 @@ export interface DeriveDeps {
 }
 
 /** A state drawn from the architecture's PyTorch default initialisation, shaped like `like`. */
-export async function createRandomCheckpoint(deps: DeriveDeps, input: { like: string; seed: number; run?: string | null }): Promise<CheckpointRow> {
-  if (!Number.isSafeInteger(input.seed) || input.seed < 0) throw badUserInput(`seed: expected an integer ≥ 0, got ${input.seed}`);
+export async function createRandomCheckpoint(
+  deps: DeriveDeps,
+  input: { like: string; seed: number; run?: string | null },
+): Promise<CheckpointRow> {
+  if (!Number.isSafeInteger(input.seed) || input.seed < 0)
+    throw badUserInput(`seed: expected an integer ≥ 0, got ${input.seed}`);
   const like = await getCheckpoint(deps.registry, input.like);
-  if (like.architecture === null) throw badUserInput(`like: checkpoint ${like.id} has no architecture; a random initialisation needs one`);
+  if (like.architecture === null)
+    throw badUserInput(`like: checkpoint ${like.id} has no architecture; a random initialisation needs one`);
   const graph = buildModelGraph(like.architecture, like.header.tensors);
   return storeDerived(deps, {
     run: input.run ?? like.runId,
     architecture: like.architecture,
     tensors: randomInitialState(graph, input.seed),
-    derivation: { operation: 'RANDOM_INIT', parents: [like.id], arguments: { seed: input.seed, architecture: like.architecture } },
+    derivation: {
+      operation: 'RANDOM_INIT',
+      parents: [like.id],
+      arguments: { seed: input.seed, architecture: like.architecture },
+    },
   });
 }
 
@@ -56,7 +65,9 @@ export async function materializeInterpolation(
   },
 ): Promise<CheckpointRow> {
   if (!Number.isFinite(input.alpha) || Math.abs(input.alpha) > deps.paths.settings.maxAbsAlpha) {
-    throw badUserInput(`alpha: expected a number from ${-deps.paths.settings.maxAbsAlpha} to ${deps.paths.settings.maxAbsAlpha}, got ${input.alpha}`);
+    throw badUserInput(
+      `alpha: expected a number from ${-deps.paths.settings.maxAbsAlpha} to ${deps.paths.settings.maxAbsAlpha}, got ${input.alpha}`,
+    );
   }
   const endpoints = await resolveEndpoints(deps.paths, input);
   const { from, to, graph, architecture } = endpoints;
@@ -67,12 +78,20 @@ export async function materializeInterpolation(
   const tensors = input.tensors ?? 'ALL';
   const runningStats = new Set(graph.nodes.flatMap((n) => (n.op === 'batchnorm' ? [n.runningMean, n.runningVar] : [])));
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
-  const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, { tensors, bnStats, architecture });
-  const statsData = bnStats === 'RECOMPUTE' ? await planBnStatsData(deps.paths, input, graph, undefined, runningStats) : undefined;
+  const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, {
+    tensors,
+    bnStats,
+    architecture,
+  });
+  const statsData =
+    bnStats === 'RECOMPUTE' ? await planBnStatsData(deps.paths, input, graph, undefined, runningStats) : undefined;
   const moving = new Set(selection.movingNames);
   const [a, b] = await Promise.all([deps.paths.states.get(from), deps.paths.states.get(to)]);
   let floats: ReadonlyMap<string, Float32Array> = new Map(
-    [...b.tensors].map(([name, values]) => [name, moving.has(name) ? interpolateTensor(a.tensors.get(name)!, values, input.alpha) : values]),
+    [...b.tensors].map(([name, values]) => [
+      name,
+      moving.has(name) ? interpolateTensor(a.tensors.get(name)!, values, input.alpha) : values,
+    ]),
   );
   if (statsData !== undefined) {
     const engine = await deps.paths.engines.get(deps.paths.settings.defaultEngine);
@@ -122,14 +141,21 @@ export async function composeCheckpoint(
   const written = new Map(
     base.header.tensors.map((info) => {
       const float = baseState.tensors.get(info.name);
-      const tensor: TensorToWrite = float === undefined ? integerTensor(baseState.integers, info.name) : { name: info.name, dtype: 'F32', shape: [...info.shape], data: float };
+      const tensor: TensorToWrite =
+        float === undefined
+          ? integerTensor(baseState.integers, info.name)
+          : { name: info.name, dtype: 'F32', shape: [...info.shape], data: float };
       return [info.name, tensor];
     }),
   );
   let architecture = base.architecture;
   for (const [i, replacement] of input.replace.entries()) {
     // Same architecture and tensors as base, or BAD_USER_INPUT naming the difference.
-    const endpoints = await resolveEndpoints(deps.paths, { from: replacement.from, to: base.id, blocks: replacement.blocks });
+    const endpoints = await resolveEndpoints(deps.paths, {
+      from: replacement.from,
+      to: base.id,
+      blocks: replacement.blocks,
+    });
     architecture = endpoints.architecture;
     const names = selectBlocks(
       base.header.tensors.map((t) => t.name),
@@ -140,7 +166,8 @@ export async function composeCheckpoint(
     for (const name of names) {
       const float = source.tensors.get(name);
       const previous = written.get(name)!;
-      if (float === undefined && !source.integers.has(name)) throw badUserInput(`replace[${i}]: checkpoint ${endpoints.from.id} has no tensor "${name}"`);
+      if (float === undefined && !source.integers.has(name))
+        throw badUserInput(`replace[${i}]: checkpoint ${endpoints.from.id} has no tensor "${name}"`);
       written.set(name, float === undefined ? integerTensor(source.integers, name) : { ...previous, data: float });
     }
   }
@@ -156,7 +183,10 @@ export async function composeCheckpoint(
   });
 }
 
-function integerTensor(integers: Map<string, { dtype: TensorToWrite['dtype']; shape: number[]; data: TensorToWrite['data'] }>, name: string): TensorToWrite {
+function integerTensor(
+  integers: Map<string, { dtype: TensorToWrite['dtype']; shape: number[]; data: TensorToWrite['data'] }>,
+  name: string,
+): TensorToWrite {
   const tensor = integers.get(name);
   if (tensor === undefined) throw new Error(`derived checkpoint: no integer tensor "${name}" was read`);
   return { name, dtype: tensor.dtype, shape: tensor.shape, data: tensor.data };
@@ -168,10 +198,15 @@ async function storeDerived(
   deps: DeriveDeps,
   input: { run: string; architecture: string; tensors: TensorToWrite[]; derivation: Derivation },
 ): Promise<CheckpointRow> {
-  const bytes = encodeSafetensors(input.tensors, { format: 'pt', 'linpath.derivation': JSON.stringify(input.derivation) });
+  const bytes = encodeSafetensors(input.tensors, {
+    format: 'pt',
+    'linpath.derivation': JSON.stringify(input.derivation),
+  });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const runId = input.run;
-  const run = (UUID.test(runId) ? await deps.registry.repository.findRunById(runId) : undefined) ?? (await deps.registry.repository.findRunByName(runId));
+  const run =
+    (UUID.test(runId) ? await deps.registry.repository.findRunById(runId) : undefined) ??
+    (await deps.registry.repository.findRunByName(runId));
   if (run === undefined) throw badUserInput(`run: no run with id or name "${runId}"`);
   const derived = (await deps.registry.repository.checkpointsOfRuns([run.id])).filter((c) => c.role === 'DERIVED');
   const same = derived.find((c) => c.sha256 === sha256);
@@ -182,7 +217,12 @@ async function storeDerived(
     const file = path.join(dir, `${sha256}.safetensors`);
     await writeFile(file, bytes);
     const step = derived.reduce((max, c) => Math.max(max, c.step + 1), 0);
-    const { checkpoint } = await importCheckpointFile(deps.registry, file, { run: run.id, step, role: 'DERIVED', architecture: input.architecture });
+    const { checkpoint } = await importCheckpointFile(deps.registry, file, {
+      run: run.id,
+      step,
+      role: 'DERIVED',
+      architecture: input.architecture,
+    });
     return deps.registry.repository.setDerivation(checkpoint.id, input.derivation);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -60,8 +60,15 @@ async function* follow(
       const grid = [...seen].sort((a, b) => a - b);
       const inGrid = new Set(grid);
       const pathFailure =
-        snapshot.path.failureCode === null ? null : { code: snapshot.path.failureCode, message: snapshot.path.failureMessage ?? '' };
-      const state = pathStatus({ alphas: grid, points: snapshot.points, tasks: snapshot.tasks, failed: pathFailure !== null });
+        snapshot.path.failureCode === null
+          ? null
+          : { code: snapshot.path.failureCode, message: snapshot.path.failureMessage ?? '' };
+      const state = pathStatus({
+        alphas: grid,
+        points: snapshot.points,
+        tasks: snapshot.tasks,
+        failed: pathFailure !== null,
+      });
       const failure = pathFailure ?? (state.jobFailed ? resultOf(snapshot, grid, new Set()).failure : null);
       let done = state.progress.done - snapshot.points.filter((p) => inGrid.has(p.alpha) && !sent.has(p.alpha)).length;
       for (const point of snapshot.points) {

@@ -3,7 +3,13 @@ import type { EngineName } from '../compute/engine.js';
 import type { EngineProvider } from '../compute/engines.js';
 import type { Examples } from '../compute/evaluator.js';
 import type { ModelGraph } from '../compute/model-ir.js';
-import { restrictSelection, selectBlocks, type BlockSelection, type BnStatsMode, type TensorGroup } from '../domain/blocks.js';
+import {
+  restrictSelection,
+  selectBlocks,
+  type BlockSelection,
+  type BnStatsMode,
+  type TensorGroup,
+} from '../domain/blocks.js';
 import { pathKey } from '../domain/path-key.js';
 import { isSettled, pathStatus, type PathProgress, type PathStatus } from '../domain/path-status.js';
 import { badUserInput, isLinpathError, LinpathError, notFound } from '../errors.js';
@@ -109,7 +115,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * With `wait` the answer comes when every α is stored, the path fails (thrown with its code), or the
  * timeout passes (then with what is known and status PENDING or RUNNING).
  */
-export async function interpolationPath(deps: PathDeps, input: InterpolationPathInput, options: RequestOptions = {}): Promise<PathResult> {
+export async function interpolationPath(
+  deps: PathDeps,
+  input: InterpolationPathInput,
+  options: RequestOptions = {},
+): Promise<PathResult> {
   const wait = options.wait ?? true;
   const timeoutMs = validateTimeout(options.timeoutMs, deps.settings);
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
@@ -146,9 +156,12 @@ export async function interpolationPath(deps: PathDeps, input: InterpolationPath
     });
   }
 
-  const snapshot = wait ? await waitForPath(deps, path.id, alphas, timeoutMs, options.onProgress) : await readSnapshot(deps, path.id);
+  const snapshot = wait
+    ? await waitForPath(deps, path.id, alphas, timeoutMs, options.onProgress)
+    : await readSnapshot(deps, path.id);
   const result = resultOf(snapshot, alphas, storedBefore);
-  if (wait && result.failure !== null) throw new LinpathError(result.failure.code as LinpathError['code'], result.failure.message);
+  if (wait && result.failure !== null)
+    throw new LinpathError(result.failure.code as LinpathError['code'], result.failure.message);
   return result;
 }
 
@@ -166,7 +179,11 @@ export function jobChunk(settings: Pick<PathSettings, 'jobAlphas'>, parameterCou
 }
 
 /** Where a path stands now, without queueing anything. */
-export async function pathState(deps: Pick<PathDeps, 'paths'>, pathId: string, alphas?: readonly number[]): Promise<PathResult> {
+export async function pathState(
+  deps: Pick<PathDeps, 'paths'>,
+  pathId: string,
+  alphas?: readonly number[],
+): Promise<PathResult> {
   const snapshot = await readSnapshot(deps, pathId);
   return resultOf(snapshot, alphas ?? gridOf(snapshot), new Set(snapshot.points.map((p) => p.alpha)));
 }
@@ -184,7 +201,9 @@ export async function pathStates(
       points: snapshot.points.filter((p) => p.pathId === path.id),
       tasks: snapshot.tasks.filter((t) => t.pathId === path.id),
     };
-    const alphas = [...new Set(requests.filter((r) => r.pathId === path.id).flatMap((r) => r.alphas))].sort((a, b) => a - b);
+    const alphas = [...new Set(requests.filter((r) => r.pathId === path.id).flatMap((r) => r.alphas))].sort(
+      (a, b) => a - b,
+    );
     states.set(path.id, resultOf(own, alphas, new Set(own.points.map((p) => p.alpha))));
   }
   return states;
@@ -245,7 +264,10 @@ export function waitForPaths(
 }
 
 /** Stops the queued work of a path; returns its state after. */
-export async function cancelPath(deps: Pick<PathDeps, 'paths' | 'queue'>, pathId: string): Promise<PathResult & { cancelled: number[] }> {
+export async function cancelPath(
+  deps: Pick<PathDeps, 'paths' | 'queue'>,
+  pathId: string,
+): Promise<PathResult & { cancelled: number[] }> {
   await findPathOrThrow(deps, pathId);
   const cancelled = await deps.queue.cancel(pathId);
   const snapshot = await readSnapshot(deps, pathId);
@@ -265,16 +287,31 @@ export async function retryPath(deps: Pick<PathDeps, 'paths'>, pathId: string): 
 export const gridOf = (snapshot: PathSnapshot): number[] =>
   [...new Set([...snapshot.points.map((p) => p.alpha), ...snapshot.tasks.map((t) => t.alpha)])].sort((a, b) => a - b);
 
-export function resultOf(snapshot: PathSnapshot, alphas: readonly number[], storedBefore: ReadonlySet<number>): PathResult {
+export function resultOf(
+  snapshot: PathSnapshot,
+  alphas: readonly number[],
+  storedBefore: ReadonlySet<number>,
+): PathResult {
   const requested = new Set(alphas);
   const failed = snapshot.path.failureCode !== null;
-  const { status, progress, jobFailed } = pathStatus({ alphas, points: snapshot.points, tasks: snapshot.tasks, failed });
+  const { status, progress, jobFailed } = pathStatus({
+    alphas,
+    points: snapshot.points,
+    tasks: snapshot.tasks,
+    failed,
+  });
   return {
     path: snapshot.path,
-    points: snapshot.points.filter((p) => requested.has(p.alpha)).map((point) => ({ ...point, cached: storedBefore.has(point.alpha) })),
+    points: snapshot.points
+      .filter((p) => requested.has(p.alpha))
+      .map((point) => ({ ...point, cached: storedBefore.has(point.alpha) })),
     status,
     progress,
-    failure: failed ? { code: snapshot.path.failureCode!, message: snapshot.path.failureMessage ?? '' } : jobFailed ? JOB_FAILED : null,
+    failure: failed
+      ? { code: snapshot.path.failureCode!, message: snapshot.path.failureMessage ?? '' }
+      : jobFailed
+        ? JOB_FAILED
+        : null,
   };
 }
 
@@ -312,7 +349,12 @@ function waitForPath(
     };
     const stop = deps.watcher.watch(pathId, (snapshot) => {
       last = snapshot;
-      const { status, progress } = pathStatus({ alphas, points: snapshot.points, tasks: snapshot.tasks, failed: snapshot.path.failureCode !== null });
+      const { status, progress } = pathStatus({
+        alphas,
+        points: snapshot.points,
+        tasks: snapshot.tasks,
+        failed: snapshot.path.failureCode !== null,
+      });
       if (progress.done !== lastDone) {
         lastDone = progress.done;
         onProgress?.(progress);
@@ -342,7 +384,9 @@ export async function findPathOrThrow(deps: Pick<PathDeps, 'paths'>, pathId: str
 function validateTimeout(timeoutMs: number | null | undefined, settings: PathSettings): number {
   if (timeoutMs == null) return settings.maxWaitMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > settings.maxWaitMs) {
-    throw badUserInput(`timeoutMs: expected an integer from 0 to ${settings.maxWaitMs} (LINPATH_MAX_WAIT_MS), got ${timeoutMs}`);
+    throw badUserInput(
+      `timeoutMs: expected an integer from 0 to ${settings.maxWaitMs} (LINPATH_MAX_WAIT_MS), got ${timeoutMs}`,
+    );
   }
   return timeoutMs;
 }
@@ -351,7 +395,10 @@ function validateTimeout(timeoutMs: number | null | undefined, settings: PathSet
  * The stored points of a path and the alphas it lacks, evaluating and writing nothing (not even the path's
  * row): what analytics read before deciding whether to spend an evaluation.
  */
-export async function storedPoints(deps: PathDeps, input: InterpolationPathInput): Promise<{ points: PathPoint[]; missingAlphas: number[] }> {
+export async function storedPoints(
+  deps: PathDeps,
+  input: InterpolationPathInput,
+): Promise<{ points: PathPoint[]; missingAlphas: number[] }> {
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
   const plan = await planPath(deps, input);
   const path = await deps.paths.findPathByKey(plan.key);
@@ -382,7 +429,10 @@ export async function storedPointsOfRows(
   );
   const keys = plans.flatMap((plan) => (isLinpathError(plan) ? [] : [plan.key]));
   const paths = new Map((await deps.paths.findPathsByKeys(keys)).map((path) => [path.key, path]));
-  const points = await deps.paths.pointsOfPaths([...paths.values()].map((path) => path.id), valid);
+  const points = await deps.paths.pointsOfPaths(
+    [...paths.values()].map((path) => path.id),
+    valid,
+  );
   return plans.map((plan) => {
     if (isLinpathError(plan)) return plan;
     const pathId = paths.get(plan.key)?.id;
@@ -390,9 +440,15 @@ export async function storedPointsOfRows(
   });
 }
 
-function storedResult(points: readonly PathPointRow[], alphas: readonly number[]): { points: PathPoint[]; missingAlphas: number[] } {
+function storedResult(
+  points: readonly PathPointRow[],
+  alphas: readonly number[],
+): { points: PathPoint[]; missingAlphas: number[] } {
   const stored = new Set(points.map((p) => p.alpha));
-  return { points: points.map((point) => ({ ...point, cached: true })), missingAlphas: alphas.filter((a) => !stored.has(a)) };
+  return {
+    points: points.map((point) => ({ ...point, cached: true })),
+    missingAlphas: alphas.filter((a) => !stored.has(a)),
+  };
 }
 
 /**
@@ -465,13 +521,21 @@ function endpointsOf(from: CheckpointRow, to: CheckpointRow, blocks: readonly st
 }
 
 /** Checks the request against the registry and computes the path's identity; reads no tensors. */
-async function planPath(deps: Pick<PathDeps, 'registry' | 'settings'>, input: InterpolationPathInput): Promise<PathPlan> {
+async function planPath(
+  deps: Pick<PathDeps, 'registry' | 'settings'>,
+  input: InterpolationPathInput,
+): Promise<PathPlan> {
   const endpoints = await resolveEndpoints(deps, input);
-  return planPathOf(deps, endpoints, async () => {
-    const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
-    if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
-    return dataset;
-  }, input);
+  return planPathOf(
+    deps,
+    endpoints,
+    async () => {
+      const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
+      if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
+      return dataset;
+    },
+    input,
+  );
 }
 
 /**
@@ -487,15 +551,25 @@ async function planPathOf(
   const { from, to, architecture, graph } = endpoints;
   const bnStats = input.bnStats ?? 'INTERPOLATE';
   const tensors = input.tensors ?? 'ALL';
-  if (!BN_STATS_MODES.includes(bnStats)) throw badUserInput(`bnStats: expected one of ${BN_STATS_MODES.join(', ')}, got "${bnStats}"`);
-  if (!TENSOR_GROUPS.includes(tensors)) throw badUserInput(`tensors: expected one of ${TENSOR_GROUPS.join(', ')}, got "${tensors}"`);
-  const runningStats = new Set(graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])));
+  if (!BN_STATS_MODES.includes(bnStats))
+    throw badUserInput(`bnStats: expected one of ${BN_STATS_MODES.join(', ')}, got "${bnStats}"`);
+  if (!TENSOR_GROUPS.includes(tensors))
+    throw badUserInput(`tensors: expected one of ${TENSOR_GROUPS.join(', ')}, got "${tensors}"`);
+  const runningStats = new Set(
+    graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])),
+  );
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
-  const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, { tensors, bnStats, architecture });
+  const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, {
+    tensors,
+    bnStats,
+    architecture,
+  });
   const dataset = await datasetOf();
 
   if (dataset.labelKind !== 'CLASS_INDEX') {
-    throw badUserInput(`dataset "${dataset.name}" has ${dataset.labelKind} labels; evaluation needs CLASS_INDEX labels`);
+    throw badUserInput(
+      `dataset "${dataset.name}" has ${dataset.labelKind} labels; evaluation needs CLASS_INDEX labels`,
+    );
   }
   if (dataset.numClasses !== null && dataset.numClasses > Math.max(graph.outputs, 2)) {
     throw badUserInput(
@@ -504,7 +578,9 @@ async function planPathOf(
   }
   const limit = input.limit ?? dataset.exampleCount;
   if (!Number.isInteger(limit) || limit < 1 || limit > dataset.exampleCount) {
-    throw badUserInput(`limit: expected an integer from 1 to ${dataset.exampleCount} (the dataset's examples), got ${limit}`);
+    throw badUserInput(
+      `limit: expected an integer from 1 to ${dataset.exampleCount} (the dataset's examples), got ${limit}`,
+    );
   }
   if (limit > deps.settings.maxExamples) {
     throw badUserInput(
@@ -512,7 +588,8 @@ async function planPathOf(
     );
   }
 
-  const bnStatsData = bnStats === 'RECOMPUTE' ? await planBnStatsData(deps, input, graph, dataset, runningStats) : undefined;
+  const bnStatsData =
+    bnStats === 'RECOMPUTE' ? await planBnStatsData(deps, input, graph, dataset, runningStats) : undefined;
   if (bnStats !== 'RECOMPUTE' && (input.bnStatsDataset != null || input.bnStatsExamples != null)) {
     throw badUserInput(`bnStatsDataset and bnStatsExamples apply to bnStats RECOMPUTE only, got bnStats ${bnStats}`);
   }
@@ -525,19 +602,31 @@ async function planPathOf(
     dataset: {
       object: identity(dataset),
       labels:
-        dataset.labelsUri == null ? undefined : { uri: dataset.labelsUri, etag: dataset.labelsEtag ?? '', size: dataset.labelsSize ?? 0 },
+        dataset.labelsUri == null
+          ? undefined
+          : { uri: dataset.labelsUri, etag: dataset.labelsEtag ?? '', size: dataset.labelsSize ?? 0 },
       view: datasetView(dataset),
     },
     exampleCount: limit,
     bnStats,
     // Absent unless RECOMPUTE, so the keys of the other modes are those they always had.
     bnStatsData:
-      bnStatsData === undefined ? undefined : { object: identity(bnStatsData.dataset), view: datasetView(bnStatsData.dataset), exampleCount: bnStatsData.limit },
+      bnStatsData === undefined
+        ? undefined
+        : {
+            object: identity(bnStatsData.dataset),
+            view: datasetView(bnStatsData.dataset),
+            exampleCount: bnStatsData.limit,
+          },
   });
   return { from, to, dataset, graph, selection, limit, bnStats, bnStatsData, tensors, key };
 }
 
-const identity = (row: { uri: string; etag: string; size: number }) => ({ uri: row.uri, etag: row.etag, size: row.size });
+const identity = (row: { uri: string; etag: string; size: number }) => ({
+  uri: row.uri,
+  etag: row.etag,
+  size: row.size,
+});
 
 /** How a dataset's bytes are read into examples: part of a path's identity. */
 const datasetView = (dataset: DatasetRow): Record<string, unknown> => ({
@@ -556,13 +645,17 @@ export async function planBnStatsData(
   evaluated: Pick<DatasetRow, 'name'> | undefined,
   runningStats: ReadonlySet<string>,
 ): Promise<{ dataset: DatasetRow; limit: number }> {
-  if (runningStats.size === 0) throw badUserInput(`bnStats: RECOMPUTE needs BatchNorm layers; ${graph.architecture} has none`);
+  if (runningStats.size === 0)
+    throw badUserInput(`bnStats: RECOMPUTE needs BatchNorm layers; ${graph.architecture} has none`);
   let dataset: DatasetRow | undefined;
   if (input.bnStatsDataset != null) {
     dataset = UUID.test(input.bnStatsDataset) ? await deps.registry.findDataset(input.bnStatsDataset) : undefined;
     if (dataset === undefined) throw notFound(`bnStatsDataset: no dataset with id "${input.bnStatsDataset}"`);
   } else {
-    if (evaluated === undefined) throw badUserInput('bnStatsDataset: RECOMPUTE needs the dataset whose examples the statistics are recomputed over');
+    if (evaluated === undefined)
+      throw badUserInput(
+        'bnStatsDataset: RECOMPUTE needs the dataset whose examples the statistics are recomputed over',
+      );
     dataset = await deps.registry.findDatasetByName(evaluated.name, 'TRAIN');
     if (dataset === undefined) {
       throw badUserInput(
@@ -576,12 +669,17 @@ export async function planBnStatsData(
       `bnStatsDataset "${dataset.name}" (${dataset.split}) holds examples of shape [${dataset.inputShape.join(', ')}], ${graph.architecture} takes [${graph.inputShape.join(', ')}]`,
     );
   }
-  const limit = input.bnStatsExamples ?? Math.min(DEFAULT_BN_STATS_EXAMPLES, dataset.exampleCount, deps.settings.maxExamples);
+  const limit =
+    input.bnStatsExamples ?? Math.min(DEFAULT_BN_STATS_EXAMPLES, dataset.exampleCount, deps.settings.maxExamples);
   if (!Number.isInteger(limit) || limit < 2 || limit > dataset.exampleCount) {
-    throw badUserInput(`bnStatsExamples: expected an integer from 2 to ${dataset.exampleCount} (the dataset's examples), got ${limit}`);
+    throw badUserInput(
+      `bnStatsExamples: expected an integer from 2 to ${dataset.exampleCount} (the dataset's examples), got ${limit}`,
+    );
   }
   if (limit > deps.settings.maxExamples) {
-    throw badUserInput(`bnStatsExamples: expected at most ${deps.settings.maxExamples} examples (LINPATH_MAX_EXAMPLES), got ${limit}`);
+    throw badUserInput(
+      `bnStatsExamples: expected at most ${deps.settings.maxExamples} examples (LINPATH_MAX_EXAMPLES), got ${limit}`,
+    );
   }
   return { dataset, limit };
 }
@@ -624,11 +722,15 @@ async function findCheckpoint(deps: Pick<PathDeps, 'registry'>, field: string, i
 function validateAlphas(alphas: readonly number[], settings: PathSettings): number[] {
   if (alphas.length === 0) throw badUserInput('alphas: expected at least one α, got []');
   if (alphas.length > settings.maxAlphas) {
-    throw badUserInput(`alphas: expected at most ${settings.maxAlphas} values (LINPATH_MAX_ALPHAS), got ${alphas.length}`);
+    throw badUserInput(
+      `alphas: expected at most ${settings.maxAlphas} values (LINPATH_MAX_ALPHAS), got ${alphas.length}`,
+    );
   }
   for (const alpha of alphas) {
     if (!Number.isFinite(alpha) || Math.abs(alpha) > settings.maxAbsAlpha) {
-      throw badUserInput(`alphas: expected numbers from ${-settings.maxAbsAlpha} to ${settings.maxAbsAlpha}, got ${alpha}`);
+      throw badUserInput(
+        `alphas: expected numbers from ${-settings.maxAbsAlpha} to ${settings.maxAbsAlpha}, got ${alpha}`,
+      );
     }
   }
   // -0 and 0 are one α.

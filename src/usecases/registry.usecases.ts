@@ -10,9 +10,28 @@ import {
   parseIdxHeader,
   type IdxKind,
 } from '../storage/dataset-formats.js';
-import { formatS3Uri, parseS3Uri, type ObjectRef, type ObjectStore, type ObjectVersion } from '../storage/object-store.js';
-import type { HyperparameterCondition, RegistryRepository, RunCursor, RunFilter, RunOrder } from '../storage/registry.repository.js';
-import type { CheckpointRow, DatasetRow, HeaderSummary, InputLayout, Normalization, RunRow } from '../storage/registry.tables.js';
+import {
+  formatS3Uri,
+  parseS3Uri,
+  type ObjectRef,
+  type ObjectStore,
+  type ObjectVersion,
+} from '../storage/object-store.js';
+import type {
+  HyperparameterCondition,
+  RegistryRepository,
+  RunCursor,
+  RunFilter,
+  RunOrder,
+} from '../storage/registry.repository.js';
+import type {
+  CheckpointRow,
+  DatasetRow,
+  HeaderSummary,
+  InputLayout,
+  Normalization,
+  RunRow,
+} from '../storage/registry.tables.js';
 import type { Dtype, SafetensorsHeader, TensorInfo } from '../storage/safetensors.codec.js';
 import {
   fileSource,
@@ -135,7 +154,9 @@ export async function listRuns(
   const after = args.after == null ? undefined : decodeCursor(args.after, orderKey);
   const rows = await deps.repository.listRuns(validateFilter(args.filter), order, args.first + 1, after);
   return {
-    runs: rows.slice(0, args.first).map(({ sortValue, ...run }) => ({ run, cursor: encodeCursor({ value: sortValue, seq: run.seq }, orderKey) })),
+    runs: rows
+      .slice(0, args.first)
+      .map(({ sortValue, ...run }) => ({ run, cursor: encodeCursor({ value: sortValue, seq: run.seq }, orderKey) })),
     hasNextPage: rows.length > args.first,
   };
 }
@@ -147,7 +168,9 @@ export function validateFilter(filter: RunFilterInput | null | undefined): RunFi
     hyperparameters: filter.hyperparameters?.map((condition) => {
       const operators = ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte', 'exists'] as const;
       if (!operators.some((op) => condition[op] !== undefined && condition[op] !== null)) {
-        throw badUserInput(`hyperparameters: condition on "${condition.path}" needs one of ${operators.join(', ')}, got none`);
+        throw badUserInput(
+          `hyperparameters: condition on "${condition.path}" needs one of ${operators.join(', ')}, got none`,
+        );
       }
       const clean = Object.fromEntries(Object.entries(condition).filter(([, v]) => v !== null && v !== undefined));
       return { ...clean, path: jsonPath('hyperparameters', condition.path) } as HyperparameterCondition;
@@ -165,14 +188,20 @@ function validateOrder(order: RunOrderInput | null | undefined): RunOrder {
         : `orderBy: ${order.field} takes no path, got "${order.path}"`,
     );
   }
-  return { field: order.field, direction: order.direction, path: order.path == null ? undefined : jsonPath('orderBy.path', order.path) };
+  return {
+    field: order.field,
+    direction: order.direction,
+    path: order.path == null ? undefined : jsonPath('orderBy.path', order.path),
+  };
 }
 
 /** "optimizer.lr" → ["optimizer", "lr"]; segments of letters, digits, _ and -. */
 function jsonPath(field: string, path: string): string[] {
   const segments = path.split('.');
   if (path.length > 200 || segments.some((s) => !/^[A-Za-z0-9_-]+$/.test(s))) {
-    throw badUserInput(`${field}: expected a dot-separated path of names (letters, digits, _ and -), got "${path.slice(0, 220)}"`);
+    throw badUserInput(
+      `${field}: expected a dot-separated path of names (letters, digits, _ and -), got "${path.slice(0, 220)}"`,
+    );
   }
   return segments;
 }
@@ -181,7 +210,10 @@ const encodeCursor = (cursor: RunCursor, orderKey: string): string =>
   Buffer.from(JSON.stringify([cursor.value, cursor.seq, orderKey])).toString('base64url');
 
 function decodeCursor(text: string, orderKey: string): RunCursor {
-  const invalid = () => badUserInput(`after: expected a cursor returned by runs { edges { cursor } } with the same orderBy, got "${text.slice(0, 100)}"`);
+  const invalid = () =>
+    badUserInput(
+      `after: expected a cursor returned by runs { edges { cursor } } with the same orderBy, got "${text.slice(0, 100)}"`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
@@ -193,12 +225,19 @@ function decodeCursor(text: string, orderKey: string): RunCursor {
   // The sort value's type follows the order: a name is text, creation order and metrics are numbers.
   const field = orderKey.slice(0, orderKey.indexOf(':'));
   const valueFits =
-    field === 'NAME' ? typeof value === 'string' : field === 'CREATED_AT' ? Number.isSafeInteger(value) : value === null || Number.isFinite(value);
+    field === 'NAME'
+      ? typeof value === 'string'
+      : field === 'CREATED_AT'
+        ? Number.isSafeInteger(value)
+        : value === null || Number.isFinite(value);
   if (key !== orderKey || !Number.isSafeInteger(seq) || !valueFits) throw invalid();
   return { value: value as RunCursor['value'], seq: seq as number };
 }
 
-export async function checkpointsOfRun(deps: Pick<RegistryDeps, 'repository'>, runId: string): Promise<CheckpointRow[]> {
+export async function checkpointsOfRun(
+  deps: Pick<RegistryDeps, 'repository'>,
+  runId: string,
+): Promise<CheckpointRow[]> {
   return deps.repository.checkpointsOfRun(runId);
 }
 
@@ -232,7 +271,8 @@ export async function registerCheckpoint(
   }
 
   const { version, header } = await readObjectHeader(deps, ref);
-  if (header.tensors.length === 0) throw badUserInput(`${formatS3Uri(ref)}: expected a checkpoint with tensors, got none`);
+  if (header.tensors.length === 0)
+    throw badUserInput(`${formatS3Uri(ref)}: expected a checkpoint with tensors, got none`);
   const counts = countElements(header.tensors);
 
   const { checkpoint, created } = await deps.repository.insertCheckpoint(
@@ -294,12 +334,14 @@ export async function registerDataset(
   const name = validateName('name', input.name);
   const settings = validateDatasetSettings(input, input.labelsUri != null);
   const ref = parseS3Uri(input.uri, deps.store.readableBuckets);
-  const labelsRef = settings.format === 'MNIST_IDX' ? parseLabelsUri(input.labelsUri!, deps.store.readableBuckets) : undefined;
+  const labelsRef =
+    settings.format === 'MNIST_IDX' ? parseLabelsUri(input.labelsUri!, deps.store.readableBuckets) : undefined;
   const version = await deps.store.head(ref);
   const labelsVersion = labelsRef !== undefined ? await deps.store.head(labelsRef) : undefined;
   const inspected = await inspectDataset(deps, settings, {
     data: objectSource(deps.store, ref, version, formatS3Uri(ref)),
-    labels: labelsRef !== undefined ? objectSource(deps.store, labelsRef, labelsVersion!, formatS3Uri(labelsRef)) : undefined,
+    labels:
+      labelsRef !== undefined ? objectSource(deps.store, labelsRef, labelsVersion!, formatS3Uri(labelsRef)) : undefined,
   });
   return deps.repository.insertDataset({
     name,
@@ -348,12 +390,20 @@ export async function importDatasetFile(
   const { labelsFile: _labelsFile, ...rest } = input;
   return registerDataset(
     deps,
-    { ...rest, uri: formatS3Uri(uploaded.ref), labelsUri: uploadedLabels !== undefined ? formatS3Uri(uploadedLabels.ref) : null },
+    {
+      ...rest,
+      uri: formatS3Uri(uploaded.ref),
+      labelsUri: uploadedLabels !== undefined ? formatS3Uri(uploadedLabels.ref) : null,
+    },
     { sha256: uploaded.sha256, ...(uploadedLabels !== undefined ? { labelsSha256: uploadedLabels.sha256 } : {}) },
   );
 }
 
-const DATASET_EXTENSIONS: Record<DatasetFormat, string> = { SAFETENSORS: '.safetensors', CIFAR10_BINARY: '.bin', MNIST_IDX: '.idx' };
+const DATASET_EXTENSIONS: Record<DatasetFormat, string> = {
+  SAFETENSORS: '.safetensors',
+  CIFAR10_BINARY: '.bin',
+  MNIST_IDX: '.idx',
+};
 
 /** Tensor names recorded for the formats that have none (their files are bytes in a fixed layout). */
 const FIXED_KEYS: Record<Exclude<DatasetFormat, 'SAFETENSORS'>, { inputKey: string; labelKey: string }> = {
@@ -385,7 +435,9 @@ function validateDatasetSettings(
     throw badUserInput(`${labelsField}: expected the IDX labels file of the MNIST_IDX images, got none`);
   }
   if (format !== 'MNIST_IDX' && hasLabels) {
-    throw badUserInput(`${labelsField}: only MNIST_IDX datasets have a separate labels file; ${format} keeps labels with the inputs`);
+    throw badUserInput(
+      `${labelsField}: only MNIST_IDX datasets have a separate labels file; ${format} keeps labels with the inputs`,
+    );
   }
   const inputLayout = input.inputLayout ?? undefined;
   if (inputLayout !== undefined && inputLayout !== 'NCHW' && inputLayout !== 'NHWC') {
@@ -403,7 +455,9 @@ function validateDatasetSettings(
   }
   for (const field of ['inputKey', 'labelKey', 'inputLayout'] as const) {
     if (input[field] != null) {
-      throw badUserInput(`${field}: applies to SAFETENSORS datasets only; ${format} files have a fixed layout, got ${JSON.stringify(input[field])}`);
+      throw badUserInput(
+        `${field}: applies to SAFETENSORS datasets only; ${format} files have a fixed layout, got ${JSON.stringify(input[field])}`,
+      );
     }
   }
   return { format, ...FIXED_KEYS[format], inputLayout: undefined, normalization };
@@ -411,14 +465,21 @@ function validateDatasetSettings(
 
 function validateNormalization(normalization: Normalization): Normalization {
   const { mean, std } = normalization;
-  if (!Array.isArray(mean) || !Array.isArray(std) || mean.length === 0 || mean.length > MAX_CHANNELS || mean.length !== std.length) {
+  if (
+    !Array.isArray(mean) ||
+    !Array.isArray(std) ||
+    mean.length === 0 ||
+    mean.length > MAX_CHANNELS ||
+    mean.length !== std.length
+  ) {
     throw badUserInput(
       `normalization: expected as many means as standard deviations, one per channel (1 to ${MAX_CHANNELS}), ` +
         `got ${Array.isArray(mean) ? mean.length : 'no'} means and ${Array.isArray(std) ? std.length : 'no'} standard deviations`,
     );
   }
   mean.forEach((m, c) => {
-    if (typeof m !== 'number' || !Number.isFinite(m)) throw badUserInput(`normalization.mean[${c}]: expected a finite number, got ${m}`);
+    if (typeof m !== 'number' || !Number.isFinite(m))
+      throw badUserInput(`normalization.mean[${c}]: expected a finite number, got ${m}`);
   });
   std.forEach((s, c) => {
     if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0) {
@@ -433,14 +494,22 @@ function parseLabelsUri(uri: string, readableBuckets: readonly string[]): Object
   try {
     return parseS3Uri(uri, readableBuckets);
   } catch (error) {
-    if (isLinpathError(error) && error.message.startsWith('uri:')) throw badUserInput(`labelsUri:${error.message.slice(4)}`);
+    if (isLinpathError(error) && error.message.startsWith('uri:'))
+      throw badUserInput(`labelsUri:${error.message.slice(4)}`);
     throw error;
   }
 }
 
 type DatasetShape = Pick<
   DatasetRow,
-  'exampleCount' | 'inputShape' | 'inputDtype' | 'labelKind' | 'labelDtype' | 'numClasses' | 'inputLayout' | 'normalization'
+  | 'exampleCount'
+  | 'inputShape'
+  | 'inputDtype'
+  | 'labelKind'
+  | 'labelDtype'
+  | 'numClasses'
+  | 'inputLayout'
+  | 'normalization'
 >;
 
 /**
@@ -466,7 +535,11 @@ async function inspectDataset(
   }
 }
 
-async function inspectSafetensorsDataset(source: ByteSource, header: SafetensorsHeader, settings: DatasetSettings): Promise<DatasetShape> {
+async function inspectSafetensorsDataset(
+  source: ByteSource,
+  header: SafetensorsHeader,
+  settings: DatasetSettings,
+): Promise<DatasetShape> {
   const { inputKey, labelKey } = settings;
   const find = (key: string, option: string): TensorInfo => {
     const tensor = header.tensors.find((t) => t.name === key);
@@ -479,10 +552,14 @@ async function inspectSafetensorsDataset(source: ByteSource, header: Safetensors
   const x = find(inputKey, 'inputKey');
   const y = find(labelKey, 'labelKey');
   if (!FLOAT_DTYPES.includes(x.dtype) && x.dtype !== 'U8') {
-    throw badUserInput(`${source.name}: expected inputs "${inputKey}" of dtype F32, F64, F16, BF16 or U8, got ${x.dtype}`);
+    throw badUserInput(
+      `${source.name}: expected inputs "${inputKey}" of dtype F32, F64, F16, BF16 or U8, got ${x.dtype}`,
+    );
   }
   if (x.shape.length < 2 || x.shape[0] === 0) {
-    throw badUserInput(`${source.name}: expected inputs "${inputKey}" of shape [N, ...] with N ≥ 1, got [${x.shape.join(', ')}]`);
+    throw badUserInput(
+      `${source.name}: expected inputs "${inputKey}" of shape [N, ...] with N ≥ 1, got [${x.shape.join(', ')}]`,
+    );
   }
   const n = x.shape[0]!;
   if (y.shape[0] !== n || (y.shape.length !== 1 && !(y.shape.length === 2 && FLOAT_DTYPES.includes(y.dtype)))) {
@@ -557,7 +634,11 @@ function resolveLayout(
   return { inputShape: layout === 'NHWC' ? [c, a, b] : [a, b, c], inputLayout: layout };
 }
 
-function resolveNormalization(source: ByteSource, inputShape: number[], normalization: Normalization | undefined): Normalization | null {
+function resolveNormalization(
+  source: ByteSource,
+  inputShape: number[],
+  normalization: Normalization | undefined,
+): Normalization | null {
   if (normalization === undefined) return null;
   if (inputShape.length !== 3) {
     throw badUserInput(
@@ -577,7 +658,10 @@ function resolveNormalization(source: ByteSource, inputShape: number[], normaliz
 /** Records per range request when reading CIFAR-10 labels (about 6 MB). */
 const CIFAR10_CHUNK_RECORDS = 2048;
 
-async function inspectCifar10(source: ByteSource, settings: DatasetSettings): Promise<{ shape: DatasetShape; header: HeaderSummary }> {
+async function inspectCifar10(
+  source: ByteSource,
+  settings: DatasetSettings,
+): Promise<{ shape: DatasetShape; header: HeaderSummary }> {
   const what = 'CIFAR-10 binary file';
   const count = asDatasetInput(source, what, () => cifar10RecordCount(source.size));
   let max = -1;
@@ -603,7 +687,15 @@ async function inspectCifar10(source: ByteSource, settings: DatasetSettings): Pr
     header: {
       headerLength: 0,
       metadata: {},
-      tensors: [{ name: 'records', dtype: 'U8', shape: [count, CIFAR10_RECORD_BYTES], begin: 0, end: count * CIFAR10_RECORD_BYTES }],
+      tensors: [
+        {
+          name: 'records',
+          dtype: 'U8',
+          shape: [count, CIFAR10_RECORD_BYTES],
+          begin: 0,
+          end: count * CIFAR10_RECORD_BYTES,
+        },
+      ],
     },
   };
 }
@@ -655,7 +747,8 @@ function asDatasetInput<T>(source: ByteSource, what: string, parse: () => T): T 
   try {
     return parse();
   } catch (error) {
-    if (error instanceof DatasetFormatError) throw badUserInput(`${source.name} is not a valid ${what}: ${error.message}`, error);
+    if (error instanceof DatasetFormatError)
+      throw badUserInput(`${source.name} is not a valid ${what}: ${error.message}`, error);
     throw error;
   }
 }
@@ -715,7 +808,8 @@ function countElements(tensors: TensorInfo[]): { elements: number; parameters: n
   for (const tensor of tensors) {
     const count = tensor.shape.reduce((a, b) => a * b, 1);
     elements += count;
-    if (FLOAT_DTYPES.includes(tensor.dtype) && !BUFFER_SUFFIXES.some((s) => tensor.name.endsWith(s))) parameters += count;
+    if (FLOAT_DTYPES.includes(tensor.dtype) && !BUFFER_SUFFIXES.some((s) => tensor.name.endsWith(s)))
+      parameters += count;
   }
   return { elements, parameters };
 }
@@ -727,7 +821,14 @@ function storedObject(ref: ObjectRef, version: ObjectVersion, header: HeaderSumm
     metadata: header.metadata,
     tensors: header.tensors.map(({ name, dtype, shape, begin, end }) => ({ name, dtype, shape, begin, end })),
   };
-  return { uri: formatS3Uri(ref), ...ref, size: version.size, etag: version.etag, sha256: sha256 ?? null, header: summary };
+  return {
+    uri: formatS3Uri(ref),
+    ...ref,
+    size: version.size,
+    etag: version.etag,
+    sha256: sha256 ?? null,
+    header: summary,
+  };
 }
 
 export function validateRun(input: CreateRunInput) {

@@ -3,8 +3,23 @@ import { correlate, type CorrelationResult } from '../domain/correlation.js';
 import { svgCurves } from '../domain/svg-curves.js';
 import { badUserInput, isLinpathError } from '../errors.js';
 import type { RunRow } from '../storage/registry.tables.js';
-import { allRuns, compareValues, pathBarriers, PENDING_REASON, valueAt, type AnalyticsDeps } from './analytics.usecases.js';
-import { DEFAULT_ALPHAS, interpolationPath, pathStates, resolveEndpoints, storedPoints, waitForPaths, type PathResult } from './paths.usecases.js';
+import {
+  allRuns,
+  compareValues,
+  pathBarriers,
+  PENDING_REASON,
+  valueAt,
+  type AnalyticsDeps,
+} from './analytics.usecases.js';
+import {
+  DEFAULT_ALPHAS,
+  interpolationPath,
+  pathStates,
+  resolveEndpoints,
+  storedPoints,
+  waitForPaths,
+  type PathResult,
+} from './paths.usecases.js';
 import type { RunFilterInput } from './registry.usecases.js';
 
 export interface ReportInput {
@@ -76,10 +91,13 @@ export const DEFAULT_REPORT_EVALUATIONS = 500;
 export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Promise<StudyReport> {
   const alphas = [...new Set((input.alphas ?? DEFAULT_ALPHAS).map((a) => (a === 0 ? 0 : a)))].sort((a, b) => a - b);
   if (!alphas.includes(0) || !alphas.includes(1)) {
-    throw badUserInput(`alphas: a report measures shapes against both end points, so alphas must include 0 and 1, got [${alphas.join(', ')}]`);
+    throw badUserInput(
+      `alphas: a report measures shapes against both end points, so alphas must include 0 and 1, got [${alphas.join(', ')}]`,
+    );
   }
   const budget = input.maxEvaluations ?? DEFAULT_REPORT_EVALUATIONS;
-  if (!Number.isInteger(budget) || budget < 0) throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
+  if (!Number.isInteger(budget) || budget < 0)
+    throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
   const groupBy = [...(input.groupBy ?? [])];
   const runs = await allRuns(deps, input.runs);
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
@@ -98,20 +116,33 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
     }
     try {
       const { graph } = await resolveEndpoints(deps.paths, { from: from.id, to: to.id });
-      const request = (blocks: string[] | null) => ({ from: from.id, to: to.id, dataset: input.dataset, alphas, limit: input.limit, blocks });
+      const request = (blocks: string[] | null) => ({
+        from: from.id,
+        to: to.id,
+        dataset: input.dataset,
+        alphas,
+        limit: input.limit,
+        blocks,
+      });
       const names = input.blocks === false ? [] : graph.blocks;
       const requests = [null, ...names.map((b) => [b])];
       // Count first, queueing nothing: a run whose curves would pass the budget is left out whole.
       let needed = 0;
-      for (const blocks of requests) if ((await storedPoints(deps.paths, request(blocks))).missingAlphas.length > 0) needed++;
+      for (const blocks of requests)
+        if ((await storedPoints(deps.paths, request(blocks))).missingAlphas.length > 0) needed++;
       if (needed > 0 && queued + needed > budget) {
         missing.push({ run, reason: `not evaluated: maxEvaluations (${budget} paths) reached` });
         continue;
       }
       queued += needed;
       const results: PathResult[] = [];
-      for (const blocks of requests) results.push(await interpolationPath(deps.paths, request(blocks), { wait: false, priority: 'bulk' }));
-      planned.push({ run, whole: results[0]!.path.id, blocks: names.map((block, i) => ({ block, pathId: results[i + 1]!.path.id })) });
+      for (const blocks of requests)
+        results.push(await interpolationPath(deps.paths, request(blocks), { wait: false, priority: 'bulk' }));
+      planned.push({
+        run,
+        whole: results[0]!.path.id,
+        blocks: names.map((block, i) => ({ block, pathId: results[i + 1]!.path.id })),
+      });
     } catch (error) {
       if (!isLinpathError(error)) throw error;
       if (error.code === 'NOT_FOUND' && error.message.startsWith('dataset:')) throw error;
@@ -120,7 +151,10 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   }
 
   // 2. Wait for them together, then read.
-  const requests = planned.flatMap((p) => [{ pathId: p.whole, alphas }, ...p.blocks.map((b) => ({ pathId: b.pathId, alphas }))]);
+  const requests = planned.flatMap((p) => [
+    { pathId: p.whole, alphas },
+    ...p.blocks.map((b) => ({ pathId: b.pathId, alphas })),
+  ]);
   await waitForPaths(deps.paths, requests, input.timeoutMs ?? deps.paths.settings.maxWaitMs);
   const states = await pathStates(deps.paths, requests);
   const done: ReportRun[] = [];
@@ -142,7 +176,10 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
       whole: pathBarriers(whole.points).loss,
       blocks: Object.fromEntries(plan.blocks.map((b) => [b.block, pathBarriers(states.get(b.pathId)!.points).loss])),
       accuracy: end.correct / end.n,
-      curve: whole.points.map((p) => ({ alpha: p.alpha, loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null })),
+      curve: whole.points.map((p) => ({
+        alpha: p.alpha,
+        loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null,
+      })),
     });
   }
 
@@ -151,27 +188,45 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   const keys = [...new Map(done.map((r) => [JSON.stringify(keyOf(r.run)), keyOf(r.run)])).values()].sort(compareValues);
   const groups = keys.map((values): ReportGroup => {
     const members = done.filter((r) => JSON.stringify(keyOf(r.run)) === JSON.stringify(values));
-    const heights = members.flatMap((r) => (r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }]));
+    const heights = members.flatMap((r) =>
+      r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }],
+    );
     return {
       values,
-      label: groupBy.length === 0 ? 'all runs' : groupBy.map((path, i) => `${path} = ${JSON.stringify(values[i])}`).join(', '),
+      label:
+        groupBy.length === 0
+          ? 'all runs'
+          : groupBy.map((path, i) => `${path} = ${JSON.stringify(values[i])}`).join(', '),
       runs: members,
       shapes: count(members.map((r) => r.whole.shape ?? 'UNDEFINED')),
       blockShapes: Object.fromEntries(
-        [...new Set(members.flatMap((r) => Object.keys(r.blocks)))].map((block) => [block, count(members.map((r) => r.blocks[block]?.shape ?? 'UNDEFINED'))]),
+        [...new Set(members.flatMap((r) => Object.keys(r.blocks)))].map((block) => [
+          block,
+          count(members.map((r) => r.blocks[block]?.shape ?? 'UNDEFINED')),
+        ]),
       ),
       accuracy: summary(members.map((r) => r.accuracy))!,
       frankleHeight: summary(heights.map((h) => h.x)),
-      correlation: correlate(heights.map((h) => h.x), heights.map((h) => h.y), { permutations: 2000, bootstrap: 1000 }),
+      correlation: correlate(
+        heights.map((h) => h.x),
+        heights.map((h) => h.y),
+        { permutations: 2000, bootstrap: 1000 },
+      ),
     };
   });
-  const every = done.flatMap((r) => (r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }]));
+  const every = done.flatMap((r) =>
+    r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }],
+  );
   const report = {
     title: input.title ?? 'Linear interpolation: shapes and test accuracy',
     groupBy,
     alphas,
     groups,
-    correlation: correlate(every.map((h) => h.x), every.map((h) => h.y), { permutations: 2000, bootstrap: 1000 }),
+    correlation: correlate(
+      every.map((h) => h.x),
+      every.map((h) => h.y),
+      { permutations: 2000, bootstrap: 1000 },
+    ),
     missing,
   };
   return { ...report, markdown: toMarkdown(report), html: toHtml(report) };
@@ -187,14 +242,17 @@ function count(values: readonly string[]): Record<string, number> {
 export function summary(values: readonly number[]): Summary | null {
   if (values.length === 0) return null;
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const std = values.length < 2 ? null : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
+  const std =
+    values.length < 2 ? null : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
   return { mean, std, n: values.length };
 }
 
 type ReportBody = Omit<StudyReport, 'markdown' | 'html'>;
 
-const num = (value: number | null | undefined, digits = 4) => (value === null || value === undefined || !Number.isFinite(value) ? '—' : Number(value.toPrecision(digits)).toString());
-const meanStd = (s: Summary | null, digits = 4) => (s === null ? '—' : `${num(s.mean, digits)} ± ${s.std === null ? '—' : num(s.std, 2)}`);
+const num = (value: number | null | undefined, digits = 4) =>
+  value === null || value === undefined || !Number.isFinite(value) ? '—' : Number(value.toPrecision(digits)).toString();
+const meanStd = (s: Summary | null, digits = 4) =>
+  s === null ? '—' : `${num(s.mean, digits)} ± ${s.std === null ? '—' : num(s.std, 2)}`;
 const shapes = (counts: Record<string, number>) =>
   Object.entries(counts)
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
@@ -224,13 +282,19 @@ function toMarkdown(report: ReportBody): string {
     `Frankle height against test accuracy, all runs: ${correlationLine(report.correlation)}.`,
   ];
   if (report.missing.length > 0) {
-    lines.push('', `Left out (${report.missing.length}):`, '', ...report.missing.map((m) => `- ${m.run.name}: ${m.reason}`));
+    lines.push(
+      '',
+      `Left out (${report.missing.length}):`,
+      '',
+      ...report.missing.map((m) => `- ${m.run.name}: ${m.reason}`),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 function toHtml(report: ReportBody): string {
-  const e = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const e = (text: string) =>
+    text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const rows = report.groups
     .map(
       (g) =>
@@ -240,12 +304,18 @@ function toHtml(report: ReportBody): string {
   const plots = report.groups
     .map((g) =>
       svgCurves(
-        g.runs.map((r) => ({ label: r.run.name, points: r.curve.flatMap((p) => (p.loss === null ? [] : [{ x: p.alpha, y: p.loss }])) })),
+        g.runs.map((r) => ({
+          label: r.run.name,
+          points: r.curve.flatMap((p) => (p.loss === null ? [] : [{ x: p.alpha, y: p.loss }])),
+        })),
         { title: g.label, xLabel: 'α', yLabel: 'test loss' },
       ),
     )
     .join('\n');
-  const left = report.missing.length === 0 ? '' : `<h2>Left out</h2><ul>${report.missing.map((m) => `<li>${e(m.run.name)}: ${e(m.reason)}</li>`).join('')}</ul>`;
+  const left =
+    report.missing.length === 0
+      ? ''
+      : `<h2>Left out</h2><ul>${report.missing.map((m) => `<li>${e(m.run.name)}: ${e(m.reason)}</li>`).join('')}</ul>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${e(report.title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}.plots{display:flex;flex-wrap:wrap;gap:1rem}</style>

@@ -33,7 +33,13 @@ export interface SpiralStudyOptions {
 
 const DEMO_DIR = fileURLToPath(new URL('../../demo/spiral-mlp', import.meta.url));
 /** The seed study's MLP recipe for Figure 1A (Appendix A): 2-50-50-1, Adam 5e-4, batch 500, BCE. */
-const RECIPE = { architecture: 'mlp', hiddenWidths: [50, 50], optimizer: 'ADAM', learningRate: 5e-4, batchSize: 500 } as const;
+const RECIPE = {
+  architecture: 'mlp',
+  hiddenWidths: [50, 50],
+  optimizer: 'ADAM',
+  learningRate: 5e-4,
+  batchSize: 500,
+} as const;
 const ALPHAS = Array.from({ length: 21 }, (_, i) => i / 20);
 const INTERVENTION = { scratch: 'random init', peak: 'barrier-peak init' } as const;
 
@@ -70,7 +76,8 @@ export async function spiralStudy(deps: StudyDeps, options: SpiralStudyOptions):
   const started = performance.now();
   const log = options.log ?? (() => undefined);
   const datasets = await studyDatasets(deps.registry, log);
-  const runName = (dataset: string, wd: number, seed: number, peak = false) => `${options.prefix}-${dataset}-wd${wd}-seed${seed}${peak ? '-peak' : ''}`;
+  const runName = (dataset: string, wd: number, seed: number, peak = false) =>
+    `${options.prefix}-${dataset}-wd${wd}-seed${seed}${peak ? '-peak' : ''}`;
   const train = (dataset: string, name: string, wd: number, seed: number, init?: string) =>
     trainRun(deps.training, {
       run: name,
@@ -92,19 +99,40 @@ export async function spiralStudy(deps: StudyDeps, options: SpiralStudyOptions):
     options.weightDecays.flatMap((weightDecay) => options.seeds.map((seed) => ({ dataset, weightDecay, seed }))),
   );
   const jobs = [];
-  for (const cell of grid) jobs.push(await train(cell.dataset, runName(cell.dataset, cell.weightDecay, cell.seed), cell.weightDecay, cell.seed));
-  await waitForTraining(deps.training, jobs.map((j) => j.id), log);
+  for (const cell of grid)
+    jobs.push(
+      await train(cell.dataset, runName(cell.dataset, cell.weightDecay, cell.seed), cell.weightDecay, cell.seed),
+    );
+  await waitForTraining(
+    deps.training,
+    jobs.map((j) => j.id),
+    log,
+  );
 
   // 2. Figure 1A: θ_0 → θ_T and another initialisation → θ_T, on the test split.
   const runs: StudyRun[] = [];
   for (const [i, cell] of grid.entries()) {
     const run = (await deps.registry.repository.findRunById(jobs[i]!.runId))!;
     const { initial, final } = await endpoints(deps, run);
-    const random = await createRandomCheckpoint({ registry: deps.registry, paths: deps.paths }, { like: final.id, seed: 10_000 + cell.seed, run: run.id });
+    const random = await createRandomCheckpoint(
+      { registry: deps.registry, paths: deps.paths },
+      { like: final.id, seed: 10_000 + cell.seed, run: run.id },
+    );
     const curve = async (from: string) => {
-      const result = await interpolationPath(deps.paths, { from, to: final.id, dataset: datasets[cell.dataset]!.test.id, alphas: ALPHAS }, { priority: 'bulk' });
+      const result = await interpolationPath(
+        deps.paths,
+        { from, to: final.id, dataset: datasets[cell.dataset]!.test.id, alphas: ALPHAS },
+        { priority: 'bulk' },
+      );
       const losses = result.points.map((p) => p.lossSum / p.n);
-      return { ...barrierMetrics(result.points.map((p) => p.alpha), losses), start: losses[0]!, end: losses.at(-1)! };
+      return {
+        ...barrierMetrics(
+          result.points.map((p) => p.alpha),
+          losses,
+        ),
+        start: losses[0]!,
+        end: losses.at(-1)!,
+      };
     };
     runs.push({ ...cell, run, fromInit: await curve(initial.id), fromRandom: await curve(random.id) });
     log(`curves: ${run.name}`);
@@ -115,10 +143,25 @@ export async function spiralStudy(deps: StudyDeps, options: SpiralStudyOptions):
   for (const entry of runs) {
     if (entry.fromInit.shape !== 'BARRIER' || entry.fromInit.alphaAtMax === null) continue;
     const { initial, final } = await endpoints(deps, entry.run);
-    const peak = await materializeInterpolation({ registry: deps.registry, paths: deps.paths }, { from: initial.id, to: final.id, alpha: entry.fromInit.alphaAtMax, run: entry.run.id });
-    peakJobs.push(await train(entry.dataset, runName(entry.dataset, entry.weightDecay, entry.seed, true), entry.weightDecay, entry.seed, peak.id));
+    const peak = await materializeInterpolation(
+      { registry: deps.registry, paths: deps.paths },
+      { from: initial.id, to: final.id, alpha: entry.fromInit.alphaAtMax, run: entry.run.id },
+    );
+    peakJobs.push(
+      await train(
+        entry.dataset,
+        runName(entry.dataset, entry.weightDecay, entry.seed, true),
+        entry.weightDecay,
+        entry.seed,
+        peak.id,
+      ),
+    );
   }
-  await waitForTraining(deps.training, peakJobs.map((j) => j.id), log);
+  await waitForTraining(
+    deps.training,
+    peakJobs.map((j) => j.id),
+    log,
+  );
 
   // 4. Table 1 per dataset: every run of the study on it, by intervention and weight decay.
   const reports = [];
@@ -135,17 +178,26 @@ export async function spiralStudy(deps: StudyDeps, options: SpiralStudyOptions):
   }
   const seconds = (performance.now() - started) / 1000;
   const trained = await deps.training.training.findByRuns([...jobs, ...peakJobs].map((j) => j.runId));
-  const trainingSeconds = trained.reduce((sum, j) => sum + (j.finishedAt !== null && j.startedAt !== null ? (j.finishedAt.getTime() - j.startedAt.getTime()) / 1000 : 0), 0);
+  const trainingSeconds = trained.reduce(
+    (sum, j) =>
+      sum +
+      (j.finishedAt !== null && j.startedAt !== null ? (j.finishedAt.getTime() - j.startedAt.getTime()) / 1000 : 0),
+    0,
+  );
   const markdown = studyMarkdown(options, runs, reports, { seconds, trainingSeconds, trainedRuns: trained.length });
   return { runs, reports, markdown, html: reports.map((r) => r.report.html).join('\n'), seconds };
 }
 
 /** The spiral data of the demo, and two Gaussian blobs made here: TRAIN (10,000) and TEST (5,000) each. */
-async function studyDatasets(deps: RegistryDeps, log: (line: string) => void): Promise<Record<string, { train: DatasetRow; test: DatasetRow }>> {
+async function studyDatasets(
+  deps: RegistryDeps,
+  log: (line: string) => void,
+): Promise<Record<string, { train: DatasetRow; test: DatasetRow }>> {
   const scratch = await mkdtemp(path.join(tmpdir(), 'linpath-study-'));
   try {
     const ensure = async (name: string, split: 'TRAIN' | 'TEST', file: () => Promise<string>) =>
-      (await deps.repository.findDatasetByName(name, split)) ?? (await importDatasetFile(deps, await file(), { name, split })).dataset;
+      (await deps.repository.findDatasetByName(name, split)) ??
+      (await importDatasetFile(deps, await file(), { name, split })).dataset;
     const blobs = async (split: 'TRAIN' | 'TEST') => {
       const target = path.join(scratch, `blobs-${split}.safetensors`);
       await writeFile(target, gaussianBlobs(split === 'TRAIN' ? 10_000 : 5_000, split === 'TRAIN' ? 1 : 2));
@@ -157,7 +209,10 @@ async function studyDatasets(deps: RegistryDeps, log: (line: string) => void): P
         train: await ensure('spiral', 'TRAIN', async () => path.join(DEMO_DIR, 'train_set.safetensors')),
         test: await ensure('spiral', 'TEST', async () => path.join(DEMO_DIR, 'test_set.safetensors')),
       },
-      blobs: { train: await ensure('blobs', 'TRAIN', () => blobs('TRAIN')), test: await ensure('blobs', 'TEST', () => blobs('TEST')) },
+      blobs: {
+        train: await ensure('blobs', 'TRAIN', () => blobs('TRAIN')),
+        test: await ensure('blobs', 'TEST', () => blobs('TEST')),
+      },
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -192,7 +247,8 @@ async function endpoints(deps: StudyDeps, run: RunRow) {
   const checkpoints = await deps.registry.repository.checkpointsOfRun(run.id);
   const initial = checkpoints.find((c) => c.role === 'INITIAL');
   const final = checkpoints.find((c) => c.role === 'FINAL');
-  if (initial === undefined || final === undefined) throw new Error(`run ${run.name} has no INITIAL or FINAL checkpoint`);
+  if (initial === undefined || final === undefined)
+    throw new Error(`run ${run.name} has no INITIAL or FINAL checkpoint`);
   return { initial, final };
 }
 
@@ -201,7 +257,8 @@ async function waitForTraining(deps: TrainingDeps, ids: readonly string[], log: 
   for (;;) {
     const jobs = await Promise.all(ids.map((id) => getTrainingJob(deps, id)));
     const failed = jobs.find((j) => j.status === 'FAILED' || j.status === 'CANCELLED');
-    if (failed !== undefined) throw new Error(`training job ${failed.id} ${failed.status}: ${failed.failureMessage ?? ''}`);
+    if (failed !== undefined)
+      throw new Error(`training job ${failed.id} ${failed.status}: ${failed.failureMessage ?? ''}`);
     const done = jobs.filter((j) => isFinished(j.status)).length;
     if (done !== reported) {
       reported = done;
@@ -250,11 +307,12 @@ function studyMarkdown(
       const columns = (curves: Curve[]) =>
         `${count(curves)} | ${f(mean(curves.map((c) => c.frankleHeight)))} | ${f(mean(curves.map((c) => c.heightAboveEndpoints)))} | ` +
         `${f(mean(curves.map((c) => c.start)))} → ${f(mean(curves.map((c) => c.end)))}`;
-      lines.push(`| ${dataset} | ${wd} | ${cell.length} | ${columns(cell.map((r) => r.fromInit))} | ${columns(cell.map((r) => r.fromRandom))} |`);
+      lines.push(
+        `| ${dataset} | ${wd} | ${cell.length} | ${columns(cell.map((r) => r.fromInit))} | ${columns(cell.map((r) => r.fromRandom))} |`,
+      );
     }
   }
   lines.push('');
   for (const { report } of reports) lines.push(report.markdown.replace(/^# /m, '## '), '');
   return lines.join('\n');
 }
-

@@ -53,8 +53,14 @@ export async function enqueueSweep(deps: PathDeps, input: SweepInput): Promise<S
   const fromRole = input.from ?? 'INITIAL';
   const toRole = input.to ?? 'FINAL';
   if (fromRole === toRole) throw badUserInput(`from and to must be different roles, got ${fromRole} for both`);
-  const runs = await deps.registry.listRuns(validateFilter(input.runs), { field: 'CREATED_AT', direction: 'ASC' }, MAX_SWEEP_RUNS + 1, undefined);
-  if (runs.length > MAX_SWEEP_RUNS) throw badUserInput(`runs: expected at most ${MAX_SWEEP_RUNS} runs per sweep, the filter matches more; narrow it`);
+  const runs = await deps.registry.listRuns(
+    validateFilter(input.runs),
+    { field: 'CREATED_AT', direction: 'ASC' },
+    MAX_SWEEP_RUNS + 1,
+    undefined,
+  );
+  if (runs.length > MAX_SWEEP_RUNS)
+    throw badUserInput(`runs: expected at most ${MAX_SWEEP_RUNS} runs per sweep, the filter matches more; narrow it`);
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
   const checkpoints = await deps.registry.checkpointsOfRuns(runs.map((r) => r.id));
 
@@ -64,13 +70,18 @@ export async function enqueueSweep(deps: PathDeps, input: SweepInput): Promise<S
     const from = checkpoints.find((c) => c.runId === run.id && c.role === fromRole);
     const to = checkpoints.find((c) => c.runId === run.id && c.role === toRole);
     if (from === undefined || to === undefined) {
-      sweep.skipped.push({ run: named, block: null, reason: `the run has no ${from === undefined ? fromRole : toRole} checkpoint` });
+      sweep.skipped.push({
+        run: named,
+        block: null,
+        reason: `the run has no ${from === undefined ? fromRole : toRole} checkpoint`,
+      });
       continue;
     }
     let blocks: Array<string | null>;
     try {
       const { graph } = await resolveEndpoints(deps, { from: from.id, to: to.id });
-      blocks = input.blocks === undefined ? [null] : input.blocks === 'all' ? [null, ...graph.blocks] : [...input.blocks];
+      blocks =
+        input.blocks === undefined ? [null] : input.blocks === 'all' ? [null, ...graph.blocks] : [...input.blocks];
     } catch (error) {
       if (!isLinpathError(error)) throw error;
       sweep.skipped.push({ run: named, block: null, reason: `${error.code}: ${error.message}` });
@@ -80,7 +91,15 @@ export async function enqueueSweep(deps: PathDeps, input: SweepInput): Promise<S
       try {
         const result = await interpolationPath(
           deps,
-          { from: from.id, to: to.id, dataset: input.dataset, blocks: block === null ? null : [block], alphas: input.alphas, limit: input.limit, engine: input.engine },
+          {
+            from: from.id,
+            to: to.id,
+            dataset: input.dataset,
+            blocks: block === null ? null : [block],
+            alphas: input.alphas,
+            limit: input.limit,
+            engine: input.engine,
+          },
           { wait: false, priority: 'bulk' },
         );
         sweep.paths.push({ run: named, block, pathId: result.path.id });
@@ -96,7 +115,10 @@ export async function enqueueSweep(deps: PathDeps, input: SweepInput): Promise<S
 }
 
 /** How far the paths of a sweep are, read in three queries however many paths there are. */
-export async function sweepProgress(deps: Pick<PathDeps, 'paths'>, sweep: Pick<Sweep, 'alphas' | 'paths'>): Promise<SweepProgress> {
+export async function sweepProgress(
+  deps: Pick<PathDeps, 'paths'>,
+  sweep: Pick<Sweep, 'alphas' | 'paths'>,
+): Promise<SweepProgress> {
   const ids = sweep.paths.map((p) => p.pathId);
   const snapshot = await deps.paths.snapshot(ids, EVALUATE_QUEUE);
   const alphas = [...new Set(sweep.alphas.map((a) => (a === 0 ? 0 : a)))];
@@ -117,7 +139,8 @@ export async function sweepProgress(deps: Pick<PathDeps, 'paths'>, sweep: Pick<S
     progress.done += state.progress.done;
     progress.total += state.progress.total;
     progress.paths[state.status]++;
-    if (path.failureCode !== null) progress.failures.push({ pathId: path.id, code: path.failureCode, message: path.failureMessage ?? '' });
+    if (path.failureCode !== null)
+      progress.failures.push({ pathId: path.id, code: path.failureCode, message: path.failureMessage ?? '' });
     if (!isSettled(state.status)) progress.settled = false;
   }
   return progress;

@@ -98,7 +98,9 @@ export async function trainRun(deps: TrainingDeps, input: TrainRunInput): Promis
     const existing = await deps.registry.repository.findRunByName(run.name);
     const existingJob = existing === undefined ? undefined : await deps.training.findByRun(existing.id);
     if (existingJob === undefined || canonical(existingJob.spec) !== canonical(spec)) {
-      throw conflict(`a run named "${run.name}" already exists${existingJob === undefined ? '' : ' with another training specification'}; choose another name`);
+      throw conflict(
+        `a run named "${run.name}" already exists${existingJob === undefined ? '' : ' with another training specification'}; choose another name`,
+      );
     }
     job = existingJob;
   } else {
@@ -120,19 +122,29 @@ export async function cancelTraining(deps: Pick<TrainingDeps, 'training'>, id: s
   return (await deps.training.cancel(id))!;
 }
 
-export const isFinished = (status: TrainingStatus): boolean => status === 'COMPLETE' || status === 'FAILED' || status === 'CANCELLED';
+export const isFinished = (status: TrainingStatus): boolean =>
+  status === 'COMPLETE' || status === 'FAILED' || status === 'CANCELLED';
 
 /**
  * The job each time it changes (epoch, status), starting with how it stands; ends after a final status.
  * Polls the database, so updates written by a worker in any process arrive. Ending the iteration (a client
  * that goes away) stops polling at once, also while it waits for the next poll.
  */
-export async function trainingUpdates(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number): Promise<AsyncIterableIterator<TrainingJobRow>> {
+export async function trainingUpdates(
+  deps: Pick<TrainingDeps, 'training'>,
+  id: string,
+  pollMs: number,
+): Promise<AsyncIterableIterator<TrainingJobRow>> {
   await getTrainingJob(deps, id);
   return abortableIterator((ended) => followTraining(deps, id, pollMs, ended));
 }
 
-async function* followTraining(deps: Pick<TrainingDeps, 'training'>, id: string, pollMs: number, ended: AbortSignal): AsyncGenerator<TrainingJobRow> {
+async function* followTraining(
+  deps: Pick<TrainingDeps, 'training'>,
+  id: string,
+  pollMs: number,
+  ended: AbortSignal,
+): AsyncGenerator<TrainingJobRow> {
   let last = '';
   while (!ended.aborted) {
     const job = await getTrainingJob(deps, id);
@@ -158,9 +170,12 @@ async function* followTraining(deps: Pick<TrainingDeps, 'training'>, id: string,
 
 async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
   const dataset = await findDataset(deps, 'dataset', input.dataset);
-  if (dataset.labelKind !== 'CLASS_INDEX') throw badUserInput(`dataset "${dataset.name}" has ${dataset.labelKind} labels; training needs CLASS_INDEX labels`);
+  if (dataset.labelKind !== 'CLASS_INDEX')
+    throw badUserInput(`dataset "${dataset.name}" has ${dataset.labelKind} labels; training needs CLASS_INDEX labels`);
   const testDataset =
-    input.testDataset != null ? await findDataset(deps, 'testDataset', input.testDataset) : await deps.paths.registry.findDatasetByName(dataset.name, 'TEST');
+    input.testDataset != null
+      ? await findDataset(deps, 'testDataset', input.testDataset)
+      : await deps.paths.registry.findDatasetByName(dataset.name, 'TEST');
 
   let architecture = input.architecture ?? undefined;
   let init: CheckpointRow | undefined;
@@ -170,16 +185,21 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
     init = UUID.test(input.init) ? await deps.paths.registry.findCheckpoint(input.init) : undefined;
     if (init === undefined) throw notFound(`init: no checkpoint with id "${input.init}"`);
     architecture ??= init.architecture ?? undefined;
-    if (architecture === undefined) throw badUserInput(`init: checkpoint ${init.id} has no architecture; give architecture`);
+    if (architecture === undefined)
+      throw badUserInput(`init: checkpoint ${init.id} has no architecture; give architecture`);
     if (init.architecture !== null && init.architecture !== architecture) {
       throw badUserInput(`architecture: init is a ${init.architecture}, got architecture ${architecture}`);
     }
-    if (input.hiddenWidths != null || input.width != null) throw badUserInput('hiddenWidths and width size a new model; with init the model is the checkpoint\'s');
+    if (input.hiddenWidths != null || input.width != null)
+      throw badUserInput("hiddenWidths and width size a new model; with init the model is the checkpoint's");
     graph = buildModelGraph(architecture, init.header.tensors);
   } else {
-    if (architecture === undefined) throw badUserInput('architecture: expected an architecture (e.g. "mlp") or an init checkpoint, got neither');
+    if (architecture === undefined)
+      throw badUserInput('architecture: expected an architecture (e.g. "mlp") or an init checkpoint, got neither');
     if (dataset.numClasses === null) {
-      throw badUserInput(`dataset "${dataset.name}" does not record its number of classes; register it with numClasses to size a new model`);
+      throw badUserInput(
+        `dataset "${dataset.name}" does not record its number of classes; register it with numClasses to size a new model`,
+      );
     }
     if (input.hiddenWidths != null) model.hiddenWidths = [...input.hiddenWidths];
     if (input.width != null) model.width = input.width;
@@ -213,7 +233,9 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
       optimizer: recipe.optimizer.kind.toLowerCase(),
       ...Object.fromEntries(Object.entries(recipe.optimizer).filter(([k]) => k !== 'kind')),
       learningRate: recipe.learningRate,
-      ...(recipe.schedule === undefined ? {} : { milestones: recipe.schedule.milestones, gamma: recipe.schedule.factor }),
+      ...(recipe.schedule === undefined
+        ? {}
+        : { milestones: recipe.schedule.milestones, gamma: recipe.schedule.factor }),
       weightDecay: recipe.weightDecay,
       epochs: recipe.epochs,
       batchSize: recipe.batchSize,
@@ -225,17 +247,22 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
 /** The recipe's hyper-parameters with the user's extra ones, which may not redefine them. */
 function withLabels(labels: Record<string, unknown>, recipe: Record<string, unknown>): Record<string, unknown> {
   const clashes = Object.keys(labels).filter((key) => key in recipe);
-  if (clashes.length > 0) throw badUserInput(`hyperparameters: ${clashes.join(', ')} come from the training settings; use other names`);
+  if (clashes.length > 0)
+    throw badUserInput(`hyperparameters: ${clashes.join(', ')} come from the training settings; use other names`);
   return { ...recipe, ...labels };
 }
 
 function checkData(graph: ModelGraph, dataset: DatasetRow, field: string): void {
   const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   if (size(dataset.inputShape) !== size(graph.inputShape)) {
-    throw badUserInput(`${field}: "${dataset.name}" holds examples [${dataset.inputShape.join(', ')}], ${graph.architecture} takes [${graph.inputShape.join(', ')}]`);
+    throw badUserInput(
+      `${field}: "${dataset.name}" holds examples [${dataset.inputShape.join(', ')}], ${graph.architecture} takes [${graph.inputShape.join(', ')}]`,
+    );
   }
   if (dataset.numClasses !== null && dataset.numClasses > Math.max(graph.outputs, 2)) {
-    throw badUserInput(`${field}: "${dataset.name}" has ${dataset.numClasses} classes, the model gives ${graph.outputs} logit(s)`);
+    throw badUserInput(
+      `${field}: "${dataset.name}" has ${dataset.numClasses} classes, the model gives ${graph.outputs} logit(s)`,
+    );
   }
 }
 
@@ -245,20 +272,29 @@ function validateRecipe(input: TrainRunInput, dataset: DatasetRow): TrainingReci
     return value;
   };
   const inRange = (field: string, value: number, low: number, high: number) => {
-    if (!Number.isFinite(value) || value < low || value >= high) throw badUserInput(`${field}: expected a number in [${low}, ${high}), got ${value}`);
+    if (!Number.isFinite(value) || value < low || value >= high)
+      throw badUserInput(`${field}: expected a number in [${low}, ${high}), got ${value}`);
     return value;
   };
   const integer = (field: string, value: number, low: number, high: number) => {
-    if (!Number.isInteger(value) || value < low || value > high) throw badUserInput(`${field}: expected an integer from ${low} to ${high}, got ${value}`);
+    if (!Number.isInteger(value) || value < low || value > high)
+      throw badUserInput(`${field}: expected an integer from ${low} to ${high}, got ${value}`);
     return value;
   };
   let optimizer: OptimizerSpec;
   if (input.optimizer === 'SGD') {
-    if (input.beta1 != null || input.beta2 != null || input.epsilon != null) throw badUserInput('beta1, beta2 and epsilon are ADAM settings; the optimizer is SGD');
-    optimizer = { kind: 'SGD', momentum: inRange('momentum', input.momentum ?? 0.9, 0, 1), nesterov: input.nesterov ?? false };
-    if (optimizer.nesterov && optimizer.momentum === 0) throw badUserInput('nesterov: needs momentum > 0, got momentum 0');
+    if (input.beta1 != null || input.beta2 != null || input.epsilon != null)
+      throw badUserInput('beta1, beta2 and epsilon are ADAM settings; the optimizer is SGD');
+    optimizer = {
+      kind: 'SGD',
+      momentum: inRange('momentum', input.momentum ?? 0.9, 0, 1),
+      nesterov: input.nesterov ?? false,
+    };
+    if (optimizer.nesterov && optimizer.momentum === 0)
+      throw badUserInput('nesterov: needs momentum > 0, got momentum 0');
   } else if (input.optimizer === 'ADAM') {
-    if (input.momentum != null || input.nesterov != null) throw badUserInput('momentum and nesterov are SGD settings; the optimizer is ADAM');
+    if (input.momentum != null || input.nesterov != null)
+      throw badUserInput('momentum and nesterov are SGD settings; the optimizer is ADAM');
     optimizer = {
       kind: 'ADAM',
       beta1: inRange('beta1', input.beta1 ?? 0.9, 0, 1),
@@ -279,11 +315,15 @@ function validateRecipe(input: TrainRunInput, dataset: DatasetRow): TrainingReci
   };
   if (input.milestones != null && input.milestones.length > 0) {
     input.milestones.forEach((m, i) => integer(`milestones[${i}]`, m, 1, epochs));
-    recipe.schedule = { milestones: [...input.milestones].sort((a, b) => a - b), factor: positive('gamma', input.gamma ?? 0.1) };
+    recipe.schedule = {
+      milestones: [...input.milestones].sort((a, b) => a - b),
+      factor: positive('gamma', input.gamma ?? 0.1),
+    };
   } else if (input.gamma != null) {
     throw badUserInput('gamma: applies at milestones; give milestones too');
   }
-  if (input.checkpointEvery != null) recipe.checkpointEvery = integer('checkpointEvery', input.checkpointEvery, 1, epochs);
+  if (input.checkpointEvery != null)
+    recipe.checkpointEvery = integer('checkpointEvery', input.checkpointEvery, 1, epochs);
   return recipe;
 }
 
@@ -295,7 +335,9 @@ async function findDataset(deps: TrainingDeps, field: string, id: string): Promi
 
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
   );
 
 // -------------------------------------------------------------------------------------------- worker
@@ -313,7 +355,11 @@ class Stop extends Error {
  * are recognised by their sha256 and kept. A job whose stored checkpoint differs (another backend, say) fails
  * with CONFLICT rather than mixing two trainings into one run.
  */
-export function trainingWorker(deps: TrainingDeps, logger: Logger, stopping: AbortSignal): (job: PgBoss.JobWithMetadata<TrainJob>) => Promise<void> {
+export function trainingWorker(
+  deps: TrainingDeps,
+  logger: Logger,
+  stopping: AbortSignal,
+): (job: PgBoss.JobWithMetadata<TrainJob>) => Promise<void> {
   return async (queueJob) => {
     const id = queueJob.data.trainingJobId;
     const job = await deps.training.start(id);
@@ -336,7 +382,10 @@ export function trainingWorker(deps: TrainingDeps, logger: Logger, stopping: Abo
       }
       if (queueJob.retryCount >= queueJob.retryLimit) {
         log.error({ err: error }, 'training failed and its retries ran out');
-        await deps.training.finish(id, 'FAILED', { code: 'UNAVAILABLE', message: `training failed ${queueJob.retryCount + 1} time(s), last: ${(error as Error).message}` });
+        await deps.training.finish(id, 'FAILED', {
+          code: 'UNAVAILABLE',
+          message: `training failed ${queueJob.retryCount + 1} time(s), last: ${(error as Error).message}`,
+        });
         return;
       }
       log.warn({ err: error }, 'training failed; it will be retried');
@@ -377,7 +426,9 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
 
   const cancelled = new AbortController();
   const signal = AbortSignal.any([cancelled.signal, stopping]);
-  const stored = new Map((await deps.registry.repository.checkpointsOfRun(run.id)).map((c) => [`${c.role}:${c.step}`, c]));
+  const stored = new Map(
+    (await deps.registry.repository.checkpointsOfRun(run.id)).map((c) => [`${c.role}:${c.step}`, c]),
+  );
   let final: TrainingSnapshot | undefined;
   try {
     await trainGraph({
@@ -392,7 +443,8 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
         if (status !== 'RUNNING') cancelled.abort(new Stop('cancelled'));
       },
       onSnapshot: async (snapshot) => {
-        const role = snapshot.epoch === 0 ? 'INITIAL' : snapshot.epoch === spec.recipe.epochs ? 'FINAL' : 'INTERMEDIATE';
+        const role =
+          snapshot.epoch === 0 ? 'INITIAL' : snapshot.epoch === spec.recipe.epochs ? 'FINAL' : 'INTERMEDIATE';
         await storeSnapshot(deps, run, graph, snapshot, role, stored);
         if (role === 'FINAL') final = snapshot;
       },
@@ -429,7 +481,12 @@ async function storeSnapshot(
   try {
     const file = path.join(dir, `${role.toLowerCase()}-${snapshot.step}.safetensors`);
     await writeFile(file, bytes);
-    const { checkpoint } = await importCheckpointFile(deps.registry, file, { run: run.id, step: snapshot.step, role, architecture: graph.architecture });
+    const { checkpoint } = await importCheckpointFile(deps.registry, file, {
+      run: run.id,
+      step: snapshot.step,
+      role,
+      architecture: graph.architecture,
+    });
     stored.set(`${role}:${snapshot.step}`, checkpoint);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -445,7 +502,9 @@ async function measure(
   spec: TrainingSpec,
 ): Promise<Record<string, number | null>> {
   const engine = await deps.paths.engines.get(deps.paths.settings.defaultEngine);
-  const state = new Map(final.tensors.filter((t) => t.data instanceof Float32Array).map((t) => [t.name, t.data as Float32Array]));
+  const state = new Map(
+    final.tensors.filter((t) => t.data instanceof Float32Array).map((t) => [t.name, t.data as Float32Array]),
+  );
   const evaluate = async (examples: Examples) => {
     let result = { loss: null as number | null, accuracy: 0 };
     await evaluateAlphas({

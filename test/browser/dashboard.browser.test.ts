@@ -59,14 +59,18 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
   });
 
   const blocksOfDemo = async (): Promise<string[]> => {
-    const body = await server.graphql('{ runs(filter: { nameContains: "demo-spiral-mlp-adam" }) { edges { node { checkpoints { role blocks } } } } }');
+    const body = await server.graphql(
+      '{ runs(filter: { nameContains: "demo-spiral-mlp-adam" }) { edges { node { checkpoints { role blocks } } } } }',
+    );
     return body.data.runs.edges[0].node.checkpoints.find((c: { role: string }) => c.role === 'FINAL').blocks;
   };
 
   it('lists the demo runs', async () => {
     await page.goto(`${origin}/`);
     await page.locator('#runs-table tr[data-run="demo-spiral-mlp-adam"]').waitFor({ timeout: 30_000 });
-    const names = await page.locator('#runs-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
+    const names = await page
+      .locator('#runs-table tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
     expect(names).toContain('demo-spiral-mlp-adam');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-runs.png'), fullPage: true });
   }, 60_000);
@@ -83,7 +87,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     expect(await page.locator('#path-plot svg [stroke-dasharray="7,4"]').count()).toBeGreaterThanOrEqual(1);
     const rows = page.locator('#path-series tbody tr');
     expect(await rows.count()).toBe(1 + blocks.length);
-    for (const status of await rows.evaluateAll((r) => r.map((row) => row.getAttribute('data-status')))) expect(status).toBe('COMPLETE');
+    for (const status of await rows.evaluateAll((r) => r.map((row) => row.getAttribute('data-status'))))
+      expect(status).toBe('COMPLETE');
     const shapes = await page.locator('#path-series tbody tr td:nth-child(4)').allTextContents();
     for (const shape of shapes) expect(shape).toMatch(/^(MONOTONIC_DECAY|BARRIER|PLATEAU|[A-Z_]+)$/);
     await page.locator('#tab-error').click();
@@ -108,17 +113,25 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
         return {
           points: Number(plot?.getAttribute('data-points')),
           settled: plot?.getAttribute('data-settled') === 'true',
-          progressVisible: progress != null && box!.width > 0 && box!.height > 0 && body.ownerDocument.defaultView!.getComputedStyle(progress).visibility !== 'hidden',
+          progressVisible:
+            progress != null &&
+            box!.width > 0 &&
+            box!.height > 0 &&
+            body.ownerDocument.defaultView!.getComputedStyle(progress).visibility !== 'hidden',
         };
       });
       seen.add(state.points);
-      if (state.points > 0 && state.points < 21) expect(state.progressVisible, `progress hidden at ${state.points} points`).toBe(true);
+      if (state.points > 0 && state.points < 21)
+        expect(state.progressVisible, `progress hidden at ${state.points} points`).toBe(true);
       settled = state.settled && state.points === 21;
       await page.waitForTimeout(100);
     }
     expect(settled).toBe(true);
     // Some state between none and all was on screen: the curve filled in live.
-    expect([...seen].some((n) => n > 0 && n < 21), `points seen: ${[...seen].join(', ')}`).toBe(true);
+    expect(
+      [...seen].some((n) => n > 0 && n < 21),
+      `points seen: ${[...seen].join(', ')}`,
+    ).toBe(true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
   }, 120_000);
 
@@ -144,10 +157,14 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     expect(lines).toHaveLength(1 + 21);
     expect(lines[1]).toMatch(/^whole model,0\.01,0\.\d+,0\.\d+$/);
     const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'PNG' }).click()]);
-    expect(readFileSync((await png.path())!).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(readFileSync((await png.path())!).subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
     const [svg] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'SVG' }).click()]);
     expect(svg.suggestedFilename()).toBe('linpath-path-loss.svg');
-    expect(readFileSync((await svg.path())!, 'utf8')).toMatch(/^<\?xml[^]*<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/);
+    expect(readFileSync((await svg.path())!, 'utf8')).toMatch(
+      /^<\?xml[^]*<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/,
+    );
   }, 60_000);
 
   it('scatters a barrier metric against test accuracy with coefficients', async () => {

@@ -19,7 +19,10 @@ describe('progressBar', () => {
   /** A stream that records what is written; a terminal or not. */
   const stream = (isTTY: boolean) => {
     const written: string[] = [];
-    return { written, stream: { isTTY, write: (text: string) => void written.push(text) } as unknown as NodeJS.WriteStream };
+    return {
+      written,
+      stream: { isTTY, write: (text: string) => void written.push(text) } as unknown as NodeJS.WriteStream,
+    };
   };
 
   it('draws on a terminal and clears the line when done', () => {

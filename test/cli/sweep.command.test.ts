@@ -7,7 +7,11 @@ describe('linpath sweep --runs', () => {
   });
 
   it('reads terms into a RunFilter, hyper-parameter values as JSON where they parse', () => {
-    expect(parseRunFilter('name~resnet, arch=resnet18-cifar,dataset=cifar10,tag=a,tag=b,hp.optimizer.lr>=0.01,hp.optimizer.name=sgd,hp.wd!=0,hp.seed<3')).toEqual({
+    expect(
+      parseRunFilter(
+        'name~resnet, arch=resnet18-cifar,dataset=cifar10,tag=a,tag=b,hp.optimizer.lr>=0.01,hp.optimizer.name=sgd,hp.wd!=0,hp.seed<3',
+      ),
+    ).toEqual({
       nameContains: 'resnet',
       architecture: 'resnet18-cifar',
       datasetName: 'cifar10',
@@ -22,7 +26,10 @@ describe('linpath sweep --runs', () => {
   });
 
   it('takes a JSON RunFilter as the GraphQL API does', () => {
-    expect(parseRunFilter('{"tags":["sweep"],"hyperparametersContain":{"seed":1}}')).toEqual({ tags: ['sweep'], hyperparametersContain: { seed: 1 } });
+    expect(parseRunFilter('{"tags":["sweep"],"hyperparametersContain":{"seed":1}}')).toEqual({
+      tags: ['sweep'],
+      hyperparametersContain: { seed: 1 },
+    });
   });
 
   it('rejects what it cannot read, naming the term', () => {

@@ -31,7 +31,16 @@ function residualNet(): ModelGraph {
   const joined = b.relu(b.add(main, side));
   b.inBlock('fc');
   const logits = b.linear(b.globalAvgpool(joined), 'fc', 3, 3);
-  return { architecture: 'test-residual', inputShape: [2, 7, 7], output: logits, outputs: 3, nodes: b.nodes, state: b.state, blocks: ['stem', 'layer1', 'fc'], aliases: {} };
+  return {
+    architecture: 'test-residual',
+    inputShape: [2, 7, 7],
+    output: logits,
+    outputs: 3,
+    nodes: b.nodes,
+    state: b.state,
+    blocks: ['stem', 'layer1', 'fc'],
+    aliases: {},
+  };
 }
 
 /** BatchNorm1d straight on the input, then Linear → BatchNorm1d → ReLU → Linear. */
@@ -44,7 +53,16 @@ function mlpWithBatchNorm(): ModelGraph {
   h = b.relu(b.batchnorm(h, 'bn1', 5));
   b.inBlock('fc2');
   const logits = b.linear(h, 'fc2', 5, 1);
-  return { architecture: 'test-mlp-bn', inputShape: [3], output: logits, outputs: 1, nodes: b.nodes, state: b.state, blocks: ['bn0', 'fc1', 'fc2'], aliases: {} };
+  return {
+    architecture: 'test-mlp-bn',
+    inputShape: [3],
+    output: logits,
+    outputs: 1,
+    nodes: b.nodes,
+    state: b.state,
+    blocks: ['bn0', 'fc1', 'fc2'],
+    aliases: {},
+  };
 }
 
 type F64State = Map<string, Float64Array>;
@@ -67,7 +85,10 @@ function forward(graph: ModelGraph, state: F64State, x: Float32Array, n: number,
     let out: Value;
     switch (node.op) {
       case 'conv2d': {
-        const { data, shape: [cin = 0, h = 0, w = 0] } = read(node.input);
+        const {
+          data,
+          shape: [cin = 0, h = 0, w = 0],
+        } = read(node.input);
         const weight = state.get(node.weight)!;
         const [kh, kw] = node.kernel;
         const [sh, sw] = node.stride;
@@ -104,17 +125,23 @@ function forward(graph: ModelGraph, state: F64State, x: Float32Array, n: number,
         if (mode === 'eval') {
           mean.set(state.get(node.runningMean)!);
           biased.set(state.get(node.runningVar)!);
-        } else for (let c = 0; c < channels; c++) {
-          let sum = 0;
-          for (let e = 0; e < n; e++) for (let s = 0; s < spatial; s++) sum += data[(e * channels + c) * spatial + s]!;
-          mean[c] = sum / count;
-          let sq = 0;
-          for (let e = 0; e < n; e++) for (let s = 0; s < spatial; s++) sq += (data[(e * channels + c) * spatial + s]! - mean[c]!) ** 2;
-          biased[c] = sq / count;
-        }
+        } else
+          for (let c = 0; c < channels; c++) {
+            let sum = 0;
+            for (let e = 0; e < n; e++)
+              for (let s = 0; s < spatial; s++) sum += data[(e * channels + c) * spatial + s]!;
+            mean[c] = sum / count;
+            let sq = 0;
+            for (let e = 0; e < n; e++)
+              for (let s = 0; s < spatial; s++) sq += (data[(e * channels + c) * spatial + s]! - mean[c]!) ** 2;
+            biased[c] = sq / count;
+          }
         if (mode === 'train') {
           recorded.set(node.runningMean, mean);
-          recorded.set(node.runningVar, biased.map((v) => (v * count) / (count - 1)));
+          recorded.set(
+            node.runningVar,
+            biased.map((v) => (v * count) / (count - 1)),
+          );
         }
         const gamma = state.get(node.weight)!;
         const beta = state.get(node.bias)!;
@@ -139,7 +166,10 @@ function forward(graph: ModelGraph, state: F64State, x: Float32Array, n: number,
         break;
       }
       case 'global_avgpool': {
-        const { data, shape: [channels = 0, ...rest] } = read(node.input);
+        const {
+          data,
+          shape: [channels = 0, ...rest],
+        } = read(node.input);
         const spatial = size(rest);
         const y = new Float64Array(n * channels);
         for (let i = 0; i < n * channels; i++) {
@@ -151,7 +181,10 @@ function forward(graph: ModelGraph, state: F64State, x: Float32Array, n: number,
         break;
       }
       case 'linear': {
-        const { data, shape: [inFeatures = 0] } = read(node.input);
+        const {
+          data,
+          shape: [inFeatures = 0],
+        } = read(node.input);
         const weight = state.get(node.weight)!;
         const outFeatures = weight.length / inFeatures;
         const y = new Float64Array(n * outFeatures);
@@ -179,7 +212,8 @@ function randomState(graph: ModelGraph, seed: number): Map<string, Float32Array>
   for (const t of randomInitialState(graph, seed)) {
     if (!(t.data instanceof Float32Array)) continue;
     const data = t.data.slice();
-    if (t.name.includes('bn') || t.name.includes('shortcut.1')) for (let i = 0; i < data.length; i++) data[i] = random.uniform(0.5, 1.5);
+    if (t.name.includes('bn') || t.name.includes('shortcut.1'))
+      for (let i = 0; i < data.length; i++) data[i] = random.uniform(0.5, 1.5);
     state.set(t.name, data);
   }
   return state;
@@ -200,7 +234,9 @@ function expectClose(actual: Float32Array, expected: Float64Array, label: string
   expect(actual.length, label).toBe(expected.length);
   const scale = Math.max(1, ...Array.from(expected, Math.abs));
   for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `${label}[${i}]: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(2e-5 * scale);
+    expect(Math.abs(actual[i]! - expected[i]!), `${label}[${i}]: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(
+      2e-5 * scale,
+    );
   }
 }
 
@@ -231,7 +267,8 @@ describe.each(engines)('BatchNormRecomputer on %s', (_name, create) => {
       for (const batchSize of [23, 5, 1]) {
         const recomputed = await recomputer.recompute(state, examples, batchSize);
         expect(recorded.size).toBeGreaterThan(0);
-        for (const [name, expected] of recorded) expectClose(recomputed.get(name)!, expected, `${name} (batches of ${batchSize})`);
+        for (const [name, expected] of recorded)
+          expectClose(recomputed.get(name)!, expected, `${name} (batches of ${batchSize})`);
         // Everything else is the state as given.
         for (const [name, values] of state) if (!recorded.has(name)) expect(recomputed.get(name)).toBe(values);
       }
@@ -264,7 +301,9 @@ describe.each(engines)('BatchNormRecomputer on %s', (_name, create) => {
     for (const { alpha, loss, correct } of points) {
       // θ(α) in float64, its statistics from a training-mode pass over the statistics examples, then an
       // eval-mode pass over the test examples with them.
-      const theta: F64State = new Map([...from].map(([k, a]) => [k, Float64Array.from(a, (v, i) => v + alpha * (to.get(k)![i]! - v))]));
+      const theta: F64State = new Map(
+        [...from].map(([k, a]) => [k, Float64Array.from(a, (v, i) => v + alpha * (to.get(k)![i]! - v))]),
+      );
       const { recorded } = forward(graph, theta, statsExamples.x, statsExamples.n, 'train');
       const { logits } = forward(graph, new Map([...theta, ...recorded]), testExamples.x, testExamples.n, 'eval');
       let lossSum = 0;
@@ -281,4 +320,3 @@ describe.each(engines)('BatchNormRecomputer on %s', (_name, create) => {
     }
   });
 });
-

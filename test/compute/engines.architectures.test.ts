@@ -55,7 +55,10 @@ function normal(random: SeededRandom): number {
 
 /** The graph (built from the state's tensor shapes, as a checkpoint's would be) and its float state. */
 function randomModel(architecture: string, seed: number): { graph: ModelGraph; state: Map<string, Float32Array> } {
-  const tensors = randomInitialState(buildNewModelGraph(architecture, { inputShape: [3, 32, 32], outputs: CLASSES }), seed);
+  const tensors = randomInitialState(
+    buildNewModelGraph(architecture, { inputShape: [3, 32, 32], outputs: CLASSES }),
+    seed,
+  );
   const graph = buildModelGraph(architecture, tensors);
   const state = new Map<string, Float32Array>();
   for (const t of tensors) if (t.data instanceof Float32Array) state.set(t.name, t.data);
@@ -97,7 +100,15 @@ function get(state: StateMap, name: string): Float32Array {
 }
 
 /** torch.nn.Conv2d, square kernel k, symmetric zero padding; weight [out, in, k, k]. */
-function conv2d(x: Activation, state: StateMap, prefix: string, k: number, stride: number, padding: number, bias: boolean): Activation {
+function conv2d(
+  x: Activation,
+  state: StateMap,
+  prefix: string,
+  k: number,
+  stride: number,
+  padding: number,
+  bias: boolean,
+): Activation {
   const weight = get(state, `${prefix}.weight`);
   const out = weight.length / (x.c * k * k);
   const oh = Math.floor((x.h + 2 * padding - k) / stride) + 1;
@@ -209,7 +220,11 @@ function referenceResnetCifar(stages: readonly number[], state: StateMap, image:
       y = batchnorm(conv2d(y, state, `${prefix}.conv2`, 3, 1, 1, false), state, `${prefix}.bn2`);
       let shortcut = x;
       if (state.has(`${prefix}.downsample.0.weight`)) {
-        shortcut = batchnorm(conv2d(x, state, `${prefix}.downsample.0`, 1, stride, 0, false), state, `${prefix}.downsample.1`);
+        shortcut = batchnorm(
+          conv2d(x, state, `${prefix}.downsample.0`, 1, stride, 0, false),
+          state,
+          `${prefix}.downsample.1`,
+        );
       }
       x = relu(add(y, shortcut));
     }
@@ -226,7 +241,11 @@ function referenceResnetCifar(stages: readonly number[], state: StateMap, image:
 
 const CASES = [
   { architecture: 'vgg11-bn-cifar', seed: 11, reference: referenceVgg11Bn },
-  { architecture: 'resnet34-cifar', seed: 34, reference: (state: StateMap, image: Float32Array) => referenceResnetCifar([3, 4, 6, 3], state, image) },
+  {
+    architecture: 'resnet34-cifar',
+    seed: 34,
+    reference: (state: StateMap, image: Float32Array) => referenceResnetCifar([3, 4, 6, 3], state, image),
+  },
 ];
 
 describe('ONNX Runtime and TensorFlow.js on random ResNet-34 and VGG-11-BN states', () => {
@@ -275,7 +294,9 @@ describe('ONNX Runtime and TensorFlow.js on random ResNet-34 and VGG-11-BN state
       expect(onnxLogits).toHaveLength(IMAGES * CLASSES);
       expect(onnxLogits.every(Number.isFinite)).toBe(true);
       // Guard against a vacuous comparison: every logit must move with the image, by far more than TOLERANCE.
-      expect(inputDependence(onnxLogits), 'min over classes of the logit\'s range over images').toBeGreaterThan(MIN_INPUT_DEPENDENCE);
+      expect(inputDependence(onnxLogits), "min over classes of the logit's range over images").toBeGreaterThan(
+        MIN_INPUT_DEPENDENCE,
+      );
     });
 
     it(`ONNX and tfjs logits agree within ${TOLERANCE} · max(1, |z|)`, () => {
@@ -287,22 +308,26 @@ describe('ONNX Runtime and TensorFlow.js on random ResNet-34 and VGG-11-BN state
       expect(scaled, 'max |Δlogit| / max(1, |logit|)').toBeLessThanOrEqual(TOLERANCE);
     });
 
-    it(`both match a float64 reference on ${REFERENCE_IMAGES} images within ${TOLERANCE} · max(1, |z|)`, { timeout: 120_000 }, () => {
-      const started = performance.now();
-      const expected = new Float32Array(REFERENCE_IMAGES * CLASSES);
-      for (let n = 0; n < REFERENCE_IMAGES; n++) {
-        expected.set(reference(state, images.subarray(n * IMAGE_SIZE, (n + 1) * IMAGE_SIZE)), n * CLASSES);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const onnxScaled = maxScaledDiff(onnxLogits.subarray(0, expected.length), expected);
-      const tfjsScaled = maxScaledDiff(tfjsLogits.subarray(0, expected.length), expected);
-      report.push(
-        `  ${architecture}: float64 reference (${seconds.toFixed(1)} s): scaled |Δz| onnx ${onnxScaled.toExponential(2)}, ` +
-          `tfjs ${tfjsScaled.toExponential(2)}`,
-      );
-      expect(onnxScaled, 'onnx vs float64').toBeLessThanOrEqual(TOLERANCE);
-      expect(tfjsScaled, 'tfjs vs float64').toBeLessThanOrEqual(TOLERANCE);
-    });
+    it(
+      `both match a float64 reference on ${REFERENCE_IMAGES} images within ${TOLERANCE} · max(1, |z|)`,
+      { timeout: 120_000 },
+      () => {
+        const started = performance.now();
+        const expected = new Float32Array(REFERENCE_IMAGES * CLASSES);
+        for (let n = 0; n < REFERENCE_IMAGES; n++) {
+          expected.set(reference(state, images.subarray(n * IMAGE_SIZE, (n + 1) * IMAGE_SIZE)), n * CLASSES);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        const onnxScaled = maxScaledDiff(onnxLogits.subarray(0, expected.length), expected);
+        const tfjsScaled = maxScaledDiff(tfjsLogits.subarray(0, expected.length), expected);
+        report.push(
+          `  ${architecture}: float64 reference (${seconds.toFixed(1)} s): scaled |Δz| onnx ${onnxScaled.toExponential(2)}, ` +
+            `tfjs ${tfjsScaled.toExponential(2)}`,
+        );
+        expect(onnxScaled, 'onnx vs float64').toBeLessThanOrEqual(TOLERANCE);
+        expect(tfjsScaled, 'tfjs vs float64').toBeLessThanOrEqual(TOLERANCE);
+      },
+    );
 
     it('tfjs leaves tf.memory().numTensors as it was after prepare, bind, logits and dispose', async () => {
       const before = tf.memory().numTensors;

@@ -23,11 +23,14 @@ function blockCutProblems(graph: ModelGraph): string[] {
   // Execution order: the blocks of consecutive nodes, runs collapsed, are exactly graph.blocks.
   const runs: string[] = [];
   for (const node of graph.nodes) {
-    if (!blockIndex.has(node.block)) problems.push(`${node.op} → ${node.output}: block "${node.block}" is not in graph.blocks`);
+    if (!blockIndex.has(node.block))
+      problems.push(`${node.op} → ${node.output}: block "${node.block}" is not in graph.blocks`);
     if (runs.at(-1) !== node.block) runs.push(node.block);
   }
   if (runs.join(' ') !== blocks.join(' ')) {
-    problems.push(`blocks in execution order are [${runs.join(', ')}], expected [${blocks.join(', ')}] (each block one contiguous run)`);
+    problems.push(
+      `blocks in execution order are [${runs.join(', ')}], expected [${blocks.join(', ')}] (each block one contiguous run)`,
+    );
   }
 
   // Which block produced each value; the graph input belongs to no block.
@@ -35,13 +38,16 @@ function blockCutProblems(graph: ModelGraph): string[] {
   for (const node of graph.nodes) {
     for (const value of opInputs(node)) {
       if (!producer.has(value)) problems.push(`${node.block}: ${node.op} reads "${value}" before any op computes it`);
-      if (stateSpecs.has(value)) problems.push(`${node.block}: ${node.op} reads state tensor "${value}" as an activation`);
+      if (stateSpecs.has(value))
+        problems.push(`${node.block}: ${node.op} reads state tensor "${value}" as an activation`);
     }
     if (producer.has(node.output)) problems.push(`"${node.output}" is computed twice`);
     producer.set(node.output, node.block);
   }
   if (producer.get(graph.output) !== blocks.at(-1)) {
-    problems.push(`output "${graph.output}" comes from block ${String(producer.get(graph.output))}, expected the last block ${String(blocks.at(-1))}`);
+    problems.push(
+      `output "${graph.output}" comes from block ${String(producer.get(graph.output))}, expected the last block ${String(blocks.at(-1))}`,
+    );
   }
 
   // Each block reads exactly one value computed outside it, and that value is the previous block's (or x).
@@ -59,20 +65,25 @@ function blockCutProblems(graph: ModelGraph): string[] {
       const fromIndex = from === undefined ? -1 : (blockIndex.get(from) ?? -1);
       return fromIndex < index && [...(consumers.get(value) ?? [])].some((b) => (blockIndex.get(b) ?? -1) >= index);
     });
-    if (live.length !== 1) problems.push(`cut before ${block} carries [${live.join(', ')}], expected exactly one value`);
+    if (live.length !== 1)
+      problems.push(`cut before ${block} carries [${live.join(', ')}], expected exactly one value`);
     const outside = new Set<string>();
     for (const node of graph.nodes) {
       if (node.block !== block) continue;
       for (const value of opInputs(node)) if (producer.get(value) !== block) outside.add(value);
     }
     if (outside.size !== 1) {
-      problems.push(`block ${block} reads ${outside.size} values computed outside it: [${[...outside].join(', ')}], expected 1`);
+      problems.push(
+        `block ${block} reads ${outside.size} values computed outside it: [${[...outside].join(', ')}], expected 1`,
+      );
       return;
     }
     const [input] = [...outside] as [string];
     const expectedProducer = index === 0 ? undefined : blocks[index - 1];
     if (producer.get(input) !== expectedProducer) {
-      problems.push(`block ${block} reads "${input}" from ${producer.get(input) ?? 'the graph input'}, expected it from ${expectedProducer ?? 'the graph input'}`);
+      problems.push(
+        `block ${block} reads "${input}" from ${producer.get(input) ?? 'the graph input'}, expected it from ${expectedProducer ?? 'the graph input'}`,
+      );
     }
   });
 
@@ -91,7 +102,8 @@ function blockCutProblems(graph: ModelGraph): string[] {
   const prefixes = (block: string) => graph.aliases[block] ?? [block];
   for (const spec of graph.state) {
     const owners = blocks.filter((block) => prefixes(block).some((p) => spec.name.startsWith(`${p}.`)));
-    if (owners.length !== 1) problems.push(`state "${spec.name}" falls under ${owners.length} blocks [${owners.join(', ')}], expected 1`);
+    if (owners.length !== 1)
+      problems.push(`state "${spec.name}" falls under ${owners.length} blocks [${owners.join(', ')}], expected 1`);
     const reading = [...(readers.get(spec.name) ?? [])];
     if (spec.kind === 'float' && reading.length !== 1) {
       problems.push(`state "${spec.name}" is read by ${reading.length} blocks [${reading.join(', ')}], expected 1`);
@@ -106,20 +118,33 @@ function blockCutProblems(graph: ModelGraph): string[] {
 /** torchvision-style state_dict names and shapes, written out independently of the graph builders. */
 function batchnormTensors(prefix: string, channels: number): CheckpointTensor[] {
   return [
-    ...['weight', 'bias', 'running_mean', 'running_var'].map((key) => ({ name: `${prefix}.${key}`, dtype: 'F32', shape: [channels] })),
+    ...['weight', 'bias', 'running_mean', 'running_var'].map((key) => ({
+      name: `${prefix}.${key}`,
+      dtype: 'F32',
+      shape: [channels],
+    })),
     { name: `${prefix}.num_batches_tracked`, dtype: 'I64', shape: [] },
   ];
 }
 
 function resnetCifarTensors(stages: readonly number[], width = 64, classes = 10): CheckpointTensor[] {
-  const tensors: CheckpointTensor[] = [{ name: 'conv1.weight', dtype: 'F32', shape: [width, 3, 3, 3] }, ...batchnormTensors('bn1', width)];
+  const tensors: CheckpointTensor[] = [
+    { name: 'conv1.weight', dtype: 'F32', shape: [width, 3, 3, 3] },
+    ...batchnormTensors('bn1', width),
+  ];
   let channels = width;
   stages.forEach((count, stage) => {
     const planes = width * 2 ** stage;
     for (let i = 0; i < count; i++) {
       const prefix = `layer${stage + 1}.${i}`;
-      tensors.push({ name: `${prefix}.conv1.weight`, dtype: 'F32', shape: [planes, channels, 3, 3] }, ...batchnormTensors(`${prefix}.bn1`, planes));
-      tensors.push({ name: `${prefix}.conv2.weight`, dtype: 'F32', shape: [planes, planes, 3, 3] }, ...batchnormTensors(`${prefix}.bn2`, planes));
+      tensors.push(
+        { name: `${prefix}.conv1.weight`, dtype: 'F32', shape: [planes, channels, 3, 3] },
+        ...batchnormTensors(`${prefix}.bn1`, planes),
+      );
+      tensors.push(
+        { name: `${prefix}.conv2.weight`, dtype: 'F32', shape: [planes, planes, 3, 3] },
+        ...batchnormTensors(`${prefix}.bn2`, planes),
+      );
       if (channels !== planes) {
         tensors.push(
           { name: `${prefix}.downsample.0.weight`, dtype: 'F32', shape: [planes, channels, 1, 1] },
@@ -129,7 +154,10 @@ function resnetCifarTensors(stages: readonly number[], width = 64, classes = 10)
       channels = planes;
     }
   });
-  tensors.push({ name: 'fc.weight', dtype: 'F32', shape: [classes, channels] }, { name: 'fc.bias', dtype: 'F32', shape: [classes] });
+  tensors.push(
+    { name: 'fc.weight', dtype: 'F32', shape: [classes, channels] },
+    { name: 'fc.bias', dtype: 'F32', shape: [classes] },
+  );
   return tensors;
 }
 
@@ -150,7 +178,10 @@ function vgg11BnTensors(classes = 10): CheckpointTensor[] {
     channels = item;
     index += 3;
   }
-  tensors.push({ name: 'classifier.weight', dtype: 'F32', shape: [classes, channels] }, { name: 'classifier.bias', dtype: 'F32', shape: [classes] });
+  tensors.push(
+    { name: 'classifier.weight', dtype: 'F32', shape: [classes, channels] },
+    { name: 'classifier.bias', dtype: 'F32', shape: [classes] },
+  );
   return tensors;
 }
 
@@ -159,7 +190,14 @@ function tinyGraph(layerBlocks: readonly string[], edit: (nodes: Node[]) => Node
   const nodes: Node[] = [];
   let value = INPUT;
   layerBlocks.forEach((block, i) => {
-    nodes.push({ op: 'linear', input: value, output: `h${i}`, weight: `${block}.l${i}.weight`, bias: undefined, block });
+    nodes.push({
+      op: 'linear',
+      input: value,
+      output: `h${i}`,
+      weight: `${block}.l${i}.weight`,
+      bias: undefined,
+      block,
+    });
     nodes.push({ op: 'relu', input: `h${i}`, output: `r${i}`, block });
     value = `r${i}`;
   });
@@ -178,7 +216,11 @@ function tinyGraph(layerBlocks: readonly string[], edit: (nodes: Node[]) => Node
 }
 
 const ARCHITECTURE_CASES = [
-  { name: 'mlp (fixture shapes, 2-50-50-1)', graph: () => buildModelGraph('mlp', readCheckpointFixture('mlp/init.safetensors').tensors), blocks: ['fc1', 'fc2', 'fc3'] },
+  {
+    name: 'mlp (fixture shapes, 2-50-50-1)',
+    graph: () => buildModelGraph('mlp', readCheckpointFixture('mlp/init.safetensors').tensors),
+    blocks: ['fc1', 'fc2', 'fc3'],
+  },
   {
     name: 'resnet18-cifar (fixture shapes)',
     graph: () => buildModelGraph('resnet18-cifar', readCheckpointFixture('resnet18/init.safetensors.gz').tensors),
@@ -212,8 +254,11 @@ describe('model IR blocks: one value crosses each block boundary', () => {
     expect(blockCutProblems(tinyGraph(['a', 'a', 'b', 'c']))).toEqual([]);
   });
 
-  it('catches a skip connection across a block boundary (block b reads x and block a\'s output)', () => {
-    const graph = tinyGraph(['a', 'b'], (nodes) => [...nodes, { op: 'add', inputs: ['r1', INPUT], output: 'sum', block: 'b' }]);
+  it("catches a skip connection across a block boundary (block b reads x and block a's output)", () => {
+    const graph = tinyGraph(['a', 'b'], (nodes) => [
+      ...nodes,
+      { op: 'add', inputs: ['r1', INPUT], output: 'sum', block: 'b' },
+    ]);
     expect(blockCutProblems(graph)).toEqual([
       'cut before b carries [x, r0], expected exactly one value',
       'block b reads 2 values computed outside it: [r0, x], expected 1',
@@ -243,9 +288,13 @@ describe('model IR blocks: one value crosses each block boundary', () => {
   });
 
   it('catches a state tensor read by two blocks, or falling under no block', () => {
-    const shared = tinyGraph(['a', 'b'], (nodes) => nodes.map((n) => (n.op === 'linear' && n.block === 'b' ? { ...n, weight: 'a.l0.weight' } : n)));
+    const shared = tinyGraph(['a', 'b'], (nodes) =>
+      nodes.map((n) => (n.op === 'linear' && n.block === 'b' ? { ...n, weight: 'a.l0.weight' } : n)),
+    );
     expect(blockCutProblems(shared)).toEqual(['state "a.l0.weight" is read by 2 blocks [a, b], expected 1']);
-    const stray = tinyGraph(['a', 'b'], (nodes) => nodes.map((n) => (n.op === 'linear' && n.block === 'b' ? { ...n, weight: 'other.weight' } : n)));
+    const stray = tinyGraph(['a', 'b'], (nodes) =>
+      nodes.map((n) => (n.op === 'linear' && n.block === 'b' ? { ...n, weight: 'other.weight' } : n)),
+    );
     expect(blockCutProblems(stray)).toEqual(['state "other.weight" falls under 0 blocks [], expected 1']);
   });
 });

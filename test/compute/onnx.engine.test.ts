@@ -62,7 +62,13 @@ describe('OnnxEngine on the MLP fixture (PyTorch reference, 5000 test points)', 
     let worst = 0;
     let milliseconds = 0;
     for (const [i, alpha] of reference.alphas.entries()) {
-      const point = await evaluatePoint(prepared, interpolateState(init.state, to, alpha, 'all'), test, graph.outputs, test.n);
+      const point = await evaluatePoint(
+        prepared,
+        interpolateState(init.state, to, alpha, 'all'),
+        test,
+        graph.outputs,
+        test.n,
+      );
       const diff = maxAbsDiff(point.logits, logits.subarray(i * test.n, (i + 1) * test.n));
       worst = Math.max(worst, diff);
       milliseconds += point.milliseconds;
@@ -71,10 +77,14 @@ describe('OnnxEngine on the MLP fixture (PyTorch reference, 5000 test points)', 
       expect(Math.abs(loss - expected.loss[i]!), `α=${alpha} loss ${loss} vs ${expected.loss[i]}`).toBeLessThanOrEqual(
         LOSS_RELATIVE_TOLERANCE * expected.loss[i]!,
       );
-      expect(Math.abs(point.tally.correct - expected.correct[i]!), `α=${alpha} correct`).toBeLessThanOrEqual(margins[i]!);
+      expect(Math.abs(point.tally.correct - expected.correct[i]!), `α=${alpha} correct`).toBeLessThanOrEqual(
+        margins[i]!,
+      );
       expect(point.tally.nonFinite).toBe(0);
     }
-    summary.push(`  ${curve}: max |Δlogit| ${worst.toExponential(2)}, ${(milliseconds / 11).toFixed(1)} ms per α (5000 points)`);
+    summary.push(
+      `  ${curve}: max |Δlogit| ${worst.toExponential(2)}, ${(milliseconds / 11).toFixed(1)} ms per α (5000 points)`,
+    );
   });
 
   it('prepares the same graph twice on one cached session, and refuses a disposed model', async () => {
@@ -111,8 +121,24 @@ describe('OnnxEngine on the MLP fixture (PyTorch reference, 5000 test points)', 
 describe('OnnxEngine on a small graph with every op, against a float64 reference', () => {
   // Asymmetric padding and strides, a conv with bias, a padded max-pool: what the fixtures' symmetric
   // 3×3 convolutions cannot tell apart (e.g. ONNX's pads order [top, left, bottom, right]).
-  const conv = (input: string, output: string, weight: string, bias: string | undefined, kernel: Pair, stride: Pair, padding: Pair): Node => ({
-    op: 'conv2d', input, output, weight, bias, kernel, stride, padding, block: 'a',
+  const conv = (
+    input: string,
+    output: string,
+    weight: string,
+    bias: string | undefined,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+  ): Node => ({
+    op: 'conv2d',
+    input,
+    output,
+    weight,
+    bias,
+    kernel,
+    stride,
+    padding,
+    block: 'a',
   });
   const graph: ModelGraph = {
     architecture: 'every-op',
@@ -121,7 +147,17 @@ describe('OnnxEngine on a small graph with every op, against a float64 reference
     outputs: 3,
     nodes: [
       conv(INPUT, 'c1', 'c1.weight', 'c1.bias', [3, 2], [2, 1], [1, 0]),
-      { op: 'batchnorm', input: 'c1', output: 'b1', weight: 'bn.weight', bias: 'bn.bias', runningMean: 'bn.running_mean', runningVar: 'bn.running_var', eps: 1e-3, block: 'a' },
+      {
+        op: 'batchnorm',
+        input: 'c1',
+        output: 'b1',
+        weight: 'bn.weight',
+        bias: 'bn.bias',
+        runningMean: 'bn.running_mean',
+        runningVar: 'bn.running_var',
+        eps: 1e-3,
+        block: 'a',
+      },
       { op: 'relu', input: 'b1', output: 'r1', block: 'a' },
       conv('r1', 'c2', 'c2.weight', undefined, [1, 1], [1, 1], [0, 0]),
       { op: 'add', inputs: ['c2', 'r1'], output: 's', block: 'b' },
@@ -138,16 +174,34 @@ describe('OnnxEngine on a small graph with every op, against a float64 reference
   };
   // c1: [4, 2, 3, 2] on 7×6, stride (2, 1), pad (1, 0) → 4×5; max-pool 3×2 / 2 pad 1 → 2×3.
   const shapes: Record<string, number[]> = {
-    'c1.weight': [4, 2, 3, 2], 'c1.bias': [4], 'bn.weight': [4], 'bn.bias': [4], 'bn.running_mean': [4],
-    'bn.running_var': [4], 'bn.num_batches_tracked': [], 'c2.weight': [4, 4, 1, 1], 'fc1.weight': [3, 24], 'fc1.bias': [3], 'fc2.weight': [3, 4],
+    'c1.weight': [4, 2, 3, 2],
+    'c1.bias': [4],
+    'bn.weight': [4],
+    'bn.bias': [4],
+    'bn.running_mean': [4],
+    'bn.running_var': [4],
+    'bn.num_batches_tracked': [],
+    'c2.weight': [4, 4, 1, 1],
+    'fc1.weight': [3, 24],
+    'fc1.bias': [3],
+    'fc2.weight': [3, 4],
   };
-  graph.state = Object.entries(shapes).map(([name, shape]) => ({ name, shape, kind: name.endsWith('tracked') ? 'int' : 'float' }));
+  graph.state = Object.entries(shapes).map(([name, shape]) => ({
+    name,
+    shape,
+    kind: name.endsWith('tracked') ? 'int' : 'float',
+  }));
   let seed = 17;
   const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
   const state = new Map(
     graph.state
       .filter((s) => s.kind === 'float')
-      .map((s) => [s.name, Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (s.name.endsWith('var') ? 0.5 + Math.abs(random()) : random()))]),
+      .map((s) => [
+        s.name,
+        Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () =>
+          s.name.endsWith('var') ? 0.5 + Math.abs(random()) : random(),
+        ),
+      ]),
   );
 
   it('matches a direct float64 evaluation of the IR to float32 accuracy', async () => {
@@ -174,7 +228,9 @@ describe('OnnxEngine with the CUDA provider', () => {
       engine = await OnnxEngine.create({ provider: 'cuda' });
     } catch (error) {
       expect(isLinpathError(error) && error.code).toBe('UNAVAILABLE');
-      expect((error as Error).message).toMatch(/CUDA provider could not start a session .*ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/);
+      expect((error as Error).message).toMatch(
+        /CUDA provider could not start a session .*ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/,
+      );
       return;
     }
     expect(engine.version).toBe('onnxruntime-node 1.30.0 cuda');
@@ -193,7 +249,10 @@ function evaluateIr(graph: ModelGraph, state: ReadonlyMap<string, Float32Array>,
     switch (node.op) {
       case 'conv2d':
       case 'maxpool2d': {
-        const { data, shape: [, c = 0, h = 0, w = 0] } = get(node.input);
+        const {
+          data,
+          shape: [, c = 0, h = 0, w = 0],
+        } = get(node.input);
         const [kh, kw] = node.kernel;
         const oh = Math.floor((h + 2 * node.padding[0] - kh) / node.stride[0]) + 1;
         const ow = Math.floor((w + 2 * node.padding[1] - kw) / node.stride[1]) + 1;
@@ -212,7 +271,8 @@ function evaluateIr(graph: ModelGraph, state: ReadonlyMap<string, Float32Array>,
                       const ii = i * node.stride[0] - node.padding[0] + di;
                       const jj = j * node.stride[1] - node.padding[1] + dj;
                       if (ii < 0 || jj < 0 || ii >= h || jj >= w) continue;
-                      if (node.op === 'conv2d') acc += data[((b * c + ci) * h + ii) * w + jj]! * weight[((o * c + ci) * kh + di) * kw + dj]!;
+                      if (node.op === 'conv2d')
+                        acc += data[((b * c + ci) * h + ii) * w + jj]! * weight[((o * c + ci) * kh + di) * kw + dj]!;
                       else acc = Math.max(acc, data[((b * c + o) * h + ii) * w + jj]!);
                     }
                 result.push(acc);
@@ -238,13 +298,17 @@ function evaluateIr(graph: ModelGraph, state: ReadonlyMap<string, Float32Array>,
         out = { data: get(node.input).data.map((z) => Math.max(z, 0)), shape: get(node.input).shape };
         break;
       case 'add':
-        out = { data: get(node.inputs[0]).data.map((z, i) => z + get(node.inputs[1]).data[i]!), shape: get(node.inputs[0]).shape };
+        out = {
+          data: get(node.inputs[0]).data.map((z, i) => z + get(node.inputs[1]).data[i]!),
+          shape: get(node.inputs[0]).shape,
+        };
         break;
       case 'global_avgpool': {
         const { data, shape } = get(node.input);
         const plane = shape[2]! * shape[3]!;
         const result: number[] = [];
-        for (let r = 0; r < n * shape[1]!; r++) result.push(data.slice(r * plane, (r + 1) * plane).reduce((a, b) => a + b, 0) / plane);
+        for (let r = 0; r < n * shape[1]!; r++)
+          result.push(data.slice(r * plane, (r + 1) * plane).reduce((a, b) => a + b, 0) / plane);
         out = { data: result, shape: [n, shape[1]!] };
         break;
       }

@@ -65,7 +65,9 @@ describe('lowerToOnnx', () => {
     const irOutputs = new Set(resnet18.nodes.map((n) => n.output));
     // Every IR value is an ONNX value of the same name; the only extra one is the pooled [N, C, 1, 1].
     const onnxOutputs = nodes.map((n) => n.output![0]!);
-    expect(onnxOutputs.filter((o) => !irOutputs.has(o))).toEqual([`${resnet18.nodes.find((n) => n.op === 'global_avgpool')!.output}/pooled`]);
+    expect(onnxOutputs.filter((o) => !irOutputs.has(o))).toEqual([
+      `${resnet18.nodes.find((n) => n.op === 'global_avgpool')!.output}/pooled`,
+    ]);
 
     const downsample = nodes.find((n) => n.opType === 'Conv' && n.input!.includes('layer2.0.downsample.0.weight'))!;
     expect(attribute(downsample, 'kernel_shape')).toEqual([1, 1]);
@@ -83,7 +85,11 @@ describe('lowerToOnnx', () => {
 
     const vggNodes = decode(vgg11).proto.graph!.node!;
     const pool = vggNodes.find((n) => n.opType === 'MaxPool')!;
-    expect([attribute(pool, 'kernel_shape'), attribute(pool, 'strides'), attribute(pool, 'pads')]).toEqual([[2, 2], [2, 2], [0, 0, 0, 0]]);
+    expect([attribute(pool, 'kernel_shape'), attribute(pool, 'strides'), attribute(pool, 'pads')]).toEqual([
+      [2, 2],
+      [2, 2],
+      [0, 0, 0, 0],
+    ]);
     expect(vggNodes.find((n) => n.opType === 'Conv')!.input).toEqual(['x', 'features.0.weight', 'features.0.bias']);
   });
 
@@ -97,10 +103,14 @@ describe('lowerToOnnx', () => {
       ...base,
       inputShape: [1, 2, 1],
     };
-    expect(() => lowerToOnnx(onFourD)).toThrow(/linear "fc1:0" \(block fc1\) expects a 2-D \[N, in\] input, got rank 4/);
+    expect(() => lowerToOnnx(onFourD)).toThrow(
+      /linear "fc1:0" \(block fc1\) expects a 2-D \[N, in\] input, got rank 4/,
+    );
 
     const undeclared: ModelGraph = { ...base, state: base.state.filter((s) => s.name !== 'fc2.bias') };
-    expect(() => lowerToOnnx(undeclared)).toThrow(/reads state tensor "fc2.bias", which the graph's state does not declare/);
+    expect(() => lowerToOnnx(undeclared)).toThrow(
+      /reads state tensor "fc2.bias", which the graph's state does not declare/,
+    );
 
     const unordered: ModelGraph = { ...base, nodes: [...base.nodes].reverse() };
     expect(() => lowerToOnnx(unordered)).toThrow(/reads "relu:1", which no earlier op computes/);

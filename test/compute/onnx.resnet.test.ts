@@ -82,7 +82,13 @@ describe('OnnxEngine on the ResNet-18 fixture (PyTorch reference, 500 images)', 
         finalPoint ??= evaluatePoint(prepared, final.state, test, graph.outputs, BATCH);
         point = await finalPoint;
       } else {
-        point = await evaluatePoint(prepared, interpolateState(init.state, final.state, alpha, moving), test, graph.outputs, BATCH);
+        point = await evaluatePoint(
+          prepared,
+          interpolateState(init.state, final.state, alpha, moving),
+          test,
+          graph.outputs,
+          BATCH,
+        );
         milliseconds += point.milliseconds;
         computed += 1;
       }
@@ -96,9 +102,10 @@ describe('OnnxEngine on the ResNet-18 fixture (PyTorch reference, 500 images)', 
       expect(Math.abs(loss - expected.loss[i]!), `${at}: loss ${loss} vs ${expected.loss[i]}`).toBeLessThanOrEqual(
         LOSS_RELATIVE_TOLERANCE * expected.loss[i]!,
       );
-      expect(Math.abs(point.tally.correct - expected.correct[i]!), `${at}: correct ${point.tally.correct} vs ${expected.correct[i]}`).toBeLessThanOrEqual(
-        margins[i]!,
-      );
+      expect(
+        Math.abs(point.tally.correct - expected.correct[i]!),
+        `${at}: correct ${point.tally.correct} vs ${expected.correct[i]}`,
+      ).toBeLessThanOrEqual(margins[i]!);
       expect(point.tally.nonFinite).toBe(0);
     }
     summary.push(
@@ -111,12 +118,16 @@ describe('OnnxEngine on the ResNet-18 fixture (PyTorch reference, 500 images)', 
     await checkPath('full', 'full', reference.full, 'all');
   });
 
-  it.each(BLOCKS)('block-wise path %s: logits, loss and accuracy at all 11 α match PyTorch', { timeout: 600_000 }, async (block) => {
-    const moving = new Set(reference.blocks![block]!);
-    // The fixture's block sets are the graph's block prefixes (aliases for the stem).
-    const prefixes = graph.aliases[block] ?? [block];
-    const ours = graph.state.filter((s) => s.kind === 'float' && prefixes.some((p) => s.name.startsWith(`${p}.`)));
-    expect(ours.map((s) => s.name).sort()).toEqual([...moving].sort());
-    await checkPath(`block ${block}`, `block.${block}`, reference.blockwise![block]!, moving);
-  });
+  it.each(BLOCKS)(
+    'block-wise path %s: logits, loss and accuracy at all 11 α match PyTorch',
+    { timeout: 600_000 },
+    async (block) => {
+      const moving = new Set(reference.blocks![block]!);
+      // The fixture's block sets are the graph's block prefixes (aliases for the stem).
+      const prefixes = graph.aliases[block] ?? [block];
+      const ours = graph.state.filter((s) => s.kind === 'float' && prefixes.some((p) => s.name.startsWith(`${p}.`)));
+      expect(ours.map((s) => s.name).sort()).toEqual([...moving].sort());
+      await checkPath(`block ${block}`, `block.${block}`, reference.blockwise![block]!, moving);
+    },
+  );
 });

@@ -4,11 +4,7 @@ import type { PreparedModel, StateMap } from '../../src/compute/engine.js';
 import { INITIALIZER_MIN_EXAMPLES, OnnxEngine, usesInitializers } from '../../src/compute/onnx/onnx.engine.js';
 import { interpolateState } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import {
-  maxScaledDiff,
-  readCheckpointFixture,
-  readResnet18Subset,
-} from '../helpers/engine-fixtures.js';
+import { maxScaledDiff, readCheckpointFixture, readResnet18Subset } from '../helpers/engine-fixtures.js';
 
 /**
  * OnnxEngine's two ways of handing ONNX Runtime a state (LINPATH_ONNX_STATE): graph inputs of one shared
@@ -23,7 +19,11 @@ const { init, final, reference, subset, exampleSize, referenceRows } = readResne
 const { x, labels } = subset;
 const graph = buildModelGraph('resnet18-cifar', final.tensors);
 
-async function logitsOf(prepared: PreparedModel, state: StateMap, hints?: { examples?: number }): Promise<Float32Array> {
+async function logitsOf(
+  prepared: PreparedModel,
+  state: StateMap,
+  hints?: { examples?: number },
+): Promise<Float32Array> {
   const bound = await prepared.bind(state, hints);
   try {
     const out = new Float32Array(IMAGES * CLASSES);
@@ -53,7 +53,7 @@ describe('OnnxEngine state modes on ResNet-18', () => {
     for (const engine of engines) await engine.close();
   });
 
-  it.each([0.3, 1])('α = %s: both modes give PyTorch\'s logits and loss', async (alpha) => {
+  it.each([0.3, 1])("α = %s: both modes give PyTorch's logits and loss", async (alpha) => {
     const state = interpolateState(init.state, final.state, alpha, 'all');
     const expected = referenceRows('full', reference.alphas.indexOf(alpha));
     const expectedTally = tallyBatch(emptyTally(), expected, labels, CLASSES);
@@ -87,5 +87,4 @@ describe('OnnxEngine state modes on ResNet-18', () => {
     expect(usesInitializers('initializers', 'cuda', mlp, 1)).toBe(true);
     expect(usesInitializers('inputs', 'cpu', graph, 10_000)).toBe(false);
   });
-
 });

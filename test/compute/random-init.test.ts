@@ -45,7 +45,11 @@ describe('random initial states (PyTorch module defaults)', () => {
     expect([...(state.get('bn1.bias')!.data as Float32Array)].every((v) => v === 0)).toBe(true);
     expect([...(state.get('layer4.1.bn2.running_mean')!.data as Float32Array)].every((v) => v === 0)).toBe(true);
     expect([...(state.get('layer4.1.bn2.running_var')!.data as Float32Array)].every((v) => v === 1)).toBe(true);
-    expect(state.get('bn1.num_batches_tracked')).toMatchObject({ dtype: 'I64', shape: [], data: new BigInt64Array([0n]) });
+    expect(state.get('bn1.num_batches_tracked')).toMatchObject({
+      dtype: 'I64',
+      shape: [],
+      data: new BigInt64Array([0n]),
+    });
   });
 
   it('draws biases within their bound (the MLP), and is deterministic in the seed', () => {

@@ -25,7 +25,10 @@ describe('tfjs backend selection', () => {
     const { x } = readTestSetFixture('mlp/test_set.safetensors', 'x', 'y');
     const graph = buildModelGraph('mlp', checkpoint.tensors);
     // First in the file: neither backend is initialised yet, so both initialise concurrently.
-    const [wasm, cpu] = await Promise.all([TfjsEngine.create({ backend: 'wasm' }), TfjsEngine.create({ backend: 'cpu' })]);
+    const [wasm, cpu] = await Promise.all([
+      TfjsEngine.create({ backend: 'wasm' }),
+      TfjsEngine.create({ backend: 'cpu' }),
+    ]);
     expect([wasm.version, cpu.version]).toEqual([`tfjs ${tf.version_core} wasm`, `tfjs ${tf.version_core} cpu`]);
     const onWasm = await (await wasm.prepare(graph)).bind(checkpoint.state);
     const onCpu = await (await cpu.prepare(graph)).bind(checkpoint.state);
@@ -50,7 +53,9 @@ describe('tfjs backend selection', () => {
     if (await hasNodeBinding()) return; // nothing to refuse on a host with tfjs-node
     const error = await TfjsEngine.create({ backend: 'tensorflow' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'LinpathError', code: ErrorCode.UNAVAILABLE });
-    expect((error as Error).message).toMatch(/^tfjs backend "tensorflow" is not available: neither Node binding could be imported/);
+    expect((error as Error).message).toMatch(
+      /^tfjs backend "tensorflow" is not available: neither Node binding could be imported/,
+    );
     expect((error as Error).message).toContain('npm install @tensorflow/tfjs-node-gpu@4.22.0');
   });
 
@@ -60,5 +65,4 @@ describe('tfjs backend selection', () => {
       message: 'tfjs backend: expected one of tensorflow, wasm, cpu, got "webgl"',
     });
   });
-
 });

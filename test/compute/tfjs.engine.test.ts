@@ -22,7 +22,10 @@ import {
  */
 
 const init = readCheckpointFixture('mlp/init.safetensors');
-const ends = { final: readCheckpointFixture('mlp/final.safetensors'), epoch5: readCheckpointFixture('mlp/epoch5.safetensors') };
+const ends = {
+  final: readCheckpointFixture('mlp/final.safetensors'),
+  epoch5: readCheckpointFixture('mlp/epoch5.safetensors'),
+};
 const testSet = readTestSetFixture('mlp/test_set.safetensors', 'x', 'y');
 const reference = readReferenceFixture('mlp/reference.json');
 const referenceLogits = readSafetensorsFixture('mlp/reference_logits.safetensors');

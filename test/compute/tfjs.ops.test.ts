@@ -75,7 +75,10 @@ function randomState(graph: ModelGraph, seed: number): Map<string, Float32Array>
     if (spec.kind !== 'float') continue;
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const positive = spec.name.endsWith('running_var');
-    state.set(spec.name, Float32Array.from({ length: size }, () => (positive ? next(0.5, 1.5) : next(-1, 1))));
+    state.set(
+      spec.name,
+      Float32Array.from({ length: size }, () => (positive ? next(0.5, 1.5) : next(-1, 1))),
+    );
   }
   return state;
 }
@@ -87,7 +90,12 @@ interface Value {
   data: Float64Array;
 }
 
-function interpret(graph: ModelGraph, state: ReadonlyMap<string, Float32Array>, x: Float32Array, n: number): Float64Array {
+function interpret(
+  graph: ModelGraph,
+  state: ReadonlyMap<string, Float32Array>,
+  x: Float32Array,
+  n: number,
+): Float64Array {
   const values = new Map<string, Value>([[INPUT, { shape: [n, ...graph.inputShape], data: Float64Array.from(x) }]]);
   const get = (name: string): Value => values.get(name)!;
   const param = (name: string): Float32Array => state.get(name)!;
@@ -128,7 +136,12 @@ function interpretNode(node: Node, get: (name: string) => Value, param: (name: s
         for (let o = 0; o < co; o++) {
           for (let i = 0; i < ho; i++) {
             for (let j = 0; j < wo; j++) {
-              let acc = weight === undefined ? -Infinity : node.op === 'conv2d' && node.bias !== undefined ? param(node.bias)[o]! : 0;
+              let acc =
+                weight === undefined
+                  ? -Infinity
+                  : node.op === 'conv2d' && node.bias !== undefined
+                    ? param(node.bias)[o]!
+                    : 0;
               for (let a = 0; a < kh; a++) {
                 for (let d = 0; d < kw; d++) {
                   const y = i * sh - ph + a;
@@ -136,7 +149,8 @@ function interpretNode(node: Node, get: (name: string) => Value, param: (name: s
                   if (y < 0 || y >= h || z < 0 || z >= w) continue; // zero padding (conv), -inf padding (pool)
                   if (weight === undefined) acc = Math.max(acc, data[((b * c + o) * h + y) * w + z]!);
                   else {
-                    for (let k = 0; k < c; k++) acc += data[((b * c + k) * h + y) * w + z]! * weight[((o * c + k) * kh + a) * kw + d]!;
+                    for (let k = 0; k < c; k++)
+                      acc += data[((b * c + k) * h + y) * w + z]! * weight[((o * c + k) * kh + a) * kw + d]!;
                   }
                 }
               }
@@ -151,7 +165,9 @@ function interpretNode(node: Node, get: (name: string) => Value, param: (name: s
       const { shape, data } = get(node.input);
       const channels = shape[1]!;
       const inner = shape.slice(2).reduce((a, b) => a * b, 1);
-      const [g, beta, mean, variance] = [node.weight, node.bias, node.runningMean, node.runningVar].map(param) as Float32Array[];
+      const [g, beta, mean, variance] = [node.weight, node.bias, node.runningMean, node.runningVar].map(
+        param,
+      ) as Float32Array[];
       const out = data.map((v, i) => {
         const ch = Math.floor(i / inner) % channels;
         return ((v - mean![ch]!) / Math.sqrt(variance![ch]! + node.eps)) * g![ch]! + beta![ch]!;
@@ -231,10 +247,12 @@ describe('lowerToTfjs', () => {
 
   it('rejects graphs no builder should make, naming the op', () => {
     const linearOnImage: ModelGraph = { ...sequenceGraph(), inputShape: [4, 6, 6] };
-    linearOnImage.nodes = linearOnImage.nodes.filter((node) => node.op !== 'flatten').map((node) =>
-      node.op === 'linear' ? { ...node, input: linearOnImage.nodes[1]!.output } : node,
+    linearOnImage.nodes = linearOnImage.nodes
+      .filter((node) => node.op !== 'flatten')
+      .map((node) => (node.op === 'linear' ? { ...node, input: linearOnImage.nodes[1]!.output } : node));
+    expect(() => lowerToTfjs(linearOnImage)).toThrow(
+      /linear "fc:\d+" \(block body\) needs a 2-D value, "relu:\d+" is 4-D/,
     );
-    expect(() => lowerToTfjs(linearOnImage)).toThrow(/linear "fc:\d+" \(block body\) needs a 2-D value, "relu:\d+" is 4-D/);
 
     const dangling: ModelGraph = { ...sequenceGraph() };
     dangling.nodes = dangling.nodes.slice(1);
@@ -242,6 +260,8 @@ describe('lowerToTfjs', () => {
 
     const undeclared: ModelGraph = { ...sequenceGraph() };
     undeclared.state = undeclared.state.filter((spec) => spec.name !== 'fc.bias');
-    expect(() => lowerToTfjs(undeclared)).toThrow(/reads state tensor "fc.bias", which the graph's state does not declare/);
+    expect(() => lowerToTfjs(undeclared)).toThrow(
+      /reads state tensor "fc.bias", which the graph's state does not declare/,
+    );
   });
 });

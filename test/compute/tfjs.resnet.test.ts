@@ -5,12 +5,7 @@ import type { PreparedModel } from '../../src/compute/engine.js';
 import { TfjsEngine } from '../../src/compute/tfjs/tfjs.engine.js';
 import { interpolateState } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import {
-  evaluatePoint,
-  maxAbsDiff,
-  maxScaledDiff,
-  readResnet18Subset,
-} from '../helpers/engine-fixtures.js';
+import { evaluatePoint, maxAbsDiff, maxScaledDiff, readResnet18Subset } from '../helpers/engine-fixtures.js';
 
 /**
  * The TensorFlow.js engine against the PyTorch ResNet-18 fixture (../shared/fixtures/resnet18), on the
@@ -71,7 +66,8 @@ describe(`TfjsEngine on ResNet-18 (first ${IMAGES} test images)`, () => {
   it('has the reference block lists and paths that meet at the final state', () => {
     expect(Object.keys(blocks)).toEqual(graph.blocks);
     const last = reference.alphas.length - 1;
-    for (const block of graph.blocks) expect(referenceRows(`block.${block}`, last)).toEqual(referenceRows('full', last));
+    for (const block of graph.blocks)
+      expect(referenceRows(`block.${block}`, last)).toEqual(referenceRows('full', last));
   });
 
   it.each(cases)('$path α = $alpha: logits, loss and accuracy as PyTorch', async ({ path, moving, alpha }) => {

@@ -42,7 +42,16 @@ const BACKEND = { backend: 'cpu' } as const;
 const TOLERANCE = 1e-5;
 
 function graphOf(b: GraphBuilder, name: string, inputShape: number[], output: string, outputs: number): ModelGraph {
-  return { architecture: name, inputShape, output, outputs, nodes: b.nodes, state: b.state, blocks: ['body'], aliases: {} };
+  return {
+    architecture: name,
+    inputShape,
+    output,
+    outputs,
+    nodes: b.nodes,
+    state: b.state,
+    blocks: ['body'],
+    aliases: {},
+  };
 }
 
 /** The graphs of make_reference.py's modules, with the same state_dict names and order. */
@@ -75,7 +84,11 @@ const toTensors = (tensors: JsonTensor[]): TensorToWrite[] =>
     data: t.dtype === 'I64' ? BigInt64Array.from(t.data, BigInt) : Float32Array.from(t.data),
   }));
 
-const examplesOf = (c: ReferenceCase) => ({ x: Float32Array.from(c.data.x), labels: Int32Array.from(c.data.labels), n: c.data.n });
+const examplesOf = (c: ReferenceCase) => ({
+  x: Float32Array.from(c.data.x),
+  labels: Int32Array.from(c.data.labels),
+  n: c.data.n,
+});
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   expect(actual.length, what).toBe(expected.length);
@@ -88,17 +101,22 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 
 function expectSnapshot(actual: TrainingSnapshot, expected: ReferenceCase['snapshots'][number], label: string): void {
   expect({ epoch: actual.epoch, step: actual.step }, label).toEqual({ epoch: expected.epoch, step: expected.step });
-  expect(actual.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual(expected.tensors.map((t) => [t.name, t.dtype, t.shape]));
+  expect(actual.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual(
+    expected.tensors.map((t) => [t.name, t.dtype, t.shape]),
+  );
   actual.tensors.forEach((tensor, i) => {
     const want = expected.tensors[i]!;
-    if (want.dtype === 'I64') expect([...(tensor.data as BigInt64Array)], `${label} ${want.name}`).toEqual(want.data.map(BigInt));
+    if (want.dtype === 'I64')
+      expect([...(tensor.data as BigInt64Array)], `${label} ${want.name}`).toEqual(want.data.map(BigInt));
     else expectClose(tensor.data as Float32Array, want.data, `${label} ${want.name}`);
   });
 }
 
 /** wasm has no Conv2DBackpropFilter kernel: the conv cases run on cpu only. */
 const RUNS = reference.cases.flatMap((c) =>
-  (c.model === 'conv' ? (['cpu'] as const) : (['cpu', 'wasm'] as const)).map((backend) => [c.name, backend, c] as const),
+  (c.model === 'conv' ? (['cpu'] as const) : (['cpu', 'wasm'] as const)).map(
+    (backend) => [c.name, backend, c] as const,
+  ),
 );
 
 describe('trainGraph against PyTorch (float64 torch.optim, MultiStepLR, BatchNorm train mode)', () => {
@@ -138,7 +156,10 @@ describe('trainGraph', () => {
     const rates = [0, 1, 2, 3, 4, 5].map((epoch) => learningRateAt({ learningRate: 1, schedule }, epoch));
     [1, 1, 0.1, 0.1, 1e-3, 1e-3].forEach((rate, epoch) => expect(rates[epoch]).toBeCloseTo(rate, 12));
     const reported: number[] = [];
-    await bnRun({ epochs: 5, learningRate: 0.5, schedule: { milestones: [2, 4], factor: 0.5 } }, { onEpoch: (p) => void reported.push(p.learningRate) });
+    await bnRun(
+      { epochs: 5, learningRate: 0.5, schedule: { milestones: [2, 4], factor: 0.5 } },
+      { onEpoch: (p) => void reported.push(p.learningRate) },
+    );
     expect(reported).toEqual([0.5, 0.5, 0.25, 0.25, 0.125]);
   });
 
@@ -160,7 +181,9 @@ describe('trainGraph', () => {
       [5, 10],
     ]);
     expect(snapshots[0]!.tensors).toEqual(toTensors(bnCase.snapshots[0]!.tensors));
-    expect(snapshots.map((s) => s.tensors.map((t) => t.name))).toEqual(snapshots.map(() => GRAPHS['mlp-bn']().state.map((s) => s.name)));
+    expect(snapshots.map((s) => s.tensors.map((t) => t.name))).toEqual(
+      snapshots.map(() => GRAPHS['mlp-bn']().state.map((s) => s.name)),
+    );
   });
 
   it('is deterministic for a seed, and the seed decides the order', async () => {
@@ -220,9 +243,15 @@ describe('trainGraph', () => {
       code: 'BAD_USER_INPUT',
       message: expect.stringMatching(/batchSize: expected an integer in \[1, 10\].*got 11/),
     });
-    await expect(bnRun({ optimizer: { kind: 'SGD', momentum: 0, nesterov: true } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
-    await expect(bnRun({}, { data: { ...examplesOf(bnCase), labels: new Int32Array(10).fill(2) } })).rejects.toThrow(/label 0: expected 0 or 1 \(one output\), got 2/);
-    await expect(bnRun({}, { initial: toTensors(bnCase.snapshots[0]!.tensors).slice(1) })).rejects.toThrow(/fc1.weight \[6, 3\] is missing/);
+    await expect(bnRun({ optimizer: { kind: 'SGD', momentum: 0, nesterov: true } })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+    });
+    await expect(bnRun({}, { data: { ...examplesOf(bnCase), labels: new Int32Array(10).fill(2) } })).rejects.toThrow(
+      /label 0: expected 0 or 1 \(one output\), got 2/,
+    );
+    await expect(bnRun({}, { initial: toTensors(bnCase.snapshots[0]!.tensors).slice(1) })).rejects.toThrow(
+      /fc1.weight \[6, 3\] is missing/,
+    );
   });
 
   it('learns two Gaussian blobs with the mlp architecture on wasm', async () => {
@@ -242,7 +271,14 @@ describe('trainGraph', () => {
       graph,
       initial: randomInitialState(graph, 1),
       data: { x, labels, n },
-      recipe: { optimizer: { kind: 'SGD', momentum: 0.9 }, learningRate: 0.05, weightDecay: 1e-4, epochs: 8, batchSize: 16, seed: 3 },
+      recipe: {
+        optimizer: { kind: 'SGD', momentum: 0.9 },
+        learningRate: 0.05,
+        weightDecay: 1e-4,
+        epochs: 8,
+        batchSize: 16,
+        seed: 3,
+      },
       backend: { backend: 'wasm' },
     });
     expect(trainLosses[0]).toBeGreaterThan(trainLosses.at(-1)!);

@@ -52,13 +52,23 @@ describe('loadConfig', () => {
   });
 
   it('leaves credentials to the AWS default chain when none are given', () => {
-    expect(loadConfig({ S3_BUCKET: 'checkpoints' }).s3).toMatchObject({ endpoint: undefined, credentials: undefined, region: 'us-east-1' });
+    expect(loadConfig({ S3_BUCKET: 'checkpoints' }).s3).toMatchObject({
+      endpoint: undefined,
+      credentials: undefined,
+      region: 'us-east-1',
+    });
   });
 
   it.each([
-    [{ HOST: 'bad host' }, 'HOST: expected an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "bad host"'],
+    [
+      { HOST: 'bad host' },
+      'HOST: expected an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "bad host"',
+    ],
     [{ HOST: 'http://0.0.0.0' }, 'HOST: expected an IP address or a host name'],
-    [{ LINPATH_ONNX_STATE: 'weights' }, 'LINPATH_ONNX_STATE: expected one of auto, inputs, initializers, got "weights"'],
+    [
+      { LINPATH_ONNX_STATE: 'weights' },
+      'LINPATH_ONNX_STATE: expected one of auto, inputs, initializers, got "weights"',
+    ],
     [{ PORT: 'eighty' }, 'PORT: expected an integer from 0 to 65535, got "eighty"'],
     [{ PORT: '70000' }, 'PORT: expected an integer from 0 to 65535, got "70000"'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL: expected a postgres: or postgresql: URL, got protocol "mysql:"'],
@@ -76,9 +86,15 @@ describe('loadConfig', () => {
     [{ LINPATH_MAX_QUERY_COST: 'lots' }, 'LINPATH_MAX_QUERY_COST: expected an integer from 10'],
     [{ LINPATH_MAX_BLOCKS: '0' }, 'LINPATH_MAX_BLOCKS: expected an integer from 1 to 100000, got "0"'],
     [{ LINPATH_MAX_CORRELATION_RUNS: '0' }, 'LINPATH_MAX_CORRELATION_RUNS: expected an integer from 1'],
-    [{ LINPATH_MAX_EVALUATIONS_PER_KEY: '0' }, 'LINPATH_MAX_EVALUATIONS_PER_KEY: expected an integer from 1 to 10000, got "0"'],
+    [
+      { LINPATH_MAX_EVALUATIONS_PER_KEY: '0' },
+      'LINPATH_MAX_EVALUATIONS_PER_KEY: expected an integer from 1 to 10000, got "0"',
+    ],
     [{ LINPATH_S3_TIMEOUT_MS: '5' }, 'LINPATH_S3_TIMEOUT_MS: expected an integer from 100 to 3600000, got "5"'],
-    [{ LINPATH_DB_STATEMENT_TIMEOUT_MS: '-1' }, 'LINPATH_DB_STATEMENT_TIMEOUT_MS: expected an integer from 0 to 86400000, got "-1"'],
+    [
+      { LINPATH_DB_STATEMENT_TIMEOUT_MS: '-1' },
+      'LINPATH_DB_STATEMENT_TIMEOUT_MS: expected an integer from 0 to 86400000, got "-1"',
+    ],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(message);

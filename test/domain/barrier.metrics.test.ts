@@ -16,7 +16,11 @@ interface Curve {
   loss: number[];
   accuracy: number[];
 }
-const mlp = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as { alphas: number[]; full: Curve; full_epoch5: Curve };
+const mlp = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as {
+  alphas: number[];
+  full: Curve;
+  full_epoch5: Curve;
+};
 const resnet = JSON.parse(readFileSync(fixturePath('resnet18/reference.json'), 'utf8')) as {
   alphas: number[];
   full: Curve;
@@ -111,7 +115,8 @@ describe('barrierMetrics on hand-made curves', () => {
       const n = 2 + Math.floor(random.next() * 12);
       const values = Array.from({ length: n }, () => Math.round(random.next() * 8) / 4);
       let expected = 0;
-      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expected = Math.max(expected, values[j]! - values[i]!);
+      for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++) expected = Math.max(expected, values[j]! - values[i]!);
       const alphas = values.map((_, i) => i / (n - 1));
       expect(barrierMetrics(alphas, values).mliDelta).toBe(expected);
     }
@@ -146,7 +151,10 @@ describe('barrierMetrics on hand-made curves', () => {
     expect(interior.heightAboveEndpoints).toBeNull();
     expect(interior.mliDelta).toBeNull();
     // Otherwise a falling curve with one diverged point in the middle.
-    expect(barrierMetrics(quarterAlphas, [1, 0.9, Number.NaN, 0.6, 0.5])).toMatchObject({ shape: CurveShape.BARRIER, monotonic: false });
+    expect(barrierMetrics(quarterAlphas, [1, 0.9, Number.NaN, 0.6, 0.5])).toMatchObject({
+      shape: CurveShape.BARRIER,
+      monotonic: false,
+    });
 
     const endpoint = barrierMetrics(quarterAlphas, [Number.NaN, 1, 0.5, 0.3, 0.2]);
     expect(endpoint.nonFinitePoints).toBe(1);
@@ -207,7 +215,8 @@ describe('pathBarrierMetrics', () => {
 });
 
 describe('barrierMetrics on the PyTorch reference curves', () => {
-  const points = (curve: Curve, alphas: number[]) => alphas.map((alpha, i) => ({ alpha, loss: curve.loss[i]!, accuracy: curve.accuracy[i]! }));
+  const points = (curve: Curve, alphas: number[]) =>
+    alphas.map((alpha, i) => ({ alpha, loss: curve.loss[i]!, accuracy: curve.accuracy[i]! }));
 
   it('MLP init → final (60 epochs): loss and error decay monotonically', () => {
     const { loss, error } = pathBarrierMetrics(points(mlp.full, mlp.alphas));
@@ -230,7 +239,8 @@ describe('barrierMetrics on the PyTorch reference curves', () => {
     expect(error.shape).toBe(CurveShape.BARRIER);
     const e = mlp.full_epoch5.accuracy.map((a) => 1 - a);
     let expected = 0;
-    for (let i = 0; i < e.length; i++) for (let j = i + 1; j < e.length; j++) expected = Math.max(expected, e[j]! - e[i]!);
+    for (let i = 0; i < e.length; i++)
+      for (let j = i + 1; j < e.length; j++) expected = Math.max(expected, e[j]! - e[i]!);
     expect(error.mliDelta).toBeCloseTo(expected, 12);
   });
 
@@ -249,13 +259,18 @@ describe('barrierMetrics on the PyTorch reference curves', () => {
     // default tolerance, and below a tolerance of more than one image the error curve is Frankle's plateau.
     expect(error.shape).toBe(CurveShape.BARRIER);
     expect(error.mliDelta).toBeCloseTo(0.002, 12);
-    const errorTolerant = pathBarrierMetrics(points(resnet.full, resnet.alphas), { error: { tolerance: 1.25 / 500 } }).error;
+    const errorTolerant = pathBarrierMetrics(points(resnet.full, resnet.alphas), {
+      error: { tolerance: 1.25 / 500 },
+    }).error;
     expect(errorTolerant.shape).toBe(CurveShape.PLATEAU);
   });
 
   it('ResNet-18 block-wise paths: stem and layer3 decay, layer1 and layer2 have barriers, layer4 and fc rise at the end', () => {
     const shapes = Object.fromEntries(
-      Object.entries(resnet.blockwise).map(([block, curve]) => [block, barrierMetrics(resnet.alphas, curve.loss).shape]),
+      Object.entries(resnet.blockwise).map(([block, curve]) => [
+        block,
+        barrierMetrics(resnet.alphas, curve.loss).shape,
+      ]),
     );
     expect(shapes).toEqual({
       stem: CurveShape.MONOTONIC_DECAY,
@@ -282,12 +297,22 @@ describe('barrierMetrics on the PyTorch reference curves', () => {
 
   it('classifies the block-wise barriers relative to the final loss', () => {
     const heights = Object.fromEntries(
-      Object.entries(resnet.blockwise).map(([block, curve]) => [block, barrierMetrics(resnet.alphas, curve.loss).heightAboveEndpoints!]),
+      Object.entries(resnet.blockwise).map(([block, curve]) => [
+        block,
+        barrierMetrics(resnet.alphas, curve.loss).heightAboveEndpoints!,
+      ]),
     );
     const endpointLoss = resnet.full.loss[10]!;
     const result = classifyLayerwise(heights, endpointLoss);
     expect(result.threshold).toBeCloseTo(DEFAULT_LAYERWISE_RELATIVE_THRESHOLD * endpointLoss, 15);
-    expect(result.blocks).toEqual({ stem: 'LOW', layer1: 'HIGH', layer2: 'HIGH', layer3: 'LOW', layer4: 'LOW', fc: 'LOW' });
+    expect(result.blocks).toEqual({
+      stem: 'LOW',
+      layer1: 'HIGH',
+      layer2: 'HIGH',
+      layer3: 'LOW',
+      layer4: 'LOW',
+      fc: 'LOW',
+    });
     expect(result.summary).toBe('HIGH_LAYERWISE_BARRIERS');
     // layer2 rises 0.67 above its start (68% of the final loss), layer1 0.12 (12%).
     const strict = classifyLayerwise(heights, endpointLoss, { relativeThreshold: 0.5 });

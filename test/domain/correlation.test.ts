@@ -8,7 +8,11 @@ import { ErrorCode } from '../../src/errors.js';
 /** r = (nΣxy − ΣxΣy) / √((nΣx² − (Σx)²)(nΣy² − (Σy)²)): the one-pass textbook form. */
 function textbookPearson(x: readonly number[], y: readonly number[]): number {
   const n = x.length;
-  let sx = 0, sy = 0, sxy = 0, sxx = 0, syy = 0;
+  let sx = 0,
+    sy = 0,
+    sxy = 0,
+    sxx = 0,
+    syy = 0;
   for (let i = 0; i < n; i++) {
     sx += x[i]!;
     sy += y[i]!;
@@ -25,7 +29,9 @@ const countingRanks = (v: readonly number[]): number[] =>
 
 /** τ_b = Σ_{i<j} sgn(Δx)sgn(Δy) / √(Σ_{i<j} sgn(Δx)² · Σ_{i<j} sgn(Δy)²). */
 function signKendall(x: readonly number[], y: readonly number[]): number {
-  let s = 0, tx = 0, ty = 0;
+  let s = 0,
+    tx = 0,
+    ty = 0;
   for (let i = 0; i < x.length; i++) {
     for (let j = i + 1; j < x.length; j++) {
       const a = Math.sign(x[i]! - x[j]!);
@@ -40,7 +46,9 @@ function signKendall(x: readonly number[], y: readonly number[]): number {
 
 function permutationsOf(n: number): number[][] {
   if (n === 1) return [[0]];
-  return permutationsOf(n - 1).flatMap((p) => Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)]));
+  return permutationsOf(n - 1).flatMap((p) =>
+    Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)]),
+  );
 }
 
 const expectBadInput = (fn: () => unknown, message: RegExp): void => {
@@ -67,11 +75,21 @@ describe('pearson, spearman, kendall', () => {
     expect(spearman(x, cubed)).toBe(1);
     expect(kendall(x, cubed)).toBe(1);
     expect(pearson(x, cubed)!).toBeLessThan(1);
-    expect(pearson(x, x.map((v) => 2 * v + 1))).toBeCloseTo(1, 15);
+    expect(
+      pearson(
+        x,
+        x.map((v) => 2 * v + 1),
+      ),
+    ).toBeCloseTo(1, 15);
     const reversed = cubed.map((v) => -v);
     expect(spearman(x, reversed)).toBe(-1);
     expect(kendall(x, reversed)).toBe(-1);
-    expect(pearson(x, x.map((v) => 7 - 3 * v))).toBeCloseTo(-1, 15);
+    expect(
+      pearson(
+        x,
+        x.map((v) => 7 - 3 * v),
+      ),
+    ).toBeCloseTo(-1, 15);
   });
 
   it('match scipy and independent formulas on a sample with ties', () => {
@@ -154,7 +172,17 @@ describe('correlate', () => {
     const y = [1.2, 0.4, 2.5, 1.9, 3.6, 2.8];
     const r = pearson(x, y)!;
     const all = permutationsOf(6);
-    const exact = all.filter((p) => Math.abs(textbookPearson(x, p.map((k) => y[k]!))) >= Math.abs(r) - 1e-9).length / all.length;
+    const exact =
+      all.filter(
+        (p) =>
+          Math.abs(
+            textbookPearson(
+              x,
+              p.map((k) => y[k]!),
+            ),
+          ) >=
+          Math.abs(r) - 1e-9,
+      ).length / all.length;
     const { pValue } = correlate(x, y);
     expect(Math.abs(pValue! - exact)).toBeLessThan(0.02); // binomial sd ≤ 0.005 at 10 000 permutations
   });
@@ -170,7 +198,14 @@ describe('correlate', () => {
   });
 
   it('reports null p-value and interval where Pearson is null, or when asked for none', () => {
-    expect(correlate([1, 2], [2, 1])).toEqual({ n: 2, pearson: null, spearman: null, kendall: null, pValue: null, ci95: null });
+    expect(correlate([1, 2], [2, 1])).toEqual({
+      n: 2,
+      pearson: null,
+      spearman: null,
+      kendall: null,
+      pValue: null,
+      ci95: null,
+    });
     expect(correlate([1, 1, 1, 1], [1, 2, 3, 4]).pValue).toBeNull();
     const none = correlate(x20, strong, { permutations: 0, bootstrap: 0 });
     expect(none.pValue).toBeNull();

@@ -91,8 +91,13 @@ describe('distance on the MLP fixture', () => {
 
   it('init → final matches the reference distances to 1e-6', () => {
     const d = ref.distances;
-    expect(distanceTensors('LAYERWISE_NORMALIZED', init.tensors).map((t) => t.name)).toEqual(d.liu2020_tensors__conv_linear_weights);
-    expectRelative(distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors), d.liu2020_mean_rel_fro__conv_linear_weights);
+    expect(distanceTensors('LAYERWISE_NORMALIZED', init.tensors).map((t) => t.name)).toEqual(
+      d.liu2020_tensors__conv_linear_weights,
+    );
+    expectRelative(
+      distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors),
+      d.liu2020_mean_rel_fro__conv_linear_weights,
+    );
     expectRelative(distance('L2', init.floats, final.floats, init.tensors), d.global_l2__parameters);
     expectRelative(distance('RELATIVE_L2', init.floats, final.floats, init.tensors), d.global_rel_l2__parameters);
     expectRelative(distance('COSINE', init.floats, final.floats, init.tensors), cosineFromNorms(d));
@@ -101,7 +106,10 @@ describe('distance on the MLP fixture', () => {
 
   it('init → epoch 5 matches the reference distances to 1e-6', () => {
     const d = ref.distances_epoch5!;
-    expectRelative(distance('LAYERWISE_NORMALIZED', init.floats, epoch5.floats, init.tensors), d.liu2020_mean_rel_fro__conv_linear_weights);
+    expectRelative(
+      distance('LAYERWISE_NORMALIZED', init.floats, epoch5.floats, init.tensors),
+      d.liu2020_mean_rel_fro__conv_linear_weights,
+    );
     expectRelative(distance('L2', init.floats, epoch5.floats, init.tensors), d.global_l2__parameters);
     expectRelative(distance('RELATIVE_L2', init.floats, epoch5.floats, init.tensors), d.global_rel_l2__parameters);
     expectRelative(distance('COSINE', init.floats, epoch5.floats, init.tensors), cosineFromNorms(d));
@@ -110,12 +118,18 @@ describe('distance on the MLP fixture', () => {
   it('restricted to one layer', () => {
     const fc2 = new Set(['fc2.weight', 'fc2.bias']);
     const t = ref.distances.per_tensor;
-    expectRelative(distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors, fc2), t['fc2.weight']!.rel!);
+    expectRelative(
+      distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors, fc2),
+      t['fc2.weight']!.rel!,
+    );
     expectRelative(
       distance('L2', init.floats, final.floats, init.tensors, fc2),
       Math.hypot(t['fc2.weight']!.diff_fro, t['fc2.bias']!.diff_fro),
     );
-    expectRelative(distance('COSINE', init.floats, final.floats, init.tensors, fc2), cosineFromNorms(ref.distances, fc2));
+    expectRelative(
+      distance('COSINE', init.floats, final.floats, init.tensors, fc2),
+      cosineFromNorms(ref.distances, fc2),
+    );
   });
 
   it('is zero (cosine one) from a state to itself', () => {
@@ -136,15 +150,24 @@ describe('distance on the ResNet-18 fixture', () => {
 
   it('covers the 21 conv + linear weights and the 62 parameters', () => {
     expect(init.tensors).toHaveLength(122);
-    expect(distanceTensors('LAYERWISE_NORMALIZED', init.tensors).map((t) => t.name)).toEqual(ref.distances.liu2020_tensors__conv_linear_weights);
+    expect(distanceTensors('LAYERWISE_NORMALIZED', init.tensors).map((t) => t.name)).toEqual(
+      ref.distances.liu2020_tensors__conv_linear_weights,
+    );
     const parameters = distanceTensors('L2', init.tensors).map((t) => t.name);
-    expect(parameters).toEqual(Object.entries(ref.distances.per_tensor).filter(([, t]) => t.is_parameter).map(([name]) => name));
+    expect(parameters).toEqual(
+      Object.entries(ref.distances.per_tensor)
+        .filter(([, t]) => t.is_parameter)
+        .map(([name]) => name),
+    );
     expect(parameters).toHaveLength(62);
   });
 
   it('init → final matches the reference distances to 1e-6', () => {
     const d = ref.distances;
-    expectRelative(distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors), d.liu2020_mean_rel_fro__conv_linear_weights);
+    expectRelative(
+      distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors),
+      d.liu2020_mean_rel_fro__conv_linear_weights,
+    );
     expectRelative(distance('L2', init.floats, final.floats, init.tensors), d.global_l2__parameters);
     expectRelative(distance('RELATIVE_L2', init.floats, final.floats, init.tensors), d.global_rel_l2__parameters);
     expectRelative(distance('COSINE', init.floats, final.floats, init.tensors), cosineFromNorms(d));
@@ -160,16 +183,21 @@ describe('distance on the ResNet-18 fixture', () => {
       const expectedLiu = weights.reduce((s, n) => s + t[n]!.rel!, 0) / weights.length;
       expectRelative(distance('L2', init.floats, final.floats, init.tensors, set), expectedL2);
       expectRelative(distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors, set), expectedLiu);
-      expectRelative(distance('COSINE', init.floats, final.floats, init.tensors, set), cosineFromNorms(ref.distances, set));
+      expectRelative(
+        distance('COSINE', init.floats, final.floats, init.tensors, set),
+        cosineFromNorms(ref.distances, set),
+      );
     }
   });
 
   it('rejects a selection whose relative distance is undefined', () => {
     // BatchNorm biases start at zero.
-    expect(() => distance('RELATIVE_L2', init.floats, final.floats, init.tensors, new Set(['bn1.bias']))).toThrow(/‖θ_0‖₂ = 0/);
-    expect(() => distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors, new Set(['bn1.weight', 'bn1.bias']))).toThrow(
-      /expected at least one conv or linear weight/,
+    expect(() => distance('RELATIVE_L2', init.floats, final.floats, init.tensors, new Set(['bn1.bias']))).toThrow(
+      /‖θ_0‖₂ = 0/,
     );
+    expect(() =>
+      distance('LAYERWISE_NORMALIZED', init.floats, final.floats, init.tensors, new Set(['bn1.weight', 'bn1.bias'])),
+    ).toThrow(/expected at least one conv or linear weight/);
   });
 });
 
@@ -197,7 +225,10 @@ describe('distance on hand-made states', () => {
     expect(distance(DistanceMetric.LAYERWISE_NORMALIZED, from, to, tensors)).toBe(1); // ‖(3,4)‖ / ‖(3,4)‖
     expect(distance(DistanceMetric.L2, from, to, tensors)).toBeCloseTo(Math.sqrt(9 + 16 + 4), 14);
     expect(distance(DistanceMetric.RELATIVE_L2, from, to, tensors)).toBeCloseTo(Math.sqrt(29) / Math.sqrt(26), 14);
-    expect(distance(DistanceMetric.COSINE, from, to, tensors)).toBeCloseTo((18 + 32 + 1) / (Math.sqrt(26) * Math.sqrt(36 + 64 + 4 + 1)), 14);
+    expect(distance(DistanceMetric.COSINE, from, to, tensors)).toBeCloseTo(
+      (18 + 32 + 1) / (Math.sqrt(26) * Math.sqrt(36 + 64 + 4 + 1)),
+      14,
+    );
     expect(distanceTensors('L2', tensors).map((t) => t.name)).toEqual(['fc.weight', 'fc.bias', 'bn.weight']);
   });
 
@@ -210,7 +241,10 @@ describe('distance on hand-made states', () => {
         expect((error as { code?: string }).code).toBe(ErrorCode.BAD_USER_INPUT);
       }
     };
-    bad(() => distance('LAYERWISE_NORMALIZED', from, to, tensors, new Set(['fc.bias'])), /at least one conv or linear weight/);
+    bad(
+      () => distance('LAYERWISE_NORMALIZED', from, to, tensors, new Set(['fc.bias'])),
+      /at least one conv or linear weight/,
+    );
     bad(() => distance('L2', from, to, tensors, new Set(['bn.running_mean'])), /at least one parameter/);
     bad(() => distance('L2', from, to, tensors, new Set(['layer9.weight'])), /not in the model: "layer9.weight"/);
     const zero = state([0, 0], 1, 1, 0);

@@ -41,8 +41,14 @@ describe('interpolateTensor', () => {
 
 describe('interpolateState', () => {
   it('moves only the named tensors and takes every other from `to` (Eq. 2)', () => {
-    const from = new Map([['w', Float32Array.from([0, 0])], ['b', Float32Array.from([0])]]);
-    const to = new Map([['w', Float32Array.from([2, 4])], ['b', Float32Array.from([8])]]);
+    const from = new Map([
+      ['w', Float32Array.from([0, 0])],
+      ['b', Float32Array.from([0])],
+    ]);
+    const to = new Map([
+      ['w', Float32Array.from([2, 4])],
+      ['b', Float32Array.from([8])],
+    ]);
     const state = interpolateState(from, to, 0.5, new Set(['w']));
     expect(state.get('w')).toEqual(Float32Array.from([1, 2]));
     expect(state.get('b')).toBe(to.get('b'));

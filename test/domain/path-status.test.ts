@@ -9,7 +9,12 @@ describe('pathStatus', () => {
   const alphas = [0, 0.5, 1];
 
   it('is COMPLETE when every requested α is stored, whatever else the path has', () => {
-    const result = pathStatus({ alphas, points: [point(0), point(0.5), point(1), point(2)], tasks: [task(0.25, 'active')], failed: false });
+    const result = pathStatus({
+      alphas,
+      points: [point(0), point(0.5), point(1), point(2)],
+      tasks: [task(0.25, 'active')],
+      failed: false,
+    });
     expect(result).toEqual({ status: 'COMPLETE', progress: { done: 3, total: 3, etaSeconds: 0 }, jobFailed: false });
   });
 
@@ -33,7 +38,14 @@ describe('pathStatus', () => {
   });
 
   it('is PENDING while missing alphas wait in the queue (or for a retry), with no ETA before a first point', () => {
-    expect(pathStatus({ alphas, points: [], tasks: [task(0, 'created'), task(0.5, 'retry'), task(1, 'created')], failed: false })).toEqual({
+    expect(
+      pathStatus({
+        alphas,
+        points: [],
+        tasks: [task(0, 'created'), task(0.5, 'retry'), task(1, 'created')],
+        failed: false,
+      }),
+    ).toEqual({
       status: 'PENDING',
       progress: { done: 0, total: 3, etaSeconds: null },
       jobFailed: false,
@@ -43,16 +55,27 @@ describe('pathStatus', () => {
   it('is PARTIAL when missing alphas are not queued, or only by jobs that ended without failing (a stale task)', () => {
     expect(pathStatus({ alphas, points: [point(0)], tasks: [], failed: false }).status).toBe('PARTIAL');
     for (const state of ['completed', 'cancelled', null] as const) {
-      expect(pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, state), task(1, state)], failed: false }).status).toBe('PARTIAL');
+      expect(
+        pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, state), task(1, state)], failed: false }).status,
+      ).toBe('PARTIAL');
     }
   });
 
   it('is FAILED when the job of a missing α ran out of retries, unless the α was queued again', () => {
-    expect(pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, 'failed'), task(1, 'created')], failed: false })).toMatchObject({
+    expect(
+      pathStatus({ alphas, points: [point(0)], tasks: [task(0.5, 'failed'), task(1, 'created')], failed: false }),
+    ).toMatchObject({
       status: 'FAILED',
       jobFailed: true,
     });
-    expect(pathStatus({ alphas, points: [point(0), point(0.5)], tasks: [task(0.5, 'failed'), task(1, 'created')], failed: false })).toMatchObject({
+    expect(
+      pathStatus({
+        alphas,
+        points: [point(0), point(0.5)],
+        tasks: [task(0.5, 'failed'), task(1, 'created')],
+        failed: false,
+      }),
+    ).toMatchObject({
       status: 'PENDING',
       jobFailed: false,
     });
@@ -63,7 +86,13 @@ describe('pathStatus', () => {
   });
 
   it('calls COMPLETE, FAILED and PARTIAL settled, and not PENDING or RUNNING', () => {
-    expect(['COMPLETE', 'FAILED', 'PARTIAL', 'PENDING', 'RUNNING'].map((s) => isSettled(s as never))).toEqual([true, true, true, false, false]);
+    expect(['COMPLETE', 'FAILED', 'PARTIAL', 'PENDING', 'RUNNING'].map((s) => isSettled(s as never))).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });
 

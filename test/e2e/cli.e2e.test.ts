@@ -80,16 +80,31 @@ const REGISTRY = /* GraphQL */ `
           id
           name
           architecture
-          checkpoints { id step role sha256 }
+          checkpoints {
+            id
+            step
+            role
+            sha256
+          }
         }
       }
     }
-    datasets { id name split exampleCount }
+    datasets {
+      id
+      name
+      split
+      exampleCount
+    }
   }
 `;
 
 interface Registry {
-  runs: Array<{ id: string; name: string; architecture: string | null; checkpoints: Array<{ id: string; step: number; role: string; sha256: string | null }> }>;
+  runs: Array<{
+    id: string;
+    name: string;
+    architecture: string | null;
+    checkpoints: Array<{ id: string; step: number; role: string; sha256: string | null }>;
+  }>;
   datasets: Array<{ id: string; name: string; split: string; exampleCount: number }>;
 }
 
@@ -97,78 +112,100 @@ interface Registry {
 async function readRegistry(server: RunningServer): Promise<Registry> {
   const body = await server.graphql(REGISTRY);
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
-  return { runs: body.data.runs.edges.map((edge: { node: Registry['runs'][number] }) => edge.node), datasets: body.data.datasets };
+  return {
+    runs: body.data.runs.edges.map((edge: { node: Registry['runs'][number] }) => edge.node),
+    datasets: body.data.datasets,
+  };
 }
 
 beforeAll(() => buildOnce(), 180_000);
 afterAll(killLeftovers);
 
-describe.skipIf(postgresMode)('linpath start with the demo (skipped with DATABASE_URL: the demo loads only into an empty embedded database)', () => {
-  let environment: Environment;
-  let server: RunningServer | undefined;
-  afterAll(async () => {
-    await server?.stop();
-    await environment?.cleanup();
-  });
+describe.skipIf(postgresMode)(
+  'linpath start with the demo (skipped with DATABASE_URL: the demo loads only into an empty embedded database)',
+  () => {
+    let environment: Environment;
+    let server: RunningServer | undefined;
+    afterAll(async () => {
+      await server?.stop();
+      await environment?.cleanup();
+    });
 
-  it('serves the demo runs (PyTorch, then three trained with TensorFlow.js), the spiral datasets and a healthy /healthz', async () => {
-    environment = await freshEnvironment();
-    server = await startServer(environment.vars); // LINPATH_DEMO unset: on, as for `npm start`
+    it('serves the demo runs (PyTorch, then three trained with TensorFlow.js), the spiral datasets and a healthy /healthz', async () => {
+      environment = await freshEnvironment();
+      server = await startServer(environment.vars); // LINPATH_DEMO unset: on, as for `npm start`
 
-    const health = await fetch(new URL('/healthz', server.url));
-    expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', database: 'ok', store: 'ok' });
+      const health = await fetch(new URL('/healthz', server.url));
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok', database: 'ok', store: 'ok' });
 
-    // The PyTorch run is there at once; the tfjs runs are trained in the background after the server answers.
-    let registry = await readRegistry(server);
-    expect(registry.runs[0]!.name).toBe('demo-spiral-mlp-adam');
-    const expectedRuns = ['demo-spiral-mlp-adam', 'demo-spiral-mlp-tfjs-seed1', 'demo-spiral-mlp-tfjs-seed2', 'demo-spiral-mlp-tfjs-seed3'];
-    for (let waited = 0; registry.runs.filter((r) => r.checkpoints.length === 3).length < 4 && waited < 120_000; waited += 1000) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      registry = await readRegistry(server);
-    }
-    const { runs, datasets } = registry;
-    expect(runs.map((run) => run.name)).toEqual(expectedRuns);
-    for (const run of runs) {
-      expect(run.architecture).toBe('mlp');
-      expect(run.checkpoints.map(({ step, role }) => ({ step, role }))).toEqual([
-        { step: 0, role: 'INITIAL' },
-        { step: 100, role: 'INTERMEDIATE' },
-        { step: 1200, role: 'FINAL' },
+      // The PyTorch run is there at once; the tfjs runs are trained in the background after the server answers.
+      let registry = await readRegistry(server);
+      expect(registry.runs[0]!.name).toBe('demo-spiral-mlp-adam');
+      const expectedRuns = [
+        'demo-spiral-mlp-adam',
+        'demo-spiral-mlp-tfjs-seed1',
+        'demo-spiral-mlp-tfjs-seed2',
+        'demo-spiral-mlp-tfjs-seed3',
+      ];
+      for (
+        let waited = 0;
+        registry.runs.filter((r) => r.checkpoints.length === 3).length < 4 && waited < 120_000;
+        waited += 1000
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        registry = await readRegistry(server);
+      }
+      const { runs, datasets } = registry;
+      expect(runs.map((run) => run.name)).toEqual(expectedRuns);
+      for (const run of runs) {
+        expect(run.architecture).toBe('mlp');
+        expect(run.checkpoints.map(({ step, role }) => ({ step, role }))).toEqual([
+          { step: 0, role: 'INITIAL' },
+          { step: 100, role: 'INTERMEDIATE' },
+          { step: 1200, role: 'FINAL' },
+        ]);
+      }
+      expect(datasets.map(({ name, split, exampleCount }) => ({ name, split, exampleCount }))).toEqual([
+        { name: 'spiral', split: 'TRAIN', exampleCount: 10000 },
+        { name: 'spiral', split: 'TEST', exampleCount: 5000 },
       ]);
-    }
-    expect(datasets.map(({ name, split, exampleCount }) => ({ name, split, exampleCount }))).toEqual([
-      { name: 'spiral', split: 'TRAIN', exampleCount: 10000 },
-      { name: 'spiral', split: 'TEST', exampleCount: 5000 },
-    ]);
 
-    // A curve between a demo run's initial and final checkpoints: the PyTorch run reproduces the fixture,
-    // and the tfjs-trained runs learned (their final state beats their initial one).
-    const test = datasets.find((d) => d.split === 'TEST')!;
-    const curve = async (run: (typeof runs)[number]) => {
-      const body = await server!.graphql(
-        `query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { points { alpha loss accuracy n cached } } }`,
-        { input: { from: run.checkpoints[0]!.id, to: run.checkpoints[2]!.id, dataset: test.id } },
+      // A curve between a demo run's initial and final checkpoints: the PyTorch run reproduces the fixture,
+      // and the tfjs-trained runs learned (their final state beats their initial one).
+      const test = datasets.find((d) => d.split === 'TEST')!;
+      const curve = async (run: (typeof runs)[number]) => {
+        const body = await server!.graphql(
+          `query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { points { alpha loss accuracy n cached } } }`,
+          { input: { from: run.checkpoints[0]!.id, to: run.checkpoints[2]!.id, dataset: test.id } },
+        );
+        expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+        return body.data.interpolationPath.points as Array<{
+          alpha: number;
+          loss: number;
+          accuracy: number;
+          n: number;
+          cached: boolean;
+        }>;
+      };
+      const pytorch = await curve(runs[0]!);
+      const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
+      expect(pytorch.map((p) => p.alpha)).toEqual(reference.alphas);
+      pytorch.forEach((p, i) =>
+        expect(Math.abs(p.loss - reference.full.loss[i]) / reference.full.loss[i]).toBeLessThan(1e-5),
       );
-      expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
-      return body.data.interpolationPath.points as Array<{ alpha: number; loss: number; accuracy: number; n: number; cached: boolean }>;
-    };
-    const pytorch = await curve(runs[0]!);
-    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
-    expect(pytorch.map((p) => p.alpha)).toEqual(reference.alphas);
-    pytorch.forEach((p, i) => expect(Math.abs(p.loss - reference.full.loss[i]) / reference.full.loss[i]).toBeLessThan(1e-5));
-    for (const run of runs.slice(1)) {
-      const points = await curve(run);
-      expect(points).toHaveLength(11);
-      expect(points.every((p) => p.n === 5000 && !p.cached)).toBe(true);
-      expect(points[10]!.loss).toBeLessThan(points[0]!.loss);
-      expect(points[10]!.accuracy).toBeGreaterThan(0.7);
-    }
-    expect((await curve(runs[1]!)).every((p) => p.cached)).toBe(true);
+      for (const run of runs.slice(1)) {
+        const points = await curve(run);
+        expect(points).toHaveLength(11);
+        expect(points.every((p) => p.n === 5000 && !p.cached)).toBe(true);
+        expect(points[10]!.loss).toBeLessThan(points[0]!.loss);
+        expect(points[10]!.accuracy).toBeGreaterThan(0.7);
+      }
+      expect((await curve(runs[1]!)).every((p) => p.cached)).toBe(true);
 
-    // The analytics over the demo study, through the GraphQL layer.
-    const analytics = await server!.graphql(
-      `query ($from: ID!, $to: ID!, $test: ID!) {
+      // The analytics over the demo study, through the GraphQL layer.
+      const analytics = await server!.graphql(
+        `query ($from: ID!, $to: ID!, $test: ID!) {
         interpolationPath(input: { from: $from, to: $to, dataset: $test }) { barrier { shape frankleHeight mliDelta } errorBarrier(tolerance: 0.001) { shape } }
         distance(from: $from, to: $to, metric: LAYERWISE_NORMALIZED) { value tensorCount cached }
         runs(filter: { tags: ["demo"] }, orderBy: { field: NAME, direction: ASC }) { edges { node { name testAccuracy trainAccuracy(evaluate: false) } } }
@@ -176,19 +213,26 @@ describe.skipIf(postgresMode)('linpath start with the demo (skipped with DATABAS
           overall { n pearson } groups { values overall { n } } points { run { name } x y } missing { run { name } reason }
         }
       }`,
-      { from: runs[0]!.checkpoints[0]!.id, to: runs[0]!.checkpoints[2]!.id, test: test.id },
-    );
-    expect(analytics.errors, JSON.stringify(analytics.errors)).toBeUndefined();
-    const { interpolationPath, distance, correlation } = analytics.data;
-    expect(interpolationPath.barrier).toMatchObject({ shape: 'MONOTONIC_DECAY', mliDelta: 0 });
-    expect(distance).toMatchObject({ tensorCount: 3, cached: false });
-    expect(Math.abs(distance.value - reference.distances.liu2020_mean_rel_fro__conv_linear_weights) / distance.value).toBeLessThan(1e-6);
-    expect(analytics.data.runs.edges[0].node).toMatchObject({ name: 'demo-spiral-mlp-adam', testAccuracy: reference.full.accuracy[10], trainAccuracy: null });
-    expect(correlation.overall.n).toBe(4);
-    expect(correlation.missing).toEqual([]);
-    expect(correlation.groups.map((g: { values: unknown[] }) => g.values)).toEqual([['pytorch'], ['tfjs']]);
-  }, 180_000);
-});
+        { from: runs[0]!.checkpoints[0]!.id, to: runs[0]!.checkpoints[2]!.id, test: test.id },
+      );
+      expect(analytics.errors, JSON.stringify(analytics.errors)).toBeUndefined();
+      const { interpolationPath, distance, correlation } = analytics.data;
+      expect(interpolationPath.barrier).toMatchObject({ shape: 'MONOTONIC_DECAY', mliDelta: 0 });
+      expect(distance).toMatchObject({ tensorCount: 3, cached: false });
+      expect(
+        Math.abs(distance.value - reference.distances.liu2020_mean_rel_fro__conv_linear_weights) / distance.value,
+      ).toBeLessThan(1e-6);
+      expect(analytics.data.runs.edges[0].node).toMatchObject({
+        name: 'demo-spiral-mlp-adam',
+        testAccuracy: reference.full.accuracy[10],
+        trainAccuracy: null,
+      });
+      expect(correlation.overall.n).toBe(4);
+      expect(correlation.missing).toEqual([]);
+      expect(correlation.groups.map((g: { values: unknown[] }) => g.values)).toEqual([['pytorch'], ['tfjs']]);
+    }, 180_000);
+  },
+);
 
 describe('importing with the CLI while a server runs', () => {
   let environment: Environment;
@@ -205,7 +249,10 @@ describe('importing with the CLI while a server runs', () => {
   });
 
   const importFinal = () =>
-    runCli(['import', 'checkpoint', FINAL, '--run', 'e2e-mlp', '--step', '1200', '--role', 'final', '--arch', 'mlp'], cliEnv);
+    runCli(
+      ['import', 'checkpoint', FINAL, '--run', 'e2e-mlp', '--step', '1200', '--role', 'final', '--arch', 'mlp'],
+      cliEnv,
+    );
 
   it('uploads and registers a checkpoint that GraphQL then describes tensor by tensor', async () => {
     const result = await importFinal();
@@ -258,7 +305,9 @@ describe('importing with the CLI while a server runs', () => {
       run: { id: run.id, name: 'e2e-mlp' },
     });
 
-    const runBody = await server.graphql(`query ($id: ID!) { run(id: $id) { name architecture checkpoints { id } } }`, { id: run.id });
+    const runBody = await server.graphql(`query ($id: ID!) { run(id: $id) { name architecture checkpoints { id } } }`, {
+      id: run.id,
+    });
     expect(runBody.errors, JSON.stringify(runBody.errors)).toBeUndefined();
     expect(runBody.data.run).toEqual({ name: 'e2e-mlp', architecture: 'mlp', checkpoints: [{ id: checkpoint.id }] });
   });
@@ -267,7 +316,13 @@ describe('importing with the CLI while a server runs', () => {
     const result = await runCli(['import', 'dataset', TEST_SET, '--name', 'spiral', '--split', 'test'], cliEnv);
     expect(result.code, result.stderr).toBe(0);
     expect(result.json).toMatchObject({
-      dataset: { id: expect.stringMatching(UUID), name: 'spiral', split: 'TEST', exampleCount: 5000, sha256: sha256Of(TEST_SET) },
+      dataset: {
+        id: expect.stringMatching(UUID),
+        name: 'spiral',
+        split: 'TEST',
+        exampleCount: 5000,
+        sha256: sha256Of(TEST_SET),
+      },
     });
 
     const body = await server.graphql(
@@ -302,7 +357,10 @@ describe('importing with the CLI while a server runs', () => {
     expect(again.json.run.id).toBe(first.json.run.id);
     expect(again.json.checkpoint.created).toBe(false);
 
-    const other = await runCli(['import', 'checkpoint', INIT, '--run', 'e2e-mlp', '--step', '1200', '--role', 'final'], cliEnv);
+    const other = await runCli(
+      ['import', 'checkpoint', INIT, '--run', 'e2e-mlp', '--step', '1200', '--role', 'final'],
+      cliEnv,
+    );
     expect(other.code, other.stderr).toBe(4);
     expect(other.stderr).toMatch(/^linpath: CONFLICT: run \S+ already has a FINAL checkpoint/);
     expect(other.stderr).toContain(first.json.checkpoint.id);
@@ -310,15 +368,30 @@ describe('importing with the CLI while a server runs', () => {
 
     const { runs } = await readRegistry(server);
     const run = runs.find((r) => r.name === 'e2e-mlp');
-    expect(run?.checkpoints).toEqual([{ id: first.json.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 }]);
+    expect(run?.checkpoints).toEqual([
+      { id: first.json.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 },
+    ]);
   });
 
   it('prints a path with `linpath path`: JSON, then a table of stored points; bad alphas exit 2', async () => {
-    const init = await runCli(['import', 'checkpoint', INIT, '--run', 'e2e-mlp', '--step', '0', '--role', 'initial'], cliEnv);
+    const init = await runCli(
+      ['import', 'checkpoint', INIT, '--run', 'e2e-mlp', '--step', '0', '--role', 'initial'],
+      cliEnv,
+    );
     expect(init.code, init.stderr).toBe(0);
     const final = await importFinal();
     const dataset = await runCli(['import', 'dataset', TEST_SET, '--name', 'spiral', '--split', 'test'], cliEnv);
-    const args = ['path', '--from', init.json.checkpoint.id, '--to', final.json.checkpoint.id, '--dataset', dataset.json.dataset.id, '--alphas', '0:1:0.5'];
+    const args = [
+      'path',
+      '--from',
+      init.json.checkpoint.id,
+      '--to',
+      final.json.checkpoint.id,
+      '--dataset',
+      dataset.json.dataset.id,
+      '--alphas',
+      '0:1:0.5',
+    ];
 
     const json = await runCli([...args, '--json'], cliEnv);
     expect(json.code, json.stderr).toBe(0);
@@ -345,7 +418,9 @@ describe('importing with the CLI while a server runs', () => {
     expect(bad.stderr).toMatch(/^linpath: BAD_USER_INPUT: option '--alphas <list>' argument '0,x' is invalid/);
     const unknownBlock = await runCli([...args, '--blocks', 'layer9'], cliEnv);
     expect(unknownBlock.code).toBe(2);
-    expect(unknownBlock.stderr).toMatch(/^linpath: BAD_USER_INPUT: blocks: "layer9" names no floating-point tensor of mlp/);
+    expect(unknownBlock.stderr).toMatch(
+      /^linpath: BAD_USER_INPUT: blocks: "layer9" names no floating-point tensor of mlp/,
+    );
   }, 90_000);
 });
 
@@ -378,7 +453,16 @@ describe('malformed input registers nothing', () => {
   };
 
   const checkpointArgs = (file: string, ...extra: string[]) => [
-    'import', 'checkpoint', file, '--run', 'e2e-bad', '--step', '3', '--role', 'final', ...extra,
+    'import',
+    'checkpoint',
+    file,
+    '--run',
+    'e2e-bad',
+    '--step',
+    '3',
+    '--role',
+    'final',
+    ...extra,
   ];
 
   // [case, CLI arguments (a function: the scratch directory exists only once beforeAll ran), exit code, message]
@@ -450,9 +534,24 @@ describe('malformed input registers nothing', () => {
 
   // [case, uri (a function: the bucket is known once beforeAll ran), code, message]
   const uriCases: Array<[string, () => string, string, RegExp]> = [
-    ['an https URL', () => 'https://example.com/x', 'BAD_USER_INPUT', /^uri: expected s3:\/\/<bucket>\/<key> with bucket /],
-    ['another bucket', () => 's3://other-bucket/x', 'BAD_USER_INPUT', /^uri: bucket "other-bucket" is not configured for linpath/],
-    ['a key with ".."', () => `s3://${environment.bucket}/../x`, 'BAD_USER_INPUT', /^uri: expected a key of non-empty path segments without "\."/],
+    [
+      'an https URL',
+      () => 'https://example.com/x',
+      'BAD_USER_INPUT',
+      /^uri: expected s3:\/\/<bucket>\/<key> with bucket /,
+    ],
+    [
+      'another bucket',
+      () => 's3://other-bucket/x',
+      'BAD_USER_INPUT',
+      /^uri: bucket "other-bucket" is not configured for linpath/,
+    ],
+    [
+      'a key with ".."',
+      () => `s3://${environment.bucket}/../x`,
+      'BAD_USER_INPUT',
+      /^uri: expected a key of non-empty path segments without "\."/,
+    ],
   ];
 
   it.each(uriCases)('GraphQL: registerCheckpoint of %s is refused', async (_case, uri, code, message) => {
@@ -474,10 +573,14 @@ describe('malformed input registers nothing', () => {
     await expectNothingRegistered();
 
     // A checkpoint needs its run first (else NOT_FOUND names the run, not the object).
-    const created = await server.graphql(`mutation { createRun(input: { name: "e2e-empty", architecture: "mlp" }) { id } }`);
+    const created = await server.graphql(
+      `mutation { createRun(input: { name: "e2e-empty", architecture: "mlp" }) { id } }`,
+    );
     expect(created.errors, JSON.stringify(created.errors)).toBeUndefined();
     const checkpoint = await server.graphql(REGISTER_CHECKPOINT, { uri, run: 'e2e-empty' });
-    expect(checkpoint.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['NOT_FOUND', `no object at ${uri}`]]);
+    expect(checkpoint.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([
+      ['NOT_FOUND', `no object at ${uri}`],
+    ]);
     expect(await readRegistry(server)).toEqual({
       runs: [{ id: created.data.createRun.id, name: 'e2e-empty', architecture: 'mlp', checkpoints: [] }],
       datasets: [],
@@ -485,49 +588,58 @@ describe('malformed input registers nothing', () => {
   });
 });
 
-describe.skipIf(postgresMode)('embedded services without a running server (embedded only: DATABASE_URL means no embedded services)', () => {
-  let environment: Environment;
-  let server: RunningServer | undefined;
-  let imported: { run: { id: string }; checkpoint: { id: string } } | undefined;
-  beforeAll(async () => {
-    environment = await freshEnvironment();
-  }, 90_000);
-  afterAll(async () => {
-    await server?.stop();
-    await environment?.cleanup();
-  });
+describe.skipIf(postgresMode)(
+  'embedded services without a running server (embedded only: DATABASE_URL means no embedded services)',
+  () => {
+    let environment: Environment;
+    let server: RunningServer | undefined;
+    let imported: { run: { id: string }; checkpoint: { id: string } } | undefined;
+    beforeAll(async () => {
+      environment = await freshEnvironment();
+    }, 90_000);
+    afterAll(async () => {
+      await server?.stop();
+      await environment?.cleanup();
+    });
 
-  it('the CLI hosts them itself, and a server started later on the same LINPATH_HOME shows what it imported', async () => {
-    const result = await runCli(['import', 'checkpoint', FINAL, '--run', 'offline-mlp', '--step', '1200', '--role', 'final', '--arch', 'mlp'], environment.vars);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.json.checkpoint.sha256).toBe(FINAL_SHA256);
-    imported = result.json;
-    // The CLI let go of LINPATH_HOME when it finished.
-    expect(existsSync(path.join(environment.home, 'embedded.lock'))).toBe(false);
-    expect(existsSync(path.join(environment.home, 'runtime.json'))).toBe(false);
+    it('the CLI hosts them itself, and a server started later on the same LINPATH_HOME shows what it imported', async () => {
+      const result = await runCli(
+        ['import', 'checkpoint', FINAL, '--run', 'offline-mlp', '--step', '1200', '--role', 'final', '--arch', 'mlp'],
+        environment.vars,
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.json.checkpoint.sha256).toBe(FINAL_SHA256);
+      imported = result.json;
+      // The CLI let go of LINPATH_HOME when it finished.
+      expect(existsSync(path.join(environment.home, 'embedded.lock'))).toBe(false);
+      expect(existsSync(path.join(environment.home, 'runtime.json'))).toBe(false);
 
-    // The demo is on (LINPATH_DEMO unset) but must not mix into a registry that already has runs.
-    server = await startServer(environment.vars);
-    const { runs } = await readRegistry(server);
-    expect(runs).toEqual([
-      {
-        id: imported!.run.id,
-        name: 'offline-mlp',
-        architecture: 'mlp',
-        checkpoints: [{ id: imported!.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 }],
-      },
-    ]);
-  }, 90_000);
+      // The demo is on (LINPATH_DEMO unset) but must not mix into a registry that already has runs.
+      server = await startServer(environment.vars);
+      const { runs } = await readRegistry(server);
+      expect(runs).toEqual([
+        {
+          id: imported!.run.id,
+          name: 'offline-mlp',
+          architecture: 'mlp',
+          checkpoints: [{ id: imported!.checkpoint.id, step: 1200, role: 'FINAL', sha256: FINAL_SHA256 }],
+        },
+      ]);
+    }, 90_000);
 
-  it('a second server on the same LINPATH_HOME exits with "already serves" and the first keeps serving', async () => {
-    server ??= await startServer(environment.vars);
-    const second = startServer(environment.vars);
-    await expect(second).rejects.toMatchObject({ status: 6, message: expect.stringMatching(/already serves LINPATH_HOME=/) });
-    expect(await server.graphql('{ runs { edges { node { id } } } }')).not.toHaveProperty('errors');
-    const health = await fetch(new URL('/healthz', server.url));
-    expect(await health.json()).toMatchObject({ status: 'ok' });
-  }, 90_000);
-});
+    it('a second server on the same LINPATH_HOME exits with "already serves" and the first keeps serving', async () => {
+      server ??= await startServer(environment.vars);
+      const second = startServer(environment.vars);
+      await expect(second).rejects.toMatchObject({
+        status: 6,
+        message: expect.stringMatching(/already serves LINPATH_HOME=/),
+      });
+      expect(await server.graphql('{ runs { edges { node { id } } } }')).not.toHaveProperty('errors');
+      const health = await fetch(new URL('/healthz', server.url));
+      expect(await health.json()).toMatchObject({ status: 'ok' });
+    }, 90_000);
+  },
+);
 
 describe('API keys', () => {
   let environment: Environment;
@@ -537,39 +649,60 @@ describe('API keys', () => {
     await environment?.cleanup();
   });
 
-  it.skipIf(postgresMode)('the first embedded start prints an admin key once and writes it to LINPATH_HOME/admin-key (0600)', async () => {
-    environment = await freshEnvironment();
-    server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
-    const key = server.adminKey()!;
-    expect(key).toMatch(/^lp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
-    expect(server.output()).toContain(`created an admin API key (shown once; also in ${path.join(environment.home, 'admin-key')}, mode 0600): ${key}`);
-    expect(statSync(path.join(environment.home, 'admin-key')).mode & 0o777).toBe(0o600);
-    await server.stop();
-    server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
-    expect(server.output()).not.toContain('created an admin API key');
-  }, 90_000);
+  it.skipIf(postgresMode)(
+    'the first embedded start prints an admin key once and writes it to LINPATH_HOME/admin-key (0600)',
+    async () => {
+      environment = await freshEnvironment();
+      server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+      const key = server.adminKey()!;
+      expect(key).toMatch(/^lp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+      expect(server.output()).toContain(
+        `created an admin API key (shown once; also in ${path.join(environment.home, 'admin-key')}, mode 0600): ${key}`,
+      );
+      expect(statSync(path.join(environment.home, 'admin-key')).mode & 0o777).toBe(0o600);
+      await server.stop();
+      server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+      expect(server.output()).not.toContain('created an admin API key');
+    },
+    90_000,
+  );
 
   it('keys create, list and revoke from the CLI; mutations need a write key, the CLI none', async () => {
     environment ??= await freshEnvironment();
     server ??= await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
     const mutation = `mutation { createRun(input: { name: "keyed" }) { name } }`;
-    expect((await server.graphql(mutation, undefined, { key: null })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await server.graphql(mutation, undefined, { key: null })).errors?.[0]?.extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
 
     const read = await runCli(['keys', 'create', '--scope', 'read', '--name', 'dashboard'], environment.vars);
     expect(read.code, read.stderr).toBe(0);
-    expect(read.json).toMatchObject({ key: expect.stringMatching(/^lp_/), scope: 'read', name: 'dashboard', revokedAt: null });
-    expect((await server.graphql(mutation, undefined, { key: read.json.key })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(read.json).toMatchObject({
+      key: expect.stringMatching(/^lp_/),
+      scope: 'read',
+      name: 'dashboard',
+      revokedAt: null,
+    });
+    expect((await server.graphql(mutation, undefined, { key: read.json.key })).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
 
     const write = await runCli(['keys', 'create', '--scope', 'write'], environment.vars);
-    expect((await server.graphql(mutation, undefined, { key: write.json.key })).data).toEqual({ createRun: { name: 'keyed' } });
+    expect((await server.graphql(mutation, undefined, { key: write.json.key })).data).toEqual({
+      createRun: { name: 'keyed' },
+    });
 
     const revoked = await runCli(['keys', 'revoke', write.json.id], environment.vars);
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(revoked.json.revokedAt).toEqual(expect.any(String));
-    expect((await server.graphql(mutation, undefined, { key: write.json.key })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await server.graphql(mutation, undefined, { key: write.json.key })).errors?.[0]?.extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
 
     const list = await runCli(['keys', 'list'], environment.vars);
-    expect(list.json.keys.map((k: { id: string }) => k.id)).toEqual(expect.arrayContaining([read.json.id, write.json.id]));
+    expect(list.json.keys.map((k: { id: string }) => k.id)).toEqual(
+      expect.arrayContaining([read.json.id, write.json.id]),
+    );
     expect(list.stdout).not.toContain(read.json.key);
     const missing = await runCli(['keys', 'revoke', 'lp_0000000000000000'], environment.vars);
     expect(missing.code).toBe(3);
@@ -583,20 +716,24 @@ describe('shutdown', () => {
     for (const environment of environments) await environment.cleanup();
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s stops the server with exit code 0 and removes runtime.json', async (signal) => {
-    const environment = await freshEnvironment();
-    environments.push(environment);
-    const server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
-    const runtime = path.join(environment.home, 'runtime.json');
-    const lock = path.join(environment.home, 'embedded.lock');
-    if (!postgresMode) {
-      expect(JSON.parse(readFileSync(runtime, 'utf8'))).toMatchObject({ pid: server.pid, url: server.url });
-      expect(existsSync(lock)).toBe(true);
-    }
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s stops the server with exit code 0 and removes runtime.json',
+    async (signal) => {
+      const environment = await freshEnvironment();
+      environments.push(environment);
+      const server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
+      const runtime = path.join(environment.home, 'runtime.json');
+      const lock = path.join(environment.home, 'embedded.lock');
+      if (!postgresMode) {
+        expect(JSON.parse(readFileSync(runtime, 'utf8'))).toMatchObject({ pid: server.pid, url: server.url });
+        expect(existsSync(lock)).toBe(true);
+      }
 
-    expect(await server.stop(signal), server.output()).toBe(0);
-    expect(existsSync(runtime)).toBe(false);
-    expect(existsSync(lock)).toBe(false);
-    await expect(fetch(server.url, { method: 'POST' })).rejects.toThrow();
-  }, 90_000);
+      expect(await server.stop(signal), server.output()).toBe(0);
+      expect(existsSync(runtime)).toBe(false);
+      expect(existsSync(lock)).toBe(false);
+      await expect(fetch(server.url, { method: 'POST' })).rejects.toThrow();
+    },
+    90_000,
+  );
 });

@@ -74,88 +74,162 @@ async function importOrThrow(args: string[], vars: Record<string, string>) {
   return result.json;
 }
 
-describe.skipIf(!postgresMode)('three worker processes on real Postgres, one killed with SIGKILL mid-job (ResNet-18)', () => {
-  let env: Shared;
-  const workers: RunningServer[] = [];
-  const LIMIT = 50;
-  const ALPHAS = [0, 0.5, 1];
+describe.skipIf(!postgresMode)(
+  'three worker processes on real Postgres, one killed with SIGKILL mid-job (ResNet-18)',
+  () => {
+    let env: Shared;
+    const workers: RunningServer[] = [];
+    const LIMIT = 50;
+    const ALPHAS = [0, 0.5, 1];
 
-  beforeAll(async () => {
-    // A killed worker's job is retried after LINPATH_JOB_EXPIRE_SECONDS; one α per job spreads the work.
-    env = await sharedEnvironment({ LINPATH_JOB_ALPHAS: '1', LINPATH_JOB_EXPIRE_SECONDS: '20', LINPATH_QUEUE_MAINTENANCE_SECONDS: '2' });
-    const init = path.join(env.dir, 'init.safetensors');
-    const final = path.join(env.dir, 'final.safetensors');
-    writeFileSync(init, gunzipSync(readFileSync(fixturePath('resnet18/init.safetensors.gz'))));
-    writeFileSync(final, gunzipSync(readFileSync(fixturePath('resnet18/final.safetensors.gz'))));
-    await importOrThrow(['import', 'checkpoint', init, '--run', 'resnet', '--step', '0', '--role', 'initial', '--arch', 'resnet18-cifar'], env.vars);
-    await importOrThrow(['import', 'checkpoint', final, '--run', 'resnet', '--step', '150', '--role', 'final'], env.vars);
-  }, 240_000);
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop()));
-    await env?.sql.end();
-    await env?.database.drop();
-    if (env !== undefined) rmSync(env.dir, { recursive: true, force: true });
-  });
+    beforeAll(async () => {
+      // A killed worker's job is retried after LINPATH_JOB_EXPIRE_SECONDS; one α per job spreads the work.
+      env = await sharedEnvironment({
+        LINPATH_JOB_ALPHAS: '1',
+        LINPATH_JOB_EXPIRE_SECONDS: '20',
+        LINPATH_QUEUE_MAINTENANCE_SECONDS: '2',
+      });
+      const init = path.join(env.dir, 'init.safetensors');
+      const final = path.join(env.dir, 'final.safetensors');
+      writeFileSync(init, gunzipSync(readFileSync(fixturePath('resnet18/init.safetensors.gz'))));
+      writeFileSync(final, gunzipSync(readFileSync(fixturePath('resnet18/final.safetensors.gz'))));
+      await importOrThrow(
+        [
+          'import',
+          'checkpoint',
+          init,
+          '--run',
+          'resnet',
+          '--step',
+          '0',
+          '--role',
+          'initial',
+          '--arch',
+          'resnet18-cifar',
+        ],
+        env.vars,
+      );
+      await importOrThrow(
+        ['import', 'checkpoint', final, '--run', 'resnet', '--step', '150', '--role', 'final'],
+        env.vars,
+      );
+    }, 240_000);
+    afterAll(async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+      await env?.sql.end();
+      await env?.database.drop();
+      if (env !== undefined) rmSync(env.dir, { recursive: true, force: true });
+    });
 
-  it('completes a sweep with one row per (path, α) and PyTorch\'s numbers', async () => {
-    const dataset = await importOrThrow(
-      ['import', 'dataset', fixturePath('resnet18/test_set.safetensors'), '--name', 'shapes', '--split', 'test', '--input-key', 'images_f32_nchw', '--label-key', 'labels'],
-      env.vars,
-    );
-    for (let i = 0; i < 3; i++) workers.push(await startWorker(env.vars));
+    it("completes a sweep with one row per (path, α) and PyTorch's numbers", async () => {
+      const dataset = await importOrThrow(
+        [
+          'import',
+          'dataset',
+          fixturePath('resnet18/test_set.safetensors'),
+          '--name',
+          'shapes',
+          '--split',
+          'test',
+          '--input-key',
+          'images_f32_nchw',
+          '--label-key',
+          'labels',
+        ],
+        env.vars,
+      );
+      for (let i = 0; i < 3; i++) workers.push(await startWorker(env.vars));
 
-    const sweep = await runCli(
-      ['sweep', '--runs', 'name~resnet', '--dataset', dataset.dataset.id, '--blocks', 'all', '--alphas', ALPHAS.join(','), '--limit', String(LIMIT), '--no-wait'],
-      env.vars,
-    );
-    expect(sweep.code, sweep.stderr).toBe(0);
-    // The whole model and each of its 6 blocks.
-    expect(sweep.json.paths).toHaveLength(7);
-    expect(sweep.json.skipped).toEqual([]);
+      const sweep = await runCli(
+        [
+          'sweep',
+          '--runs',
+          'name~resnet',
+          '--dataset',
+          dataset.dataset.id,
+          '--blocks',
+          'all',
+          '--alphas',
+          ALPHAS.join(','),
+          '--limit',
+          String(LIMIT),
+          '--no-wait',
+        ],
+        env.vars,
+      );
+      expect(sweep.code, sweep.stderr).toBe(0);
+      // The whole model and each of its 6 blocks.
+      expect(sweep.json.paths).toHaveLength(7);
+      expect(sweep.json.skipped).toEqual([]);
 
-    // All three workers busy: kill the first one in the middle of its job.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { rows } = await env.sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'linpath-evaluate' AND state = 'active'`);
-      if (rows[0].n >= 3) break;
-      if (Date.now() > deadline) throw new Error('the three workers never ran jobs at once');
-      await sleep(50);
-    }
-    const victim = workers.shift()!;
-    expect(await victim.stop('SIGKILL')).toBe(128 + 9);
+      // All three workers busy: kill the first one in the middle of its job.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const { rows } = await env.sql.query(
+          `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'linpath-evaluate' AND state = 'active'`,
+        );
+        if (rows[0].n >= 3) break;
+        if (Date.now() > deadline) throw new Error('the three workers never ran jobs at once');
+        await sleep(50);
+      }
+      const victim = workers.shift()!;
+      expect(await victim.stop('SIGKILL')).toBe(128 + 9);
 
-    // `linpath sweep` again: queues nothing new and follows the paths to the end.
-    const done = await runCli(
-      ['sweep', '--runs', 'name~resnet', '--dataset', dataset.dataset.id, '--blocks', 'all', '--alphas', ALPHAS.join(','), '--limit', String(LIMIT)],
-      { ...env.vars, LINPATH_WORKERS: '0' },
-    );
-    expect(done.code, done.stderr).toBe(0);
-    expect(done.json.progress).toMatchObject({ done: 21, total: 21, paths: { COMPLETE: 7 }, failures: [] });
+      // `linpath sweep` again: queues nothing new and follows the paths to the end.
+      const done = await runCli(
+        [
+          'sweep',
+          '--runs',
+          'name~resnet',
+          '--dataset',
+          dataset.dataset.id,
+          '--blocks',
+          'all',
+          '--alphas',
+          ALPHAS.join(','),
+          '--limit',
+          String(LIMIT),
+        ],
+        { ...env.vars, LINPATH_WORKERS: '0' },
+      );
+      expect(done.code, done.stderr).toBe(0);
+      expect(done.json.progress).toMatchObject({ done: 21, total: 21, paths: { COMPLETE: 7 }, failures: [] });
 
-    const { rows: points } = await env.sql.query(
-      `SELECT p.path_id, p.alpha, p.loss_sum, p.correct, p.n, p.evaluations, paths.blocks
+      const { rows: points } = await env.sql.query(
+        `SELECT p.path_id, p.alpha, p.loss_sum, p.correct, p.n, p.evaluations, paths.blocks
          FROM path_points p JOIN paths ON paths.id = p.path_id ORDER BY p.path_id, p.alpha`,
-    );
-    expect(points).toHaveLength(21);
-    // The killed worker's job came back: it shows as a retry in the queue.
-    const { rows: retried } = await env.sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'linpath-evaluate' AND retry_count > 0`);
-    expect(retried[0].n).toBeGreaterThanOrEqual(1);
+      );
+      expect(points).toHaveLength(21);
+      // The killed worker's job came back: it shows as a retry in the queue.
+      const { rows: retried } = await env.sql.query(
+        `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'linpath-evaluate' AND retry_count > 0`,
+      );
+      expect(retried[0].n).toBeGreaterThanOrEqual(1);
 
-    const logits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
-    const labels = readSafetensorsFixture('resnet18/test_set.safetensors').values.get('labels') as Uint8Array;
-    for (const point of points) {
-      const curve = point.blocks === null ? 'full' : `block.${point.blocks[0]}`;
-      const reference = referencePoint(logits.values.get(curve) as Float32Array, labels, Math.round(point.alpha * 10), LIMIT);
-      expect(point.n).toBe(LIMIT);
-      expect(Math.abs(point.loss_sum / point.n - reference.loss) / reference.loss, `${curve} α=${point.alpha}`).toBeLessThan(1e-5);
-      expect(point.correct / point.n).toBe(reference.accuracy);
-    }
-    // At α = 1 every path is θ_final: the same numbers, whichever worker computed them.
-    const ends = points.filter((p) => p.alpha === 1).map((p) => [p.loss_sum, p.correct]);
-    expect(ends).toHaveLength(7);
-    for (const end of ends) expect(end).toEqual(ends[0]);
-  }, 300_000);
-});
+      const logits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
+      const labels = readSafetensorsFixture('resnet18/test_set.safetensors').values.get('labels') as Uint8Array;
+      for (const point of points) {
+        const curve = point.blocks === null ? 'full' : `block.${point.blocks[0]}`;
+        const reference = referencePoint(
+          logits.values.get(curve) as Float32Array,
+          labels,
+          Math.round(point.alpha * 10),
+          LIMIT,
+        );
+        expect(point.n).toBe(LIMIT);
+        expect(
+          Math.abs(point.loss_sum / point.n - reference.loss) / reference.loss,
+          `${curve} α=${point.alpha}`,
+        ).toBeLessThan(1e-5);
+        expect(point.correct / point.n).toBe(reference.accuracy);
+      }
+      // At α = 1 every path is θ_final: the same numbers, whichever worker computed them.
+      const ends = points.filter((p) => p.alpha === 1).map((p) => [p.loss_sum, p.correct]);
+      expect(ends).toHaveLength(7);
+      for (const end of ends) expect(end).toEqual(ends[0]);
+    }, 300_000);
+  },
+);
 
 describe.skipIf(!postgresMode)('100 identical requests through two API processes', () => {
   let env: Shared;
@@ -165,9 +239,40 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
     // 100 requests from one address and no key: above the default per-key bound on waiting evaluations (16),
     // which this test is not about (test/graphql/limits.int.test.ts is).
     env = await sharedEnvironment({ LINPATH_JOB_ALPHAS: '3', LINPATH_MAX_EVALUATIONS_PER_KEY: '200' });
-    await importOrThrow(['import', 'checkpoint', fixturePath('mlp/init.safetensors'), '--run', 'mlp', '--step', '0', '--role', 'initial', '--arch', 'mlp'], env.vars);
-    await importOrThrow(['import', 'checkpoint', fixturePath('mlp/final.safetensors'), '--run', 'mlp', '--step', '1200', '--role', 'final'], env.vars);
-    await importOrThrow(['import', 'dataset', fixturePath('mlp/test_set.safetensors'), '--name', 'spiral', '--split', 'test'], env.vars);
+    await importOrThrow(
+      [
+        'import',
+        'checkpoint',
+        fixturePath('mlp/init.safetensors'),
+        '--run',
+        'mlp',
+        '--step',
+        '0',
+        '--role',
+        'initial',
+        '--arch',
+        'mlp',
+      ],
+      env.vars,
+    );
+    await importOrThrow(
+      [
+        'import',
+        'checkpoint',
+        fixturePath('mlp/final.safetensors'),
+        '--run',
+        'mlp',
+        '--step',
+        '1200',
+        '--role',
+        'final',
+      ],
+      env.vars,
+    );
+    await importOrThrow(
+      ['import', 'dataset', fixturePath('mlp/test_set.safetensors'), '--name', 'spiral', '--split', 'test'],
+      env.vars,
+    );
     processes.push(await startServer({ ...env.vars, PORT: '0', LINPATH_WORKERS: '1' }));
     processes.push(await startServer({ ...env.vars, PORT: '0', LINPATH_WORKERS: '0' }));
   }, 180_000);
@@ -179,7 +284,9 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
   });
 
   const ids = async (server: RunningServer) => {
-    const body = await server.graphql('{ runs(first: 1) { edges { node { checkpoints { id role } } } } datasets { id } }');
+    const body = await server.graphql(
+      '{ runs(first: 1) { edges { node { checkpoints { id role } } } } datasets { id } }',
+    );
     const checkpoints = body.data.runs.edges[0].node.checkpoints as Array<{ id: string; role: string }>;
     return {
       from: checkpoints.find((c) => c.role === 'INITIAL')!.id,
@@ -191,8 +298,11 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
   it('evaluates each point once, counted in the database and in /metrics', async () => {
     const [a, b] = processes as [RunningServer, RunningServer];
     const input = { ...(await ids(a)), alphas: Array.from({ length: 21 }, (_, i) => i / 20) };
-    const query = 'query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { id status points { alpha loss accuracy } } }';
-    const bodies = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).graphql(query, { input })));
+    const query =
+      'query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { id status points { alpha loss accuracy } } }';
+    const bodies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).graphql(query, { input })),
+    );
     for (const body of bodies) expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
     const first = bodies[0]!.data.interpolationPath;
     expect(first.status).toBe('COMPLETE');
@@ -213,7 +323,10 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
     const [a, b] = processes as [RunningServer, RunningServer];
     const input = { ...(await ids(b)), alphas: [0.025, 0.125, 0.225, 0.325, 0.425, 0.525], wait: false };
     const started = performance.now();
-    const body = await b.graphql('query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { id status progress { done total } } }', { input });
+    const body = await b.graphql(
+      'query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { id status progress { done total } } }',
+      { input },
+    );
     const elapsed = performance.now() - started;
     expect(body.errors).toBeUndefined();
     expect(elapsed).toBeLessThan(1000);
@@ -223,11 +336,19 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
 
     // Subscribed through the API node without workers; the worker of the other node evaluates.
     const client = createClient({ url: b.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
-    const updates: Array<{ point: { alpha: number; loss: number } | null; status: string; progress: { done: number; total: number } }> = [];
+    const updates: Array<{
+      point: { alpha: number; loss: number } | null;
+      status: string;
+      progress: { done: number; total: number };
+    }> = [];
     try {
       await new Promise<void>((resolve, reject) => {
         client.subscribe(
-          { query: 'subscription ($id: ID!, $alphas: [Float!]) { pathUpdated(id: $id, alphas: $alphas) { point { alpha loss } status progress { done total } } }', variables: { id: path.id, alphas: input.alphas } },
+          {
+            query:
+              'subscription ($id: ID!, $alphas: [Float!]) { pathUpdated(id: $id, alphas: $alphas) { point { alpha loss } status progress { done total } } }',
+            variables: { id: path.id, alphas: input.alphas },
+          },
           { next: (value) => updates.push((value.data as any).pathUpdated), error: reject, complete: resolve },
         );
       });
@@ -237,7 +358,9 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
     const points = updates.filter((u) => u.point !== null).map((u) => u.point!.alpha);
     expect(points.sort()).toEqual(input.alphas);
     expect(updates.at(-1)).toMatchObject({ point: null, status: 'COMPLETE', progress: { done: 6, total: 6 } });
-    const stored = await a.graphql('query ($id: ID!) { path(id: $id) { status points { alpha loss } } }', { id: path.id });
+    const stored = await a.graphql('query ($id: ID!) { path(id: $id) { status points { alpha loss } } }', {
+      id: path.id,
+    });
     expect(stored.data.path.status).toBe('COMPLETE');
     for (const point of stored.data.path.points) {
       if (!input.alphas.includes(point.alpha)) continue;
@@ -260,15 +383,51 @@ describe.skipIf(postgresMode)('the embedded default runs the same queue', () => 
     dir = mkdtempSync(path.join(tmpdir(), 'linpath-queue-embedded-'));
     const vars = { LINPATH_HOME: dir, LINPATH_DEMO: '0', LINPATH_POLL_MS: '100', LINPATH_THREADS: '1' };
     server = await startServer({ ...vars, PORT: '0', LINPATH_WORKERS: '0' });
-    const from = await importOrThrow(['import', 'checkpoint', fixturePath('mlp/init.safetensors'), '--run', 'mlp', '--step', '0', '--role', 'initial', '--arch', 'mlp'], vars);
-    const to = await importOrThrow(['import', 'checkpoint', fixturePath('mlp/final.safetensors'), '--run', 'mlp', '--step', '1200', '--role', 'final'], vars);
-    const dataset = await importOrThrow(['import', 'dataset', fixturePath('mlp/test_set.safetensors'), '--name', 'spiral', '--split', 'test'], vars);
+    const from = await importOrThrow(
+      [
+        'import',
+        'checkpoint',
+        fixturePath('mlp/init.safetensors'),
+        '--run',
+        'mlp',
+        '--step',
+        '0',
+        '--role',
+        'initial',
+        '--arch',
+        'mlp',
+      ],
+      vars,
+    );
+    const to = await importOrThrow(
+      [
+        'import',
+        'checkpoint',
+        fixturePath('mlp/final.safetensors'),
+        '--run',
+        'mlp',
+        '--step',
+        '1200',
+        '--role',
+        'final',
+      ],
+      vars,
+    );
+    const dataset = await importOrThrow(
+      ['import', 'dataset', fixturePath('mlp/test_set.safetensors'), '--name', 'spiral', '--split', 'test'],
+      vars,
+    );
     const input = { from: from.checkpoint.id, to: to.checkpoint.id, dataset: dataset.dataset.id, alphas: [0, 0.5, 1] };
-    const query = 'query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { status progress { done total } points { alpha } } }';
+    const query =
+      'query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { status progress { done total } points { alpha } } }';
 
     // No worker yet: the request is queued and stays PENDING.
     const queued = await server.graphql(query, { input: { ...input, wait: false } });
-    expect(queued.data.interpolationPath).toMatchObject({ status: 'PENDING', progress: { done: 0, total: 3 }, points: [] });
+    expect(queued.data.interpolationPath).toMatchObject({
+      status: 'PENDING',
+      progress: { done: 0, total: 3 },
+      points: [],
+    });
 
     worker = await startWorker(vars);
     const done = await server.graphql(query, { input: { ...input, timeoutMs: 60_000 } });

@@ -10,7 +10,12 @@ import * as registry from '../../src/usecases/registry.usecases.js';
 import { enqueueSweep, sweepProgress } from '../../src/usecases/sweep.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
-import { POSTGRES_BIN, postgresBinariesPresent, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
+import {
+  POSTGRES_BIN,
+  postgresBinariesPresent,
+  startPrivatePostgres,
+  type PrivatePostgres,
+} from '../helpers/private-postgres.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 import { testDatabaseKind } from '../helpers/database.js';
 
@@ -60,7 +65,8 @@ class SlowEngines extends EngineProvider {
 }
 
 type Point = { lossSum: number; correct: number; n: number };
-const pointsOf = (result: Pick<PathResult, 'points'>) => result.points.map((p) => ({ alpha: p.alpha, lossSum: p.lossSum, correct: p.correct, n: p.n }));
+const pointsOf = (result: Pick<PathResult, 'points'>) =>
+  result.points.map((p) => ({ alpha: p.alpha, lossSum: p.lossSum, correct: p.correct, n: p.n }));
 
 // It runs on a private cluster whatever the suite's database, so once: in the PGlite pass (`npm test`).
 const skipped = !postgresBinariesPresent()
@@ -79,18 +85,32 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
   const importRuns = async (target: RegistryFixture) => {
     const checkpoints = new Map<string, string>();
     for (const run of RUNS) {
-      for (const [role, file, step] of [['INITIAL', run.initial, 0], ['FINAL', run.final, 1200]] as const) {
-        const { checkpoint } = await registry.importCheckpointFile(target.deps, fixturePath(`mlp/${file}.safetensors`), { run: run.name, architecture: 'mlp', step, role });
+      for (const [role, file, step] of [
+        ['INITIAL', run.initial, 0],
+        ['FINAL', run.final, 1200],
+      ] as const) {
+        const { checkpoint } = await registry.importCheckpointFile(
+          target.deps,
+          fixturePath(`mlp/${file}.safetensors`),
+          { run: run.name, architecture: 'mlp', step, role },
+        );
         checkpoints.set(file, checkpoint.id);
       }
     }
-    const dataset = (await registry.importDatasetFile(target.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    const dataset = (
+      await registry.importDatasetFile(target.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral',
+        split: 'TEST',
+      })
+    ).dataset.id;
     return { checkpoints, dataset };
   };
 
   beforeAll(async () => {
     server = await startPrivatePostgres();
-    f = await createRegistryFixture({ testDatabase: { url: server.url, kind: 'postgres', drop: async () => undefined } });
+    f = await createRegistryFixture({
+      testDatabase: { url: server.url, kind: 'postgres', drop: async () => undefined },
+    });
 
     const clean = await createRegistryFixture();
     try {
@@ -98,8 +118,17 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
       const deps = await createPathDeps(clean, { workers: 1 });
       try {
         for (const [from, to] of [...RUNS.map((r) => [r.initial, r.final] as const), ['final', 'init'] as const]) {
-          const result = await interpolationPath(deps.paths, { from: checkpoints.get(from)!, to: checkpoints.get(to)!, dataset, alphas: ALPHAS, limit: LIMIT });
-          reference.set(`${from}->${to}`, pointsOf(result).map(({ alpha: _alpha, ...point }) => point));
+          const result = await interpolationPath(deps.paths, {
+            from: checkpoints.get(from)!,
+            to: checkpoints.get(to)!,
+            dataset,
+            alphas: ALPHAS,
+            limit: LIMIT,
+          });
+          reference.set(
+            `${from}->${to}`,
+            pointsOf(result).map(({ alpha: _alpha, ...point }) => point),
+          );
         }
       } finally {
         await deps.close();
@@ -131,8 +160,17 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
     // The worker node: pools of its own on the same server, two workers.
     const workerDatabase = connectDatabase(server.url);
     closers.push(() => workerDatabase.close());
-    const workerSide: RegistryFixture = { ...f, database: workerDatabase, deps: { ...f.deps, repository: new RegistryRepository(workerDatabase.db) } };
-    const workers: PathFixture = await createPathDeps(workerSide, { workers: 2, queue, settings, engines: new SlowEngines(250) });
+    const workerSide: RegistryFixture = {
+      ...f,
+      database: workerDatabase,
+      deps: { ...f.deps, repository: new RegistryRepository(workerDatabase.db) },
+    };
+    const workers: PathFixture = await createPathDeps(workerSide, {
+      workers: 2,
+      queue,
+      settings,
+      engines: new SlowEngines(250),
+    });
     closers.push(async () => {
       await workers.close();
       await workers.engines.close();
@@ -144,14 +182,25 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
     const requests = sweep.paths.map((p) => ({ pathId: p.pathId, alphas: ALPHAS }));
     const sweepDone = waitForPaths(api.paths, requests, 90_000);
     // And an interactive request waiting through the restart.
-    const waiting = interpolationPath(api.paths, { from: checkpoints.get('final')!, to: checkpoints.get('init')!, dataset, alphas: ALPHAS, limit: LIMIT }, { timeoutMs: 90_000 });
+    const waiting = interpolationPath(
+      api.paths,
+      { from: checkpoints.get('final')!, to: checkpoints.get('init')!, dataset, alphas: ALPHAS, limit: LIMIT },
+      { timeoutMs: 90_000 },
+    );
 
     // A job that started just now has more than 0.5 s of work left (3 α of 250 ms): the restart hits it.
     const jobsJustStarted = async () =>
-      Number((await f.database.pool.query(`SELECT count(*) FROM pgboss.job WHERE state = 'active' AND started_on > now() - interval '150 milliseconds'`)).rows[0].count);
+      Number(
+        (
+          await f.database.pool.query(
+            `SELECT count(*) FROM pgboss.job WHERE state = 'active' AND started_on > now() - interval '150 milliseconds'`,
+          )
+        ).rows[0].count,
+      );
     let atRestart = await sweepProgress(api.paths, sweep);
     for (let i = 0; atRestart.done < 3 || (await jobsJustStarted()) === 0; i++) {
-      if (i > 1500) throw new Error(`no 3 points stored and a job just started within 30 s: ${JSON.stringify(atRestart)}`);
+      if (i > 1500)
+        throw new Error(`no 3 points stored and a job just started within 30 s: ${JSON.stringify(atRestart)}`);
       await sleep(20);
       atRestart = await sweepProgress(api.paths, sweep);
     }
@@ -163,11 +212,19 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
 
     expect(await sweepDone).toBe(true);
     const progress = await sweepProgress(api.paths, sweep);
-    expect(progress).toMatchObject({ done: RUNS.length * ALPHAS.length, total: RUNS.length * ALPHAS.length, failures: [], settled: true });
+    expect(progress).toMatchObject({
+      done: RUNS.length * ALPHAS.length,
+      total: RUNS.length * ALPHAS.length,
+      failures: [],
+      settled: true,
+    });
     expect(progress.paths.COMPLETE).toBe(RUNS.length);
 
     // The jobs the restart interrupted were retried (pg-boss, with backoff), not left to expire.
-    const { rows: retried } = await f.database.pool.query(`SELECT id FROM pgboss.job WHERE name = $1 AND retry_count > 0`, [EVALUATE_QUEUE]);
+    const { rows: retried } = await f.database.pool.query(
+      `SELECT id FROM pgboss.job WHERE name = $1 AND retry_count > 0`,
+      [EVALUATE_QUEUE],
+    );
     expect(retried.length).toBeGreaterThanOrEqual(1);
 
     const interactive = await waiting;
@@ -182,9 +239,15 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
     expect(rows).toHaveLength(pathIds.length * ALPHAS.length);
     expect(rows.filter((r) => Number(r.rows) !== 1)).toEqual([]);
     for (const [index, run] of RUNS.entries()) {
-      const result = await interpolationPath(api.paths, { from: checkpoints.get(run.initial)!, to: checkpoints.get(run.final)!, dataset, alphas: ALPHAS, limit: LIMIT }, { wait: false });
+      const result = await interpolationPath(
+        api.paths,
+        { from: checkpoints.get(run.initial)!, to: checkpoints.get(run.final)!, dataset, alphas: ALPHAS, limit: LIMIT },
+        { wait: false },
+      );
       expect(result.path.id).toBe(sweep.paths[index]!.pathId);
-      expect(pointsOf(result)).toEqual(ALPHAS.map((alpha, i) => ({ alpha, ...reference.get(`${run.initial}->${run.final}`)![i]! })));
+      expect(pointsOf(result)).toEqual(
+        ALPHAS.map((alpha, i) => ({ alpha, ...reference.get(`${run.initial}->${run.final}`)![i]! })),
+      );
     }
     expect(pointsOf(interactive)).toEqual(ALPHAS.map((alpha, i) => ({ alpha, ...reference.get('final->init')![i]! })));
   }, 120_000);

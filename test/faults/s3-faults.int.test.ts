@@ -42,7 +42,8 @@ describe('S3 faults between linpath and a real S3 server', () => {
     evaluations.push(fixture);
     return fixture;
   };
-  const count = async (sql: string, values: unknown[]) => Number((await f.database.pool.query(sql, values)).rows[0].count);
+  const count = async (sql: string, values: unknown[]) =>
+    Number((await f.database.pool.query(sql, values)).rows[0].count);
   const request = (alphas: number[]) => ({ from: ids.init, to: ids.final, dataset: ids.test, alphas, limit: LIMIT });
   const isCheckpointGet = (r: { method: string; url: string }) => r.method === 'GET' && r.url.includes(ids.finalKey);
 
@@ -76,18 +77,50 @@ describe('S3 faults between linpath and a real S3 server', () => {
     workDir = mkdtempSync(path.join(tmpdir(), 'linpath-s3-faults-'));
 
     const run = { run: 'spiral', architecture: 'mlp' };
-    ids.init = (await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { ...run, step: 0, role: 'INITIAL' })).checkpoint.id;
-    const final = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), { ...run, step: 1200, role: 'FINAL' });
+    ids.init = (
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        ...run,
+        step: 0,
+        role: 'INITIAL',
+      })
+    ).checkpoint.id;
+    const final = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+      ...run,
+      step: 1200,
+      role: 'FINAL',
+    });
     ids.final = final.checkpoint.id;
     ids.finalKey = final.checkpoint.key;
-    ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    ids.test = (
+      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral',
+        split: 'TEST',
+      })
+    ).dataset.id;
 
     // The reference: the same files, another database and bucket, no proxy.
     const clean = await createRegistryFixture();
     try {
-      const from = (await registry.importCheckpointFile(clean.deps, fixturePath('mlp/init.safetensors'), { ...run, step: 0, role: 'INITIAL' })).checkpoint.id;
-      const to = (await registry.importCheckpointFile(clean.deps, fixturePath('mlp/final.safetensors'), { ...run, step: 1200, role: 'FINAL' })).checkpoint.id;
-      const dataset = (await registry.importDatasetFile(clean.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+      const from = (
+        await registry.importCheckpointFile(clean.deps, fixturePath('mlp/init.safetensors'), {
+          ...run,
+          step: 0,
+          role: 'INITIAL',
+        })
+      ).checkpoint.id;
+      const to = (
+        await registry.importCheckpointFile(clean.deps, fixturePath('mlp/final.safetensors'), {
+          ...run,
+          step: 1200,
+          role: 'FINAL',
+        })
+      ).checkpoint.id;
+      const dataset = (
+        await registry.importDatasetFile(clean.deps, fixturePath('mlp/test_set.safetensors'), {
+          name: 'spiral',
+          split: 'TEST',
+        })
+      ).dataset.id;
       const deps = await createPathDeps(clean, { workers: 1 });
       try {
         const alphas = Array.from({ length: 21 }, (_, i) => i / 20);
@@ -123,41 +156,87 @@ describe('S3 faults between linpath and a real S3 server', () => {
       expect(await count('SELECT count(*) FROM checkpoints WHERE key = $1', [key])).toBe(0);
       expect(await count('SELECT count(*) FROM runs WHERE name = $1', [runName])).toBe(0);
     };
-    const keyOf = (file: string) => `objects/sha256/${createHash('sha256').update(readFileSync(file)).digest('hex')}.safetensors`;
+    const keyOf = (file: string) =>
+      `objects/sha256/${createHash('sha256').update(readFileSync(file)).digest('hex')}.safetensors`;
 
     const singlePutFaults: Array<[string, Fault | 'refused', RegExp]> = [
-      ['503 on every attempt', { kind: 'status', status: 503 }, /S3 request for s3:\/\/\S+ failed \(HTTP 503: ServiceUnavailable\)/],
-      ['500 on every attempt', { kind: 'status', status: 500 }, /S3 request for s3:\/\/\S+ failed \(HTTP 500: InternalError\)/],
+      [
+        '503 on every attempt',
+        { kind: 'status', status: 503 },
+        /S3 request for s3:\/\/\S+ failed \(HTTP 503: ServiceUnavailable\)/,
+      ],
+      [
+        '500 on every attempt',
+        { kind: 'status', status: 500 },
+        /S3 request for s3:\/\/\S+ failed \(HTTP 500: InternalError\)/,
+      ],
       ['connections cut mid-body', { kind: 'cut-request', afterBytes: 4096 }, /S3 could not be reached for s3:\/\/\S+/],
       ['connections refused (S3 stopped)', 'refused', /S3 could not be reached for s3:\/\/\S+: .*ECONNREFUSED/],
     ];
-    it.each(singlePutFaults)('single PUT, %s: UNAVAILABLE, no checkpoint or run row; the same import succeeds once S3 is back', async (label, fault, message) => {
-      // A file of its own per case (content-addressed keys): none is in the bucket yet.
-      const file = path.join(workDir, `single-${label.replace(/\W+/g, '-')}.safetensors`);
-      writeFileSync(file, encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [64, 64], data: Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i)) }], { label }));
-      const runName = `upload-${label.replace(/\W+/g, '-')}`;
-      const input = { run: runName, step: 0, role: 'INITIAL' as const };
-      if (fault === 'refused') await proxy.refuse();
-      else proxy.setRule((r) => (isPut(r) ? fault : undefined));
+    it.each(singlePutFaults)(
+      'single PUT, %s: UNAVAILABLE, no checkpoint or run row; the same import succeeds once S3 is back',
+      async (label, fault, message) => {
+        // A file of its own per case (content-addressed keys): none is in the bucket yet.
+        const file = path.join(workDir, `single-${label.replace(/\W+/g, '-')}.safetensors`);
+        writeFileSync(
+          file,
+          encodeSafetensors(
+            [
+              {
+                name: 'w',
+                dtype: 'F32',
+                shape: [64, 64],
+                data: Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i)),
+              },
+            ],
+            { label },
+          ),
+        );
+        const runName = `upload-${label.replace(/\W+/g, '-')}`;
+        const input = { run: runName, step: 0, role: 'INITIAL' as const };
+        if (fault === 'refused') await proxy.refuse();
+        else proxy.setRule((r) => (isPut(r) ? fault : undefined));
 
-      await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(message) });
-      await noCheckpointAt(keyOf(file), runName);
-      if (fault !== 'refused') expect(proxy.log.filter((l) => l.startsWith('PUT') && l.includes(keyOf(file)) && l.endsWith(fault.kind))).toHaveLength(3); // the SDK's attempts
+        await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({
+          code: 'UNAVAILABLE',
+          message: expect.stringMatching(message),
+        });
+        await noCheckpointAt(keyOf(file), runName);
+        if (fault !== 'refused')
+          expect(
+            proxy.log.filter((l) => l.startsWith('PUT') && l.includes(keyOf(file)) && l.endsWith(fault.kind)),
+          ).toHaveLength(3); // the SDK's attempts
 
-      proxy.setRule(undefined);
-      await proxy.accept();
-      const { checkpoint, created } = await registry.importCheckpointFile(f.deps, file, input);
-      expect(created).toBe(true);
-      const bytes = await direct.readRange({ bucket: checkpoint.bucket, key: checkpoint.key }, 0, checkpoint.size, { size: checkpoint.size, etag: checkpoint.etag });
-      expect(Buffer.from(bytes).equals(readFileSync(file))).toBe(true);
-    });
+        proxy.setRule(undefined);
+        await proxy.accept();
+        const { checkpoint, created } = await registry.importCheckpointFile(f.deps, file, input);
+        expect(created).toBe(true);
+        const bytes = await direct.readRange({ bucket: checkpoint.bucket, key: checkpoint.key }, 0, checkpoint.size, {
+          size: checkpoint.size,
+          etag: checkpoint.etag,
+        });
+        expect(Buffer.from(bytes).equals(readFileSync(file))).toBe(true);
+      },
+    );
 
     it('a single 503 or cut is retried by the S3 client: the import succeeds without the caller seeing it', async () => {
       const file = path.join(workDir, 'transient.safetensors');
-      writeFileSync(file, encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [1000], data: Float32Array.from({ length: 1000 }, (_, i) => i) }]));
-      const faults: Fault[] = [{ kind: 'status', status: 503 }, { kind: 'cut-request', afterBytes: 1000 }];
+      writeFileSync(
+        file,
+        encodeSafetensors([
+          { name: 'w', dtype: 'F32', shape: [1000], data: Float32Array.from({ length: 1000 }, (_, i) => i) },
+        ]),
+      );
+      const faults: Fault[] = [
+        { kind: 'status', status: 503 },
+        { kind: 'cut-request', afterBytes: 1000 },
+      ];
       proxy.setRule((r) => (isPut(r) ? faults.shift() : undefined));
-      const { checkpoint } = await registry.importCheckpointFile(f.deps, file, { run: 'transient', step: 0, role: 'INITIAL' });
+      const { checkpoint } = await registry.importCheckpointFile(f.deps, file, {
+        run: 'transient',
+        step: 0,
+        role: 'INITIAL',
+      });
       expect(checkpoint.size).toBe(readFileSync(file).length);
       expect(faults).toEqual([]); // both faults were met, on the first and second attempt
     });
@@ -171,14 +250,23 @@ describe('S3 faults between linpath and a real S3 server', () => {
       const key = keyOf(file);
       const input = { run: 'multipart', step: 0, role: 'INITIAL' as const };
 
-      proxy.setRule((r) => (r.method === 'PUT' && r.url.includes('partNumber=2') ? { kind: 'status', status: 503 } : undefined));
-      await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/HTTP 503/) });
+      proxy.setRule((r) =>
+        r.method === 'PUT' && r.url.includes('partNumber=2') ? { kind: 'status', status: 503 } : undefined,
+      );
+      await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/HTTP 503/),
+      });
       await noCheckpointAt(key, input.run);
       await expect(direct.head({ bucket: direct.bucket, key })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       expect(proxy.log.some((l) => l.startsWith('POST') && l.includes('uploads'))).toBe(true); // it was a multipart upload
       expect(proxy.log.some((l) => l.startsWith('DELETE') && l.includes('uploadId='))).toBe(true); // and it was aborted
 
-      proxy.setRule((r) => (r.method === 'PUT' && r.url.includes('partNumber=1') ? { kind: 'cut-request', afterBytes: 1024 * 1024 } : undefined));
+      proxy.setRule((r) =>
+        r.method === 'PUT' && r.url.includes('partNumber=1')
+          ? { kind: 'cut-request', afterBytes: 1024 * 1024 }
+          : undefined,
+      );
       await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       await noCheckpointAt(key, input.run);
 
@@ -215,7 +303,11 @@ describe('S3 faults between linpath and a real S3 server', () => {
       await proxy.refuse();
       const { paths } = await evaluation();
       const queued = await interpolationPath(paths, request(alphas), { wait: false });
-      for (let i = 0; !(await jobsOf(queued.path.id, alphas)).some((j) => j.retry_count >= 1 || j.state === 'retry'); i++) {
+      for (
+        let i = 0;
+        !(await jobsOf(queued.path.id, alphas)).some((j) => j.retry_count >= 1 || j.state === 'retry');
+        i++
+      ) {
         if (i > 300) throw new Error('no job failed within 30 s while S3 was stopped');
         await sleep(100);
       }
@@ -230,7 +322,9 @@ describe('S3 faults between linpath and a real S3 server', () => {
       const { paths } = await evaluation();
       await expect(interpolationPath(paths, request(alphas))).rejects.toMatchObject({
         code: 'UNAVAILABLE',
-        message: expect.stringMatching(/^evaluation failed 3 time\(s\), last: S3 request for s3:\/\/\S+ failed \(HTTP 503: ServiceUnavailable\); ask again to retry$/),
+        message: expect.stringMatching(
+          /^evaluation failed 3 time\(s\), last: S3 request for s3:\/\/\S+ failed \(HTTP 503: ServiceUnavailable\); ask again to retry$/,
+        ),
       });
       const failed = await interpolationPath(paths, request(alphas), { wait: false });
       // Asking again cleared the failure and queued the work anew: it is pending, not FAILED.
@@ -246,7 +340,9 @@ describe('S3 faults between linpath and a real S3 server', () => {
     const first = await evaluation();
     const stored = await interpolationPath(first.paths, request(before));
     await expectFaultFreePoints(stored, before);
-    const rowsBefore = (await f.database.pool.query('SELECT * FROM path_points WHERE path_id = $1 ORDER BY alpha', [stored.path.id])).rows;
+    const rowsBefore = (
+      await f.database.pool.query('SELECT * FROM path_points WHERE path_id = $1 ORDER BY alpha', [stored.path.id])
+    ).rows;
 
     const ref = { bucket: direct.bucket, key: ids.finalKey };
     await direct.uploadFile(ref, fixturePath('mlp/epoch5.safetensors'));
@@ -260,7 +356,10 @@ describe('S3 faults between linpath and a real S3 server', () => {
       const state = await pathState(second.paths, stored.path.id, [...before, 0.65, 0.7]);
       expect(state).toMatchObject({ status: 'FAILED', failure: { code: 'CONFLICT' } });
       expect(state.points.map((p) => p.alpha)).toEqual(before); // nothing of the other object was stored
-      expect((await f.database.pool.query('SELECT * FROM path_points WHERE path_id = $1 ORDER BY alpha', [stored.path.id])).rows).toEqual(rowsBefore);
+      expect(
+        (await f.database.pool.query('SELECT * FROM path_points WHERE path_id = $1 ORDER BY alpha', [stored.path.id]))
+          .rows,
+      ).toEqual(rowsBefore);
     } finally {
       await direct.uploadFile(ref, fixturePath('mlp/final.safetensors'));
     }

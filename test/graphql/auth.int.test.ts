@@ -41,12 +41,15 @@ function sampleValue(type: GraphQLInputType): unknown {
 }
 
 /** One request per Mutation field of the schema, with variables for its required arguments: new mutations are covered too. */
-function everyMutation(schema: GraphQLSchema): Array<{ name: string; query: string; variables: Record<string, unknown> }> {
+function everyMutation(
+  schema: GraphQLSchema,
+): Array<{ name: string; query: string; variables: Record<string, unknown> }> {
   return Object.values(schema.getMutationType()!.getFields()).map((field) => {
     const args = field.args.filter((arg) => isNonNullType(arg.type) && arg.defaultValue === undefined);
     const declarations = args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
     const selection = isCompositeType(getNamedType(field.type)) ? ' { __typename }' : '';
-    const call = args.length === 0 ? field.name : `${field.name}(${args.map((arg) => `${arg.name}: $${arg.name}`).join(', ')})`;
+    const call =
+      args.length === 0 ? field.name : `${field.name}(${args.map((arg) => `${arg.name}: $${arg.name}`).join(', ')})`;
     return {
       name: field.name,
       query: `mutation${declarations === '' ? '' : ` (${declarations})`} { ${call}${selection} }`,
@@ -76,7 +79,9 @@ describe('API keys over GraphQL', () => {
   });
 
   it('finds the mutations of the schema', () => {
-    expect(mutations.map((m) => m.name)).toEqual(expect.arrayContaining(['createRun', 'registerCheckpoint', 'registerDataset', 'cancelPath']));
+    expect(mutations.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['createRun', 'registerCheckpoint', 'registerDataset', 'cancelPath']),
+    );
     expect(getNullableType(schema.getMutationType()!.getFields().createRun!.type)).toBeDefined();
   });
 
@@ -103,18 +108,34 @@ describe('API keys over GraphQL', () => {
     for (const scope of ['write', 'admin'] as const) {
       for (const { name, query, variables } of mutations) {
         const { body } = await postGraphql(http.url, query, variables, { key: keys[scope] });
-        for (const error of body.errors ?? []) expect(['UNAUTHENTICATED', 'FORBIDDEN'], `${scope} ${name}: ${error.message}`).not.toContain(error.extensions?.code);
+        for (const error of body.errors ?? [])
+          expect(['UNAUTHENTICATED', 'FORBIDDEN'], `${scope} ${name}: ${error.message}`).not.toContain(
+            error.extensions?.code,
+          );
       }
     }
-    const created = await postGraphql(http.url, `mutation { createRun(input: { name: "auth-run" }) { name } }`, undefined, { key: keys.write });
+    const created = await postGraphql(
+      http.url,
+      `mutation { createRun(input: { name: "auth-run" }) { name } }`,
+      undefined,
+      { key: keys.write },
+    );
     expect(created.body).toEqual({ data: { createRun: { name: 'auth-run' } } });
     // The x-api-key header works as well as Authorization.
-    const other = await postGraphql(http.url, `mutation { createRun(input: { name: "auth-run-2" }) { name } }`, undefined, { headers: { 'x-api-key': keys.admin } });
+    const other = await postGraphql(
+      http.url,
+      `mutation { createRun(input: { name: "auth-run-2" }) { name } }`,
+      undefined,
+      { headers: { 'x-api-key': keys.admin } },
+    );
     expect(other.body.errors).toBeUndefined();
   });
 
   it('answers reads without a key by default (LINPATH_AUTH_READS=open)', async () => {
-    const { body } = await postGraphql(http.url, `{ runs(filter: { nameContains: "auth-run" }) { edges { node { name } } } }`);
+    const { body } = await postGraphql(
+      http.url,
+      `{ runs(filter: { nameContains: "auth-run" }) { edges { node { name } } } }`,
+    );
     expect(body.errors).toBeUndefined();
     expect(body.data.runs.edges).toHaveLength(2);
   });
@@ -128,13 +149,30 @@ describe('API keys over GraphQL', () => {
     for (const [message, key] of answers) {
       const { status, body } = await postGraphql(http.url, `{ datasets { id } }`, undefined, { key });
       expect(status).toBe(401);
-      expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining(message) });
+      expect(body.errors?.[0]).toMatchObject({
+        extensions: { code: 'UNAUTHENTICATED' },
+        message: expect.stringContaining(message),
+      });
     }
     const revocable = await test.createKey('write', 'to revoke');
-    expect((await postGraphql(http.url, `mutation { createRun(input: { name: "before-revoke" }) { id } }`, undefined, { key: revocable })).body.errors).toBeUndefined();
+    expect(
+      (
+        await postGraphql(http.url, `mutation { createRun(input: { name: "before-revoke" }) { id } }`, undefined, {
+          key: revocable,
+        })
+      ).body.errors,
+    ).toBeUndefined();
     await revokeApiKey(app.apiKeys, revocable.split('_')[1]!);
-    const after = await postGraphql(http.url, `mutation { createRun(input: { name: "after-revoke" }) { id } }`, undefined, { key: revocable });
-    expect(after.body.errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('was revoked at') });
+    const after = await postGraphql(
+      http.url,
+      `mutation { createRun(input: { name: "after-revoke" }) { id } }`,
+      undefined,
+      { key: revocable },
+    );
+    expect(after.body.errors?.[0]).toMatchObject({
+      extensions: { code: 'UNAUTHENTICATED' },
+      message: expect.stringContaining('was revoked at'),
+    });
   });
 
   it('stores keys hashed: no secret in the table, a sha256 and the last use instead', async () => {
@@ -151,23 +189,42 @@ describe('API keys over GraphQL', () => {
 
   it('guards graphql-ws too: mutations need a key in connectionParams', async () => {
     const run = (query: string, connectionParams?: Record<string, unknown>) => {
-      const client = createClient({ url: http.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, ...(connectionParams ? { connectionParams } : {}) });
+      const client = createClient({
+        url: http.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        ...(connectionParams ? { connectionParams } : {}),
+      });
       return new Promise<{ data?: any; errors?: any[] }>((resolve) => {
-        client.subscribe({ query }, { next: (value) => resolve(value as any), error: (errors) => resolve({ errors: errors as any[] }), complete: () => undefined });
+        client.subscribe(
+          { query },
+          {
+            next: (value) => resolve(value as any),
+            error: (errors) => resolve({ errors: errors as any[] }),
+            complete: () => undefined,
+          },
+        );
       }).finally(() => client.dispose());
     };
     const anonymous = await run(`mutation { createRun(input: { name: "ws-anon" }) { id } }`);
     expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    const readOnly = await run(`mutation { createRun(input: { name: "ws-read" }) { id } }`, { authorization: `Bearer ${keys.read}` });
+    const readOnly = await run(`mutation { createRun(input: { name: "ws-read" }) { id } }`, {
+      authorization: `Bearer ${keys.read}`,
+    });
     expect(readOnly.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const written = await run(`mutation { createRun(input: { name: "ws-write" }) { name } }`, { authorization: `Bearer ${keys.write}` });
+    const written = await run(`mutation { createRun(input: { name: "ws-write" }) { name } }`, {
+      authorization: `Bearer ${keys.write}`,
+    });
     expect(written).toEqual({ data: { createRun: { name: 'ws-write' } } });
   });
 
   describe('with LINPATH_AUTH_READS=key', () => {
     let readsKey: HttpServer;
     beforeAll(async () => {
-      readsKey = await startHttpServer({ ...app, config: { ...app.config, auth: { enabled: true, reads: 'key' } } }, schema);
+      readsKey = await startHttpServer(
+        { ...app, config: { ...app.config, auth: { enabled: true, reads: 'key' } } },
+        schema,
+      );
     });
     afterAll(async () => {
       await readsKey?.stop();
@@ -176,15 +233,25 @@ describe('API keys over GraphQL', () => {
     it('refuses reads without a key and answers them with a read key', async () => {
       const anonymous = await postGraphql(readsKey.url, `{ datasets { id } }`);
       expect(anonymous.status).toBe(401);
-      expect(anonymous.body.errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('LINPATH_AUTH_READS=key') });
+      expect(anonymous.body.errors?.[0]).toMatchObject({
+        extensions: { code: 'UNAUTHENTICATED' },
+        message: expect.stringContaining('LINPATH_AUTH_READS=key'),
+      });
       const read = await postGraphql(readsKey.url, `{ datasets { id } }`, undefined, { key: keys.read });
       expect(read.body).toEqual({ data: { datasets: [] } });
     });
 
     it('refuses subscriptions without a key', async () => {
-      const client = createClient({ url: readsKey.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+      const client = createClient({
+        url: readsKey.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+      });
       const errors = await new Promise<any[]>((resolve) => {
-        client.subscribe({ query: `subscription { pathUpdated(id: "nope") { status } }` }, { next: () => undefined, error: (e) => resolve(e as any[]), complete: () => resolve([]) });
+        client.subscribe(
+          { query: `subscription { pathUpdated(id: "nope") { status } }` },
+          { next: () => undefined, error: (e) => resolve(e as any[]), complete: () => resolve([]) },
+        );
       }).finally(() => client.dispose());
       expect(errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     });
@@ -192,7 +259,10 @@ describe('API keys over GraphQL', () => {
 
   describe('with LINPATH_AUTH=off', () => {
     it('lets mutations through without a key', async () => {
-      const open = await startHttpServer({ ...app, config: { ...app.config, auth: { enabled: false, reads: 'open' } } }, schema);
+      const open = await startHttpServer(
+        { ...app, config: { ...app.config, auth: { enabled: false, reads: 'open' } } },
+        schema,
+      );
       try {
         const { body } = await postGraphql(open.url, `mutation { createRun(input: { name: "auth-off" }) { name } }`);
         expect(body).toEqual({ data: { createRun: { name: 'auth-off' } } });

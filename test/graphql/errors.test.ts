@@ -10,14 +10,25 @@ describe('formatError', () => {
   it.each([
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
     ['pg\'s "Connection terminated"', new Error('Connection terminated unexpectedly')],
-    ['a server shutting down, wrapped by drizzle', Object.assign(new Error('Failed query: select 1'), { cause: Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }) })],
+    [
+      'a server shutting down, wrapped by drizzle',
+      Object.assign(new Error('Failed query: select 1'), {
+        cause: Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      }),
+    ],
     ['a connection exception (SQLSTATE class 08)', Object.assign(new Error('connection failure'), { code: '08006' })],
   ])('answers UNAVAILABLE for %s', (_label, error) => {
-    expect(at(error)).toEqual({ message: 'the database could not be reached (restarting or unreachable); retry in a moment', path: ['run'], extensions: { code: 'UNAVAILABLE' } });
+    expect(at(error)).toEqual({
+      message: 'the database could not be reached (restarting or unreachable); retry in a moment',
+      path: ['run'],
+      extensions: { code: 'UNAVAILABLE' },
+    });
   });
 
   it('keeps other failures INTERNAL_SERVER_ERROR, without their message', () => {
-    expect(at(Object.assign(new Error('duplicate key value violates unique constraint "x"'), { code: '23505' }))).toEqual({
+    expect(
+      at(Object.assign(new Error('duplicate key value violates unique constraint "x"'), { code: '23505' })),
+    ).toEqual({
       message: 'Internal server error',
       path: ['run'],
       extensions: { code: 'INTERNAL_SERVER_ERROR' },

@@ -62,9 +62,21 @@ describe('GraphQL inputs, generated', () => {
     schema = await buildLinpathSchema();
     key = await test.createKey('admin');
     const deps = test.app.registry;
-    const init = await registry.importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), { run: 'fuzz', architecture: 'mlp', step: 0, role: 'INITIAL' });
-    const final = await registry.importCheckpointFile(deps, fixturePath('mlp/final.safetensors'), { run: 'fuzz', step: 1200, role: 'FINAL' });
-    const dataset = await registry.importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' });
+    const init = await registry.importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), {
+      run: 'fuzz',
+      architecture: 'mlp',
+      step: 0,
+      role: 'INITIAL',
+    });
+    const final = await registry.importCheckpointFile(deps, fixturePath('mlp/final.safetensors'), {
+      run: 'fuzz',
+      step: 1200,
+      role: 'FINAL',
+    });
+    const dataset = await registry.importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), {
+      name: 'spiral',
+      split: 'TEST',
+    });
     ids.push(init.checkpoint.id, final.checkpoint.id, dataset.dataset.id, init.run.id);
   }, 60_000);
   afterAll(async () => {
@@ -73,12 +85,22 @@ describe('GraphQL inputs, generated', () => {
 
   /** A value for an input type: mostly well-typed (so the resolvers see it), sometimes of the wrong kind. */
   const valueOf = (type: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> => {
-    const junk = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.boolean(), fc.constant(null), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }));
+    const junk = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
+    );
     if (isNonNullType(type)) return valueOf(type.ofType, depth);
     if (depth > 3) return junk;
     let typed: fc.Arbitrary<unknown>;
     if (isListType(type)) typed = fc.array(valueOf(type.ofType, depth + 1), { maxLength: 6 });
-    else if (isEnumType(type)) typed = fc.oneof(fc.constantFrom(...type.getValues().map((v) => v.value as unknown)), fc.string({ maxLength: 12 }));
+    else if (isEnumType(type))
+      typed = fc.oneof(
+        fc.constantFrom(...type.getValues().map((v) => v.value as unknown)),
+        fc.string({ maxLength: 12 }),
+      );
     else if (isInputObjectType(type)) {
       const fields = Object.values(type.getFields());
       typed = fc.record(Object.fromEntries(fields.map((field) => [field.name, valueOf(field.type, depth + 1)])), {
@@ -87,17 +109,32 @@ describe('GraphQL inputs, generated', () => {
     } else if (isScalarType(type)) {
       switch (type.name) {
         case 'Int':
-          typed = fc.oneof(fc.integer({ min: -5, max: 20 }), fc.integer(), fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1e15), fc.double({ noNaN: true }));
+          typed = fc.oneof(
+            fc.integer({ min: -5, max: 20 }),
+            fc.integer(),
+            fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1e15),
+            fc.double({ noNaN: true }),
+          );
           break;
         case 'Float':
-          typed = fc.oneof(fc.double({ min: -2, max: 2, noNaN: true }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 0.5, 1, 1e308, -1e308));
+          typed = fc.oneof(
+            fc.double({ min: -2, max: 2, noNaN: true }),
+            fc.double({ noNaN: true, noDefaultInfinity: true }),
+            fc.constantFrom(0, -0, 0.5, 1, 1e308, -1e308),
+          );
           break;
         case 'Boolean':
           typed = fc.boolean();
           break;
         case 'String':
         case 'ID':
-          typed = fc.oneof(fc.constantFrom(...ids), fc.uuid(), fc.string({ maxLength: 30 }), fc.string({ minLength: 5000, maxLength: 20_000 }), fc.constantFrom('all', 'tag=x', 'hp.lr>=0.1', 'stem', 'fc1', ''));
+          typed = fc.oneof(
+            fc.constantFrom(...ids),
+            fc.uuid(),
+            fc.string({ maxLength: 30 }),
+            fc.string({ minLength: 5000, maxLength: 20_000 }),
+            fc.constantFrom('all', 'tag=x', 'hp.lr>=0.1', 'stem', 'fc1', ''),
+          );
           break;
         default:
           typed = fc.jsonValue({ maxDepth: 3 });
@@ -111,14 +148,23 @@ describe('GraphQL inputs, generated', () => {
   /** A request for one field with all its arguments as variables; variables may be missing or junk. */
   const requestFor = (operation: 'query' | 'mutation', field: GraphQLField<unknown, unknown>) => {
     const declarations = field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
-    const call = field.args.length === 0 ? field.name : `${field.name}(${field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ')})`;
+    const call =
+      field.args.length === 0
+        ? field.name
+        : `${field.name}(${field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ')})`;
     const selection = isCompositeType(getNamedType(field.type)) ? ' { __typename }' : '';
     const query = `${operation}${declarations === '' ? '' : ` (${declarations})`} { ${call}${selection} }`;
-    const variables = fc.record(Object.fromEntries(field.args.map((arg) => [arg.name, valueOf(arg.type)])), { requiredKeys: [] });
+    const variables = fc.record(Object.fromEntries(field.args.map((arg) => [arg.name, valueOf(arg.type)])), {
+      requiredKeys: [],
+    });
     return variables.map((values) => ({ field: field.name, query, variables: values }));
   };
 
-  const expectCoded = (status: number, body: { data?: unknown; errors?: Array<{ message?: string; extensions?: { code?: string } }> }, what: string) => {
+  const expectCoded = (
+    status: number,
+    body: { data?: unknown; errors?: Array<{ message?: string; extensions?: { code?: string } }> },
+    what: string,
+  ) => {
     expect([200, 400, 401, 403, 429], `${what}: HTTP ${status}`).toContain(status);
     for (const error of body.errors ?? []) {
       expect(typeof error.message, what).toBe('string');
@@ -136,7 +182,12 @@ describe('GraphQL inputs, generated', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(...fields), fc.boolean(), async (request, withKey) => {
         seen.add(request.field);
-        const { status, body } = await postGraphql(test.http.url, request.query, request.variables, withKey ? { key } : {});
+        const { status, body } = await postGraphql(
+          test.http.url,
+          request.query,
+          request.variables,
+          withKey ? { key } : {},
+        );
         expectCoded(status, body, `${request.field} ${JSON.stringify(request.variables).slice(0, 300)}`);
         const outcome = body.errors?.[0]?.extensions?.code ?? 'data';
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -155,8 +206,19 @@ describe('GraphQL inputs, generated', () => {
   it(`answers ${RUNS.documents} documents that are not valid GraphQL with a parse or validation error`, async () => {
     const documents = fc.oneof(
       fc.string({ maxLength: 200 }),
-      fc.constantFrom('{', 'query {', '{ runs(first: ) { edges } }', '{ nope }', 'mutation { createRun }', '{ __schema { types { name } } }'.repeat(50)),
-      fc.array(fc.constantFrom('{', '}', 'runs', '(', ')', 'first:', '1', '...', 'on', 'Run', '$x', '@skip'), { maxLength: 60 }).map((tokens) => tokens.join(' ')),
+      fc.constantFrom(
+        '{',
+        'query {',
+        '{ runs(first: ) { edges } }',
+        '{ nope }',
+        'mutation { createRun }',
+        '{ __schema { types { name } } }'.repeat(50),
+      ),
+      fc
+        .array(fc.constantFrom('{', '}', 'runs', '(', ')', 'first:', '1', '...', 'on', 'Run', '$x', '@skip'), {
+          maxLength: 60,
+        })
+        .map((tokens) => tokens.join(' ')),
     );
     await fc.assert(
       fc.asyncProperty(documents, async (query) => {

@@ -30,11 +30,18 @@ describe('non-finite losses', () => {
       encodeSafetensors(
         final.tensors.map((t) => {
           const data = final.state.get(t.name)!;
-          return { name: t.name, dtype: 'F32' as const, shape: [...t.shape], data: /^fc[23]\./.test(t.name) ? data.map((v) => (v >= 0 ? 3e38 : -3e38)) : data };
+          return {
+            name: t.name,
+            dtype: 'F32' as const,
+            shape: [...t.shape],
+            data: /^fc[23]\./.test(t.name) ? data.map((v) => (v >= 0 ? 3e38 : -3e38)) : data,
+          };
         }),
       ),
     );
-    ids.test = (await registry.importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    ids.test = (
+      await registry.importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })
+    ).dataset.id;
     // Three healthy runs and a diverged one, each with a reported test accuracy.
     for (const [name, file, accuracy] of [
       ['healthy-1', fixturePath('mlp/final.safetensors'), 0.89],
@@ -42,8 +49,17 @@ describe('non-finite losses', () => {
       ['healthy-3', fixturePath('mlp/final.safetensors'), 0.9],
       ['diverged', broken, 0.5],
     ] as const) {
-      await registry.createRun(deps, { name, architecture: 'mlp', datasetName: 'spiral', reportedMetrics: { testAccuracy: accuracy } });
-      const init = await registry.importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), { run: name, step: 0, role: 'INITIAL' });
+      await registry.createRun(deps, {
+        name,
+        architecture: 'mlp',
+        datasetName: 'spiral',
+        reportedMetrics: { testAccuracy: accuracy },
+      });
+      const init = await registry.importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), {
+        run: name,
+        step: 0,
+        role: 'INITIAL',
+      });
       const end = await registry.importCheckpointFile(deps, file, { run: name, step: 1200, role: 'FINAL' });
       ids.init = init.checkpoint.id;
       if (name === 'diverged') ids.broken = end.checkpoint.id;
@@ -61,7 +77,9 @@ describe('non-finite losses', () => {
         barrier { shape monotonic frankleHeight heightAboveEndpoints alphaAtMax nonFinitePoints }
       }
     }`;
-    const { status, body } = await postGraphql(test.http.url, query, { input: { from: ids.init, to: ids.broken, dataset: ids.test, alphas: [0, 0.5, 1] } });
+    const { status, body } = await postGraphql(test.http.url, query, {
+      input: { from: ids.init, to: ids.broken, dataset: ids.test, alphas: [0, 0.5, 1] },
+    });
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     const path = body.data.interpolationPath;
@@ -79,7 +97,9 @@ describe('non-finite losses', () => {
     expect(path.barrier).toMatchObject({ frankleHeight: null, heightAboveEndpoints: null, nonFinitePoints: 2 });
 
     // Asked again, the stored non-finite points come back the same (NaN and Infinity survive Postgres).
-    const again = await postGraphql(test.http.url, query, { input: { from: ids.init, to: ids.broken, dataset: ids.test, alphas: [0, 0.5, 1] } });
+    const again = await postGraphql(test.http.url, query, {
+      input: { from: ids.init, to: ids.broken, dataset: ids.test, alphas: [0, 0.5, 1] },
+    });
     expect(again.body.data.interpolationPath.points).toEqual(path.points);
   }, 60_000);
 
@@ -89,13 +109,28 @@ describe('non-finite losses', () => {
       `query ($input: CorrelationInput!) {
         correlation(input: $input) { overall { n pearson } points { run { name } x y } missing { run { name } reason } }
       }`,
-      { input: { x: 'FRANKLE_HEIGHT', y: 'REPORTED', yMetric: 'testAccuracy', path: { dataset: ids.test, alphas: [0, 0.5, 1] }, permutations: 100, bootstrap: 100 } },
+      {
+        input: {
+          x: 'FRANKLE_HEIGHT',
+          y: 'REPORTED',
+          yMetric: 'testAccuracy',
+          path: { dataset: ids.test, alphas: [0, 0.5, 1] },
+          permutations: 100,
+          bootstrap: 100,
+        },
+      },
     );
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     const report = body.data.correlation;
-    expect(report.points.map((p: { run: { name: string } }) => p.run.name).sort()).toEqual(['healthy-1', 'healthy-2', 'healthy-3']);
-    expect(report.points.every((p: { x: number; y: number }) => Number.isFinite(p.x) && Number.isFinite(p.y))).toBe(true);
+    expect(report.points.map((p: { run: { name: string } }) => p.run.name).sort()).toEqual([
+      'healthy-1',
+      'healthy-2',
+      'healthy-3',
+    ]);
+    expect(report.points.every((p: { x: number; y: number }) => Number.isFinite(p.x) && Number.isFinite(p.y))).toBe(
+      true,
+    );
     expect(report.overall.n).toBe(3);
     expect(report.missing).toEqual([{ run: { name: 'diverged' }, reason: expect.stringContaining('non-finite') }]);
   }, 60_000);

@@ -17,11 +17,26 @@ describe('a page of 50 runs with their metrics', () => {
 
   beforeAll(async () => {
     ({ app, http, close } = await startTestApp());
-    await registry.importDatasetFile(app.registry, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' });
+    await registry.importDatasetFile(app.registry, fixturePath('mlp/test_set.safetensors'), {
+      name: 'spiral',
+      split: 'TEST',
+    });
     for (let i = 0; i < 60; i++) {
-      await registry.createRun(app.registry, { name: `page-${String(i).padStart(2, '0')}`, architecture: 'mlp', datasetName: i % 10 === 9 ? null : 'spiral' });
-      await registry.importCheckpointFile(app.registry, fixturePath('mlp/init.safetensors'), { run: `page-${String(i).padStart(2, '0')}`, step: 0, role: 'INITIAL' });
-      await registry.importCheckpointFile(app.registry, fixturePath('mlp/final.safetensors'), { run: `page-${String(i).padStart(2, '0')}`, step: 1200, role: 'FINAL' });
+      await registry.createRun(app.registry, {
+        name: `page-${String(i).padStart(2, '0')}`,
+        architecture: 'mlp',
+        datasetName: i % 10 === 9 ? null : 'spiral',
+      });
+      await registry.importCheckpointFile(app.registry, fixturePath('mlp/init.safetensors'), {
+        run: `page-${String(i).padStart(2, '0')}`,
+        step: 0,
+        role: 'INITIAL',
+      });
+      await registry.importCheckpointFile(app.registry, fixturePath('mlp/final.safetensors'), {
+        run: `page-${String(i).padStart(2, '0')}`,
+        step: 1200,
+        role: 'FINAL',
+      });
     }
     const runs = (await registry.listRuns(app.registry, { first: 60 })).runs.map((r) => r.run);
     await runEndpointMetrics(app.analytics, runs, 'TEST', { evaluate: true });
@@ -56,12 +71,18 @@ describe('a page of 50 runs with their metrics', () => {
     });
     const body = (await response.json()) as { data: any; errors?: unknown };
     expect(body.errors).toBeUndefined();
-    return { nodes: body.data.runs.edges.map((e: any) => e.node), hasNextPage: body.data.runs.pageInfo.hasNextPage, queries: [...queries] };
+    return {
+      nodes: body.data.runs.edges.map((e: any) => e.node),
+      hasNextPage: body.data.runs.pageInfo.hasNextPage,
+      queries: [...queries],
+    };
   };
 
   it('resolves runs, checkpoints, end-point metrics and barriers with a number of queries that does not grow with the page', async () => {
     // The reference curve of these checkpoints (PyTorch) decreases monotonically: Frankle's height is ½(L(0) − L(1)).
-    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as { full: { loss: number[] } };
+    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as {
+      full: { loss: number[] };
+    };
     const losses = reference.full.loss;
     const frankleHeight = Math.max(...losses) - (losses[0]! + losses.at(-1)!) / 2;
 

@@ -50,7 +50,12 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Desti
 }
 
 /** POSTs a GraphQL request (with `key` as `Authorization: Bearer`) and returns the HTTP status and the parsed body. */
-export async function postGraphql(url: string, query: string, variables?: Record<string, unknown>, options: { key?: string; headers?: Record<string, string> } = {}) {
+export async function postGraphql(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  options: { key?: string; headers?: Record<string, string> } = {},
+) {
   const response = await fetch(url, {
     method: 'POST',
     headers: {
@@ -60,6 +65,6 @@ export async function postGraphql(url: string, query: string, variables?: Record
     },
     body: JSON.stringify({ query, variables }),
   });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
 }

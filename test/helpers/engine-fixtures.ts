@@ -25,9 +25,13 @@ export interface SafetensorsFixture {
 
 export function readSafetensorsFixture(relative: string): SafetensorsFixture {
   const raw = readFileSync(fixturePath(relative));
-  const file = relative.endsWith('.gz') ? new Uint8Array(gunzipSync(raw)) : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  const file = relative.endsWith('.gz')
+    ? new Uint8Array(gunzipSync(raw))
+    : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   const header = parseSafetensors(file);
-  const values = new Map(header.tensors.map((info) => [info.name, decodeTensor(info, tensorBytes(file, header, info))]));
+  const values = new Map(
+    header.tensors.map((info) => [info.name, decodeTensor(info, tensorBytes(file, header, info))]),
+  );
   return { tensors: header.tensors, values };
 }
 
@@ -123,7 +127,12 @@ export function readResnet18Subset(images: number): Resnet18Subset {
     init: readCheckpointFixture('resnet18/init.safetensors.gz'),
     final: readCheckpointFixture('resnet18/final.safetensors.gz'),
     reference,
-    subset: { x: all.x.subarray(0, images * exampleSize), labels: all.labels.subarray(0, images), n: images, exampleShape: all.exampleShape },
+    subset: {
+      x: all.x.subarray(0, images * exampleSize),
+      labels: all.labels.subarray(0, images),
+      n: images,
+      exampleShape: all.exampleShape,
+    },
     exampleSize,
     referenceRows(path, alphaIndex) {
       const rows = fixtureFloats(referenceLogits, path, [reference.alphas.length, all.n, classes]);
@@ -178,8 +187,10 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
  * (the ResNet fixture's reach 351, where one float32 ulp is 3e-5) cannot meet an absolute 1e-5.
  */
 export function maxScaledDiff(actual: Float32Array, reference: Float32Array): number {
-  if (actual.length !== reference.length) throw new RangeError(`maxScaledDiff: lengths ${actual.length} and ${reference.length} differ`);
+  if (actual.length !== reference.length)
+    throw new RangeError(`maxScaledDiff: lengths ${actual.length} and ${reference.length} differ`);
   let max = 0;
-  for (let i = 0; i < actual.length; i++) max = Math.max(max, Math.abs(actual[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
+  for (let i = 0; i < actual.length; i++)
+    max = Math.max(max, Math.abs(actual[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
   return max;
 }

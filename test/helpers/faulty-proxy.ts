@@ -46,7 +46,11 @@ export async function startFaultyProxy(upstream: string): Promise<FaultyProxy> {
     if (fault?.kind === 'status') {
       req.resume();
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${fault.status === 503 ? 'ServiceUnavailable' : 'InternalError'}</Code><Message>injected fault</Message></Error>`;
-      res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.writeHead(fault.status, {
+        'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
       res.end(body);
       return;
     }
@@ -137,7 +141,11 @@ export async function startFaultyProxy(upstream: string): Promise<FaultyProxy> {
 }
 
 /** A rule that meets `fault` for the first `times` requests that match, then lets everything pass. */
-export function faultTimes(times: number, fault: Fault, matches: (request: { method: string; url: string }) => boolean): FaultRule {
+export function faultTimes(
+  times: number,
+  fault: Fault,
+  matches: (request: { method: string; url: string }) => boolean,
+): FaultRule {
   let left = times;
   return (request) => {
     if (left <= 0 || !matches(request)) return undefined;

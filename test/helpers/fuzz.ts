@@ -8,6 +8,7 @@ export function seedFuzzFromEnvironment(): void {
   const text = process.env['LINPATH_FUZZ_SEED'];
   if (text === undefined || text === '') return;
   const seed = Number(text);
-  if (!Number.isSafeInteger(seed)) throw new Error(`LINPATH_FUZZ_SEED: expected an integer, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(seed))
+    throw new Error(`LINPATH_FUZZ_SEED: expected an integer, got ${JSON.stringify(text)}`);
   fc.configureGlobal({ ...fc.readConfigureGlobal(), seed });
 }

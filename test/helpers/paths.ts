@@ -40,7 +40,12 @@ export interface PathFixture extends Evaluation {
  */
 export async function createPathDeps(
   f: RegistryFixture,
-  options: { engines?: EngineProvider; workers?: number; settings?: Partial<PathSettings>; queue?: Partial<QueueSettings> } = {},
+  options: {
+    engines?: EngineProvider;
+    workers?: number;
+    settings?: Partial<PathSettings>;
+    queue?: Partial<QueueSettings>;
+  } = {},
 ): Promise<PathFixture> {
   const engines = options.engines ?? new EngineProvider({ onnxProvider: 'cpu', threads: 0, tfjsBackend: undefined });
   const evaluation = await startEvaluation({
@@ -57,6 +62,10 @@ export async function createPathDeps(
   });
   const workers = options.workers ?? 1;
   if (workers > 0) await evaluation.startWorkers(workers);
-  const analytics: AnalyticsDeps = { paths: evaluation.paths, analytics: new AnalyticsRepository(f.database.db), limits: DEFAULT_ANALYTICS_LIMITS };
+  const analytics: AnalyticsDeps = {
+    paths: evaluation.paths,
+    analytics: new AnalyticsRepository(f.database.db),
+    limits: DEFAULT_ANALYTICS_LIMITS,
+  };
   return { ...evaluation, analytics, engines };
 }

@@ -9,7 +9,8 @@ const run = promisify(execFile);
 
 /** Where Debian (and CI) keep the PostgreSQL 15 server binaries. */
 export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
-export const postgresBinariesPresent = (): boolean => existsSync(path.join(POSTGRES_BIN, 'initdb')) && existsSync(path.join(POSTGRES_BIN, 'pg_ctl'));
+export const postgresBinariesPresent = (): boolean =>
+  existsSync(path.join(POSTGRES_BIN, 'initdb')) && existsSync(path.join(POSTGRES_BIN, 'pg_ctl'));
 
 export interface PrivatePostgres {
   /** postgres://postgres@127.0.0.1:PORT/postgres (trust authentication). */

@@ -48,7 +48,9 @@ export interface RegistryFixture {
  * Registry dependencies on a fresh database (Postgres or PGlite) and a fresh bucket on the test S3 server
  * (or on `s3Settings`, e.g. through test/helpers/faulty-proxy.ts).
  */
-export async function createRegistryFixture(options: { s3Settings?: S3Settings; testDatabase?: TestDatabase } = {}): Promise<RegistryFixture> {
+export async function createRegistryFixture(
+  options: { s3Settings?: S3Settings; testDatabase?: TestDatabase } = {},
+): Promise<RegistryFixture> {
   const testDatabase = options.testDatabase ?? (await createTestDatabase());
   const database = connectDatabase(testDatabase.url);
   await migrateDatabase(database);

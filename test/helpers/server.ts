@@ -43,7 +43,9 @@ export function buildOnce(options: { web?: boolean } = {}): void {
         execFileSync(command, args, { cwd: repoRoot, stdio: 'pipe', timeout: 180_000 });
       } catch (error) {
         const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-        throw new Error(`${command} ${args.join(' ')} failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: error });
+        throw new Error(`${command} ${args.join(' ')} failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`, {
+          cause: error,
+        });
       }
     }
   });
@@ -52,7 +54,10 @@ export function buildOnce(options: { web?: boolean } = {}): void {
 }
 
 function withBuildLock(work: () => void): void {
-  const lock = path.join(tmpdir(), `linpath-build-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}.lock`);
+  const lock = path.join(
+    tmpdir(),
+    `linpath-build-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}.lock`,
+  );
   const deadline = Date.now() + 180_000;
   for (;;) {
     try {
@@ -124,7 +129,11 @@ function spawnLinpath(args: string[], env: Record<string, string>): ChildProcess
     // Without one the child would use <repo>/.linpath, a developer's own data.
     throw new Error('linpath test processes need LINPATH_HOME (a temporary directory)');
   }
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: repoRoot,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -138,7 +147,11 @@ const exitStatus = (code: number | null, signal: NodeJS.Signals | null): number 
 
 export interface GraphQLBody<T = any> {
   data?: T;
-  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: { code?: string } & Record<string, unknown> }>;
+  errors?: Array<{
+    message: string;
+    path?: Array<string | number>;
+    extensions?: { code?: string } & Record<string, unknown>;
+  }>;
 }
 
 export interface RunningServer {
@@ -150,7 +163,11 @@ export interface RunningServer {
    * the embedded server wrote at its first start ($LINPATH_HOME/admin-key) when there is one, or `key`
    * (null: none).
    */
-  graphql<T = any>(query: string, variables?: Record<string, unknown>, options?: { key?: string | null }): Promise<GraphQLBody<T>>;
+  graphql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { key?: string | null },
+  ): Promise<GraphQLBody<T>>;
   /** The admin key of the embedded server's first start, if it made one. */
   adminKey(): string | undefined;
   /** SIGTERM (or `signal`), then waits for the exit (SIGKILL after 15 s); resolves with the exit status. */
@@ -187,7 +204,11 @@ export async function startServer(env: Record<string, string>): Promise<RunningS
 
 /** Starts `linpath worker` with a metrics port; `url` is its /metrics URL. */
 export function startWorker(env: Record<string, string>, args: string[] = []): Promise<RunningServer> {
-  return startLinpath(['worker', '--metrics-port', '0', ...args], env, /^linpath: worker running, metrics at (http:\/\/\S+)$/m);
+  return startLinpath(
+    ['worker', '--metrics-port', '0', ...args],
+    env,
+    /^linpath: worker running, metrics at (http:\/\/\S+)$/m,
+  );
 }
 
 function startLinpath(args: string[], env: Record<string, string>, ready: RegExp): Promise<RunningServer> {
@@ -208,7 +229,13 @@ function startLinpath(args: string[], env: Record<string, string>, ready: RegExp
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      fail(new ServerStartError(`linpath ${args[0]} printed no URL within ${START_TIMEOUT_MS / 1000} s; output:\n${output}`, undefined, output));
+      fail(
+        new ServerStartError(
+          `linpath ${args[0]} printed no URL within ${START_TIMEOUT_MS / 1000} s; output:\n${output}`,
+          undefined,
+          output,
+        ),
+      );
     }, START_TIMEOUT_MS);
 
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -223,9 +250,17 @@ function startLinpath(args: string[], env: Record<string, string>, ready: RegExp
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
     });
-    child.once('error', (error) => fail(new ServerStartError(`cannot spawn linpath ${args[0]}: ${error.message}`, undefined, output)));
+    child.once('error', (error) =>
+      fail(new ServerStartError(`cannot spawn linpath ${args[0]}: ${error.message}`, undefined, output)),
+    );
     void exited.then((status) =>
-      fail(new ServerStartError(`linpath ${args[0]} exited with status ${status} before serving; output:\n${output}`, status, output)),
+      fail(
+        new ServerStartError(
+          `linpath ${args[0]} exited with status ${status} before serving; output:\n${output}`,
+          status,
+          output,
+        ),
+      ),
     );
   });
 }
@@ -235,7 +270,13 @@ export const adminKeyOf = (home: string): string | undefined => {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 };
 
-function serverHandle(child: ChildProcess, url: string, exited: Promise<number>, output: () => string, home: string): RunningServer {
+function serverHandle(
+  child: ChildProcess,
+  url: string,
+  exited: Promise<number>,
+  output: () => string,
+  home: string,
+): RunningServer {
   return {
     url,
     pid: child.pid!,
@@ -252,7 +293,9 @@ function serverHandle(child: ChildProcess, url: string, exited: Promise<number>,
       try {
         return JSON.parse(text) as GraphQLBody;
       } catch {
-        throw new Error(`POST ${url} answered HTTP ${response.status} with a body that is not JSON: ${text.slice(0, 500)}`);
+        throw new Error(
+          `POST ${url} answered HTTP ${response.status} with a body that is not JSON: ${text.slice(0, 500)}`,
+        );
       }
     },
     async stop(signal = 'SIGTERM') {
@@ -290,7 +333,11 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
   return new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`linpath ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS / 1000} s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(
+        new Error(
+          `linpath ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS / 1000} s\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+        ),
+      );
     }, CLI_TIMEOUT_MS);
     child.once('error', (error) => {
       clearTimeout(timer);

@@ -3,7 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATE_QUEUE, PRIORITY } from '../../src/queue/eval-queue.js';
 import { correlation } from '../../src/usecases/analytics.usecases.js';
 import { pathUpdates } from '../../src/usecases/path-updates.js';
-import { cancelPath, interpolationPath, pathState, retryPath, waitForPaths } from '../../src/usecases/paths.usecases.js';
+import {
+  cancelPath,
+  interpolationPath,
+  pathState,
+  retryPath,
+  waitForPaths,
+} from '../../src/usecases/paths.usecases.js';
 import * as registry from '../../src/usecases/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
@@ -31,11 +37,26 @@ describe('the evaluation queue', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     const run = { run: 'spiral', architecture: 'mlp' };
-    ids.init = (await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { ...run, step: 0, role: 'INITIAL' })).checkpoint.id;
-    const final = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), { ...run, step: 1200, role: 'FINAL' });
+    ids.init = (
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        ...run,
+        step: 0,
+        role: 'INITIAL',
+      })
+    ).checkpoint.id;
+    const final = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+      ...run,
+      step: 1200,
+      role: 'FINAL',
+    });
     ids.final = final.checkpoint.id;
     ids.finalKey = final.checkpoint.key;
-    ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    ids.test = (
+      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral',
+        split: 'TEST',
+      })
+    ).dataset.id;
   });
   afterEach(async () => {
     // Every worker must be gone before the next test: a leftover one would take that test's jobs.
@@ -55,7 +76,12 @@ describe('the evaluation queue', () => {
     const { paths } = await evaluation({ workers: 0, settings: { jobAlphas: 2 } });
     const request = { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.01, 0.02, 0.03], limit: 4001 };
     const bulk = await interpolationPath(paths, request, { wait: false, priority: 'bulk' });
-    expect(bulk).toMatchObject({ status: 'PENDING', progress: { done: 0, total: 3, etaSeconds: null }, points: [], failure: null });
+    expect(bulk).toMatchObject({
+      status: 'PENDING',
+      progress: { done: 0, total: 3, etaSeconds: null },
+      points: [],
+      failure: null,
+    });
     expect((await jobs()).map((j) => [j.data.alphas, j.priority])).toEqual([
       [[0.01, 0.02], PRIORITY.bulk],
       [[0.03], PRIORITY.bulk],
@@ -74,7 +100,11 @@ describe('the evaluation queue', () => {
   it('with wait: true and no worker, answers PENDING when timeoutMs runs out', async () => {
     const { paths } = await evaluation({ workers: 0 });
     const started = performance.now();
-    const result = await interpolationPath(paths, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.11], limit: 4002 }, { timeoutMs: 300 });
+    const result = await interpolationPath(
+      paths,
+      { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.11], limit: 4002 },
+      { timeoutMs: 300 },
+    );
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
     expect(result).toMatchObject({ status: 'PENDING', points: [] });
   });
@@ -83,12 +113,25 @@ describe('the evaluation queue', () => {
     const queueing = await evaluation({ workers: 0, settings: { jobAlphas: 1 } });
     const bulkRequest = { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.61, 0.62, 0.63], limit: 4003 };
     const bulk = await interpolationPath(queueing.paths, bulkRequest, { wait: false, priority: 'bulk' });
-    const interactive = await interpolationPath(queueing.paths, { ...bulkRequest, alphas: [0.61], from: ids.final, to: ids.init }, { wait: false, priority: 'interactive' });
+    const interactive = await interpolationPath(
+      queueing.paths,
+      { ...bulkRequest, alphas: [0.61], from: ids.final, to: ids.init },
+      { wait: false, priority: 'interactive' },
+    );
     await queueing.close();
 
     const { paths } = await evaluation({ workers: 1 });
     // Waiting without asking: a request would raise the bulk jobs to interactive.
-    expect(await waitForPaths(paths, [{ pathId: bulk.path.id, alphas: bulkRequest.alphas }, { pathId: interactive.path.id, alphas: [0.61] }], 30_000)).toBe(true);
+    expect(
+      await waitForPaths(
+        paths,
+        [
+          { pathId: bulk.path.id, alphas: bulkRequest.alphas },
+          { pathId: interactive.path.id, alphas: [0.61] },
+        ],
+        30_000,
+      ),
+    ).toBe(true);
     const first = (await pathState(paths, interactive.path.id)).points[0]!;
     const rest = (await pathState(paths, bulk.path.id)).points;
     expect(rest).toHaveLength(3);
@@ -102,11 +145,15 @@ describe('the evaluation queue', () => {
     const cancelled = await cancelPath(paths, queued.path.id);
     expect(cancelled.cancelled).toEqual([0.21, 0.22]);
     expect((await pathState(paths, queued.path.id, request.alphas)).status).toBe('PARTIAL');
-    const states = (await jobs()).filter((j) => (j.data as { pathId?: string }).pathId === queued.path.id).map((j) => j.state);
+    const states = (await jobs())
+      .filter((j) => (j.data as { pathId?: string }).pathId === queued.path.id)
+      .map((j) => j.state);
     expect(states).toEqual(['cancelled']);
 
     expect((await interpolationPath(paths, request, { wait: false })).status).toBe('PENDING');
-    await expect(cancelPath(paths, '00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(cancelPath(paths, '00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 
   it('fails a path whose checkpoint object changed (CONFLICT) and keeps it FAILED until retryPath', async () => {
@@ -118,7 +165,10 @@ describe('the evaluation queue', () => {
     try {
       await expect(interpolationPath(paths, request)).rejects.toMatchObject({ code: 'CONFLICT' });
       const failed = await interpolationPath(paths, { ...request, alphas: [0.31, 0.32] }, { wait: false });
-      expect(failed, JSON.stringify({ ...failed, points: failed.points.length })).toMatchObject({ status: 'FAILED', failure: { code: 'CONFLICT' } });
+      expect(failed, JSON.stringify({ ...failed, points: failed.points.length })).toMatchObject({
+        status: 'FAILED',
+        failure: { code: 'CONFLICT' },
+      });
       expect(failed.failure!.message).toMatch(/changed/);
     } finally {
       await f.s3.uploadFile(ref, fixturePath('mlp/final.safetensors'));
@@ -148,17 +198,22 @@ describe('the evaluation queue', () => {
     expect(state.progress.done).toBeGreaterThan(0);
     expect(state.progress.done).toBeLessThan(alphas.length);
     expect(state.status).toBe('PENDING');
-    const handedBack = (await jobs()).filter((j) => j.state === 'created' && (j.data as { pathId?: string }).pathId === queued.path.id);
+    const handedBack = (await jobs()).filter(
+      (j) => j.state === 'created' && (j.data as { pathId?: string }).pathId === queued.path.id,
+    );
     expect(handedBack).toHaveLength(1);
     expect(handedBack[0]!.data.alphas).toHaveLength(alphas.length - state.progress.done);
 
     const { paths } = await evaluation({ workers: 1 });
     expect(await interpolationPath(paths, request)).toMatchObject({ status: 'COMPLETE' });
-    const { rows } = await f.database.pool.query('SELECT max(evaluations) AS most FROM path_points WHERE path_id = $1', [queued.path.id]);
+    const { rows } = await f.database.pool.query(
+      'SELECT max(evaluations) AS most FROM path_points WHERE path_id = $1',
+      [queued.path.id],
+    );
     expect(rows[0].most).toBe(1);
   }, 60_000);
 
-  it('queues a correlation\'s paths with wait: false and reports them as pending, with progress', async () => {
+  it("queues a correlation's paths with wait: false and reports them as pending, with progress", async () => {
     const { analytics } = await evaluation({ workers: 0 });
     const report = await correlation(analytics, {
       x: 'FRANKLE_HEIGHT',
@@ -210,7 +265,9 @@ describe('the evaluation queue', () => {
     });
     await expect(interpolationPath(paths, request, { wait: false })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
-      message: expect.stringMatching(/limit: expected at most 100 examples per path \(LINPATH_MAX_EXAMPLES\), got 5000 \(the whole dataset\)/),
+      message: expect.stringMatching(
+        /limit: expected at most 100 examples per path \(LINPATH_MAX_EXAMPLES\), got 5000 \(the whole dataset\)/,
+      ),
     });
     expect((await interpolationPath(paths, { ...request, limit: 100 }, { wait: false })).status).toBe('PENDING');
   });

@@ -16,7 +16,8 @@ describe('CheckpointStateCache', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     const add = async (file: string, step: number, role: 'INITIAL' | 'FINAL') =>
-      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'cache', step, role })).checkpoint;
+      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'cache', step, role }))
+        .checkpoint;
     init = await add('init.safetensors', 0, 'INITIAL');
     final = await add('final.safetensors', 1200, 'FINAL');
   });
@@ -26,7 +27,12 @@ describe('CheckpointStateCache', () => {
 
   const cache = (maxBytes: number) => {
     const recorded: string[] = [];
-    const states = new CheckpointStateCache(f.store, maxBytes, 1024 * 1024, async (_checkpoint, sha256) => void recorded.push(sha256));
+    const states = new CheckpointStateCache(
+      f.store,
+      maxBytes,
+      1024 * 1024,
+      async (_checkpoint, sha256) => void recorded.push(sha256),
+    );
     return { states, recorded };
   };
 

@@ -41,7 +41,9 @@ describe('embedded PGlite over the Postgres protocol', () => {
     try {
       const answer = await Promise.race([
         other.query('SELECT count(*)::int AS n FROM items'),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the session stayed with the dead connection')), 5000)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the session stayed with the dead connection')), 5000),
+        ),
       ]);
       expect(answer.rows[0].n).toBe(0);
       await other.query('INSERT INTO items VALUES (2, $1)', ['committed']);

@@ -29,7 +29,9 @@ interface JournalEntry {
   tag: string;
   breakpoints: boolean;
 }
-const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] };
+const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as {
+  entries: JournalEntry[];
+};
 const entries = journal.entries;
 const sqlOf = (tag: string) => readFileSync(path.join(MIGRATIONS_FOLDER, `${tag}.sql`), 'utf8');
 /** What drizzle's migrator records for a migration in drizzle.__drizzle_migrations: the sha256 of its file. */
@@ -40,8 +42,12 @@ async function migrateFirst(database: Database, count: number): Promise<void> {
   const folder = mkdtempSync(path.join(tmpdir(), 'linpath-migrations-'));
   try {
     mkdirSync(path.join(folder, 'meta'));
-    for (const entry of entries.slice(0, count)) copyFileSync(path.join(MIGRATIONS_FOLDER, `${entry.tag}.sql`), path.join(folder, `${entry.tag}.sql`));
-    writeFileSync(path.join(folder, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: entries.slice(0, count) }));
+    for (const entry of entries.slice(0, count))
+      copyFileSync(path.join(MIGRATIONS_FOLDER, `${entry.tag}.sql`), path.join(folder, `${entry.tag}.sql`));
+    writeFileSync(
+      path.join(folder, 'meta', '_journal.json'),
+      JSON.stringify({ ...journal, entries: entries.slice(0, count) }),
+    );
     const client = await database.pool.connect();
     try {
       await migrate(drizzle(client), { migrationsFolder: folder });
@@ -117,7 +123,11 @@ const seeds: Array<{ table: string; rows: Array<[string, unknown[]]> }> = [
       [
         `INSERT INTO runs (id, name, architecture, dataset_name, hyperparameters, seed, tags, reported_metrics)
          VALUES ($1, 'resnet18-wd5e-4-seed1', 'resnet18-cifar', 'cifar10', $2, 1, '{study,wd}', $3)`,
-        [ids.run, JSON.stringify({ optimizer: 'sgd', lr: 0.1, weight_decay: 5e-4 }), JSON.stringify({ test_accuracy: 0.9362 })],
+        [
+          ids.run,
+          JSON.stringify({ optimizer: 'sgd', lr: 0.1, weight_decay: 5e-4 }),
+          JSON.stringify({ test_accuracy: 0.9362 }),
+        ],
       ],
       [`INSERT INTO runs (id, name, architecture) VALUES ($1, 'mlp-trained', 'mlp')`, [ids.trainedRun]],
     ],
@@ -188,13 +198,22 @@ const seeds: Array<{ table: string; rows: Array<[string, unknown[]]> }> = [
       [
         `INSERT INTO training_jobs (id, run_id, spec, status, epoch, epochs, step, train_loss, attempts, started_at)
          VALUES ($1, $2, $3, 'RUNNING', 3, 60, 60, 0.4125, 1, now())`,
-        [ids.trainingJob, ids.trainedRun, JSON.stringify({ optimizer: 'adam', learningRate: 5e-4, epochs: 60, seed: 7 })],
+        [
+          ids.trainingJob,
+          ids.trainedRun,
+          JSON.stringify({ optimizer: 'adam', learningRate: 5e-4, epochs: 60, seed: 7 }),
+        ],
       ],
     ],
   },
   {
     table: 'api_keys',
-    rows: [[`INSERT INTO api_keys (id, name, scope, secret_sha256) VALUES ($1, 'lab uploader', 'write', $2)`, [apiKeyId, 'd'.repeat(64)]]],
+    rows: [
+      [
+        `INSERT INTO api_keys (id, name, scope, secret_sha256) VALUES ($1, 'lab uploader', 'write', $2)`,
+        [apiKeyId, 'd'.repeat(64)],
+      ],
+    ],
   },
 ];
 
@@ -202,7 +221,9 @@ const seeds: Array<{ table: string; rows: Array<[string, unknown[]]> }> = [
 async function dump(database: Database, tables: string[]): Promise<Record<string, Array<Record<string, unknown>>>> {
   const out: Record<string, Array<Record<string, unknown>>> = {};
   for (const table of tables) {
-    const result = await database.pool.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(t) AS row FROM "${table}" t ORDER BY to_jsonb(t)::text`);
+    const result = await database.pool.query<{ row: Record<string, unknown> }>(
+      `SELECT to_jsonb(t) AS row FROM "${table}" t ORDER BY to_jsonb(t)::text`,
+    );
     out[table] = result.rows.map((r) => r.row);
   }
   return out;
@@ -258,25 +279,65 @@ async function expectSeededRowsReadable(database: Database, seeded: Set<string>)
     bnStatsExamples: null,
   });
   const stored = await paths.points(ids.path);
-  expect(stored.map((p) => ({ alpha: p.alpha, lossSum: p.lossSum, correct: p.correct, n: p.n, evaluations: p.evaluations }))).toEqual(
+  expect(
+    stored.map((p) => ({ alpha: p.alpha, lossSum: p.lossSum, correct: p.correct, n: p.n, evaluations: p.evaluations })),
+  ).toEqual(
     points.map((p) => ({ ...p, evaluations: 1 })), // evaluations: added by 0004_eval_queue
   );
   // The memo stays writable: a new α of the old path.
-  await paths.storePoint({ pathId: ids.path, alpha: 0.75, lossSum: 140, correct: 440, n: 500, nonFinite: 0, engine: 'onnx', engineVersion: '1.30.0', durationMs: 10 });
+  await paths.storePoint({
+    pathId: ids.path,
+    alpha: 0.75,
+    lossSum: 140,
+    correct: 440,
+    n: 500,
+    nonFinite: 0,
+    engine: 'onnx',
+    engineVersion: '1.30.0',
+    durationMs: 10,
+  });
   expect((await paths.points(ids.path)).map((p) => p.alpha)).toEqual([0, 0.5, 0.75, 1]);
   // Storing an α again (a worker that died after storing it) keeps the first values and counts the repeat.
-  await paths.storePoint({ pathId: ids.path, alpha: 0.75, lossSum: 999, correct: 1, n: 500, nonFinite: 0, engine: 'tfjs', engineVersion: '4.22.0', durationMs: 10 });
-  expect((await paths.points(ids.path, [0.75]))[0]).toMatchObject({ lossSum: 140, correct: 440, engine: 'onnx', evaluations: 2 });
+  await paths.storePoint({
+    pathId: ids.path,
+    alpha: 0.75,
+    lossSum: 999,
+    correct: 1,
+    n: 500,
+    nonFinite: 0,
+    engine: 'tfjs',
+    engineVersion: '4.22.0',
+    durationMs: 10,
+  });
+  expect((await paths.points(ids.path, [0.75]))[0]).toMatchObject({
+    lossSum: 140,
+    correct: 440,
+    engine: 'onnx',
+    evaluations: 2,
+  });
 
   if (seeded.has('distances')) {
-    expect(await new AnalyticsRepository(database.db).findDistance(distanceKey)).toMatchObject({ metric: 'L2', value: 91.25, tensorCount: 122 });
+    expect(await new AnalyticsRepository(database.db).findDistance(distanceKey)).toMatchObject({
+      metric: 'L2',
+      value: 91.25,
+      tensorCount: 122,
+    });
   }
   if (seeded.has('path_tasks')) expect(await paths.jobAlphas(ids.job)).toEqual([0.25]);
   if (seeded.has('training_jobs')) {
-    expect(await new TrainingRepository(database.db).findByRun(ids.trainedRun)).toMatchObject({ id: ids.trainingJob, status: 'RUNNING', epoch: 3, epochs: 60 });
+    expect(await new TrainingRepository(database.db).findByRun(ids.trainedRun)).toMatchObject({
+      id: ids.trainingJob,
+      status: 'RUNNING',
+      epoch: 3,
+      epochs: 60,
+    });
   }
   if (seeded.has('api_keys')) {
-    expect(await new ApiKeysRepository(database.db).find(apiKeyId)).toMatchObject({ name: 'lab uploader', scope: 'write', revokedAt: null });
+    expect(await new ApiKeysRepository(database.db).find(apiKeyId)).toMatchObject({
+      name: 'lab uploader',
+      scope: 'write',
+      revokedAt: null,
+    });
   }
 }
 
@@ -317,8 +378,12 @@ describe('migrations on a database holding data of an older schema', () => {
       await migrateDatabase(database);
 
       // The migrator applied exactly the rest, in order, and recorded each file's hash.
-      const recorded = await database.pool.query<{ hash: string; created_at: string }>('SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id');
-      expect(recorded.rows.map((r) => [r.hash, Number(r.created_at)])).toEqual(entries.map((e) => [hashOf(e.tag), e.when]));
+      const recorded = await database.pool.query<{ hash: string; created_at: string }>(
+        'SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id',
+      );
+      expect(recorded.rows.map((r) => [r.hash, Number(r.created_at)])).toEqual(
+        entries.map((e) => [hashOf(e.tag), e.when]),
+      );
 
       // Every old row is still there, every old column unchanged; new columns only added.
       const now = await dump(database, [...seeded]);
@@ -330,7 +395,9 @@ describe('migrations on a database holding data of an older schema', () => {
 
       // Starting again changes nothing.
       await migrateDatabase(database);
-      expect((await database.pool.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations')).rows[0].n).toBe(entries.length);
+      expect((await database.pool.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations')).rows[0].n).toBe(
+        entries.length,
+      );
     },
   );
 });
@@ -345,12 +412,16 @@ interface Checksum {
 }
 
 describe('committed migrations', () => {
-  const recorded: Checksum[] = existsSync(CHECKSUMS_FILE) ? (JSON.parse(readFileSync(CHECKSUMS_FILE, 'utf8')) as Checksum[]) : [];
+  const recorded: Checksum[] = existsSync(CHECKSUMS_FILE)
+    ? (JSON.parse(readFileSync(CHECKSUMS_FILE, 'utf8')) as Checksum[])
+    : [];
 
   it('are never edited, removed or reordered: each file matches its sha256 in test/storage/migration-checksums.json', () => {
     const current = entries.map((e) => ({ tag: e.tag, when: e.when, sha256: hashOf(e.tag) }));
     // Recorded migrations are a prefix of the journal, byte for byte.
-    expect(current.slice(0, recorded.length), 'a committed migration changed: add a new migration instead').toEqual(recorded);
+    expect(current.slice(0, recorded.length), 'a committed migration changed: add a new migration instead').toEqual(
+      recorded,
+    );
     const missing = current.slice(recorded.length);
     if (missing.length > 0 && process.env.LINPATH_RECORD_MIGRATIONS === '1') {
       // Appends the new migrations' hashes (never rewrites recorded ones).
@@ -365,6 +436,7 @@ describe('committed migrations', () => {
 
   it('run in journal order: each later than the one before (the migrator skips one dated before the last applied)', () => {
     expect(entries.map((e) => e.idx)).toEqual(entries.map((_, i) => i));
-    for (let i = 1; i < entries.length; i += 1) expect(entries[i]!.when, entries[i]!.tag).toBeGreaterThan(entries[i - 1]!.when);
+    for (let i = 1; i < entries.length; i += 1)
+      expect(entries[i]!.when, entries[i]!.tag).toBeGreaterThan(entries[i - 1]!.when);
   });
 });

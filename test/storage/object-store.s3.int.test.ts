@@ -102,6 +102,8 @@ describe('parseS3Uri', () => {
     ['s3://linpath/a\u0000b', 'control characters'],
     [`s3://linpath/${'k'.repeat(1025)}`, 'at most 1024 bytes'],
   ])('refuses %j', (uri, fragment) => {
-    expect(() => parseS3Uri(uri, buckets)).toThrowError(expect.objectContaining({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) }));
+    expect(() => parseS3Uri(uri, buckets)).toThrowError(
+      expect.objectContaining({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) }),
+    );
   });
 });

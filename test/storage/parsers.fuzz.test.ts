@@ -123,10 +123,9 @@ function expectConsistent(file: Uint8Array, header: SafetensorsHeader): void {
   expect(header.dataLength).toBeGreaterThanOrEqual(0);
   expect(headerLength).toBeLessThanOrEqual(MAX_HEADER);
 
-  const json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLength))) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
+  const json = JSON.parse(
+    new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLength)),
+  ) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   expect(typeof json === 'object' && json !== null && !Array.isArray(json)).toBe(true);
   const names = Object.keys(json).filter((k) => k !== '__metadata__');
   expect(header.tensors.map((t) => t.name).sort()).toEqual([...names].sort());
@@ -176,16 +175,63 @@ const DEEP = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
 /** JSON literals that are never a valid shape dimension. `-0` is valid (it is 0) and so not here. */
 const badDimLiteral = fc.oneof(
   fc.integer({ min: -1000, max: -1 }).map(String),
-  fc.constantFrom('1.5', '0.1', '-1e3', '1e400', '-1e400', '9007199254740992', '18446744073709551616', '"3"', 'null', 'true', '[]', '[2]', '{}', DEEP),
+  fc.constantFrom(
+    '1.5',
+    '0.1',
+    '-1e3',
+    '1e400',
+    '-1e400',
+    '9007199254740992',
+    '18446744073709551616',
+    '"3"',
+    'null',
+    'true',
+    '[]',
+    '[2]',
+    '{}',
+    DEEP,
+  ),
   fc.bigInt({ min: 2n ** 53n, max: 2n ** 80n }).map(String),
 );
 /** JSON literals that are never a valid dtype. */
 const badDtypeLiteral = fc.oneof(
-  fc.constantFrom('"f32"', '"F8"', '"FLOAT"', '""', '"F32 "', '"__proto__"', '"toString"', '"constructor"', 'null', '4', '["F32"]', '{}', DEEP),
-  fc.string({ maxLength: 6 }).filter((s) => !Object.hasOwn(DTYPES, s)).map((s) => JSON.stringify(s)),
+  fc.constantFrom(
+    '"f32"',
+    '"F8"',
+    '"FLOAT"',
+    '""',
+    '"F32 "',
+    '"__proto__"',
+    '"toString"',
+    '"constructor"',
+    'null',
+    '4',
+    '["F32"]',
+    '{}',
+    DEEP,
+  ),
+  fc
+    .string({ maxLength: 6 })
+    .filter((s) => !Object.hasOwn(DTYPES, s))
+    .map((s) => JSON.stringify(s)),
 );
 const nameArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('a', 'b', 'fc.weight', 'fc.bias', '0', '10', '__proto__', 'toString', 'w"x', 'é', '\u2028') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(
+      'a',
+      'b',
+      'fc.weight',
+      'fc.bias',
+      '0',
+      '10',
+      '__proto__',
+      'toString',
+      'w"x',
+      'é',
+      '\u2028',
+    ),
+  },
   { weight: 3, arbitrary: fc.string({ minLength: 1, maxLength: 5, unit: 'binary' }) },
   { weight: 1, arbitrary: fc.constantFrom('__metadata__', '') },
 );
@@ -216,7 +262,19 @@ const tensorPlanArb = fc.record({
     {
       weight: 10,
       arbitrary: fc.constantFrom<Defect>(
-        'dtype', 'dim', 'bigShape', 'span', 'swap', 'pastEnd', 'offsetsArity', 'offsetsType', 'extraKey', 'missingKey', 'overlap', 'shift', 'garbage',
+        'dtype',
+        'dim',
+        'bigShape',
+        'span',
+        'swap',
+        'pastEnd',
+        'offsetsArity',
+        'offsetsType',
+        'extraKey',
+        'missingKey',
+        'overlap',
+        'shift',
+        'garbage',
       ),
     },
   ),
@@ -233,23 +291,47 @@ const metadataArb = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-    .array(fc.tuple(fc.oneof(fc.constantFrom('k', 'k', '__proto__', ''), fc.string({ maxLength: 4 })), fc.string({ maxLength: 6 })), { maxLength: 3 })
-    .map((pairs) => ({
-      text: `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
-      mustReject: new Set(pairs.map(([k]) => k)).size !== pairs.length,
-    })),
+      .array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom('k', 'k', '__proto__', ''), fc.string({ maxLength: 4 })),
+          fc.string({ maxLength: 6 }),
+        ),
+        { maxLength: 3 },
+      )
+      .map((pairs) => ({
+        text: `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
+        mustReject: new Set(pairs.map(([k]) => k)).size !== pairs.length,
+      })),
   },
   {
     weight: 1,
     arbitrary: fc
-      .constantFrom('{"k":1}', '{"k":null}', '{"k":["v"]}', '{"k":{"x":"y"}}', '["k","v"]', '"k=v"', 'null', '3', '{"k":"v","k":"w"}', DEEP, `{"k":${DEEP}}`)
+      .constantFrom(
+        '{"k":1}',
+        '{"k":null}',
+        '{"k":["v"]}',
+        '{"k":{"x":"y"}}',
+        '["k","v"]',
+        '"k=v"',
+        'null',
+        '3',
+        '{"k":"v","k":"w"}',
+        DEEP,
+        `{"k":${DEEP}}`,
+      )
       .map((text) => ({ text, mustReject: true })),
   },
 );
 
 const topDefectArb = fc.oneof(
   { weight: 12, arbitrary: fc.constant({ kind: 'none' as const, at: 0 }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom('array' as const, 'truncate' as const, 'badUtf8' as const, 'bom' as const, 'nul' as const), at: fc.nat() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('array' as const, 'truncate' as const, 'badUtf8' as const, 'bom' as const, 'nul' as const),
+      at: fc.nat(),
+    }),
+  },
 );
 const prefixDefectArb = fc.oneof(
   { weight: 20, arbitrary: fc.constant({ kind: 'exact' as const, value: 0n }) },
@@ -257,10 +339,19 @@ const prefixDefectArb = fc.oneof(
     weight: 3,
     arbitrary: fc.record({
       kind: fc.constantFrom('huge' as const),
-      value: fc.oneof(fc.constantFrom(2n ** 50n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n, BigInt(MAX_HEADER) + 1n), fc.bigInt({ min: 2n ** 32n, max: 2n ** 64n - 1n })),
+      value: fc.oneof(
+        fc.constantFrom(2n ** 50n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n, BigInt(MAX_HEADER) + 1n),
+        fc.bigInt({ min: 2n ** 32n, max: 2n ** 64n - 1n }),
+      ),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('zero' as const, 'pastEnd' as const, 'shorter' as const), value: fc.bigInt({ min: 1n, max: 16n }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('zero' as const, 'pastEnd' as const, 'shorter' as const),
+      value: fc.bigInt({ min: 1n, max: 16n }),
+    }),
+  },
 );
 
 const structuredFileArb = fc.record({
@@ -276,7 +367,8 @@ const structuredFileArb = fc.record({
 });
 
 /** Every UTF-16 unit as \uXXXX: the same key to JSON.parse, different text for the duplicate scanner. */
-const escapeUnits = (name: string): string => `"${Array.from({ length: name.length }, (_, i) => `\\u${name.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
+const escapeUnits = (name: string): string =>
+  `"${Array.from({ length: name.length }, (_, i) => `\\u${name.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
 
 /**
  * Builds a file from a plan: tensors laid out back to back, each with at most one defect. `mustReject` is
@@ -371,7 +463,9 @@ function buildStructured(plan: StructuredPlan): { file: Uint8Array; mustReject: 
     }
     // Only an unchanged tensor is where the plan says: a shifted one may no longer overlap the next.
     if (t.bytes > 0 && t.defect === 'none') previousOccupied = t;
-    const fields = [`"dtype":${dtype}`, `"shape":[${dims.join(',')}]`, `"data_offsets":${offsets}`].filter((f) => drop === undefined || !f.startsWith(`"${drop}"`));
+    const fields = [`"dtype":${dtype}`, `"shape":[${dims.join(',')}]`, `"data_offsets":${offsets}`].filter(
+      (f) => drop === undefined || !f.startsWith(`"${drop}"`),
+    );
     const value = t.defect === 'garbage' ? t.garbage : `{${fields.join(',')}${extra}}`;
     const key = t.escapeName ? escapeUnits(t.name) : JSON.stringify(t.name);
     entries.push(`${key}:${value}`);
@@ -448,7 +542,10 @@ function buildStructured(plan: StructuredPlan): { file: Uint8Array; mustReject: 
 const validTensorsArb = fc
   .uniqueArray(
     fc.record({
-      name: fc.oneof(fc.constantFrom('x', 'y', 'fc.weight', 'fc.bias', '0', '__proto__'), fc.string({ minLength: 1, maxLength: 6 })),
+      name: fc.oneof(
+        fc.constantFrom('x', 'y', 'fc.weight', 'fc.bias', '0', '__proto__'),
+        fc.string({ minLength: 1, maxLength: 6 }),
+      ),
       dtype: fc.constantFrom(...DTYPE_NAMES),
       shape: fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }),
       seed: fc.nat(),
@@ -458,16 +555,17 @@ const validTensorsArb = fc
   .map((ts) =>
     ts
       .filter((t) => t.name !== '__metadata__')
-      .map(
-        (t): TensorToWrite => ({
-          name: t.name,
-          dtype: t.dtype,
-          shape: t.shape,
-          data: pseudoRandomBytes(product(t.shape) * DTYPES[t.dtype], t.seed, t.dtype === 'BOOL' ? 'bool' : 'any'),
-        }),
-      ),
+      .map((t): TensorToWrite => ({
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        data: pseudoRandomBytes(product(t.shape) * DTYPES[t.dtype], t.seed, t.dtype === 'BOOL' ? 'bool' : 'any'),
+      })),
   );
-const validMetadataArb = fc.option(fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }), { nil: undefined });
+const validMetadataArb = fc.option(
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+  { nil: undefined },
+);
 
 type Mutation =
   | { kind: 'flip'; at: number; bit: number; inHeader: boolean }
@@ -477,10 +575,33 @@ type Mutation =
   | { kind: 'delete'; at: number };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }), inHeader: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }), inHeader: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('flip' as const),
+      at: fc.nat(),
+      bit: fc.integer({ min: 0, max: 7 }),
+      inHeader: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      at: fc.nat(),
+      value: fc.integer({ min: 0, max: 255 }),
+      inHeader: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      value: fc.integer({ min: 0, max: 255 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }) },
 );
 
@@ -489,7 +610,10 @@ function mutate(file: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
   let out: Uint8Array = file.slice();
   for (const m of mutations) {
     if (out.length === 0) break;
-    const headerEnd = Math.min(out.length, 8 + Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true)));
+    const headerEnd = Math.min(
+      out.length,
+      8 + Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true)),
+    );
     switch (m.kind) {
       case 'flip':
       case 'set': {
@@ -552,23 +676,28 @@ describe('safetensors codec under fuzzing', { timeout: TIMEOUT }, () => {
 
   it('bit flips, writes, insertions and truncations of files from our own writer (1000 runs)', () => {
     fc.assert(
-      fc.property(validTensorsArb, validMetadataArb, fc.array(mutationArb, { maxLength: 3 }), (tensors, metadata, mutations) => {
-        const original = encodeSafetensors(tensors, metadata);
-        if (mutations.length === 0) {
-          // Unmutated: the round trip must give back exactly what was written.
-          const header = parseSafetensors(original, MAX_HEADER);
-          expectConsistent(original, header);
-          expect(header.metadata).toEqual(metadata ?? {});
-          const byName = new Map(header.tensors.map((t) => [t.name, t]));
-          for (const t of tensors) {
-            const info = byName.get(t.name)!;
-            expect([info.dtype, info.shape]).toEqual([t.dtype, t.shape]);
-            expect(tensorBytes(original, header, info)).toEqual(t.data);
+      fc.property(
+        validTensorsArb,
+        validMetadataArb,
+        fc.array(mutationArb, { maxLength: 3 }),
+        (tensors, metadata, mutations) => {
+          const original = encodeSafetensors(tensors, metadata);
+          if (mutations.length === 0) {
+            // Unmutated: the round trip must give back exactly what was written.
+            const header = parseSafetensors(original, MAX_HEADER);
+            expectConsistent(original, header);
+            expect(header.metadata).toEqual(metadata ?? {});
+            const byName = new Map(header.tensors.map((t) => [t.name, t]));
+            for (const t of tensors) {
+              const info = byName.get(t.name)!;
+              expect([info.dtype, info.shape]).toEqual([t.dtype, t.shape]);
+              expect(tensorBytes(original, header, info)).toEqual(t.data);
+            }
+            return;
           }
-          return;
-        }
-        checkSafetensors(mutate(original, mutations));
-      }),
+          checkSafetensors(mutate(original, mutations));
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -588,11 +717,23 @@ describe('safetensors codec under fuzzing', { timeout: TIMEOUT }, () => {
       expectSafetensorsError(caught);
       expect((caught as Error).message).toContain(fragment);
     };
-    refused(concat(u64le(2n ** 50n), new Uint8Array(16)), 'header length 1125899906842624 bytes exceeds the limit of 1048576 bytes');
+    refused(
+      concat(u64le(2n ** 50n), new Uint8Array(16)),
+      'header length 1125899906842624 bytes exceeds the limit of 1048576 bytes',
+    );
     refused(concat(u64le(2n ** 64n - 1n), new Uint8Array(16)), 'header length 18446744073709551615 exceeds 2^53 - 1');
-    refused(raw('{"w":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,4398046511104]}}', 8), 'run past the end of the data area (8 bytes)');
-    refused(raw('{"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}}'), 'has more than 2^53 - 1 elements');
-    refused(raw('{"fc.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,99]}}', 99), 'tensor "fc.weight": data_offsets [0, 99] span 99 bytes, expected 24 (shape [2, 3] × 4 bytes of F32)');
+    refused(
+      raw('{"w":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,4398046511104]}}', 8),
+      'run past the end of the data area (8 bytes)',
+    );
+    refused(
+      raw('{"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}}'),
+      'has more than 2^53 - 1 elements',
+    );
+    refused(
+      raw('{"fc.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,99]}}', 99),
+      'tensor "fc.weight": data_offsets [0, 99] span 99 bytes, expected 24 (shape [2, 3] × 4 bytes of F32)',
+    );
   });
 
   it('refuses deeply nested JSON with a coded error (it used to overflow the stack while describing the value)', () => {
@@ -607,7 +748,10 @@ describe('safetensors codec under fuzzing', { timeout: TIMEOUT }, () => {
       [`{"__metadata__":${deep(200_000)}}`, '__metadata__ must be an object of strings, found array [[['],
       [`{"__metadata__":{"k":${deep(200_000)}}}`, '__metadata__ "k" must be a string'],
       [`{"w":{"dtype":${deep(200_000)},"shape":[],"data_offsets":[0,4]}}`, 'unknown dtype array [[[['],
-      [`{"w":{"dtype":"F32","shape":[${deep(200_000)}],"data_offsets":[0,4]}}`, 'shape[0] must be a non-negative integer, found array [[['],
+      [
+        `{"w":{"dtype":"F32","shape":[${deep(200_000)}],"data_offsets":[0,4]}}`,
+        'shape[0] must be a non-negative integer, found array [[[',
+      ],
     ];
     for (const [text, fragment] of cases) {
       let caught: unknown;
@@ -640,8 +784,13 @@ describe('safetensors codec under fuzzing', { timeout: TIMEOUT }, () => {
   });
 
   it('decodeTensor refuses a stored TensorInfo with negative dimensions instead of reading it as their product', () => {
-    expect(() => decodeTensor({ name: 'w', dtype: 'F32', shape: [-2, -2], begin: 0, end: 16 }, new Uint8Array(16))).toThrow(
-      expect.objectContaining({ code: 'BAD_SAFETENSORS', message: expect.stringContaining('shape[0] must be a non-negative integer, found -2') }),
+    expect(() =>
+      decodeTensor({ name: 'w', dtype: 'F32', shape: [-2, -2], begin: 0, end: 16 }, new Uint8Array(16)),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'BAD_SAFETENSORS',
+        message: expect.stringContaining('shape[0] must be a non-negative integer, found -2'),
+      }),
     );
   });
 });
@@ -679,7 +828,9 @@ async function expectUserInput(promise: Promise<unknown>): Promise<boolean> {
   } catch (error) {
     if (!(error instanceof LinpathError)) throw error;
     expect(error.code).toBe('BAD_USER_INPUT');
-    expect(error.message.startsWith('s3://fuzz/dataset.safetensors is not a valid safetensors file: safetensors: ')).toBe(true);
+    expect(
+      error.message.startsWith('s3://fuzz/dataset.safetensors is not a valid safetensors file: safetensors: '),
+    ).toBe(true);
     expect(error.message.length).toBeLessThan(MAX_MESSAGE + 100);
     expect(error.cause).toBeInstanceOf(SafetensorsFormatError);
     return false;
@@ -698,7 +849,12 @@ const datasetFileArb = fc
   .map(({ n, example, xDtype, yDtype, seed }) =>
     encodeSafetensors(
       [
-        { name: 'x', dtype: xDtype, shape: [n, ...example], data: pseudoRandomBytes(n * product(example) * DTYPES[xDtype], seed, 'any') },
+        {
+          name: 'x',
+          dtype: xDtype,
+          shape: [n, ...example],
+          data: pseudoRandomBytes(n * product(example) * DTYPES[xDtype], seed, 'any'),
+        },
         { name: 'y', dtype: yDtype, shape: [n], data: pseudoRandomBytes(n * DTYPES[yDtype], seed + 1, 'bool') },
       ],
       { format: 'pt' },
@@ -708,29 +864,34 @@ const datasetFileArb = fc
 describe('safetensors datasets through the ByteSource layer under fuzzing', { timeout: TIMEOUT }, () => {
   it('mutated dataset files: BAD_USER_INPUT naming the file, reads bounded by the checked header (500 runs)', async () => {
     await fc.assert(
-      fc.asyncProperty(datasetFileArb, fc.array(mutationArb, { maxLength: 3 }), fc.boolean(), async (original, mutations, pretendHuge) => {
-        const file = mutate(original, mutations);
-        // A pretended 2^50-byte object: the header may then claim anything up to that; reads must stay small.
-        const size = pretendHuge ? 2 ** 50 : file.length;
-        const source = recordingSource(file, size, MAX_HEADER);
-        let header: SafetensorsHeader | undefined;
-        if (await expectUserInput(readSafetensorsHeader(source, MAX_HEADER).then((h) => (header = h)))) {
-          if (!pretendHuge) expectConsistent(file, header!);
-          // Two reads: the 8-byte prefix, then exactly the header the prefix announced (≤ the limit).
-          expect(source.reads.length).toBe(2);
-          expect(source.reads[1]).toEqual([8, 8 + header!.headerLength]);
-        }
-        expect(source.reads[0]).toEqual([0, Math.min(8, size)]);
-        if (header === undefined || pretendHuge) return;
-        for (const t of header.tensors) {
-          const before = source.reads.length;
-          if (await expectUserInput(readTensor(source, header, t))) {
-            expect(source.reads[before]).toEqual([header.dataStart + t.begin, header.dataStart + t.end]);
-          } else {
-            expect(t.dtype).toBe('BOOL');
+      fc.asyncProperty(
+        datasetFileArb,
+        fc.array(mutationArb, { maxLength: 3 }),
+        fc.boolean(),
+        async (original, mutations, pretendHuge) => {
+          const file = mutate(original, mutations);
+          // A pretended 2^50-byte object: the header may then claim anything up to that; reads must stay small.
+          const size = pretendHuge ? 2 ** 50 : file.length;
+          const source = recordingSource(file, size, MAX_HEADER);
+          let header: SafetensorsHeader | undefined;
+          if (await expectUserInput(readSafetensorsHeader(source, MAX_HEADER).then((h) => (header = h)))) {
+            if (!pretendHuge) expectConsistent(file, header!);
+            // Two reads: the 8-byte prefix, then exactly the header the prefix announced (≤ the limit).
+            expect(source.reads.length).toBe(2);
+            expect(source.reads[1]).toEqual([8, 8 + header!.headerLength]);
           }
-        }
-      }),
+          expect(source.reads[0]).toEqual([0, Math.min(8, size)]);
+          if (header === undefined || pretendHuge) return;
+          for (const t of header.tensors) {
+            const before = source.reads.length;
+            if (await expectUserInput(readTensor(source, header, t))) {
+              expect(source.reads[before]).toEqual([header.dataStart + t.begin, header.dataStart + t.end]);
+            } else {
+              expect(t.dtype).toBe('BOOL');
+            }
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -738,7 +899,10 @@ describe('safetensors datasets through the ByteSource layer under fuzzing', { ti
   it('a header claiming 2^50 bytes is refused after reading only the 8-byte prefix', async () => {
     const source = recordingSource(concat(u64le(2n ** 50n), new Uint8Array(64)), 2 ** 51, MAX_HEADER);
     await expect(readSafetensorsHeader(source, MAX_HEADER)).rejects.toThrow(
-      expect.objectContaining({ code: 'BAD_USER_INPUT', message: expect.stringContaining('header length 1125899906842624 bytes exceeds the limit') }),
+      expect.objectContaining({
+        code: 'BAD_USER_INPUT',
+        message: expect.stringContaining('header length 1125899906842624 bytes exceeds the limit'),
+      }),
     );
     expect(source.reads).toEqual([[0, 8]]);
   });
@@ -761,7 +925,9 @@ describe('CIFAR-10 binary under fuzzing', { timeout: TIMEOUT }, () => {
           count = cifar10RecordCount(size);
         } catch (error) {
           expectDatasetError(error);
-          expect(Number.isSafeInteger(size) && size >= CIFAR10_RECORD_BYTES && size % CIFAR10_RECORD_BYTES === 0).toBe(false);
+          expect(Number.isSafeInteger(size) && size >= CIFAR10_RECORD_BYTES && size % CIFAR10_RECORD_BYTES === 0).toBe(
+            false,
+          );
           return;
         }
         expect(Number.isSafeInteger(count) && count >= 1 && count * CIFAR10_RECORD_BYTES === size).toBe(true);
@@ -773,11 +939,20 @@ describe('CIFAR-10 binary under fuzzing', { timeout: TIMEOUT }, () => {
   it('decodeCifar10Records / decodeCifar10Labels: records and labels or a coded error (800 runs)', () => {
     const recordsArb = fc.record({
       records: fc.integer({ min: 0, max: 3 }),
-      labels: fc.array(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 9 }) }, { weight: 1, arbitrary: fc.integer({ min: 10, max: 255 }) }), {
-        minLength: 3,
-        maxLength: 3,
-      }),
-      delta: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -3073, max: 3073 }) }),
+      labels: fc.array(
+        fc.oneof(
+          { weight: 8, arbitrary: fc.integer({ min: 0, max: 9 }) },
+          { weight: 1, arbitrary: fc.integer({ min: 10, max: 255 }) },
+        ),
+        {
+          minLength: 3,
+          maxLength: 3,
+        },
+      ),
+      delta: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.integer({ min: -3073, max: 3073 }) },
+      ),
       firstIndex: fc.oneof(fc.nat(), fc.constant(2 ** 40)),
       seed: fc.nat(),
     });
@@ -785,13 +960,17 @@ describe('CIFAR-10 binary under fuzzing', { timeout: TIMEOUT }, () => {
       fc.property(recordsArb, ({ records, labels, delta, firstIndex, seed }) => {
         const length = Math.max(0, records * CIFAR10_RECORD_BYTES + delta);
         const bytes = pseudoRandomBytes(length, seed, 'any');
-        for (let r = 0; r < records; r++) if (r * CIFAR10_RECORD_BYTES < length) bytes[r * CIFAR10_RECORD_BYTES] = labels[r]!;
+        for (let r = 0; r < records; r++)
+          if (r * CIFAR10_RECORD_BYTES < length) bytes[r * CIFAR10_RECORD_BYTES] = labels[r]!;
         const whole = length % CIFAR10_RECORD_BYTES === 0;
         const count = Math.floor(length / CIFAR10_RECORD_BYTES);
         const expectedLabels = Array.from({ length: count }, (_, r) => bytes[r * CIFAR10_RECORD_BYTES]!);
         const valid = whole && expectedLabels.every((l) => l < 10);
 
-        for (const decode of [() => decodeCifar10Records(bytes, firstIndex).labels, () => decodeCifar10Labels(bytes, firstIndex)]) {
+        for (const decode of [
+          () => decodeCifar10Records(bytes, firstIndex).labels,
+          () => decodeCifar10Labels(bytes, firstIndex),
+        ]) {
           let got: Uint8Array;
           try {
             got = decode();
@@ -808,7 +987,12 @@ describe('CIFAR-10 binary under fuzzing', { timeout: TIMEOUT }, () => {
           expect(images.length).toBe(count * CIFAR10_IMAGE_BYTES);
           for (let r = 0; r < count; r++) {
             const start = r * CIFAR10_RECORD_BYTES + 1;
-            expect(Buffer.compare(images.subarray(r * CIFAR10_IMAGE_BYTES, (r + 1) * CIFAR10_IMAGE_BYTES), bytes.subarray(start, start + CIFAR10_IMAGE_BYTES))).toBe(0);
+            expect(
+              Buffer.compare(
+                images.subarray(r * CIFAR10_IMAGE_BYTES, (r + 1) * CIFAR10_IMAGE_BYTES),
+                bytes.subarray(start, start + CIFAR10_IMAGE_BYTES),
+              ),
+            ).toBe(0);
           }
         }
       }),
@@ -835,7 +1019,9 @@ function idxValid(file: Uint8Array, size: number, kind: IdxKind): boolean {
   const headerLength = 4 + 4 * rank;
   if (file.length < headerLength || size < headerLength) return false;
   if (file[0] !== 0 || file[1] !== 0 || file[2] !== 0x08 || file[3] !== rank) return false;
-  const dims = Array.from({ length: rank }, (_, i) => BigInt(new DataView(file.buffer, file.byteOffset).getUint32(4 + 4 * i, false)));
+  const dims = Array.from({ length: rank }, (_, i) =>
+    BigInt(new DataView(file.buffer, file.byteOffset).getUint32(4 + 4 * i, false)),
+  );
   if (dims.some((d) => d === 0n)) return false;
   return BigInt(headerLength) + dims.reduce((a, b) => a * b, 1n) === BigInt(size);
 }
@@ -872,12 +1058,31 @@ describe('MNIST IDX under fuzzing', { timeout: TIMEOUT }, () => {
       kind: fc.constantFrom<IdxKind>('images', 'labels'),
       magic: fc.oneof(
         { weight: 6, arbitrary: fc.constant<number[] | undefined>(undefined) }, // the right magic for the kind
-        { weight: 1, arbitrary: fc.tuple(fc.constant(0), fc.constant(0), fc.constantFrom(0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x42), fc.integer({ min: 0, max: 4 })) },
+        {
+          weight: 1,
+          arbitrary: fc.tuple(
+            fc.constant(0),
+            fc.constant(0),
+            fc.constantFrom(0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x42),
+            fc.integer({ min: 0, max: 4 }),
+          ),
+        },
         { weight: 1, arbitrary: fc.constant([0x1f, 0x8b, 0x08, 0x00]) },
-        { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })) },
+        {
+          weight: 1,
+          arbitrary: fc.tuple(
+            fc.integer({ min: 0, max: 255 }),
+            fc.integer({ min: 0, max: 255 }),
+            fc.integer({ min: 0, max: 255 }),
+            fc.integer({ min: 0, max: 255 }),
+          ),
+        },
       ),
       dims: fc.array(u32, { minLength: 0, maxLength: 4 }),
-      delta: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -20, max: 20 }) }),
+      delta: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.integer({ min: -20, max: 20 }) },
+      ),
       cutAt: fc.option(fc.nat(), { freq: 5 }),
       declaredSize: fc.option(fc.oneof(fc.nat(), fc.constantFrom(2 ** 53, 2 ** 64, NaN, -1, 1.5)), { freq: 5 }),
       seed: fc.nat(),

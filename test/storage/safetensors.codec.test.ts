@@ -102,8 +102,14 @@ describe('float16ToFloat32 / bfloat16ToFloat32', () => {
 
   it('decodeTensor F16 agrees with float16ToFloat32 on all 65536 patterns, and BF16 with bfloat16ToFloat32', () => {
     const all = new Uint16Array(0x10000).map((_, i) => i);
-    const half = decodeTensor({ name: 'h', dtype: 'F16', shape: [0x10000], begin: 0, end: 0x20000 }, new Uint8Array(all.buffer));
-    const brain = decodeTensor({ name: 'b', dtype: 'BF16', shape: [0x10000], begin: 0, end: 0x20000 }, new Uint8Array(all.buffer));
+    const half = decodeTensor(
+      { name: 'h', dtype: 'F16', shape: [0x10000], begin: 0, end: 0x20000 },
+      new Uint8Array(all.buffer),
+    );
+    const brain = decodeTensor(
+      { name: 'b', dtype: 'BF16', shape: [0x10000], begin: 0, end: 0x20000 },
+      new Uint8Array(all.buffer),
+    );
     expect(half).toBeInstanceOf(Float32Array);
     expect(brain).toBeInstanceOf(Float32Array);
     for (let i = 0; i < 0x10000; i++) {
@@ -253,7 +259,13 @@ describe('encodeSafetensors / parseHeader / decodeTensor round trip', () => {
   it('encodes an empty tensor list', () => {
     const file = encodeSafetensors([]);
     expect(file.length).toBe(16);
-    expect(parseSafetensors(file)).toEqual({ headerLength: 8, dataStart: 16, dataLength: 0, metadata: {}, tensors: [] });
+    expect(parseSafetensors(file)).toEqual({
+      headerLength: 8,
+      dataStart: 16,
+      dataLength: 0,
+      metadata: {},
+      tensors: [],
+    });
   });
 
   it('accepts raw little-endian bytes for F16/BF16 (and any dtype)', () => {
@@ -341,7 +353,10 @@ describe('readHeaderLength rejects', () => {
   };
 
   it('a file shorter than 8 bytes', () => {
-    expectBad(() => readHeaderLength(new Uint8Array(5), 5), 'object is 5 bytes, shorter than the 8-byte header length prefix');
+    expectBad(
+      () => readHeaderLength(new Uint8Array(5), 5),
+      'object is 5 bytes, shorter than the 8-byte header length prefix',
+    );
     expectBad(() => parseSafetensors(new Uint8Array(0)), 'object is 0 bytes');
   });
 
@@ -354,7 +369,10 @@ describe('readHeaderLength rejects', () => {
   });
 
   it('header length above the limit', () => {
-    expectBad(() => readHeaderLength(prefix(2000n), 10_000, 1000), 'header length 2000 bytes exceeds the limit of 1000 bytes');
+    expectBad(
+      () => readHeaderLength(prefix(2000n), 10_000, 1000),
+      'header length 2000 bytes exceeds the limit of 1000 bytes',
+    );
     expectBad(
       () => readHeaderLength(prefix(BigInt(DEFAULT_MAX_HEADER_BYTES + 1)), 2 ** 40),
       `exceeds the limit of ${DEFAULT_MAX_HEADER_BYTES} bytes`,
@@ -362,13 +380,19 @@ describe('readHeaderLength rejects', () => {
   });
 
   it('header length past the end of the object', () => {
-    expectBad(() => readHeaderLength(prefix(100n), 50), 'header length 100 runs past the end of the object (8 + 100 > 50 bytes)');
+    expectBad(
+      () => readHeaderLength(prefix(100n), 50),
+      'header length 100 runs past the end of the object (8 + 100 > 50 bytes)',
+    );
     expectBad(() => readHeaderLength(prefix(43n), 50), '8 + 43 > 50');
     expect(readHeaderLength(prefix(42n), 50)).toBe(42);
   });
 
   it('header length ≥ 2^53 (bytes 0xff…)', () => {
-    expectBad(() => readHeaderLength(new Uint8Array(8).fill(0xff), 100), 'header length 18446744073709551615 exceeds 2^53 - 1');
+    expectBad(
+      () => readHeaderLength(new Uint8Array(8).fill(0xff), 100),
+      'header length 18446744073709551615 exceeds 2^53 - 1',
+    );
     expectBad(() => readHeaderLength(prefix(2n ** 53n), 2 ** 52), 'header length 9007199254740992 exceeds 2^53 - 1');
   });
 
@@ -376,7 +400,10 @@ describe('readHeaderLength rejects', () => {
     // The first bytes torch.save writes: a zip local-file header, or pickle's PROTO opcode 0x80 with protocol 2.
     const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x08, 0x08]);
     expectBad(() => readHeaderLength(zip, 1_000_000), 'starts like a zip archive, as torch.save writes');
-    expectBad(() => readHeaderLength(zip, 1_000_000), 'safetensors.torch.save_file(model.state_dict(), "model.safetensors")');
+    expectBad(
+      () => readHeaderLength(zip, 1_000_000),
+      'safetensors.torch.save_file(model.state_dict(), "model.safetensors")',
+    );
     const pickle = new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46]);
     expectBad(() => readHeaderLength(pickle, 1_000_000), 'starts like a Python pickle (protocol 2)');
   });
@@ -396,7 +423,10 @@ describe('parseHeader rejects', () => {
   const ok = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
 
   it('invalid UTF-8', () => {
-    expectBad(() => parse(fileWithHeaderBytes(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]))), 'header is not valid UTF-8');
+    expectBad(
+      () => parse(fileWithHeaderBytes(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]))),
+      'header is not valid UTF-8',
+    );
     expectBad(() => parse(fileWithHeaderBytes(new Uint8Array([0x7b, 0x7d, 0xc3]))), 'not valid UTF-8'); // truncated sequence
   });
 
@@ -417,7 +447,10 @@ describe('parseHeader rejects', () => {
     expectBad(() => parseJson({ __metadata__: 'pt' }), '__metadata__ must be an object of strings, found "pt"');
     expectBad(() => parseJson({ __metadata__: ['a'] }), '__metadata__ must be an object of strings, found array ["a"]');
     expectBad(() => parseJson({ __metadata__: null }), '__metadata__ must be an object of strings, found null');
-    expectBad(() => parseJson({ __metadata__: { format: 'pt', epoch: 5 } }), '__metadata__ "epoch" must be a string, found 5');
+    expectBad(
+      () => parseJson({ __metadata__: { format: 'pt', epoch: 5 } }),
+      '__metadata__ "epoch" must be a string, found 5',
+    );
   });
 
   it('a tensor entry that is not an object', () => {
@@ -443,7 +476,10 @@ describe('parseHeader rejects', () => {
   });
 
   it('an unknown dtype, listing the known ones', () => {
-    const error = expectBad(() => parseJson({ w: { ...ok, dtype: 'F8_E4M3' } }, 8), 'tensor "w": unknown dtype "F8_E4M3"');
+    const error = expectBad(
+      () => parseJson({ w: { ...ok, dtype: 'F8_E4M3' } }, 8),
+      'tensor "w": unknown dtype "F8_E4M3"',
+    );
     expect(error.message).toContain('expected one of F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL');
     expectBad(() => parseJson({ w: { ...ok, dtype: 'f32' } }, 8), 'unknown dtype "f32"');
     expectBad(() => parseJson({ w: { ...ok, dtype: 'toString' } }, 8), 'unknown dtype "toString"');
@@ -453,14 +489,29 @@ describe('parseHeader rejects', () => {
   it('a bad shape', () => {
     expectBad(() => parseJson({ w: { ...ok, shape: 2 } }, 8), 'tensor "w": shape must be an array, found 2');
     expectBad(() => parseJson({ w: { ...ok, shape: { 0: 2 } } }, 8), 'shape must be an array, found {"0":2}');
-    expectBad(() => parseJson({ w: { ...ok, shape: [2, -1] } }, 8), 'tensor "w": shape[1] must be a non-negative integer, found -1');
+    expectBad(
+      () => parseJson({ w: { ...ok, shape: [2, -1] } }, 8),
+      'tensor "w": shape[1] must be a non-negative integer, found -1',
+    );
     expectBad(() => parseJson({ w: { ...ok, shape: [2.5] } }, 8), 'shape[0] must be a non-negative integer, found 2.5');
-    expectBad(() => parseJson({ w: { ...ok, shape: ['NaN'] } }, 8), 'shape[0] must be a non-negative integer, found "NaN"');
+    expectBad(
+      () => parseJson({ w: { ...ok, shape: ['NaN'] } }, 8),
+      'shape[0] must be a non-negative integer, found "NaN"',
+    );
     expectBad(() => parseJson({ w: { ...ok, shape: ['2'] } }, 8), 'shape[0] must be a non-negative integer, found "2"');
-    expectBad(() => parseJson({ w: { ...ok, shape: [null] } }, 8), 'shape[0] must be a non-negative integer, found null');
-    expectBad(() => parseJson({ w: { ...ok, shape: [true] } }, 8), 'shape[0] must be a non-negative integer, found true');
+    expectBad(
+      () => parseJson({ w: { ...ok, shape: [null] } }, 8),
+      'shape[0] must be a non-negative integer, found null',
+    );
+    expectBad(
+      () => parseJson({ w: { ...ok, shape: [true] } }, 8),
+      'shape[0] must be a non-negative integer, found true',
+    );
     expectBad(() => parse(rawFile('{"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,8]}}', 8)), 'found Infinity');
-    expectBad(() => parseJson({ w: { ...ok, shape: [2 ** 53] } }, 8), 'shape[0] must be a non-negative integer, found 9007199254740992');
+    expectBad(
+      () => parseJson({ w: { ...ok, shape: [2 ** 53] } }, 8),
+      'shape[0] must be a non-negative integer, found 9007199254740992',
+    );
   });
 
   it('a shape whose product overflows', () => {
@@ -478,12 +529,30 @@ describe('parseHeader rejects', () => {
   });
 
   it('bad data_offsets', () => {
-    expectBad(() => parseJson({ w: { ...ok, data_offsets: [0] } }, 8), 'tensor "w": data_offsets must be an array of 2 integers [begin, end], found array [0]');
-    expectBad(() => parseJson({ w: { ...ok, data_offsets: [0, 8, 16] } }, 16), 'data_offsets must be an array of 2 integers');
-    expectBad(() => parseJson({ w: { ...ok, data_offsets: '0-8' } }, 8), 'data_offsets must be an array of 2 integers [begin, end], found "0-8"');
-    expectBad(() => parseJson({ w: { ...ok, data_offsets: [-4, 4] } }, 8), 'tensor "w": data_offsets[0] must be a non-negative integer, found -4');
-    expectBad(() => parseJson({ w: { ...ok, data_offsets: [0, 8.5] } }, 9), 'data_offsets[1] must be a non-negative integer, found 8.5');
-    expectBad(() => parseJson({ w: { ...ok, data_offsets: [8, 0] } }, 8), 'tensor "w": data_offsets [8, 0] have begin > end');
+    expectBad(
+      () => parseJson({ w: { ...ok, data_offsets: [0] } }, 8),
+      'tensor "w": data_offsets must be an array of 2 integers [begin, end], found array [0]',
+    );
+    expectBad(
+      () => parseJson({ w: { ...ok, data_offsets: [0, 8, 16] } }, 16),
+      'data_offsets must be an array of 2 integers',
+    );
+    expectBad(
+      () => parseJson({ w: { ...ok, data_offsets: '0-8' } }, 8),
+      'data_offsets must be an array of 2 integers [begin, end], found "0-8"',
+    );
+    expectBad(
+      () => parseJson({ w: { ...ok, data_offsets: [-4, 4] } }, 8),
+      'tensor "w": data_offsets[0] must be a non-negative integer, found -4',
+    );
+    expectBad(
+      () => parseJson({ w: { ...ok, data_offsets: [0, 8.5] } }, 9),
+      'data_offsets[1] must be a non-negative integer, found 8.5',
+    );
+    expectBad(
+      () => parseJson({ w: { ...ok, data_offsets: [8, 0] } }, 8),
+      'tensor "w": data_offsets [8, 0] have begin > end',
+    );
   });
 
   it('a size mismatch', () => {
@@ -491,12 +560,21 @@ describe('parseHeader rejects', () => {
       () => parseJson({ 'fc1.weight': { dtype: 'F32', shape: [10, 10], data_offsets: [0, 100] } }, 400),
       'safetensors: tensor "fc1.weight": data_offsets [0, 100] span 100 bytes, expected 400 (shape [10, 10] × 4 bytes of F32)',
     );
-    expectBad(() => parseJson({ s: { dtype: 'I64', shape: [], data_offsets: [0, 0] } }, 8), 'span 0 bytes, expected 8 (shape [] × 8 bytes of I64)');
+    expectBad(
+      () => parseJson({ s: { dtype: 'I64', shape: [], data_offsets: [0, 0] } }, 8),
+      'span 0 bytes, expected 8 (shape [] × 8 bytes of I64)',
+    );
   });
 
   it('a tensor past the end of the data area', () => {
-    expectBad(() => parseJson({ w: ok }, 7), 'tensor "w": data_offsets [0, 8] run past the end of the data area (7 bytes)');
-    expectBad(() => parseJson({ z: { dtype: 'U8', shape: [0], data_offsets: [9, 9] } }, 8), 'data_offsets [9, 9] run past the end of the data area (8 bytes)');
+    expectBad(
+      () => parseJson({ w: ok }, 7),
+      'tensor "w": data_offsets [0, 8] run past the end of the data area (7 bytes)',
+    );
+    expectBad(
+      () => parseJson({ z: { dtype: 'U8', shape: [0], data_offsets: [9, 9] } }, 8),
+      'data_offsets [9, 9] run past the end of the data area (8 bytes)',
+    );
   });
 
   it('overlapping tensors', () => {
@@ -504,7 +582,10 @@ describe('parseHeader rejects', () => {
       () => parseJson({ b: f32('F32', [2], [4, 12]), a: f32('F32', [2], [0, 8]) }, 12),
       'tensors "a" [0, 8] and "b" [4, 12] overlap',
     );
-    expectBad(() => parseJson({ a: f32('U8', [4], [0, 4]), b: f32('U8', [4], [0, 4]) }, 4), 'tensors "a" [0, 4] and "b" [0, 4] overlap');
+    expectBad(
+      () => parseJson({ a: f32('U8', [4], [0, 4]), b: f32('U8', [4], [0, 4]) }, 4),
+      'tensors "a" [0, 4] and "b" [0, 4] overlap',
+    );
   });
 
   it('an empty tensor name', () => {
@@ -554,7 +635,10 @@ describe('decodeTensor rejects', () => {
 
   it('BOOL values other than 0/1', () => {
     const info: TensorInfo = { name: 'mask', dtype: 'BOOL', shape: [3], begin: 0, end: 3 };
-    expectBad(() => decodeTensor(info, new Uint8Array([1, 0, 2])), 'tensor "mask": BOOL element 2 is 2, expected 0 or 1');
+    expectBad(
+      () => decodeTensor(info, new Uint8Array([1, 0, 2])),
+      'tensor "mask": BOOL element 2 is 2, expected 0 or 1',
+    );
   });
 });
 
@@ -577,7 +661,10 @@ describe('encodeSafetensors rejects', () => {
   });
 
   it('shape / data length mismatch', () => {
-    expectBad(() => encodeSafetensors([w({ shape: [3] })]), 'tensor "w": shape [3] has 3 elements, but the Float32Array has 2');
+    expectBad(
+      () => encodeSafetensors([w({ shape: [3] })]),
+      'tensor "w": shape [3] has 3 elements, but the Float32Array has 2',
+    );
     expectBad(
       () => encodeSafetensors([w({ dtype: 'F16', data: new Uint8Array(3) })]),
       'shape [2] × 2 bytes of F16 needs 4 bytes, but the raw data has 3',
@@ -596,13 +683,22 @@ describe('encodeSafetensors rejects', () => {
       () => encodeSafetensors([w({ data: new Float64Array(2) })]),
       'tensor "w": dtype F32 is written from a Float32Array (or raw little-endian bytes in a Uint8Array), found Float64Array',
     );
-    expectBad(() => encodeSafetensors([w({ dtype: 'I64', data: new Int32Array(2) })]), 'dtype I64 is written from a BigInt64Array');
-    expectBad(() => encodeSafetensors([w({ dtype: 'BF16', data: new Float32Array(2) })]), 'dtype BF16 is written from a Uint16Array');
+    expectBad(
+      () => encodeSafetensors([w({ dtype: 'I64', data: new Int32Array(2) })]),
+      'dtype I64 is written from a BigInt64Array',
+    );
+    expectBad(
+      () => encodeSafetensors([w({ dtype: 'BF16', data: new Float32Array(2) })]),
+      'dtype BF16 is written from a Uint16Array',
+    );
   });
 
   it('an unknown dtype, BOOL values other than 0/1 and non-string metadata', () => {
     expectBad(() => encodeSafetensors([w({ dtype: 'F8' as Dtype })]), 'unknown dtype "F8"');
-    expectBad(() => encodeSafetensors([w({ dtype: 'BOOL', data: new Uint8Array([0, 3]) })]), 'BOOL element 1 is 3, expected 0 or 1');
+    expectBad(
+      () => encodeSafetensors([w({ dtype: 'BOOL', data: new Uint8Array([0, 3]) })]),
+      'BOOL element 1 is 3, expected 0 or 1',
+    );
     expectBad(
       () => encodeSafetensors([w()], { epoch: 5 } as unknown as Record<string, string>),
       '__metadata__ "epoch" must be a string, found 5',

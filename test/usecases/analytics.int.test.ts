@@ -40,7 +40,8 @@ function pearsonByDefinition(x: number[], y: number[]): number {
   return sxy / Math.sqrt(sxx * syy);
 }
 /** Rank of each value: 1 + the number of smaller values + half the number of other equal values. */
-const averageRanks = (v: number[]) => v.map((a) => 1 + v.filter((b) => b < a).length + (v.filter((b) => b === a).length - 1) / 2);
+const averageRanks = (v: number[]) =>
+  v.map((a) => 1 + v.filter((b) => b < a).length + (v.filter((b) => b === a).length - 1) / 2);
 const spearmanByDefinition = (x: number[], y: number[]) => pearsonByDefinition(averageRanks(x), averageRanks(y));
 function kendallTauB(x: number[], y: number[]): number {
   let concordant = 0;
@@ -71,7 +72,8 @@ function decodeState(file: string): Map<string, Float32Array> {
 function sweepStates(): { init: State; sweep: State[] } {
   const init = decodeState('mlp/init.safetensors');
   const final = decodeState('mlp/final.safetensors');
-  const toF64 = (state: Map<string, Float32Array>): State => new Map([...state].map(([k, v]) => [k, Float64Array.from(v)]));
+  const toF64 = (state: Map<string, Float32Array>): State =>
+    new Map([...state].map(([k, v]) => [k, Float64Array.from(v)]));
   const sweep = Array.from({ length: 12 }, (_, k) =>
     toF64(new Map([...init].map(([name, a]) => [name, interpolateTensor(a, final.get(name)!, 0.2 + 0.1 * k)]))),
   );
@@ -120,12 +122,23 @@ describe('analytics on a real database, S3 server and engine', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'linpath-analytics-'));
     await registry.createRun(f.deps, { name: 'mlp', architecture: 'mlp', datasetName: 'spiral' });
     const add = async (file: string, step: number, role: 'INITIAL' | 'INTERMEDIATE' | 'FINAL') =>
-      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'mlp', step, role })).checkpoint.id;
+      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'mlp', step, role })).checkpoint
+        .id;
     ids.init = await add('init.safetensors', 0, 'INITIAL');
     ids.epoch5 = await add('epoch5.safetensors', 100, 'INTERMEDIATE');
     ids.final = await add('final.safetensors', 1200, 'FINAL');
-    ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
-    ids.train = (await registry.importDatasetFile(f.deps, fixturePath('mlp/train_set.safetensors'), { name: 'spiral', split: 'TRAIN' })).dataset.id;
+    ids.test = (
+      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral',
+        split: 'TEST',
+      })
+    ).dataset.id;
+    ids.train = (
+      await registry.importDatasetFile(f.deps, fixturePath('mlp/train_set.safetensors'), {
+        name: 'spiral',
+        split: 'TRAIN',
+      })
+    ).dataset.id;
   });
   afterAll(async () => {
     await evaluation?.close();
@@ -155,7 +168,9 @@ describe('analytics on a real database, S3 server and engine', () => {
     expect(fc2.distance.blocks).toEqual(['fc2']);
 
     const epoch5 = await checkpointDistance(deps, { from: ids.init, to: ids.epoch5, metric: 'LAYERWISE_NORMALIZED' });
-    expect(relative(epoch5.distance.value, reference.distances_epoch5.liu2020_mean_rel_fro__conv_linear_weights)).toBeLessThan(1e-6);
+    expect(
+      relative(epoch5.distance.value, reference.distances_epoch5.liu2020_mean_rel_fro__conv_linear_weights),
+    ).toBeLessThan(1e-6);
     await expect(value('L2', ['nope'])).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
@@ -170,7 +185,12 @@ describe('analytics on a real database, S3 server and engine', () => {
   });
 
   it('splits a path into block-wise paths and classifies their barriers', async () => {
-    const result = await blockwisePaths(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0, 0.5, 1] });
+    const result = await blockwisePaths(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [0, 0.5, 1],
+    });
     expect(result.paths.map((p) => p.block)).toEqual(['fc1', 'fc2', 'fc3']);
     expect(result.paths.every((p) => p.result.path.blocks?.length === 1)).toBe(true);
     expect(result.endpointLoss).toBeCloseTo(reference.full.loss[10], 5);
@@ -179,7 +199,14 @@ describe('analytics on a real database, S3 server and engine', () => {
       const level = (loss.heightAboveEndpoints ?? Infinity) > result.classification!.threshold ? 'HIGH' : 'LOW';
       expect(result.classification!.blocks[block]).toBe(level);
     }
-    const strict = await blockwisePaths(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0, 0.5, 1], blocks: ['fc3'], relativeThreshold: 0 });
+    const strict = await blockwisePaths(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [0, 0.5, 1],
+      blocks: ['fc3'],
+      relativeThreshold: 0,
+    });
     expect(strict.paths).toHaveLength(1);
   });
 
@@ -207,7 +234,11 @@ describe('analytics on a real database, S3 server and engine', () => {
       const decode = (file: string) => {
         const bytes = new Uint8Array(readFileSync(fixturePath(`mlp/${file}`)));
         const header = parseSafetensors(bytes);
-        return header.tensors.map((t) => ({ name: t.name, shape: t.shape, data: decodeTensor(t, tensorBytes(bytes, header, t)) as Float32Array }));
+        return header.tensors.map((t) => ({
+          name: t.name,
+          shape: t.shape,
+          data: decodeTensor(t, tensorBytes(bytes, header, t)) as Float32Array,
+        }));
       };
       const init = decode('init.safetensors');
       const final = decode('final.safetensors');
@@ -216,7 +247,14 @@ describe('analytics on a real database, S3 server and engine', () => {
         const file = path.join(dir, `sweep-${k}.safetensors`);
         writeFileSync(
           file,
-          encodeSafetensors(init.map((a, i) => ({ name: a.name, dtype: 'F32' as const, shape: a.shape, data: interpolateTensor(a.data, final[i]!.data, t) }))),
+          encodeSafetensors(
+            init.map((a, i) => ({
+              name: a.name,
+              dtype: 'F32' as const,
+              shape: a.shape,
+              data: interpolateTensor(a.data, final[i]!.data, t),
+            })),
+          ),
         );
         await registry.createRun(f.deps, {
           name: `sweep-${k}`,
@@ -226,10 +264,19 @@ describe('analytics on a real database, S3 server and engine', () => {
           hyperparameters: { weight_decay: weightDecays[k], t },
           reportedMetrics: { testAccuracy: reported[k] },
         });
-        await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: `sweep-${k}`, step: 0, role: 'INITIAL' });
+        await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+          run: `sweep-${k}`,
+          step: 0,
+          role: 'INITIAL',
+        });
         await registry.importCheckpointFile(f.deps, file, { run: `sweep-${k}`, step: 100, role: 'FINAL' });
       }
-      await registry.createRun(f.deps, { name: 'sweep-unfinished', architecture: 'mlp', datasetName: 'spiral', tags: ['sweep'] });
+      await registry.createRun(f.deps, {
+        name: 'sweep-unfinished',
+        architecture: 'mlp',
+        datasetName: 'spiral',
+        tags: ['sweep'],
+      });
     });
 
     it('matches independently computed Pearson, Spearman (ties) and Kendall, overall and per group', async () => {
@@ -243,9 +290,13 @@ describe('analytics on a real database, S3 server and engine', () => {
         statistics: { permutations: 2000, bootstrap: 500 },
       });
       expect(report.points.map((p) => p.run.name)).toEqual(Array.from({ length: 12 }, (_, k) => `sweep-${k}`));
-      expect(report.missing).toEqual([{ run: expect.objectContaining({ name: 'sweep-unfinished' }), reason: 'the run has no INITIAL checkpoint' }]);
+      expect(report.missing).toEqual([
+        { run: expect.objectContaining({ name: 'sweep-unfinished' }), reason: 'the run has no INITIAL checkpoint' },
+      ]);
       // x: ‖θ(t) − θ_0‖ = t·‖θ_T − θ_0‖ (up to float32 rounding).
-      report.points.forEach((p, k) => expect(relative(p.x, (0.2 + 0.1 * k) * reference.distances.global_l2__parameters)).toBeLessThan(1e-5));
+      report.points.forEach((p, k) =>
+        expect(relative(p.x, (0.2 + 0.1 * k) * reference.distances.global_l2__parameters)).toBeLessThan(1e-5),
+      );
       const x = report.points.map((p) => p.x);
       const y = report.points.map((p) => p.y);
       expect(y).toEqual(reported);
@@ -281,7 +332,9 @@ describe('analytics on a real database, S3 server and engine', () => {
       };
       const limited = await correlation(deps, { ...input, maxEvaluations: 3 });
       expect(limited.points.length + limited.missing.length).toBe(13);
-      expect(limited.missing.filter((m) => m.reason.startsWith('path not evaluated: maxEvaluations reached')).length).toBeGreaterThan(0);
+      expect(
+        limited.missing.filter((m) => m.reason.startsWith('path not evaluated: maxEvaluations reached')).length,
+      ).toBeGreaterThan(0);
 
       const report = await correlation(deps, { ...input, maxEvaluations: 100 });
       expect(report.points, JSON.stringify(report.missing.map((m) => m.reason))).toHaveLength(12);
@@ -292,7 +345,9 @@ describe('analytics on a real database, S3 server and engine', () => {
       const data = fixtureData();
       for (const point of report.points) {
         const k = Number(point.run.name.slice('sweep-'.length));
-        const curve = alphas.map((alpha) => lossAndAccuracy(mix(states.init, states.sweep[k]!, alpha), data, 1000).loss);
+        const curve = alphas.map(
+          (alpha) => lossAndAccuracy(mix(states.init, states.sweep[k]!, alpha), data, 1000).loss,
+        );
         const frankle = Math.max(...curve) - 0.5 * (curve[0]! + curve[2]!);
         expect(Math.abs(point.x - frankle)).toBeLessThan(1e-5);
         const accuracy = lossAndAccuracy(states.sweep[k]!, data, 5000).accuracy;
@@ -323,7 +378,9 @@ describe('analytics on a real database, S3 server and engine', () => {
     });
 
     it('sorts runs by their stored test accuracy and loss, page by page, unevaluated runs last', async () => {
-      const runs = (await registry.listRuns(f.deps, { first: 100, filter: { tags: ['sweep'] } })).runs.map((r) => r.run);
+      const runs = (await registry.listRuns(f.deps, { first: 100, filter: { tags: ['sweep'] } })).runs.map(
+        (r) => r.run,
+      );
       const { metrics } = await runEndpointMetrics(deps, runs, 'TEST', { evaluate: false });
       const stored = (run: (typeof runs)[number]) => {
         const metric = metrics.get(run.id)!;
@@ -333,13 +390,23 @@ describe('analytics on a real database, S3 server and engine', () => {
       const expected = (value: (run: (typeof runs)[number]) => number | null | undefined, direction: 1 | -1) =>
         runs
           .map((run, seq) => ({ name: run.name, value: value(run) ?? null, seq }))
-          .sort((a, b) => (a.value === null ? 1 : 0) - (b.value === null ? 1 : 0) || direction * ((a.value ?? 0) - (b.value ?? 0)) || a.seq - b.seq)
+          .sort(
+            (a, b) =>
+              (a.value === null ? 1 : 0) - (b.value === null ? 1 : 0) ||
+              direction * ((a.value ?? 0) - (b.value ?? 0)) ||
+              a.seq - b.seq,
+          )
           .map((entry) => entry.name);
       const paged = async (field: 'TEST_ACCURACY' | 'TEST_LOSS', direction: 'ASC' | 'DESC') => {
         const names: string[] = [];
         let after: string | undefined;
         for (;;) {
-          const page = await registry.listRuns(f.deps, { first: 5, after, filter: { tags: ['sweep'] }, orderBy: { field, direction } });
+          const page = await registry.listRuns(f.deps, {
+            first: 5,
+            after,
+            filter: { tags: ['sweep'] },
+            orderBy: { field, direction },
+          });
           names.push(...page.runs.map((r) => r.run.name));
           if (!page.hasNextPage) return names;
           after = page.runs.at(-1)!.cursor;
@@ -351,9 +418,22 @@ describe('analytics on a real database, S3 server and engine', () => {
     });
 
     it('lists a run whose checkpoints do not fit as missing, with the reason, and correlates the rest', async () => {
-      await registry.createRun(f.deps, { name: 'sweep-misfit', architecture: 'resnet18-cifar', datasetName: 'spiral', tags: ['sweep'] });
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: 'sweep-misfit', step: 0, role: 'INITIAL' });
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), { run: 'sweep-misfit', step: 1, role: 'FINAL' });
+      await registry.createRun(f.deps, {
+        name: 'sweep-misfit',
+        architecture: 'resnet18-cifar',
+        datasetName: 'spiral',
+        tags: ['sweep'],
+      });
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        run: 'sweep-misfit',
+        step: 0,
+        role: 'INITIAL',
+      });
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+        run: 'sweep-misfit',
+        step: 1,
+        role: 'FINAL',
+      });
       const report = await correlation(deps, {
         runs: { tags: ['sweep'] },
         x: 'DISTANCE_LAYERWISE_NORMALIZED',
@@ -362,14 +442,27 @@ describe('analytics on a real database, S3 server and engine', () => {
         statistics: { permutations: 100, bootstrap: 100 },
       });
       expect(report.points, JSON.stringify(report.missing.map((m) => m.reason))).toHaveLength(12);
-      expect(report.missing.find((m) => m.run.name === 'sweep-misfit')?.reason).toMatch(/^BAD_USER_INPUT: checkpoint does not match architecture resnet18-cifar/);
+      expect(report.missing.find((m) => m.run.name === 'sweep-misfit')?.reason).toMatch(
+        /^BAD_USER_INPUT: checkpoint does not match architecture resnet18-cifar/,
+      );
     });
 
     it('refuses bad arguments', async () => {
-      const base = { x: 'MLI_DELTA' as const, y: 'TEST_LOSS' as const, path: { from: 'INITIAL' as const, to: 'FINAL' as const, dataset: ids.test } };
-      await expect(correlation(deps, { ...base, y: 'REPORTED' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('yMetric') });
-      await expect(correlation(deps, { ...base, path: { ...base.path, to: 'INITIAL' } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
-      await expect(correlation(deps, { ...base, maxEvaluations: -1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      const base = {
+        x: 'MLI_DELTA' as const,
+        y: 'TEST_LOSS' as const,
+        path: { from: 'INITIAL' as const, to: 'FINAL' as const, dataset: ids.test },
+      };
+      await expect(correlation(deps, { ...base, y: 'REPORTED' })).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+        message: expect.stringContaining('yMetric'),
+      });
+      await expect(correlation(deps, { ...base, path: { ...base.path, to: 'INITIAL' } })).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+      });
+      await expect(correlation(deps, { ...base, maxEvaluations: -1 })).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+      });
     });
 
     async function countEvaluations<T>(work: () => Promise<T>): Promise<{ result: T; evaluations: number }> {
@@ -381,7 +474,14 @@ describe('analytics on a real database, S3 server and engine', () => {
 
     it('reports shapes, test accuracy (mean ± std) and barrier–accuracy correlation per intervention, as Table 1', async () => {
       const alphas = [0, 0.5, 1];
-      const report = await studyReport(deps, { runs: { tags: ['sweep'] }, dataset: ids.test, groupBy: ['weight_decay'], alphas, limit: 1000, blocks: false });
+      const report = await studyReport(deps, {
+        runs: { tags: ['sweep'] },
+        dataset: ids.test,
+        groupBy: ['weight_decay'],
+        alphas,
+        limit: 1000,
+        blocks: false,
+      });
       expect(report.groups.map((g) => g.values)).toEqual([[0], [0.0005], [0.001]]);
       expect(report.missing.map((m) => m.run.name)).toContain('sweep-unfinished');
 
@@ -391,7 +491,9 @@ describe('analytics on a real database, S3 server and engine', () => {
       for (const group of report.groups) {
         expect(group.runs).toHaveLength(4);
         const ks = group.runs.map((r) => Number(r.run.name.slice('sweep-'.length)));
-        const curves = ks.map((k) => alphas.map((alpha) => lossAndAccuracy(mix(states.init, states.sweep[k]!, alpha), data, 1000)));
+        const curves = ks.map((k) =>
+          alphas.map((alpha) => lossAndAccuracy(mix(states.init, states.sweep[k]!, alpha), data, 1000)),
+        );
         const accuracies = curves.map((c) => c[2]!.accuracy);
         const mean = accuracies.reduce((a, b) => a + b, 0) / 4;
         const std = Math.sqrt(accuracies.reduce((a, v) => a + (v - mean) ** 2, 0) / 3);
@@ -399,7 +501,10 @@ describe('analytics on a real database, S3 server and engine', () => {
         expect(Math.abs(group.accuracy.std! - std)).toBeLessThanOrEqual(2 / 1000);
         const shapes: Record<string, number> = {};
         for (const curve of curves) {
-          const shape = barrierMetrics(alphas, curve.map((p) => p.loss)).shape!;
+          const shape = barrierMetrics(
+            alphas,
+            curve.map((p) => p.loss),
+          ).shape!;
           shapes[shape] = (shapes[shape] ?? 0) + 1;
         }
         expect(group.shapes).toEqual(shapes);
@@ -410,7 +515,9 @@ describe('analytics on a real database, S3 server and engine', () => {
       expect(report.markdown).toMatch(/^\| intervention \(weight_decay\) \| n \| whole model \|/m);
       expect(report.markdown.match(/^\| weight_decay = /gm)).toHaveLength(3);
       expect(report.html.match(/<svg /g)).toHaveLength(3);
-      await expect(studyReport(deps, { runs: { tags: ['sweep'] }, dataset: ids.test, alphas: [0, 0.5] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      await expect(
+        studyReport(deps, { runs: { tags: ['sweep'] }, dataset: ids.test, alphas: [0, 0.5] }),
+      ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     });
   });
 });

@@ -17,7 +17,6 @@ import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
-
 /**
  * BatchNorm modes and parameter groups on the ResNet-18 fixture: each path's point against the same engine
  * on a state built here by hand from the rule (which tensors move, which stay at `to`).
@@ -38,17 +37,32 @@ describe('BatchNorm modes and tensor groups', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     dir = mkdtempSync(path.join(tmpdir(), 'linpath-bn-'));
-    for (const [name, role, step] of [['init', 'INITIAL', 0], ['final', 'FINAL', 150]] as const) {
+    for (const [name, role, step] of [
+      ['init', 'INITIAL', 0],
+      ['final', 'FINAL', 150],
+    ] as const) {
       const file = path.join(dir, `${name}.safetensors`);
       writeFileSync(file, gunzipSync(readFileSync(fixturePath(`resnet18/${name}.safetensors.gz`))));
-      ids[name] = (await registry.importCheckpointFile(f.deps, file, { run: 'resnet', architecture: 'resnet18-cifar', step, role })).checkpoint.id;
+      ids[name] = (
+        await registry.importCheckpointFile(f.deps, file, { run: 'resnet', architecture: 'resnet18-cifar', step, role })
+      ).checkpoint.id;
     }
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'shapes', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })
+      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+        name: 'shapes',
+        split: 'TEST',
+        inputKey: 'images_f32_nchw',
+        labelKey: 'labels',
+      })
     ).dataset.id;
     // The same images registered as the TRAIN split: what RECOMPUTE takes by default.
     ids.train = (
-      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'shapes', split: 'TRAIN', inputKey: 'images_f32_nchw', labelKey: 'labels' })
+      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+        name: 'shapes',
+        split: 'TRAIN',
+        inputKey: 'images_f32_nchw',
+        labelKey: 'labels',
+      })
     ).dataset.id;
     evaluation = await createPathDeps(f, { settings: { batchSize: LIMIT } });
   }, 120_000);
@@ -64,11 +78,16 @@ describe('BatchNorm modes and tensor groups', () => {
     const engine = await evaluation.engines.get('onnx');
     const prepared = await engine.prepare(graph);
     let state = new Map<string, Float32Array>();
-    for (const [name, values] of final.state) state.set(name, moves(name) ? interpolateTensor(init.state.get(name)!, values, ALPHA) : values);
+    for (const [name, values] of final.state)
+      state.set(name, moves(name) ? interpolateTensor(init.state.get(name)!, values, ALPHA) : values);
     const perExample = test.exampleShape.reduce((a, b) => a * b, 1);
     if (recomputeOver !== undefined) {
       const recomputer = await BatchNormRecomputer.prepare(engine, graph);
-      const examples = { x: test.x.subarray(0, recomputeOver * perExample), labels: Int32Array.from(test.labels.subarray(0, recomputeOver)), n: recomputeOver };
+      const examples = {
+        x: test.x.subarray(0, recomputeOver * perExample),
+        labels: Int32Array.from(test.labels.subarray(0, recomputeOver)),
+        n: recomputeOver,
+      };
       state = new Map(await recomputer.recompute(state, examples, recomputeOver));
       await recomputer.dispose();
     }
@@ -86,7 +105,14 @@ describe('BatchNorm modes and tensor groups', () => {
     tensors?: 'ALL' | 'WEIGHTS' | 'RUNNING_STATS';
     blocks?: string[];
   }) => {
-    const result = await interpolationPath(evaluation.paths, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [ALPHA], limit: LIMIT, ...options });
+    const result = await interpolationPath(evaluation.paths, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [ALPHA],
+      limit: LIMIT,
+      ...options,
+    });
     const [p] = result.points;
     return { path: result.path, loss: p!.lossSum / p!.n, correct: p!.correct };
   };
@@ -131,7 +157,12 @@ describe('BatchNorm modes and tensor groups', () => {
     const expected = await direct((name) => !runningStats.has(name), 24);
     expect(recompute.loss).toBeCloseTo(expected.loss, 6);
     expect(recompute.correct).toBe(expected.correct);
-    expect(recompute.path).toMatchObject({ bnStats: 'RECOMPUTE', bnStatsDatasetId: ids.train, bnStatsExamples: 24, movingTensorCount: 62 });
+    expect(recompute.path).toMatchObject({
+      bnStats: 'RECOMPUTE',
+      bnStatsDatasetId: ids.train,
+      bnStatsExamples: 24,
+      movingTensorCount: 62,
+    });
     // Not what KEEP_TO or INTERPOLATE give; statistics over other examples are another computation.
     expect(Math.abs(recompute.loss - (await direct((name) => !runningStats.has(name))).loss)).toBeGreaterThan(1e-4);
     const other = await point({ bnStats: 'RECOMPUTE', bnStatsDataset: ids.test, bnStatsExamples: 20 });
@@ -139,7 +170,14 @@ describe('BatchNorm modes and tensor groups', () => {
     expect(other.loss).toBeCloseTo((await direct((name) => !runningStats.has(name), 20)).loss, 6);
     // Asked again: the memo answers.
     const again = await interpolationPath(evaluation.paths, {
-      from: ids.init, to: ids.final, dataset: ids.test, alphas: [ALPHA], limit: LIMIT, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24,
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [ALPHA],
+      limit: LIMIT,
+      bnStats: 'RECOMPUTE',
+      bnStatsDataset: ids.train,
+      bnStatsExamples: 24,
     });
     expect(again.path.id).toBe(recompute.path.id);
     expect(again.points[0]!.cached).toBe(true);
@@ -150,42 +188,80 @@ describe('BatchNorm modes and tensor groups', () => {
       code: 'BAD_USER_INPUT',
       message: expect.stringContaining('bnStatsExamples: expected an integer from 2 to'),
     });
-    await expect(point({ bnStats: 'RECOMPUTE', bnStatsDataset: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      point({ bnStats: 'RECOMPUTE', bnStatsDataset: '00000000-0000-4000-8000-000000000000' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(point({ bnStatsExamples: 8 })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       message: 'bnStatsDataset and bnStatsExamples apply to bnStats RECOMPUTE only, got bnStats INTERPOLATE',
     });
     const other = (
-      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), { name: 'only-test', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })
+      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+        name: 'only-test',
+        split: 'TEST',
+        inputKey: 'images_f32_nchw',
+        labelKey: 'labels',
+      })
     ).dataset.id;
     await expect(
-      interpolationPath(evaluation.paths, { from: ids.init, to: ids.final, dataset: other, alphas: [ALPHA], limit: LIMIT, bnStats: 'RECOMPUTE' }),
+      interpolationPath(evaluation.paths, {
+        from: ids.init,
+        to: ids.final,
+        dataset: other,
+        alphas: [ALPHA],
+        limit: LIMIT,
+        bnStats: 'RECOMPUTE',
+      }),
     ).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
-      message: 'bnStats: RECOMPUTE needs training examples: register the TRAIN split of "only-test" or give bnStatsDataset',
+      message:
+        'bnStats: RECOMPUTE needs training examples: register the TRAIN split of "only-test" or give bnStatsDataset',
     });
   });
 
-  it('materialises θ(α) with recomputed statistics: evaluated, it gives the RECOMPUTE path\'s point', async () => {
+  it("materialises θ(α) with recomputed statistics: evaluated, it gives the RECOMPUTE path's point", async () => {
     const deps = { registry: f.deps, paths: evaluation.paths };
-    const peak = await materializeInterpolation(deps, { from: ids.init, to: ids.final, alpha: ALPHA, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 });
-    expect(peak.derivation).toMatchObject({ operation: 'INTERPOLATE', arguments: { alpha: ALPHA, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 } });
+    const peak = await materializeInterpolation(deps, {
+      from: ids.init,
+      to: ids.final,
+      alpha: ALPHA,
+      bnStats: 'RECOMPUTE',
+      bnStatsDataset: ids.train,
+      bnStatsExamples: 24,
+    });
+    expect(peak.derivation).toMatchObject({
+      operation: 'INTERPOLATE',
+      arguments: { alpha: ALPHA, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 },
+    });
     const stored = await evaluation.paths.states.get(peak);
     for (const name of ['layer1.0.conv1.weight', 'fc.weight']) {
-      expect(Buffer.from(stored.tensors.get(name)!.buffer).equals(Buffer.from(interpolateTensor(init.state.get(name)!, final.state.get(name)!, ALPHA).buffer)), name).toBe(true);
+      expect(
+        Buffer.from(stored.tensors.get(name)!.buffer).equals(
+          Buffer.from(interpolateTensor(init.state.get(name)!, final.state.get(name)!, ALPHA).buffer),
+        ),
+        name,
+      ).toBe(true);
     }
     // The checkpoint alone, evaluated as it is (α = 0 of a path to itself), is the RECOMPUTE path's point.
-    const alone = await interpolationPath(evaluation.paths, { from: peak.id, to: peak.id, dataset: ids.test, alphas: [0], limit: LIMIT });
+    const alone = await interpolationPath(evaluation.paths, {
+      from: peak.id,
+      to: peak.id,
+      dataset: ids.test,
+      alphas: [0],
+      limit: LIMIT,
+    });
     const recompute = await point({ bnStats: 'RECOMPUTE', bnStatsExamples: 24 });
     expect(alone.points[0]!.lossSum / alone.points[0]!.n).toBeCloseTo(recompute.loss, 6);
     expect(alone.points[0]!.correct).toBe(recompute.correct);
-    await expect(materializeInterpolation(deps, { from: ids.init, to: ids.final, alpha: ALPHA, bnStats: 'RECOMPUTE' })).rejects.toMatchObject({
+    await expect(
+      materializeInterpolation(deps, { from: ids.init, to: ids.final, alpha: ALPHA, bnStats: 'RECOMPUTE' }),
+    ).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       message: 'bnStatsDataset: RECOMPUTE needs the dataset whose examples the statistics are recomputed over',
     });
   }, 120_000);
 
-  it('never takes a run\'s end-point metrics from a RECOMPUTE path (its α = 1 is not the checkpoint)', async () => {
+  it("never takes a run's end-point metrics from a RECOMPUTE path (its α = 1 is not the checkpoint)", async () => {
     // A 24-image TEST split, so that whole-dataset paths stay cheap; a run that names it, ending at `final`.
     const n = 24;
     const perExample = test.exampleShape.reduce((a, b) => a * b, 1);
@@ -193,26 +269,52 @@ describe('BatchNorm modes and tensor groups', () => {
     writeFileSync(
       file,
       encodeSafetensors([
-        { name: 'images_f32_nchw', dtype: 'F32', shape: [n, ...test.exampleShape], data: test.x.slice(0, n * perExample) },
+        {
+          name: 'images_f32_nchw',
+          dtype: 'F32',
+          shape: [n, ...test.exampleShape],
+          data: test.x.slice(0, n * perExample),
+        },
         { name: 'labels', dtype: 'U8', shape: [n], data: test.labels.slice(0, n) },
       ]),
     );
-    const small = (await registry.importDatasetFile(f.deps, file, { name: 'small', split: 'TEST', inputKey: 'images_f32_nchw', labelKey: 'labels' })).dataset.id;
+    const small = (
+      await registry.importDatasetFile(f.deps, file, {
+        name: 'small',
+        split: 'TEST',
+        inputKey: 'images_f32_nchw',
+        labelKey: 'labels',
+      })
+    ).dataset.id;
     await registry.createRun(f.deps, { name: 'resnet-small', architecture: 'resnet18-cifar', datasetName: 'small' });
-    await registry.importCheckpointFile(f.deps, path.join(dir, 'final.safetensors'), { run: 'resnet-small', step: 150, role: 'FINAL' });
+    await registry.importCheckpointFile(f.deps, path.join(dir, 'final.safetensors'), {
+      run: 'resnet-small',
+      step: 150,
+      role: 'FINAL',
+    });
     const run = (await f.deps.repository.findRunByName('resnet-small'))!;
 
     const request = { from: ids.init, to: ids.final, dataset: small, alphas: [1] };
-    const recomputed = (await interpolationPath(evaluation.paths, { ...request, bnStats: 'RECOMPUTE', bnStatsDataset: ids.train, bnStatsExamples: 24 })).points[0]!;
-    expect((await runEndpointMetrics(evaluation.analytics, [run], 'TEST', { evaluate: false })).metrics.get(run.id)).toEqual({ missing: 'not evaluated yet' });
+    const recomputed = (
+      await interpolationPath(evaluation.paths, {
+        ...request,
+        bnStats: 'RECOMPUTE',
+        bnStatsDataset: ids.train,
+        bnStatsExamples: 24,
+      })
+    ).points[0]!;
+    expect(
+      (await runEndpointMetrics(evaluation.analytics, [run], 'TEST', { evaluate: false })).metrics.get(run.id),
+    ).toEqual({ missing: 'not evaluated yet' });
 
     const own = (await interpolationPath(evaluation.paths, { ...request, bnStats: 'KEEP_TO' })).points[0]!;
     expect(recomputed.lossSum).not.toBeCloseTo(own.lossSum, 3);
-    expect((await runEndpointMetrics(evaluation.analytics, [run], 'TEST', { evaluate: false })).metrics.get(run.id)).toEqual({
+    expect(
+      (await runEndpointMetrics(evaluation.analytics, [run], 'TEST', { evaluate: false })).metrics.get(run.id),
+    ).toEqual({
       loss: own.lossSum / n,
       accuracy: own.correct / n,
       n,
     });
   }, 120_000);
 });
-

@@ -24,7 +24,13 @@ import { createRegistryFixture, type RegistryFixture } from '../helpers/registry
 const relativeDifference = (actual: number, expected: number) => Math.abs(actual - expected) / Math.abs(expected);
 const lossOf = (result: PathResult, alpha: number) => {
   const point = result.points.find((p) => p.alpha === alpha)!;
-  return { loss: point.lossSum / point.n, correct: point.correct, n: point.n, nonFinite: point.nonFinite, engine: point.engine };
+  return {
+    loss: point.lossSum / point.n,
+    correct: point.correct,
+    n: point.n,
+    nonFinite: point.nonFinite,
+    engine: point.engine,
+  };
 };
 
 /** fl32(fl32(c0·t0) + fl32(c1·t1)), c0 = fl32(1 − α), c1 = fl32(α): the fixtures' (torch's) float32 rule. */
@@ -95,13 +101,28 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       const file = path.join(dir, 'test_batch.bin');
       writeFileSync(file, bytes);
       ids.dataset = (
-        await registry.importDatasetFile(f.deps, file, { name: 'cifar10', split: 'TEST', format: 'CIFAR10_BINARY', normalization: NORMALIZATION })
+        await registry.importDatasetFile(f.deps, file, {
+          name: 'cifar10',
+          split: 'TEST',
+          format: 'CIFAR10_BINARY',
+          normalization: NORMALIZATION,
+        })
       ).dataset.id;
 
-      for (const [name, role, step] of [['init', 'INITIAL', 0], ['final', 'FINAL', 150]] as const) {
+      for (const [name, role, step] of [
+        ['init', 'INITIAL', 0],
+        ['final', 'FINAL', 150],
+      ] as const) {
         const checkpoint = path.join(dir, `${name}.safetensors`);
         writeFileSync(checkpoint, gunzipSync(readFileSync(fixturePath(`resnet18/${name}.safetensors.gz`))));
-        ids[name] = (await registry.importCheckpointFile(f.deps, checkpoint, { run: 'resnet', architecture: 'resnet18-cifar', step, role })).checkpoint.id;
+        ids[name] = (
+          await registry.importCheckpointFile(f.deps, checkpoint, {
+            run: 'resnet',
+            architecture: 'resnet18-cifar',
+            step,
+            role,
+          })
+        ).checkpoint.id;
         rmSync(checkpoint);
       }
     }, 120_000);
@@ -109,25 +130,41 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
     it.each([
       { curve: 'full', blocks: undefined, alphas: [0, 0.5, 1], moving: 102 },
       { curve: 'block.layer3', blocks: ['layer3'], alphas: [0, 0.5], moving: 25 },
-    ])('$curve: loss and accuracy of the first 20 records as PyTorch at α $alphas', async ({ curve, blocks, alphas, moving }) => {
-      const result = await interpolationPath(evaluation.paths, { from: ids.init, to: ids.final, dataset: ids.dataset, blocks, alphas, limit: LIMIT });
-      expect(result.status).toBe('COMPLETE');
-      expect(result.path).toMatchObject({ exampleCount: LIMIT, movingTensorCount: moving });
-      const losses: number[] = [];
-      for (const alpha of alphas) {
-        const expectedLogits = referenceRows(curve, alpha);
-        const expected = tallyBatch(emptyTally(), expectedLogits, labels.subarray(0, LIMIT), CLASSES);
-        const actual = lossOf(result, alpha);
-        expect(actual).toMatchObject({ n: LIMIT, nonFinite: 0, engine: 'onnx' });
-        expect(relativeDifference(actual.loss, expected.lossSum / LIMIT), `${curve} α ${alpha}: relative loss difference`).toBeLessThanOrEqual(1e-5);
-        expect(Math.abs(actual.correct - expected.correct), `${curve} α ${alpha}: correct ${actual.correct} vs ${expected.correct}`).toBeLessThanOrEqual(
-          nearBoundary(expectedLogits),
-        );
-        losses.push(actual.loss);
-      }
-      // The α are distinct states: their losses are ten tolerances apart or more.
-      for (let k = 1; k < losses.length; k++) expect(relativeDifference(losses[k]!, losses[k - 1]!)).toBeGreaterThan(1e-4);
-    }, 60_000);
+    ])(
+      '$curve: loss and accuracy of the first 20 records as PyTorch at α $alphas',
+      async ({ curve, blocks, alphas, moving }) => {
+        const result = await interpolationPath(evaluation.paths, {
+          from: ids.init,
+          to: ids.final,
+          dataset: ids.dataset,
+          blocks,
+          alphas,
+          limit: LIMIT,
+        });
+        expect(result.status).toBe('COMPLETE');
+        expect(result.path).toMatchObject({ exampleCount: LIMIT, movingTensorCount: moving });
+        const losses: number[] = [];
+        for (const alpha of alphas) {
+          const expectedLogits = referenceRows(curve, alpha);
+          const expected = tallyBatch(emptyTally(), expectedLogits, labels.subarray(0, LIMIT), CLASSES);
+          const actual = lossOf(result, alpha);
+          expect(actual).toMatchObject({ n: LIMIT, nonFinite: 0, engine: 'onnx' });
+          expect(
+            relativeDifference(actual.loss, expected.lossSum / LIMIT),
+            `${curve} α ${alpha}: relative loss difference`,
+          ).toBeLessThanOrEqual(1e-5);
+          expect(
+            Math.abs(actual.correct - expected.correct),
+            `${curve} α ${alpha}: correct ${actual.correct} vs ${expected.correct}`,
+          ).toBeLessThanOrEqual(nearBoundary(expectedLogits));
+          losses.push(actual.loss);
+        }
+        // The α are distinct states: their losses are ten tolerances apart or more.
+        for (let k = 1; k < losses.length; k++)
+          expect(relativeDifference(losses[k]!, losses[k - 1]!)).toBeGreaterThan(1e-4);
+      },
+      60_000,
+    );
   });
 
   describe('an MLP of 784 inputs on MNIST IDX files', () => {
@@ -150,8 +187,14 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       for (let l = 1; l < WIDTHS.length; l++) {
         const [fanIn, fanOut] = [WIDTHS[l - 1]!, WIDTHS[l]!];
         const bound = Math.sqrt(6 / fanIn);
-        state.set(`fc${l}.weight`, Float32Array.from({ length: fanOut * fanIn }, () => (2 * next() - 1) * bound));
-        state.set(`fc${l}.bias`, Float32Array.from({ length: fanOut }, () => (2 * next() - 1) * bound));
+        state.set(
+          `fc${l}.weight`,
+          Float32Array.from({ length: fanOut * fanIn }, () => (2 * next() - 1) * bound),
+        );
+        state.set(
+          `fc${l}.bias`,
+          Float32Array.from({ length: fanOut }, () => (2 * next() - 1) * bound),
+        );
       }
       return state;
     };
@@ -165,7 +208,9 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       let correct = 0;
       let margin = Infinity;
       for (let i = 0; i < N; i++) {
-        let h = Array.from(pixels.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE), (v) => Math.fround((v - normalization.mean[0]!) / normalization.std[0]!));
+        let h = Array.from(pixels.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE), (v) =>
+          Math.fround((v - normalization.mean[0]!) / normalization.std[0]!),
+        );
         for (let l = 1; l < WIDTHS.length; l++) {
           const w = state.get(`fc${l}.weight`)!;
           const b = state.get(`fc${l}.bias`)!;
@@ -193,7 +238,13 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       writeFileSync(images, idxFile(0x08, [N, SIDE, SIDE], pixels));
       writeFileSync(labelsFile, idxFile(0x08, [N], labels));
       ids.dataset = (
-        await registry.importDatasetFile(f.deps, images, { name: 'mnist', split: 'TEST', format: 'MNIST_IDX', labelsFile, normalization: NORMALIZATION })
+        await registry.importDatasetFile(f.deps, images, {
+          name: 'mnist',
+          split: 'TEST',
+          format: 'MNIST_IDX',
+          labelsFile,
+          normalization: NORMALIZATION,
+        })
       ).dataset.id;
 
       // fc<l>.weight is [out, in] with in = WIDTHS[l − 1]; biases are [out].
@@ -201,11 +252,26 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
         const fanIn = WIDTHS[Number(tensor.slice(2, tensor.indexOf('.'))) - 1]!;
         return tensor.endsWith('.weight') ? [data.length / fanIn, fanIn] : [data.length];
       };
-      for (const [name, seed, role, step] of [['from', 11, 'INITIAL', 0], ['to', 12, 'FINAL', 1000]] as const) {
+      for (const [name, seed, role, step] of [
+        ['from', 11, 'INITIAL', 0],
+        ['to', 12, 'FINAL', 1000],
+      ] as const) {
         states[name] = randomMlp(seed);
         const file = path.join(dir, `mlp-${name}.safetensors`);
-        writeFileSync(file, encodeSafetensors([...states[name]].map(([tensor, data]) => ({ name: tensor, dtype: 'F32' as const, shape: shapeOf(tensor, data), data }))));
-        ids[name] = (await registry.importCheckpointFile(f.deps, file, { run: 'mnist-mlp', architecture: 'mlp', step, role })).checkpoint.id;
+        writeFileSync(
+          file,
+          encodeSafetensors(
+            [...states[name]].map(([tensor, data]) => ({
+              name: tensor,
+              dtype: 'F32' as const,
+              shape: shapeOf(tensor, data),
+              data,
+            })),
+          ),
+        );
+        ids[name] = (
+          await registry.importCheckpointFile(f.deps, file, { run: 'mnist-mlp', architecture: 'mlp', step, role })
+        ).checkpoint.id;
       }
     });
 
@@ -213,7 +279,13 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       { label: 'whole model', blocks: undefined, moves: () => true },
       { label: 'block fc1', blocks: ['fc1'], moves: (name: string) => name.startsWith('fc1.') },
     ])('$label: loss and accuracy as a float64 forward pass of the normalised images', async ({ blocks, moves }) => {
-      const result = await interpolationPath(evaluation.paths, { from: ids.from, to: ids.to, dataset: ids.dataset, blocks, alphas: ALPHAS });
+      const result = await interpolationPath(evaluation.paths, {
+        from: ids.from,
+        to: ids.to,
+        dataset: ids.dataset,
+        blocks,
+        alphas: ALPHAS,
+      });
       expect(result.status).toBe('COMPLETE');
       expect(result.path).toMatchObject({ exampleCount: N });
       for (const alpha of ALPHAS) {
@@ -223,11 +295,17 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
         expect(expected.margin, `α ${alpha}: smallest top-2 margin`).toBeGreaterThan(1e-4);
         const actual = lossOf(result, alpha);
         expect(actual).toMatchObject({ n: N, nonFinite: 0, engine: 'onnx' });
-        expect(relativeDifference(actual.loss, expected.loss), `α ${alpha}: relative loss difference`).toBeLessThanOrEqual(1e-5);
+        expect(
+          relativeDifference(actual.loss, expected.loss),
+          `α ${alpha}: relative loss difference`,
+        ).toBeLessThanOrEqual(1e-5);
         expect(actual.correct, `α ${alpha}: correct`).toBe(expected.correct);
         // The declared normalisation matters: the bytes as stored (no --mean/--std), or statistics given in
         // 0..1 units, give losses far outside the tolerance.
-        for (const wrong of [{ mean: [0], std: [1] }, { mean: [0.1307], std: [0.3081] }]) {
+        for (const wrong of [
+          { mean: [0], std: [1] },
+          { mean: [0.1307], std: [0.3081] },
+        ]) {
           expect(relativeDifference(forward(state, wrong).loss, expected.loss)).toBeGreaterThan(1e-3);
         }
       }

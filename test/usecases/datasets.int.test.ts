@@ -32,7 +32,8 @@ function firstBitDifference(a: Float32Array, b: Float32Array): number {
 // ------------------------------------------------------------------------------- generated test files
 
 /** Pixel of a generated image: any deterministic spread over 0..255. */
-const pixel = (example: number, position: number) => (example * 131 + position * 7 + ((position * position) % 13)) % 256;
+const pixel = (example: number, position: number) =>
+  (example * 131 + position * 7 + ((position * position) % 13)) % 256;
 
 /** A CIFAR-10 binary file: records of (label, R plane, G plane, B plane). */
 function cifarFile(labels: number[]): Uint8Array {
@@ -49,7 +50,11 @@ const MNIST_H = 4;
 const MNIST_W = 5;
 const MNIST_LABELS = [7, 2, 1, 0, 4, 1];
 const mnistImages = () =>
-  idxFile(0x08, [MNIST_N, MNIST_H, MNIST_W], Uint8Array.from({ length: MNIST_N * MNIST_H * MNIST_W }, (_, j) => pixel(Math.floor(j / 20), j % 20)));
+  idxFile(
+    0x08,
+    [MNIST_N, MNIST_H, MNIST_W],
+    Uint8Array.from({ length: MNIST_N * MNIST_H * MNIST_W }, (_, j) => pixel(Math.floor(j / 20), j % 20)),
+  );
 const mnistLabels = (labels = MNIST_LABELS) => idxFile(0x08, [labels.length], Uint8Array.from(labels));
 
 const CIFAR_LABELS = [6, 9, 9, 4, 1];
@@ -116,7 +121,10 @@ describe('datasets of three formats on a real database and S3 server', () => {
       expect(again).toMatchObject({ created: false, dataset: { id: dataset.id } });
       await expect(
         registry.importDatasetFile(f.deps, file, { name: 'cifar10', split: 'TEST', format: 'CIFAR10_BINARY' }),
-      ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('different object, format or settings') });
+      ).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringContaining('different object, format or settings'),
+      });
     });
 
     it('loads the first examples by range, channels-first, normalised per channel', async () => {
@@ -145,7 +153,12 @@ describe('datasets of three formats on a real database and S3 server', () => {
 
     it('registers an object already in the bucket (several batches concatenated)', async () => {
       const uri = await upload('cifar/data_batches_1_2.bin', cifarFile([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]));
-      const { dataset } = await registry.registerDataset(f.deps, { name: 'cifar10', split: 'TRAIN', uri, format: 'CIFAR10_BINARY' });
+      const { dataset } = await registry.registerDataset(f.deps, {
+        name: 'cifar10',
+        split: 'TRAIN',
+        uri,
+        format: 'CIFAR10_BINARY',
+      });
       expect(dataset).toMatchObject({ uri, exampleCount: 12, numClasses: 10, sha256: null, normalization: null });
       // Without normalisation the values are the stored bytes.
       const examples = await loadExamples(f.store, dataset, { limit: 1 });
@@ -153,16 +166,26 @@ describe('datasets of three formats on a real database and S3 server', () => {
     });
 
     it.each([
-      ['a partial record', () => cifarFile([1, 2]).subarray(0, 3073 + 100), 'is not a valid CIFAR-10 binary file: expected a size that is a multiple of 3073 bytes'],
+      [
+        'a partial record',
+        () => cifarFile([1, 2]).subarray(0, 3073 + 100),
+        'is not a valid CIFAR-10 binary file: expected a size that is a multiple of 3073 bytes',
+      ],
       ['an empty file', () => new Uint8Array(0), 'expected at least one 3073-byte record'],
       ['label 10', () => cifarFile([1, 10, 2]), 'expected labels 0..9, got 10 in record 1'],
     ])('refuses %s and registers nothing', async (_label, make, fragment) => {
       const before = await count();
       await expect(
-        registry.importDatasetFile(f.deps, write(`bad-${Math.random()}.bin`, make()), { name: 'bad', split: 'TEST', format: 'CIFAR10_BINARY' }),
+        registry.importDatasetFile(f.deps, write(`bad-${Math.random()}.bin`, make()), {
+          name: 'bad',
+          split: 'TEST',
+          format: 'CIFAR10_BINARY',
+        }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       const uri = await upload(`bad/${Math.random()}.bin`, make());
-      await expect(registry.registerDataset(f.deps, { name: 'bad', split: 'TEST', uri, format: 'CIFAR10_BINARY' })).rejects.toMatchObject({
+      await expect(
+        registry.registerDataset(f.deps, { name: 'bad', split: 'TEST', uri, format: 'CIFAR10_BINARY' }),
+      ).rejects.toMatchObject({
         code: 'BAD_USER_INPUT',
         message: expect.stringContaining(`${uri} is not a valid CIFAR-10 binary file`),
       });
@@ -198,7 +221,9 @@ describe('datasets of three formats on a real database and S3 server', () => {
 
       const examples = await loadExamples(f.store, dataset, { offset: 2, limit: 3 });
       expect([...examples.labels]).toEqual(MNIST_LABELS.slice(2, 5));
-      const expected = Float32Array.from({ length: 3 * 20 }, (_, j) => Math.fround((pixel(2 + Math.floor(j / 20), j % 20) - 33.3) / 78.6));
+      const expected = Float32Array.from({ length: 3 * 20 }, (_, j) =>
+        Math.fround((pixel(2 + Math.floor(j / 20), j % 20) - 33.3) / 78.6),
+      );
       expect(bits(examples.x)).toEqual(bits(expected));
 
       // Into an MLP of 20 inputs: the same values, flattened; into a CNN of other shape: refused.
@@ -207,7 +232,10 @@ describe('datasets of three formats on a real database and S3 server', () => {
       expect(flat.x).toBe(examples.x);
       expect(fitToModel(examples, [1, 4, 5])).toBe(examples);
       expect(() => fitToModel(examples, [3, 32, 32])).toThrow(
-        expect.objectContaining({ code: 'BAD_USER_INPUT', message: 'model expects inputs [3, 32, 32], dataset mnist (TEST) gives [1, 4, 5]' }),
+        expect.objectContaining({
+          code: 'BAD_USER_INPUT',
+          message: 'model expects inputs [3, 32, 32], dataset mnist (TEST) gives [1, 4, 5]',
+        }),
       );
       expect(() => fitToModel(examples, [21])).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
     });
@@ -215,7 +243,13 @@ describe('datasets of three formats on a real database and S3 server', () => {
     it('pins the labels object too: a labels file overwritten after registration is a CONFLICT', async () => {
       const uri = await upload('mnist/images.idx', mnistImages());
       const labelsUri = await upload('mnist/labels.idx', mnistLabels());
-      const { dataset } = await registry.registerDataset(f.deps, { name: 'mnist', split: 'TRAIN', uri, labelsUri, format: 'MNIST_IDX' });
+      const { dataset } = await registry.registerDataset(f.deps, {
+        name: 'mnist',
+        split: 'TRAIN',
+        uri,
+        labelsUri,
+        format: 'MNIST_IDX',
+      });
       expect(dataset).toMatchObject({ labelsUri, labelsSha256: null, exampleCount: MNIST_N });
       expect((await loadExamples(f.store, dataset)).n).toBe(MNIST_N);
       await upload('mnist/labels.idx', mnistLabels([1, 1, 1, 1, 1, 1]));
@@ -223,17 +257,43 @@ describe('datasets of three formats on a real database and S3 server', () => {
     });
 
     it.each([
-      ['labels of another count', () => [mnistImages(), mnistLabels([1, 2, 3])], 'does not match the images of', 'expected as many labels as images (6), got 3 labels'],
-      ['images and labels swapped', () => [mnistLabels(), mnistImages()], 'is not a valid IDX images file', 'got magic 0x00000801'],
-      ['truncated images', () => [mnistImages().subarray(0, 50), mnistLabels()], 'is not a valid IDX images file', 'expected 16 + 6 × 4 × 5 = 136 bytes'],
-      ['gzip-compressed labels', () => [mnistImages(), new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3])], 'is not a valid IDX labels file', 'gzip'],
+      [
+        'labels of another count',
+        () => [mnistImages(), mnistLabels([1, 2, 3])],
+        'does not match the images of',
+        'expected as many labels as images (6), got 3 labels',
+      ],
+      [
+        'images and labels swapped',
+        () => [mnistLabels(), mnistImages()],
+        'is not a valid IDX images file',
+        'got magic 0x00000801',
+      ],
+      [
+        'truncated images',
+        () => [mnistImages().subarray(0, 50), mnistLabels()],
+        'is not a valid IDX images file',
+        'expected 16 + 6 × 4 × 5 = 136 bytes',
+      ],
+      [
+        'gzip-compressed labels',
+        () => [mnistImages(), new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3])],
+        'is not a valid IDX labels file',
+        'gzip',
+      ],
     ])('refuses %s and registers nothing', async (_label, make, fragment1, fragment2) => {
       const before = await count();
       const [images, labels] = make() as [Uint8Array, Uint8Array];
       const imagesFile = write(`i-${Math.random()}`, images);
       const labelsFile = write(`l-${Math.random()}`, labels);
       for (const attempt of [
-        () => registry.importDatasetFile(f.deps, imagesFile, { name: 'bad', split: 'TEST', format: 'MNIST_IDX', labelsFile }),
+        () =>
+          registry.importDatasetFile(f.deps, imagesFile, {
+            name: 'bad',
+            split: 'TEST',
+            format: 'MNIST_IDX',
+            labelsFile,
+          }),
         async () =>
           registry.registerDataset(f.deps, {
             name: 'bad',
@@ -266,7 +326,12 @@ describe('datasets of three formats on a real database and S3 server', () => {
         normalization: { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] },
       });
       // [500, 32, 32, 3] U8: only the last axis can hold channels, so NHWC is inferred.
-      expect(u8.dataset).toMatchObject({ inputShape: [3, 32, 32], inputLayout: 'NHWC', inputDtype: 'U8', exampleCount: 500 });
+      expect(u8.dataset).toMatchObject({
+        inputShape: [3, 32, 32],
+        inputLayout: 'NHWC',
+        inputDtype: 'U8',
+        exampleCount: 500,
+      });
       const explicit = await registry.importDatasetFile(f.deps, file, {
         name: 'synthetic-u8-explicit',
         split: 'TEST',
@@ -306,11 +371,18 @@ describe('datasets of three formats on a real database and S3 server', () => {
 
     it('transposes float inputs declared NHWC', async () => {
       const nhwc = Float32Array.from({ length: 12 }, (_, j) => j + 0.5); // one example [H=2, W=2, C=3]
-      const file = write('nhwc.safetensors', encodeSafetensors([
-        { name: 'x', dtype: 'F32', shape: [1, 2, 2, 3], data: nhwc },
-        { name: 'y', dtype: 'I64', shape: [1], data: new BigInt64Array([2n]) },
-      ]));
-      const { dataset } = await registry.importDatasetFile(f.deps, file, { name: 'tiny-nhwc', split: 'TEST', inputLayout: 'NHWC' });
+      const file = write(
+        'nhwc.safetensors',
+        encodeSafetensors([
+          { name: 'x', dtype: 'F32', shape: [1, 2, 2, 3], data: nhwc },
+          { name: 'y', dtype: 'I64', shape: [1], data: new BigInt64Array([2n]) },
+        ]),
+      );
+      const { dataset } = await registry.importDatasetFile(f.deps, file, {
+        name: 'tiny-nhwc',
+        split: 'TEST',
+        inputLayout: 'NHWC',
+      });
       expect(dataset).toMatchObject({ inputShape: [3, 2, 2], inputLayout: 'NHWC' });
       const examples = await loadExamples(f.store, dataset);
       // x[h, w, c] = 0.5 + (h·2 + w)·3 + c  →  out[c, h, w]
@@ -330,27 +402,72 @@ describe('datasets of three formats on a real database and S3 server', () => {
       await expect(loadExamples(f.store, spiral!, { offset: 499, limit: 2 })).rejects.toMatchObject({
         message: expect.stringContaining('from 1 to 1'),
       });
-      const file = write('targets.safetensors', encodeSafetensors([
-        { name: 'x', dtype: 'F32', shape: [2, 1], data: new Float32Array(2) },
-        { name: 'y', dtype: 'F32', shape: [2], data: new Float32Array([0.5, 1.5]) },
-      ]));
+      const file = write(
+        'targets.safetensors',
+        encodeSafetensors([
+          { name: 'x', dtype: 'F32', shape: [2, 1], data: new Float32Array(2) },
+          { name: 'y', dtype: 'F32', shape: [2], data: new Float32Array([0.5, 1.5]) },
+        ]),
+      );
       const { dataset } = await registry.importDatasetFile(f.deps, file, { name: 'regression', split: 'TEST' });
       await expect(loadExamples(f.store, dataset)).rejects.toMatchObject({
         code: 'BAD_USER_INPUT',
-        message: expect.stringContaining('has float targets (F32); only datasets of class labels (CLASS_INDEX) can be evaluated'),
+        message: expect.stringContaining(
+          'has float targets (F32); only datasets of class labels (CLASS_INDEX) can be evaluated',
+        ),
       });
     });
 
-    const u8 = (shape: number[]) => ({ name: 'x', dtype: 'U8' as const, shape, data: new Uint8Array(shape.reduce((a, b) => a * b, 1)) });
+    const u8 = (shape: number[]) => ({
+      name: 'x',
+      dtype: 'U8' as const,
+      shape,
+      data: new Uint8Array(shape.reduce((a, b) => a * b, 1)),
+    });
     const y = (n: number) => ({ name: 'y', dtype: 'U8' as const, shape: [n], data: new Uint8Array(n) });
     it.each([
-      ['an ambiguous U8 image shape', [u8([2, 3, 8, 3]), y(2)], {}, 'inputLayout: expected NCHW or NHWC for U8 images of shape [3, 8, 3]'],
-      ['a layout for vectors', [u8([2, 5]), y(2)], { inputLayout: 'NCHW' }, 'inputLayout: applies to image inputs of 3 dimensions per example'],
-      ['normalisation of vectors', [u8([2, 5]), y(2)], { normalization: { mean: [0], std: [1] } }, 'normalization: applies per channel to image examples [C, H, W]'],
-      ['one mean per channel missing', [u8([2, 4, 4, 3]), y(2)], { normalization: { mean: [0, 0], std: [1, 1] } }, 'normalization: expected 3 means and 3 standard deviations (one per channel of [3, 4, 4]), got 2'],
-      ['a zero std', [u8([2, 3, 4, 4]), y(2)], { normalization: { mean: [0, 0, 0], std: [1, 0, 1] } }, 'normalization.std[1]: expected a finite number > 0, got 0'],
-      ['means and stds of different lengths', [u8([2, 3, 4, 4]), y(2)], { normalization: { mean: [0, 0, 0], std: [1] } }, 'got 3 means and 1 standard deviations'],
-      ['a labels file', [u8([2, 3, 4, 4]), y(2)], { labelsFile: '/tmp/labels' }, 'labelsFile: only MNIST_IDX datasets have a separate labels file'],
+      [
+        'an ambiguous U8 image shape',
+        [u8([2, 3, 8, 3]), y(2)],
+        {},
+        'inputLayout: expected NCHW or NHWC for U8 images of shape [3, 8, 3]',
+      ],
+      [
+        'a layout for vectors',
+        [u8([2, 5]), y(2)],
+        { inputLayout: 'NCHW' },
+        'inputLayout: applies to image inputs of 3 dimensions per example',
+      ],
+      [
+        'normalisation of vectors',
+        [u8([2, 5]), y(2)],
+        { normalization: { mean: [0], std: [1] } },
+        'normalization: applies per channel to image examples [C, H, W]',
+      ],
+      [
+        'one mean per channel missing',
+        [u8([2, 4, 4, 3]), y(2)],
+        { normalization: { mean: [0, 0], std: [1, 1] } },
+        'normalization: expected 3 means and 3 standard deviations (one per channel of [3, 4, 4]), got 2',
+      ],
+      [
+        'a zero std',
+        [u8([2, 3, 4, 4]), y(2)],
+        { normalization: { mean: [0, 0, 0], std: [1, 0, 1] } },
+        'normalization.std[1]: expected a finite number > 0, got 0',
+      ],
+      [
+        'means and stds of different lengths',
+        [u8([2, 3, 4, 4]), y(2)],
+        { normalization: { mean: [0, 0, 0], std: [1] } },
+        'got 3 means and 1 standard deviations',
+      ],
+      [
+        'a labels file',
+        [u8([2, 3, 4, 4]), y(2)],
+        { labelsFile: '/tmp/labels' },
+        'labelsFile: only MNIST_IDX datasets have a separate labels file',
+      ],
     ] as const)('refuses %s and registers nothing', async (_label, tensors, options, fragment) => {
       const before = await count();
       const file = write(`s-${Math.random()}.safetensors`, encodeSafetensors([...tensors]));
@@ -362,16 +479,27 @@ describe('datasets of three formats on a real database and S3 server', () => {
   });
 
   it.each([
-    [{ format: 'CIFAR10_BINARY', inputKey: 'x' }, 'inputKey: applies to SAFETENSORS datasets only; CIFAR10_BINARY files have a fixed layout'],
+    [
+      { format: 'CIFAR10_BINARY', inputKey: 'x' },
+      'inputKey: applies to SAFETENSORS datasets only; CIFAR10_BINARY files have a fixed layout',
+    ],
     [{ format: 'CIFAR10_BINARY', inputLayout: 'NHWC' }, 'inputLayout: applies to SAFETENSORS datasets only'],
     [{ format: 'MNIST_IDX' }, 'labelsUri: expected the IDX labels file of the MNIST_IDX images, got none'],
     [{ format: 'MNIST_IDX', labelsUri: 'https://example.com/labels' }, 'labelsUri: expected s3://<bucket>/<key>'],
-    [{ format: 'SAFETENSORS', labelsUri: 's3://x/y' }, 'labelsUri: only MNIST_IDX datasets have a separate labels file'],
+    [
+      { format: 'SAFETENSORS', labelsUri: 's3://x/y' },
+      'labelsUri: only MNIST_IDX datasets have a separate labels file',
+    ],
     [{ format: 'PICKLE' }, 'format: expected SAFETENSORS, CIFAR10_BINARY or MNIST_IDX, got "PICKLE"'],
   ])('registerDataset refuses %j before reading anything', async (options, fragment) => {
     const before = f.store.requests;
     await expect(
-      registry.registerDataset(f.deps, { name: 'bad', split: 'TEST', uri: `s3://${f.store.bucket}/x`, ...(options as object) }),
+      registry.registerDataset(f.deps, {
+        name: 'bad',
+        split: 'TEST',
+        uri: `s3://${f.store.bucket}/x`,
+        ...(options as object),
+      }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
     expect(f.store.requests).toBe(before);
   });

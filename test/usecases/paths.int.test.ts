@@ -43,13 +43,37 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     const run = { run: 'spiral', architecture: 'mlp' };
-    ids.init = (await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { ...run, step: 0, role: 'INITIAL' })).checkpoint.id;
-    ids.epoch5 = (await registry.importCheckpointFile(f.deps, fixturePath('mlp/epoch5.safetensors'), { ...run, step: 100, role: 'INTERMEDIATE' })).checkpoint.id;
+    ids.init = (
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        ...run,
+        step: 0,
+        role: 'INITIAL',
+      })
+    ).checkpoint.id;
+    ids.epoch5 = (
+      await registry.importCheckpointFile(f.deps, fixturePath('mlp/epoch5.safetensors'), {
+        ...run,
+        step: 100,
+        role: 'INTERMEDIATE',
+      })
+    ).checkpoint.id;
     // Registered by URI: its sha256 is unknown until an evaluation reads it in full.
     const ref = { bucket: f.store.bucket, key: 'runs/spiral/final.safetensors' };
     await f.s3.uploadFile(ref, fixturePath('mlp/final.safetensors'));
-    ids.final = (await registry.registerCheckpoint(f.deps, { run: 'spiral', step: 1200, role: 'FINAL', uri: `s3://${ref.bucket}/${ref.key}` })).checkpoint.id;
-    ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    ids.final = (
+      await registry.registerCheckpoint(f.deps, {
+        run: 'spiral',
+        step: 1200,
+        role: 'FINAL',
+        uri: `s3://${ref.bucket}/${ref.key}`,
+      })
+    ).checkpoint.id;
+    ids.test = (
+      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral',
+        split: 'TEST',
+      })
+    ).dataset.id;
 
     engines = new CountingEngines({ onnxProvider: 'cpu', threads: 0, tfjsBackend: undefined });
     evaluation = await createPathDeps(f, { engines });
@@ -62,7 +86,10 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
   });
 
   /** Accuracy may differ only by the samples the reference lists within 1e-4 of the decision boundary. */
-  const expectReference = (points: Array<{ alpha: number; lossSum: number; n: number; correct: number }>, curve: 'full' | 'full_epoch5') => {
+  const expectReference = (
+    points: Array<{ alpha: number; lossSum: number; n: number; correct: number }>,
+    curve: 'full' | 'full_epoch5',
+  ) => {
     expect(points.map((p) => p.alpha)).toEqual(reference.alphas);
     points.forEach((point, i) => {
       const loss = point.lossSum / point.n;
@@ -80,7 +107,9 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     expectReference(result.points, 'full');
     expect(engines.binds).toBe(11);
     // The full read of the final checkpoint recorded its sha256.
-    expect((await registry.getCheckpoint(f.deps, ids.final)).sha256).toBe('8aea33bf39915fd5fa8c6b8713dbef8d7ab5c8b6878a2dff90321ddb8dfee4a1');
+    expect((await registry.getCheckpoint(f.deps, ids.final)).sha256).toBe(
+      '8aea33bf39915fd5fa8c6b8713dbef8d7ab5c8b6878a2dff90321ddb8dfee4a1',
+    );
   });
 
   it('answers a repeated query from the memo without evaluating anything', async () => {
@@ -93,26 +122,48 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
 
   it('evaluates only the alphas that are missing', async () => {
     const before = engines.binds;
-    const result = await interpolationPath(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.5, 0.55, 0, 0.55] });
-    expect(result.points.map((p) => [p.alpha, p.cached])).toEqual([[0, true], [0.5, true], [0.55, false]]);
+    const result = await interpolationPath(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [0.5, 0.55, 0, 0.55],
+    });
+    expect(result.points.map((p) => [p.alpha, p.cached])).toEqual([
+      [0, true],
+      [0.5, true],
+      [0.55, false],
+    ]);
     expect(engines.binds).toBe(before + 1);
   });
 
   it('evaluates identical concurrent requests once', async () => {
     const before = engines.binds;
     const request = { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.25, 0.75] };
-    const [a, b, c] = await Promise.all([interpolationPath(deps, request), interpolationPath(deps, request), interpolationPath(deps, request)]);
+    const [a, b, c] = await Promise.all([
+      interpolationPath(deps, request),
+      interpolationPath(deps, request),
+      interpolationPath(deps, request),
+    ]);
     expect(engines.binds).toBe(before + 2);
     expect(b.points.map((p) => p.lossSum)).toEqual(a.points.map((p) => p.lossSum));
     expect(c.path.id).toBe(a.path.id);
   });
 
   it('matches the init → epoch5 curve too', async () => {
-    expectReference((await interpolationPath(deps, { from: ids.init, to: ids.epoch5, dataset: ids.test })).points, 'full_epoch5');
+    expectReference(
+      (await interpolationPath(deps, { from: ids.init, to: ids.epoch5, dataset: ids.test })).points,
+      'full_epoch5',
+    );
   });
 
   it('moves only the named blocks, the others staying at `to`', async () => {
-    const fc3 = await interpolationPath(deps, { from: ids.init, to: ids.final, dataset: ids.test, blocks: ['fc3'], alphas: [0, 1] });
+    const fc3 = await interpolationPath(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      blocks: ['fc3'],
+      alphas: [0, 1],
+    });
     expect(fc3.path.blocks).toEqual(['fc3']);
     expect(fc3.path.movingTensorCount).toBe(2);
     // α = 1 is θ_final whatever moves; α = 0 is θ_final with fc3 at its initial value.
@@ -123,7 +174,9 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     const decode = (file: string) => {
       const bytes = new Uint8Array(readFileSync(fixturePath(file)));
       const header = parseSafetensors(bytes);
-      return new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(bytes, header, t)) as Float32Array]));
+      return new Map(
+        header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(bytes, header, t)) as Float32Array]),
+      );
     };
     const init = decode('mlp/init.safetensors');
     const final = decode('mlp/final.safetensors');
@@ -138,7 +191,10 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
         const weight = w(`${layer}.weight`);
         const bias = w(`${layer}.bias`);
         const out = bias.length;
-        const next = Array.from({ length: out }, (_, o) => bias[o]! + h.reduce((s, v, k) => s + v * weight[o * h.length + k]!, 0));
+        const next = Array.from(
+          { length: out },
+          (_, o) => bias[o]! + h.reduce((s, v, k) => s + v * weight[o * h.length + k]!, 0),
+        );
         h = layer === 'fc3' ? next : next.map((v) => Math.max(v, 0));
       }
       logits[i] = h[0]!;
@@ -149,13 +205,25 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
 
   it('treats blocks covering every tensor as the whole-model path', async () => {
     const whole = await interpolationPath(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.5] });
-    const all = await interpolationPath(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.5], blocks: ['fc1', 'fc2', 'fc3'] });
+    const all = await interpolationPath(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [0.5],
+      blocks: ['fc1', 'fc2', 'fc3'],
+    });
     expect(all.path.id).toBe(whole.path.id);
     expect(all.points[0]!.cached).toBe(true);
   });
 
   it('evaluates a subset with the first `limit` examples', async () => {
-    const result = await interpolationPath(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [1], limit: 1000 });
+    const result = await interpolationPath(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [1],
+      limit: 1000,
+    });
     expect(result.path.exampleCount).toBe(1000);
     expect(result.points[0]!.n).toBe(1000);
     const logits = readLogits(10).subarray(0, 1000);
@@ -165,9 +233,21 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
   });
 
   it('computes the same numbers on the TensorFlow.js engine', async () => {
-    const result = await interpolationPath(deps, { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.3], limit: 2000, engine: 'tfjs' });
+    const result = await interpolationPath(deps, {
+      from: ids.init,
+      to: ids.final,
+      dataset: ids.test,
+      alphas: [0.3],
+      limit: 2000,
+      engine: 'tfjs',
+    });
     expect(result.points[0]!.engine).toBe('tfjs');
-    const expected = tallyBatch(emptyTally(), readLogits(3).subarray(0, 2000), Uint8Array.from({ length: 2000 }, (_, i) => i % 2), 1);
+    const expected = tallyBatch(
+      emptyTally(),
+      readLogits(3).subarray(0, 2000),
+      Uint8Array.from({ length: 2000 }, (_, i) => i % 2),
+      1,
+    );
     expect(Math.abs(result.points[0]!.lossSum - expected.lossSum) / expected.lossSum).toBeLessThan(1e-5);
   });
 
@@ -178,7 +258,11 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     [{ alphas: [0, 11] }, 'BAD_USER_INPUT', 'alphas: expected numbers from -10 to 10, got 11'],
     [{ alphas: [Number.NaN] }, 'BAD_USER_INPUT', 'got NaN'],
     [{ alphas: [] }, 'BAD_USER_INPUT', 'expected at least one α'],
-    [{ alphas: Array.from({ length: 102 }, (_, i) => i / 200) }, 'BAD_USER_INPUT', 'at most 101 values (LINPATH_MAX_ALPHAS), got 102'],
+    [
+      { alphas: Array.from({ length: 102 }, (_, i) => i / 200) },
+      'BAD_USER_INPUT',
+      'at most 101 values (LINPATH_MAX_ALPHAS), got 102',
+    ],
     [{ limit: 5001 }, 'BAD_USER_INPUT', 'limit: expected an integer from 1 to 5000'],
     [{ limit: 0 }, 'BAD_USER_INPUT', 'limit: expected an integer from 1 to 5000'],
     [{ from: '00000000-0000-0000-0000-000000000000' }, 'NOT_FOUND', 'from: no checkpoint with id'],
@@ -193,14 +277,21 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
 
   it('refuses end points of different architectures, listing the mismatch', async () => {
     const { checkpoint } = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
-      run: 'other', step: 0, role: 'FINAL', architecture: 'resnet18-cifar',
+      run: 'other',
+      step: 0,
+      role: 'FINAL',
+      architecture: 'resnet18-cifar',
     });
-    await expect(interpolationPath(deps, { from: checkpoint.id, to: ids.final, dataset: ids.test })).rejects.toMatchObject({
+    await expect(
+      interpolationPath(deps, { from: checkpoint.id, to: ids.final, dataset: ids.test }),
+    ).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       message: expect.stringContaining('from and to must share an architecture'),
     });
     // Registered as a ResNet, the MLP's tensors do not fit the architecture.
-    await expect(interpolationPath(deps, { from: checkpoint.id, to: checkpoint.id, dataset: ids.test })).rejects.toMatchObject({
+    await expect(
+      interpolationPath(deps, { from: checkpoint.id, to: checkpoint.id, dataset: ids.test }),
+    ).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       message: expect.stringMatching(/does not match architecture resnet18-cifar: missing \(\d+\): conv1\.weight/),
     });

@@ -60,9 +60,18 @@ describe('registry use cases on a real database and S3 server', () => {
     expect(checkpoint.uri).toBe(`s3://${f.store.bucket}/objects/sha256/${checkpoint.sha256}.safetensors`);
 
     // The stored bytes are the file's: a tensor read back by range equals the local one.
-    const source = objectSource(f.store, { bucket: checkpoint.bucket, key: checkpoint.key }, checkpoint, checkpoint.uri);
+    const source = objectSource(
+      f.store,
+      { bucket: checkpoint.bucket, key: checkpoint.key },
+      checkpoint,
+      checkpoint.uri,
+    );
     const header = await readSafetensorsHeader(source, f.deps.maxHeaderBytes);
-    const bias = await readTensor(source, header, header.tensors.find((t) => t.name === 'fc3.bias')!);
+    const bias = await readTensor(
+      source,
+      header,
+      header.tensors.find((t) => t.name === 'fc3.bias')!,
+    );
     const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8'));
     expect(Math.abs(Number(bias[0]))).toBeCloseTo(reference.distances.per_tensor['fc3.bias'].final_fro, 6);
   });
@@ -75,11 +84,22 @@ describe('registry use cases on a real database and S3 server', () => {
     });
     expect(again.created).toBe(false);
     await expect(
-      registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: 'mlp-adam', step: 1200, role: 'FINAL' }),
-    ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('already has a FINAL checkpoint at step 1200') });
+      registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        run: 'mlp-adam',
+        step: 1200,
+        role: 'FINAL',
+      }),
+    ).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('already has a FINAL checkpoint at step 1200'),
+    });
     // A run ends once: a second FINAL at another step is a conflict too.
     await expect(
-      registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), { run: 'mlp-adam', step: 5, role: 'FINAL' }),
+      registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        run: 'mlp-adam',
+        step: 5,
+        role: 'FINAL',
+      }),
     ).rejects.toMatchObject({ code: 'CONFLICT' });
     const run = await f.deps.repository.findRunByName('mlp-adam');
     expect((await registry.checkpointsOfRun(f.deps, run!.id)).map((c) => c.role)).toEqual(['FINAL']);
@@ -109,7 +129,10 @@ describe('registry use cases on a real database and S3 server', () => {
     expect(checkpoint.sha256).toBeNull();
     expect(checkpoint.architecture).toBe('resnet18-cifar');
     expect(checkpoint.header.tensors[0]).toMatchObject({ name: 'conv1.weight', dtype: 'F32', shape: [64, 3, 3, 3] });
-    expect(checkpoint.header.tensors.find((t) => t.name === 'layer1.0.bn1.num_batches_tracked')).toMatchObject({ dtype: 'I64', shape: [] });
+    expect(checkpoint.header.tensors.find((t) => t.name === 'layer1.0.bn1.num_batches_tracked')).toMatchObject({
+      dtype: 'I64',
+      shape: [],
+    });
   });
 
   it('registers datasets with example count, input shape and classes, reading labels only', async () => {
@@ -142,11 +165,20 @@ describe('registry use cases on a real database and S3 server', () => {
       writeFileSync(file, bytes);
       return file;
     };
-    const tensorsFile = (tensors: Parameters<typeof encodeSafetensors>[0]) => write(`t-${Math.random()}.safetensors`, encodeSafetensors(tensors));
+    const tensorsFile = (tensors: Parameters<typeof encodeSafetensors>[0]) =>
+      write(`t-${Math.random()}.safetensors`, encodeSafetensors(tensors));
 
     it.each([
-      ['a truncated checkpoint', () => write('truncated.safetensors', readFileSync(fixturePath('mlp/final.safetensors')).subarray(0, 5000)), 'not a valid safetensors file'],
-      ['a JSON file', () => write('x.json', '{"a": 1, "b": [1, 2, 3], "c": "long enough to be read"}'), 'not a valid safetensors file'],
+      [
+        'a truncated checkpoint',
+        () => write('truncated.safetensors', readFileSync(fixturePath('mlp/final.safetensors')).subarray(0, 5000)),
+        'not a valid safetensors file',
+      ],
+      [
+        'a JSON file',
+        () => write('x.json', '{"a": 1, "b": [1, 2, 3], "c": "long enough to be read"}'),
+        'not a valid safetensors file',
+      ],
       ['a 3-byte file', () => write('tiny.safetensors', 'abc'), 'not a valid safetensors file'],
       ['a missing file', () => path.join(dir, 'does-not-exist.safetensors'), 'cannot read'],
       ['a file without tensors', () => tensorsFile([]), 'expected a checkpoint with tensors'],
@@ -164,16 +196,48 @@ describe('registry use cases on a real database and S3 server', () => {
     ])('dataset: %s', async (_label, keys, fragment) => {
       const before = await counts();
       await expect(
-        registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'bad', split: 'TRAIN', ...keys }),
+        registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+          name: 'bad',
+          split: 'TRAIN',
+          ...keys,
+        }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       expect(await counts()).toEqual(before);
     });
 
     it.each([
-      ['labels of another length', [{ name: 'x', dtype: 'F32' as const, shape: [3, 2], data: new Float32Array(6) }, { name: 'y', dtype: 'U8' as const, shape: [2], data: new Uint8Array(2) }], 'expected labels "y" of shape [3]'],
-      ['inputs without an example axis', [{ name: 'x', dtype: 'F32' as const, shape: [3], data: new Float32Array(3) }, { name: 'y', dtype: 'U8' as const, shape: [3], data: new Uint8Array(3) }], 'of shape [N, ...]'],
-      ['negative class labels', [{ name: 'x', dtype: 'F32' as const, shape: [2, 1], data: new Float32Array(2) }, { name: 'y', dtype: 'I64' as const, shape: [2], data: new BigInt64Array([0n, -1n]) }], 'expected class labels ≥ 0, got -1 at index 1'],
-      ['boolean inputs', [{ name: 'x', dtype: 'BOOL' as const, shape: [2, 1], data: new Uint8Array(2) }, { name: 'y', dtype: 'U8' as const, shape: [2], data: new Uint8Array(2) }], 'of dtype F32, F64, F16, BF16 or U8, got BOOL'],
+      [
+        'labels of another length',
+        [
+          { name: 'x', dtype: 'F32' as const, shape: [3, 2], data: new Float32Array(6) },
+          { name: 'y', dtype: 'U8' as const, shape: [2], data: new Uint8Array(2) },
+        ],
+        'expected labels "y" of shape [3]',
+      ],
+      [
+        'inputs without an example axis',
+        [
+          { name: 'x', dtype: 'F32' as const, shape: [3], data: new Float32Array(3) },
+          { name: 'y', dtype: 'U8' as const, shape: [3], data: new Uint8Array(3) },
+        ],
+        'of shape [N, ...]',
+      ],
+      [
+        'negative class labels',
+        [
+          { name: 'x', dtype: 'F32' as const, shape: [2, 1], data: new Float32Array(2) },
+          { name: 'y', dtype: 'I64' as const, shape: [2], data: new BigInt64Array([0n, -1n]) },
+        ],
+        'expected class labels ≥ 0, got -1 at index 1',
+      ],
+      [
+        'boolean inputs',
+        [
+          { name: 'x', dtype: 'BOOL' as const, shape: [2, 1], data: new Uint8Array(2) },
+          { name: 'y', dtype: 'U8' as const, shape: [2], data: new Uint8Array(2) },
+        ],
+        'of dtype F32, F64, F16, BF16 or U8, got BOOL',
+      ],
     ])('dataset: %s', async (_label, tensors, fragment) => {
       const before = await counts();
       await expect(
@@ -191,19 +255,37 @@ describe('registry use cases on a real database and S3 server', () => {
       [{ architecture: ' padded ' }, 'architecture: expected 1 to 200 printable characters'],
     ])('registerCheckpoint %j', async (override, fragment) => {
       await expect(
-        registry.registerCheckpoint(f.deps, { run: 'mlp-adam', step: 0, role: 'INITIAL', uri: `s3://${f.store.bucket}/x`, ...override }),
+        registry.registerCheckpoint(f.deps, {
+          run: 'mlp-adam',
+          step: 0,
+          role: 'INITIAL',
+          uri: `s3://${f.store.bucket}/x`,
+          ...override,
+        }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
     });
   });
 
   it('answers NOT_FOUND for a missing object, run, checkpoint or dataset', async () => {
     await expect(
-      registry.registerCheckpoint(f.deps, { run: 'mlp-adam', step: 0, role: 'INITIAL', uri: `s3://${f.store.bucket}/missing.safetensors` }),
+      registry.registerCheckpoint(f.deps, {
+        run: 'mlp-adam',
+        step: 0,
+        role: 'INITIAL',
+        uri: `s3://${f.store.bucket}/missing.safetensors`,
+      }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', message: `no object at s3://${f.store.bucket}/missing.safetensors` });
     await expect(
-      registry.registerCheckpoint(f.deps, { run: 'no-such-run', step: 0, role: 'INITIAL', uri: `s3://${f.store.bucket}/x` }),
+      registry.registerCheckpoint(f.deps, {
+        run: 'no-such-run',
+        step: 0,
+        role: 'INITIAL',
+        uri: `s3://${f.store.bucket}/x`,
+      }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('create it first with createRun') });
-    await expect(registry.getCheckpoint(f.deps, '00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(registry.getCheckpoint(f.deps, '00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     await expect(registry.getRun(f.deps, 'not-a-uuid')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(registry.getDataset(f.deps, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -229,18 +311,50 @@ describe('registry use cases on a real database and S3 server', () => {
     const names = async (filter: Parameters<typeof registry.listRuns>[1]['filter'], first = 50) =>
       (await registry.listRuns(f.deps, { first, filter })).runs.map((r) => r.run.name);
 
-    expect(await names({ architecture: 'vgg11-bn-cifar' })).toEqual(['sweep-0', 'sweep-1', 'sweep-2', 'sweep-3', 'sweep-4']);
+    expect(await names({ architecture: 'vgg11-bn-cifar' })).toEqual([
+      'sweep-0',
+      'sweep-1',
+      'sweep-2',
+      'sweep-3',
+      'sweep-4',
+    ]);
     expect(await names({ tags: ['sweep', 'early'] })).toEqual(['sweep-0', 'sweep-1', 'sweep-2']);
     expect(await names({ hyperparametersContain: { weightDecay: 0.0005 } })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
-    expect(await names({ hyperparameters: [{ path: 'weightDecay', gt: 0 }] })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
-    expect(await names({ hyperparameters: [{ path: 'weightDecay', eq: 0 }, { path: 'lr', lte: 0.1, gte: 0.1 }] })).toEqual(['sweep-1', 'sweep-3']);
-    expect(await names({ hyperparameters: [{ path: 'lr', in: [0.2, 0.1] }, { path: 'momentum', exists: false }] })).toHaveLength(5);
+    expect(await names({ hyperparameters: [{ path: 'weightDecay', gt: 0 }] })).toEqual([
+      'sweep-0',
+      'sweep-2',
+      'sweep-4',
+    ]);
+    expect(
+      await names({
+        hyperparameters: [
+          { path: 'weightDecay', eq: 0 },
+          { path: 'lr', lte: 0.1, gte: 0.1 },
+        ],
+      }),
+    ).toEqual(['sweep-1', 'sweep-3']);
+    expect(
+      await names({
+        hyperparameters: [
+          { path: 'lr', in: [0.2, 0.1] },
+          { path: 'momentum', exists: false },
+        ],
+      }),
+    ).toHaveLength(5);
     // ne holds for runs that lack the path too.
-    expect(await names({ tags: ['sweep'], hyperparameters: [{ path: 'weightDecay', ne: 0 }] })).toEqual(['sweep-0', 'sweep-2', 'sweep-4']);
+    expect(await names({ tags: ['sweep'], hyperparameters: [{ path: 'weightDecay', ne: 0 }] })).toEqual([
+      'sweep-0',
+      'sweep-2',
+      'sweep-4',
+    ]);
     expect(await names({ hyperparameters: [{ path: 'weightDecay', ne: 0 }] })).toContain('mlp-adam');
     expect(await names({ nameContains: 'EEP-3' })).toEqual(['sweep-3']);
     expect(await names({ nameContains: '%' })).toEqual([]);
-    expect(await names({ datasetName: 'cifar10', tags: ['early'], hyperparametersContain: { lr: 0.1 } })).toEqual(['sweep-0', 'sweep-1', 'sweep-2']);
+    expect(await names({ datasetName: 'cifar10', tags: ['early'], hyperparametersContain: { lr: 0.1 } })).toEqual([
+      'sweep-0',
+      'sweep-1',
+      'sweep-2',
+    ]);
 
     const pages: string[][] = [];
     let after: string | undefined;
@@ -251,7 +365,9 @@ describe('registry use cases on a real database and S3 server', () => {
       after = page.runs.at(-1)!.cursor;
     }
     expect(pages).toEqual([['sweep-0', 'sweep-1'], ['sweep-2', 'sweep-3'], ['sweep-4']]);
-    await expect(registry.listRuns(f.deps, { first: 2, after: 'garbage' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(registry.listRuns(f.deps, { first: 2, after: 'garbage' })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+    });
     await expect(registry.listRuns(f.deps, { first: 501 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
@@ -278,24 +394,68 @@ describe('registry use cases on a real database and S3 server', () => {
     const byAccuracy = ['sorted-1', 'sorted-3', 'sorted-0', 'sorted-4', 'sorted-2'];
     expect(await walk({ field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' }, 2)).toEqual(byAccuracy);
     expect(await walk({ field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' }, 1)).toEqual(byAccuracy);
-    expect(await walk({ field: 'REPORTED_METRIC', direction: 'DESC', path: 'testAccuracy' }, 2)).toEqual(['sorted-4', 'sorted-0', 'sorted-1', 'sorted-3', 'sorted-2']);
-    expect(await walk({ field: 'HYPERPARAMETER', direction: 'ASC', path: 'optimizer.lr' }, 3)).toEqual(['sorted-4', 'sorted-3', 'sorted-2', 'sorted-1', 'sorted-0']);
-    expect(await walk({ field: 'NAME', direction: 'DESC' }, 2)).toEqual(['sorted-4', 'sorted-3', 'sorted-2', 'sorted-1', 'sorted-0']);
+    expect(await walk({ field: 'REPORTED_METRIC', direction: 'DESC', path: 'testAccuracy' }, 2)).toEqual([
+      'sorted-4',
+      'sorted-0',
+      'sorted-1',
+      'sorted-3',
+      'sorted-2',
+    ]);
+    expect(await walk({ field: 'HYPERPARAMETER', direction: 'ASC', path: 'optimizer.lr' }, 3)).toEqual([
+      'sorted-4',
+      'sorted-3',
+      'sorted-2',
+      'sorted-1',
+      'sorted-0',
+    ]);
+    expect(await walk({ field: 'NAME', direction: 'DESC' }, 2)).toEqual([
+      'sorted-4',
+      'sorted-3',
+      'sorted-2',
+      'sorted-1',
+      'sorted-0',
+    ]);
 
     // A run added after the first page was read does not shift the pages that follow.
-    const first = await registry.listRuns(f.deps, { first: 2, filter: { tags: ['sorted'] }, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' } });
+    const first = await registry.listRuns(f.deps, {
+      first: 2,
+      filter: { tags: ['sorted'] },
+      orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' },
+    });
     await registry.createRun(f.deps, { name: 'sorted-late', tags: ['sorted'], reportedMetrics: { testAccuracy: 0.5 } });
-    const rest = await registry.listRuns(f.deps, { first: 10, after: first.runs[1]!.cursor, filter: { tags: ['sorted'] }, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' } });
+    const rest = await registry.listRuns(f.deps, {
+      first: 10,
+      after: first.runs[1]!.cursor,
+      filter: { tags: ['sorted'] },
+      orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' },
+    });
     expect(rest.runs.map((r) => r.run.name)).toEqual(['sorted-0', 'sorted-4', 'sorted-2']);
 
-    await expect(registry.listRuns(f.deps, { first: 2, after: first.runs[1]!.cursor, orderBy: { field: 'NAME', direction: 'ASC' } })).rejects.toMatchObject({
+    await expect(
+      registry.listRuns(f.deps, {
+        first: 2,
+        after: first.runs[1]!.cursor,
+        orderBy: { field: 'NAME', direction: 'ASC' },
+      }),
+    ).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       message: expect.stringContaining('with the same orderBy'),
     });
     const forged = Buffer.from(JSON.stringify(['abc', 1, 'CREATED_AT:ASC:'])).toString('base64url');
-    await expect(registry.listRuns(f.deps, { first: 2, after: forged })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
-    await expect(registry.listRuns(f.deps, { first: 2, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC' } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs a path') });
-    await expect(registry.listRuns(f.deps, { first: 2, orderBy: { field: 'HYPERPARAMETER', direction: 'ASC', path: "a'); drop table runs; --" } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('dot-separated path') });
-    await expect(registry.listRuns(f.deps, { first: 2, filter: { hyperparameters: [{ path: 'lr' }] } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs one of eq') });
+    await expect(registry.listRuns(f.deps, { first: 2, after: forged })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+    });
+    await expect(
+      registry.listRuns(f.deps, { first: 2, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC' } }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs a path') });
+    await expect(
+      registry.listRuns(f.deps, {
+        first: 2,
+        orderBy: { field: 'HYPERPARAMETER', direction: 'ASC', path: "a'); drop table runs; --" },
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('dot-separated path') });
+    await expect(
+      registry.listRuns(f.deps, { first: 2, filter: { hyperparameters: [{ path: 'lr' }] } }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs one of eq') });
   });
 });

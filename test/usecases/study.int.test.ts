@@ -19,7 +19,12 @@ describe('linpath study spiral', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     evaluation = await createPathDeps(f, { workers: 1 });
-    deps = { registry: f.deps, paths: evaluation.paths, analytics: evaluation.analytics, training: evaluation.training };
+    deps = {
+      registry: f.deps,
+      paths: evaluation.paths,
+      analytics: evaluation.analytics,
+      training: evaluation.training,
+    };
   }, 60_000);
   afterAll(async () => {
     await evaluation?.close();
@@ -48,7 +53,12 @@ describe('linpath study spiral', () => {
   it('trains, evaluates both curves, starts runs at barrier peaks and reports, reusing everything when run again', async () => {
     const options = { seeds: [1, 2], weightDecays: [0], epochs: 3, prefix: 'tiny' };
     const study = await spiralStudy(deps, options);
-    expect(study.runs.map((r) => r.run.name).sort()).toEqual(['tiny-blobs-wd0-seed1', 'tiny-blobs-wd0-seed2', 'tiny-spiral-wd0-seed1', 'tiny-spiral-wd0-seed2']);
+    expect(study.runs.map((r) => r.run.name).sort()).toEqual([
+      'tiny-blobs-wd0-seed1',
+      'tiny-blobs-wd0-seed2',
+      'tiny-spiral-wd0-seed1',
+      'tiny-spiral-wd0-seed2',
+    ]);
 
     for (const entry of study.runs) {
       const checkpoints = await f.deps.repository.checkpointsOfRun(entry.run.id);
@@ -56,9 +66,17 @@ describe('linpath study spiral', () => {
       const final = checkpoints.find((c) => c.role === 'FINAL')!;
       const test = (await f.deps.repository.findDatasetByName(entry.dataset, 'TEST'))!;
       // The curve the study summarised is the stored one.
-      const path = await interpolationPath(evaluation.paths, { from: initial.id, to: final.id, dataset: test.id, alphas: Array.from({ length: 21 }, (_, i) => i / 20) });
+      const path = await interpolationPath(evaluation.paths, {
+        from: initial.id,
+        to: final.id,
+        dataset: test.id,
+        alphas: Array.from({ length: 21 }, (_, i) => i / 20),
+      });
       expect(path.points.every((p) => p.cached)).toBe(true);
-      const metrics = barrierMetrics(path.points.map((p) => p.alpha), path.points.map((p) => p.lossSum / p.n));
+      const metrics = barrierMetrics(
+        path.points.map((p) => p.alpha),
+        path.points.map((p) => p.lossSum / p.n),
+      );
       expect(entry.fromInit.frankleHeight).toBe(metrics.frankleHeight);
       expect(entry.fromInit.shape).toBe(metrics.shape);
       // θ′_0 is a random initialisation registered with its lineage.
@@ -69,10 +87,14 @@ describe('linpath study spiral', () => {
       if (entry.fromInit.shape === 'BARRIER') {
         // Started from θ(alphaAtMax), materialised in the base run.
         const peak = checkpoints.find((c) => c.derivation?.operation === 'INTERPOLATE')!;
-        expect(peak.derivation).toMatchObject({ parents: [initial.id, final.id], arguments: { alpha: entry.fromInit.alphaAtMax } });
+        expect(peak.derivation).toMatchObject({
+          parents: [initial.id, final.id],
+          arguments: { alpha: entry.fromInit.alphaAtMax },
+        });
         const peakInitial = (await f.deps.repository.checkpointsOfRun(peakRun!.id)).find((c) => c.role === 'INITIAL')!;
         const [a, b] = await Promise.all([evaluation.paths.states.get(peakInitial), evaluation.paths.states.get(peak)]);
-        for (const [name, values] of b.tensors) expect(Buffer.from(a.tensors.get(name)!.buffer).equals(Buffer.from(values.buffer)), name).toBe(true);
+        for (const [name, values] of b.tensors)
+          expect(Buffer.from(a.tensors.get(name)!.buffer).equals(Buffer.from(values.buffer)), name).toBe(true);
         expect(peakRun!.hyperparameters).toMatchObject({ intervention: 'barrier-peak init', init: peak.id });
       } else {
         expect(peakRun).toBeUndefined();

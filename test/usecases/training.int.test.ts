@@ -33,7 +33,12 @@ describe('trainRun', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     ids.train = (await registry.importDatasetFile(f.deps, TRAIN_SET, { name: 'spiral', split: 'TRAIN' })).dataset.id;
-    ids.test = (await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })).dataset.id;
+    ids.test = (
+      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral',
+        split: 'TEST',
+      })
+    ).dataset.id;
     evaluation = await createPathDeps(f, { workers: 1 });
   }, 60_000);
   afterAll(async () => {
@@ -77,10 +82,34 @@ describe('trainRun', () => {
     expect(updates.map((u) => u.epoch)).toEqual([...updates.map((u) => u.epoch)].sort((a, b) => a - b));
 
     const run = (await f.deps.repository.findRunById(job.runId))!;
-    expect(run).toMatchObject({ name: 'sgd-seed3', architecture: 'mlp', datasetName: 'spiral', seed: 3, tags: ['training-test'] });
-    expect(run.hyperparameters).toMatchObject({ framework: 'tfjs', optimizer: 'sgd', momentum: 0.9, learningRate: 0.05, milestones: [2], gamma: 0.5, epochs: 3, batchSize: 500 });
-    const checkpoints = (await f.deps.repository.checkpointsOfRun(run.id)).map((c) => ({ role: c.role, step: c.step, checkpoint: c }));
-    expect(checkpoints.map(({ role, step }) => `${role}@${step}`).sort()).toEqual(['FINAL@60', 'INITIAL@0', 'INTERMEDIATE@20', 'INTERMEDIATE@40']);
+    expect(run).toMatchObject({
+      name: 'sgd-seed3',
+      architecture: 'mlp',
+      datasetName: 'spiral',
+      seed: 3,
+      tags: ['training-test'],
+    });
+    expect(run.hyperparameters).toMatchObject({
+      framework: 'tfjs',
+      optimizer: 'sgd',
+      momentum: 0.9,
+      learningRate: 0.05,
+      milestones: [2],
+      gamma: 0.5,
+      epochs: 3,
+      batchSize: 500,
+    });
+    const checkpoints = (await f.deps.repository.checkpointsOfRun(run.id)).map((c) => ({
+      role: c.role,
+      step: c.step,
+      checkpoint: c,
+    }));
+    expect(checkpoints.map(({ role, step }) => `${role}@${step}`).sort()).toEqual([
+      'FINAL@60',
+      'INITIAL@0',
+      'INTERMEDIATE@20',
+      'INTERMEDIATE@40',
+    ]);
 
     // Independently of the queue, the worker and the store: the same training here.
     const graph = buildNewModelGraph('mlp', { inputShape: [2], outputs: 1, hiddenWidths: [16, 16] });
@@ -96,20 +125,36 @@ describe('trainRun', () => {
       seed: 3,
       checkpointEvery: 1,
     };
-    const direct = await trainGraph({ graph, initial: randomInitialState(graph, 3), data, recipe, backend: { backend: 'wasm' } });
+    const direct = await trainGraph({
+      graph,
+      initial: randomInitialState(graph, 3),
+      data,
+      recipe,
+      backend: { backend: 'wasm' },
+    });
     for (const snapshot of direct.snapshots) {
       const stored = checkpoints.find((c) => c.step === snapshot.step)!.checkpoint;
       const state = await evaluation.paths.states.get(stored);
       for (const tensor of snapshot.tensors) {
         const values = state.tensors.get(tensor.name)!;
-        expect(Buffer.from(values.buffer, values.byteOffset, values.byteLength).equals(Buffer.from((tensor.data as Float32Array).buffer)), `${tensor.name} at step ${snapshot.step}`).toBe(true);
+        expect(
+          Buffer.from(values.buffer, values.byteOffset, values.byteLength).equals(
+            Buffer.from((tensor.data as Float32Array).buffer),
+          ),
+          `${tensor.name} at step ${snapshot.step}`,
+        ).toBe(true);
       }
     }
 
     // Reported test metrics: the final state evaluated on the TEST split, as a path's α = 1 gives it.
     const initial = checkpoints.find((c) => c.role === 'INITIAL')!.checkpoint;
     const finalCheckpoint = checkpoints.find((c) => c.role === 'FINAL')!.checkpoint;
-    const path = await interpolationPath(evaluation.paths, { from: initial.id, to: finalCheckpoint.id, dataset: ids.test, alphas: [1] });
+    const path = await interpolationPath(evaluation.paths, {
+      from: initial.id,
+      to: finalCheckpoint.id,
+      dataset: ids.test,
+      alphas: [1],
+    });
     const [end] = path.points;
     expect(run.reportedMetrics).toBeDefined();
     const metrics = (await f.deps.repository.findRunById(run.id))!.reportedMetrics as Record<string, number>;
@@ -127,22 +172,42 @@ describe('trainRun', () => {
     });
   });
 
-  it('starts from a checkpoint, with Adam, and stores that checkpoint as the run\'s initial state', async () => {
+  it("starts from a checkpoint, with Adam, and stores that checkpoint as the run's initial state", async () => {
     const source = (await f.deps.repository.findRunByName('sgd-seed3'))!;
     const final = (await f.deps.repository.checkpointsOfRun(source.id)).find((c) => c.role === 'FINAL')!;
-    const job = await trainRun(evaluation.training, { run: 'adam-from-final', init: final.id, dataset: ids.train, optimizer: 'ADAM', learningRate: 1e-3, epochs: 1, batchSize: 1000, seed: 5 });
+    const job = await trainRun(evaluation.training, {
+      run: 'adam-from-final',
+      init: final.id,
+      dataset: ids.train,
+      optimizer: 'ADAM',
+      learningRate: 1e-3,
+      epochs: 1,
+      batchSize: 1000,
+      seed: 5,
+    });
     expect((await follow(job.id)).at(-1)).toMatchObject({ status: 'COMPLETE', epoch: 1, step: 10 });
     const checkpoints = await f.deps.repository.checkpointsOfRun(job.runId);
     const initial = checkpoints.find((c) => c.role === 'INITIAL')!;
     expect(initial.sha256).not.toBeNull();
     const [a, b] = await Promise.all([evaluation.paths.states.get(initial), evaluation.paths.states.get(final)]);
-    for (const [name, values] of b.tensors) expect(Buffer.from(a.tensors.get(name)!.buffer).equals(Buffer.from(values.buffer)), name).toBe(true);
-    expect((await f.deps.repository.findRunById(job.runId))!.hyperparameters).toMatchObject({ init: final.id, optimizer: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+    for (const [name, values] of b.tensors)
+      expect(Buffer.from(a.tensors.get(name)!.buffer).equals(Buffer.from(values.buffer)), name).toBe(true);
+    expect((await f.deps.repository.findRunById(job.runId))!.hyperparameters).toMatchObject({
+      init: final.id,
+      optimizer: 'adam',
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+    });
   }, 120_000);
 
   it('cancels a running training after its current epoch; what it stored stays', async () => {
-    const job = await trainRun(evaluation.training, input({ run: 'long', epochs: 500, checkpointEvery: null, milestones: null, gamma: null }));
-    for await (const update of await trainingUpdates(evaluation.training, job.id, 50)) if (update.status === 'RUNNING' && update.epoch >= 1) break;
+    const job = await trainRun(
+      evaluation.training,
+      input({ run: 'long', epochs: 500, checkpointEvery: null, milestones: null, gamma: null }),
+    );
+    for await (const update of await trainingUpdates(evaluation.training, job.id, 50))
+      if (update.status === 'RUNNING' && update.epoch >= 1) break;
     const cancelled = await cancelTraining(evaluation.training, job.id);
     expect(cancelled.status).toBe('CANCELLED');
     const updates = await follow(job.id);
@@ -155,7 +220,10 @@ describe('trainRun', () => {
   }, 120_000);
 
   it('stops polling at once when a follower leaves, even while it waits', async () => {
-    const job = await trainRun(evaluation.training, input({ run: 'follow-and-leave', epochs: 1, checkpointEvery: null, milestones: null, gamma: null }));
+    const job = await trainRun(
+      evaluation.training,
+      input({ run: 'follow-and-leave', epochs: 1, checkpointEvery: null, milestones: null, gamma: null }),
+    );
     const updates = await trainingUpdates(evaluation.training, job.id, 60_000);
     await updates.next();
     const next = updates.next(); // waits for a poll a minute away
@@ -163,7 +231,9 @@ describe('trainRun', () => {
     await updates.return!(undefined);
     await next;
     expect(performance.now() - started).toBeLessThan(5_000);
-    await expect(trainingUpdates(evaluation.training, '00000000-0000-4000-8000-000000000000', 50)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      trainingUpdates(evaluation.training, '00000000-0000-4000-8000-000000000000', 50),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('refuses requests it cannot run, naming the field', async () => {
@@ -173,13 +243,27 @@ describe('trainRun', () => {
       [{ run: 'x3', learningRate: -1 }, 'BAD_USER_INPUT', 'learningRate: expected a number > 0, got -1'],
       [{ run: 'x4', batchSize: 20_000 }, 'BAD_USER_INPUT', 'batchSize: expected an integer from 1 to 10000, got 20000'],
       [{ run: 'x5', milestones: [9] }, 'BAD_USER_INPUT', 'milestones[0]: expected an integer from 1 to 3, got 9'],
-      [{ run: 'x6', architecture: 'resnet18-cifar' }, 'BAD_USER_INPUT', 'resnet18-cifar takes images [C, H, W]; the dataset\'s examples are [2]'],
-      [{ run: 'x7', dataset: '00000000-0000-4000-8000-000000000000' }, 'NOT_FOUND', 'dataset: no dataset with id "00000000-0000-4000-8000-000000000000"'],
-      [{ run: 'x8', architecture: null }, 'BAD_USER_INPUT', 'architecture: expected an architecture (e.g. "mlp") or an init checkpoint, got neither'],
+      [
+        { run: 'x6', architecture: 'resnet18-cifar' },
+        'BAD_USER_INPUT',
+        "resnet18-cifar takes images [C, H, W]; the dataset's examples are [2]",
+      ],
+      [
+        { run: 'x7', dataset: '00000000-0000-4000-8000-000000000000' },
+        'NOT_FOUND',
+        'dataset: no dataset with id "00000000-0000-4000-8000-000000000000"',
+      ],
+      [
+        { run: 'x8', architecture: null },
+        'BAD_USER_INPUT',
+        'architecture: expected an architecture (e.g. "mlp") or an init checkpoint, got neither',
+      ],
     ];
-    for (const [overrides, code, message] of cases) await expect(trainRun(evaluation.training, input(overrides))).rejects.toMatchObject({ code, message });
+    for (const [overrides, code, message] of cases)
+      await expect(trainRun(evaluation.training, input(overrides))).rejects.toMatchObject({ code, message });
     // Nothing was written for them.
-    for (const name of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8']) expect(await f.deps.repository.findRunByName(name)).toBeUndefined();
+    for (const name of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8'])
+      expect(await f.deps.repository.findRunByName(name)).toBeUndefined();
   });
 
   it('answers over GraphQL: trainRun, trainingJob and Run.trainingJob', async () => {
@@ -200,10 +284,19 @@ describe('trainRun', () => {
       contextValue,
     });
     expect(result.errors).toBeUndefined();
-    const job = (result.data as { trainRun: { id: string; spec: { recipe: unknown }; run: { name: string; trainingJob: { id: string } } } }).trainRun;
+    const job = (
+      result.data as {
+        trainRun: { id: string; spec: { recipe: unknown }; run: { name: string; trainingJob: { id: string } } };
+      }
+    ).trainRun;
     expect(job.run).toEqual({ name: 'sgd-seed3', trainingJob: { id: job.id } });
     expect(job.spec.recipe).toMatchObject({ learningRate: 0.05, schedule: { milestones: [2], factor: 0.5 } });
-    const read = await graphql({ schema, source: `query ($id: ID!) { trainingJob(id: $id) { status epoch step trainLoss failure { code } } }`, variableValues: { id: job.id }, contextValue });
+    const read = await graphql({
+      schema,
+      source: `query ($id: ID!) { trainingJob(id: $id) { status epoch step trainLoss failure { code } } }`,
+      variableValues: { id: job.id },
+      contextValue,
+    });
     expect(read.data).toMatchObject({ trainingJob: { status: 'COMPLETE', epoch: 3, step: 60, failure: null } });
   });
 });

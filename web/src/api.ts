@@ -39,7 +39,10 @@ const authorization = (): Record<string, string> => (apiKey() === '' ? {} : { au
 
 const raise = (errors: NonNullable<Answer<unknown>['errors']>): never => {
   const [first] = errors;
-  throw new ApiError(first === undefined ? 'unknown error' : `${first.extensions?.code ?? 'ERROR'}: ${first.message}`, first?.extensions?.code);
+  throw new ApiError(
+    first === undefined ? 'unknown error' : `${first.extensions?.code ?? 'ERROR'}: ${first.message}`,
+    first?.extensions?.code,
+  );
 };
 
 /** A query or mutation over HTTP POST; throws ApiError for GraphQL errors. */
@@ -92,6 +95,7 @@ export function subscribe<R, V extends Record<string, unknown>>(
 
 function describeSocketError(error: unknown): string {
   if (Array.isArray(error)) return error.map((e: { message?: string }) => e.message ?? String(e)).join('; ');
-  if (typeof CloseEvent !== 'undefined' && error instanceof CloseEvent) return `connection closed (${error.code}${error.reason ? `: ${error.reason}` : ''})`;
+  if (typeof CloseEvent !== 'undefined' && error instanceof CloseEvent)
+    return `connection closed (${error.code}${error.reason ? `: ${error.reason}` : ''})`;
   return String(error);
 }

@@ -39,7 +39,8 @@ export async function exportPng(svg: SVGSVGElement, name: string): Promise<void>
 /** RFC 4180 CSV: a header row, then one row per record; fields quoted when they need it. */
 export function toCsv(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): string {
   const cell = (value: unknown): string => {
-    const text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    const text =
+      value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
     return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   return [columns, ...rows].map((row) => row.map(cell).join(',')).join('\r\n') + '\r\n';
@@ -50,7 +51,11 @@ export function exportCsv(columns: readonly string[], rows: ReadonlyArray<Readon
 }
 
 /** SVG / PNG / CSV buttons for a plot (Observable Plot: the svg with a viewBox; legend swatches have none). */
-export function exportButtons(plot: () => SVGSVGElement | null, csv: () => { columns: string[]; rows: unknown[][] }, name: () => string): HTMLElement {
+export function exportButtons(
+  plot: () => SVGSVGElement | null,
+  csv: () => { columns: string[]; rows: unknown[][] },
+  name: () => string,
+): HTMLElement {
   const withPlot = (action: (svg: SVGSVGElement) => unknown) => () => {
     const svg = plot();
     if (svg !== null) void action(svg);
@@ -60,9 +65,16 @@ export function exportButtons(plot: () => SVGSVGElement | null, csv: () => { col
     { class: 'exports' },
     h('button', { type: 'button', onclick: withPlot((svg) => exportSvg(svg, name())) }, 'SVG'),
     h('button', { type: 'button', onclick: withPlot((svg) => exportPng(svg, name())) }, 'PNG'),
-    h('button', { type: 'button', onclick: () => {
-      const { columns, rows } = csv();
-      exportCsv(columns, rows, name());
-    } }, 'CSV'),
+    h(
+      'button',
+      {
+        type: 'button',
+        onclick: () => {
+          const { columns, rows } = csv();
+          exportCsv(columns, rows, name());
+        },
+      },
+      'CSV',
+    ),
   );
 }

@@ -18,6 +18,7 @@ const fetcher = createGraphiQLFetcher({
 createRoot(document.getElementById('graphiql')!).render(
   createElement(GraphiQL, {
     fetcher,
-    defaultQuery: '# linpath: try\n{ runs(first: 10) { edges { node { name architecture testAccuracy barrier { shape frankleHeight } } } } }\n',
+    defaultQuery:
+      '# linpath: try\n{ runs(first: 10) { edges { node { name architecture testAccuracy barrier { shape frankleHeight } } } } }\n',
   }),
 );

@@ -9,7 +9,8 @@ import { runsView } from './views/runs.js';
 function route(): void {
   const main = document.querySelector<HTMLElement>('main')!;
   const [name = 'runs', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
-  for (const link of document.querySelectorAll('nav a[data-route]')) link.toggleAttribute('aria-current', link.getAttribute('data-route') === name);
+  for (const link of document.querySelectorAll('nav a[data-route]'))
+    link.toggleAttribute('aria-current', link.getAttribute('data-route') === name);
   if (name === 'path') pathView(main, new URLSearchParams(query));
   else if (name === 'correlation') correlationView(main);
   else runsView(main);
@@ -29,7 +30,12 @@ function apiKeyField(): HTMLElement {
       route();
     },
   });
-  return h('label', { class: 'api-key muted', title: 'Sent as "Authorization: Bearer <key>"; stored in this browser only' }, 'API key ', input);
+  return h(
+    'label',
+    { class: 'api-key muted', title: 'Sent as "Authorization: Bearer <key>"; stored in this browser only' },
+    'API key ',
+    input,
+  );
 }
 
 document.body.replaceChildren(

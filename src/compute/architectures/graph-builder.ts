@@ -46,7 +46,16 @@ export class GraphBuilder {
   ): string {
     const weight = this.param(`${prefix}.weight`, [channels.out, channels.in, kernel[0], kernel[1]]);
     const biasName = bias ? this.param(`${prefix}.bias`, [channels.out]) : undefined;
-    return this.emit({ op: 'conv2d', input, output: this.value(prefix), weight, bias: biasName, kernel, stride, padding });
+    return this.emit({
+      op: 'conv2d',
+      input,
+      output: this.value(prefix),
+      weight,
+      bias: biasName,
+      kernel,
+      stride,
+      padding,
+    });
   }
 
   /** torch.nn.BatchNorm2d/1d state: weight, bias, running_mean, running_var, num_batches_tracked. */
@@ -56,7 +65,16 @@ export class GraphBuilder {
     const runningMean = this.param(`${prefix}.running_mean`, [channels]);
     const runningVar = this.param(`${prefix}.running_var`, [channels]);
     this.param(`${prefix}.num_batches_tracked`, [], 'int');
-    return this.emit({ op: 'batchnorm', input, output: this.value(prefix), weight, bias, runningMean, runningVar, eps });
+    return this.emit({
+      op: 'batchnorm',
+      input,
+      output: this.value(prefix),
+      weight,
+      bias,
+      runningMean,
+      runningVar,
+      eps,
+    });
   }
 
   relu(input: string): string {

@@ -72,7 +72,9 @@ export function buildNewModelGraph(architecture: string, shape: NewModelShape): 
     case 'mlp': {
       const widths = [size, ...(shape.hiddenWidths ?? [50, 50]), shape.outputs];
       if (widths.some((w) => !Number.isInteger(w) || w < 1 || w > 65_536)) {
-        throw badUserInput(`hiddenWidths: expected integers from 1 to 65536, got [${(shape.hiddenWidths ?? []).join(', ')}]`);
+        throw badUserInput(
+          `hiddenWidths: expected integers from 1 to 65536, got [${(shape.hiddenWidths ?? []).join(', ')}]`,
+        );
       }
       return buildMlp(
         widths.slice(1).flatMap((out, i) => [
@@ -85,12 +87,16 @@ export function buildNewModelGraph(architecture: string, shape: NewModelShape): 
     case 'resnet34-cifar':
     case 'vgg11-bn-cifar': {
       if (shape.inputShape.length !== 3) {
-        throw badUserInput(`${architecture} takes images [C, H, W]; the dataset's examples are [${shape.inputShape.join(', ')}]`);
+        throw badUserInput(
+          `${architecture} takes images [C, H, W]; the dataset's examples are [${shape.inputShape.join(', ')}]`,
+        );
       }
       const classes = Math.max(shape.outputs, 2);
-      if (architecture === 'vgg11-bn-cifar') return buildVggCifar(architecture, { inChannels: shape.inputShape[0]!, classes });
+      if (architecture === 'vgg11-bn-cifar')
+        return buildVggCifar(architecture, { inChannels: shape.inputShape[0]!, classes });
       const width = shape.width ?? 64;
-      if (!Number.isInteger(width) || width < 1 || width > 1024) throw badUserInput(`width: expected an integer from 1 to 1024, got ${width}`);
+      if (!Number.isInteger(width) || width < 1 || width > 1024)
+        throw badUserInput(`width: expected an integer from 1 to 1024, got ${width}`);
       const stages = architecture === 'resnet18-cifar' ? ([2, 2, 2, 2] as const) : ([3, 4, 6, 3] as const);
       return buildResnetCifar(architecture, stages, { width, inChannels: shape.inputShape[0]!, classes });
     }
@@ -111,12 +117,16 @@ export function checkCheckpoint(graph: ModelGraph, tensors: readonly CheckpointT
     if (tensor.shape.length !== spec.shape.length || tensor.shape.some((d, i) => d !== spec.shape[i])) {
       wrong.push(`${spec.name}: expected [${spec.shape.join(', ')}], got [${tensor.shape.join(', ')}]`);
     } else if (!(spec.kind === 'float' ? FLOAT_DTYPES : INT_DTYPES).has(tensor.dtype)) {
-      wrong.push(`${spec.name}: expected a${spec.kind === 'float' ? ' floating-point' : 'n integer'} dtype, got ${tensor.dtype}`);
+      wrong.push(
+        `${spec.name}: expected a${spec.kind === 'float' ? ' floating-point' : 'n integer'} dtype, got ${tensor.dtype}`,
+      );
     }
   }
   if (missing.length + unexpected.length + wrong.length === 0) return;
   const list = (label: string, items: string[]) =>
-    items.length === 0 ? [] : [`${label} (${items.length}): ${items.slice(0, 20).join('; ')}${items.length > 20 ? '; …' : ''}`];
+    items.length === 0
+      ? []
+      : [`${label} (${items.length}): ${items.slice(0, 20).join('; ')}${items.length > 20 ? '; …' : ''}`];
   throw badUserInput(
     [
       `checkpoint does not match architecture ${graph.architecture}:`,

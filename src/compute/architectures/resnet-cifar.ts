@@ -31,7 +31,14 @@ export function buildResnetCifar(
       y = b.batchnorm(y, `${prefix}.bn2`, planes);
       let shortcut = x;
       if (stride !== 1 || channels !== planes) {
-        shortcut = b.conv2d(x, `${prefix}.downsample.0`, { in: channels, out: planes }, [1, 1], [stride, stride], [0, 0]);
+        shortcut = b.conv2d(
+          x,
+          `${prefix}.downsample.0`,
+          { in: channels, out: planes },
+          [1, 1],
+          [stride, stride],
+          [0, 0],
+        );
         shortcut = b.batchnorm(shortcut, `${prefix}.downsample.1`, planes);
       }
       x = b.relu(b.add(y, shortcut));

@@ -32,7 +32,12 @@ export type OnnxStateMode = 'auto' | 'inputs' | 'initializers';
 export const INITIALIZER_MIN_EXAMPLES = 256;
 
 /** Whether a state bound for `examples` examples (undefined: not said) goes in as initializers. */
-export function usesInitializers(mode: OnnxStateMode, provider: OnnxProvider, graph: ModelGraph, examples: number | undefined): boolean {
+export function usesInitializers(
+  mode: OnnxStateMode,
+  provider: OnnxProvider,
+  graph: ModelGraph,
+  examples: number | undefined,
+): boolean {
   if (mode !== 'auto') return mode === 'initializers';
   const convolutional = graph.nodes.some((node) => node.op === 'conv2d');
   return provider === 'cpu' && convolutional && examples !== undefined && examples >= INITIALIZER_MIN_EXAMPLES;
@@ -151,7 +156,8 @@ export class OnnxEngine implements Engine {
     });
     const initializers = (examples: number | undefined) =>
       usesInitializers(this.options.state ?? 'auto', this.options.provider, graph, examples);
-    const sessionWith = (state: ReadonlyMap<string, Float32Array>) => this.createSession(withInitializers(model, inputs, state));
+    const sessionWith = (state: ReadonlyMap<string, Float32Array>) =>
+      this.createSession(withInitializers(model, inputs, state));
     return new OnnxPreparedModel(session, graph, inputs, () => this.releaseUse(cached), initializers, sessionWith);
   }
 
@@ -239,7 +245,9 @@ class OnnxPreparedModel implements PreparedModel {
       throw new Error(`OnnxEngine: the state does not fit ${this.graph.architecture}: ${shown}`);
     }
     if (!this.useInitializers(hints.examples)) return new OnnxBoundModel(this.session, this.graph, feeds, undefined);
-    const own = await this.sessionWith(new Map(Object.entries(feeds).map(([name, tensor]) => [name, tensor.data as Float32Array])));
+    const own = await this.sessionWith(
+      new Map(Object.entries(feeds).map(([name, tensor]) => [name, tensor.data as Float32Array])),
+    );
     return new OnnxBoundModel(own, this.graph, {}, () => own.release());
   }
 
@@ -274,10 +282,15 @@ class OnnxBoundModel implements BoundModel {
       );
     }
     if (n === 0) return new Float32Array(0);
-    const results = await this.session.run({ ...this.feeds, [INPUT]: new ort.Tensor('float32', x, [n, ...inputShape]) }, [output]);
+    const results = await this.session.run(
+      { ...this.feeds, [INPUT]: new ort.Tensor('float32', x, [n, ...inputShape]) },
+      [output],
+    );
     const result = results[output];
     if (result === undefined || !(result.data instanceof Float32Array) || result.data.length !== n * outputs) {
-      throw new Error(`OnnxEngine.logits: expected float32 logits [${n}, ${outputs}], got ${result?.type} [${result?.dims.join(', ')}]`);
+      throw new Error(
+        `OnnxEngine.logits: expected float32 logits [${n}, ${outputs}], got ${result?.type} [${result?.dims.join(', ')}]`,
+      );
     }
     // A copy the caller owns, whatever ORT does with its output buffers.
     const logits = result.data.slice();
@@ -293,7 +306,11 @@ class OnnxBoundModel implements BoundModel {
 }
 
 /** The lowered model with `state` as initializers instead of graph inputs (OnnxEngineOptions.state). */
-function withInitializers(model: Uint8Array, inputs: readonly StateInput[], state: ReadonlyMap<string, Float32Array>): Uint8Array {
+function withInitializers(
+  model: Uint8Array,
+  inputs: readonly StateInput[],
+  state: ReadonlyMap<string, Float32Array>,
+): Uint8Array {
   const { onnx } = onnxProto;
   const decoded = onnx.ModelProto.decode(model);
   const graph = decoded.graph!;

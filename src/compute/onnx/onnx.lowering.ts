@@ -46,7 +46,8 @@ export function lowerToOnnx(graph: ModelGraph): LoweredModel {
         throw new Error(`lowerToOnnx: ${describe(node)} reads "${input}", which no earlier op computes`);
       }
     }
-    if (ranks.has(node.output)) throw new Error(`lowerToOnnx: ${describe(node)} computes "${node.output}" a second time`);
+    if (ranks.has(node.output))
+      throw new Error(`lowerToOnnx: ${describe(node)} computes "${node.output}" a second time`);
     for (const name of opParameters(node)) {
       const spec = specs.get(name);
       if (spec?.kind !== 'float') {
@@ -63,7 +64,9 @@ export function lowerToOnnx(graph: ModelGraph): LoweredModel {
   }
   if (!ranks.has(graph.output)) throw new Error(`lowerToOnnx: the output "${graph.output}" is computed by no op`);
   if (ranks.get(graph.output) !== 2) {
-    throw new Error(`lowerToOnnx: the output "${graph.output}" has rank ${ranks.get(graph.output)}, expected 2 ([N, ${graph.outputs}])`);
+    throw new Error(
+      `lowerToOnnx: the output "${graph.output}" has rank ${ranks.get(graph.output)}, expected 2 ([N, ${graph.outputs}])`,
+    );
   }
 
   const stateInputs = graph.state.filter((s) => used.has(s.name)).map((s) => s.name);
@@ -143,7 +146,10 @@ function lowerNode(node: Node, ranks: ReadonlyMap<string, number>): { protos: No
       // GlobalAveragePool keeps H and W as 1s: [N, C, 1, 1]; the IR's op also flattens to [N, C].
       const pooled = `${node.output}/pooled`;
       return {
-        protos: [nodeProto('GlobalAveragePool', [node.input], pooled), nodeProto('Flatten', [pooled], node.output, [intAttr('axis', 1)])],
+        protos: [
+          nodeProto('GlobalAveragePool', [node.input], pooled),
+          nodeProto('Flatten', [pooled], node.output, [intAttr('axis', 1)]),
+        ],
         rank: 2,
       };
     }

@@ -55,7 +55,10 @@ export async function initTfjsBackend(options: TfjsBackendOptions = {}): Promise
     }
     const availability = await attempt(options.backend);
     if (!availability.ok) {
-      throw unavailable(`tfjs backend "${options.backend}" is not available: ${availability.reason}`, availability.cause);
+      throw unavailable(
+        `tfjs backend "${options.backend}" is not available: ${availability.reason}`,
+        availability.cause,
+      );
     }
     backend = availability.backend;
   } else {
@@ -135,7 +138,10 @@ async function load(name: TfjsBackendName): Promise<Availability> {
     }
   }
   if (tf.findBackendFactory(name) === null) {
-    return { ok: false, reason: `importing it registered no "${name}" backend with @tensorflow/tfjs-core ${tf.version_core}` };
+    return {
+      ok: false,
+      reason: `importing it registered no "${name}" backend with @tensorflow/tfjs-core ${tf.version_core}`,
+    };
   }
   try {
     // setBackend initialises the backend (compiling the wasm module, loading the TensorFlow library) and

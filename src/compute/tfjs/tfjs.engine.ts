@@ -72,12 +72,15 @@ class TfjsPreparedModel implements PreparedModel {
     const parameters = new Map<string, tf.Tensor>();
     useTfjsBackend(this.backend); // no await from here until the state is uploaded
     try {
-      for (const spec of this.program.parameters) parameters.set(spec.name, uploadParameter(spec, state.get(spec.name)!));
+      for (const spec of this.program.parameters)
+        parameters.set(spec.name, uploadParameter(spec, state.get(spec.name)!));
     } catch (error) {
       tf.dispose([...parameters.values()]);
       throw error;
     }
-    const model = new TfjsBoundModel(this.graph, this.program, this.backend, parameters, () => this.bound.delete(model));
+    const model = new TfjsBoundModel(this.graph, this.program, this.backend, parameters, () =>
+      this.bound.delete(model),
+    );
     this.bound.add(model);
     return model;
   }

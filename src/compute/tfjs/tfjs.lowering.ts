@@ -97,17 +97,22 @@ const TO_NCHW = [0, 3, 1, 2];
 export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
   const specs = new Map(graph.state.map((s) => [s.name, s]));
   const parameterLayouts = new Map<string, ParameterLayout>();
-  const inputType: ValueType = { rank: 1 + graph.inputShape.length, layout: graph.inputShape.length === 3 ? 'nhwc' : 'pytorch' };
+  const inputType: ValueType = {
+    rank: 1 + graph.inputShape.length,
+    layout: graph.inputShape.length === 3 ? 'nhwc' : 'pytorch',
+  };
   const types = new Map<string, ValueType>([[INPUT, inputType]]);
   const lastUse = new Map<string, number>([[INPUT, -1]]);
   const steps: Step[] = [];
 
   graph.nodes.forEach((node, index) => {
     for (const input of opInputs(node)) {
-      if (!types.has(input)) throw new Error(`lowerToTfjs: ${describe(node)} reads "${input}", which no earlier op computes`);
+      if (!types.has(input))
+        throw new Error(`lowerToTfjs: ${describe(node)} reads "${input}", which no earlier op computes`);
       lastUse.set(input, index);
     }
-    if (types.has(node.output)) throw new Error(`lowerToTfjs: ${describe(node)} computes "${node.output}" a second time`);
+    if (types.has(node.output))
+      throw new Error(`lowerToTfjs: ${describe(node)} computes "${node.output}" a second time`);
     for (const name of opParameters(node)) {
       const spec = specs.get(name);
       if (spec?.kind !== 'float') {
@@ -132,7 +137,9 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
   const outputType = types.get(graph.output);
   if (outputType === undefined) throw new Error(`lowerToTfjs: the output "${graph.output}" is computed by no op`);
   if (outputType.rank !== 2) {
-    throw new Error(`lowerToTfjs: the output "${graph.output}" has rank ${outputType.rank}, expected 2 ([N, ${graph.outputs}])`);
+    throw new Error(
+      `lowerToTfjs: the output "${graph.output}" has rank ${outputType.rank}, expected 2 ([N, ${graph.outputs}])`,
+    );
   }
   for (const [value, index] of lastUse) {
     if (value !== graph.output && index >= 0) steps[index]!.release.push(value);
@@ -179,7 +186,10 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
       const report = (statistics: BatchStatistics): void => void batchStatistics.push(statistics);
       for (const step of steps) {
         const inputs = opInputs(step.node).map((name) => values.get(name)!);
-        const output = step.computeTraining === undefined ? step.compute(inputs, parameter) : step.computeTraining(inputs, parameter, report);
+        const output =
+          step.computeTraining === undefined
+            ? step.compute(inputs, parameter)
+            : step.computeTraining(inputs, parameter, report);
         values.set(step.node.output, output);
       }
       return { logits: values.get(graph.output)! as tf.Tensor2D, batchStatistics };
@@ -223,7 +233,9 @@ function lowerNode(
     case 'batchnorm': {
       const type = typeOf(node.input);
       if (type.rank < 2) {
-        throw new Error(`lowerToTfjs: ${describe(node)} needs a value of rank ≥ 2 (channels on axis 1), got rank ${type.rank}`);
+        throw new Error(
+          `lowerToTfjs: ${describe(node)} needs a value of rank ≥ 2 (channels on axis 1), got rank ${type.rank}`,
+        );
       }
       const { weight, bias, runningMean, runningVar, eps } = node;
       // tf.batchNorm broadcasts per-channel vectors over the last axis: channels-last values take it as they
@@ -270,7 +282,8 @@ function lowerNode(
       return { compute: ([x]) => tf.relu(x!), type: typeOf(node.input) };
     case 'add': {
       const [a, b] = node.inputs.map(typeOf) as [ValueType, ValueType];
-      if (a.rank !== b.rank) throw new Error(`lowerToTfjs: ${describe(node)} adds values of ranks ${a.rank} and ${b.rank}`);
+      if (a.rank !== b.rank)
+        throw new Error(`lowerToTfjs: ${describe(node)} adds values of ranks ${a.rank} and ${b.rank}`);
       return { compute: ([x, y]) => tf.add(x!, toLayout(y!, b.layout, a.layout)), type: a };
     }
     case 'global_avgpool': {
@@ -315,7 +328,9 @@ function lowerNode(
  */
 export function uploadParameter(spec: ParameterSpec, values: Float32Array): tf.Tensor {
   if (spec.layout === 'hwio') {
-    return tf.tidy(() => tf.transpose(tf.tensor4d(values, spec.shape as [number, number, number, number]), [2, 3, 1, 0]));
+    return tf.tidy(() =>
+      tf.transpose(tf.tensor4d(values, spec.shape as [number, number, number, number]), [2, 3, 1, 0]),
+    );
   }
   return tf.tensor(values.slice(), spec.shape, 'float32');
 }

@@ -7,7 +7,12 @@ import { badUserInput, unavailable } from '../../errors.js';
 import type { TensorToWrite } from '../../storage/safetensors.codec.js';
 import type { Examples } from '../evaluator.js';
 import type { ModelGraph } from '../model-ir.js';
-import { initTfjsBackend, useTfjsBackend, type TfjsBackendName, type TfjsBackendOptions } from '../tfjs/tfjs.backend.js';
+import {
+  initTfjsBackend,
+  useTfjsBackend,
+  type TfjsBackendName,
+  type TfjsBackendOptions,
+} from '../tfjs/tfjs.backend.js';
 import {
   lowerToTfjs,
   parameterToPytorchLayout,
@@ -162,7 +167,8 @@ export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> 
       signal?.throwIfAborted();
       await args.onEpoch?.({ epoch: epoch + 1, epochs: recipe.epochs, step, trainLoss, learningRate });
       const every = recipe.checkpointEvery;
-      if (epoch + 1 === recipe.epochs || (every !== undefined && (epoch + 1) % every === 0)) await takeSnapshot(epoch + 1, step);
+      if (epoch + 1 === recipe.epochs || (every !== undefined && (epoch + 1) % every === 0))
+        await takeSnapshot(epoch + 1, step);
     }
     return { steps: step, trainLosses, snapshots };
   } finally {
@@ -240,7 +246,9 @@ class TrainableModel {
       variables.forEach((v) => v.dispose());
       throw error;
     }
-    const trainable = program.parameters.filter((s) => !runningStatistics.has(s.name)).map((s) => variables.get(s.name)!);
+    const trainable = program.parameters
+      .filter((s) => !runningStatistics.has(s.name))
+      .map((s) => variables.get(s.name)!);
     if (trainable.length === 0) {
       variables.forEach((v) => v.dispose());
       throw badUserInput(`training ${graph.architecture}: the graph reads no trainable tensor`);
@@ -259,7 +267,8 @@ class TrainableModel {
         const { value, grads } = tf.variableGrads(() => {
           const forward = this.program.runTraining(x, this.variables);
           // Kept past the gradient function's own tidy, disposed in `finally`.
-          for (const s of forward.batchStatistics) statistics.push({ ...s, mean: tf.keep(s.mean), variance: tf.keep(s.variance) });
+          for (const s of forward.batchStatistics)
+            statistics.push({ ...s, mean: tf.keep(s.mean), variance: tf.keep(s.variance) });
           return meanLoss(forward.logits, batch.labels, this.graph.outputs);
         }, this.trainable as tf.Variable[]);
         for (const s of statistics) this.updateRunningStatistics(s);
@@ -324,7 +333,8 @@ class TrainableModel {
     // Transposed copies made in one synchronous stretch, on this run's backend, then read back.
     useTfjsBackend(backend);
     const copies = new Map<string, tf.Tensor>();
-    for (const [name, variable] of this.variables) copies.set(name, parameterToPytorchLayout(specs.get(name)!, variable));
+    for (const [name, variable] of this.variables)
+      copies.set(name, parameterToPytorchLayout(specs.get(name)!, variable));
     try {
       const tensors: TensorToWrite[] = [];
       for (const spec of this.graph.state) {
@@ -333,10 +343,20 @@ class TrainableModel {
         if (copy !== undefined) {
           tensors.push({ name: spec.name, dtype: 'F32', shape, data: ((await copy.data()) as Float32Array).slice() });
         } else if (counters.has(spec.name)) {
-          tensors.push({ name: spec.name, dtype: 'I64', shape, data: new BigInt64Array(size(shape)).fill(counters.get(spec.name)!) });
+          tensors.push({
+            name: spec.name,
+            dtype: 'I64',
+            shape,
+            data: new BigInt64Array(size(shape)).fill(counters.get(spec.name)!),
+          });
         } else {
           const data = this.carried.get(spec.name)!;
-          tensors.push({ name: spec.name, dtype: data instanceof BigInt64Array ? 'I64' : 'F32', shape, data: data.slice() });
+          tensors.push({
+            name: spec.name,
+            dtype: data instanceof BigInt64Array ? 'I64' : 'F32',
+            shape,
+            data: data.slice(),
+          });
         }
       }
       return { epoch, step, tensors };
@@ -363,7 +383,10 @@ class TrainableModel {
  */
 function meanLoss(logits: tf.Tensor2D, labels: Int32Array, outputs: number): tf.Scalar {
   const n = labels.length;
-  const target = outputs === 1 ? tf.tensor2d(Float32Array.from(labels), [n, 1]) : tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), outputs), 'float32');
+  const target =
+    outputs === 1
+      ? tf.tensor2d(Float32Array.from(labels), [n, 1])
+      : tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), outputs), 'float32');
   const loss = tf.customGrad((...args: unknown[]) => {
     const [z, y, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     save([z, y]);
@@ -399,28 +422,39 @@ function checkRecipe(recipe: TrainingRecipe, n: number): void {
     throw badUserInput(`training recipe: ${what}: expected ${expected}, got ${String(got)}`);
   };
   const integer = (value: number, min: number) => Number.isSafeInteger(value) && value >= min;
-  if (!(Number.isFinite(recipe.learningRate) && recipe.learningRate >= 0)) fail('learningRate', 'a finite number ≥ 0', recipe.learningRate);
-  if (!(Number.isFinite(recipe.weightDecay) && recipe.weightDecay >= 0)) fail('weightDecay', 'a finite number ≥ 0', recipe.weightDecay);
+  if (!(Number.isFinite(recipe.learningRate) && recipe.learningRate >= 0))
+    fail('learningRate', 'a finite number ≥ 0', recipe.learningRate);
+  if (!(Number.isFinite(recipe.weightDecay) && recipe.weightDecay >= 0))
+    fail('weightDecay', 'a finite number ≥ 0', recipe.weightDecay);
   if (!integer(recipe.epochs, 0)) fail('epochs', 'an integer ≥ 0', recipe.epochs);
   if (!integer(recipe.seed, 0)) fail('seed', 'an integer ≥ 0', recipe.seed);
   if (!integer(recipe.batchSize, 1) || recipe.batchSize > n) {
-    fail('batchSize', `an integer in [1, ${n}] (the number of examples; the last partial batch is dropped)`, recipe.batchSize);
+    fail(
+      'batchSize',
+      `an integer in [1, ${n}] (the number of examples; the last partial batch is dropped)`,
+      recipe.batchSize,
+    );
   }
-  if (recipe.checkpointEvery !== undefined && !integer(recipe.checkpointEvery, 1)) fail('checkpointEvery', 'an integer ≥ 1', recipe.checkpointEvery);
+  if (recipe.checkpointEvery !== undefined && !integer(recipe.checkpointEvery, 1))
+    fail('checkpointEvery', 'an integer ≥ 1', recipe.checkpointEvery);
   if (recipe.schedule !== undefined) {
     const { milestones, factor } = recipe.schedule;
-    if (!milestones.every((m) => integer(m, 1))) fail('schedule.milestones', 'integers ≥ 1 (epochs)', `[${milestones.join(', ')}]`);
+    if (!milestones.every((m) => integer(m, 1)))
+      fail('schedule.milestones', 'integers ≥ 1 (epochs)', `[${milestones.join(', ')}]`);
     if (!(Number.isFinite(factor) && factor >= 0)) fail('schedule.factor', 'a finite number ≥ 0', factor);
   }
   const { optimizer } = recipe;
   const unit = (value: number) => Number.isFinite(value) && value >= 0 && value < 1;
   if (optimizer.kind === 'SGD') {
-    if (!(Number.isFinite(optimizer.momentum) && optimizer.momentum >= 0)) fail('optimizer.momentum', 'a finite number ≥ 0', optimizer.momentum);
-    if (optimizer.nesterov === true && optimizer.momentum === 0) fail('optimizer.momentum', '> 0 with nesterov (as torch.optim.SGD)', 0);
+    if (!(Number.isFinite(optimizer.momentum) && optimizer.momentum >= 0))
+      fail('optimizer.momentum', 'a finite number ≥ 0', optimizer.momentum);
+    if (optimizer.nesterov === true && optimizer.momentum === 0)
+      fail('optimizer.momentum', '> 0 with nesterov (as torch.optim.SGD)', 0);
   } else if (optimizer.kind === 'ADAM') {
     if (!unit(optimizer.beta1)) fail('optimizer.beta1', 'a number in [0, 1)', optimizer.beta1);
     if (!unit(optimizer.beta2)) fail('optimizer.beta2', 'a number in [0, 1)', optimizer.beta2);
-    if (!(Number.isFinite(optimizer.epsilon) && optimizer.epsilon >= 0)) fail('optimizer.epsilon', 'a finite number ≥ 0', optimizer.epsilon);
+    if (!(Number.isFinite(optimizer.epsilon) && optimizer.epsilon >= 0))
+      fail('optimizer.epsilon', 'a finite number ≥ 0', optimizer.epsilon);
   } else {
     fail('optimizer.kind', 'SGD or ADAM', (optimizer as { kind: unknown }).kind);
   }
@@ -428,11 +462,15 @@ function checkRecipe(recipe: TrainingRecipe, n: number): void {
 
 function checkExamples(graph: ModelGraph, data: Examples): void {
   const width = size(graph.inputShape);
-  if (!Number.isSafeInteger(data.n) || data.n < 0) throw badUserInput(`training data: n: expected an integer ≥ 0, got ${data.n}`);
+  if (!Number.isSafeInteger(data.n) || data.n < 0)
+    throw badUserInput(`training data: n: expected an integer ≥ 0, got ${data.n}`);
   if (data.x.length !== data.n * width) {
-    throw badUserInput(`training data: expected ${data.n} × [${graph.inputShape.join(', ')}] = ${data.n * width} inputs, got ${data.x.length}`);
+    throw badUserInput(
+      `training data: expected ${data.n} × [${graph.inputShape.join(', ')}] = ${data.n * width} inputs, got ${data.x.length}`,
+    );
   }
-  if (data.labels.length !== data.n) throw badUserInput(`training data: expected ${data.n} labels, got ${data.labels.length}`);
+  if (data.labels.length !== data.n)
+    throw badUserInput(`training data: expected ${data.n} labels, got ${data.labels.length}`);
   const classes = graph.outputs === 1 ? 2 : graph.outputs;
   const bad = data.labels.findIndex((label) => !(label >= 0 && label < classes));
   if (bad >= 0) {
@@ -443,7 +481,10 @@ function checkExamples(graph: ModelGraph, data: Examples): void {
 }
 
 /** The initial state by name, checked against the graph: every tensor present with its shape and a usable dtype. */
-function readInitialState(graph: ModelGraph, tensors: readonly TensorToWrite[]): Map<string, Float32Array | BigInt64Array> {
+function readInitialState(
+  graph: ModelGraph,
+  tensors: readonly TensorToWrite[],
+): Map<string, Float32Array | BigInt64Array> {
   const given = new Map(tensors.map((t) => [t.name, t]));
   const state = new Map<string, Float32Array | BigInt64Array>();
   const problems: string[] = [];
@@ -454,8 +495,14 @@ function readInitialState(graph: ModelGraph, tensors: readonly TensorToWrite[]):
       problems.push(`${spec.name} [${spec.shape.join(', ')}] is missing`);
       continue;
     }
-    if (tensor.shape.length !== spec.shape.length || tensor.shape.some((d, i) => d !== spec.shape[i]) || tensor.data.length !== size(spec.shape)) {
-      problems.push(`${spec.name}: expected shape [${spec.shape.join(', ')}], got [${tensor.shape.join(', ')}] with ${tensor.data.length} values`);
+    if (
+      tensor.shape.length !== spec.shape.length ||
+      tensor.shape.some((d, i) => d !== spec.shape[i]) ||
+      tensor.data.length !== size(spec.shape)
+    ) {
+      problems.push(
+        `${spec.name}: expected shape [${spec.shape.join(', ')}], got [${tensor.shape.join(', ')}] with ${tensor.data.length} values`,
+      );
       continue;
     }
     const { data } = tensor;
@@ -463,15 +510,22 @@ function readInitialState(graph: ModelGraph, tensors: readonly TensorToWrite[]):
       if (data instanceof Float32Array || data instanceof Float64Array) state.set(spec.name, Float32Array.from(data));
       else problems.push(`${spec.name}: expected F32 or F64 values, got ${tensor.dtype}`);
     } else if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
-      state.set(spec.name, BigInt64Array.from(data, (v) => BigInt.asIntN(64, v)));
+      state.set(
+        spec.name,
+        BigInt64Array.from(data, (v) => BigInt.asIntN(64, v)),
+      );
     } else if (/^[IU]\d+$/.test(tensor.dtype) && !(data instanceof Float32Array || data instanceof Float64Array)) {
-      state.set(spec.name, BigInt64Array.from(data, (v) => BigInt(v)));
+      state.set(
+        spec.name,
+        BigInt64Array.from(data, (v) => BigInt(v)),
+      );
     } else {
       problems.push(`${spec.name}: expected integer values, got ${tensor.dtype}`);
     }
   }
   for (const name of given.keys()) problems.push(`${name} is not in ${graph.architecture}'s state`);
-  if (problems.length > 0) throw badUserInput(`initial state: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? '; …' : ''}`);
+  if (problems.length > 0)
+    throw badUserInput(`initial state: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? '; …' : ''}`);
   return state;
 }
 

@@ -31,23 +31,59 @@ export function correlationView(root: HTMLElement): void {
     .catch((error: Error) => status.replaceChildren(errorLine(error.message)));
 }
 
-function build(root: HTMLElement, datasets: Array<{ id: string; name: string; split: string; exampleCount: number }>): void {
+function build(
+  root: HTMLElement,
+  datasets: Array<{ id: string; name: string; split: string; exampleCount: number }>,
+): void {
   const select = (id: string, label: string, values: readonly string[], selected: string) =>
-    h('select', { id, 'aria-label': label }, ...values.map((v) => h('option', { value: v, selected: v === selected }, v.toLowerCase().replace(/_/g, ' '))));
+    h(
+      'select',
+      { id, 'aria-label': label },
+      ...values.map((v) => h('option', { value: v, selected: v === selected }, v.toLowerCase().replace(/_/g, ' '))),
+    );
   const xSelect = select('corr-x', 'x metric', X_METRICS, 'FRANKLE_HEIGHT');
   const ySelect = select('corr-y', 'y metric', Y_METRICS, 'TEST_ACCURACY');
-  const yMetric = h('input', { id: 'corr-y-metric', size: 14, placeholder: 'reported metric', 'aria-label': 'Reported metric' });
+  const yMetric = h('input', {
+    id: 'corr-y-metric',
+    size: 14,
+    placeholder: 'reported metric',
+    'aria-label': 'Reported metric',
+  });
   const fromRole = select('corr-from', 'from', ['INITIAL', 'INTERMEDIATE', 'FINAL'], 'INITIAL');
   const toRole = select('corr-to', 'to', ['INITIAL', 'INTERMEDIATE', 'FINAL'], 'FINAL');
   const datasetSelect = h(
     'select',
     { id: 'corr-dataset', 'aria-label': 'Dataset of the paths' },
-    ...datasets.map((d) => h('option', { value: d.id, selected: d.split === 'TEST' }, `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`)),
+    ...datasets.map((d) =>
+      h(
+        'option',
+        { value: d.id, selected: d.split === 'TEST' },
+        `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`,
+      ),
+    ),
   );
   const alphas = h('input', { id: 'corr-alphas', value: '0:1:0.1', size: 12, 'aria-label': 'Alphas' });
-  const groupBy = h('input', { id: 'corr-group', size: 14, placeholder: 'e.g. seed', 'aria-label': 'Colour by hyper-parameter' });
-  const filter = h('input', { id: 'corr-filter', type: 'search', size: 36, placeholder: 'runs: all, or name~…, tag=…, hp.lr>=…', 'aria-label': 'Runs' });
-  const budget = h('input', { id: 'corr-budget', type: 'number', min: 0, value: 50, size: 5, 'aria-label': 'Most evaluations to queue' });
+  const groupBy = h('input', {
+    id: 'corr-group',
+    size: 14,
+    placeholder: 'e.g. seed',
+    'aria-label': 'Colour by hyper-parameter',
+  });
+  const filter = h('input', {
+    id: 'corr-filter',
+    type: 'search',
+    size: 36,
+    placeholder: 'runs: all, or name~…, tag=…, hp.lr>=…',
+    'aria-label': 'Runs',
+  });
+  const budget = h('input', {
+    id: 'corr-budget',
+    type: 'number',
+    min: 0,
+    value: 50,
+    size: 5,
+    'aria-label': 'Most evaluations to queue',
+  });
   const message = h('div', { 'aria-live': 'polite' });
   const plotBox = h('div', { id: 'corr-plot', 'data-points': 0 });
   const stats = h('div', { id: 'corr-stats' });
@@ -65,7 +101,12 @@ function build(root: HTMLElement, datasets: Array<{ id: string; name: string; sp
         x: xSelect.value as CorrelationX,
         y: ySelect.value as CorrelationY,
         yMetric: ySelect.value === 'REPORTED' ? yMetric.value.trim() : null,
-        path: { from: fromRole.value as 'INITIAL', to: toRole.value as 'FINAL', dataset: datasetSelect.value, alphas: parseAlphas(alphas.value) },
+        path: {
+          from: fromRole.value as 'INITIAL',
+          to: toRole.value as 'FINAL',
+          dataset: datasetSelect.value,
+          alphas: parseAlphas(alphas.value),
+        },
         groupBy: groupBy.value.trim() === '' ? null : [groupBy.value.trim()],
         maxEvaluations: Number(budget.value),
         permutations: 2000,
@@ -88,7 +129,12 @@ function build(root: HTMLElement, datasets: Array<{ id: string; name: string; sp
     const { done, total, pendingPaths } = report.progress;
     message.replaceChildren(
       pendingPaths > 0
-        ? h('span', {}, h('progress', { max: Math.max(total, 1), value: done }), ` evaluating: ${done}/${total} points, ${pendingPaths} path(s) left`)
+        ? h(
+            'span',
+            {},
+            h('progress', { max: Math.max(total, 1), value: done }),
+            ` evaluating: ${done}/${total} points, ${pendingPaths} path(s) left`,
+          )
         : h('span', { class: 'muted' }, `${report.points.length} run(s) correlated, ${report.missing.length} missing`),
     );
     draw(report);
@@ -138,7 +184,12 @@ function build(root: HTMLElement, datasets: Array<{ id: string; name: string; sp
 
 function scatter(r: Report, x: string, y: string): Element {
   if (r.points.length === 0) return h('p', { class: 'muted' }, 'No run has both values yet.');
-  const data = r.points.map((p) => ({ x: p.x, y: p.y, run: p.run.name, group: p.group === null ? 'all runs' : (JSON.parse(p.group) as unknown[]).join(', ') }));
+  const data = r.points.map((p) => ({
+    x: p.x,
+    y: p.y,
+    run: p.run.name,
+    group: p.group === null ? 'all runs' : (JSON.parse(p.group) as unknown[]).join(', '),
+  }));
   return Plot.plot({
     width: 760,
     height: 420,
@@ -149,7 +200,15 @@ function scatter(r: Report, x: string, y: string): Element {
     color: { legend: true, type: 'categorical' },
     marks: [
       Plot.linearRegressionY(data, { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4,3' }),
-      Plot.dot(data, { x: 'x', y: 'y', fill: 'group', r: 5, stroke: 'white', title: (d: { run: string }) => d.run, tip: true }),
+      Plot.dot(data, {
+        x: 'x',
+        y: 'y',
+        fill: 'group',
+        r: 5,
+        stroke: 'white',
+        title: (d: { run: string }) => d.run,
+        tip: true,
+      }),
     ],
   });
 }
@@ -170,12 +229,27 @@ function statsTable(r: Report): HTMLElement {
   return h(
     'table',
     { class: 'data', id: 'corr-table' },
-    h('thead', {}, h('tr', {}, ...['group', 'n', 'Pearson r', '95% CI (bootstrap)', 'p (permutation)', 'Spearman ρ', 'Kendall τ-b'].map((t) => h('th', {}, t)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...['group', 'n', 'Pearson r', '95% CI (bootstrap)', 'p (permutation)', 'Spearman ρ', 'Kendall τ-b'].map((t) =>
+          h('th', {}, t),
+        ),
+      ),
+    ),
     h('tbody', {}, row('all runs', r.overall), ...r.groups.map((g) => row(g.values.map(String).join(', '), g.overall))),
   );
 }
 
 function missingList(r: Report): HTMLElement {
   if (r.missing.length === 0) return h('span');
-  return h('details', {}, h('summary', {}, `${r.missing.length} run(s) left out`), h('ul', {}, ...r.missing.map((m) => h('li', {}, `${m.run.name}: ${m.reason}`))));
+  return h(
+    'details',
+    {},
+    h('summary', {}, `${r.missing.length} run(s) left out`),
+    h('ul', {}, ...r.missing.map((m) => h('li', {}, `${m.run.name}: ${m.reason}`))),
+  );
 }

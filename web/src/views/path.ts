@@ -74,17 +74,41 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
 
   const run = runs.find((r) => r.id === params.get('run'));
   const defaults = run === undefined ? undefined : runDefaults(run, registry);
-  const fromSelect = h('select', { id: 'path-from', 'aria-label': 'From (α = 0)' }, ...checkpointOptions(params.get('from') ?? defaults?.from));
-  const toSelect = h('select', { id: 'path-to', 'aria-label': 'To (α = 1)' }, ...checkpointOptions(params.get('to') ?? defaults?.to));
+  const fromSelect = h(
+    'select',
+    { id: 'path-from', 'aria-label': 'From (α = 0)' },
+    ...checkpointOptions(params.get('from') ?? defaults?.from),
+  );
+  const toSelect = h(
+    'select',
+    { id: 'path-to', 'aria-label': 'To (α = 1)' },
+    ...checkpointOptions(params.get('to') ?? defaults?.to),
+  );
   const datasetSelect = h(
     'select',
     { id: 'path-dataset', 'aria-label': 'Dataset' },
     ...registry.datasets.map((d) =>
-      option(d.id, `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`, d.id === (params.get('dataset') ?? defaults?.dataset)),
+      option(
+        d.id,
+        `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`,
+        d.id === (params.get('dataset') ?? defaults?.dataset),
+      ),
     ),
   );
-  const alphasBox = h('input', { id: 'path-alphas', value: params.get('alphas') ?? '0:1:0.1', size: 18, 'aria-label': 'Alphas' });
-  const limitBox = h('input', { id: 'path-limit', type: 'number', min: 1, placeholder: 'all', size: 6, 'aria-label': 'Examples' });
+  const alphasBox = h('input', {
+    id: 'path-alphas',
+    value: params.get('alphas') ?? '0:1:0.1',
+    size: 18,
+    'aria-label': 'Alphas',
+  });
+  const limitBox = h('input', {
+    id: 'path-limit',
+    type: 'number',
+    min: 1,
+    placeholder: 'all',
+    size: 6,
+    'aria-label': 'Examples',
+  });
   const blockwise = h('input', { id: 'path-blockwise', type: 'checkbox', checked: true });
   const bnStats = h(
     'select',
@@ -123,7 +147,10 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     progress.max = Math.max(total, 1);
     progress.value = done;
     const eta = Math.max(0, ...series.map((s) => s.etaSeconds ?? 0));
-    progressText.textContent = total === 0 ? '' : `${done}/${total} points${settled ? '' : ` · ${series.filter((s) => s.status === 'RUNNING').length} running${eta > 0 ? ` · ~${Math.ceil(eta)} s left` : ''}`}`;
+    progressText.textContent =
+      total === 0
+        ? ''
+        : `${done}/${total} points${settled ? '' : ` · ${series.filter((s) => s.status === 'RUNNING').length} running${eta > 0 ? ` · ~${Math.ceil(eta)} s left` : ''}`}`;
     plotBox.replaceChildren(curvePlot(series, metric));
     plotBox.dataset.series = String(series.filter((s) => s.points.size > 0).length);
     plotBox.dataset.points = String(series.reduce((sum, s) => sum + s.points.size, 0));
@@ -217,7 +244,9 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
         () => plotBox.querySelector<SVGSVGElement>('svg[viewBox]'),
         () => ({
           columns: ['series', 'alpha', 'loss', 'accuracy'],
-          rows: series.flatMap((s) => [...s.points].sort((a, b) => a[0] - b[0]).map(([alpha, p]) => [s.name, alpha, p.loss, p.accuracy])),
+          rows: series.flatMap((s) =>
+            [...s.points].sort((a, b) => a[0] - b[0]).map(([alpha, p]) => [s.name, alpha, p.loss, p.accuracy]),
+          ),
         }),
         () => `linpath-path-${metric}`,
       ),
@@ -225,7 +254,17 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h(
       'table',
       { class: 'data', id: 'path-series' },
-      h('thead', {}, h('tr', {}, ...['curve', 'status', 'points', 'shape', 'Frankle height', 'height above end points', 'α at max'].map((t) => h('th', {}, t)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['curve', 'status', 'points', 'shape', 'Frankle height', 'height above end points', 'α at max'].map((t) =>
+            h('th', {}, t),
+          ),
+        ),
+      ),
       table,
     ),
     h(
@@ -234,13 +273,20 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Triangles mark barrier peaks.',
     ),
   );
-  if (fromSelect.value !== '' && toSelect.value !== '' && datasetSelect.value !== '' && (params.has('run') || params.has('from'))) void show();
+  if (
+    fromSelect.value !== '' &&
+    toSelect.value !== '' &&
+    datasetSelect.value !== '' &&
+    (params.has('run') || params.has('from'))
+  )
+    void show();
 }
 
 /** The INITIAL → FINAL checkpoints of a run and the TEST split of its dataset. */
 function runDefaults(run: RunEntry, registry: Registry) {
   const dataset =
-    registry.datasets.find((d) => d.name === run.datasetName && d.split === 'TEST') ?? registry.datasets.find((d) => d.name === run.datasetName);
+    registry.datasets.find((d) => d.name === run.datasetName && d.split === 'TEST') ??
+    registry.datasets.find((d) => d.name === run.datasetName);
   return {
     from: run.checkpoints.find((c) => c.role === 'INITIAL')?.id,
     to: run.checkpoints.find((c) => c.role === 'FINAL')?.id,
@@ -270,7 +316,9 @@ async function follow(s: Series, input: Request, render: () => void): Promise<vo
     for (const p of state.points) s.points.set(p.alpha, { loss: p.loss, accuracy: p.accuracy });
   };
   try {
-    const { interpolationPath } = await request(RequestPathDocument, { input: { ...input, blocks: s.blocks, wait: false } });
+    const { interpolationPath } = await request(RequestPathDocument, {
+      input: { ...input, blocks: s.blocks, wait: false },
+    });
     apply(interpolationPath);
     render();
     if (interpolationPath.status !== 'COMPLETE' && interpolationPath.status !== 'FAILED') {
@@ -280,12 +328,17 @@ async function follow(s: Series, input: Request, render: () => void): Promise<vo
           { id: interpolationPath.id, alphas: input.alphas },
           {
             next: ({ pathUpdated }) => {
-              if (pathUpdated.point !== null) s.points.set(pathUpdated.point.alpha, { loss: pathUpdated.point.loss, accuracy: pathUpdated.point.accuracy });
+              if (pathUpdated.point !== null)
+                s.points.set(pathUpdated.point.alpha, {
+                  loss: pathUpdated.point.loss,
+                  accuracy: pathUpdated.point.accuracy,
+                });
               s.status = pathUpdated.status;
               s.done = pathUpdated.progress.done;
               s.total = pathUpdated.progress.total;
               s.etaSeconds = pathUpdated.progress.etaSeconds;
-              if (pathUpdated.failure !== null) s.failure = `${pathUpdated.failure.code}: ${pathUpdated.failure.message}`;
+              if (pathUpdated.failure !== null)
+                s.failure = `${pathUpdated.failure.code}: ${pathUpdated.failure.message}`;
               render();
             },
             error: (error) => {
@@ -316,7 +369,12 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
   const rows = series.flatMap((s) =>
     [...s.points]
       .sort((a, b) => a[0] - b[0])
-      .map(([alpha, p]) => ({ series: s.name, alpha, value: metric === 'loss' ? p.loss : 1 - p.accuracy, whole: s.name === WHOLE })),
+      .map(([alpha, p]) => ({
+        series: s.name,
+        alpha,
+        value: metric === 'loss' ? p.loss : 1 - p.accuracy,
+        whole: s.name === WHOLE,
+      })),
   );
   const peaks = series.flatMap((s) => {
     const barrier = metric === 'loss' ? s.barrier : s.errorBarrier;
@@ -324,7 +382,12 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
       ? [{ series: s.name, alpha: barrier.alphaAtMax, value: barrier.maxValue }]
       : [];
   });
-  if (rows.length === 0) return h('p', { class: 'muted' }, series.length === 0 ? 'Choose two checkpoints and a dataset.' : 'Waiting for the first points…');
+  if (rows.length === 0)
+    return h(
+      'p',
+      { class: 'muted' },
+      series.length === 0 ? 'Choose two checkpoints and a dataset.' : 'Waiting for the first points…',
+    );
   return Plot.plot({
     width: 860,
     height: 420,
@@ -334,9 +397,18 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
     y: { label: metric === 'loss' ? 'loss' : 'error (1 − accuracy)', zero: metric === 'error' },
     color: { legend: true, domain: series.map((s) => s.name) },
     marks: [
-      Plot.line(rows.filter((r) => r.whole && r.value !== null), { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 2.5, strokeDasharray: '7,4' }),
-      Plot.line(rows.filter((r) => !r.whole && r.value !== null), { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 1.6 }),
-      Plot.dot(rows.filter((r) => r.value !== null), { x: 'alpha', y: 'value', fill: 'series', r: 2.2, tip: true }),
+      Plot.line(
+        rows.filter((r) => r.whole && r.value !== null),
+        { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 2.5, strokeDasharray: '7,4' },
+      ),
+      Plot.line(
+        rows.filter((r) => !r.whole && r.value !== null),
+        { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 1.6 },
+      ),
+      Plot.dot(
+        rows.filter((r) => r.value !== null),
+        { x: 'alpha', y: 'value', fill: 'series', r: 2.2, tip: true },
+      ),
       Plot.dot(peaks, { x: 'alpha', y: 'value', stroke: 'series', symbol: 'triangle', r: 7, strokeWidth: 2 }),
     ],
   });

@@ -34,7 +34,12 @@ export function runsView(root: HTMLElement): void {
     h('option', { value: 'TEST_ACCURACY:DESC' }, 'test accuracy (stored), highest first'),
     h('option', { value: 'TEST_LOSS:ASC' }, 'test loss (stored), lowest first'),
   );
-  const orderPath = h('input', { id: 'runs-order-path', size: 16, placeholder: 'e.g. seed', 'aria-label': 'Sort path' });
+  const orderPath = h('input', {
+    id: 'runs-order-path',
+    size: 16,
+    placeholder: 'e.g. seed',
+    'aria-label': 'Sort path',
+  });
   const body = h('tbody');
   const status = h('p', { class: 'muted', 'aria-live': 'polite' });
   const more = h('button', { type: 'button', hidden: true }, 'More runs');
@@ -93,7 +98,16 @@ export function runsView(root: HTMLElement): void {
         h(
           'tr',
           {},
-          ...['run', 'architecture', 'dataset', 'tags', 'hyper-parameters', 'test accuracy', 'shape (init → final)', 'Frankle height'].map((t) => h('th', {}, t)),
+          ...[
+            'run',
+            'architecture',
+            'dataset',
+            'tags',
+            'hyper-parameters',
+            'test accuracy',
+            'shape (init → final)',
+            'Frankle height',
+          ].map((t) => h('th', {}, t)),
         ),
       ),
       body,
