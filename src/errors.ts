@@ -1,6 +1,6 @@
 /**
  * The one list of error codes linpath puts in GraphQL `extensions.code` and in CLI errors.
- * README.md ("Error codes") documents each; test/errors.test.ts keeps code and table in step.
+ * docs/error-codes.md documents each, with its CLI exit status; test/errors.test.ts keeps code and table in step.
  */
 export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
