@@ -45,8 +45,7 @@ export enum TrainingStatusEnum {
 registerEnumType(TrainingStatusEnum, { name: 'TrainingStatus' });
 
 @InputType({
-  description:
-    'A training run for TensorFlow.js in a worker. Matches PyTorch\'s semantics (see the README, "Training").',
+  description: "A training run for TensorFlow.js in a worker. Matches PyTorch's semantics (see docs/training.md).",
 })
 export class TrainRunInput {
   @Field(() => String, { description: 'Name of the new run.' })
