@@ -105,7 +105,7 @@ const { buildModelGraph } = await import(new URL('compute/architectures/index.js
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
 const { parseSafetensors, tensorBytes, decodeTensor } = await import(
-  new URL('storage/safetensors.codec.js', DIST).href
+  new URL('formats/safetensors.codec.js', DIST).href
 );
 
 const workloadNames = opts.workload === 'all' ? Object.keys(WORKLOADS) : opts.workload.split(',');

@@ -44,7 +44,7 @@ const { lowerToOnnx } = await import(new URL('compute/onnx/onnx.lowering.js', DI
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
 const { parseSafetensors, tensorBytes, decodeTensor } = await import(
-  new URL('storage/safetensors.codec.js', DIST).href
+  new URL('formats/safetensors.codec.js', DIST).href
 );
 
 function readSafetensors(relative) {

@@ -22,7 +22,7 @@ import {
   type CheckpointRole,
   type DatasetFormat,
   type DatasetSplit,
-} from './usecases/registry.usecases.js';
+} from './usecases/registry/registry.usecases.js';
 
 /** CLI exit status by error code, so scripts can tell bad input from a conflict or an outage. */
 export const EXIT_CODES: Record<ErrorCode, number> = {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
 import type { EngineName } from '../compute/engine.js';
-import { interpolationPath, type PathResult } from '../usecases/paths.usecases.js';
+import { interpolationPath, type PathResult } from '../usecases/paths/paths.usecases.js';
 
 export interface PathCommandOptions {
   from: string;

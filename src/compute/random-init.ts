@@ -1,5 +1,5 @@
 import { SeededRandom } from '../domain/random.js';
-import type { TensorToWrite } from '../storage/safetensors.codec.js';
+import type { TensorToWrite } from '../formats/safetensors.codec.js';
 import type { ModelGraph } from './model-ir.js';
 
 /**

@@ -49,7 +49,7 @@ export interface AuthSettings {
 export interface RequestLimits {
   /** Deepest nesting of fields in an operation (introspection fields are not counted). */
   maxQueryDepth: number;
-  /** Largest estimated cost of an operation (see src/graphql/query-limits.ts). */
+  /** Largest estimated cost of an operation (see src/graphql/pipeline/query-limits.ts). */
   maxQueryCost: number;
   /** Most blocks of one block-wise request (one path each). */
   maxBlocks: number;

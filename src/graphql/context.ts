@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { AnalyticsDeps } from '../usecases/analytics.usecases.js';
+import type { AnalyticsDeps } from '../usecases/analytics/analytics.usecases.js';
 import type { Loaders } from './loaders.js';
-import type { PathDeps } from '../usecases/paths.usecases.js';
-import type { RegistryDeps } from '../usecases/registry.usecases.js';
-import type { TrainingDeps } from '../usecases/training.usecases.js';
-import type { RequestAuth } from './auth.js';
-import type { EvaluationSlots } from './evaluation-slots.js';
+import type { PathDeps } from '../usecases/paths/paths.usecases.js';
+import type { RegistryDeps } from '../usecases/registry/registry.usecases.js';
+import type { TrainingDeps } from '../usecases/training/training.usecases.js';
+import type { RequestAuth } from './pipeline/auth.js';
+import type { EvaluationSlots } from './pipeline/evaluation-slots.js';
 
 /** What every resolver receives: the use cases' dependencies, built once by the composition root. */
 export interface GraphQLContext {

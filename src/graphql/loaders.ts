@@ -9,8 +9,8 @@ import {
   type AnalyticsDeps,
   type EndpointMetric,
   type Split,
-} from '../usecases/analytics.usecases.js';
-import type { RegistryDeps } from '../usecases/registry.usecases.js';
+} from '../usecases/analytics/analytics.usecases.js';
+import type { RegistryDeps } from '../usecases/registry/registry.usecases.js';
 
 /**
  * Per-request batching: the fields of a page of runs resolve with one query per kind of data, not one per

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
-import { AnalyticsResolver, DistanceResolver } from './analytics.resolver.js';
-import { DerivationResolver, DerivedCheckpointResolver } from './derive.resolver.js';
-import { PathResolver } from './paths.resolver.js';
-import { ReportResolver } from './report.resolver.js';
-import { CheckpointResolver, DatasetResolver, RunResolver } from './registry.resolver.js';
-import { RunTrainingResolver, TrainingResolver } from './training.resolver.js';
+import { AnalyticsResolver, DistanceResolver } from './analytics/analytics.resolver.js';
+import { DerivationResolver, DerivedCheckpointResolver } from './derive/derive.resolver.js';
+import { PathResolver } from './paths/paths.resolver.js';
+import { ReportResolver } from './report/report.resolver.js';
+import { CheckpointResolver, DatasetResolver, RunResolver } from './registry/registry.resolver.js';
+import { RunTrainingResolver, TrainingResolver } from './training/training.resolver.js';
 
 /**
  * type-graphql insists on a PubSub as soon as there is a subscription, even when every subscription brings

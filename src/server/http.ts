@@ -12,12 +12,12 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Linpath } from '../app.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { formatError } from '../graphql/errors.js';
+import { formatError } from '../graphql/pipeline/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { unavailable } from '../errors.js';
-import { authenticateRequest, limitBucket, presentedKey, type RequestAuth } from '../graphql/auth.js';
-import { EvaluationSlots } from '../graphql/evaluation-slots.js';
-import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/request-guard.js';
+import { authenticateRequest, limitBucket, presentedKey, type RequestAuth } from '../graphql/pipeline/auth.js';
+import { EvaluationSlots } from '../graphql/pipeline/evaluation-slots.js';
+import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/pipeline/request-guard.js';
 
 export interface HttpServer {
   url: string;

@@ -11,7 +11,7 @@ import {
   tensorBytes,
   type TensorData,
   type TensorInfo,
-} from './safetensors.codec.js';
+} from '../formats/safetensors.codec.js';
 
 /** The decoded floating-point tensors of a checkpoint (integer buffers are not needed to evaluate). */
 export interface CheckpointState {

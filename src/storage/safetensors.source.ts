@@ -11,7 +11,7 @@ import {
   type SafetensorsHeader,
   type TensorData,
   type TensorInfo,
-} from './safetensors.codec.js';
+} from '../formats/safetensors.codec.js';
 
 /** Random access to the bytes of one file or object. */
 export interface ByteSource {

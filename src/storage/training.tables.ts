@@ -16,7 +16,7 @@ export const trainingJobsTable = pgTable(
       .notNull()
       .unique()
       .references(() => runsTable.id, { onDelete: 'cascade' }),
-    /** The validated request (see usecases/training.usecases.ts TrainingSpec). */
+    /** The validated request (see usecases/training/training.usecases.ts TrainingSpec). */
     spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
     status: text('status').$type<TrainingStatus>().notNull().default('QUEUED'),
     epoch: integer('epoch').notNull().default(0),

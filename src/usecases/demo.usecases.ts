@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { trainMlp } from '../compute/training/mlp-trainer.js';
-import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../storage/safetensors.codec.js';
-import { importCheckpointFile, importDatasetFile, type RegistryDeps } from './registry.usecases.js';
+import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../formats/safetensors.codec.js';
+import { importCheckpointFile, importDatasetFile, type RegistryDeps } from './registry/registry.usecases.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../demo/spiral-mlp', import.meta.url));
 export const DEMO_RUN = 'demo-spiral-mlp-adam';

@@ -9,9 +9,9 @@ import { restrictSelection, selectBlocks, type BnStatsMode, type TensorGroup } f
 import { interpolateTensor } from '../domain/interpolation.js';
 import { badUserInput } from '../errors.js';
 import type { CheckpointRow, Derivation } from '../storage/registry.tables.js';
-import { encodeSafetensors, type TensorToWrite } from '../storage/safetensors.codec.js';
-import { planBnStatsData, resolveEndpoints, type PathDeps } from './paths.usecases.js';
-import { getCheckpoint, importCheckpointFile, type RegistryDeps } from './registry.usecases.js';
+import { encodeSafetensors, type TensorToWrite } from '../formats/safetensors.codec.js';
+import { planBnStatsData, resolveEndpoints, type PathDeps } from './paths/paths.usecases.js';
+import { getCheckpoint, importCheckpointFile, type RegistryDeps } from './registry/registry.usecases.js';
 
 /**
  * Checkpoints computed by linpath from others — a random initialisation, θ(α) of a path, a network with

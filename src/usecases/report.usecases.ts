@@ -10,7 +10,7 @@ import {
   PENDING_REASON,
   valueAt,
   type AnalyticsDeps,
-} from './analytics.usecases.js';
+} from './analytics/analytics.usecases.js';
 import {
   DEFAULT_ALPHAS,
   interpolationPath,
@@ -19,8 +19,8 @@ import {
   storedPoints,
   waitForPaths,
   type PathResult,
-} from './paths.usecases.js';
-import type { RunFilterInput } from './registry.usecases.js';
+} from './paths/paths.usecases.js';
+import type { RunFilterInput } from './registry/registry.usecases.js';
 
 export interface ReportInput {
   runs?: RunFilterInput | null | undefined;

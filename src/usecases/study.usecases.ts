@@ -5,13 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { barrierMetrics, type BarrierMetrics } from '../domain/barrier.metrics.js';
 import { SeededRandom } from '../domain/random.js';
 import type { DatasetRow, RunRow } from '../storage/registry.tables.js';
-import { encodeSafetensors } from '../storage/safetensors.codec.js';
-import type { AnalyticsDeps } from './analytics.usecases.js';
+import { encodeSafetensors } from '../formats/safetensors.codec.js';
+import type { AnalyticsDeps } from './analytics/analytics.usecases.js';
 import { createRandomCheckpoint, materializeInterpolation } from './derive.usecases.js';
-import { interpolationPath, type PathDeps } from './paths.usecases.js';
-import { importDatasetFile, type RegistryDeps } from './registry.usecases.js';
+import { interpolationPath, type PathDeps } from './paths/paths.usecases.js';
+import { importDatasetFile, type RegistryDeps } from './registry/registry.usecases.js';
 import { studyReport, type StudyReport } from './report.usecases.js';
-import { getTrainingJob, isFinished, trainRun, type TrainingDeps } from './training.usecases.js';
+import { getTrainingJob, isFinished, trainRun, type TrainingDeps } from './training/training.usecases.js';
 
 export interface StudyDeps {
   registry: RegistryDeps;

@@ -2,8 +2,8 @@ import { isSettled, pathStatus, type PathStatus } from '../domain/path-status.js
 import { badUserInput, isLinpathError } from '../errors.js';
 import { EVALUATE_QUEUE } from '../queue/eval-queue.js';
 import type { RunRow } from '../storage/registry.tables.js';
-import { DEFAULT_ALPHAS, interpolationPath, resolveEndpoints, type PathDeps } from './paths.usecases.js';
-import { validateFilter, type CheckpointRole, type RunFilterInput } from './registry.usecases.js';
+import { DEFAULT_ALPHAS, interpolationPath, resolveEndpoints, type PathDeps } from './paths/paths.usecases.js';
+import { validateFilter, type CheckpointRole, type RunFilterInput } from './registry/registry.usecases.js';
 
 /** Most runs one sweep may cover. */
 export const MAX_SWEEP_RUNS = 1000;

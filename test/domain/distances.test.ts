@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DistanceMetric, distance, distanceTensors } from '../../src/domain/distances.js';
 import type { DistanceTensor } from '../../src/domain/distances.js';
 import { ErrorCode } from '../../src/errors.js';
-import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
+import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 interface State {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSettled, pathStatus, type JobState } from '../../src/domain/path-status.js';
-import { jobChunk } from '../../src/usecases/paths.usecases.js';
+import { jobChunk } from '../../src/usecases/paths/paths.usecases.js';
 
 const point = (alpha: number, durationMs = 1000) => ({ alpha, durationMs });
 const task = (alpha: number, jobState: JobState, jobId = `job-${alpha}`) => ({ alpha, jobId, jobState });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/app.js';
-import { formatError } from '../../src/graphql/errors.js';
+import { formatError } from '../../src/graphql/pipeline/errors.js';
 
 /** The error boundary's mapping of database failures (pure: errors shaped as pg and drizzle throw them). */
 describe('formatError', () => {

@@ -14,7 +14,7 @@ import {
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLinpathSchema } from '../../src/graphql/schema.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { seedFuzzFromEnvironment } from '../helpers/fuzz.js';

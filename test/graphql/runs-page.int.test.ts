@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Linpath } from '../../src/app.js';
 import type { HttpServer } from '../../src/server/http.js';
-import { runEndpointMetrics } from '../../src/usecases/analytics.usecases.js';
-import { interpolationPath } from '../../src/usecases/paths.usecases.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+import { runEndpointMetrics } from '../../src/usecases/analytics/analytics.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startTestApp } from '../helpers/app.js';
 

@@ -9,7 +9,7 @@ import {
   tensorBytes,
   type DecodedTensor,
   type TensorInfo,
-} from '../../src/storage/safetensors.codec.js';
+} from '../../src/formats/safetensors.codec.js';
 import { fixturePath } from './fixtures.js';
 
 /**

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATE_QUEUE, PRIORITY } from '../../src/queue/eval-queue.js';
-import { correlation } from '../../src/usecases/analytics.usecases.js';
-import { pathUpdates } from '../../src/usecases/path-updates.js';
+import { correlation } from '../../src/usecases/analytics/analytics.usecases.js';
+import { pathUpdates } from '../../src/usecases/paths/path-updates.js';
 import {
   cancelPath,
   interpolationPath,
   pathState,
   retryPath,
   waitForPaths,
-} from '../../src/usecases/paths.usecases.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+} from '../../src/usecases/paths/paths.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStateCache } from '../../src/storage/checkpoint-state.js';
 import type { CheckpointRow } from '../../src/storage/registry.tables.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 

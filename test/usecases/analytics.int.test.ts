@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
 import { studyReport } from '../../src/usecases/report.usecases.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
-import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
+import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
 import {
   blockwisePaths,
   checkpointDistance,
@@ -14,9 +14,9 @@ import {
   pathBarriers,
   runEndpointMetrics,
   type AnalyticsDeps,
-} from '../../src/usecases/analytics.usecases.js';
-import { interpolationPath } from '../../src/usecases/paths.usecases.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+} from '../../src/usecases/analytics/analytics.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';

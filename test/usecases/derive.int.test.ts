@@ -6,15 +6,15 @@ import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { randomInitialState } from '../../src/compute/random-init.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
-import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
+import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
 import {
   composeCheckpoint,
   createRandomCheckpoint,
   materializeInterpolation,
   type DeriveDeps,
 } from '../../src/usecases/derive.usecases.js';
-import { interpolationPath } from '../../src/usecases/paths.usecases.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { readCheckpointFixture } from '../helpers/engine-fixtures.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';

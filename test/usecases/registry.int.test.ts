@@ -6,8 +6,8 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectSource, readSafetensorsHeader, readTensor } from '../../src/storage/safetensors.source.js';
-import { encodeSafetensors } from '../../src/storage/safetensors.codec.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 

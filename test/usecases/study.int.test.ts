@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
-import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/storage/safetensors.codec.js';
-import { interpolationPath } from '../../src/usecases/paths.usecases.js';
+import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { gaussianBlobs, spiralStudy, type StudyDeps } from '../../src/usecases/study.usecases.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';

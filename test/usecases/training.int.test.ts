@@ -8,9 +8,14 @@ import { trainGraph, type TrainingRecipe } from '../../src/compute/training/trai
 import { createLoaders } from '../../src/graphql/loaders.js';
 import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import type { TrainingJobRow } from '../../src/storage/training.tables.js';
-import { interpolationPath } from '../../src/usecases/paths.usecases.js';
-import * as registry from '../../src/usecases/registry.usecases.js';
-import { cancelTraining, trainingUpdates, trainRun, type TrainRunInput } from '../../src/usecases/training.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
+import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import {
+  cancelTraining,
+  trainingUpdates,
+  trainRun,
+  type TrainRunInput,
+} from '../../src/usecases/training/training.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';

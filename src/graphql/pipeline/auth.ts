@@ -1,0 +1,86 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { forbidden, isLinpathError, unauthenticated, type LinpathError } from '../../errors.js';
+import type { AuthSettings } from '../../config/config.js';
+import {
+  authenticateApiKey,
+  keyLabel,
+  scopeCovers,
+  type ApiKeyDeps,
+  type ApiKeyRow,
+  type ApiKeyScope,
+} from '../../usecases/api-keys.usecases.js';
+
+/** Who sent a request: nobody in particular, a stored key, or a key that failed (reported when it matters). */
+export type RequestAuth =
+  { kind: 'anonymous'; client: string } | { kind: 'key'; key: ApiKeyRow } | { kind: 'invalid'; error: LinpathError };
+
+const HOW_TO_SEND =
+  'send it as an "Authorization: Bearer <key>" (or "x-api-key: <key>") header, or over graphql-ws as connectionParams { authorization: "Bearer <key>" }';
+
+/** The key a request presents, from `Authorization: Bearer <key>` or `x-api-key` (graphql-ws: its connectionParams). */
+export function presentedKey(
+  source: IncomingHttpHeaders | Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
+  if (source === undefined || source === null) return undefined;
+  const lookup = (name: string): string | undefined => {
+    const entry = Object.entries(source).find(([header]) => header.toLowerCase() === name)?.[1];
+    const value = Array.isArray(entry) ? entry[0] : entry;
+    return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  };
+  const authorization = lookup('authorization');
+  if (authorization !== undefined) return authorization.replace(/^Bearer\s+/i, '');
+  return lookup('x-api-key') ?? lookup('apikey');
+}
+
+/**
+ * Resolves who sends a request. A presented key that is unknown, revoked or malformed makes the request
+ * `invalid` whatever it asks for: a client that sends a key should learn at once that it does not work.
+ */
+export async function authenticateRequest(
+  deps: ApiKeyDeps,
+  settings: AuthSettings,
+  key: string | undefined,
+  client: string,
+): Promise<RequestAuth> {
+  if (!settings.enabled || key === undefined) return { kind: 'anonymous', client };
+  try {
+    return { kind: 'key', key: await authenticateApiKey(deps, key) };
+  } catch (error) {
+    if (isLinpathError(error)) return { kind: 'invalid', error };
+    throw error;
+  }
+}
+
+export type OperationKind = 'query' | 'mutation' | 'subscription';
+
+/** The scope an operation needs: every mutation `write`; queries and subscriptions `read` when reads need a key. */
+export function requiredScope(operation: OperationKind, settings: AuthSettings): ApiKeyScope | undefined {
+  if (!settings.enabled) return undefined;
+  if (operation === 'mutation') return 'write';
+  return settings.reads === 'key' ? 'read' : undefined;
+}
+
+/** Throws UNAUTHENTICATED or FORBIDDEN when `auth` may not run an operation of this kind. */
+export function authorizeOperation(auth: RequestAuth, operation: OperationKind, settings: AuthSettings): void {
+  if (!settings.enabled) return;
+  if (auth.kind === 'invalid') throw unauthenticated(`${auth.error.message}; ${HOW_TO_SEND}`);
+  const needed = requiredScope(operation, settings);
+  if (needed === undefined) return;
+  if (auth.kind === 'anonymous') {
+    throw unauthenticated(
+      `a ${operation} needs an API key with scope "${needed}"${operation === 'mutation' ? '' : ' (LINPATH_AUTH_READS=key)'}: ${HOW_TO_SEND}. ` +
+        `Create one with \`npx linpath keys create --scope ${needed}\``,
+    );
+  }
+  if (!scopeCovers(auth.key.scope, needed)) {
+    throw forbidden(
+      `API key ${keyLabel(auth.key.id)} has scope "${auth.key.scope}"; a ${operation} needs scope "${needed}" (or a scope above it)`,
+    );
+  }
+}
+
+/** What per-key limits count by: the key, or the client's address for requests without one. */
+export const limitBucket = (auth: RequestAuth): string =>
+  auth.kind === 'key'
+    ? `key ${keyLabel(auth.key.id)}`
+    : `client ${auth.kind === 'anonymous' ? auth.client : 'unknown'}`;

@@ -1,0 +1,113 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import {
+  getOperationAST,
+  GraphQLError,
+  parse,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import type { AuthSettings, RequestLimits } from '../../config/config.js';
+import { type ErrorCode, isLinpathError, type LinpathError } from '../../errors.js';
+import { authorizeOperation, type RequestAuth } from './auth.js';
+import type { GraphQLContext } from '../context.js';
+import { checkQueryLimits } from './query-limits.js';
+
+export interface GuardSettings {
+  auth: AuthSettings;
+  limits: Pick<RequestLimits, 'maxQueryDepth' | 'maxQueryCost'>;
+}
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  TOO_MANY_REQUESTS: 429,
+};
+
+/** A linpath error as a GraphQL error that keeps its code (and, over HTTP, its status). */
+export const codedGraphQLError = (error: LinpathError): GraphQLError =>
+  new GraphQLError(error.message, {
+    originalError: error,
+    extensions: {
+      code: error.code,
+      ...(HTTP_STATUS[error.code] !== undefined ? { http: { status: HTTP_STATUS[error.code] } } : {}),
+    },
+  });
+
+/** Access control, then depth and cost: what every operation passes before a resolver runs. */
+export function guardOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>> | undefined,
+  auth: RequestAuth,
+  settings: GuardSettings,
+): void {
+  authorizeOperation(auth, operation.operation, settings.auth);
+  checkQueryLimits(schema, document, operation, variables, {
+    maxDepth: settings.limits.maxQueryDepth,
+    maxCost: settings.limits.maxQueryCost,
+  });
+}
+
+/** The guard in Apollo Server: once the operation is known, with the variables as sent. */
+export function guardPlugin(settings: GuardSettings): ApolloServerPlugin<GraphQLContext> {
+  return {
+    requestDidStart: async () => ({
+      didResolveOperation: async ({ schema, document, operation, request, contextValue }) => {
+        if (operation === undefined) return; // Apollo answers "operation not found" itself
+        try {
+          guardOperation(
+            schema,
+            document,
+            operation,
+            request.variables,
+            contextValue.auth ?? { kind: 'anonymous', client: 'unknown' },
+            settings,
+          );
+        } catch (error) {
+          throw isLinpathError(error) ? codedGraphQLError(error) : error;
+        }
+      },
+    }),
+  };
+}
+
+/**
+ * The guard for graphql-ws (its `onSubscribe`): parses and validates as graphql-ws would, then guards.
+ * Returns the execution arguments, or the errors to answer with.
+ */
+export function guardSocketOperation(
+  schema: GraphQLSchema,
+  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
+  auth: RequestAuth,
+  settings: GuardSettings,
+  contextValue: GraphQLContext,
+): ExecutionArgs | GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query);
+  } catch (error) {
+    return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+  }
+  const errors = validate(schema, document);
+  if (errors.length > 0) return [...errors];
+  const operation = getOperationAST(document, payload.operationName);
+  if (operation === null || operation === undefined) return [new GraphQLError('Unable to identify operation')];
+  try {
+    guardOperation(schema, document, operation, payload.variables ?? undefined, auth, settings);
+  } catch (error) {
+    if (isLinpathError(error)) return [new GraphQLError(error.message, { extensions: { code: error.code } })];
+    throw error;
+  }
+  return {
+    schema,
+    document,
+    operationName: payload.operationName ?? null,
+    variableValues: payload.variables ?? null,
+    contextValue,
+  };
+}

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import type { PathsSnapshot, PathTaskState } from '../../storage/paths.repository.js';
+import type { PathPointRow, PathRow } from '../../storage/paths.tables.js';
+
+export interface PathSnapshot {
+  path: PathRow;
+  points: PathPointRow[];
+  tasks: PathTaskState[];
+}
+
+export type SnapshotListener = (snapshot: PathSnapshot) => void;
+
+/**
+ * Tells waiting requests and subscriptions what their paths look like now. Workers may run in any process
+ * on any host, so the database is the source: one poll every `pollMs` reads every watched path in three
+ * queries, whatever the number of watchers. A worker in this process `nudge`s it to poll at once.
+ * (Polling, not LISTEN/NOTIFY: the embedded PGlite serves all connections from one session, where a
+ * notification does not reach other connections.)
+ */
+export class PathWatcher {
+  private readonly listeners = new Map<string, Set<SnapshotListener>>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private readonly closing = new AbortController();
+  /** Aborted by close(): waiting requests then answer at once with what they know. */
+  readonly closed$ = this.closing.signal;
+
+  constructor(
+    private readonly read: (pathIds: readonly string[]) => Promise<PathsSnapshot>,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Calls `listener` with the path's state soon, then after every poll until the returned function is called. */
+  watch(pathId: string, listener: SnapshotListener): () => void {
+    let set = this.listeners.get(pathId);
+    if (set === undefined) this.listeners.set(pathId, (set = new Set()));
+    set.add(listener);
+    this.nudge();
+    return () => {
+      const current = this.listeners.get(pathId);
+      current?.delete(listener);
+      if (current?.size === 0) this.listeners.delete(pathId);
+    };
+  }
+
+  /** Polls as soon as possible (a point was stored in this process). */
+  nudge(): void {
+    if (this.closed) return;
+    if (this.polling !== undefined) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), 0);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.closing.abort();
+    clearTimeout(this.timer);
+    this.listeners.clear();
+  }
+
+  private async poll(): Promise<void> {
+    this.timer = undefined;
+    const ids = [...this.listeners.keys()];
+    if (ids.length === 0 || this.closed) return;
+    this.polling = (async () => {
+      try {
+        const snapshot = await this.read(ids);
+        for (const path of snapshot.paths) {
+          const state: PathSnapshot = {
+            path,
+            points: snapshot.points.filter((p) => p.pathId === path.id),
+            tasks: snapshot.tasks.filter((t) => t.pathId === path.id),
+          };
+          for (const listener of [...(this.listeners.get(path.id) ?? [])]) {
+            try {
+              listener(state);
+            } catch (error) {
+              this.logger.error({ err: error, pathId: path.id }, 'a path listener failed');
+            }
+          }
+        }
+      } catch (error) {
+        // The database is away for a moment: watchers keep their last state and the next poll tries again.
+        this.logger.warn({ err: error }, 'reading the state of watched paths failed');
+      }
+    })();
+    await this.polling;
+    this.polling = undefined;
+    if (this.closed || this.listeners.size === 0) return;
+    const delay = this.again ? 0 : this.pollMs;
+    this.again = false;
+    this.timer = setTimeout(() => void this.poll(), delay);
+  }
+}
