@@ -1,5 +1,5 @@
 import type { BoundModel, Engine, PreparedModel, StateMap } from './engine.js';
-import type { Examples } from './evaluator.js';
+import type { Examples } from '../domain/examples.js';
 import { INPUT, opInputs, valueShapes, type ModelGraph, type Node } from './model-ir.js';
 
 type BatchNormNode = Extract<Node, { op: 'batchnorm' }>;

@@ -1,15 +1,9 @@
+import type { Examples } from '../domain/examples.js';
 import { interpolateState } from '../domain/interpolation.js';
 import { emptyTally, tallyBatch, type LossTally } from '../domain/losses.js';
 import { BatchNormRecomputer } from './bn-recompute.js';
 import type { Engine, StateMap } from './engine.js';
 import type { ModelGraph } from './model-ir.js';
-
-/** Examples in the graph's input layout, [n, ...graph.inputShape], with class labels. */
-export interface Examples {
-  x: Float32Array;
-  labels: Int32Array;
-  n: number;
-}
 
 export interface EvaluatedPoint {
   alpha: number;

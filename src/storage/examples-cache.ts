@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { ObjectStore } from './object-store.js';
 import type { DatasetRow } from './registry.tables.js';
 import { fitToModel, loadExamples } from './dataset-loader.js';
-import type { Examples } from '../compute/evaluator.js';
+import type { Examples } from '../domain/examples.js';
 
 /**
  * Datasets decoded to float32, kept in memory least-recently-used first out, bounded by bytes; concurrent

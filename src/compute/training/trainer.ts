@@ -5,7 +5,7 @@ import '@tensorflow/tfjs';
 import { SeededRandom } from '../../domain/random.js';
 import { badUserInput, unavailable } from '../../errors.js';
 import type { TensorToWrite } from '../../formats/safetensors.codec.js';
-import type { Examples } from '../evaluator.js';
+import type { Examples } from '../../domain/examples.js';
 import type { ModelGraph } from '../model-ir.js';
 import {
   initTfjsBackend,

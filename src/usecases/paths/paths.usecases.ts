@@ -1,7 +1,7 @@
 import { buildModelGraph, checkCheckpoint } from '../../compute/architectures/index.js';
 import type { EngineName } from '../../compute/engine.js';
 import type { EngineProvider } from '../../compute/engines.js';
-import type { Examples } from '../../compute/evaluator.js';
+import type { Examples } from '../../domain/examples.js';
 import type { ModelGraph } from '../../compute/model-ir.js';
 import {
   restrictSelection,
