@@ -20,7 +20,8 @@ import { PathWatcher } from './usecases/paths/path-watcher.js';
 import { Metrics } from './metrics/metrics.js';
 import { TrainingQueue } from './queue/training-queue.js';
 import { TrainingRepository } from './storage/training.repository.js';
-import { trainingWorker, type TrainingDeps } from './usecases/training/training.usecases.js';
+import { trainingWorker } from './usecases/training/training.job.js';
+import type { TrainingDeps } from './usecases/training/training.usecases.js';
 import { ApiKeysRepository } from './storage/api-keys.repository.js';
 import type { ApiKeyDeps } from './usecases/api-keys.usecases.js';
 

@@ -35,7 +35,10 @@ export interface EnqueueResult {
   jobIds: string[];
 }
 
-export type JobHandler = (job: PgBoss.JobWithMetadata<EvaluateJob>) => Promise<void>;
+/** A job as a worker's handler gets it: its data, id, priority, start time and retry count. */
+export type QueuedEvaluation = PgBoss.JobWithMetadata<EvaluateJob>;
+
+export type JobHandler = (job: QueuedEvaluation) => Promise<void>;
 
 export interface QueueDepth {
   created: number;
@@ -251,7 +254,7 @@ export class EvalQueue {
    * Puts the alphas a job has not evaluated into a new job (same priority) and drops them from this one:
    * how a worker that is shutting down hands its work back at once instead of leaving it to expire.
    */
-  async requeue(job: PgBoss.JobWithMetadata<EvaluateJob>, alphas: readonly number[]): Promise<void> {
+  async requeue(job: QueuedEvaluation, alphas: readonly number[]): Promise<void> {
     if (alphas.length === 0) return;
     await inTransaction(this.pool, async (client) => {
       const id = randomUUID();
@@ -286,7 +289,7 @@ export class EvalQueue {
    * Whether this worker still runs the job: pg-boss expires a job that runs too long and gives it to
    * another worker (a retry) without stopping the first, which must then stop on its own.
    */
-  async holds(job: PgBoss.JobWithMetadata<EvaluateJob>): Promise<boolean> {
+  async holds(job: QueuedEvaluation): Promise<boolean> {
     const { rows } = await this.pool.query<{ state: string; started_on: Date | null }>(
       'SELECT state, started_on FROM pgboss.job WHERE name = $1 AND id = $2',
       [EVALUATE_QUEUE, job.id],

@@ -16,7 +16,10 @@ export interface TrainJob {
   trainingJobId: string;
 }
 
-export type TrainJobHandler = (job: PgBoss.JobWithMetadata<TrainJob>) => Promise<void>;
+/** A job as the worker's handler gets it: its data, id and retry count. */
+export type QueuedTraining = PgBoss.JobWithMetadata<TrainJob>;
+
+export type TrainJobHandler = (job: QueuedTraining) => Promise<void>;
 
 export class TrainingQueue {
   private readonly workerIds: string[] = [];
@@ -55,6 +58,15 @@ export class TrainingQueue {
     await this.boss.send(TRAIN_QUEUE, { trainingJobId } satisfies TrainJob);
     for (const id of this.workerIds) this.boss.notifyWorker(id);
     this.logger.debug({ trainingJobId }, 'training job queued');
+  }
+
+  /**
+   * A new queue job for a training job whose worker stops: another worker (or this one, restarted) takes it up
+   * at once, and the stop does not count as one of its retries. The job being handed back ends as completed.
+   */
+  async handBack(trainingJobId: string): Promise<void> {
+    await this.boss.send(TRAIN_QUEUE, { trainingJobId } satisfies TrainJob);
+    for (const id of this.workerIds) this.boss.notifyWorker(id);
   }
 
   /** One training worker in this process: a job uses every core the tfjs backend can. */

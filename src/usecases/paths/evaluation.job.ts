@@ -1,43 +1,28 @@
 import type { Logger } from 'pino';
-import type PgBoss from 'pg-boss';
 import { evaluateAlphas } from '../../compute/evaluator.js';
-import { isLinpathError } from '../../errors.js';
 import type { PathRow } from '../../storage/paths.tables.js';
 import { planOfPath, type PathDeps, type PathPlan } from './paths.usecases.js';
-import type { EvaluateJob, JobHandler } from '../../queue/eval-queue.js';
+import type { JobHandler, QueuedEvaluation } from '../../queue/eval-queue.js';
+import { EndJob, runJob, type JobOutcome } from '../job-policy.js';
 
-/** What a worker reports, for /metrics. */
+/** What an evaluation worker reports, for /metrics. */
 export interface WorkerObserver {
   pointEvaluated(engine: string, seconds: number): void;
-  jobEnded(outcome: 'completed' | 'failed' | 'retried' | 'released' | 'cancelled'): void;
+  jobEnded(outcome: JobOutcome): void;
 }
 
 const NO_OBSERVER: WorkerObserver = { pointEvaluated: () => undefined, jobEnded: () => undefined };
-
-/**
- * Thrown inside an evaluation to end it after the current α: its work was cancelled; the worker stops or
- * the job nears its expiry (the rest goes back to the queue); or pg-boss already gave the job to another
- * worker (lost: nothing to hand back).
- */
-class EndEarly extends Error {
-  constructor(readonly reason: 'cancelled' | 'stopping' | 'expiring' | 'lost') {
-    super(reason);
-  }
-}
 
 /** A job hands its remaining alphas back once it has run this fraction of its expiry time. */
 const HAND_BACK_AT = 0.8;
 
 /**
- * The job handler of every worker. A job holds alphas of one path: the worker reads both checkpoints and
- * the examples once (or finds them cached), evaluates its alphas one after the other, and stores each
- * point as it completes, dropping the point's task in the same step. After each point it checks that the
- * job still has work (cancelled work is dropped) and that the worker is not stopping (then the rest goes
- * back to the queue as a new job at once).
- *
- * Errors: a linpath error other than UNAVAILABLE (a changed object, a checkpoint that does not fit) will
- * not pass by retrying, so the path is marked FAILED with its message. Anything else is retried with
- * backoff; when the retries run out, the path is FAILED as UNAVAILABLE, which the next request retries.
+ * The job handler of every evaluation worker. A job holds alphas of one path: the worker reads both checkpoints
+ * and the examples once (or finds them cached), evaluates its alphas one after the other, and stores each point
+ * as it completes, dropping the point's task in the same step. After each point it checks that the job still
+ * has work (cancelled work is dropped), that the queue still gives it to this worker, and that the worker is not
+ * stopping and the job not near its expiry (then the rest goes back to the queue as a new job at once).
+ * Failures follow the policy of every job (job-policy.ts): the path is FAILED with the error's code, or retried.
  */
 export function evaluationWorker(
   deps: PathDeps,
@@ -58,45 +43,27 @@ export function evaluationWorker(
       observer.jobEnded('released');
       return;
     }
-    try {
-      const plan = await planOfPath(deps, path);
-      await evaluate(deps, job, plan, path, alphas, stopping, observer);
-      observer.jobEnded('completed');
-    } catch (error) {
-      if (error instanceof EndEarly) {
-        const handBack = error.reason === 'stopping' || error.reason === 'expiring';
-        if (handBack) await deps.queue.requeue(job, await deps.paths.jobAlphas(job.id));
-        log.info({ reason: error.reason }, 'evaluation job ended early');
-        observer.jobEnded(handBack ? 'released' : 'cancelled');
-        return;
-      }
-      if (isLinpathError(error) && error.code !== 'UNAVAILABLE') {
-        log.warn({ err: error }, 'evaluation failed; the path is FAILED');
-        await deps.queue.failPath(path.id, error.code, error.message);
-        observer.jobEnded('failed');
-        return;
-      }
-      if (job.retryCount >= job.retryLimit) {
-        log.error({ err: error }, 'evaluation failed and its retries ran out; the path is FAILED');
-        const attempts = job.retryCount + 1;
-        await deps.queue.failPath(
-          path.id,
-          'UNAVAILABLE',
-          `evaluation failed ${attempts} time(s), last: ${(error as Error).message}; ask again to retry`,
-        );
-        observer.jobEnded('failed');
-        return;
-      }
-      log.warn({ err: error, retry: job.retryCount + 1, of: job.retryLimit }, 'evaluation failed; it will be retried');
-      observer.jobEnded('retried');
-      throw error;
-    }
+    await runJob(
+      job,
+      {
+        what: 'evaluation',
+        log,
+        stopping,
+        retryAdvice: '; ask again to retry',
+        ending: {
+          handBack: async () => deps.queue.requeue(job, await deps.paths.jobAlphas(job.id)),
+          fail: (code, message) => deps.queue.failPath(path.id, code, message),
+        },
+        onEnd: (outcome) => observer.jobEnded(outcome),
+      },
+      async () => evaluate(deps, job, await planOfPath(deps, path), path, alphas, stopping, observer),
+    );
   };
 }
 
 async function evaluate(
   deps: PathDeps,
-  job: PgBoss.JobWithMetadata<EvaluateJob>,
+  job: QueuedEvaluation,
   plan: PathPlan,
   path: PathRow,
   alphas: number[],
@@ -138,11 +105,11 @@ async function evaluate(
       observer.pointEvaluated(engine.name, durationMs / 1000);
       deps.watcher.nudge();
       if (--left === 0) return;
-      if (stopping.aborted) throw new EndEarly('stopping');
-      if (!(await deps.queue.holds(job))) throw new EndEarly('lost');
-      if ((await deps.paths.jobAlphas(job.id)).length === 0) throw new EndEarly('cancelled');
+      if (stopping.aborted) throw new EndJob('stopping');
+      if (!(await deps.queue.holds(job))) throw new EndJob('lost');
+      if ((await deps.paths.jobAlphas(job.id)).length === 0) throw new EndJob('cancelled');
       if (Date.now() - new Date(job.startedOn).getTime() > HAND_BACK_AT * deps.queue.expireSeconds * 1000)
-        throw new EndEarly('expiring');
+        throw new EndJob('expiring');
     },
   });
 }
