@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
-import { EXIT_CODES } from '../src/main.js';
+import { EXIT_CODES } from '../src/cli/exit-codes.js';
 
 /** Codes Apollo Server or the HTTP layer set, documented beside linpath's own. */
 const TRANSPORT_CODES = ['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST'];
