@@ -12,6 +12,7 @@ import type { CheckpointRow, Derivation } from '../storage/registry.tables.js';
 import { encodeSafetensors, type TensorToWrite } from '../formats/safetensors.codec.js';
 import { planBnStatsData, resolveEndpoints, type PathDeps } from './paths/paths.usecases.js';
 import { getCheckpoint, importCheckpointFile, type RegistryDeps } from './registry/registry.usecases.js';
+import { isUuid } from '../domain/ids.js';
 
 /**
  * Checkpoints computed by linpath from others — a random initialisation, θ(α) of a path, a network with
@@ -192,8 +193,6 @@ function integerTensor(
   return { name, dtype: tensor.dtype, shape: tensor.shape, data: tensor.data };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 async function storeDerived(
   deps: DeriveDeps,
   input: { run: string; architecture: string; tensors: TensorToWrite[]; derivation: Derivation },
@@ -205,7 +204,7 @@ async function storeDerived(
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const runId = input.run;
   const run =
-    (UUID.test(runId) ? await deps.registry.repository.findRunById(runId) : undefined) ??
+    (isUuid(runId) ? await deps.registry.repository.findRunById(runId) : undefined) ??
     (await deps.registry.repository.findRunByName(runId));
   if (run === undefined) throw badUserInput(`run: no run with id or name "${runId}"`);
   const derived = (await deps.registry.repository.checkpointsOfRuns([run.id])).filter((c) => c.role === 'DERIVED');

@@ -20,6 +20,7 @@ import type { PathsRepository } from '../../storage/paths.repository.js';
 import type { PathPointRow, PathRow } from '../../storage/paths.tables.js';
 import type { RegistryRepository } from '../../storage/registry.repository.js';
 import type { CheckpointRow, DatasetRow } from '../../storage/registry.tables.js';
+import { isUuid } from '../../domain/ids.js';
 
 export interface PathSettings {
   /** Most alphas one request may ask for. */
@@ -105,8 +106,6 @@ export const DEFAULT_BN_STATS_EXAMPLES = 2048;
 const TENSOR_GROUPS: readonly TensorGroup[] = ['ALL', 'WEIGHTS', 'RUNNING_STATS'];
 
 export const DEFAULT_ALPHAS: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The loss and accuracy along θ(α) = (1 − α)·θ_from + α·θ_to (only `blocks` moving, the rest at θ_to) on a
@@ -323,7 +322,7 @@ const JOB_FAILED = {
 };
 
 async function readSnapshot(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathSnapshot> {
-  if (!UUID.test(pathId)) throw notFound(`path: no path with id "${pathId}"`);
+  if (!isUuid(pathId)) throw notFound(`path: no path with id "${pathId}"`);
   const snapshot = await deps.paths.snapshot([pathId], EVALUATE_QUEUE);
   const path = snapshot.paths[0];
   if (path === undefined) throw notFound(`path: no path with id "${pathId}"`);
@@ -376,7 +375,7 @@ function waitForPath(
 }
 
 export async function findPathOrThrow(deps: Pick<PathDeps, 'paths'>, pathId: string): Promise<PathRow> {
-  const path = UUID.test(pathId) ? await deps.paths.findPath(pathId) : undefined;
+  const path = isUuid(pathId) ? await deps.paths.findPath(pathId) : undefined;
   if (path === undefined) throw notFound(`path: no path with id "${pathId}"`);
   return path;
 }
@@ -530,7 +529,7 @@ async function planPath(
     deps,
     endpoints,
     async () => {
-      const dataset = UUID.test(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
+      const dataset = isUuid(input.dataset) ? await deps.registry.findDataset(input.dataset) : undefined;
       if (dataset === undefined) throw notFound(`dataset: no dataset with id "${input.dataset}"`);
       return dataset;
     },
@@ -649,7 +648,7 @@ export async function planBnStatsData(
     throw badUserInput(`bnStats: RECOMPUTE needs BatchNorm layers; ${graph.architecture} has none`);
   let dataset: DatasetRow | undefined;
   if (input.bnStatsDataset != null) {
-    dataset = UUID.test(input.bnStatsDataset) ? await deps.registry.findDataset(input.bnStatsDataset) : undefined;
+    dataset = isUuid(input.bnStatsDataset) ? await deps.registry.findDataset(input.bnStatsDataset) : undefined;
     if (dataset === undefined) throw notFound(`bnStatsDataset: no dataset with id "${input.bnStatsDataset}"`);
   } else {
     if (evaluated === undefined)
@@ -714,7 +713,7 @@ export async function planOfPath(deps: Pick<PathDeps, 'registry' | 'settings'>, 
 }
 
 async function findCheckpoint(deps: Pick<PathDeps, 'registry'>, field: string, id: string): Promise<CheckpointRow> {
-  const checkpoint = UUID.test(id) ? await deps.registry.findCheckpoint(id) : undefined;
+  const checkpoint = isUuid(id) ? await deps.registry.findCheckpoint(id) : undefined;
   if (checkpoint === undefined) throw notFound(`${field}: no checkpoint with id "${id}"`);
   return checkpoint;
 }

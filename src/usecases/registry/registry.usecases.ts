@@ -41,6 +41,7 @@ import {
   sha256File,
   type ByteSource,
 } from '../../storage/safetensors.source.js';
+import { isUuid } from '../../domain/ids.js';
 
 export type CheckpointRole = CheckpointRow['role'];
 export type DatasetSplit = DatasetRow['split'];
@@ -100,7 +101,6 @@ const FLOAT_DTYPES: readonly Dtype[] = ['F64', 'F32', 'F16', 'BF16'];
 const INTEGER_DTYPES: readonly Dtype[] = ['I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8'];
 /** BatchNorm buffers: state, but not parameters. */
 const BUFFER_SUFFIXES = ['.running_mean', '.running_var', '.num_batches_tracked'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // ---------------------------------------------------------------------------------------------- runs
 
@@ -109,7 +109,7 @@ export async function createRun(deps: Pick<RegistryDeps, 'repository'>, input: C
 }
 
 export async function getRun(deps: Pick<RegistryDeps, 'repository'>, id: string): Promise<RunRow> {
-  const run = UUID.test(id) ? await deps.repository.findRunById(id) : undefined;
+  const run = isUuid(id) ? await deps.repository.findRunById(id) : undefined;
   if (run === undefined) throw notFound(`no run with id "${id}"`);
   return run;
 }
@@ -244,7 +244,7 @@ export async function checkpointsOfRun(
 // ---------------------------------------------------------------------------------------- checkpoints
 
 export async function getCheckpoint(deps: Pick<RegistryDeps, 'repository'>, id: string): Promise<CheckpointRow> {
-  const checkpoint = UUID.test(id) ? await deps.repository.findCheckpoint(id) : undefined;
+  const checkpoint = isUuid(id) ? await deps.repository.findCheckpoint(id) : undefined;
   if (checkpoint === undefined) throw notFound(`no checkpoint with id "${id}"`);
   return checkpoint;
 }
@@ -263,7 +263,7 @@ export async function registerCheckpoint(
   const ref = parseS3Uri(input.uri, deps.store.readableBuckets);
   const runKey = input.run.trim();
   if (runKey === '') throw badUserInput('run: expected a run id or name, got an empty string');
-  const existingRun = UUID.test(runKey)
+  const existingRun = isUuid(runKey)
     ? await deps.repository.findRunById(runKey)
     : await deps.repository.findRunByName(runKey);
   if (existingRun === undefined && !options.createRun) {
@@ -308,7 +308,7 @@ export async function importCheckpointFile(
 // ------------------------------------------------------------------------------------------- datasets
 
 export async function getDataset(deps: Pick<RegistryDeps, 'repository'>, id: string): Promise<DatasetRow> {
-  const dataset = UUID.test(id) ? await deps.repository.findDataset(id) : undefined;
+  const dataset = isUuid(id) ? await deps.repository.findDataset(id) : undefined;
   if (dataset === undefined) throw notFound(`no dataset with id "${id}"`);
   return dataset;
 }

@@ -10,6 +10,7 @@ import type { TrainingJobRow, TrainingStatus } from '../../storage/training.tabl
 import { abortableIterator } from '../abortable-iterator.js';
 import type { PathDeps } from '../paths/paths.usecases.js';
 import { validateRun, type RegistryDeps } from '../registry/registry.usecases.js';
+import { isUuid } from '../../domain/ids.js';
 
 export interface TrainingDeps {
   registry: RegistryDeps;
@@ -73,8 +74,6 @@ export interface TrainingSpec {
 /** Most epochs one request may ask for. */
 const MAX_EPOCHS = 10_000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Queues the training of a new run and returns its job. The run is created at once (with the recipe as its
  * hyperparameters) and filled by a worker: its initial state, a checkpoint every `checkpointEvery` epochs, its
@@ -102,7 +101,7 @@ export async function trainRun(deps: TrainingDeps, input: TrainRunInput): Promis
 }
 
 export async function getTrainingJob(deps: Pick<TrainingDeps, 'training'>, id: string): Promise<TrainingJobRow> {
-  const job = UUID.test(id) ? await deps.training.find(id) : undefined;
+  const job = isUuid(id) ? await deps.training.find(id) : undefined;
   if (job === undefined) throw notFound(`no training job with id "${id}"`);
   return job;
 }
@@ -173,7 +172,7 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
   let graph: ModelGraph;
   const model: TrainingSpec['model'] = {};
   if (input.init != null) {
-    init = UUID.test(input.init) ? await deps.paths.registry.findCheckpoint(input.init) : undefined;
+    init = isUuid(input.init) ? await deps.paths.registry.findCheckpoint(input.init) : undefined;
     if (init === undefined) throw notFound(`init: no checkpoint with id "${input.init}"`);
     architecture ??= init.architecture ?? undefined;
     if (architecture === undefined)
@@ -319,7 +318,7 @@ function validateRecipe(input: TrainRunInput, dataset: DatasetRow): TrainingReci
 }
 
 export async function findDataset(deps: Pick<TrainingDeps, 'paths'>, field: string, id: string): Promise<DatasetRow> {
-  const dataset = UUID.test(id) ? await deps.paths.registry.findDataset(id) : undefined;
+  const dataset = isUuid(id) ? await deps.paths.registry.findDataset(id) : undefined;
   if (dataset === undefined) throw notFound(`${field}: no dataset with id "${id}"`);
   return dataset;
 }
