@@ -13,7 +13,7 @@ import type { PathDeps, PathSettings } from './usecases/paths/paths.usecases.js'
 import type { QueueSettings } from './config/config.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { AnalyticsRepository } from './storage/analytics.repository.js';
-import type { RegistryDeps } from './usecases/registry/registry.usecases.js';
+import type { RegistryDeps } from './usecases/registry/registry.deps.js';
 import { EVALUATE_QUEUE, EvalQueue } from './queue/eval-queue.js';
 import { evaluationWorker } from './usecases/paths/evaluation.job.js';
 import { PathWatcher } from './usecases/paths/path-watcher.js';

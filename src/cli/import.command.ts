@@ -2,13 +2,8 @@ import { Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
 import { badUserInput } from '../errors.js';
 import type { InputLayout } from '../storage/registry.tables.js';
-import {
-  importCheckpointFile,
-  importDatasetFile,
-  type CheckpointRole,
-  type DatasetFormat,
-  type DatasetSplit,
-} from '../usecases/registry/registry.usecases.js';
+import { importCheckpointFile, type CheckpointRole } from '../usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile, type DatasetFormat, type DatasetSplit } from '../usecases/registry/datasets.usecases.js';
 import { parseNumberList, parseStep, printJson } from './options.js';
 
 /** `linpath import checkpoint|dataset`: uploads a local file to the store and registers it. */

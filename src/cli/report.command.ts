@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Linpath } from '../app.js';
-import type { RunFilterInput } from '../usecases/registry/registry.usecases.js';
+import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
 import { studyReport } from '../usecases/report.usecases.js';
 import { parseAlphas } from './path.command.js';
 import { parseRunFilter } from './sweep.command.js';

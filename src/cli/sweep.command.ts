@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
 import { parseRunFilter as parseRunFilterSyntax, RunFilterSyntaxError } from '../domain/run-filter-syntax.js';
-import type { RunFilterInput } from '../usecases/registry/registry.usecases.js';
+import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
 import { enqueueSweep, sweepProgress, type Sweep, type SweepProgress } from '../usecases/sweep.usecases.js';
 import { parseAlphas, progressBar } from './path.command.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AnalyticsDeps } from '../usecases/analytics/analytics.usecases.js';
 import type { Loaders } from './loaders.js';
 import type { PathDeps } from '../usecases/paths/paths.usecases.js';
-import type { RegistryDeps } from '../usecases/registry/registry.usecases.js';
+import type { RegistryDeps } from '../usecases/registry/registry.deps.js';
 import type { TrainingDeps } from '../usecases/training/training.usecases.js';
 import type { RequestAuth } from './pipeline/auth.js';
 import type { EvaluationSlots } from './pipeline/evaluation-slots.js';

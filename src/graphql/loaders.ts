@@ -10,7 +10,7 @@ import {
   type EndpointMetric,
   type Split,
 } from '../usecases/analytics/analytics.usecases.js';
-import type { RegistryDeps } from '../usecases/registry/registry.usecases.js';
+import type { RegistryDeps } from '../usecases/registry/registry.deps.js';
 
 /**
  * Per-request batching: the fields of a page of runs resolve with one query per kind of data, not one per

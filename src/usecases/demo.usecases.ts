@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { trainMlp } from '../compute/training/mlp-trainer.js';
 import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../formats/safetensors.codec.js';
-import { importCheckpointFile, importDatasetFile, type RegistryDeps } from './registry/registry.usecases.js';
+import { importCheckpointFile } from './registry/checkpoints.usecases.js';
+import { importDatasetFile } from './registry/datasets.usecases.js';
+import type { RegistryDeps } from './registry/registry.deps.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../demo/spiral-mlp', import.meta.url));
 export const DEMO_RUN = 'demo-spiral-mlp-adam';

@@ -11,7 +11,8 @@ import { badUserInput } from '../errors.js';
 import type { CheckpointRow, Derivation } from '../storage/registry.tables.js';
 import { encodeSafetensors, type TensorToWrite } from '../formats/safetensors.codec.js';
 import { planBnStatsData, resolveEndpoints, type PathDeps } from './paths/paths.usecases.js';
-import { getCheckpoint, importCheckpointFile, type RegistryDeps } from './registry/registry.usecases.js';
+import { getCheckpoint, importCheckpointFile } from './registry/checkpoints.usecases.js';
+import type { RegistryDeps } from './registry/registry.deps.js';
 import { isUuid } from '../domain/ids.js';
 
 /**

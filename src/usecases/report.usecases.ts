@@ -20,7 +20,7 @@ import {
   waitForPaths,
   type PathResult,
 } from './paths/paths.usecases.js';
-import type { RunFilterInput } from './registry/registry.usecases.js';
+import type { RunFilterInput } from './registry/runs.usecases.js';
 
 export interface ReportInput {
   runs?: RunFilterInput | null | undefined;

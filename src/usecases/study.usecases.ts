@@ -9,7 +9,8 @@ import { encodeSafetensors } from '../formats/safetensors.codec.js';
 import type { AnalyticsDeps } from './analytics/analytics.usecases.js';
 import { createRandomCheckpoint, materializeInterpolation } from './derive.usecases.js';
 import { interpolationPath, type PathDeps } from './paths/paths.usecases.js';
-import { importDatasetFile, type RegistryDeps } from './registry/registry.usecases.js';
+import { importDatasetFile } from './registry/datasets.usecases.js';
+import type { RegistryDeps } from './registry/registry.deps.js';
 import { studyReport, type StudyReport } from './report.usecases.js';
 import { getTrainingJob, isFinished, trainRun, type TrainingDeps } from './training/training.usecases.js';
 

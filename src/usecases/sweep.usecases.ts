@@ -3,7 +3,8 @@ import { badUserInput, isLinpathError } from '../errors.js';
 import { EVALUATE_QUEUE } from '../queue/eval-queue.js';
 import type { RunRow } from '../storage/registry.tables.js';
 import { DEFAULT_ALPHAS, interpolationPath, resolveEndpoints, type PathDeps } from './paths/paths.usecases.js';
-import { validateFilter, type CheckpointRole, type RunFilterInput } from './registry/registry.usecases.js';
+import type { CheckpointRole } from './registry/checkpoints.usecases.js';
+import { validateFilter, type RunFilterInput } from './registry/runs.usecases.js';
 
 /** Most runs one sweep may cover. */
 export const MAX_SWEEP_RUNS = 1000;

@@ -6,7 +6,8 @@ import { EVALUATE_QUEUE } from '../../src/queue/eval-queue.js';
 import { connectDatabase } from '../../src/storage/database.js';
 import { RegistryRepository } from '../../src/storage/registry.repository.js';
 import { interpolationPath, waitForPaths, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { enqueueSweep, sweepProgress } from '../../src/usecases/sweep.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
@@ -89,16 +90,17 @@ describe.skipIf(skipped !== '')(`Postgres restarted mid-sweep${skipped}`, () => 
         ['INITIAL', run.initial, 0],
         ['FINAL', run.final, 1200],
       ] as const) {
-        const { checkpoint } = await registry.importCheckpointFile(
-          target.deps,
-          fixturePath(`mlp/${file}.safetensors`),
-          { run: run.name, architecture: 'mlp', step, role },
-        );
+        const { checkpoint } = await importCheckpointFile(target.deps, fixturePath(`mlp/${file}.safetensors`), {
+          run: run.name,
+          architecture: 'mlp',
+          step,
+          role,
+        });
         checkpoints.set(file, checkpoint.id);
       }
     }
     const dataset = (
-      await registry.importDatasetFile(target.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(target.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })

@@ -8,7 +8,8 @@ import { EVALUATE_QUEUE } from '../../src/queue/eval-queue.js';
 import { S3ObjectStore } from '../../src/storage/object-store.s3.js';
 import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
 import { interpolationPath, pathState, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { faultTimes, startFaultyProxy, type Fault, type FaultyProxy } from '../helpers/faulty-proxy.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
@@ -78,13 +79,13 @@ describe('S3 faults between linpath and a real S3 server', () => {
 
     const run = { run: 'spiral', architecture: 'mlp' };
     ids.init = (
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         ...run,
         step: 0,
         role: 'INITIAL',
       })
     ).checkpoint.id;
-    const final = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+    const final = await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
       ...run,
       step: 1200,
       role: 'FINAL',
@@ -92,7 +93,7 @@ describe('S3 faults between linpath and a real S3 server', () => {
     ids.final = final.checkpoint.id;
     ids.finalKey = final.checkpoint.key;
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })
@@ -102,21 +103,21 @@ describe('S3 faults between linpath and a real S3 server', () => {
     const clean = await createRegistryFixture();
     try {
       const from = (
-        await registry.importCheckpointFile(clean.deps, fixturePath('mlp/init.safetensors'), {
+        await importCheckpointFile(clean.deps, fixturePath('mlp/init.safetensors'), {
           ...run,
           step: 0,
           role: 'INITIAL',
         })
       ).checkpoint.id;
       const to = (
-        await registry.importCheckpointFile(clean.deps, fixturePath('mlp/final.safetensors'), {
+        await importCheckpointFile(clean.deps, fixturePath('mlp/final.safetensors'), {
           ...run,
           step: 1200,
           role: 'FINAL',
         })
       ).checkpoint.id;
       const dataset = (
-        await registry.importDatasetFile(clean.deps, fixturePath('mlp/test_set.safetensors'), {
+        await importDatasetFile(clean.deps, fixturePath('mlp/test_set.safetensors'), {
           name: 'spiral',
           split: 'TEST',
         })
@@ -197,7 +198,7 @@ describe('S3 faults between linpath and a real S3 server', () => {
         if (fault === 'refused') await proxy.refuse();
         else proxy.setRule((r) => (isPut(r) ? fault : undefined));
 
-        await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({
+        await expect(importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({
           code: 'UNAVAILABLE',
           message: expect.stringMatching(message),
         });
@@ -209,7 +210,7 @@ describe('S3 faults between linpath and a real S3 server', () => {
 
         proxy.setRule(undefined);
         await proxy.accept();
-        const { checkpoint, created } = await registry.importCheckpointFile(f.deps, file, input);
+        const { checkpoint, created } = await importCheckpointFile(f.deps, file, input);
         expect(created).toBe(true);
         const bytes = await direct.readRange({ bucket: checkpoint.bucket, key: checkpoint.key }, 0, checkpoint.size, {
           size: checkpoint.size,
@@ -232,7 +233,7 @@ describe('S3 faults between linpath and a real S3 server', () => {
         { kind: 'cut-request', afterBytes: 1000 },
       ];
       proxy.setRule((r) => (isPut(r) ? faults.shift() : undefined));
-      const { checkpoint } = await registry.importCheckpointFile(f.deps, file, {
+      const { checkpoint } = await importCheckpointFile(f.deps, file, {
         run: 'transient',
         step: 0,
         role: 'INITIAL',
@@ -253,7 +254,7 @@ describe('S3 faults between linpath and a real S3 server', () => {
       proxy.setRule((r) =>
         r.method === 'PUT' && r.url.includes('partNumber=2') ? { kind: 'status', status: 503 } : undefined,
       );
-      await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({
+      await expect(importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({
         code: 'UNAVAILABLE',
         message: expect.stringMatching(/HTTP 503/),
       });
@@ -267,11 +268,11 @@ describe('S3 faults between linpath and a real S3 server', () => {
           ? { kind: 'cut-request', afterBytes: 1024 * 1024 }
           : undefined,
       );
-      await expect(registry.importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      await expect(importCheckpointFile(f.deps, file, input)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       await noCheckpointAt(key, input.run);
 
       proxy.setRule(undefined);
-      const { checkpoint } = await registry.importCheckpointFile(f.deps, file, input);
+      const { checkpoint } = await importCheckpointFile(f.deps, file, input);
       expect(checkpoint.size).toBe(readFileSync(file).length);
       expect((await direct.head({ bucket: direct.bucket, key })).size).toBe(checkpoint.size);
     }, 60_000);

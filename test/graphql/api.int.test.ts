@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Linpath } from '../../src/app.js';
 import type { HttpServer } from '../../src/server/http.js';
-import { importCheckpointFile } from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { postGraphql, startTestApp } from '../helpers/app.js';
 import { fixturePath } from '../helpers/fixtures.js';
 

@@ -14,7 +14,8 @@ import {
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLinpathSchema } from '../../src/graphql/schema.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { seedFuzzFromEnvironment } from '../helpers/fuzz.js';
@@ -62,18 +63,18 @@ describe('GraphQL inputs, generated', () => {
     schema = await buildLinpathSchema();
     key = await test.createKey('admin');
     const deps = test.app.registry;
-    const init = await registry.importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), {
+    const init = await importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), {
       run: 'fuzz',
       architecture: 'mlp',
       step: 0,
       role: 'INITIAL',
     });
-    const final = await registry.importCheckpointFile(deps, fixturePath('mlp/final.safetensors'), {
+    const final = await importCheckpointFile(deps, fixturePath('mlp/final.safetensors'), {
       run: 'fuzz',
       step: 1200,
       role: 'FINAL',
     });
-    const dataset = await registry.importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), {
+    const dataset = await importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), {
       name: 'spiral',
       split: 'TEST',
     });

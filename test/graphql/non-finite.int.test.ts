@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
+import { createRun } from '../../src/usecases/registry/runs.usecases.js';
 import { postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { readCheckpointFixture } from '../helpers/engine-fixtures.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -40,7 +42,7 @@ describe('non-finite losses', () => {
       ),
     );
     ids.test = (
-      await registry.importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })
+      await importDatasetFile(deps, fixturePath('mlp/test_set.safetensors'), { name: 'spiral', split: 'TEST' })
     ).dataset.id;
     // Three healthy runs and a diverged one, each with a reported test accuracy.
     for (const [name, file, accuracy] of [
@@ -49,18 +51,18 @@ describe('non-finite losses', () => {
       ['healthy-3', fixturePath('mlp/final.safetensors'), 0.9],
       ['diverged', broken, 0.5],
     ] as const) {
-      await registry.createRun(deps, {
+      await createRun(deps, {
         name,
         architecture: 'mlp',
         datasetName: 'spiral',
         reportedMetrics: { testAccuracy: accuracy },
       });
-      const init = await registry.importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), {
+      const init = await importCheckpointFile(deps, fixturePath('mlp/init.safetensors'), {
         run: name,
         step: 0,
         role: 'INITIAL',
       });
-      const end = await registry.importCheckpointFile(deps, file, { run: name, step: 1200, role: 'FINAL' });
+      const end = await importCheckpointFile(deps, file, { run: name, step: 1200, role: 'FINAL' });
       ids.init = init.checkpoint.id;
       if (name === 'diverged') ids.broken = end.checkpoint.id;
     }

@@ -4,7 +4,9 @@ import type { Linpath } from '../../src/app.js';
 import type { HttpServer } from '../../src/server/http.js';
 import { runEndpointMetrics } from '../../src/usecases/analytics/analytics.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile, listDatasets } from '../../src/usecases/registry/datasets.usecases.js';
+import { createRun, listRuns } from '../../src/usecases/registry/runs.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startTestApp } from '../helpers/app.js';
 
@@ -17,32 +19,32 @@ describe('a page of 50 runs with their metrics', () => {
 
   beforeAll(async () => {
     ({ app, http, close } = await startTestApp());
-    await registry.importDatasetFile(app.registry, fixturePath('mlp/test_set.safetensors'), {
+    await importDatasetFile(app.registry, fixturePath('mlp/test_set.safetensors'), {
       name: 'spiral',
       split: 'TEST',
     });
     for (let i = 0; i < 60; i++) {
-      await registry.createRun(app.registry, {
+      await createRun(app.registry, {
         name: `page-${String(i).padStart(2, '0')}`,
         architecture: 'mlp',
         datasetName: i % 10 === 9 ? null : 'spiral',
       });
-      await registry.importCheckpointFile(app.registry, fixturePath('mlp/init.safetensors'), {
+      await importCheckpointFile(app.registry, fixturePath('mlp/init.safetensors'), {
         run: `page-${String(i).padStart(2, '0')}`,
         step: 0,
         role: 'INITIAL',
       });
-      await registry.importCheckpointFile(app.registry, fixturePath('mlp/final.safetensors'), {
+      await importCheckpointFile(app.registry, fixturePath('mlp/final.safetensors'), {
         run: `page-${String(i).padStart(2, '0')}`,
         step: 1200,
         role: 'FINAL',
       });
     }
-    const runs = (await registry.listRuns(app.registry, { first: 60 })).runs.map((r) => r.run);
+    const runs = (await listRuns(app.registry, { first: 60 })).runs.map((r) => r.run);
     await runEndpointMetrics(app.analytics, runs, 'TEST', { evaluate: true });
     // Every run's INITIAL → FINAL path on the default alphas: the same objects, so one path for all of them.
     const [initial, final] = await app.registry.repository.checkpointsOfRuns([runs[0]!.id]);
-    const [dataset] = await registry.listDatasets(app.registry);
+    const [dataset] = await listDatasets(app.registry);
     await interpolationPath(app.paths, { from: initial!.id, to: final!.id, dataset: dataset!.id });
 
     const pool = app.database.pool;

@@ -3,7 +3,7 @@ import type { ObjectRef, ObjectStore, ObjectVersion } from '../../src/storage/ob
 import type { S3ObjectStore } from '../../src/storage/object-store.s3.js';
 import type { S3Settings } from '../../src/config/config.js';
 import { RegistryRepository } from '../../src/storage/registry.repository.js';
-import type { RegistryDeps } from '../../src/usecases/registry/registry.usecases.js';
+import type { RegistryDeps } from '../../src/usecases/registry/registry.deps.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestStore, testS3Settings } from './s3.js';
 

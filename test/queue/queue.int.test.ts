@@ -10,7 +10,8 @@ import {
   retryPath,
   waitForPaths,
 } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
@@ -38,13 +39,13 @@ describe('the evaluation queue', () => {
     f = await createRegistryFixture();
     const run = { run: 'spiral', architecture: 'mlp' };
     ids.init = (
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         ...run,
         step: 0,
         role: 'INITIAL',
       })
     ).checkpoint.id;
-    const final = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+    const final = await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
       ...run,
       step: 1200,
       role: 'FINAL',
@@ -52,7 +53,7 @@ describe('the evaluation queue', () => {
     ids.final = final.checkpoint.id;
     ids.finalKey = final.checkpoint.key;
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStateCache } from '../../src/storage/checkpoint-state.js';
 import type { CheckpointRow } from '../../src/storage/registry.tables.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
@@ -16,8 +16,7 @@ describe('CheckpointStateCache', () => {
   beforeAll(async () => {
     f = await createRegistryFixture();
     const add = async (file: string, step: number, role: 'INITIAL' | 'FINAL') =>
-      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'cache', step, role }))
-        .checkpoint;
+      (await importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'cache', step, role })).checkpoint;
     init = await add('init.safetensors', 0, 'INITIAL');
     final = await add('final.safetensors', 1200, 'FINAL');
   });

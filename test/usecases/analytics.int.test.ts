@@ -16,7 +16,9 @@ import {
   type AnalyticsDeps,
 } from '../../src/usecases/analytics/analytics.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
+import { createRun, listRuns } from '../../src/usecases/registry/runs.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
@@ -120,21 +122,20 @@ describe('analytics on a real database, S3 server and engine', () => {
     evaluation = await createPathDeps(f);
     deps = evaluation.analytics;
     dir = await mkdtemp(path.join(tmpdir(), 'linpath-analytics-'));
-    await registry.createRun(f.deps, { name: 'mlp', architecture: 'mlp', datasetName: 'spiral' });
+    await createRun(f.deps, { name: 'mlp', architecture: 'mlp', datasetName: 'spiral' });
     const add = async (file: string, step: number, role: 'INITIAL' | 'INTERMEDIATE' | 'FINAL') =>
-      (await registry.importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'mlp', step, role })).checkpoint
-        .id;
+      (await importCheckpointFile(f.deps, fixturePath(`mlp/${file}`), { run: 'mlp', step, role })).checkpoint.id;
     ids.init = await add('init.safetensors', 0, 'INITIAL');
     ids.epoch5 = await add('epoch5.safetensors', 100, 'INTERMEDIATE');
     ids.final = await add('final.safetensors', 1200, 'FINAL');
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })
     ).dataset.id;
     ids.train = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/train_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/train_set.safetensors'), {
         name: 'spiral',
         split: 'TRAIN',
       })
@@ -256,7 +257,7 @@ describe('analytics on a real database, S3 server and engine', () => {
             })),
           ),
         );
-        await registry.createRun(f.deps, {
+        await createRun(f.deps, {
           name: `sweep-${k}`,
           architecture: 'mlp',
           datasetName: 'spiral',
@@ -264,14 +265,14 @@ describe('analytics on a real database, S3 server and engine', () => {
           hyperparameters: { weight_decay: weightDecays[k], t },
           reportedMetrics: { testAccuracy: reported[k] },
         });
-        await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+        await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
           run: `sweep-${k}`,
           step: 0,
           role: 'INITIAL',
         });
-        await registry.importCheckpointFile(f.deps, file, { run: `sweep-${k}`, step: 100, role: 'FINAL' });
+        await importCheckpointFile(f.deps, file, { run: `sweep-${k}`, step: 100, role: 'FINAL' });
       }
-      await registry.createRun(f.deps, {
+      await createRun(f.deps, {
         name: 'sweep-unfinished',
         architecture: 'mlp',
         datasetName: 'spiral',
@@ -378,9 +379,7 @@ describe('analytics on a real database, S3 server and engine', () => {
     });
 
     it('sorts runs by their stored test accuracy and loss, page by page, unevaluated runs last', async () => {
-      const runs = (await registry.listRuns(f.deps, { first: 100, filter: { tags: ['sweep'] } })).runs.map(
-        (r) => r.run,
-      );
+      const runs = (await listRuns(f.deps, { first: 100, filter: { tags: ['sweep'] } })).runs.map((r) => r.run);
       const { metrics } = await runEndpointMetrics(deps, runs, 'TEST', { evaluate: false });
       const stored = (run: (typeof runs)[number]) => {
         const metric = metrics.get(run.id)!;
@@ -401,7 +400,7 @@ describe('analytics on a real database, S3 server and engine', () => {
         const names: string[] = [];
         let after: string | undefined;
         for (;;) {
-          const page = await registry.listRuns(f.deps, {
+          const page = await listRuns(f.deps, {
             first: 5,
             after,
             filter: { tags: ['sweep'] },
@@ -418,18 +417,18 @@ describe('analytics on a real database, S3 server and engine', () => {
     });
 
     it('lists a run whose checkpoints do not fit as missing, with the reason, and correlates the rest', async () => {
-      await registry.createRun(f.deps, {
+      await createRun(f.deps, {
         name: 'sweep-misfit',
         architecture: 'resnet18-cifar',
         datasetName: 'spiral',
         tags: ['sweep'],
       });
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         run: 'sweep-misfit',
         step: 0,
         role: 'INITIAL',
       });
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
         run: 'sweep-misfit',
         step: 1,
         role: 'FINAL',

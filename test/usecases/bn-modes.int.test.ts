@@ -11,7 +11,9 @@ import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
 import { runEndpointMetrics } from '../../src/usecases/analytics/analytics.usecases.js';
 import { materializeInterpolation } from '../../src/usecases/derive.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
+import { createRun } from '../../src/usecases/registry/runs.usecases.js';
 import { readCheckpointFixture, readTestSetFixture } from '../helpers/engine-fixtures.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
@@ -44,11 +46,11 @@ describe('BatchNorm modes and tensor groups', () => {
       const file = path.join(dir, `${name}.safetensors`);
       writeFileSync(file, gunzipSync(readFileSync(fixturePath(`resnet18/${name}.safetensors.gz`))));
       ids[name] = (
-        await registry.importCheckpointFile(f.deps, file, { run: 'resnet', architecture: 'resnet18-cifar', step, role })
+        await importCheckpointFile(f.deps, file, { run: 'resnet', architecture: 'resnet18-cifar', step, role })
       ).checkpoint.id;
     }
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
         name: 'shapes',
         split: 'TEST',
         inputKey: 'images_f32_nchw',
@@ -57,7 +59,7 @@ describe('BatchNorm modes and tensor groups', () => {
     ).dataset.id;
     // The same images registered as the TRAIN split: what RECOMPUTE takes by default.
     ids.train = (
-      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
         name: 'shapes',
         split: 'TRAIN',
         inputKey: 'images_f32_nchw',
@@ -196,7 +198,7 @@ describe('BatchNorm modes and tensor groups', () => {
       message: 'bnStatsDataset and bnStatsExamples apply to bnStats RECOMPUTE only, got bnStats INTERPOLATE',
     });
     const other = (
-      await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
         name: 'only-test',
         split: 'TEST',
         inputKey: 'images_f32_nchw',
@@ -279,15 +281,15 @@ describe('BatchNorm modes and tensor groups', () => {
       ]),
     );
     const small = (
-      await registry.importDatasetFile(f.deps, file, {
+      await importDatasetFile(f.deps, file, {
         name: 'small',
         split: 'TEST',
         inputKey: 'images_f32_nchw',
         labelKey: 'labels',
       })
     ).dataset.id;
-    await registry.createRun(f.deps, { name: 'resnet-small', architecture: 'resnet18-cifar', datasetName: 'small' });
-    await registry.importCheckpointFile(f.deps, path.join(dir, 'final.safetensors'), {
+    await createRun(f.deps, { name: 'resnet-small', architecture: 'resnet18-cifar', datasetName: 'small' });
+    await importCheckpointFile(f.deps, path.join(dir, 'final.safetensors'), {
       run: 'resnet-small',
       step: 150,
       role: 'FINAL',

@@ -7,7 +7,8 @@ import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import { SeededRandom } from '../../src/domain/random.js';
 import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
 import { interpolationPath, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { fixtureFloats, readReferenceFixture, readSafetensorsFixture } from '../helpers/engine-fixtures.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { idxFile } from '../helpers/idx.js';
@@ -101,7 +102,7 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       const file = path.join(dir, 'test_batch.bin');
       writeFileSync(file, bytes);
       ids.dataset = (
-        await registry.importDatasetFile(f.deps, file, {
+        await importDatasetFile(f.deps, file, {
           name: 'cifar10',
           split: 'TEST',
           format: 'CIFAR10_BINARY',
@@ -116,7 +117,7 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
         const checkpoint = path.join(dir, `${name}.safetensors`);
         writeFileSync(checkpoint, gunzipSync(readFileSync(fixturePath(`resnet18/${name}.safetensors.gz`))));
         ids[name] = (
-          await registry.importCheckpointFile(f.deps, checkpoint, {
+          await importCheckpointFile(f.deps, checkpoint, {
             run: 'resnet',
             architecture: 'resnet18-cifar',
             step,
@@ -238,7 +239,7 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
       writeFileSync(images, idxFile(0x08, [N, SIDE, SIDE], pixels));
       writeFileSync(labelsFile, idxFile(0x08, [N], labels));
       ids.dataset = (
-        await registry.importDatasetFile(f.deps, images, {
+        await importDatasetFile(f.deps, images, {
           name: 'mnist',
           split: 'TEST',
           format: 'MNIST_IDX',
@@ -270,7 +271,7 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
           ),
         );
         ids[name] = (
-          await registry.importCheckpointFile(f.deps, file, { run: 'mnist-mlp', architecture: 'mlp', step, role })
+          await importCheckpointFile(f.deps, file, { run: 'mnist-mlp', architecture: 'mlp', step, role })
         ).checkpoint.id;
       }
     });

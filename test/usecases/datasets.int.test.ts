@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitToModel, loadExamples } from '../../src/storage/dataset-loader.js';
 import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importDatasetFile, listDatasets, registerDataset } from '../../src/usecases/registry/datasets.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { idxFile } from '../helpers/idx.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
@@ -69,7 +69,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
     writeFileSync(file, bytes);
     return file;
   };
-  const count = async () => (await registry.listDatasets(f.deps)).length;
+  const count = async () => (await listDatasets(f.deps)).length;
   /** Uploads bytes to a user key of the test bucket, as data already in S3 would be. */
   const upload = async (key: string, bytes: Uint8Array) => {
     await f.s3.uploadFile({ bucket: f.store.bucket, key }, write(key.replaceAll('/', '_'), bytes));
@@ -88,7 +88,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
   describe('CIFAR10_BINARY', () => {
     it('imports a *_batch.bin file: sha256, 5 examples [3, 32, 32], classes, pinned object', async () => {
       const file = write('test_batch.bin', cifarFile(CIFAR_LABELS));
-      const { dataset, created } = await registry.importDatasetFile(f.deps, file, {
+      const { dataset, created } = await importDatasetFile(f.deps, file, {
         name: 'cifar10',
         split: 'TEST',
         format: 'CIFAR10_BINARY',
@@ -112,7 +112,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
       });
       expect(dataset.uri).toBe(`s3://${f.store.bucket}/objects/sha256/${sha256(file)}.bin`);
 
-      const again = await registry.importDatasetFile(f.deps, file, {
+      const again = await importDatasetFile(f.deps, file, {
         name: 'cifar10',
         split: 'TEST',
         format: 'CIFAR10_BINARY',
@@ -120,7 +120,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
       });
       expect(again).toMatchObject({ created: false, dataset: { id: dataset.id } });
       await expect(
-        registry.importDatasetFile(f.deps, file, { name: 'cifar10', split: 'TEST', format: 'CIFAR10_BINARY' }),
+        importDatasetFile(f.deps, file, { name: 'cifar10', split: 'TEST', format: 'CIFAR10_BINARY' }),
       ).rejects.toMatchObject({
         code: 'CONFLICT',
         message: expect.stringContaining('different object, format or settings'),
@@ -128,7 +128,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
     });
 
     it('loads the first examples by range, channels-first, normalised per channel', async () => {
-      const [dataset] = (await registry.listDatasets(f.deps)).filter((d) => d.name === 'cifar10');
+      const [dataset] = (await listDatasets(f.deps)).filter((d) => d.name === 'cifar10');
       const before = { bytes: f.store.bytesRead, requests: f.store.requests };
       const examples = await loadExamples(f.store, dataset!, { limit: 3 });
       expect(f.store.bytesRead - before.bytes).toBe(3 * 3073);
@@ -153,7 +153,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
 
     it('registers an object already in the bucket (several batches concatenated)', async () => {
       const uri = await upload('cifar/data_batches_1_2.bin', cifarFile([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]));
-      const { dataset } = await registry.registerDataset(f.deps, {
+      const { dataset } = await registerDataset(f.deps, {
         name: 'cifar10',
         split: 'TRAIN',
         uri,
@@ -176,7 +176,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
     ])('refuses %s and registers nothing', async (_label, make, fragment) => {
       const before = await count();
       await expect(
-        registry.importDatasetFile(f.deps, write(`bad-${Math.random()}.bin`, make()), {
+        importDatasetFile(f.deps, write(`bad-${Math.random()}.bin`, make()), {
           name: 'bad',
           split: 'TEST',
           format: 'CIFAR10_BINARY',
@@ -184,7 +184,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       const uri = await upload(`bad/${Math.random()}.bin`, make());
       await expect(
-        registry.registerDataset(f.deps, { name: 'bad', split: 'TEST', uri, format: 'CIFAR10_BINARY' }),
+        registerDataset(f.deps, { name: 'bad', split: 'TEST', uri, format: 'CIFAR10_BINARY' }),
       ).rejects.toMatchObject({
         code: 'BAD_USER_INPUT',
         message: expect.stringContaining(`${uri} is not a valid CIFAR-10 binary file`),
@@ -197,7 +197,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
     it('imports images and labels files: both uploaded, pinned and hashed; [1, H, W] examples', async () => {
       const images = write('t10k-images-idx3-ubyte', mnistImages());
       const labels = write('t10k-labels-idx1-ubyte', mnistLabels());
-      const { dataset } = await registry.importDatasetFile(f.deps, images, {
+      const { dataset } = await importDatasetFile(f.deps, images, {
         name: 'mnist',
         split: 'TEST',
         format: 'MNIST_IDX',
@@ -243,7 +243,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
     it('pins the labels object too: a labels file overwritten after registration is a CONFLICT', async () => {
       const uri = await upload('mnist/images.idx', mnistImages());
       const labelsUri = await upload('mnist/labels.idx', mnistLabels());
-      const { dataset } = await registry.registerDataset(f.deps, {
+      const { dataset } = await registerDataset(f.deps, {
         name: 'mnist',
         split: 'TRAIN',
         uri,
@@ -288,14 +288,14 @@ describe('datasets of three formats on a real database and S3 server', () => {
       const labelsFile = write(`l-${Math.random()}`, labels);
       for (const attempt of [
         () =>
-          registry.importDatasetFile(f.deps, imagesFile, {
+          importDatasetFile(f.deps, imagesFile, {
             name: 'bad',
             split: 'TEST',
             format: 'MNIST_IDX',
             labelsFile,
           }),
         async () =>
-          registry.registerDataset(f.deps, {
+          registerDataset(f.deps, {
             name: 'bad',
             split: 'TEST',
             format: 'MNIST_IDX',
@@ -318,7 +318,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
   describe('SAFETENSORS', () => {
     it('loads U8 NHWC images normalised bit for bit equal to the fixture float32 NCHW inputs', async () => {
       const file = fixturePath('resnet18/test_set.safetensors');
-      const u8 = await registry.importDatasetFile(f.deps, file, {
+      const u8 = await importDatasetFile(f.deps, file, {
         name: 'synthetic-u8',
         split: 'TEST',
         inputKey: 'images_u8_nhwc',
@@ -332,7 +332,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
         inputDtype: 'U8',
         exampleCount: 500,
       });
-      const explicit = await registry.importDatasetFile(f.deps, file, {
+      const explicit = await importDatasetFile(f.deps, file, {
         name: 'synthetic-u8-explicit',
         split: 'TEST',
         inputKey: 'images_u8_nhwc',
@@ -340,7 +340,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
         inputLayout: 'NHWC',
         normalization: { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] },
       });
-      const f32 = await registry.importDatasetFile(f.deps, file, {
+      const f32 = await importDatasetFile(f.deps, file, {
         name: 'synthetic-f32',
         split: 'TEST',
         inputKey: 'images_f32_nchw',
@@ -378,7 +378,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
           { name: 'y', dtype: 'I64', shape: [1], data: new BigInt64Array([2n]) },
         ]),
       );
-      const { dataset } = await registry.importDatasetFile(f.deps, file, {
+      const { dataset } = await importDatasetFile(f.deps, file, {
         name: 'tiny-nhwc',
         split: 'TEST',
         inputLayout: 'NHWC',
@@ -391,7 +391,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
     });
 
     it('refuses out-of-range limits and float targets', async () => {
-      const [spiral] = (await registry.listDatasets(f.deps)).filter((d) => d.name === 'synthetic-f32');
+      const [spiral] = (await listDatasets(f.deps)).filter((d) => d.name === 'synthetic-f32');
       for (const limit of [0, 501, 1.5, -1]) {
         await expect(loadExamples(f.store, spiral!, { limit })).rejects.toMatchObject({
           code: 'BAD_USER_INPUT',
@@ -409,7 +409,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
           { name: 'y', dtype: 'F32', shape: [2], data: new Float32Array([0.5, 1.5]) },
         ]),
       );
-      const { dataset } = await registry.importDatasetFile(f.deps, file, { name: 'regression', split: 'TEST' });
+      const { dataset } = await importDatasetFile(f.deps, file, { name: 'regression', split: 'TEST' });
       await expect(loadExamples(f.store, dataset)).rejects.toMatchObject({
         code: 'BAD_USER_INPUT',
         message: expect.stringContaining(
@@ -472,7 +472,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
       const before = await count();
       const file = write(`s-${Math.random()}.safetensors`, encodeSafetensors([...tensors]));
       await expect(
-        registry.importDatasetFile(f.deps, file, { name: 'bad', split: 'TEST', ...(options as object) }),
+        importDatasetFile(f.deps, file, { name: 'bad', split: 'TEST', ...(options as object) }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       expect(await count()).toBe(before);
     });
@@ -494,7 +494,7 @@ describe('datasets of three formats on a real database and S3 server', () => {
   ])('registerDataset refuses %j before reading anything', async (options, fragment) => {
     const before = f.store.requests;
     await expect(
-      registry.registerDataset(f.deps, {
+      registerDataset(f.deps, {
         name: 'bad',
         split: 'TEST',
         uri: `s3://${f.store.bucket}/x`,

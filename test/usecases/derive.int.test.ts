@@ -14,7 +14,8 @@ import {
   type DeriveDeps,
 } from '../../src/usecases/derive.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { getCheckpoint, importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { readCheckpointFixture } from '../helpers/engine-fixtures.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
@@ -34,7 +35,7 @@ describe('derived checkpoints', () => {
 
   beforeAll(async () => {
     f = await createRegistryFixture();
-    const first = await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+    const first = await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
       run: 'spiral',
       architecture: 'mlp',
       step: 0,
@@ -43,14 +44,14 @@ describe('derived checkpoints', () => {
     ids.init = first.checkpoint.id;
     ids.run = first.run.id;
     ids.final = (
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
         run: 'spiral',
         step: 1200,
         role: 'FINAL',
       })
     ).checkpoint.id;
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })
@@ -66,7 +67,7 @@ describe('derived checkpoints', () => {
 
   /** The stored object of a checkpoint, decoded. */
   const stored = async (checkpointId: string) => {
-    const checkpoint = await registry.getCheckpoint(f.deps, checkpointId);
+    const checkpoint = await getCheckpoint(f.deps, checkpointId);
     const bytes = await f.s3.readRange({ bucket: checkpoint.bucket, key: checkpoint.key }, 0, checkpoint.size, {
       size: checkpoint.size,
       etag: checkpoint.etag,

@@ -5,7 +5,12 @@ import { EngineProvider } from '../../src/compute/engines.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import { parseSafetensors, decodeTensor, tensorBytes } from '../../src/formats/safetensors.codec.js';
 import { interpolationPath, type PathDeps } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import {
+  getCheckpoint,
+  importCheckpointFile,
+  registerCheckpoint,
+} from '../../src/usecases/registry/checkpoints.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
@@ -44,14 +49,14 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     f = await createRegistryFixture();
     const run = { run: 'spiral', architecture: 'mlp' };
     ids.init = (
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         ...run,
         step: 0,
         role: 'INITIAL',
       })
     ).checkpoint.id;
     ids.epoch5 = (
-      await registry.importCheckpointFile(f.deps, fixturePath('mlp/epoch5.safetensors'), {
+      await importCheckpointFile(f.deps, fixturePath('mlp/epoch5.safetensors'), {
         ...run,
         step: 100,
         role: 'INTERMEDIATE',
@@ -61,7 +66,7 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     const ref = { bucket: f.store.bucket, key: 'runs/spiral/final.safetensors' };
     await f.s3.uploadFile(ref, fixturePath('mlp/final.safetensors'));
     ids.final = (
-      await registry.registerCheckpoint(f.deps, {
+      await registerCheckpoint(f.deps, {
         run: 'spiral',
         step: 1200,
         role: 'FINAL',
@@ -69,7 +74,7 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
       })
     ).checkpoint.id;
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })
@@ -107,7 +112,7 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
     expectReference(result.points, 'full');
     expect(engines.binds).toBe(11);
     // The full read of the final checkpoint recorded its sha256.
-    expect((await registry.getCheckpoint(f.deps, ids.final)).sha256).toBe(
+    expect((await getCheckpoint(f.deps, ids.final)).sha256).toBe(
       '8aea33bf39915fd5fa8c6b8713dbef8d7ab5c8b6878a2dff90321ddb8dfee4a1',
     );
   });
@@ -276,7 +281,7 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
   });
 
   it('refuses end points of different architectures, listing the mismatch', async () => {
-    const { checkpoint } = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+    const { checkpoint } = await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
       run: 'other',
       step: 0,
       role: 'FINAL',

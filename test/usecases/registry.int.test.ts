@@ -7,7 +7,13 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectSource, readSafetensorsHeader, readTensor } from '../../src/storage/safetensors.source.js';
 import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import {
+  getCheckpoint,
+  importCheckpointFile,
+  registerCheckpoint,
+} from '../../src/usecases/registry/checkpoints.usecases.js';
+import { getDataset, importDatasetFile, listDatasets } from '../../src/usecases/registry/datasets.usecases.js';
+import { checkpointsOfRun, createRun, getRun, listRuns } from '../../src/usecases/registry/runs.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
@@ -27,7 +33,7 @@ describe('registry use cases on a real database and S3 server', () => {
   let dir: string;
   const counts = async () => ({
     runs: await f.deps.repository.countRuns(),
-    datasets: (await registry.listDatasets(f.deps)).length,
+    datasets: (await listDatasets(f.deps)).length,
   });
 
   beforeAll(async () => {
@@ -41,7 +47,7 @@ describe('registry use cases on a real database and S3 server', () => {
 
   it('imports the PyTorch MLP checkpoint: sha256, 6 tensors in state_dict order, 2751 parameters', async () => {
     const file = fixturePath('mlp/final.safetensors');
-    const { checkpoint, run, created } = await registry.importCheckpointFile(f.deps, file, {
+    const { checkpoint, run, created } = await importCheckpointFile(f.deps, file, {
       run: 'mlp-adam',
       step: 1200,
       role: 'FINAL',
@@ -77,14 +83,14 @@ describe('registry use cases on a real database and S3 server', () => {
   });
 
   it('is idempotent for the same object and refuses a different one in the same slot', async () => {
-    const again = await registry.importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+    const again = await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
       run: 'mlp-adam',
       step: 1200,
       role: 'FINAL',
     });
     expect(again.created).toBe(false);
     await expect(
-      registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+      importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         run: 'mlp-adam',
         step: 1200,
         role: 'FINAL',
@@ -95,14 +101,14 @@ describe('registry use cases on a real database and S3 server', () => {
     });
     // A run ends once: a second FINAL at another step is a conflict too.
     await expect(
-      registry.importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
+      importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         run: 'mlp-adam',
         step: 5,
         role: 'FINAL',
       }),
     ).rejects.toMatchObject({ code: 'CONFLICT' });
     const run = await f.deps.repository.findRunByName('mlp-adam');
-    expect((await registry.checkpointsOfRun(f.deps, run!.id)).map((c) => c.role)).toEqual(['FINAL']);
+    expect((await checkpointsOfRun(f.deps, run!.id)).map((c) => c.role)).toEqual(['FINAL']);
   });
 
   it('registers a 45 MB ResNet-18 by reading only its header (two range requests, under 1 MB)', async () => {
@@ -110,10 +116,10 @@ describe('registry use cases on a real database and S3 server', () => {
     writeFileSync(file, gunzipSync(readFileSync(fixturePath('resnet18/final.safetensors.gz'))));
     const ref = { bucket: f.store.bucket, key: 'users/me/resnet18/final.safetensors' };
     await f.s3.uploadFile(ref, file);
-    await registry.createRun(f.deps, { name: 'resnet', architecture: 'resnet18-cifar', tags: ['cifar'] });
+    await createRun(f.deps, { name: 'resnet', architecture: 'resnet18-cifar', tags: ['cifar'] });
     const before = { bytes: f.store.bytesRead, requests: f.store.requests };
 
-    const { checkpoint } = await registry.registerCheckpoint(f.deps, {
+    const { checkpoint } = await registerCheckpoint(f.deps, {
       run: 'resnet',
       step: 150,
       role: 'FINAL',
@@ -136,7 +142,7 @@ describe('registry use cases on a real database and S3 server', () => {
   });
 
   it('registers datasets with example count, input shape and classes, reading labels only', async () => {
-    const { dataset } = await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+    const { dataset } = await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
       name: 'spiral',
       split: 'TEST',
     });
@@ -149,14 +155,14 @@ describe('registry use cases on a real database and S3 server', () => {
       numClasses: 2,
       sha256: '8b1abfc5ba05e263267687f52386dd17a4d996f62bc42f70255fdd561155d41c',
     });
-    const images = await registry.importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
+    const images = await importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
       name: 'synthetic-cifar',
       split: 'TEST',
       inputKey: 'images_f32_nchw',
       labelKey: 'labels',
     });
     expect(images.dataset).toMatchObject({ exampleCount: 500, inputShape: [3, 32, 32], numClasses: 10 });
-    expect((await registry.getDataset(f.deps, images.dataset.id)).name).toBe('synthetic-cifar');
+    expect((await getDataset(f.deps, images.dataset.id)).name).toBe('synthetic-cifar');
   });
 
   describe('refuses malformed input with BAD_USER_INPUT and registers nothing', () => {
@@ -185,7 +191,7 @@ describe('registry use cases on a real database and S3 server', () => {
     ])('checkpoint: %s', async (_label, makeFile, fragment) => {
       const before = await counts();
       await expect(
-        registry.importCheckpointFile(f.deps, makeFile(), { run: `bad-${Math.random()}`, step: 0, role: 'INITIAL' }),
+        importCheckpointFile(f.deps, makeFile(), { run: `bad-${Math.random()}`, step: 0, role: 'INITIAL' }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       expect(await counts()).toEqual(before);
     });
@@ -196,7 +202,7 @@ describe('registry use cases on a real database and S3 server', () => {
     ])('dataset: %s', async (_label, keys, fragment) => {
       const before = await counts();
       await expect(
-        registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
           name: 'bad',
           split: 'TRAIN',
           ...keys,
@@ -241,7 +247,7 @@ describe('registry use cases on a real database and S3 server', () => {
     ])('dataset: %s', async (_label, tensors, fragment) => {
       const before = await counts();
       await expect(
-        registry.importDatasetFile(f.deps, tensorsFile(tensors), { name: `bad-${Math.random()}`, split: 'TRAIN' }),
+        importDatasetFile(f.deps, tensorsFile(tensors), { name: `bad-${Math.random()}`, split: 'TRAIN' }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       expect(await counts()).toEqual(before);
     });
@@ -255,7 +261,7 @@ describe('registry use cases on a real database and S3 server', () => {
       [{ architecture: ' padded ' }, 'architecture: expected 1 to 200 printable characters'],
     ])('registerCheckpoint %j', async (override, fragment) => {
       await expect(
-        registry.registerCheckpoint(f.deps, {
+        registerCheckpoint(f.deps, {
           run: 'mlp-adam',
           step: 0,
           role: 'INITIAL',
@@ -268,7 +274,7 @@ describe('registry use cases on a real database and S3 server', () => {
 
   it('answers NOT_FOUND for a missing object, run, checkpoint or dataset', async () => {
     await expect(
-      registry.registerCheckpoint(f.deps, {
+      registerCheckpoint(f.deps, {
         run: 'mlp-adam',
         step: 0,
         role: 'INITIAL',
@@ -276,23 +282,23 @@ describe('registry use cases on a real database and S3 server', () => {
       }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', message: `no object at s3://${f.store.bucket}/missing.safetensors` });
     await expect(
-      registry.registerCheckpoint(f.deps, {
+      registerCheckpoint(f.deps, {
         run: 'no-such-run',
         step: 0,
         role: 'INITIAL',
         uri: `s3://${f.store.bucket}/x`,
       }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('create it first with createRun') });
-    await expect(registry.getCheckpoint(f.deps, '00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({
+    await expect(getCheckpoint(f.deps, '00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
-    await expect(registry.getRun(f.deps, 'not-a-uuid')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(registry.getDataset(f.deps, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(getRun(f.deps, 'not-a-uuid')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(getDataset(f.deps, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('refuses a duplicate run name with CONFLICT', async () => {
-    await registry.createRun(f.deps, { name: 'dup' });
-    await expect(registry.createRun(f.deps, { name: 'dup' })).rejects.toMatchObject({
+    await createRun(f.deps, { name: 'dup' });
+    await expect(createRun(f.deps, { name: 'dup' })).rejects.toMatchObject({
       code: 'CONFLICT',
       message: expect.stringContaining('a run named "dup" already exists'),
     });
@@ -300,7 +306,7 @@ describe('registry use cases on a real database and S3 server', () => {
 
   it('pages and filters runs', async () => {
     for (let i = 0; i < 5; i++) {
-      await registry.createRun(f.deps, {
+      await createRun(f.deps, {
         name: `sweep-${i}`,
         architecture: 'vgg11-bn-cifar',
         datasetName: 'cifar10',
@@ -308,8 +314,8 @@ describe('registry use cases on a real database and S3 server', () => {
         tags: i < 3 ? ['sweep', 'early'] : ['sweep'],
       });
     }
-    const names = async (filter: Parameters<typeof registry.listRuns>[1]['filter'], first = 50) =>
-      (await registry.listRuns(f.deps, { first, filter })).runs.map((r) => r.run.name);
+    const names = async (filter: Parameters<typeof listRuns>[1]['filter'], first = 50) =>
+      (await listRuns(f.deps, { first, filter })).runs.map((r) => r.run.name);
 
     expect(await names({ architecture: 'vgg11-bn-cifar' })).toEqual([
       'sweep-0',
@@ -359,33 +365,33 @@ describe('registry use cases on a real database and S3 server', () => {
     const pages: string[][] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await registry.listRuns(f.deps, { first: 2, after, filter: { tags: ['sweep'] } });
+      const page = await listRuns(f.deps, { first: 2, after, filter: { tags: ['sweep'] } });
       pages.push(page.runs.map((r) => r.run.name));
       if (!page.hasNextPage) break;
       after = page.runs.at(-1)!.cursor;
     }
     expect(pages).toEqual([['sweep-0', 'sweep-1'], ['sweep-2', 'sweep-3'], ['sweep-4']]);
-    await expect(registry.listRuns(f.deps, { first: 2, after: 'garbage' })).rejects.toMatchObject({
+    await expect(listRuns(f.deps, { first: 2, after: 'garbage' })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
     });
-    await expect(registry.listRuns(f.deps, { first: 501 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(listRuns(f.deps, { first: 501 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
   it('sorts runs by a reported metric, a hyper-parameter or name, with stable cursors and missing values last', async () => {
     const accuracies = [0.91, 0.87, undefined, 0.87, 0.95];
     for (const [i, accuracy] of accuracies.entries()) {
-      await registry.createRun(f.deps, {
+      await createRun(f.deps, {
         name: `sorted-${i}`,
         tags: ['sorted'],
         hyperparameters: { optimizer: { lr: 0.1 * (5 - i) } },
         reportedMetrics: accuracy === undefined ? { note: 'crashed' } : { testAccuracy: accuracy },
       });
     }
-    const walk = async (orderBy: Parameters<typeof registry.listRuns>[1]['orderBy'], first: number) => {
+    const walk = async (orderBy: Parameters<typeof listRuns>[1]['orderBy'], first: number) => {
       const names: string[] = [];
       let after: string | undefined;
       for (;;) {
-        const page = await registry.listRuns(f.deps, { first, after, filter: { tags: ['sorted'] }, orderBy });
+        const page = await listRuns(f.deps, { first, after, filter: { tags: ['sorted'] }, orderBy });
         names.push(...page.runs.map((r) => r.run.name));
         if (!page.hasNextPage) return names;
         after = page.runs.at(-1)!.cursor;
@@ -417,13 +423,13 @@ describe('registry use cases on a real database and S3 server', () => {
     ]);
 
     // A run added after the first page was read does not shift the pages that follow.
-    const first = await registry.listRuns(f.deps, {
+    const first = await listRuns(f.deps, {
       first: 2,
       filter: { tags: ['sorted'] },
       orderBy: { field: 'REPORTED_METRIC', direction: 'ASC', path: 'testAccuracy' },
     });
-    await registry.createRun(f.deps, { name: 'sorted-late', tags: ['sorted'], reportedMetrics: { testAccuracy: 0.5 } });
-    const rest = await registry.listRuns(f.deps, {
+    await createRun(f.deps, { name: 'sorted-late', tags: ['sorted'], reportedMetrics: { testAccuracy: 0.5 } });
+    const rest = await listRuns(f.deps, {
       first: 10,
       after: first.runs[1]!.cursor,
       filter: { tags: ['sorted'] },
@@ -432,7 +438,7 @@ describe('registry use cases on a real database and S3 server', () => {
     expect(rest.runs.map((r) => r.run.name)).toEqual(['sorted-0', 'sorted-4', 'sorted-2']);
 
     await expect(
-      registry.listRuns(f.deps, {
+      listRuns(f.deps, {
         first: 2,
         after: first.runs[1]!.cursor,
         orderBy: { field: 'NAME', direction: 'ASC' },
@@ -442,20 +448,21 @@ describe('registry use cases on a real database and S3 server', () => {
       message: expect.stringContaining('with the same orderBy'),
     });
     const forged = Buffer.from(JSON.stringify(['abc', 1, 'CREATED_AT:ASC:'])).toString('base64url');
-    await expect(registry.listRuns(f.deps, { first: 2, after: forged })).rejects.toMatchObject({
+    await expect(listRuns(f.deps, { first: 2, after: forged })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
     });
     await expect(
-      registry.listRuns(f.deps, { first: 2, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC' } }),
+      listRuns(f.deps, { first: 2, orderBy: { field: 'REPORTED_METRIC', direction: 'ASC' } }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs a path') });
     await expect(
-      registry.listRuns(f.deps, {
+      listRuns(f.deps, {
         first: 2,
         orderBy: { field: 'HYPERPARAMETER', direction: 'ASC', path: "a'); drop table runs; --" },
       }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('dot-separated path') });
-    await expect(
-      registry.listRuns(f.deps, { first: 2, filter: { hyperparameters: [{ path: 'lr' }] } }),
-    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('needs one of eq') });
+    await expect(listRuns(f.deps, { first: 2, filter: { hyperparameters: [{ path: 'lr' }] } })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringContaining('needs one of eq'),
+    });
   });
 });

@@ -9,7 +9,7 @@ import { createLoaders } from '../../src/graphql/loaders.js';
 import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import type { TrainingJobRow } from '../../src/storage/training.tables.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
-import * as registry from '../../src/usecases/registry/registry.usecases.js';
+import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import {
   cancelTraining,
   trainingUpdates,
@@ -37,9 +37,9 @@ describe('trainRun', () => {
 
   beforeAll(async () => {
     f = await createRegistryFixture();
-    ids.train = (await registry.importDatasetFile(f.deps, TRAIN_SET, { name: 'spiral', split: 'TRAIN' })).dataset.id;
+    ids.train = (await importDatasetFile(f.deps, TRAIN_SET, { name: 'spiral', split: 'TRAIN' })).dataset.id;
     ids.test = (
-      await registry.importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+      await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
         name: 'spiral',
         split: 'TEST',
       })

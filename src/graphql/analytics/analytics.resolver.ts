@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import type { DistanceMetric } from '../../domain/distances.js';
 import { blockwisePaths, checkpointDistance, correlation } from '../../usecases/analytics/analytics.usecases.js';
-import * as registry from '../../usecases/registry/registry.usecases.js';
+import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import {
   BlockwisePaths,
   BlockwisePathsInput,
@@ -37,12 +37,12 @@ export class DistanceResolver {
 
   @FieldResolver(() => Checkpoint)
   async from(@Ctx() ctx: GraphQLContext, @Root() distance: Distance): Promise<Checkpoint> {
-    return toCheckpoint(await registry.getCheckpoint(ctx.registry, distance.fromCheckpointId));
+    return toCheckpoint(await getCheckpoint(ctx.registry, distance.fromCheckpointId));
   }
 
   @FieldResolver(() => Checkpoint)
   async to(@Ctx() ctx: GraphQLContext, @Root() distance: Distance): Promise<Checkpoint> {
-    return toCheckpoint(await registry.getCheckpoint(ctx.registry, distance.toCheckpointId));
+    return toCheckpoint(await getCheckpoint(ctx.registry, distance.toCheckpointId));
   }
 }
 

@@ -20,7 +20,7 @@ import {
   materializeInterpolation,
   type DeriveDeps,
 } from '../../usecases/derive.usecases.js';
-import * as registry from '../../usecases/registry/registry.usecases.js';
+import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import type { GraphQLContext } from '../context.js';
 import { BnStatsModeEnum, TensorGroupEnum } from '../paths/paths.types.js';
 import { toCheckpoint } from '../registry/registry.resolver.js';
@@ -196,8 +196,6 @@ export class DerivationResolver {
     description: 'The checkpoints it was computed from, in the order of the operation.',
   })
   async parents(@Ctx() ctx: GraphQLContext, @Root() derivation: Derivation): Promise<Checkpoint[]> {
-    return Promise.all(
-      derivation.parentIds.map(async (id) => toCheckpoint(await registry.getCheckpoint(ctx.registry, id))),
-    );
+    return Promise.all(derivation.parentIds.map(async (id) => toCheckpoint(await getCheckpoint(ctx.registry, id))));
   }
 }

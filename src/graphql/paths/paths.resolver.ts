@@ -18,7 +18,8 @@ import {
   pathBarrierMetrics,
 } from '../../domain/barrier.metrics.js';
 import { BarrierMetrics } from '../analytics/analytics.types.js';
-import * as registry from '../../usecases/registry/registry.usecases.js';
+import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
+import { getDataset } from '../../usecases/registry/datasets.usecases.js';
 import {
   cancelPath,
   interpolationPath,
@@ -169,16 +170,16 @@ export class PathResolver {
 
   @FieldResolver(() => Checkpoint)
   async from(@Ctx() ctx: GraphQLContext, @Root() path: InterpolationPath): Promise<Checkpoint> {
-    return toCheckpoint(await registry.getCheckpoint(ctx.registry, path.fromCheckpointId));
+    return toCheckpoint(await getCheckpoint(ctx.registry, path.fromCheckpointId));
   }
 
   @FieldResolver(() => Checkpoint)
   async to(@Ctx() ctx: GraphQLContext, @Root() path: InterpolationPath): Promise<Checkpoint> {
-    return toCheckpoint(await registry.getCheckpoint(ctx.registry, path.toCheckpointId));
+    return toCheckpoint(await getCheckpoint(ctx.registry, path.toCheckpointId));
   }
 
   @FieldResolver(() => Dataset)
   async dataset(@Ctx() ctx: GraphQLContext, @Root() path: InterpolationPath): Promise<Dataset> {
-    return toDataset(await registry.getDataset(ctx.registry, path.datasetId));
+    return toDataset(await getDataset(ctx.registry, path.datasetId));
   }
 }

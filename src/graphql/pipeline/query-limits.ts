@@ -17,7 +17,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { badUserInput } from '../../errors.js';
-import { MAX_PAGE_SIZE } from '../../usecases/registry/registry.usecases.js';
+import { MAX_PAGE_SIZE } from '../../usecases/registry/runs.usecases.js';
 
 export interface QueryLimits {
   /** LINPATH_MAX_QUERY_DEPTH */

@@ -1,7 +1,15 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Split } from '../../usecases/analytics/analytics.usecases.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
-import * as registry from '../../usecases/registry/registry.usecases.js';
+import { getCheckpoint, registerCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
+import { getDataset, listDatasets, registerDataset } from '../../usecases/registry/datasets.usecases.js';
+import {
+  MAX_PAGE_SIZE,
+  type RunFilterInput,
+  createRun,
+  getRun,
+  listRuns,
+} from '../../usecases/registry/runs.usecases.js';
 import type { GraphQLContext } from '../context.js';
 import { BarrierMetrics } from '../analytics/analytics.types.js';
 import { buildModelGraph } from '../../compute/architectures/index.js';
@@ -34,7 +42,7 @@ export const toDataset = (row: DatasetRow): Dataset =>
   });
 
 /** GraphQL gives null for omitted optional fields; the use cases take undefined. */
-export const stripNulls = (filter: RunFilter | null | undefined): registry.RunFilterInput | undefined =>
+export const stripNulls = (filter: RunFilter | null | undefined): RunFilterInput | undefined =>
   filter == null
     ? undefined
     : {
@@ -67,13 +75,13 @@ export class RunResolver {
   })
   async runs(
     @Ctx() ctx: GraphQLContext,
-    @Arg('first', () => Int, { defaultValue: 50, description: `At most ${registry.MAX_PAGE_SIZE}.` }) first: number,
+    @Arg('first', () => Int, { defaultValue: 50, description: `At most ${MAX_PAGE_SIZE}.` }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => RunFilter, { nullable: true }) filter: RunFilter | null,
     @Arg('orderBy', () => RunOrder, { nullable: true, description: 'Default: creation order, oldest first.' })
     orderBy: RunOrder | null,
   ): Promise<RunConnection> {
-    const page = await registry.listRuns(ctx.registry, { first, after, filter: stripNulls(filter), orderBy });
+    const page = await listRuns(ctx.registry, { first, after, filter: stripNulls(filter), orderBy });
     const edges = page.runs.map(({ run, cursor }) => ({ cursor, node: toRun(run) }));
     return {
       edges,
@@ -88,7 +96,7 @@ export class RunResolver {
 
   @Query(() => Run)
   async run(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Run> {
-    return toRun(await registry.getRun(ctx.registry, id));
+    return toRun(await getRun(ctx.registry, id));
   }
 
   @FieldResolver(() => [Checkpoint], { description: 'Ordered by step, then role.' })
@@ -156,7 +164,7 @@ export class RunResolver {
 
   @Mutation(() => Run)
   async createRun(@Ctx() ctx: GraphQLContext, @Arg('input', () => CreateRunInput) input: CreateRunInput): Promise<Run> {
-    return toRun(await registry.createRun(ctx.registry, input));
+    return toRun(await createRun(ctx.registry, input));
   }
 }
 
@@ -164,7 +172,7 @@ export class RunResolver {
 export class CheckpointResolver {
   @Query(() => Checkpoint)
   async checkpoint(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Checkpoint> {
-    return toCheckpoint(await registry.getCheckpoint(ctx.registry, id));
+    return toCheckpoint(await getCheckpoint(ctx.registry, id));
   }
 
   @FieldResolver(() => [String], {
@@ -195,7 +203,7 @@ export class CheckpointResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => RegisterCheckpointInput) input: RegisterCheckpointInput,
   ): Promise<Checkpoint> {
-    return toCheckpoint((await registry.registerCheckpoint(ctx.registry, input)).checkpoint);
+    return toCheckpoint((await registerCheckpoint(ctx.registry, input)).checkpoint);
   }
 }
 
@@ -203,12 +211,12 @@ export class CheckpointResolver {
 export class DatasetResolver {
   @Query(() => [Dataset], { description: 'All datasets in registration order.' })
   async datasets(@Ctx() ctx: GraphQLContext): Promise<Dataset[]> {
-    return (await registry.listDatasets(ctx.registry)).map(toDataset);
+    return (await listDatasets(ctx.registry)).map(toDataset);
   }
 
   @Query(() => Dataset)
   async dataset(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Dataset> {
-    return toDataset(await registry.getDataset(ctx.registry, id));
+    return toDataset(await getDataset(ctx.registry, id));
   }
 
   @Mutation(() => Dataset, {
@@ -218,6 +226,6 @@ export class DatasetResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => RegisterDatasetInput) input: RegisterDatasetInput,
   ): Promise<Dataset> {
-    return toDataset((await registry.registerDataset(ctx.registry, input)).dataset);
+    return toDataset((await registerDataset(ctx.registry, input)).dataset);
   }
 }

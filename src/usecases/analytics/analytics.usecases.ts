@@ -26,7 +26,7 @@ import {
   type PathPoint,
   type PathResult,
 } from '../paths/paths.usecases.js';
-import { validateFilter, type RunFilterInput } from '../registry/registry.usecases.js';
+import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.js';
 
 export interface AnalyticsDeps {
   paths: PathDeps;

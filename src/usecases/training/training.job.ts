@@ -15,7 +15,7 @@ import type { TrainJobHandler } from '../../queue/training-queue.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import type { TrainingJobRow } from '../../storage/training.tables.js';
 import { EndJob, runJob } from '../job-policy.js';
-import { importCheckpointFile } from '../registry/registry.usecases.js';
+import { importCheckpointFile } from '../registry/checkpoints.usecases.js';
 import { findDataset, type TrainingDeps, type TrainingSpec } from './training.usecases.js';
 
 /**

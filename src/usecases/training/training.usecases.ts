@@ -9,7 +9,8 @@ import type { TrainingRepository } from '../../storage/training.repository.js';
 import type { TrainingJobRow, TrainingStatus } from '../../storage/training.tables.js';
 import { abortableIterator } from '../abortable-iterator.js';
 import type { PathDeps } from '../paths/paths.usecases.js';
-import { validateRun, type RegistryDeps } from '../registry/registry.usecases.js';
+import type { RegistryDeps } from '../registry/registry.deps.js';
+import { validateRun } from '../registry/registry.validation.js';
 import { isUuid } from '../../domain/ids.js';
 
 export interface TrainingDeps {
