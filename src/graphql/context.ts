@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { AnalyticsDeps } from '../usecases/analytics/analytics.usecases.js';
+import type { AnalyticsDeps } from '../usecases/analytics/analytics.deps.js';
 import type { Loaders } from './loaders.js';
-import type { PathDeps } from '../usecases/paths/paths.usecases.js';
+import type { PathDeps } from '../usecases/paths/paths.deps.js';
 import type { RegistryDeps } from '../usecases/registry/registry.deps.js';
 import type { TrainingDeps } from '../usecases/training/training.usecases.js';
 import type { RequestAuth } from './pipeline/auth.js';

@@ -1,15 +1,15 @@
 import DataLoader from 'dataloader';
 import type { CheckpointRow, RunRow } from '../storage/registry.tables.js';
 import type { BarrierMetrics } from '../domain/barrier.metrics.js';
+import type { AnalyticsDeps } from '../usecases/analytics/analytics.deps.js';
+import { DEFAULT_MAX_EVALUATIONS } from '../usecases/analytics/correlation.usecases.js';
 import {
-  DEFAULT_MAX_EVALUATIONS,
   NOT_EVALUATED_REASON,
   runBarriers,
   runEndpointMetrics,
-  type AnalyticsDeps,
   type EndpointMetric,
   type Split,
-} from '../usecases/analytics/analytics.usecases.js';
+} from '../usecases/analytics/run-metrics.usecases.js';
 import type { RegistryDeps } from '../usecases/registry/registry.deps.js';
 
 /**

@@ -3,23 +3,15 @@ import { correlate, type CorrelationResult } from '../domain/correlation.js';
 import { svgCurves } from '../domain/svg-curves.js';
 import { badUserInput, isLinpathError } from '../errors.js';
 import type { RunRow } from '../storage/registry.tables.js';
-import {
-  allRuns,
-  compareValues,
-  pathBarriers,
-  PENDING_REASON,
-  valueAt,
-  type AnalyticsDeps,
-} from './analytics/analytics.usecases.js';
-import {
-  DEFAULT_ALPHAS,
-  interpolationPath,
-  pathStates,
-  resolveEndpoints,
-  storedPoints,
-  waitForPaths,
-  type PathResult,
-} from './paths/paths.usecases.js';
+import type { AnalyticsDeps } from './analytics/analytics.deps.js';
+import { pathBarriers } from './analytics/barriers.usecases.js';
+import { allRuns, compareValues, valueAt } from './analytics/correlation.usecases.js';
+import { PENDING_REASON } from './analytics/run-metrics.usecases.js';
+import { resolveEndpoints } from './paths/path-plan.js';
+import { pathStates } from './paths/path-states.js';
+import { waitForPaths } from './paths/path-waits.js';
+import { DEFAULT_ALPHAS, interpolationPath, type PathResult } from './paths/paths.usecases.js';
+import { storedPoints } from './paths/stored-points.js';
 import type { RunFilterInput } from './registry/runs.usecases.js';
 
 export interface ReportInput {

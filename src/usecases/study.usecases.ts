@@ -6,9 +6,10 @@ import { barrierMetrics, type BarrierMetrics } from '../domain/barrier.metrics.j
 import { SeededRandom } from '../domain/random.js';
 import type { DatasetRow, RunRow } from '../storage/registry.tables.js';
 import { encodeSafetensors } from '../formats/safetensors.codec.js';
-import type { AnalyticsDeps } from './analytics/analytics.usecases.js';
+import type { AnalyticsDeps } from './analytics/analytics.deps.js';
 import { createRandomCheckpoint, materializeInterpolation } from './derive.usecases.js';
-import { interpolationPath, type PathDeps } from './paths/paths.usecases.js';
+import type { PathDeps } from './paths/paths.deps.js';
+import { interpolationPath } from './paths/paths.usecases.js';
 import { importDatasetFile } from './registry/datasets.usecases.js';
 import type { RegistryDeps } from './registry/registry.deps.js';
 import { studyReport, type StudyReport } from './report.usecases.js';

@@ -2,7 +2,9 @@ import { isSettled, pathStatus, type PathStatus } from '../domain/path-status.js
 import { badUserInput, isLinpathError } from '../errors.js';
 import { EVALUATE_QUEUE } from '../queue/eval-queue.js';
 import type { RunRow } from '../storage/registry.tables.js';
-import { DEFAULT_ALPHAS, interpolationPath, resolveEndpoints, type PathDeps } from './paths/paths.usecases.js';
+import { resolveEndpoints } from './paths/path-plan.js';
+import type { PathDeps } from './paths/paths.deps.js';
+import { DEFAULT_ALPHAS, interpolationPath } from './paths/paths.usecases.js';
 import type { CheckpointRole } from './registry/checkpoints.usecases.js';
 import { validateFilter, type RunFilterInput } from './registry/runs.usecases.js';
 

@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { EVALUATE_QUEUE } from '../../src/queue/eval-queue.js';
 import { S3ObjectStore } from '../../src/storage/object-store.s3.js';
 import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
-import { interpolationPath, pathState, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
+import { pathState } from '../../src/usecases/paths/path-states.js';
+import { interpolationPath, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { faultTimes, startFaultyProxy, type Fault, type FaultyProxy } from '../helpers/faulty-proxy.js';

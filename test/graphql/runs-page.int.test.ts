@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Linpath } from '../../src/app.js';
 import type { HttpServer } from '../../src/server/http.js';
-import { runEndpointMetrics } from '../../src/usecases/analytics/analytics.usecases.js';
+import { runEndpointMetrics } from '../../src/usecases/analytics/run-metrics.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile, listDatasets } from '../../src/usecases/registry/datasets.usecases.js';

@@ -2,8 +2,8 @@ import { startEvaluation, createLogger, type Evaluation } from '../../src/app.js
 import { EngineProvider } from '../../src/compute/engines.js';
 import type { QueueSettings } from '../../src/config/config.js';
 import { AnalyticsRepository } from '../../src/storage/analytics.repository.js';
-import { DEFAULT_ANALYTICS_LIMITS, type AnalyticsDeps } from '../../src/usecases/analytics/analytics.usecases.js';
-import type { PathSettings } from '../../src/usecases/paths/paths.usecases.js';
+import { DEFAULT_ANALYTICS_LIMITS, type AnalyticsDeps } from '../../src/usecases/analytics/analytics.deps.js';
+import type { PathSettings } from '../../src/usecases/paths/paths.deps.js';
 import type { RegistryFixture } from './registry.js';
 
 /** Queue settings for tests: quick polls, quick maintenance, short expiry. */

@@ -1,15 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATE_QUEUE, PRIORITY } from '../../src/queue/eval-queue.js';
-import { correlation } from '../../src/usecases/analytics/analytics.usecases.js';
+import { correlation } from '../../src/usecases/analytics/correlation.usecases.js';
 import { pathUpdates } from '../../src/usecases/paths/path-updates.js';
-import {
-  cancelPath,
-  interpolationPath,
-  pathState,
-  retryPath,
-  waitForPaths,
-} from '../../src/usecases/paths/paths.usecases.js';
+import { pathState } from '../../src/usecases/paths/path-states.js';
+import { waitForPaths } from '../../src/usecases/paths/path-waits.js';
+import { cancelPath, interpolationPath, retryPath } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';

@@ -7,14 +7,12 @@ import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
 import { studyReport } from '../../src/usecases/report.usecases.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { decodeTensor, encodeSafetensors, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
-import {
-  blockwisePaths,
-  checkpointDistance,
-  correlation,
-  pathBarriers,
-  runEndpointMetrics,
-  type AnalyticsDeps,
-} from '../../src/usecases/analytics/analytics.usecases.js';
+import type { AnalyticsDeps } from '../../src/usecases/analytics/analytics.deps.js';
+import { pathBarriers } from '../../src/usecases/analytics/barriers.usecases.js';
+import { blockwisePaths } from '../../src/usecases/analytics/blockwise.usecases.js';
+import { correlation } from '../../src/usecases/analytics/correlation.usecases.js';
+import { checkpointDistance } from '../../src/usecases/analytics/distances.usecases.js';
+import { runEndpointMetrics } from '../../src/usecases/analytics/run-metrics.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';

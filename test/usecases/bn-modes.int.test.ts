@@ -8,7 +8,7 @@ import { BatchNormRecomputer } from '../../src/compute/bn-recompute.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
-import { runEndpointMetrics } from '../../src/usecases/analytics/analytics.usecases.js';
+import { runEndpointMetrics } from '../../src/usecases/analytics/run-metrics.usecases.js';
 import { materializeInterpolation } from '../../src/usecases/derive.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';

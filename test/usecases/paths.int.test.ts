@@ -4,7 +4,8 @@ import type { Engine, EngineName } from '../../src/compute/engine.js';
 import { EngineProvider } from '../../src/compute/engines.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import { parseSafetensors, decodeTensor, tensorBytes } from '../../src/formats/safetensors.codec.js';
-import { interpolationPath, type PathDeps } from '../../src/usecases/paths/paths.usecases.js';
+import type { PathDeps } from '../../src/usecases/paths/paths.deps.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import {
   getCheckpoint,
   importCheckpointFile,

@@ -1,6 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import type { DistanceMetric } from '../../domain/distances.js';
-import { blockwisePaths, checkpointDistance, correlation } from '../../usecases/analytics/analytics.usecases.js';
+import { blockwisePaths } from '../../usecases/analytics/blockwise.usecases.js';
+import { correlation } from '../../usecases/analytics/correlation.usecases.js';
+import { checkpointDistance } from '../../usecases/analytics/distances.usecases.js';
 import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import {
   BlockwisePaths,

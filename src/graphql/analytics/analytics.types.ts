@@ -2,7 +2,7 @@ import { GraphQLJSON } from '../scalars.js';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { CurveShape, LayerwiseBarrierLevel, LayerwiseBarrierSummary } from '../../domain/barrier.metrics.js';
 import { DistanceMetric } from '../../domain/distances.js';
-import { X_METRICS, Y_METRICS } from '../../usecases/analytics/analytics.usecases.js';
+import { X_METRICS, Y_METRICS } from '../../domain/correlation-metrics.js';
 import { CheckpointRoleEnum } from '../registry/registry.enums.js';
 import { EngineNameEnum, InterpolationPath } from '../paths/paths.types.js';
 import { Checkpoint, Run, RunFilter } from '../registry/registry.types.js';

@@ -20,10 +20,10 @@ import {
 import { BarrierMetrics } from '../analytics/analytics.types.js';
 import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import { getDataset } from '../../usecases/registry/datasets.usecases.js';
+import { pathState } from '../../usecases/paths/path-states.js';
 import {
   cancelPath,
   interpolationPath,
-  pathState,
   retryPath,
   type PathPoint as PathPointValue,
   type PathResult,

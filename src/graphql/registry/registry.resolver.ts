@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { Split } from '../../usecases/analytics/analytics.usecases.js';
+import type { Split } from '../../usecases/analytics/run-metrics.usecases.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
 import { getCheckpoint, registerCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import { getDataset, listDatasets, registerDataset } from '../../usecases/registry/datasets.usecases.js';

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { evaluateAlphas } from '../../compute/evaluator.js';
 import type { PathRow } from '../../storage/paths.tables.js';
-import { planOfPath, type PathDeps, type PathPlan } from './paths.usecases.js';
+import { planOfPath, type PathPlan } from './path-plan.js';
+import type { PathDeps } from './paths.deps.js';
 import type { JobHandler, QueuedEvaluation } from '../../queue/eval-queue.js';
 import { EndJob, runJob, type JobOutcome } from '../job-policy.js';
 

@@ -2,7 +2,8 @@ import { isSettled, pathStatus, type PathProgress, type PathStatus } from '../..
 import type { PathSnapshot } from './path-watcher.js';
 import type { PathPointRow } from '../../storage/paths.tables.js';
 import { abortableIterator } from '../abortable-iterator.js';
-import { findPathOrThrow, gridOf, resultOf, type PathDeps } from './paths.usecases.js';
+import { findPathOrThrow, gridOf, resultOf } from './path-states.js';
+import type { PathDeps } from './paths.deps.js';
 
 export interface PathUpdate {
   pathId: string;

@@ -8,7 +8,7 @@ import type { CheckpointRow, DatasetRow } from '../../storage/registry.tables.js
 import type { TrainingRepository } from '../../storage/training.repository.js';
 import type { TrainingJobRow, TrainingStatus } from '../../storage/training.tables.js';
 import { abortableIterator } from '../abortable-iterator.js';
-import type { PathDeps } from '../paths/paths.usecases.js';
+import type { PathDeps } from '../paths/paths.deps.js';
 import type { RegistryDeps } from '../registry/registry.deps.js';
 import { validateRun } from '../registry/registry.validation.js';
 import { isUuid } from '../../domain/ids.js';

@@ -1,0 +1,40 @@
+import type { EngineName } from '../../compute/engine.js';
+import type { EngineProvider } from '../../compute/engines.js';
+import type { Examples } from '../../domain/examples.js';
+import type { EvalQueue } from '../../queue/eval-queue.js';
+import type { CheckpointStateCache } from '../../storage/checkpoint-state.js';
+import type { PathsRepository } from '../../storage/paths.repository.js';
+import type { RegistryRepository } from '../../storage/registry.repository.js';
+import type { DatasetRow } from '../../storage/registry.tables.js';
+import type { PathWatcher } from './path-watcher.js';
+
+export interface PathSettings {
+  /** Most alphas one request may ask for. */
+  maxAlphas: number;
+  /** |α| may not exceed this (extrapolation beyond the end points is allowed up to it). */
+  maxAbsAlpha: number;
+  /** Examples per forward pass. */
+  batchSize: number;
+  defaultEngine: EngineName;
+  /** Most examples one path may evaluate. */
+  maxExamples: number;
+  /** α per queue job; 0: sized from the model and the examples (see jobChunk). */
+  jobAlphas: number;
+  /** Longest wait of a `wait: true` request, and its default. */
+  maxWaitMs: number;
+}
+
+/** Examples of a dataset in a model's input layout; cached by the caller. */
+export type ExamplesSource = (dataset: DatasetRow, limit: number, inputShape: readonly number[]) => Promise<Examples>;
+
+export interface PathDeps {
+  registry: RegistryRepository;
+  paths: PathsRepository;
+  engines: EngineProvider;
+  states: CheckpointStateCache;
+  examples: ExamplesSource;
+  settings: PathSettings;
+  /** Every evaluation goes through it, from this process or any other. */
+  queue: EvalQueue;
+  watcher: PathWatcher;
+}
