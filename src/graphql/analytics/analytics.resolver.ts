@@ -4,13 +4,9 @@ import { blockwisePaths } from '../../usecases/analytics/blockwise.usecases.js';
 import { correlation } from '../../usecases/analytics/correlation.usecases.js';
 import { checkpointDistance } from '../../usecases/analytics/distances.usecases.js';
 import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
-import {
-  BlockwisePaths,
-  BlockwisePathsInput,
-  CorrelationInput,
-  CorrelationReport,
-  Distance,
-} from './analytics.types.js';
+import { BlockwisePaths, BlockwisePathsInput } from './blockwise.types.js';
+import { CorrelationInput, CorrelationReport } from './correlation.types.js';
+import { Distance } from './distance.types.js';
 import type { GraphQLContext } from '../context.js';
 import { LimitEvaluations } from '../pipeline/evaluation-slots.js';
 import { toPath } from '../paths/paths.resolver.js';

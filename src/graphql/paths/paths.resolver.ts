@@ -17,7 +17,7 @@ import {
   DEFAULT_TOLERANCE,
   pathBarrierMetrics,
 } from '../../domain/barrier.metrics.js';
-import { BarrierMetrics } from '../analytics/analytics.types.js';
+import { BarrierMetrics } from '../analytics/barrier.types.js';
 import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import { getDataset } from '../../usecases/registry/datasets.usecases.js';
 import { pathState } from '../../usecases/paths/path-states.js';

@@ -11,7 +11,7 @@ import {
   listRuns,
 } from '../../usecases/registry/runs.usecases.js';
 import type { GraphQLContext } from '../context.js';
-import { BarrierMetrics } from '../analytics/analytics.types.js';
+import { BarrierMetrics } from '../analytics/barrier.types.js';
 import { buildModelGraph } from '../../compute/architectures/index.js';
 import type { DatasetFormatEnum, InputLayoutEnum } from './registry.enums.js';
 import {

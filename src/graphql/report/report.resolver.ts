@@ -1,7 +1,7 @@
 import { GraphQLJSON, GraphQLJSONObject } from '../scalars.js';
 import { Arg, Ctx, Field, Float, ID, InputType, Int, ObjectType, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { studyReport } from '../../usecases/report.usecases.js';
-import { CorrelationStatistics, MissingRun } from '../analytics/analytics.types.js';
+import { CorrelationStatistics, MissingRun } from '../analytics/correlation.types.js';
 import type { GraphQLContext } from '../context.js';
 import { LimitEvaluations } from '../pipeline/evaluation-slots.js';
 import { stripNulls, toRun } from '../registry/registry.resolver.js';

@@ -1,6 +1,6 @@
 import { isUuid } from '../../domain/ids.js';
 import { badUserInput, notFound } from '../../errors.js';
-import type { HyperparameterCondition, RunCursor, RunFilter, RunOrder } from '../../storage/registry.repository.js';
+import type { HyperparameterCondition, RunCursor, RunFilter, RunOrder } from '../../storage/run-query.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import type { RegistryDeps } from './registry.deps.js';
 import { validateRun } from './registry.validation.js';
