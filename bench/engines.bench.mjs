@@ -104,9 +104,8 @@ if (!(MAX_OTHER > 0 && MAX_OTHER <= 1)) fail(`--max-other: expected a share in (
 const { buildModelGraph } = await import(new URL('compute/architectures/index.js', DIST).href);
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
-const { parseSafetensors, tensorBytes, decodeTensor } = await import(
-  new URL('formats/safetensors.codec.js', DIST).href
-);
+const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', DIST).href);
+const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', DIST).href);
 
 const workloadNames = opts.workload === 'all' ? Object.keys(WORKLOADS) : opts.workload.split(',');
 for (const w of workloadNames) if (!(w in WORKLOADS)) fail(`--workload: expected resnet, mlp or all, got "${w}"`);

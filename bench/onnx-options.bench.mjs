@@ -43,9 +43,8 @@ const { buildModelGraph } = await import(new URL('compute/architectures/index.js
 const { lowerToOnnx } = await import(new URL('compute/onnx/onnx.lowering.js', DIST).href);
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
-const { parseSafetensors, tensorBytes, decodeTensor } = await import(
-  new URL('formats/safetensors.codec.js', DIST).href
-);
+const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', DIST).href);
+const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', DIST).href);
 
 function readSafetensors(relative) {
   const raw = readFileSync(`${FIXTURES}/${relative}`);

@@ -1,5 +1,5 @@
 import { SeededRandom } from '../domain/random.js';
-import type { TensorToWrite } from '../formats/safetensors.codec.js';
+import type { TensorToWrite } from '../formats/safetensors.format.js';
 import type { ModelGraph } from './model-ir.js';
 
 /**

@@ -3,15 +3,14 @@ import { LRUCache } from 'lru-cache';
 import { badUserInput, conflict } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
 import type { CheckpointRow } from './registry.tables.js';
+import { decodeTensor } from '../formats/safetensors.decode.js';
 import {
-  decodeTensor,
   isFloatDtype,
-  parseSafetensors,
   SafetensorsFormatError,
-  tensorBytes,
   type TensorData,
   type TensorInfo,
-} from '../formats/safetensors.codec.js';
+} from '../formats/safetensors.format.js';
+import { parseSafetensors, tensorBytes } from '../formats/safetensors.header.js';
 
 /** The decoded floating-point tensors of a checkpoint (integer buffers are not needed to evaluate). */
 export interface CheckpointState {

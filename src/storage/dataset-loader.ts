@@ -7,7 +7,7 @@ import {
 } from '../formats/dataset-formats.js';
 import { type ObjectRef, type ObjectStore, type ObjectVersion } from './object-store.js';
 import type { DatasetRow, InputLayout, Normalization } from './registry.tables.js';
-import type { SafetensorsHeader, TensorInfo } from '../formats/safetensors.codec.js';
+import type { SafetensorsHeader, TensorInfo } from '../formats/safetensors.format.js';
 import { objectSource, readTensor } from './safetensors.source.js';
 
 /** Examples as a model reads them: `x` is [n, ...exampleShape] float32, channels-first for images. */

@@ -3,15 +3,14 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { badUserInput } from '../errors.js';
 import type { ObjectRef, ObjectStore, ObjectVersion } from './object-store.js';
+import { decodeTensor } from '../formats/safetensors.decode.js';
 import {
-  decodeTensor,
-  parseHeader,
-  readHeaderLength,
   SafetensorsFormatError,
   type SafetensorsHeader,
   type TensorData,
   type TensorInfo,
-} from '../formats/safetensors.codec.js';
+} from '../formats/safetensors.format.js';
+import { parseHeader, readHeaderLength } from '../formats/safetensors.header.js';
 
 /** Random access to the bytes of one file or object. */
 export interface ByteSource {

@@ -9,7 +9,8 @@ import { restrictSelection, selectBlocks, type BnStatsMode, type TensorGroup } f
 import { interpolateTensor } from '../domain/interpolation.js';
 import { badUserInput } from '../errors.js';
 import type { CheckpointRow, Derivation } from '../storage/registry.tables.js';
-import { encodeSafetensors, type TensorToWrite } from '../formats/safetensors.codec.js';
+import { encodeSafetensors } from '../formats/safetensors.encode.js';
+import type { TensorToWrite } from '../formats/safetensors.format.js';
 import { planBnStatsData, resolveEndpoints } from './paths/path-plan.js';
 import type { PathDeps } from './paths/paths.deps.js';
 import { getCheckpoint, importCheckpointFile } from './registry/checkpoints.usecases.js';

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { barrierMetrics, type BarrierMetrics } from '../domain/barrier.metrics.js';
 import { SeededRandom } from '../domain/random.js';
 import type { DatasetRow, RunRow } from '../storage/registry.tables.js';
-import { encodeSafetensors } from '../formats/safetensors.codec.js';
+import { encodeSafetensors } from '../formats/safetensors.encode.js';
 import type { AnalyticsDeps } from './analytics/analytics.deps.js';
 import { createRandomCheckpoint, materializeInterpolation } from './derive.usecases.js';
 import type { PathDeps } from './paths/paths.deps.js';

@@ -11,7 +11,7 @@ import {
   type TrainingRecipe,
   type TrainingSnapshot,
 } from '../../src/compute/training/trainer.js';
-import type { TensorToWrite } from '../../src/formats/safetensors.codec.js';
+import type { TensorToWrite } from '../../src/formats/safetensors.format.js';
 
 /**
  * trainGraph against PyTorch: test/fixtures/training/reference.json holds real torch.optim.SGD (momentum,

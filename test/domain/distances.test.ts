@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DistanceMetric, distance, distanceTensors } from '../../src/domain/distances.js';
 import type { DistanceTensor } from '../../src/domain/distances.js';
 import { ErrorCode } from '../../src/errors.js';
-import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
+import { decodeTensor } from '../../src/formats/safetensors.decode.js';
+import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 interface State {

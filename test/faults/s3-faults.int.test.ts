@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EVALUATE_QUEUE } from '../../src/queue/eval-queue.js';
 import { S3ObjectStore } from '../../src/storage/object-store.s3.js';
-import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import { pathState } from '../../src/usecases/paths/path-states.js';
 import { interpolationPath, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';

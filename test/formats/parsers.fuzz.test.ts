@@ -26,17 +26,16 @@ import {
   type IdxHeader,
   type IdxKind,
 } from '../../src/formats/dataset-formats.js';
+import { decodeTensor } from '../../src/formats/safetensors.decode.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import {
   DTYPES,
   SafetensorsFormatError,
-  decodeTensor,
-  encodeSafetensors,
-  parseSafetensors,
-  tensorBytes,
   type Dtype,
   type SafetensorsHeader,
   type TensorToWrite,
-} from '../../src/formats/safetensors.codec.js';
+} from '../../src/formats/safetensors.format.js';
+import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import { readSafetensorsHeader, readTensor, type ByteSource } from '../../src/storage/safetensors.source.js';
 import { seedFuzzFromEnvironment } from '../helpers/fuzz.js';
 

@@ -1,20 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
+import { bfloat16ToFloat32, decodeTensor, float16ToFloat32 } from '../../src/formats/safetensors.decode.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
+import { DEFAULT_MAX_HEADER_BYTES, DTYPES, SafetensorsFormatError } from '../../src/formats/safetensors.format.js';
 import {
-  DEFAULT_MAX_HEADER_BYTES,
-  DTYPES,
-  SafetensorsFormatError,
-  bfloat16ToFloat32,
-  decodeTensor,
-  encodeSafetensors,
-  float16ToFloat32,
   headerTensorElementCount,
   parseHeader,
   parseSafetensors,
   readHeaderLength,
   tensorBytes,
-} from '../../src/formats/safetensors.codec.js';
-import type { Dtype, SafetensorsHeader, TensorInfo, TensorToWrite } from '../../src/formats/safetensors.codec.js';
+} from '../../src/formats/safetensors.header.js';
+import type { Dtype, SafetensorsHeader, TensorInfo, TensorToWrite } from '../../src/formats/safetensors.format.js';
 
 const fixture = (name: string): Uint8Array =>
   new Uint8Array(readFileSync(new URL(`../../../shared/fixtures/mlp/${name}`, import.meta.url)));

@@ -3,13 +3,9 @@ import { gunzipSync } from 'node:zlib';
 import type { CheckpointTensor } from '../../src/compute/architectures/index.js';
 import type { PreparedModel, StateMap } from '../../src/compute/engine.js';
 import { emptyTally, tallyBatch, type LossTally } from '../../src/domain/losses.js';
-import {
-  decodeTensor,
-  parseSafetensors,
-  tensorBytes,
-  type DecodedTensor,
-  type TensorInfo,
-} from '../../src/formats/safetensors.codec.js';
+import { decodeTensor } from '../../src/formats/safetensors.decode.js';
+import type { DecodedTensor, TensorInfo } from '../../src/formats/safetensors.format.js';
+import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import { fixturePath } from './fixtures.js';
 
 /**

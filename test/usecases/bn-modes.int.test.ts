@@ -7,7 +7,7 @@ import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { BatchNormRecomputer } from '../../src/compute/bn-recompute.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import { runEndpointMetrics } from '../../src/usecases/analytics/run-metrics.usecases.js';
 import { materializeInterpolation } from '../../src/usecases/derive.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
 import { SeededRandom } from '../../src/domain/random.js';
-import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import { interpolationPath, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';

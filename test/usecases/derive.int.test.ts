@@ -6,7 +6,8 @@ import { buildLinpathSchema } from '../../src/graphql/schema.js';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { randomInitialState } from '../../src/compute/random-init.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
-import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
+import { decodeTensor } from '../../src/formats/safetensors.decode.js';
+import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import {
   composeCheckpoint,
   createRandomCheckpoint,

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, EngineName } from '../../src/compute/engine.js';
 import { EngineProvider } from '../../src/compute/engines.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import { parseSafetensors, decodeTensor, tensorBytes } from '../../src/formats/safetensors.codec.js';
+import { decodeTensor } from '../../src/formats/safetensors.decode.js';
+import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import type { PathDeps } from '../../src/usecases/paths/paths.deps.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectSource, readSafetensorsHeader, readTensor } from '../../src/storage/safetensors.source.js';
-import { encodeSafetensors } from '../../src/formats/safetensors.codec.js';
+import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import {
   getCheckpoint,
   importCheckpointFile,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
-import { decodeTensor, parseSafetensors, tensorBytes } from '../../src/formats/safetensors.codec.js';
+import { decodeTensor } from '../../src/formats/safetensors.decode.js';
+import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { gaussianBlobs, spiralStudy, type StudyDeps } from '../../src/usecases/study.usecases.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';

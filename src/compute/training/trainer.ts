@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { SeededRandom } from '../../domain/random.js';
 import { badUserInput, unavailable } from '../../errors.js';
-import type { TensorToWrite } from '../../formats/safetensors.codec.js';
+import type { TensorToWrite } from '../../formats/safetensors.format.js';
 import type { Examples } from '../../domain/examples.js';
 import type { ModelGraph } from '../model-ir.js';
 import {

@@ -1,6 +1,6 @@
 import { isUuid } from '../../domain/ids.js';
 import { badUserInput, notFound } from '../../errors.js';
-import type { TensorInfo } from '../../formats/safetensors.codec.js';
+import type { TensorInfo } from '../../formats/safetensors.format.js';
 import { formatS3Uri, parseS3Uri } from '../../storage/object-store.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import type { RegistryDeps } from './registry.deps.js';

@@ -10,7 +10,7 @@ import {
   parseIdxHeader,
   type IdxKind,
 } from '../../formats/dataset-formats.js';
-import type { Dtype, SafetensorsHeader, TensorInfo } from '../../formats/safetensors.codec.js';
+import type { Dtype, SafetensorsHeader, TensorInfo } from '../../formats/safetensors.format.js';
 import type { DatasetRow, HeaderSummary, InputLayout, Normalization } from '../../storage/registry.tables.js';
 import { readSafetensorsHeader, readTensor, type ByteSource } from '../../storage/safetensors.source.js';
 import type { DatasetFormat } from './datasets.usecases.js';

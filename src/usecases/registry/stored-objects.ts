@@ -1,5 +1,5 @@
 import { badUserInput } from '../../errors.js';
-import type { Dtype, SafetensorsHeader } from '../../formats/safetensors.codec.js';
+import type { Dtype, SafetensorsHeader } from '../../formats/safetensors.format.js';
 import { formatS3Uri, type ObjectRef, type ObjectVersion } from '../../storage/object-store.js';
 import type { HeaderSummary } from '../../storage/registry.tables.js';
 import {
