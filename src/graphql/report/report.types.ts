@@ -1,0 +1,108 @@
+import { GraphQLJSON, GraphQLJSONObject } from '../scalars.js';
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { CorrelationStatistics, MissingRun } from '../analytics/correlation.types.js';
+import { RunFilter } from '../registry/registry.types.js';
+
+@InputType()
+export class ReportInput {
+  @Field(() => RunFilter, {
+    nullable: true,
+    description: 'The runs of the report (at most LINPATH_MAX_CORRELATION_RUNS, default 1000).',
+  })
+  runs?: RunFilter | null;
+
+  @Field(() => ID, {
+    description: "The dataset of every curve, e.g. the runs' TEST split; test accuracy is its α = 1 point.",
+  })
+  dataset!: string;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Hyper-parameter paths whose values name an intervention (a row).',
+  })
+  groupBy?: string[] | null;
+
+  @Field(() => [Float], { nullable: true, description: 'Must include 0 and 1; default 0, 0.1, …, 1.' })
+  alphas?: number[] | null;
+
+  @Field(() => Int, { nullable: true, description: 'Evaluate only the first `limit` examples.' })
+  limit?: number | null;
+
+  @Field(() => Boolean, { defaultValue: true, description: 'Also the block-wise curves of every run.' })
+  blocks!: boolean;
+
+  @Field(() => Int, {
+    defaultValue: 500,
+    description: 'Most paths the report may queue; runs beyond are left out with the reason.',
+  })
+  maxEvaluations!: number;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Longest wait for queued curves, in milliseconds; default LINPATH_MAX_WAIT_MS.',
+  })
+  timeoutMs?: number | null;
+
+  @Field(() => String, { nullable: true })
+  title?: string | null;
+}
+
+@ObjectType()
+export class Summary {
+  @Field(() => Float)
+  mean!: number;
+
+  @Field(() => Float, { nullable: true, description: 'Sample standard deviation (n − 1); null for one run.' })
+  std!: number | null;
+
+  @Field(() => Int)
+  n!: number;
+}
+
+@ObjectType({ description: 'One intervention (a row of the table).' })
+export class ReportGroup {
+  @Field(() => String)
+  label!: string;
+
+  @Field(() => [GraphQLJSON], { description: 'The values of groupBy.' })
+  values!: unknown[];
+
+  @Field(() => Int)
+  runs!: number;
+
+  @Field(() => GraphQLJSONObject, { description: 'Whole-model shape classes and how many runs have each.' })
+  shapes!: Record<string, number>;
+
+  @Field(() => GraphQLJSONObject, { description: 'For each block, its shape classes and counts.' })
+  blockShapes!: Record<string, Record<string, number>>;
+
+  @Field(() => Summary, { description: 'Test accuracy over the runs (seeds).' })
+  accuracy!: Summary;
+
+  @Field(() => Summary, { nullable: true })
+  frankleHeight!: Summary | null;
+
+  @Field(() => CorrelationStatistics, { description: 'Frankle height against test accuracy within the group.' })
+  correlation!: CorrelationStatistics;
+}
+
+@ObjectType({ description: 'Vlaar & Frankle (2022) Table 1, from stored runs.' })
+export class StudyReport {
+  @Field(() => String)
+  title!: string;
+
+  @Field(() => [ReportGroup])
+  groups!: ReportGroup[];
+
+  @Field(() => CorrelationStatistics, { description: 'Frankle height against test accuracy across every run.' })
+  correlation!: CorrelationStatistics;
+
+  @Field(() => [MissingRun])
+  missing!: MissingRun[];
+
+  @Field(() => String, { description: 'The report as Markdown.' })
+  markdown!: string;
+
+  @Field(() => String, { description: 'The report as a standalone HTML page, with the curves as inline SVG.' })
+  html!: string;
+}
