@@ -43,6 +43,29 @@ export const unavailable = (message: string, cause?: unknown): LinpathError =>
 
 export const isLinpathError = (error: unknown): error is LinpathError => error instanceof LinpathError;
 
+/** Node's codes of a socket refused, reset, broken, timed out or cut off from its host. */
+const SOCKET_LOSS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether an error, or one of its causes (drizzle wraps pg's), says the database could not be reached, so that
+ * the same statement may succeed once it is back: SQLSTATE class 08 (connection exception), 57P01–57P03 (the
+ * server shutting down, crashed, or not yet accepting connections), a socket refused, reset or broken, or pg's
+ * "Connection terminated". Nothing else is: an SQL error, or a TypeError, fails the same way when retried.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  for (
+    let e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0;
+    e != null && typeof e === 'object' && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03'].includes(code) || SOCKET_LOSS.has(code))
+      return true;
+    if (typeof e.message === 'string' && /^Connection terminated/.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** For exhaustive switches: the compiler rejects a call whose argument is not `never`. */
 export class UnreachableCaseError extends Error {
   constructor(value: never) {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import PgBoss from 'pg-boss';
 import pg from 'pg';
 import type { QueueSettings } from '../config/config.js';
+import { isConnectionLoss } from '../errors.js';
 
 /** The queue every evaluation goes through, on the database linpath uses (Postgres or the embedded PGlite). */
 export const EVALUATE_QUEUE = 'linpath-evaluate';
@@ -83,13 +84,6 @@ const UNAWAITED_BOSS_STATEMENTS: ReadonlySet<string> = (() => {
   const plans = createRequire(import.meta.url)('pg-boss/src/plans.js') as Record<string, (schema: string) => string>;
   return new Set([plans.completeJobs!('pgboss'), plans.failJobsById!('pgboss')]);
 })();
-
-/** The connection was lost or refused, or the server is shutting down or starting up: worth trying again. */
-function isConnectionLoss(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P');
-  return true; // no SQLSTATE: a socket error (ECONNREFUSED, ECONNRESET) or "Connection terminated"
-}
 
 /**
  * pg-boss, plus the `path_tasks` table that makes each (path, α) a single flight: a point's task row and

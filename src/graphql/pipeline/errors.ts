@@ -1,32 +1,10 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
-import { ErrorCode, isLinpathError } from '../../errors.js';
+import { ErrorCode, isConnectionLoss, isLinpathError } from '../../errors.js';
 
 /** SQLSTATE of a statement cancelled by statement_timeout (or by a cancel request). */
 const QUERY_CANCELED = '57014';
-
-/**
- * Whether an error (or its cause, as drizzle wraps pg's) is a lost or refused database connection: SQLSTATE
- * class 08 (connection exception), 57P01–57P03 (the server shutting down or starting up), a socket refused or
- * reset, or pg's "Connection terminated".
- */
-function isConnectionLoss(error: unknown): boolean {
-  for (
-    let e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0;
-    e != null && depth < 4;
-    e = e.cause as typeof e, depth++
-  ) {
-    const code = typeof e.code === 'string' ? e.code : '';
-    if (
-      /^08[0-9A-Z]{3}$/.test(code) ||
-      ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code)
-    )
-      return true;
-    if (typeof e.message === 'string' && /^Connection terminated/.test(e.message)) return true;
-  }
-  return false;
-}
 
 /** Codes Apollo Server itself sets for requests it rejects before any resolver runs. */
 const APOLLO_REQUEST_CODES = new Set([
