@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
 import type { EngineName } from '../compute/engine.js';
+import { AlphaSyntaxError, parseAlphaList } from '../domain/alphas.js';
 import { interpolationPath, type PathResult } from '../usecases/paths/paths.usecases.js';
 
 export interface PathCommandOptions {
@@ -165,20 +166,12 @@ function parsePositiveInteger(value: string): number {
   return Number(value);
 }
 
-/** "0,0.5,1" or "start:stop:step" (inclusive of stop, computed as start + i·step to avoid drift). */
+/** `--alphas`: the α-list syntax of domain/alphas.ts, its errors as commander's usage errors. */
 export function parseAlphas(value: string): number[] {
-  const range = /^(-?[\d.]+):(-?[\d.]+):([\d.]+)$/.exec(value);
-  if (range !== null) {
-    const [start, stop, step] = range.slice(1).map(Number) as [number, number, number];
-    if (!(step > 0) || stop < start)
-      throw new InvalidArgumentError(`expected start:stop:step with step > 0 and stop ≥ start, got "${value}"`);
-    const count = Math.floor((stop - start) / step + 1e-9) + 1;
-    if (count > 100_000) throw new InvalidArgumentError(`expected at most 100000 alphas, got ${count}`);
-    return Array.from({ length: count }, (_, i) => Number((start + i * step).toPrecision(12)));
+  try {
+    return parseAlphaList(value);
+  } catch (error) {
+    if (error instanceof AlphaSyntaxError) throw new InvalidArgumentError(error.message.replace(/^alphas: /, ''));
+    throw error;
   }
-  const alphas = value.split(',').map((s) => Number(s.trim()));
-  if (alphas.some((a, i) => !Number.isFinite(a) || value.split(',')[i]!.trim() === '')) {
-    throw new InvalidArgumentError(`expected comma-separated numbers or start:stop:step, got "${value}"`);
-  }
-  return alphas;
 }

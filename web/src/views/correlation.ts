@@ -12,7 +12,7 @@ import {
   type CorrelationY,
   type StatsFragment,
 } from '../generated/graphql.js';
-import { parseAlphas } from './path.js';
+import { parseAlphaList } from '../../../src/domain/alphas.js';
 import { readFilter } from './runs.js';
 
 const X_METRICS: readonly CorrelationX[] = X_METRIC_NAMES;
@@ -105,7 +105,7 @@ function build(
           from: fromRole.value as 'INITIAL',
           to: toRole.value as 'FINAL',
           dataset: datasetSelect.value,
-          alphas: parseAlphas(alphas.value),
+          alphas: parseAlphaList(alphas.value),
         },
         groupBy: groupBy.value.trim() === '' ? null : [groupBy.value.trim()],
         maxEvaluations: Number(budget.value),

@@ -13,6 +13,7 @@ import {
   type RegistryQuery,
   type ShapeFragment,
 } from '../generated/graphql.js';
+import { parseAlphaList } from '../../../src/domain/alphas.js';
 
 type Registry = RegistryQuery;
 type RunEntry = Registry['runs']['edges'][number]['node'];
@@ -39,23 +40,6 @@ interface Series {
 }
 
 const WHOLE = 'whole model';
-
-/** Parses "0,0.5,1" or "start:stop:step" (inclusive). */
-export function parseAlphas(text: string): number[] {
-  const range = /^\s*(-?[\d.]+)\s*:\s*(-?[\d.]+)\s*:\s*([\d.]+)\s*$/.exec(text);
-  if (range !== null) {
-    const [start, stop, step] = range.slice(1).map(Number) as [number, number, number];
-    if (!(step > 0) || stop < start) throw new Error(`alphas: expected start:stop:step with step > 0, got "${text}"`);
-    const count = Math.floor((stop - start) / step + 1e-9) + 1;
-    if (count > 1001) throw new Error(`alphas: at most 1001 values, got ${count}`);
-    return Array.from({ length: count }, (_, i) => Number((start + i * step).toPrecision(12)));
-  }
-  const values = text.split(',').map((part) => Number(part.trim()));
-  if (values.length === 0 || values.some((v, i) => !Number.isFinite(v) || text.split(',')[i]!.trim() === '')) {
-    throw new Error(`alphas: expected comma-separated numbers or start:stop:step, got "${text}"`);
-  }
-  return [...new Set(values)].sort((a, b) => a - b);
-}
 
 export function pathView(root: HTMLElement, params: URLSearchParams): void {
   const status = h('div', { class: 'muted', 'aria-live': 'polite' }, 'Loading the registry…');
@@ -183,7 +167,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     message.replaceChildren();
     let alphas: number[];
     try {
-      alphas = parseAlphas(alphasBox.value);
+      alphas = parseAlphaList(alphasBox.value);
     } catch (error) {
       message.replaceChildren(errorLine((error as Error).message));
       return;
