@@ -3,6 +3,7 @@ import type { Linpath } from '../app.js';
 import type { EngineName } from '../compute/engine.js';
 import { AlphaSyntaxError, parseAlphaList } from '../domain/alphas.js';
 import { interpolationPath, type PathResult } from '../usecases/paths/paths.usecases.js';
+import { reportedMetrics } from '../domain/losses.js';
 
 export interface PathCommandOptions {
   from: string;
@@ -105,8 +106,7 @@ export function toJson({ path, points, status, progress, failure }: PathResult) 
     failure,
     points: points.map((p) => ({
       alpha: p.alpha,
-      loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null,
-      accuracy: p.correct / p.n,
+      ...reportedMetrics(p),
       correct: p.correct,
       n: p.n,
       cached: p.cached,

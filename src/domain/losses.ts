@@ -15,6 +15,24 @@ export interface LossTally {
 
 export const emptyTally = (): LossTally => ({ lossSum: 0, correct: 0, n: 0, nonFinite: 0 });
 
+/**
+ * The mean loss of a tally (or of a stored point, which keeps its tally): L = lossSum / n, the curve L(α) of
+ * Vlaar & Frankle (2022). NaN or ±∞ when a diverged state summed such losses in.
+ */
+export const meanLoss = (tally: Pick<LossTally, 'lossSum' | 'n'>): number => tally.lossSum / tally.n;
+
+/**
+ * Loss and accuracy as linpath reports them: the mean loss, null when it is not finite (JSON has no NaN; the
+ * point's nonFinite count says why), and accuracy = correct / n.
+ */
+export function reportedMetrics(tally: Pick<LossTally, 'lossSum' | 'correct' | 'n'>): {
+  loss: number | null;
+  accuracy: number;
+} {
+  const loss = meanLoss(tally);
+  return { loss: Number.isFinite(loss) ? loss : null, accuracy: tally.correct / tally.n };
+}
+
 export function tallyBatch(
   tally: LossTally,
   logits: Float32Array,

@@ -127,6 +127,7 @@ export function sortExpression(order: RunOrder): SQL {
  * The run's stored end-point metric, as Run.testAccuracy and friends read it (AnalyticsRepository.endpointPoints):
  * the first stored α = 1 point of a whole-dataset path, not bnStats RECOMPUTE, ending at (an object equal to) the
  * run's FINAL checkpoint, on the split of the dataset the run names. Null when none is stored, or a loss is not finite.
+ * The SQL form of domain/losses.ts reportedMetrics, so that runs sort by the values Run reports.
  */
 function storedEndpointValue(split: 'TEST' | 'TRAIN', value: 'accuracy' | 'loss'): SQL {
   const metric =

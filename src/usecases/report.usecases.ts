@@ -13,6 +13,7 @@ import { waitForPaths } from './paths/path-waits.js';
 import { DEFAULT_ALPHAS, interpolationPath, type PathResult } from './paths/paths.usecases.js';
 import { storedPoints } from './paths/stored-points.js';
 import type { RunFilterInput } from './registry/runs.usecases.js';
+import { reportedMetrics } from '../domain/losses.js';
 
 export interface ReportInput {
   runs?: RunFilterInput | null | undefined;
@@ -167,11 +168,8 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
       run: plan.run,
       whole: pathBarriers(whole.points).loss,
       blocks: Object.fromEntries(plan.blocks.map((b) => [b.block, pathBarriers(states.get(b.pathId)!.points).loss])),
-      accuracy: end.correct / end.n,
-      curve: whole.points.map((p) => ({
-        alpha: p.alpha,
-        loss: Number.isFinite(p.lossSum / p.n) ? p.lossSum / p.n : null,
-      })),
+      accuracy: reportedMetrics(end).accuracy,
+      curve: whole.points.map((p) => ({ alpha: p.alpha, loss: reportedMetrics(p).loss })),
     });
   }
 

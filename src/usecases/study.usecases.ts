@@ -14,6 +14,7 @@ import { importDatasetFile } from './registry/datasets.usecases.js';
 import type { RegistryDeps } from './registry/registry.deps.js';
 import { studyReport, type StudyReport } from './report.usecases.js';
 import { getTrainingJob, isFinished, trainRun, type TrainingDeps } from './training/training.usecases.js';
+import { meanLoss } from '../domain/losses.js';
 
 export interface StudyDeps {
   registry: RegistryDeps;
@@ -126,7 +127,7 @@ export async function spiralStudy(deps: StudyDeps, options: SpiralStudyOptions):
         { from, to: final.id, dataset: datasets[cell.dataset]!.test.id, alphas: ALPHAS },
         { priority: 'bulk' },
       );
-      const losses = result.points.map((p) => p.lossSum / p.n);
+      const losses = result.points.map(meanLoss);
       return {
         ...barrierMetrics(
           result.points.map((p) => p.alpha),

@@ -41,13 +41,12 @@ import {
 } from './paths.types.js';
 import { toCheckpoint, toDataset } from '../registry/registry.resolver.js';
 import { Checkpoint, Dataset } from '../registry/registry.types.js';
+import { reportedMetrics } from '../../domain/losses.js';
 
 const toPoint = (p: PathPointValue): PathPoint => {
-  const loss = p.lossSum / p.n;
   return {
     alpha: p.alpha,
-    loss: Number.isFinite(loss) ? loss : null,
-    accuracy: p.correct / p.n,
+    ...reportedMetrics(p),
     correct: p.correct,
     n: p.n,
     nonFinite: p.nonFinite,

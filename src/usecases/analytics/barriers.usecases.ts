@@ -1,12 +1,10 @@
 import { pathBarrierMetrics, type BarrierOptions } from '../../domain/barrier.metrics.js';
 import type { PathPoint } from '../paths/paths.usecases.js';
+import { reportedMetrics } from '../../domain/losses.js';
 
 /** Loss and accuracy of stored points as the barrier metrics take them (null: non-finite). */
 export const pointValues = (points: readonly PathPoint[]) =>
-  points.map((p) => {
-    const loss = p.lossSum / p.n;
-    return { alpha: p.alpha, loss: Number.isFinite(loss) ? loss : null, accuracy: p.correct / p.n };
-  });
+  points.map((p) => ({ alpha: p.alpha, ...reportedMetrics(p) }));
 
 /** Barrier metrics of a path's loss and error curves, from its stored points (never stored themselves). */
 export function pathBarriers(

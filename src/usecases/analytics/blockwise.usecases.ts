@@ -16,6 +16,7 @@ import {
 } from '../paths/paths.usecases.js';
 import type { AnalyticsDeps } from './analytics.deps.js';
 import { pathBarriers } from './barriers.usecases.js';
+import { reportedMetrics } from '../../domain/losses.js';
 
 export interface BlockwiseInput extends Omit<InterpolationPathInput, 'blocks'> {
   /** Default: the architecture's top-level blocks. */
@@ -76,7 +77,7 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   }
   const complete = paths.every((p) => p.result.status === 'COMPLETE');
   const atOne = paths[0]?.result.points.find((p) => p.alpha === 1);
-  const endpointLoss = atOne === undefined ? null : atOne.lossSum / atOne.n;
+  const endpointLoss = atOne === undefined ? null : reportedMetrics(atOne).loss;
   const heights = Object.fromEntries(
     paths.map(({ block, loss }) => [block, loss.heightAboveEndpoints ?? Number.POSITIVE_INFINITY]),
   );

@@ -8,6 +8,7 @@ import { interpolationPath } from '../paths/paths.usecases.js';
 import { storedPointsOfRows } from '../paths/stored-points.js';
 import type { AnalyticsDeps } from './analytics.deps.js';
 import { pathBarriers } from './barriers.usecases.js';
+import { reportedMetrics } from '../../domain/losses.js';
 
 export type Split = 'TEST' | 'TRAIN';
 
@@ -166,7 +167,7 @@ export async function runBarriers(deps: AnalyticsDeps, runs: readonly RunRow[]):
   });
 }
 
-const metricOf = (point: { lossSum: number; correct: number; n: number }): EndpointMetric => {
-  const loss = point.lossSum / point.n;
-  return { loss: Number.isFinite(loss) ? loss : null, accuracy: point.correct / point.n, n: point.n };
-};
+const metricOf = (point: { lossSum: number; correct: number; n: number }): EndpointMetric => ({
+  ...reportedMetrics(point),
+  n: point.n,
+});

@@ -18,6 +18,7 @@ import type { TrainingJobRow } from '../../storage/training.tables.js';
 import { EndJob, runJob } from '../job-policy.js';
 import { importCheckpointFile } from '../registry/checkpoints.usecases.js';
 import { findDataset, type TrainingDeps, type TrainingSpec } from './training.usecases.js';
+import { reportedMetrics } from '../../domain/losses.js';
 
 /**
  * The handler of `linpath-train` jobs. Training is deterministic (seeded shuffling, fixed backend), so a job
@@ -184,8 +185,7 @@ async function measure(
       alphas: [1],
       batchSize: deps.paths.settings.batchSize,
       onPoint: async ({ tally }) => {
-        const loss = tally.lossSum / tally.n;
-        result = { loss: Number.isFinite(loss) ? loss : null, accuracy: tally.correct / tally.n };
+        result = reportedMetrics(tally);
       },
     });
     return result;
