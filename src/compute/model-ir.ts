@@ -149,3 +149,39 @@ export function valueShapes(graph: ModelGraph): Map<string, number[]> {
   }
   return shapes;
 }
+
+/** An op as messages name it: its kind, the value it computes and its block. */
+export const describeNode = (node: Node): string => `${node.op} "${node.output}" (block ${node.block})`;
+
+/**
+ * The consistency every lowering relies on, checked once for all of them: each op reads values computed before it
+ * (the input `x` first) and state tensors the graph declares as float, no value is computed twice, and the output is
+ * computed as one vector of logits per example ([N, outputs]). A failure is a bug in a graph builder, not a user's
+ * mistake: a plain Error, prefixed with `caller`, naming the op.
+ */
+export function checkGraph(graph: ModelGraph, caller: string): void {
+  const specs = new Map(graph.state.map((s) => [s.name, s]));
+  const computed = new Set<string>([INPUT]);
+  for (const node of graph.nodes) {
+    for (const input of opInputs(node)) {
+      if (!computed.has(input))
+        throw new Error(`${caller}: ${describeNode(node)} reads "${input}", which no earlier op computes`);
+    }
+    if (computed.has(node.output))
+      throw new Error(`${caller}: ${describeNode(node)} computes "${node.output}" a second time`);
+    for (const name of opParameters(node)) {
+      const spec = specs.get(name);
+      if (spec?.kind !== 'float') {
+        throw new Error(
+          `${caller}: ${describeNode(node)} reads state tensor "${name}", which the graph's state ` +
+            (spec === undefined ? 'does not declare' : `declares as ${spec.kind}, expected float`),
+        );
+      }
+    }
+    computed.add(node.output);
+  }
+  if (!computed.has(graph.output)) throw new Error(`${caller}: the output "${graph.output}" is computed by no op`);
+  const rank = 1 + valueShapes(graph).get(graph.output)!.length;
+  if (rank !== 2)
+    throw new Error(`${caller}: the output "${graph.output}" has rank ${rank}, expected 2 ([N, ${graph.outputs}])`);
+}

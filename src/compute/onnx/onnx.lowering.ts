@@ -1,6 +1,6 @@
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import { UnreachableCaseError } from '../../errors.js';
-import { INPUT, opInputs, opParameters, type ModelGraph, type Node, type Pair } from '../model-ir.js';
+import { checkGraph, describeNode, INPUT, opParameters, type ModelGraph, type Node, type Pair } from '../model-ir.js';
 
 // onnx-proto is CommonJS: its namespace is reachable only through the default import at run time.
 const { onnx } = onnxProto;
@@ -34,6 +34,7 @@ export interface LoweredModel {
  * a graph builder, not a user's mistake.
  */
 export function lowerToOnnx(graph: ModelGraph): LoweredModel {
+  checkGraph(graph, 'lowerToOnnx');
   const specs = new Map(graph.state.map((s) => [s.name, s]));
   const used = new Set<string>();
   // Rank of every value computed so far: enough to catch a Linear fed a 4-D activation.
@@ -41,32 +42,10 @@ export function lowerToOnnx(graph: ModelGraph): LoweredModel {
   const nodes: NodeProto[] = [];
 
   for (const node of graph.nodes) {
-    for (const input of opInputs(node)) {
-      if (!ranks.has(input)) {
-        throw new Error(`lowerToOnnx: ${describe(node)} reads "${input}", which no earlier op computes`);
-      }
-    }
-    if (ranks.has(node.output))
-      throw new Error(`lowerToOnnx: ${describe(node)} computes "${node.output}" a second time`);
-    for (const name of opParameters(node)) {
-      const spec = specs.get(name);
-      if (spec?.kind !== 'float') {
-        throw new Error(
-          `lowerToOnnx: ${describe(node)} reads state tensor "${name}", which the graph's state ` +
-            (spec === undefined ? 'does not declare' : `declares as ${spec.kind}, expected float`),
-        );
-      }
-      used.add(name);
-    }
+    for (const name of opParameters(node)) used.add(name);
     const { protos, rank } = lowerNode(node, ranks);
     nodes.push(...protos);
     ranks.set(node.output, rank);
-  }
-  if (!ranks.has(graph.output)) throw new Error(`lowerToOnnx: the output "${graph.output}" is computed by no op`);
-  if (ranks.get(graph.output) !== 2) {
-    throw new Error(
-      `lowerToOnnx: the output "${graph.output}" has rank ${ranks.get(graph.output)}, expected 2 ([N, ${graph.outputs}])`,
-    );
   }
 
   const stateInputs = graph.state.filter((s) => used.has(s.name)).map((s) => s.name);
@@ -163,7 +142,7 @@ function lowerNode(node: Node, ranks: ReadonlyMap<string, number>): { protos: No
 /** torch's symmetric (pad_h, pad_w) as ONNX's [top, left, bottom, right]. */
 const pads = ([h, w]: Pair): number[] => [h, w, h, w];
 
-const describe = (node: Node): string => `${node.op} "${node.output}" (block ${node.block})`;
+const describe = describeNode;
 
 function nodeProto(opType: string, input: string[], output: string, attribute: AttributeProto[] = []): NodeProto {
   return onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });

@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnreachableCaseError } from '../../errors.js';
-import { INPUT, opInputs, opParameters, type ModelGraph, type Node, type Pair } from '../model-ir.js';
+import {
+  checkGraph,
+  describeNode,
+  INPUT,
+  opInputs,
+  opParameters,
+  type ModelGraph,
+  type Node,
+  type Pair,
+} from '../model-ir.js';
 
 /**
  * How a value is held. tfjs convolutions and pools want channels-last tensors, the IR is PyTorch's NCHW:
@@ -95,7 +104,7 @@ const TO_NCHW = [0, 3, 1, 2];
  * user's mistake.
  */
 export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
-  const specs = new Map(graph.state.map((s) => [s.name, s]));
+  checkGraph(graph, 'lowerToTfjs');
   const parameterLayouts = new Map<string, ParameterLayout>();
   const inputType: ValueType = {
     rank: 1 + graph.inputShape.length,
@@ -106,21 +115,8 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
   const steps: Step[] = [];
 
   graph.nodes.forEach((node, index) => {
-    for (const input of opInputs(node)) {
-      if (!types.has(input))
-        throw new Error(`lowerToTfjs: ${describe(node)} reads "${input}", which no earlier op computes`);
-      lastUse.set(input, index);
-    }
-    if (types.has(node.output))
-      throw new Error(`lowerToTfjs: ${describe(node)} computes "${node.output}" a second time`);
+    for (const input of opInputs(node)) lastUse.set(input, index);
     for (const name of opParameters(node)) {
-      const spec = specs.get(name);
-      if (spec?.kind !== 'float') {
-        throw new Error(
-          `lowerToTfjs: ${describe(node)} reads state tensor "${name}", which the graph's state ` +
-            (spec === undefined ? 'does not declare' : `declares as ${spec.kind}, expected float`),
-        );
-      }
       const layout: ParameterLayout = node.op === 'conv2d' && name === node.weight ? 'hwio' : 'as-is';
       const previous = parameterLayouts.get(name);
       if (previous !== undefined && previous !== layout) {
@@ -134,13 +130,6 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
     steps.push({ node, compute, computeTraining, release: [] });
   });
 
-  const outputType = types.get(graph.output);
-  if (outputType === undefined) throw new Error(`lowerToTfjs: the output "${graph.output}" is computed by no op`);
-  if (outputType.rank !== 2) {
-    throw new Error(
-      `lowerToTfjs: the output "${graph.output}" has rank ${outputType.rank}, expected 2 ([N, ${graph.outputs}])`,
-    );
-  }
   for (const [value, index] of lastUse) {
     if (value !== graph.output && index >= 0) steps[index]!.release.push(value);
   }
@@ -364,4 +353,4 @@ function explicitPadding([h, w]: Pair): [[number, number], [number, number], [nu
 
 const pair = ([a, b]: Pair): [number, number] => [a, b];
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
-const describe = (node: Node): string => `${node.op} "${node.output}" (block ${node.block})`;
+const describe = describeNode;
