@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { trainMlp } from '../compute/training/mlp-trainer.js';
+import { buildNewModelGraph } from '../compute/architectures/index.js';
+import { randomInitialState } from '../compute/random-init.js';
+import type { TrainingRecipe, TrainingSnapshot } from '../compute/training/trainer.js';
 import { decodeTensor } from '../formats/safetensors.decode.js';
 import { encodeSafetensors } from '../formats/safetensors.encode.js';
 import { parseSafetensors, tensorBytes } from '../formats/safetensors.header.js';
@@ -16,14 +18,18 @@ export const DEMO_RUN = 'demo-spiral-mlp-adam';
 export const DEMO_TFJS_SEEDS = [1, 2, 3] as const;
 export const demoTfjsRunName = (seed: number) => `demo-spiral-mlp-tfjs-seed${seed}`;
 
-/** The seed study's spiral MLP recipe (Appendix A): Adam 5e-4, batch 500; 60 epochs of 10,000 points. */
-const RECIPE = {
-  widths: [2, 50, 50, 1],
+/** The seed study's spiral MLP (Appendix A): [2, 50, 50, 1], Adam 5e-4, batch 500; 60 epochs of 10,000 points. */
+const HIDDEN_WIDTHS = [50, 50];
+const RECIPE: Omit<TrainingRecipe, 'seed'> = {
+  optimizer: { kind: 'ADAM', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
   learningRate: 0.0005,
+  weightDecay: 0,
   batchSize: 500,
   epochs: 60,
-  snapshotSteps: [100],
-} as const;
+  checkpointEvery: 5,
+};
+/** The epochs whose states a demo run keeps: initial, epoch 5 (step 100, as the PyTorch run) and final. */
+const KEPT_EPOCHS = new Set([0, 5, RECIPE.epochs]);
 
 const file = (name: string) => path.join(DEMO_DIR, name);
 
@@ -85,9 +91,12 @@ export async function trainDemoRuns(
   };
   const data = {
     x: tensor('x') as Float32Array,
-    labels: tensor('y') as Uint8Array,
+    labels: Int32Array.from(tensor('y') as Uint8Array),
     n: header.tensors.find((t) => t.name === 'y')!.shape[0]!,
   };
+  const graph = buildNewModelGraph('mlp', { inputShape: [2], outputs: 1, hiddenWidths: HIDDEN_WIDTHS });
+  // Loaded on first use: a start without the demo need not load TensorFlow.js.
+  const { trainGraph } = await import('../compute/training/trainer.js');
   const scratch = await mkdtemp(path.join(tmpdir(), 'linpath-demo-'));
   try {
     for (const seed of seeds) {
@@ -100,7 +109,18 @@ export async function trainDemoRuns(
       )
         continue;
       const started = performance.now();
-      const snapshots = await trainMlp(data, { ...RECIPE, seed }, {}, signal);
+      const recipe = { ...RECIPE, seed };
+      const snapshots: TrainingSnapshot[] = [];
+      await trainGraph({
+        graph,
+        initial: randomInitialState(graph, seed),
+        data,
+        recipe,
+        ...(signal === undefined ? {} : { signal }),
+        onSnapshot: (snapshot) => {
+          if (KEPT_EPOCHS.has(snapshot.epoch)) snapshots.push(snapshot);
+        },
+      });
       await deps.repository.findOrCreateRun({
         name,
         architecture: 'mlp',
@@ -108,20 +128,19 @@ export async function trainDemoRuns(
         hyperparameters: {
           framework: 'tfjs',
           optimizer: 'adam',
-          learningRate: RECIPE.learningRate,
-          batchSize: RECIPE.batchSize,
-          epochs: RECIPE.epochs,
-          weightDecay: 0,
+          learningRate: recipe.learningRate,
+          batchSize: recipe.batchSize,
+          epochs: recipe.epochs,
+          weightDecay: recipe.weightDecay,
         },
         seed,
         tags: ['demo', 'tfjs'],
         reportedMetrics: {},
       });
-      const last = snapshots.at(-1)!.step;
       for (const snapshot of snapshots) {
         const target = path.join(scratch, `seed${seed}-step${snapshot.step}.safetensors`);
-        await writeFile(target, encodeSafetensors(snapshot.tensors.map((t) => ({ ...t, dtype: 'F32' as const }))));
-        const role = snapshot.step === 0 ? 'INITIAL' : snapshot.step === last ? 'FINAL' : 'INTERMEDIATE';
+        await writeFile(target, encodeSafetensors(snapshot.tensors));
+        const role = snapshot.epoch === 0 ? 'INITIAL' : snapshot.epoch === recipe.epochs ? 'FINAL' : 'INTERMEDIATE';
         await importCheckpointFile(deps, target, { run: name, step: snapshot.step, role });
       }
       logger.info(
