@@ -93,7 +93,7 @@ export function addPathCommand(
     });
 }
 
-export function toJson({ path, points, status, progress, failure }: PathResult) {
+function toJson({ path, points, status, progress, failure }: PathResult) {
   return {
     path: {
       id: path.id,
@@ -115,7 +115,7 @@ export function toJson({ path, points, status, progress, failure }: PathResult) 
   };
 }
 
-export function formatTable(result: PathResult): string {
+function formatTable(result: PathResult): string {
   const rows = toJson(result).points.map((p) => [
     p.alpha.toFixed(4),
     p.loss === null ? 'non-finite' : p.loss.toFixed(6),

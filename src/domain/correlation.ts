@@ -7,8 +7,8 @@ import { SeededRandom } from './random.js';
  * leave out undefined observations (e.g. a null barrier height) before correlating.
  */
 
-export const DEFAULT_PERMUTATIONS = 10_000;
-export const DEFAULT_BOOTSTRAP = 2_000;
+const DEFAULT_PERMUTATIONS = 10_000;
+const DEFAULT_BOOTSTRAP = 2_000;
 /** Fixed so that p-values and intervals are reproducible run to run. */
 export const DEFAULT_CORRELATION_SEED = 20_220_101;
 

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
 import type { S3Settings } from '../config/config.js';
 
-export const EMBEDDED_BUCKET = 'linpath';
+const EMBEDDED_BUCKET = 'linpath';
 // s3rver checks request signatures against this fixed key pair.
 const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 

@@ -29,7 +29,7 @@ const bad = (message: string): DatasetFormatError => new DatasetFormatError(mess
 
 // ------------------------------------------------------------------------------------------- CIFAR-10
 
-export const CIFAR10_CLASSES = 10;
+const CIFAR10_CLASSES = 10;
 export const CIFAR10_IMAGE_SHAPE: readonly number[] = [3, 32, 32];
 export const CIFAR10_IMAGE_BYTES = 3 * 32 * 32;
 /** One label byte, then the image. */
@@ -102,8 +102,8 @@ function checkCifar10Label(label: number, index: number): number {
 
 export type IdxKind = 'images' | 'labels';
 
-export const IDX_IMAGES_MAGIC = 0x00000803;
-export const IDX_LABELS_MAGIC = 0x00000801;
+const IDX_IMAGES_MAGIC = 0x00000803;
+const IDX_LABELS_MAGIC = 0x00000801;
 const IDX_TYPES: Record<number, string> = {
   0x08: 'unsigned byte',
   0x09: 'signed byte',

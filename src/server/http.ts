@@ -156,7 +156,7 @@ export async function startMetricsServer(app: Linpath, host: string, port: numbe
 }
 
 /** The dashboard and GraphiQL, built by `npm run build` (Vite) into dist/web; both work offline. */
-export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
 function addDashboardRoutes(expressApp: express.Express): void {
   const built = existsSync(`${WEB_ROOT}index.html`);

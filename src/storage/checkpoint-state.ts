@@ -26,7 +26,7 @@ export interface CheckpointState {
  * Reads a whole registered checkpoint (one range request over the pinned version), checks it against its
  * recorded sha256 when known, and decodes its float tensors to float32.
  */
-export async function readCheckpointState(
+async function readCheckpointState(
   store: ObjectStore,
   checkpoint: Pick<CheckpointRow, 'uri' | 'bucket' | 'key' | 'size' | 'etag' | 'sha256'>,
   maxHeaderBytes: number,

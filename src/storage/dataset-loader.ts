@@ -90,7 +90,7 @@ export function fitToModel<T extends LoadedExamples>(examples: T, inputShape: re
  * example is [H, W, C] and becomes [C, H, W]. With `normalization` (channel = axis 0 of the channels-first
  * example), x = (v − mean_c) / std_c computed in float64 and rounded once to float32 (Math.fround).
  */
-export function toChannelsFirst(
+function toChannelsFirst(
   values: Float32Array | Uint8Array,
   n: number,
   storedShape: readonly number[],

@@ -16,7 +16,7 @@ import type { RegistryDeps } from './registry/registry.deps.js';
 const DEMO_DIR = fileURLToPath(new URL('../../demo/spiral-mlp', import.meta.url));
 export const DEMO_RUN = 'demo-spiral-mlp-adam';
 export const DEMO_TFJS_SEEDS = [1, 2, 3] as const;
-export const demoTfjsRunName = (seed: number) => `demo-spiral-mlp-tfjs-seed${seed}`;
+const demoTfjsRunName = (seed: number) => `demo-spiral-mlp-tfjs-seed${seed}`;
 
 /** The seed study's spiral MLP (Appendix A): [2, 50, 50, 1], Adam 5e-4, batch 500; 60 epochs of 10,000 points. */
 const HIDDEN_WIDTHS = [50, 50];

@@ -72,7 +72,7 @@ export interface StudyReport {
   html: string;
 }
 
-export const DEFAULT_REPORT_EVALUATIONS = 500;
+const DEFAULT_REPORT_EVALUATIONS = 500;
 
 /**
  * A table in the style of Vlaar & Frankle (2022), Table 1, from stored runs: one row per intervention
@@ -229,7 +229,7 @@ function count(values: readonly string[]): Record<string, number> {
 }
 
 /** Mean and sample standard deviation (n − 1; null for one value). */
-export function summary(values: readonly number[]): Summary | null {
+function summary(values: readonly number[]): Summary | null {
   if (values.length === 0) return null;
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const std =

@@ -9,7 +9,7 @@ import type { CheckpointRole } from './registry/checkpoints.usecases.js';
 import { validateFilter, type RunFilterInput } from './registry/runs.usecases.js';
 
 /** Most runs one sweep may cover. */
-export const MAX_SWEEP_RUNS = 1000;
+const MAX_SWEEP_RUNS = 1000;
 
 export interface SweepInput {
   runs?: RunFilterInput | null | undefined;

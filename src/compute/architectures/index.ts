@@ -11,7 +11,7 @@ export interface CheckpointTensor {
   shape: readonly number[];
 }
 
-export const ARCHITECTURES = ['mlp', 'resnet18-cifar', 'resnet34-cifar', 'vgg11-bn-cifar'] as const;
+const ARCHITECTURES = ['mlp', 'resnet18-cifar', 'resnet34-cifar', 'vgg11-bn-cifar'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);

@@ -54,7 +54,7 @@ export async function authenticateRequest(
 export type OperationKind = 'query' | 'mutation' | 'subscription';
 
 /** The scope an operation needs: every mutation `write`; queries and subscriptions `read` when reads need a key. */
-export function requiredScope(operation: OperationKind, settings: AuthSettings): ApiKeyScope | undefined {
+function requiredScope(operation: OperationKind, settings: AuthSettings): ApiKeyScope | undefined {
   if (!settings.enabled) return undefined;
   if (operation === 'mutation') return 'write';
   return settings.reads === 'key' ? 'read' : undefined;
