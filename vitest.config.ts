@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { TEST_TIERS } from './test/tiers.js';
 
 // SWC compiles the tests so type-graphql's decorators get their emitted metadata, as tsc gives the build.
 export default defineConfig({
@@ -9,12 +10,16 @@ export default defineConfig({
   // files that call graphql (instanceof checks, GraphQLError for graphql-ws) must get the same one, not the .mjs.
   resolve: { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] },
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
     // The AWS SDK warns on Node 20 about releases after January 2027; the suite pins one that supports it.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // One project per tier (test/tiers.ts): `npm test` runs them all, `npm run test:<tier>` one.
+    projects: TEST_TIERS.map((tier) => ({
+      extends: true,
+      test: { name: tier.name, include: tier.include, exclude: tier.exclude },
+    })),
   },
 });
