@@ -26,7 +26,7 @@ export function validateStep(step: number): number {
 
 /** Names (runs, datasets, tags, architectures): printable, trimmed, bounded. */
 export function validateName(field: string, value: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what names may not hold
   if (value.length === 0 || value.length > max || value.trim() !== value || /[\u0000-\u001f\u007f]/.test(value)) {
     throw badUserInput(
       `${field}: expected 1 to ${max} printable characters without leading or trailing spaces, got ${JSON.stringify(value.slice(0, max + 20))}`,
