@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -47,5 +47,21 @@ describe('test tiers', () => {
     expect(files.filter((file) => tiersOf(file).length !== 1)).toEqual([]);
     // A misspelt suffix (".int.tests.ts", ".test.tsx") would escape every tier.
     expect(files.filter((file) => !file.endsWith('.test.ts'))).toEqual([]);
+  });
+
+  it('are the tiers docs/development.md gives, with the same files and the same words', () => {
+    const page = readFileSync(path.join(ROOT, 'docs/development.md'), 'utf8');
+    const section = page.slice(page.indexOf('## Test tiers'), page.indexOf('\n## ', page.indexOf('## Test tiers') + 1));
+    const rows = [...section.matchAll(/^\| `(\w+)` \| (.+?) \| (.+?) \|$/gm)].map((m) => ({
+      name: m[1]!,
+      files: [...m[2]!.matchAll(/`([^`]+)`/g)].map((f) => f[1]!),
+      description: m[3]!,
+    }));
+    expect(rows.map((row) => row.name)).toEqual(TEST_TIERS.map((tier) => tier.name));
+    for (const tier of TEST_TIERS) {
+      const row = rows.find((r) => r.name === tier.name)!;
+      expect(row.description, tier.name).toBe(tier.description);
+      expect(row.files, tier.name).toEqual(tier.include.map((glob) => path.posix.basename(glob)));
+    }
   });
 });
