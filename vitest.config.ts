@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { FixtureSkipReporter } from './test/setup/fixture-skips.js';
 import { TEST_TIERS } from './test/tiers.js';
 
 // SWC compiles the tests so type-graphql's decorators get their emitted metadata, as tsc gives the build.
@@ -11,6 +12,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] },
   test: {
     globalSetup: ['test/setup/global-setup.ts'],
+    // Tests skipped for absent reference fixtures (test/helpers/fixtures.ts) are explained once at the end.
+    reporters: ['default', new FixtureSkipReporter()],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

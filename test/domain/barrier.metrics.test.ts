@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CurveShape,
   DEFAULT_LAYERWISE_RELATIVE_THRESHOLD,
@@ -10,7 +10,7 @@ import {
 } from '../../src/domain/barrier.metrics.js';
 import { SeededRandom } from '../../src/domain/random.js';
 import { ErrorCode } from '../../src/errors.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures, fixturePath } from '../helpers/fixtures.js';
 
 interface Curve {
   loss: number[];
@@ -21,11 +21,13 @@ const mlp = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) 
   full: Curve;
   full_epoch5: Curve;
 };
-const resnet = JSON.parse(readFileSync(fixturePath('resnet18/reference.json'), 'utf8')) as {
+interface ResnetReference {
   alphas: number[];
   full: Curve;
   blockwise: Record<string, Curve>;
-};
+}
+const points = (curve: Curve, alphas: number[]) =>
+  alphas.map((alpha, i) => ({ alpha, loss: curve.loss[i]!, accuracy: curve.accuracy[i]! }));
 
 const quarterAlphas = [0, 0.25, 0.5, 0.75, 1];
 const expectBadInput = (fn: () => unknown, message: RegExp): void => {
@@ -214,10 +216,7 @@ describe('pathBarrierMetrics', () => {
   });
 });
 
-describe('barrierMetrics on the PyTorch reference curves', () => {
-  const points = (curve: Curve, alphas: number[]) =>
-    alphas.map((alpha, i) => ({ alpha, loss: curve.loss[i]!, accuracy: curve.accuracy[i]! }));
-
+describe('barrierMetrics on the PyTorch MLP reference curves', () => {
   it('MLP init → final (60 epochs): loss and error decay monotonically', () => {
     const { loss, error } = pathBarrierMetrics(points(mlp.full, mlp.alphas));
     const l = mlp.full.loss;
@@ -242,6 +241,13 @@ describe('barrierMetrics on the PyTorch reference curves', () => {
     for (let i = 0; i < e.length; i++)
       for (let j = i + 1; j < e.length; j++) expected = Math.max(expected, e[j]! - e[i]!);
     expect(error.mliDelta).toBeCloseTo(expected, 12);
+  });
+});
+
+describeWithFixtures(RESNET18_FIXTURES, 'barrierMetrics on the PyTorch ResNet-18 reference curves', () => {
+  let resnet: ResnetReference;
+  beforeAll(() => {
+    resnet = JSON.parse(readFileSync(fixturePath('resnet18/reference.json'), 'utf8')) as ResnetReference;
   });
 
   it('ResNet-18 full path: loss rises to 2.5 at α = 0.6, then drops — a barrier', () => {

@@ -11,9 +11,9 @@ import {
   tensorBytes,
 } from '../../src/formats/safetensors.header.js';
 import type { Dtype, SafetensorsHeader, TensorInfo, TensorToWrite } from '../../src/formats/safetensors.format.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
-const fixture = (name: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../shared/fixtures/mlp/${name}`, import.meta.url)));
+const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(fixturePath(`mlp/${name}`)));
 
 /** A file with the given header text (no padding unless included) followed by `dataLength` zero bytes. */
 function rawFile(headerText: string, dataLength = 0, data?: Uint8Array): Uint8Array {
