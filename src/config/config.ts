@@ -47,10 +47,14 @@ export interface AuthSettings {
 
 /** Bounds on the work one request may cause; each names its variable in the error that enforces it. */
 export interface RequestLimits {
-  /** Deepest nesting of fields in an operation (introspection fields are not counted). */
+  /** Deepest nesting of fields in an operation (introspection fields included). */
   maxQueryDepth: number;
-  /** Largest estimated cost of an operation (see src/graphql/pipeline/query-limits.ts). */
+  /** Largest estimated cost of an operation, introspection included (see src/graphql/pipeline/query-limits.ts). */
   maxQueryCost: number;
+  /** Most fields at the root of one operation, aliases and fragments included. */
+  maxRootFields: number;
+  /** Most lexical tokens of one GraphQL document: bounds the work of parsing and validating it. */
+  maxQueryTokens: number;
   /** Most blocks of one block-wise request (one path each). */
   maxBlocks: number;
   /** Most runs one correlation (or report) may take. */
@@ -215,6 +219,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const limits: RequestLimits = {
     maxQueryDepth: integer('LINPATH_MAX_QUERY_DEPTH', 16, 2, 1000),
     maxQueryCost: integer('LINPATH_MAX_QUERY_COST', 100_000, 10, 1_000_000_000),
+    maxRootFields: integer('LINPATH_MAX_ROOT_FIELDS', 32, 1, 10_000),
+    maxQueryTokens: integer('LINPATH_MAX_QUERY_TOKENS', 20_000, 100, 10_000_000),
     maxBlocks: integer('LINPATH_MAX_BLOCKS', 256, 1, 100_000),
     maxCorrelationRuns: integer('LINPATH_MAX_CORRELATION_RUNS', 1000, 1, 1_000_000),
     maxEvaluationsPerKey: integer('LINPATH_MAX_EVALUATIONS_PER_KEY', 16, 1, 10_000),

@@ -78,6 +78,8 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     formatError: formatError(app.logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    // Bounds parsing and validation, which run before the guard: a document of 20,000 aliases never gets that far.
+    parseOptions: { maxTokens: app.config.limits.maxQueryTokens },
     // main.ts owns SIGINT/SIGTERM: it stops HTTP, then the database and embedded services, then exits.
     stopOnTerminationSignals: false,
     plugins: [

@@ -106,6 +106,8 @@ describe('loadConfig', () => {
       limits: {
         maxQueryDepth: 16,
         maxQueryCost: 100_000,
+        maxRootFields: 32,
+        maxQueryTokens: 20_000,
         maxBlocks: 256,
         maxCorrelationRuns: 1000,
         maxEvaluationsPerKey: 16,
@@ -118,6 +120,8 @@ describe('loadConfig', () => {
       LINPATH_AUTH_READS: 'key',
       LINPATH_MAX_QUERY_DEPTH: '8',
       LINPATH_MAX_QUERY_COST: '5000',
+      LINPATH_MAX_ROOT_FIELDS: '4',
+      LINPATH_MAX_QUERY_TOKENS: '500',
       LINPATH_MAX_BLOCKS: '4',
       LINPATH_MAX_CORRELATION_RUNS: '50',
       LINPATH_MAX_EVALUATIONS_PER_KEY: '2',
@@ -128,6 +132,8 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({
       maxQueryDepth: 8,
       maxQueryCost: 5000,
+      maxRootFields: 4,
+      maxQueryTokens: 500,
       maxBlocks: 4,
       maxCorrelationRuns: 50,
       maxEvaluationsPerKey: 2,

@@ -110,7 +110,7 @@ describe('request limits', () => {
     await test?.close();
   });
 
-  it('LINPATH_MAX_QUERY_DEPTH: refuses deeper operations with BAD_USER_INPUT (HTTP 400); introspection is free', async () => {
+  it('LINPATH_MAX_QUERY_DEPTH: refuses deeper operations with BAD_USER_INPUT (HTTP 400), introspection included', async () => {
     const deep = `{ runs { edges { node { checkpoints { run { checkpoints { id } } } } } } }`;
     const { status, body } = await graphql(deep);
     expect(status).toBe(400);
@@ -122,9 +122,22 @@ describe('request limits', () => {
     // The same depth through fragments.
     const fragments = `query { runs { ...R } } fragment R on RunConnection { edges { node { checkpoints { run { checkpoints { ...C } } } } } } fragment C on Checkpoint { id }`;
     expect((await graphql(fragments)).body.errors?.[0]?.message).toContain('LINPATH_MAX_QUERY_DEPTH');
+    // The introspection query nests 8 levels deep on this schema (type references): more than 6.
     const introspection = await graphql(getIntrospectionQuery());
-    expect(introspection.body.errors).toBeUndefined();
-    expect(introspection.body.data.__schema.types.length).toBeGreaterThan(10);
+    expect(introspection.body.errors?.[0]?.message).toContain('LINPATH_MAX_QUERY_DEPTH');
+    expect(
+      (
+        await graphql(`
+          {
+            __schema {
+              types {
+                name
+              }
+            }
+          }
+        `)
+      ).body.data.__schema.types.length,
+    ).toBeGreaterThan(10);
   });
 
   it('LINPATH_MAX_QUERY_COST: multiplies lists by first (variables included) and counts aliases', async () => {
@@ -137,7 +150,8 @@ describe('request limits', () => {
       extensions: { code: 'BAD_USER_INPUT' },
       message: expect.stringContaining('expected at most 500 (LINPATH_MAX_QUERY_COST'),
     });
-    const aliases = `{ ${Array.from({ length: 501 }, (_, i) => `a${i}: datasets { id }`).join(' ')} }`;
+    // 30 aliases × (datasets 1 + 10 × 2 fields) = 630 (fewer than LINPATH_MAX_ROOT_FIELDS, which counts them too).
+    const aliases = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: datasets { id name }`).join(' ')} }`;
     expect((await graphql(aliases)).body.errors?.[0]?.message).toContain('LINPATH_MAX_QUERY_COST');
   });
 

@@ -6,6 +6,9 @@ import { ErrorCode, isConnectionLoss, isLinpathError } from '../../errors.js';
 /** SQLSTATE of a statement cancelled by statement_timeout (or by a cancel request). */
 const QUERY_CANCELED = '57014';
 
+/** graphql-js's parse error for a document over `maxTokens` (sic: "more that" in graphql 16). */
+const TOO_MANY_TOKENS = /Document contains more tha[nt] \d+ tokens/;
+
 /** Codes Apollo Server itself sets for requests it rejects before any resolver runs. */
 const APOLLO_REQUEST_CODES = new Set([
   'GRAPHQL_PARSE_FAILED',
@@ -41,7 +44,11 @@ export function formatError(logger: Logger) {
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && APOLLO_REQUEST_CODES.has(code) && original === error) {
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+      // graphql-js's own message for a document over `maxTokens` names no setting.
+      const message = TOO_MANY_TOKENS.test(formatted.message)
+        ? `${formatted.message} (LINPATH_MAX_QUERY_TOKENS; send long lists as variables)`
+        : formatted.message;
+      return { message, locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     // type-graphql reports argument coercion problems as plain GraphQLErrors with no resolver cause.
     if (original instanceof Error && original.name === 'ArgumentValidationError') {

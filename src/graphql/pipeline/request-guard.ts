@@ -17,7 +17,7 @@ import { checkQueryLimits } from './query-limits.js';
 
 export interface GuardSettings {
   auth: AuthSettings;
-  limits: Pick<RequestLimits, 'maxQueryDepth' | 'maxQueryCost'>;
+  limits: Pick<RequestLimits, 'maxQueryDepth' | 'maxQueryCost' | 'maxRootFields' | 'maxQueryTokens'>;
 }
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -50,6 +50,7 @@ export function guardOperation(
   checkQueryLimits(schema, document, operation, variables, {
     maxDepth: settings.limits.maxQueryDepth,
     maxCost: settings.limits.maxQueryCost,
+    maxRootFields: settings.limits.maxRootFields,
   });
 }
 
@@ -89,7 +90,7 @@ export function guardSocketOperation(
 ): ExecutionArgs | GraphQLError[] {
   let document: DocumentNode;
   try {
-    document = parse(payload.query);
+    document = parse(payload.query, { maxTokens: settings.limits.maxQueryTokens });
   } catch (error) {
     return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
   }
