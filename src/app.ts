@@ -107,7 +107,11 @@ export async function createLinpath(
     const analytics: AnalyticsDeps = {
       paths,
       analytics: new AnalyticsRepository(database.db),
-      limits: { maxBlocks: config.limits.maxBlocks, maxCorrelationRuns: config.limits.maxCorrelationRuns },
+      limits: {
+        maxBlocks: config.limits.maxBlocks,
+        maxCorrelationRuns: config.limits.maxCorrelationRuns,
+        maxRequestEvaluations: config.limits.maxRequestEvaluations,
+      },
     };
     return {
       config,

@@ -61,6 +61,8 @@ export interface RequestLimits {
   maxCorrelationRuns: number;
   /** Evaluation-queuing fields in flight at once per API key (per client address without a key). */
   maxEvaluationsPerKey: number;
+  /** Most paths (or distances) one report, correlation or run-metrics request may queue: its maxEvaluations. */
+  maxRequestEvaluations: number;
   /** Per S3 request (each of the SDK's attempts); a stuck call fails instead of holding a request. */
   s3TimeoutMs: number;
   /** Postgres statement_timeout of every connection of the pool; 0: none. */
@@ -86,6 +88,23 @@ export interface QueueSettings {
   maintenanceSeconds: number;
   /** The longest a `wait: true` request waits (also its default timeoutMs). */
   maxWaitMs: number;
+  /** Bounds on the evaluation work API clients have queued and not yet computed (the CLI is not bounded). */
+  quotas: WorkQuotas;
+}
+
+/**
+ * Points (one α of one path each) queued by GraphQL clients and not yet stored. A request that would go over
+ * one of them is refused (TOO_MANY_REQUESTS) before it queues anything; wait: false does not escape them.
+ */
+export interface WorkQuotas {
+  /** LINPATH_QUEUE_QUOTA_PER_CLIENT: per client without a key (its address, IPv6 by /64). */
+  perClient: number;
+  /** LINPATH_QUEUE_QUOTA_ANONYMOUS: all clients without a key together. */
+  anonymous: number;
+  /** LINPATH_QUEUE_QUOTA_PER_KEY: per API key. */
+  perKey: number;
+  /** LINPATH_QUEUE_QUOTA_TOTAL: every GraphQL client together, keys included. */
+  total: number;
 }
 
 export interface ComputeSettings {
@@ -212,6 +231,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     pollMs: integer('LINPATH_POLL_MS', 250, 20, 60_000),
     maintenanceSeconds: integer('LINPATH_QUEUE_MAINTENANCE_SECONDS', 30, 1, 3600),
     maxWaitMs: integer('LINPATH_MAX_WAIT_MS', 600_000, 0, 86_400_000),
+    quotas: {
+      perClient: integer('LINPATH_QUEUE_QUOTA_PER_CLIENT', 2_000, 0, 100_000_000),
+      anonymous: integer('LINPATH_QUEUE_QUOTA_ANONYMOUS', 10_000, 0, 100_000_000),
+      perKey: integer('LINPATH_QUEUE_QUOTA_PER_KEY', 100_000, 1, 100_000_000),
+      total: integer('LINPATH_QUEUE_QUOTA_TOTAL', 1_000_000, 1, 1_000_000_000),
+    },
   };
 
   const reads = choice('LINPATH_AUTH_READS', ['open', 'key'] as const, 'open');
@@ -224,6 +249,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxBlocks: integer('LINPATH_MAX_BLOCKS', 256, 1, 100_000),
     maxCorrelationRuns: integer('LINPATH_MAX_CORRELATION_RUNS', 1000, 1, 1_000_000),
     maxEvaluationsPerKey: integer('LINPATH_MAX_EVALUATIONS_PER_KEY', 16, 1, 10_000),
+    maxRequestEvaluations: integer('LINPATH_MAX_REQUEST_EVALUATIONS', 1000, 0, 1_000_000),
     s3TimeoutMs: integer('LINPATH_S3_TIMEOUT_MS', 120_000, 100, 3_600_000),
     databaseStatementTimeoutMs: integer('LINPATH_DB_STATEMENT_TIMEOUT_MS', 120_000, 0, 86_400_000),
   };

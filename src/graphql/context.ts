@@ -1,11 +1,24 @@
 import type { Logger } from 'pino';
 import type { AnalyticsDeps } from '../usecases/analytics/analytics.deps.js';
+import type { Requester } from '../queue/eval-queue.js';
 import type { Loaders } from './loaders.js';
 import type { PathDeps } from '../usecases/paths/paths.deps.js';
 import type { RegistryDeps } from '../usecases/registry/registry.deps.js';
 import type { TrainingDeps } from '../usecases/training/training.usecases.js';
 import type { RequestAuth } from './pipeline/auth.js';
 import type { EvaluationSlots } from './pipeline/evaluation-slots.js';
+
+/**
+ * The use cases' dependencies as one client sees them: the evaluation work it queues (directly or through
+ * analytics, reports and loaders) is counted against its queue quotas and ordered by whether it has a key.
+ */
+export function forRequester(
+  base: { paths: PathDeps; analytics: AnalyticsDeps },
+  requester: Requester | undefined,
+): { paths: PathDeps; analytics: AnalyticsDeps } {
+  const paths: PathDeps = { ...base.paths, requester };
+  return { paths, analytics: { ...base.analytics, paths } };
+}
 
 /** What every resolver receives: the use cases' dependencies, built once by the composition root. */
 export interface GraphQLContext {

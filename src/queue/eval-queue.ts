@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import PgBoss from 'pg-boss';
 import pg from 'pg';
 import type { QueueSettings } from '../config/config.js';
-import { isConnectionLoss } from '../errors.js';
+import { isConnectionLoss, tooManyRequests } from '../errors.js';
 
 /** The queue every evaluation goes through, on the database linpath uses (Postgres or the embedded PGlite). */
 export const EVALUATE_QUEUE = 'linpath-evaluate';
@@ -14,11 +14,27 @@ export const EVALUATE_QUEUE = 'linpath-evaluate';
 export const PRIORITY = { interactive: 20, background: 10, bulk: 0 } as const;
 export type Priority = keyof typeof PRIORITY;
 
+/** Work of clients without a key runs after all other work: its priorities are these below the keyed ones. */
+export const ANONYMOUS_PRIORITY_OFFSET = 100;
+
+/**
+ * Who queues work, for the quotas on queued work (WorkQuotas): an API key, or a client without one (by
+ * address). Work queued without a requester (the CLI, in-process tools) is neither bounded nor lowered.
+ */
+export interface Requester {
+  /** What the quota counts by: `key <label>` or `client <address>`. */
+  bucket: string;
+  anonymous: boolean;
+}
+
 export interface EvaluateJob {
   pathId: string;
   alphas: number[];
   /** The engine the request named; null: the worker's own (LINPATH_ENGINE or `linpath worker --engine`). */
   engine: 'onnx' | 'tfjs' | null;
+  /** Who queued the job (Requester.bucket); absent: the CLI or a tool, not counted by the quotas. */
+  owner?: string;
+  anonymous?: boolean;
 }
 
 export interface EnqueueRequest {
@@ -28,6 +44,8 @@ export interface EnqueueRequest {
   priority: Priority;
   /** α per job. */
   chunk: number;
+  /** Undefined: trusted (the CLI); the quotas apply to the others. */
+  requester?: Requester | undefined;
 }
 
 export interface EnqueueResult {
@@ -46,6 +64,16 @@ export interface QueueDepth {
   retry: number;
   active: number;
 }
+
+/** Queued, not yet stored points of API clients (see EvalQueue.queuedWork). */
+interface QueuedWork {
+  own: number;
+  anonymous: number;
+  total: number;
+}
+
+/** The advisory lock that serialises quota-counted enqueues (an arbitrary constant, "linpath quota"). */
+const QUOTA_LOCK = 0x6c_71_75_6f;
 
 async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -159,8 +187,10 @@ export class EvalQueue {
    * the priority of queued (not yet running) jobs that hold the others.
    */
   async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
-    const priority = PRIORITY[request.priority];
+    const { requester } = request;
+    const priority = PRIORITY[request.priority] - (requester?.anonymous === true ? ANONYMOUS_PRIORITY_OFFSET : 0);
     const result = await inTransaction(this.pool, async (client) => {
+      const usage = requester === undefined ? undefined : await this.queuedWork(client, requester);
       // Tasks whose job is gone (ended without storing its point, cancelled, failed, archived) are
       // released, so that their alphas can be queued again.
       await client.query(
@@ -177,6 +207,8 @@ export class EvalQueue {
         [request.pathId, request.alphas, randomUUID()],
       );
       const queued = rows.map((r) => r.alpha).sort((a, b) => a - b);
+      if (requester !== undefined && usage !== undefined) this.checkQuotas(requester, usage, queued.length);
+      const owner = requester === undefined ? {} : { owner: requester.bucket, anonymous: requester.anonymous };
       const jobs: PgBoss.JobInsert<EvaluateJob>[] = [];
       for (let start = 0; start < queued.length; start += request.chunk) {
         const alphas = queued.slice(start, start + request.chunk);
@@ -184,7 +216,7 @@ export class EvalQueue {
           id: randomUUID(),
           name: EVALUATE_QUEUE,
           priority,
-          data: { pathId: request.pathId, alphas, engine: request.engine },
+          data: { pathId: request.pathId, alphas, engine: request.engine, ...owner },
         });
       }
       if (jobs.length > 0) {
@@ -209,6 +241,48 @@ export class EvalQueue {
     });
     if (result.jobIds.length > 0) for (const id of this.workerIds) this.boss.notifyWorker(id);
     return result;
+  }
+
+  /**
+   * The points queued by API clients and not yet stored: the requester's own, all anonymous ones, all.
+   * Enqueues that count hold a transaction-scoped lock first, so that concurrent requests (of any process)
+   * cannot each see room for their work and together go over a quota.
+   */
+  private async queuedWork(client: pg.PoolClient, requester: Requester): Promise<QueuedWork> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [QUOTA_LOCK]);
+    const { rows } = await client.query<{ own: string; anonymous: string; total: string }>(
+      `SELECT count(*) FILTER (WHERE j.data->>'owner' = $2) AS own,
+              count(*) FILTER (WHERE j.data->>'anonymous' = 'true') AS anonymous,
+              count(*) AS total
+         FROM path_tasks t JOIN pgboss.job j ON j.name = $1 AND j.id = t.job_id
+        WHERE j.state < 'completed' AND j.data ? 'owner'`,
+      [EVALUATE_QUEUE, requester.bucket],
+    );
+    const row = rows[0]!;
+    return { own: Number(row.own), anonymous: Number(row.anonymous), total: Number(row.total) };
+  }
+
+  /** Throws TOO_MANY_REQUESTS, naming the quota and what is queued, when `adding` points go over one. */
+  private checkQuotas(requester: Requester, usage: QueuedWork, adding: number): void {
+    if (adding === 0) return;
+    const { quotas } = this.settings;
+    const bounds: Array<[string, number, number, string]> = requester.anonymous
+      ? [
+          [requester.bucket, usage.own, quotas.perClient, 'LINPATH_QUEUE_QUOTA_PER_CLIENT'],
+          ['clients without a key', usage.anonymous, quotas.anonymous, 'LINPATH_QUEUE_QUOTA_ANONYMOUS'],
+        ]
+      : [[requester.bucket, usage.own, quotas.perKey, 'LINPATH_QUEUE_QUOTA_PER_KEY']];
+    bounds.push(['all clients', usage.total, quotas.total, 'LINPATH_QUEUE_QUOTA_TOTAL']);
+    for (const [who, queued, quota, variable] of bounds) {
+      if (queued + adding <= quota) continue;
+      throw tooManyRequests(
+        `queue quota: ${who}: ${queued} points queued and not yet evaluated; ` +
+          `this request would queue ${adding} more, over the quota of ${quota} (${variable}). ` +
+          (requester.anonymous
+            ? 'Ask again once they are evaluated, ask for fewer alphas, or use an API key (keyed work has its own quota and runs first)'
+            : 'Ask again once they are evaluated, ask for fewer alphas, or cancel paths you no longer need'),
+      );
+    }
   }
 
   /**

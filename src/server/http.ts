@@ -11,11 +11,17 @@ import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Linpath } from '../app.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import { forRequester, type GraphQLContext } from '../graphql/context.js';
 import { formatError } from '../graphql/pipeline/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { unavailable } from '../errors.js';
-import { authenticateRequest, limitBucket, presentedKey, type RequestAuth } from '../graphql/pipeline/auth.js';
+import {
+  authenticateRequest,
+  limitBucket,
+  presentedKey,
+  requesterOf,
+  type RequestAuth,
+} from '../graphql/pipeline/auth.js';
 import { EvaluationSlots } from '../graphql/pipeline/evaluation-slots.js';
 import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/pipeline/request-guard.js';
 
@@ -37,19 +43,23 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   const guard: GuardSettings = { auth: app.config.auth, limits: app.config.limits };
   const authenticate = (key: string | undefined, client: string | undefined): Promise<RequestAuth> =>
     authenticateRequest(app.apiKeys, app.config.auth, key, client ?? 'unknown');
-  const context = (auth: RequestAuth): GraphQLContext => ({
-    auth,
-    evaluations,
-    registry: app.registry,
-    paths: app.paths,
-    analytics: app.analytics,
-    training: app.training,
-    pollMs: app.config.queue.pollMs,
-    logger: app.logger,
-    loaders: createLoaders(app.registry, app.analytics, {
-      evaluationSlot: () => evaluations.acquire(limitBucket(auth)),
-    }),
-  });
+  const context = (auth: RequestAuth): GraphQLContext => {
+    // The work this client queues counts against its quotas (docs/security.md, work quotas).
+    const { paths, analytics } = forRequester(app, requesterOf(auth));
+    return {
+      auth,
+      evaluations,
+      registry: app.registry,
+      paths,
+      analytics,
+      training: app.training,
+      pollMs: app.config.queue.pollMs,
+      logger: app.logger,
+      loaders: createLoaders(app.registry, analytics, {
+        evaluationSlot: () => evaluations.acquire(limitBucket(auth)),
+      }),
+    };
+  };
   // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
   // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server. ws itself
   // answers 400 to an upgrade of any other path (query strings aside) or a malformed handshake.

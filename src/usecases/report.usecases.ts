@@ -3,7 +3,7 @@ import { correlate, type CorrelationResult } from '../domain/correlation.js';
 import { svgCurves } from '../domain/svg-curves.js';
 import { badUserInput, isLinpathError } from '../errors.js';
 import type { RunRow } from '../storage/registry.tables.js';
-import type { AnalyticsDeps } from './analytics/analytics.deps.js';
+import { checkEvaluationBudget, type AnalyticsDeps } from './analytics/analytics.deps.js';
 import { pathBarriers } from './analytics/barriers.usecases.js';
 import { allRuns, compareValues, valueAt } from './analytics/correlation.usecases.js';
 import { PENDING_REASON } from './analytics/run-metrics.usecases.js';
@@ -89,8 +89,11 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
     );
   }
   const budget = input.maxEvaluations ?? DEFAULT_REPORT_EVALUATIONS;
-  if (!Number.isInteger(budget) || budget < 0)
-    throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
+  checkEvaluationBudget(budget, deps.limits);
+  const maxWait = deps.paths.settings.maxWaitMs;
+  const timeoutMs = input.timeoutMs ?? maxWait;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > maxWait)
+    throw badUserInput(`timeoutMs: expected an integer from 0 to ${maxWait} (LINPATH_MAX_WAIT_MS), got ${timeoutMs}`);
   const groupBy = [...(input.groupBy ?? [])];
   const runs = await allRuns(deps, input.runs);
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
@@ -148,7 +151,7 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
     { pathId: p.whole, alphas },
     ...p.blocks.map((b) => ({ pathId: b.pathId, alphas })),
   ]);
-  await waitForPaths(deps.paths, requests, input.timeoutMs ?? deps.paths.settings.maxWaitMs);
+  await waitForPaths(deps.paths, requests, timeoutMs);
   const states = await pathStates(deps.paths, requests);
   const done: ReportRun[] = [];
   for (const plan of planned) {

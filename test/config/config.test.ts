@@ -137,9 +137,31 @@ describe('loadConfig', () => {
       maxBlocks: 4,
       maxCorrelationRuns: 50,
       maxEvaluationsPerKey: 2,
+      maxRequestEvaluations: 1000,
       s3TimeoutMs: 1000,
       databaseStatementTimeoutMs: 0,
     });
+  });
+
+  it('bounds queued work by default, and reads the quotas', () => {
+    expect(loadConfig({}).queue.quotas).toEqual({
+      perClient: 2000,
+      anonymous: 10_000,
+      perKey: 100_000,
+      total: 1_000_000,
+    });
+    const config = loadConfig({
+      LINPATH_QUEUE_QUOTA_PER_CLIENT: '0',
+      LINPATH_QUEUE_QUOTA_ANONYMOUS: '5',
+      LINPATH_QUEUE_QUOTA_PER_KEY: '7',
+      LINPATH_QUEUE_QUOTA_TOTAL: '9',
+      LINPATH_MAX_REQUEST_EVALUATIONS: '3',
+    });
+    expect(config.queue.quotas).toEqual({ perClient: 0, anonymous: 5, perKey: 7, total: 9 });
+    expect(config.limits.maxRequestEvaluations).toBe(3);
+    expect(() => loadConfig({ LINPATH_QUEUE_QUOTA_PER_KEY: '0' })).toThrowError(
+      'LINPATH_QUEUE_QUOTA_PER_KEY: expected an integer from 1 to 100000000, got "0"',
+    );
   });
 
   it('reports every problem at once', () => {

@@ -17,6 +17,7 @@ export const TEST_QUEUE: QueueSettings = {
   pollMs: 50,
   maintenanceSeconds: 5,
   maxWaitMs: 120_000,
+  quotas: { perClient: 2000, anonymous: 10_000, perKey: 100_000, total: 1_000_000 },
 };
 
 export const TEST_PATH_SETTINGS: PathSettings = {

@@ -92,7 +92,8 @@ export class CorrelationInput {
 
   @Field(() => Int, {
     defaultValue: 50,
-    description: 'Most evaluations (paths or end points) this query may queue; runs beyond are listed in missing.',
+    description:
+      'Most evaluations (paths or end points) this query may queue, at most LINPATH_MAX_REQUEST_EVALUATIONS; runs beyond are listed in missing.',
   })
   maxEvaluations!: number;
 

@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIPv6 } from 'node:net';
+import type { Requester } from '../../queue/eval-queue.js';
 import { forbidden, isLinpathError, unauthenticated, type LinpathError } from '../../errors.js';
 import type { AuthSettings } from '../../config/config.js';
 import {
@@ -79,8 +81,46 @@ export function authorizeOperation(auth: RequestAuth, operation: OperationKind, 
   }
 }
 
-/** What per-key limits count by: the key, or the client's address for requests without one. */
+/**
+ * What per-key limits (evaluation slots, queue quotas) count by: the key, or for requests without one the
+ * client's address, IPv6 addresses by their /64 (one host commonly holds a whole /64).
+ */
 export const limitBucket = (auth: RequestAuth): string =>
   auth.kind === 'key'
     ? `key ${keyLabel(auth.key.id)}`
-    : `client ${auth.kind === 'anonymous' ? auth.client : 'unknown'}`;
+    : `client ${auth.kind === 'anonymous' ? addressGroup(auth.client) : 'unknown'}`;
+
+/** The requester of queued evaluation work: a key's work is keyed, everything else is anonymous. */
+export const requesterOf = (auth: RequestAuth): Requester => ({
+  bucket: limitBucket(auth),
+  anonymous: auth.kind !== 'key',
+});
+
+/**
+ * An address as limits count it: IPv4 as it is (also when mapped into IPv6), IPv6 by its /64 prefix
+ * (`2001:db8:0:1::/64`); anything else (a name, `unknown`) as it is.
+ */
+export function addressGroup(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped !== null) return mapped[1]!;
+  const bare = address.replace(/%.*$/, ''); // the zone of a link-local address
+  if (isIPv6(bare)) {
+    // A dotted IPv4 tail is the last two groups.
+    const hex = bare.toLowerCase().replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) =>
+      [
+        [a, b],
+        [c, d],
+      ]
+        .map(([x, y]) => ((Number(x) << 8) | Number(y)).toString(16))
+        .join(':'),
+    );
+    const [head = '', tail] = hex.split('::');
+    const left = head === '' ? [] : head.split(':');
+    const right = tail === undefined || tail === '' ? [] : tail.split(':');
+    const groups =
+      tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+    const prefix = groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, ''));
+    return `${prefix.join(':')}::/64`;
+  }
+  return address;
+}

@@ -33,7 +33,8 @@ export class ReportInput {
 
   @Field(() => Int, {
     defaultValue: 500,
-    description: 'Most paths the report may queue; runs beyond are left out with the reason.',
+    description:
+      'Most paths the report may queue, at most LINPATH_MAX_REQUEST_EVALUATIONS; runs beyond are left out with the reason.',
   })
   maxEvaluations!: number;
 

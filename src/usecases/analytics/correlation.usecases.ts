@@ -9,7 +9,7 @@ import { waitForPaths } from '../paths/path-waits.js';
 import { interpolationPath, DEFAULT_ALPHAS, type PathPoint, type PathResult } from '../paths/paths.usecases.js';
 import { storedPoints } from '../paths/stored-points.js';
 import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.js';
-import type { AnalyticsDeps } from './analytics.deps.js';
+import { checkEvaluationBudget, type AnalyticsDeps } from './analytics.deps.js';
 import { pathBarriers } from './barriers.usecases.js';
 import { checkpointDistance } from './distances.usecases.js';
 import { PENDING_REASON, runEndpointMetrics, type Split } from './run-metrics.usecases.js';
@@ -78,8 +78,7 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
     }
   }
   const budget = input.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS;
-  if (!Number.isInteger(budget) || budget < 0)
-    throw badUserInput(`maxEvaluations: expected an integer ≥ 0, got ${budget}`);
+  checkEvaluationBudget(budget, deps.limits);
   const maxWait = deps.paths.settings.maxWaitMs;
   if (
     input.timeoutMs != null &&

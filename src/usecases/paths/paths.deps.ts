@@ -1,7 +1,7 @@
 import type { EngineName } from '../../compute/engine.js';
 import type { EngineProvider } from '../../compute/engines.js';
 import type { Examples } from '../../domain/examples.js';
-import type { EvalQueue } from '../../queue/eval-queue.js';
+import type { EvalQueue, Requester } from '../../queue/eval-queue.js';
 import type { CheckpointStateCache } from '../../storage/checkpoint-state.js';
 import type { PathsRepository } from '../../storage/paths.repository.js';
 import type { RegistryRepository } from '../../storage/registry.repository.js';
@@ -37,4 +37,9 @@ export interface PathDeps {
   /** Every evaluation goes through it, from this process or any other. */
   queue: EvalQueue;
   watcher: PathWatcher;
+  /**
+   * The client on whose behalf work is queued (set per request by the GraphQL server): its work counts
+   * against the queue quotas, and work without a key runs after keyed work. Undefined: the CLI, not bounded.
+   */
+  requester?: Requester | undefined;
 }

@@ -103,6 +103,7 @@ export async function interpolationPath(
       engine: input.engine ?? null,
       priority: options.priority ?? (wait ? 'interactive' : 'background'),
       chunk: jobChunk(deps.settings, plan.to.parameterCount, examplesPerAlpha(plan)),
+      requester: deps.requester,
     });
   }
 

@@ -29,7 +29,7 @@ export type CorrelationInput = {
   bootstrap?: number;
   /** Hyper-parameter paths; each distinct combination of values is a group. */
   groupBy?: Array<string> | null | undefined;
-  /** Most evaluations (paths or end points) this query may queue; runs beyond are listed in missing. */
+  /** Most evaluations (paths or end points) this query may queue, at most LINPATH_MAX_REQUEST_EVALUATIONS; runs beyond are listed in missing. */
   maxEvaluations?: number;
   path: CorrelationPathInput;
   /** Permutations of the two-sided permutation test of Pearson r (at most 100000). */
