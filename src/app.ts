@@ -91,6 +91,7 @@ export async function createLinpath(
         maxAlphas: config.compute.maxAlphas,
         maxAbsAlpha: config.compute.maxAbsAlpha,
         batchSize: config.compute.batchSize,
+        prefixCacheBytes: config.compute.prefixCacheBytes,
         defaultEngine: config.compute.engine,
         maxExamples: config.compute.maxExamples,
         jobAlphas: config.queue.jobAlphas,

@@ -2,7 +2,8 @@ import type { Examples } from '../domain/examples.js';
 import { interpolateState } from '../domain/interpolation.js';
 import { emptyTally, tallyBatch, type LossTally } from '../domain/losses.js';
 import { BatchNormRecomputer } from './bn-recompute.js';
-import type { Engine, StateMap } from './engine.js';
+import type { Engine, PreparedModel, StateMap } from './engine.js';
+import { prefixCut, segmentGraph, type Cut } from './graph-cuts.js';
 import type { ModelGraph } from './model-ir.js';
 
 export interface EvaluatedPoint {
@@ -11,14 +12,15 @@ export interface EvaluatedPoint {
   durationMs: number;
 }
 
-export interface EvaluateAlphasArgs {
+/** Activations at cuts held at once by default (LINPATH_PREFIX_CACHE_MB): 512 MiB. */
+export const DEFAULT_PREFIX_CACHE_BYTES = 512 * 2 ** 20;
+
+interface EvaluationInputs {
   engine: Engine;
   graph: ModelGraph;
   from: StateMap;
   to: StateMap;
-  moving: ReadonlySet<string> | 'all';
   examples: Examples;
-  alphas: readonly number[];
   /**
    * When given, every BatchNorm's running statistics are recomputed at each α over these examples with the
    * interpolated weights (bn-recompute.ts), replacing whatever the interpolation gave them.
@@ -26,49 +28,247 @@ export interface EvaluateAlphasArgs {
   recomputeBatchNorm?: Examples | undefined;
   /** Examples per forward pass: bounds the engine's activation memory. */
   batchSize: number;
+  /**
+   * Most bytes of cached activations (see evaluatePaths) held at once; 0 turns prefix reuse off. Default
+   * DEFAULT_PREFIX_CACHE_BYTES. At least one batch's activations are held whatever it says.
+   */
+  prefixCacheBytes?: number | undefined;
+}
+
+export interface EvaluateAlphasArgs extends EvaluationInputs {
+  moving: ReadonlySet<string> | 'all';
+  alphas: readonly number[];
   /** Called as each α completes, in order; a rejection stops the evaluation. */
   onPoint(point: EvaluatedPoint): Promise<void>;
+  /** Told how the path is evaluated: from which cut, or naively and why. */
+  onPlan?: ((plan: EvaluationPlan) => void) | undefined;
 }
+
+/** One path of an evaluatePaths call: the tensors that move along it and its alphas. */
+export interface PathToEvaluate {
+  moving: ReadonlySet<string> | 'all';
+  alphas: readonly number[];
+  /**
+   * Called as each α completes, in order; a rejection stops the evaluation. When the examples' activations do
+   * not fit prefixCacheBytes at once, a path's points are all reported after its last chunk.
+   */
+  onPoint(point: EvaluatedPoint): Promise<void>;
+}
+
+export interface EvaluatePathsArgs extends EvaluationInputs {
+  paths: readonly PathToEvaluate[];
+  /** Told once, before any work, how each path (by index) is evaluated. */
+  onPlan?: ((plans: EvaluationPlan[]) => void) | undefined;
+}
+
+/** How a path is evaluated: the ops after `cut` per α on activations computed once at θ_to, or every op per α. */
+export type EvaluationPlan = { cut: Cut } | { cut: undefined; reason: string };
 
 /**
  * Loss and accuracy at each α: θ(α) is built once per α, bound to the engine once, and the examples run
  * through it in batches. Losses are summed from the logits by domain/losses.ts, whatever the engine.
+ * A block-wise path reuses the part of the network before its moving block (see evaluatePaths).
  */
 export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
-  const { engine, graph, examples, batchSize } = args;
+  const { moving, alphas, onPoint, onPlan, ...inputs } = args;
+  await evaluatePaths({
+    ...inputs,
+    paths: [{ moving, alphas, onPoint }],
+    ...(onPlan === undefined ? {} : { onPlan: (plans: EvaluationPlan[]) => onPlan(plans[0]!) }),
+  });
+}
+
+/**
+ * Several paths between the same two states over the same examples (a block-wise sweep). The ops before a
+ * path's first moving op (graph-cuts.ts: up to the last cut before it) compute the same activations at every α,
+ * those of θ_to: they run once per batch of examples, and only the rest of the graph runs per α. One pass at
+ * θ_to, cut into segments at every path's cut, yields the activations at all of them, so a sweep over blocks
+ * shares it. The examples are taken in chunks of whole batches whose activations at all cuts fit
+ * prefixCacheBytes; each α's state is bound once per chunk. The batches are those of a naive evaluation, so
+ * the tallies add up in the same order; the numbers differ from a naive evaluation's by float32 noise at most
+ * (an engine may fuse ops differently across a cut), as test/compute/prefix-reuse.test.ts checks.
+ *
+ * Evaluated naively (every op per α): paths with every tensor moving or whose first moving op comes before the
+ * first cut, and every path when BatchNorm statistics are recomputed (the statistics of the layers before the
+ * cut are recomputed too, from θ_to's weights, so θ_to's activations there are not the ones to reuse).
+ */
+export async function evaluatePaths(args: EvaluatePathsArgs): Promise<void> {
+  const { graph, examples } = args;
   const perExample = graph.inputShape.reduce((a, b) => a * b, 1);
   if (examples.x.length !== examples.n * perExample || examples.labels.length !== examples.n) {
-    throw new RangeError(`evaluateAlphas: expected ${examples.n} examples of ${perExample} values with labels`);
+    throw new RangeError(`evaluatePaths: expected ${examples.n} examples of ${perExample} values with labels`);
   }
+  const plans = args.paths.map((path) => planOf(args, path.moving));
+  args.onPlan?.(plans);
+  const reused = args.paths.flatMap((path, i) => {
+    const { cut } = plans[i]!;
+    return cut === undefined ? [] : [{ path, cut }];
+  });
+  if (reused.length > 0) await evaluateFromCuts(args, reused);
+  for (const [i, path] of args.paths.entries()) if (plans[i]!.cut === undefined) await evaluateNaively(args, path);
+}
+
+function planOf(args: EvaluationInputs, moving: ReadonlySet<string> | 'all'): EvaluationPlan {
+  if (args.prefixCacheBytes === 0) return { cut: undefined, reason: 'prefix reuse is off (prefix cache size 0)' };
+  if (moving === 'all') return { cut: undefined, reason: 'every tensor moves' };
+  if (args.recomputeBatchNorm !== undefined) {
+    return {
+      cut: undefined,
+      reason:
+        "bnStats RECOMPUTE recomputes the statistics before the moving block too, so θ_to's activations there are not reused",
+    };
+  }
+  const cut = prefixCut(args.graph, moving);
+  return cut === undefined
+    ? { cut: undefined, reason: 'the first moving op comes before any cut of the graph' }
+    : { cut };
+}
+
+async function evaluateNaively(args: EvaluationInputs, path: PathToEvaluate): Promise<void> {
+  const { engine, graph, examples, batchSize } = args;
   const prepared = await engine.prepare(graph);
   let recomputer: BatchNormRecomputer | undefined;
   try {
     if (args.recomputeBatchNorm !== undefined) recomputer = await BatchNormRecomputer.prepare(engine, graph);
-    for (const alpha of args.alphas) {
+    for (const alpha of path.alphas) {
       const started = performance.now();
-      const interpolated = interpolateState(args.from, args.to, alpha, args.moving);
+      const interpolated = interpolateState(args.from, args.to, alpha, path.moving);
       const state =
         recomputer === undefined
           ? interpolated
           : await recomputer.recompute(interpolated, args.recomputeBatchNorm!, batchSize);
-      const bound = await prepared.bind(state, { examples: examples.n });
-      let tally = emptyTally();
-      try {
-        for (let start = 0; start < examples.n; start += batchSize) {
-          const count = Math.min(batchSize, examples.n - start);
-          const logits = await bound.logits(
-            examples.x.subarray(start * perExample, (start + count) * perExample),
-            count,
-          );
-          tally = tallyBatch(tally, logits, examples.labels.subarray(start, start + count), graph.outputs);
-        }
-      } finally {
-        await bound.dispose();
-      }
-      await args.onPoint({ alpha, tally, durationMs: performance.now() - started });
+      const tally = await tallyOf(
+        prepared,
+        state,
+        { x: examples.x, perExample: graph.inputShape.reduce((a, b) => a * b, 1), offset: 0 },
+        examples,
+        { start: 0, count: examples.n },
+        batchSize,
+        graph.outputs,
+      );
+      await path.onPoint({ alpha, tally, durationMs: performance.now() - started });
     }
   } finally {
     await recomputer?.dispose();
     await prepared.dispose();
   }
+}
+
+/**
+ * `tally` plus the tally of examples [start, start + count) of `examples` at `state`, their inputs in the prepared
+ * graph's input layout, `perExample` values each, read from `x` (which holds examples from `offset` on).
+ */
+async function tallyOf(
+  prepared: PreparedModel,
+  state: StateMap,
+  input: { x: Float32Array; perExample: number; offset: number },
+  examples: Examples,
+  range: { start: number; count: number },
+  batchSize: number,
+  outputs: number,
+  tally: LossTally = emptyTally(),
+): Promise<LossTally> {
+  const { x, perExample, offset } = input;
+  const { start, count } = range;
+  const bound = await prepared.bind(state, { examples: examples.n });
+  try {
+    for (let first = start; first < start + count; first += batchSize) {
+      const n = Math.min(batchSize, start + count - first);
+      const logits = await bound.logits(
+        x.subarray((first - offset) * perExample, (first - offset + n) * perExample),
+        n,
+      );
+      tally = tallyBatch(tally, logits, examples.labels.subarray(first, first + n), outputs);
+    }
+  } finally {
+    await bound.dispose();
+  }
+  return tally;
+}
+
+async function evaluateFromCuts(
+  args: EvaluationInputs,
+  reused: ReadonlyArray<{ path: PathToEvaluate; cut: Cut }>,
+): Promise<void> {
+  const { engine, graph, examples, batchSize } = args;
+  const cuts = [...new Map(reused.map(({ cut }) => [cut.index, cut])).values()].sort((a, b) => a.index - b.index);
+  const sizes = cuts.map((cut) => cut.shape.reduce((a, b) => a * b, 1));
+  const bytesPerExample = 4 * sizes.reduce((a, b) => a + b, 0);
+  const budget = args.prefixCacheBytes ?? DEFAULT_PREFIX_CACHE_BYTES;
+  const chunk = Math.max(1, Math.floor(budget / (bytesPerExample * batchSize))) * batchSize;
+  const wholeAtOnce = chunk >= examples.n;
+  const inputSize = graph.inputShape.reduce((a, b) => a * b, 1);
+  const points = reused.reduce((sum, { path }) => sum + path.alphas.length, 0);
+
+  const segments: PreparedModel[] = [];
+  const suffixes: PreparedModel[] = [];
+  try {
+    for (const [k, cut] of cuts.entries()) {
+      segments.push(await engine.prepare(segmentGraph(graph, cuts[k - 1], cut)));
+      suffixes.push(await engine.prepare(segmentGraph(graph, cut, undefined)));
+    }
+    const totals = reused.map(({ path }) => path.alphas.map(() => ({ tally: emptyTally(), durationMs: 0 })));
+    for (let start = 0; start < examples.n; start += chunk) {
+      const count = Math.min(chunk, examples.n - start);
+      const prefixStarted = performance.now();
+      const activations: Float32Array[] = [];
+      for (const [k, segment] of segments.entries()) {
+        const input =
+          k === 0
+            ? { x: examples.x.subarray(start * inputSize), perExample: inputSize }
+            : { x: activations[k - 1]!, perExample: sizes[k - 1]! };
+        activations.push(await activationsOf(segment, args.to, input, count, sizes[k]!, batchSize));
+      }
+      const prefixShare = (performance.now() - prefixStarted) / points;
+      for (const [p, { path, cut }] of reused.entries()) {
+        const k = cuts.findIndex((c) => c.index === cut.index);
+        for (const [a, alpha] of path.alphas.entries()) {
+          const started = performance.now();
+          const state = interpolateState(args.from, args.to, alpha, path.moving);
+          const total = totals[p]![a]!;
+          total.tally = await tallyOf(
+            suffixes[k]!,
+            state,
+            { x: activations[k]!, perExample: sizes[k]!, offset: start },
+            examples,
+            { start, count },
+            batchSize,
+            graph.outputs,
+            total.tally,
+          );
+          total.durationMs += performance.now() - started + prefixShare;
+          if (wholeAtOnce) await path.onPoint({ alpha, ...total });
+        }
+      }
+    }
+    if (!wholeAtOnce) {
+      for (const [p, { path }] of reused.entries())
+        for (const [a, alpha] of path.alphas.entries()) await path.onPoint({ alpha, ...totals[p]![a]! });
+    }
+  } finally {
+    await Promise.all([...segments, ...suffixes].map((prepared) => prepared.dispose()));
+  }
+}
+
+/** The segment's outputs ([count, size] row-major) for the first `count` examples of `input`, at `state`. */
+async function activationsOf(
+  segment: PreparedModel,
+  state: StateMap,
+  input: { x: Float32Array; perExample: number },
+  count: number,
+  size: number,
+  batchSize: number,
+): Promise<Float32Array> {
+  const { x, perExample: inputSize } = input;
+  const out = new Float32Array(count * size);
+  const bound = await segment.bind(state, { examples: count });
+  try {
+    for (let first = 0; first < count; first += batchSize) {
+      const n = Math.min(batchSize, count - first);
+      out.set(await bound.logits(x.subarray(first * inputSize, (first + n) * inputSize), n), first * size);
+    }
+  } finally {
+    await bound.dispose();
+  }
+  return out;
 }

@@ -123,6 +123,8 @@ export interface ComputeSettings {
   maxExamples: number;
   checkpointCacheBytes: number;
   datasetCacheBytes: number;
+  /** Most bytes of activations a block-wise evaluation keeps at its cuts (prefix reuse); 0 turns it off. */
+  prefixCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -219,6 +221,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxExamples: integer('LINPATH_MAX_EXAMPLES', 1_000_000, 1, 1_000_000_000),
     checkpointCacheBytes: integer('LINPATH_CHECKPOINT_CACHE_BYTES', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     datasetCacheBytes: integer('LINPATH_DATASET_CACHE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    prefixCacheBytes: integer('LINPATH_PREFIX_CACHE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
   };
 
   const queue: QueueSettings = {

@@ -57,7 +57,7 @@ export function evaluationWorker(
         },
         onEnd: (outcome) => observer.jobEnded(outcome),
       },
-      async () => evaluate(deps, job, await planOfPath(deps, path), path, alphas, stopping, observer),
+      async () => evaluate(deps, job, await planOfPath(deps, path), path, alphas, stopping, observer, log),
     );
   };
 }
@@ -70,6 +70,7 @@ async function evaluate(
   alphas: number[],
   stopping: AbortSignal,
   observer: WorkerObserver,
+  log: Logger,
 ): Promise<void> {
   const engine = await deps.engines.get(job.data.engine ?? deps.settings.defaultEngine);
   const [from, to, examples, statsExamples] = await Promise.all([
@@ -91,6 +92,14 @@ async function evaluate(
     recomputeBatchNorm: statsExamples,
     alphas,
     batchSize: deps.settings.batchSize,
+    prefixCacheBytes: deps.settings.prefixCacheBytes,
+    onPlan: (evaluation) =>
+      log.debug(
+        evaluation.cut === undefined
+          ? { prefixReuse: false, reason: evaluation.reason }
+          : { prefixReuse: true, cut: evaluation.cut.value, cutIndex: evaluation.cut.index },
+        'evaluation plan',
+      ),
     onPoint: async ({ alpha, tally, durationMs }) => {
       await deps.paths.storePoint({
         pathId: path.id,

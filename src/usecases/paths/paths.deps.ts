@@ -15,6 +15,8 @@ export interface PathSettings {
   maxAbsAlpha: number;
   /** Examples per forward pass. */
   batchSize: number;
+  /** Most bytes of activations kept at the cuts of a block-wise evaluation (evaluatePaths); default 512 MiB; 0: off. */
+  prefixCacheBytes?: number;
   defaultEngine: EngineName;
   /** Most examples one path may evaluate. */
   maxExamples: number;
