@@ -135,6 +135,19 @@ describe('the evaluation queue', () => {
     for (const point of rest) expect(point.createdAt.getTime()).toBeGreaterThanOrEqual(first.createdAt.getTime());
   });
 
+  it('answers 16 concurrent wait: true requests for new alphas of one path COMPLETE, never PARTIAL while queued', async () => {
+    // Issue 13, M5: a waiter that registered while the watcher's read ran got that older state, in which its
+    // just-queued alphas were neither stored nor queued: PARTIAL.
+    const { paths } = await evaluation({ workers: 2 });
+    const request = { from: ids.init, to: ids.final, dataset: ids.test, limit: 503 };
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        interpolationPath(paths, { ...request, alphas: [0.3 + i / 100] }, { wait: true, timeoutMs: 60_000 }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array<string>(16).fill('COMPLETE'));
+  });
+
   it('cancels queued work: the path is PARTIAL, its jobs are cancelled, and asking again queues it anew', async () => {
     const { paths } = await evaluation({ workers: 0 });
     const request = { from: ids.init, to: ids.final, dataset: ids.test, alphas: [0.21, 0.22], limit: 4004 };

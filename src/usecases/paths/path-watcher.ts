@@ -66,18 +66,23 @@ export class PathWatcher {
 
   private async poll(): Promise<void> {
     this.timer = undefined;
-    const ids = [...this.listeners.keys()];
-    if (ids.length === 0 || this.closed) return;
+    // The listeners are taken before the read: one that registers while it runs (a request that has just
+    // queued its alphas) must not get a state older than its own enqueue, which would show its alphas
+    // neither stored nor queued (PARTIAL). Its watch() nudged the watcher, so the next poll starts at once.
+    const audience = new Map([...this.listeners].map(([id, set]) => [id, [...set]]));
+    if (audience.size === 0 || this.closed) return;
     this.polling = (async () => {
       try {
-        const snapshot = await this.read(ids);
+        const snapshot = await this.read([...audience.keys()]);
         for (const path of snapshot.paths) {
           const state: PathSnapshot = {
             path,
             points: snapshot.points.filter((p) => p.pathId === path.id),
             tasks: snapshot.tasks.filter((t) => t.pathId === path.id),
           };
-          for (const listener of [...(this.listeners.get(path.id) ?? [])]) {
+          for (const listener of audience.get(path.id) ?? []) {
+            // Stopped watching while the read ran.
+            if (this.listeners.get(path.id)?.has(listener) !== true) continue;
             try {
               listener(state);
             } catch (error) {
