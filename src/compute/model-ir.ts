@@ -14,7 +14,10 @@ export type Pair = readonly [number, number];
 export type Op =
   /** y = x Wᵀ + b; x [N, in]. */
   | { op: 'linear'; input: string; output: string; weight: string; bias: string | undefined }
-  /** Cross-correlation as torch.nn.Conv2d, symmetric zero padding. */
+  /**
+   * Cross-correlation as torch.nn.Conv2d, symmetric zero padding. `groups` (default 1) splits the input and
+   * output channels into that many independent convolutions; the weight is [out, in / groups, kh, kw].
+   */
   | {
       op: 'conv2d';
       input: string;
@@ -24,6 +27,7 @@ export type Op =
       kernel: Pair;
       stride: Pair;
       padding: Pair;
+      groups?: number;
     }
   /** Eval mode: y = (x − running_mean) / sqrt(running_var + eps) · weight + bias, per channel (axis 1). */
   | {
@@ -37,11 +41,23 @@ export type Op =
       eps: number;
     }
   | { op: 'relu'; input: string; output: string }
+  /** torch.nn.Hardswish: x · min(max(x + 3, 0), 6) / 6. */
+  | { op: 'hardswish'; input: string; output: string }
+  /** ONNX HardSigmoid: max(0, min(1, alpha · x + beta)); torch.nn.Hardsigmoid is alpha 1/6, beta 1/2. */
+  | { op: 'hardsigmoid'; input: string; output: string; alpha: number; beta: number }
+  | { op: 'sigmoid'; input: string; output: string }
+  /** min(max(x, min), max); ReLU6 is [0, 6]. */
+  | { op: 'clip'; input: string; output: string; min: number; max: number }
+  /** Elementwise sum of two values of one rank; an axis of size 1 broadcasts. */
   | { op: 'add'; inputs: readonly [string, string]; output: string }
+  /** Elementwise product of two values of one rank (e.g. squeeze-excitation's [N, C, 1, 1] · [N, C, H, W]). */
+  | { op: 'mul'; inputs: readonly [string, string]; output: string }
   /** torch.nn.MaxPool2d without dilation or ceil mode. */
   | { op: 'maxpool2d'; input: string; output: string; kernel: Pair; stride: Pair; padding: Pair }
   /** Mean over H and W: [N, C, H, W] → [N, C] (AdaptiveAvgPool2d(1) followed by flatten). */
   | { op: 'global_avgpool'; input: string; output: string }
+  /** Mean over H and W keeping them: [N, C, H, W] → [N, C, 1, 1] (ONNX GlobalAveragePool). */
+  | { op: 'global_avgpool_keep'; input: string; output: string }
   /** [N, ...] → [N, prod(...)] in row-major order. */
   | { op: 'flatten'; input: string; output: string };
 
@@ -73,6 +89,25 @@ export interface ModelGraph {
   blocks: string[];
   /** Block names that stand for several prefixes, e.g. `stem` → [`conv1`, `bn1`]. */
   aliases: Record<string, string[]>;
+  /**
+   * For an architecture defined by an ONNX export (architectures/user-architecture.ts): its graph. Present with
+   * `nodes` empty when some op has no IR form: then only ONNX Runtime runs it, on the export itself.
+   */
+  onnx?: OnnxSource;
+}
+
+/** An ONNX export an architecture was defined by. */
+export interface OnnxSource {
+  /** The serialized ModelProto as registered. */
+  model: Uint8Array;
+  sha256: string;
+  /** Its data input and logits output. */
+  input: string;
+  output: string;
+  /** Op types with no IR form (empty when `nodes` holds the lowered graph). */
+  unsupportedOps: string[];
+  /** The BatchNorm running statistics the graph reads. */
+  runningStats: string[];
 }
 
 export const INPUT = 'x';
@@ -92,7 +127,25 @@ export function opParameters(op: Op): string[] {
 
 /** Values an op reads. */
 export function opInputs(op: Op): string[] {
-  return op.op === 'add' ? [...op.inputs] : [op.input];
+  return op.op === 'add' || op.op === 'mul' ? [...op.inputs] : [op.input];
+}
+
+/**
+ * Why a graph has no IR form, for the engines and modes that need one (TFJS, bnStats RECOMPUTE): an architecture
+ * defined by an ONNX export some of whose ops the IR does not know. Undefined when the IR describes the graph.
+ */
+export function irUnavailable(graph: ModelGraph): string | undefined {
+  if (graph.onnx === undefined || graph.nodes.length > 0) return undefined;
+  return (
+    `${graph.architecture} runs only on ONNX Runtime, as its ONNX export: these of its ops have no form in ` +
+    `linpath's model IR: ${graph.onnx.unsupportedOps.join(', ')} (docs/architectures.md#routes)`
+  );
+}
+
+/** The running statistics of every BatchNorm of a graph (what bnStats modes keep or recompute). */
+export function runningStatistics(graph: ModelGraph): Set<string> {
+  if (graph.onnx !== undefined) return new Set(graph.onnx.runningStats);
+  return new Set(graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])));
 }
 
 /**
@@ -136,12 +189,19 @@ export function valueShapes(graph: ModelGraph): Map<string, number[]> {
       case 'global_avgpool':
         shape = [shapeOf(node.input)[0]!];
         break;
+      case 'global_avgpool_keep':
+        shape = [shapeOf(node.input)[0]!, 1, 1];
+        break;
       case 'flatten':
         shape = [shapeOf(node.input).reduce((a, b) => a * b, 1)];
         break;
       case 'add':
-        shape = shapeOf(node.inputs[0]);
+      case 'mul': {
+        const a = shapeOf(node.inputs[0]);
+        const b = shapeOf(node.inputs[1]);
+        shape = a.map((d, i) => (d === 1 ? (b[i] ?? d) : d));
         break;
+      }
       default:
         shape = shapeOf(node.input);
     }

@@ -14,6 +14,7 @@ import {
   readSafetensorsFixture,
   readTestSetFixture,
 } from '../helpers/engine-fixtures.js';
+import { interpretMobileOp, mobileOpsGraph } from '../helpers/mobile-ops.js';
 
 /**
  * Tolerances (fixtures/mlp/README.md, "Tolerances to expect"): logits within 1e-5 absolute of PyTorch's,
@@ -221,6 +222,28 @@ describe('OnnxEngine on a small graph with every op, against a float64 reference
   });
 });
 
+describe('OnnxEngine on the ops of user architectures', () => {
+  it('matches a direct float64 evaluation of grouped and depthwise convolutions, HardSwish, Clip, Mul, Sigmoid', async () => {
+    const graph = mobileOpsGraph();
+    let seed = 5;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const state = new Map(
+      graph.state.map((s) => [s.name, Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, random)]),
+    );
+    const n = 2;
+    const x = Float32Array.from({ length: n * 4 * 6 * 6 }, () => 3 * random());
+    const engine = await OnnxEngine.create({ provider: 'cpu', threads: 1 });
+    try {
+      const prepared = await engine.prepare(graph);
+      const logits = await (await prepared.bind(state)).logits(x, n);
+      expect(maxAbsDiff(logits, Float32Array.from(evaluateIr(graph, state, x, n)))).toBeLessThan(1e-5);
+      await prepared.dispose();
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
 describe('OnnxEngine with the CUDA provider', () => {
   it('either runs, or is UNAVAILABLE with how to install the CUDA provider', async () => {
     let engine: OnnxEngine | undefined;
@@ -246,6 +269,11 @@ function evaluateIr(graph: ModelGraph, state: ReadonlyMap<string, Float32Array>,
   const param = (name: string) => Array.from(state.get(name)!);
   for (const node of graph.nodes) {
     let out: Value;
+    const mobile = interpretMobileOp(node, get, param);
+    if (mobile !== undefined) {
+      values.set(node.output, mobile);
+      continue;
+    }
     switch (node.op) {
       case 'conv2d':
       case 'maxpool2d': {
@@ -333,6 +361,8 @@ function evaluateIr(graph: ModelGraph, state: ReadonlyMap<string, Float32Array>,
         out = { data: result, shape: [n, outFeatures] };
         break;
       }
+      default:
+        throw new Error(`evaluateIr: no interpretation of ${node.op}`);
     }
     values.set(node.output, out);
   }

@@ -5,10 +5,26 @@ import { buildResnetCifar } from '../../src/compute/architectures/resnet-cifar.j
 import { buildVggCifar } from '../../src/compute/architectures/vgg-cifar.js';
 import type { ModelGraph, OpKind } from '../../src/compute/model-ir.js';
 import { lowerToOnnx } from '../../src/compute/onnx/onnx.lowering.js';
+import { mobileOpsGraph } from '../helpers/mobile-ops.js';
 
 const { onnx } = onnxProto;
 
-const ALL_OPS: OpKind[] = ['linear', 'conv2d', 'batchnorm', 'relu', 'add', 'maxpool2d', 'global_avgpool', 'flatten'];
+const ALL_OPS: OpKind[] = [
+  'linear',
+  'conv2d',
+  'batchnorm',
+  'relu',
+  'add',
+  'maxpool2d',
+  'global_avgpool',
+  'flatten',
+  'hardswish',
+  'hardsigmoid',
+  'sigmoid',
+  'clip',
+  'mul',
+  'global_avgpool_keep',
+];
 
 const mlp = buildMlp([
   { name: 'fc1.weight', dtype: 'F32', shape: [50, 2] },
@@ -34,14 +50,29 @@ const dims = (info: OnnxTypes.IValueInfoProto) =>
   info.type!.tensorType!.shape!.dim!.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
 
 describe('lowerToOnnx', () => {
-  it('lowers every IR op kind (across the MLP, ResNet-18 and VGG-11 graphs) to its ONNX op', () => {
-    const graphs = [mlp, resnet18, vgg11];
+  it('lowers every IR op kind (across the MLP, ResNet-18, VGG-11 and mobile-ops graphs) to its ONNX op', () => {
+    const graphs = [mlp, resnet18, vgg11, mobileOpsGraph()];
     const kinds = new Set(graphs.flatMap((g) => g.nodes.map((n) => n.op)));
     expect([...kinds].sort()).toEqual([...ALL_OPS].sort());
 
     const opTypes = new Set(graphs.flatMap((g) => decode(g).proto.graph!.node!.map((n) => n.opType)));
     expect([...opTypes].sort()).toEqual(
-      ['Add', 'BatchNormalization', 'Conv', 'Flatten', 'Gemm', 'GlobalAveragePool', 'MaxPool', 'Relu'].sort(),
+      [
+        'Add',
+        'BatchNormalization',
+        'Clip',
+        'Constant',
+        'Conv',
+        'Flatten',
+        'Gemm',
+        'GlobalAveragePool',
+        'HardSigmoid',
+        'HardSwish',
+        'MaxPool',
+        'Mul',
+        'Relu',
+        'Sigmoid',
+      ].sort(),
     );
   });
 

@@ -6,6 +6,7 @@ import { TfjsEngine } from '../../src/compute/tfjs/tfjs.engine.js';
 import { lowerToTfjs } from '../../src/compute/tfjs/tfjs.lowering.js';
 import { UnreachableCaseError } from '../../src/errors.js';
 import { maxAbsDiff } from '../helpers/engine-fixtures.js';
+import { interpretMobileOp, mobileOpsGraph } from '../helpers/mobile-ops.js';
 
 /**
  * Every IR op kind lowered to tfjs, checked against a direct float64 NCHW interpretation of the IR (below),
@@ -25,6 +26,12 @@ const ALL_OP_KINDS: Record<OpKind, true> = {
   maxpool2d: true,
   global_avgpool: true,
   flatten: true,
+  hardswish: true,
+  hardsigmoid: true,
+  sigmoid: true,
+  clip: true,
+  mul: true,
+  global_avgpool_keep: true,
 };
 
 /** x [N, 3, 8, 8] → every op kind → logits [N, 5]. */
@@ -104,6 +111,8 @@ function interpret(
 }
 
 function interpretNode(node: Node, get: (name: string) => Value, param: (name: string) => Float32Array): Value {
+  const mobile = interpretMobileOp(node, get, param);
+  if (mobile !== undefined) return { shape: mobile.shape, data: Float64Array.from(mobile.data) };
   switch (node.op) {
     case 'linear': {
       const { shape, data } = get(node.input);
@@ -197,6 +206,13 @@ function interpretNode(node: Node, get: (name: string) => Value, param: (name: s
       const { shape, data } = get(node.input);
       return { shape: [shape[0]!, data.length / shape[0]!], data };
     }
+    case 'hardswish':
+    case 'hardsigmoid':
+    case 'sigmoid':
+    case 'clip':
+    case 'mul':
+    case 'global_avgpool_keep':
+      throw new Error(`interpretMobileOp handles ${node.op}`);
     default:
       throw new UnreachableCaseError(node);
   }
@@ -214,6 +230,10 @@ describe.each(['wasm', 'cpu'] as const)('tfjs lowering on %s', (backend) => {
   it.each([
     { name: 'every op kind, images [N, 3, 8, 8]', graph: everyOpGraph() },
     { name: 'BatchNorm1d, flatten and Linear on [N, 4, 6]', graph: sequenceGraph() },
+    {
+      name: 'grouped and depthwise convolutions, squeeze-excitation, HardSwish, Clip, Sigmoid',
+      graph: mobileOpsGraph(),
+    },
   ])('$name: matches a float64 interpretation of the IR', async ({ graph }) => {
     const n = 3;
     const next = random(11);
@@ -235,8 +255,15 @@ describe.each(['wasm', 'cpu'] as const)('tfjs lowering on %s', (backend) => {
 });
 
 describe('lowerToTfjs', () => {
-  it('is given a graph that uses every op kind', () => {
-    expect(new Set(everyOpGraph().nodes.map((node) => node.op))).toEqual(new Set(Object.keys(ALL_OP_KINDS)));
+  it('is given graphs that use every op kind', () => {
+    const kinds = [...everyOpGraph().nodes, ...mobileOpsGraph().nodes].map((node) => node.op);
+    expect(new Set(kinds)).toEqual(new Set(Object.keys(ALL_OP_KINDS)));
+  });
+
+  it('uploads depthwise filters [C·m, 1, kh, kw] as [kh, kw, C, m] and grouped ones as HWIO', () => {
+    const { parameters } = lowerToTfjs(mobileOpsGraph());
+    expect(parameters.find((p) => p.name === 'depthwise.weight')).toMatchObject({ layout: 'depthwise', groups: 4 });
+    expect(parameters.find((p) => p.name === 'grouped.weight')).toMatchObject({ layout: 'hwio' });
   });
 
   it('uploads conv filters transposed to [kh, kw, in, out] and every other tensor as stored', () => {

@@ -4,7 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { unavailable } from '../../errors.js';
 import type { BoundModel, Engine, PreparedModel, StateMap } from '../engine.js';
 import { INPUT, type ModelGraph } from '../model-ir.js';
-import { lowerToOnnx } from './onnx.lowering.js';
+import { lowerToOnnx, type LoweredModel } from './onnx.lowering.js';
+import { exportWithStateInputs } from './onnx.user-graph.js';
 
 export type OnnxProvider = 'cpu' | 'cuda';
 
@@ -127,7 +128,7 @@ export class OnnxEngine implements Engine {
 
   async prepare(graph: ModelGraph): Promise<PreparedModel> {
     if (this.closed) throw new Error('OnnxEngine: prepare after close');
-    const { model, stateInputs } = lowerToOnnx(graph);
+    const { model, stateInputs, input } = lowerForRuntime(graph);
     // The serialized model is the graph's structure (architecture, input and state shapes, every attribute):
     // equal graphs share a session, and two graphs that lower differently never do.
     const key = createHash('sha256').update(model).digest('hex');
@@ -158,7 +159,15 @@ export class OnnxEngine implements Engine {
       usesInitializers(this.options.state ?? 'auto', this.options.provider, graph, examples);
     const sessionWith = (state: ReadonlyMap<string, Float32Array>) =>
       this.createSession(withInitializers(model, inputs, state));
-    return new OnnxPreparedModel(session, graph, inputs, () => this.releaseUse(cached), initializers, sessionWith);
+    return new OnnxPreparedModel(
+      session,
+      graph,
+      input,
+      inputs,
+      () => this.releaseUse(cached),
+      initializers,
+      sessionWith,
+    );
   }
 
   /** Releases every session; prepared and bound models of this engine must not be used afterwards. */
@@ -216,6 +225,7 @@ class OnnxPreparedModel implements PreparedModel {
   constructor(
     private readonly session: ort.InferenceSession,
     private readonly graph: ModelGraph,
+    private readonly input: string,
     private readonly stateInputs: readonly StateInput[],
     private readonly releaseSession: () => Promise<void>,
     private readonly useInitializers: (examples: number | undefined) => boolean,
@@ -244,11 +254,12 @@ class OnnxPreparedModel implements PreparedModel {
       const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; … (${problems.length} in all)` : '');
       throw new Error(`OnnxEngine: the state does not fit ${this.graph.architecture}: ${shown}`);
     }
-    if (!this.useInitializers(hints.examples)) return new OnnxBoundModel(this.session, this.graph, feeds, undefined);
+    if (!this.useInitializers(hints.examples))
+      return new OnnxBoundModel(this.session, this.graph, this.input, feeds, undefined);
     const own = await this.sessionWith(
       new Map(Object.entries(feeds).map(([name, tensor]) => [name, tensor.data as Float32Array])),
     );
-    return new OnnxBoundModel(own, this.graph, {}, () => own.release());
+    return new OnnxBoundModel(own, this.graph, this.input, {}, () => own.release());
   }
 
   async dispose(): Promise<void> {
@@ -265,6 +276,7 @@ class OnnxBoundModel implements BoundModel {
   constructor(
     private readonly session: ort.InferenceSession,
     private readonly graph: ModelGraph,
+    private readonly input: string,
     feeds: Record<string, ort.Tensor>,
     /** For a session of this bound state's own (initializers): releases it. */
     private readonly releaseOwnSession: (() => Promise<void>) | undefined,
@@ -283,7 +295,7 @@ class OnnxBoundModel implements BoundModel {
     }
     if (n === 0) return new Float32Array(0);
     const results = await this.session.run(
-      { ...this.feeds, [INPUT]: new ort.Tensor('float32', x, [n, ...inputShape]) },
+      { ...this.feeds, [this.input]: new ort.Tensor('float32', x, [n, ...inputShape]) },
       [output],
     );
     const result = results[output];
@@ -305,6 +317,17 @@ class OnnxBoundModel implements BoundModel {
   }
 }
 
+/**
+ * What ONNX Runtime runs for a graph: the IR lowered (onnx.lowering.ts), or, for an architecture whose ONNX export
+ * has ops with no IR form, the export itself with its parameters turned into graph inputs.
+ */
+function lowerForRuntime(graph: ModelGraph): LoweredModel & { input: string } {
+  if (graph.onnx !== undefined && graph.nodes.length === 0) {
+    return { ...exportWithStateInputs(graph.onnx.model, graph.state), input: graph.onnx.input };
+  }
+  return { ...lowerToOnnx(graph), input: INPUT };
+}
+
 /** The lowered model with `state` as initializers instead of graph inputs (OnnxEngineOptions.state). */
 function withInitializers(
   model: Uint8Array,
@@ -316,14 +339,19 @@ function withInitializers(
   const graph = decoded.graph!;
   const names = new Set(inputs.map((input) => input.name));
   graph.input = (graph.input ?? []).filter((input) => !names.has(input.name ?? ''));
-  graph.initializer = inputs.map(({ name, shape }) => {
-    const values = state.get(name)!;
-    return onnx.TensorProto.create({
-      name,
-      dims: shape,
-      dataType: onnx.TensorProto.DataType.FLOAT,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    });
-  });
+  // Initializers that are no state (a user export's integer constants) stay.
+  const kept = (graph.initializer ?? []).filter((tensor) => !names.has(tensor.name ?? ''));
+  graph.initializer = [
+    ...kept,
+    ...inputs.map(({ name, shape }) => {
+      const values = state.get(name)!;
+      return onnx.TensorProto.create({
+        name,
+        dims: shape,
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      });
+    }),
+  ];
   return onnx.ModelProto.encode(decoded).finish();
 }

@@ -90,7 +90,7 @@ function lowerNode(node: Node, ranks: ReadonlyMap<string, number>): { protos: No
         intsAttr('strides', node.stride),
         intsAttr('pads', pads(node.padding)),
         intsAttr('dilations', [1, 1]),
-        intAttr('group', 1),
+        intAttr('group', node.groups ?? 1),
       ];
       return { protos: [nodeProto('Conv', inputs, node.output, attributes)], rank: 4 };
     }
@@ -103,12 +103,33 @@ function lowerNode(node: Node, ranks: ReadonlyMap<string, number>): { protos: No
     }
     case 'relu':
       return { protos: [nodeProto('Relu', [node.input], node.output)], rank: rankOf(node.input) };
-    case 'add': {
+    case 'hardswish':
+      return { protos: [nodeProto('HardSwish', [node.input], node.output)], rank: rankOf(node.input) };
+    case 'hardsigmoid': {
+      const attributes = [floatAttr('alpha', node.alpha), floatAttr('beta', node.beta)];
+      return { protos: [nodeProto('HardSigmoid', [node.input], node.output, attributes)], rank: rankOf(node.input) };
+    }
+    case 'sigmoid':
+      return { protos: [nodeProto('Sigmoid', [node.input], node.output)], rank: rankOf(node.input) };
+    case 'clip': {
+      // Since opset 11 Clip takes its bounds as inputs: two scalar initializers next to the node.
+      const [min, max] = [`${node.output}/min`, `${node.output}/max`];
+      return {
+        protos: [
+          constantProto(min, node.min),
+          constantProto(max, node.max),
+          nodeProto('Clip', [node.input, min, max], node.output),
+        ],
+        rank: rankOf(node.input),
+      };
+    }
+    case 'add':
+    case 'mul': {
       const [a, b] = node.inputs;
       if (rankOf(a) !== rankOf(b)) {
-        throw new Error(`lowerToOnnx: ${describe(node)} adds values of rank ${rankOf(a)} and ${rankOf(b)}`);
+        throw new Error(`lowerToOnnx: ${describe(node)} combines values of rank ${rankOf(a)} and ${rankOf(b)}`);
       }
-      return { protos: [nodeProto('Add', [a, b], node.output)], rank: rankOf(a) };
+      return { protos: [nodeProto(node.op === 'add' ? 'Add' : 'Mul', [a, b], node.output)], rank: rankOf(a) };
     }
     case 'maxpool2d': {
       spatial(node.input);
@@ -132,6 +153,9 @@ function lowerNode(node: Node, ranks: ReadonlyMap<string, number>): { protos: No
         rank: 2,
       };
     }
+    case 'global_avgpool_keep':
+      spatial(node.input);
+      return { protos: [nodeProto('GlobalAveragePool', [node.input], node.output)], rank: 4 };
     case 'flatten':
       return { protos: [nodeProto('Flatten', [node.input], node.output, [intAttr('axis', 1)])], rank: 2 };
     default:
@@ -146,6 +170,17 @@ const describe = describeNode;
 
 function nodeProto(opType: string, input: string[], output: string, attribute: AttributeProto[] = []): NodeProto {
   return onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });
+}
+
+/** A float32 scalar as a Constant node. */
+function constantProto(output: string, value: number): NodeProto {
+  const tensor = onnx.TensorProto.create({ dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [value] });
+  const attribute = onnx.AttributeProto.create({
+    name: 'value',
+    type: onnx.AttributeProto.AttributeType.TENSOR,
+    t: tensor,
+  });
+  return nodeProto('Constant', [], output, [attribute]);
 }
 
 const intAttr = (name: string, i: number): AttributeProto =>

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { badUserInput } from '../../errors.js';
 import type { BoundModel, Engine, PreparedModel, StateMap } from '../engine.js';
-import type { ModelGraph } from '../model-ir.js';
+import { irUnavailable, type ModelGraph } from '../model-ir.js';
 import { initTfjsBackend, useTfjsBackend, type TfjsBackendName, type TfjsBackendOptions } from './tfjs.backend.js';
 import { lowerToTfjs, uploadParameter, type TfjsProgram } from './tfjs.lowering.js';
 
@@ -30,6 +30,8 @@ export class TfjsEngine implements Engine {
   }
 
   async prepare(graph: ModelGraph): Promise<PreparedModel> {
+    const unavailable = irUnavailable(graph);
+    if (unavailable !== undefined) throw badUserInput(`engine tfjs: ${unavailable}; use the onnx engine`);
     const model = new TfjsPreparedModel(graph, lowerToTfjs(graph), this.backend, () => this.prepared.delete(model));
     this.prepared.add(model);
     return model;

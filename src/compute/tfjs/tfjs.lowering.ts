@@ -10,6 +10,14 @@ import {
   type Node,
   type Pair,
 } from '../model-ir.js';
+import { convLayout, type ParameterLayout, type ParameterSpec } from './tfjs.parameters.js';
+
+export {
+  parameterToPytorchLayout,
+  uploadParameter,
+  type ParameterLayout,
+  type ParameterSpec,
+} from './tfjs.parameters.js';
 
 /**
  * How a value is held. tfjs convolutions and pools want channels-last tensors, the IR is PyTorch's NCHW:
@@ -24,16 +32,6 @@ interface ValueType {
   /** Rank as the IR sees it (batch axis included). */
   rank: number;
   layout: Layout;
-}
-
-/** How a state tensor is uploaded: conv filters [out, in, kh, kw] → tfjs' [kh, kw, in, out]; the rest as is. */
-export type ParameterLayout = 'hwio' | 'as-is';
-
-export interface ParameterSpec {
-  name: string;
-  /** PyTorch shape, as the state holds it. */
-  shape: number[];
-  layout: ParameterLayout;
 }
 
 /** The bound state: one tfjs tensor per parameter, in its ParameterLayout. */
@@ -105,7 +103,9 @@ const TO_NCHW = [0, 3, 1, 2];
  */
 export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
   checkGraph(graph, 'lowerToTfjs');
+  const stateShapes = new Map(graph.state.map((s) => [s.name, s.shape]));
   const parameterLayouts = new Map<string, ParameterLayout>();
+  const parameterGroups = new Map<string, number>();
   const inputType: ValueType = {
     rank: 1 + graph.inputShape.length,
     layout: graph.inputShape.length === 3 ? 'nhwc' : 'pytorch',
@@ -117,14 +117,16 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
   graph.nodes.forEach((node, index) => {
     for (const input of opInputs(node)) lastUse.set(input, index);
     for (const name of opParameters(node)) {
-      const layout: ParameterLayout = node.op === 'conv2d' && name === node.weight ? 'hwio' : 'as-is';
+      const layout: ParameterLayout =
+        node.op === 'conv2d' && name === node.weight ? convLayout(node, stateShapes.get(name)!) : 'as-is';
+      if (layout === 'depthwise') parameterGroups.set(name, node.op === 'conv2d' ? (node.groups ?? 1) : 1);
       const previous = parameterLayouts.get(name);
       if (previous !== undefined && previous !== layout) {
         throw new Error(`lowerToTfjs: state tensor "${name}" is read both as a conv filter and as a plain tensor`);
       }
       parameterLayouts.set(name, layout);
     }
-    const { compute, computeTraining, type } = lowerNode(node, types);
+    const { compute, computeTraining, type } = lowerNode(node, types, stateShapes);
     types.set(node.output, type);
     lastUse.set(node.output, index);
     steps.push({ node, compute, computeTraining, release: [] });
@@ -136,7 +138,15 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
 
   const parameters = graph.state
     .filter((s) => parameterLayouts.has(s.name))
-    .map((s) => ({ name: s.name, shape: [...s.shape], layout: parameterLayouts.get(s.name)! }));
+    .map((s) => {
+      const groups = parameterGroups.get(s.name);
+      return {
+        name: s.name,
+        shape: [...s.shape],
+        layout: parameterLayouts.get(s.name)!,
+        ...(groups === undefined ? {} : { groups }),
+      };
+    });
 
   const lookup =
     (bound: TfjsParameters, caller: string) =>
@@ -190,6 +200,7 @@ export function lowerToTfjs(graph: ModelGraph): TfjsProgram {
 function lowerNode(
   node: Node,
   types: ReadonlyMap<string, ValueType>,
+  stateShapes: ReadonlyMap<string, number[]>,
 ): { compute: Compute; computeTraining?: ComputeTraining; type: ValueType } {
   const typeOf = (name: string): ValueType => types.get(name)!;
   switch (node.op) {
@@ -198,11 +209,23 @@ function lowerNode(
       const strides = pair(node.stride);
       const pad = explicitPadding(node.padding);
       const bias = node.bias;
+      const groups = node.groups ?? 1;
+      const layout = convLayout(node, stateShapes.get(node.weight)!);
+      const convolve = (input: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D => {
+        if (layout === 'depthwise') return tf.depthwiseConv2d(input, filter, strides, pad, 'NHWC');
+        if (groups === 1) return tf.conv2d(input, filter, strides, pad, 'NHWC');
+        // Grouped: each group of input channels with its own slice of output channels, concatenated.
+        const inputs = tf.split(input, groups, 3) as tf.Tensor4D[];
+        const filters = tf.split(filter, groups, 3) as tf.Tensor4D[];
+        return tf.concat4d(
+          inputs.map((part, g) => tf.conv2d(part, filters[g]!, strides, pad, 'NHWC')),
+          3,
+        );
+      };
       return {
         compute: ([x], parameter) => {
           const input = toLayout(x!, from, 'nhwc') as tf.Tensor4D;
-          const filter = parameter(node.weight) as tf.Tensor4D;
-          const y = tf.conv2d(input, filter, strides, pad, 'NHWC');
+          const y = convolve(input, parameter(node.weight) as tf.Tensor4D);
           return bias === undefined ? y : tf.add(y, parameter(bias)); // channels last: the bias broadcasts
         },
         type: { rank: 4, layout: 'nhwc' },
@@ -269,11 +292,36 @@ function lowerNode(
     }
     case 'relu':
       return { compute: ([x]) => tf.relu(x!), type: typeOf(node.input) };
-    case 'add': {
+    case 'hardswish':
+      return {
+        compute: ([x]) => tf.mul(x!, tf.div(tf.relu6(tf.add(x!, 3)), 6)),
+        type: typeOf(node.input),
+      };
+    case 'hardsigmoid': {
+      const { alpha, beta } = node;
+      return {
+        compute: ([x]) => tf.clipByValue(tf.add(tf.mul(x!, alpha), beta), 0, 1),
+        type: typeOf(node.input),
+      };
+    }
+    case 'sigmoid':
+      return { compute: ([x]) => tf.sigmoid(x!), type: typeOf(node.input) };
+    case 'clip': {
+      const { min, max } = node;
+      return { compute: ([x]) => tf.clipByValue(x!, min, max), type: typeOf(node.input) };
+    }
+    case 'add':
+    case 'mul': {
       const [a, b] = node.inputs.map(typeOf) as [ValueType, ValueType];
       if (a.rank !== b.rank)
-        throw new Error(`lowerToTfjs: ${describe(node)} adds values of ranks ${a.rank} and ${b.rank}`);
-      return { compute: ([x, y]) => tf.add(x!, toLayout(y!, b.layout, a.layout)), type: a };
+        throw new Error(`lowerToTfjs: ${describe(node)} combines values of ranks ${a.rank} and ${b.rank}`);
+      const combine = node.op === 'add' ? tf.add : tf.mul;
+      return { compute: ([x, y]) => combine(x!, toLayout(y!, b.layout, a.layout)), type: a };
+    }
+    case 'global_avgpool_keep': {
+      const type = requireRank(node, typeOf(node.input), 4);
+      const axes = type.layout === 'nhwc' ? [1, 2] : [2, 3];
+      return { compute: ([x]) => tf.mean(x!, axes, true), type };
     }
     case 'global_avgpool': {
       const { layout } = requireRank(node, typeOf(node.input), 4);
@@ -309,24 +357,6 @@ function lowerNode(
     default:
       throw new UnreachableCaseError(node);
   }
-}
-
-/**
- * A state tensor as the program reads it, uploaded from its PyTorch layout. The values are copied: some
- * backends (cpu, tensorflow) would otherwise keep a reference to the caller's array.
- */
-export function uploadParameter(spec: ParameterSpec, values: Float32Array): tf.Tensor {
-  if (spec.layout === 'hwio') {
-    return tf.tidy(() =>
-      tf.transpose(tf.tensor4d(values, spec.shape as [number, number, number, number]), [2, 3, 1, 0]),
-    );
-  }
-  return tf.tensor(values.slice(), spec.shape, 'float32');
-}
-
-/** The inverse of `uploadParameter`: a state tensor back in its PyTorch layout (a new tensor; the caller disposes it). */
-export function parameterToPytorchLayout(spec: ParameterSpec, tensor: tf.Tensor): tf.Tensor {
-  return spec.layout === 'hwio' ? tf.transpose(tensor, [3, 2, 0, 1]) : tf.clone(tensor);
 }
 
 function toLayout(x: tf.Tensor, from: Layout, to: Layout): tf.Tensor {
