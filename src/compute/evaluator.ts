@@ -118,6 +118,9 @@ function planOf(args: EvaluationInputs, moving: ReadonlySet<string> | 'all'): Ev
         "bnStats RECOMPUTE recomputes the statistics before the moving block too, so θ_to's activations there are not reused",
     };
   }
+  if (args.graph.nodes.length === 0) {
+    return { cut: undefined, reason: 'the architecture runs as its ONNX export, which linpath does not cut' };
+  }
   const cut = prefixCut(args.graph, moving);
   return cut === undefined
     ? { cut: undefined, reason: 'the first moving op comes before any cut of the graph' }

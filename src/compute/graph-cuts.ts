@@ -83,7 +83,7 @@ export function segmentGraph(graph: ModelGraph, from: Cut | undefined, to: Cut |
 /** `node` with every read of `value` made a read of the input `x`. */
 function reading(node: Node, value: string): Node {
   if (value === INPUT) return node;
-  if (node.op === 'add') {
+  if (node.op === 'add' || node.op === 'mul') {
     const [a, b] = node.inputs;
     return { ...node, inputs: [a === value ? INPUT : a, b === value ? INPUT : b] };
   }
