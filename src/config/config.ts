@@ -43,6 +43,11 @@ export interface AuthSettings {
   enabled: boolean;
   /** LINPATH_AUTH_READS: `open` (default): queries and subscriptions need no key; `key`: a `read` key. */
   reads: 'open' | 'key';
+  /**
+   * LINPATH_TRUSTED_PROXIES: addresses of reverse proxies whose X-Forwarded-For names the client (for the
+   * per-client limits and quotas); empty (default): the connection's peer is the client.
+   */
+  trustedProxies: string[];
 }
 
 /** Bounds on the work one request may cause; each names its variable in the error that enforces it. */
@@ -243,7 +248,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   };
 
   const reads = choice('LINPATH_AUTH_READS', ['open', 'key'] as const, 'open');
-  const auth: AuthSettings = { enabled: boolean('LINPATH_AUTH', true), reads };
+  const trustedProxies = (read('LINPATH_TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const proxy of trustedProxies)
+    if (isIP(proxy) === 0)
+      problems.push(`LINPATH_TRUSTED_PROXIES: expected IP addresses separated by commas, got "${proxy}"`);
+  const auth: AuthSettings = { enabled: boolean('LINPATH_AUTH', true), reads, trustedProxies };
   const limits: RequestLimits = {
     maxQueryDepth: integer('LINPATH_MAX_QUERY_DEPTH', 16, 2, 1000),
     maxQueryCost: integer('LINPATH_MAX_QUERY_COST', 100_000, 10, 1_000_000_000),

@@ -15,8 +15,9 @@ import type { EvaluationSlots } from './pipeline/evaluation-slots.js';
 export function forRequester(
   base: { paths: PathDeps; analytics: AnalyticsDeps },
   requester: Requester | undefined,
+  signal?: AbortSignal,
 ): { paths: PathDeps; analytics: AnalyticsDeps } {
-  const paths: PathDeps = { ...base.paths, requester };
+  const paths: PathDeps = { ...base.paths, requester, signal };
   return { paths, analytics: { ...base.analytics, paths } };
 }
 
@@ -34,4 +35,6 @@ export interface GraphQLContext {
   auth?: RequestAuth;
   /** Per-key slots of evaluation-queuing fields, shared by every request of the server. */
   evaluations?: EvaluationSlots;
+  /** Aborted when the client has gone (its HTTP connection or WebSocket closed): its slots are freed at once. */
+  signal?: AbortSignal;
 }

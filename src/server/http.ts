@@ -22,6 +22,7 @@ import {
   requesterOf,
   type RequestAuth,
 } from '../graphql/pipeline/auth.js';
+import { clientAddress, closedSignal } from '../graphql/pipeline/client.js';
 import { EvaluationSlots } from '../graphql/pipeline/evaluation-slots.js';
 import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/pipeline/request-guard.js';
 
@@ -43,12 +44,14 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   const guard: GuardSettings = { auth: app.config.auth, limits: app.config.limits };
   const authenticate = (key: string | undefined, client: string | undefined): Promise<RequestAuth> =>
     authenticateRequest(app.apiKeys, app.config.auth, key, client ?? 'unknown');
-  const context = (auth: RequestAuth): GraphQLContext => {
-    // The work this client queues counts against its quotas (docs/security.md, work quotas).
-    const { paths, analytics } = forRequester(app, requesterOf(auth));
+  const context = (auth: RequestAuth, signal: AbortSignal): GraphQLContext => {
+    // The work this client queues counts against its quotas (docs/security.md, work quotas); its waits and
+    // evaluation slots end when it goes away.
+    const { paths, analytics } = forRequester(app, requesterOf(auth), signal);
     return {
       auth,
       evaluations,
+      signal,
       registry: app.registry,
       paths,
       analytics,
@@ -56,7 +59,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       pollMs: app.config.queue.pollMs,
       logger: app.logger,
       loaders: createLoaders(app.registry, analytics, {
-        evaluationSlot: () => evaluations.acquire(limitBucket(auth)),
+        evaluationSlot: () => evaluations.acquireUntil(limitBucket(auth), signal),
       }),
     };
   };
@@ -72,8 +75,10 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       schema,
       // Every operation is authenticated (a key revoked while the socket is open stops working), then guarded.
       onSubscribe: async (ctx, _id, payload) => {
-        const auth = await authenticate(presentedKey(ctx.connectionParams), ctx.extra.request.socket.remoteAddress);
-        return guardSocketOperation(schema, payload, auth, guard, context(auth));
+        const { request, socket } = ctx.extra;
+        const client = clientAddress(request.socket.remoteAddress, request.headers, app.config.auth.trustedProxies);
+        const auth = await authenticate(presentedKey(ctx.connectionParams), client);
+        return guardSocketOperation(schema, payload, auth, guard, context(auth, closedSignal(socket)));
       },
       onError: (_ctx, _id, _payload, errors) => {
         // Resolver errors reach the client as GraphQL errors; log the ones without a linpath code.
@@ -109,7 +114,10 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     '/graphql',
     express.json({ limit: app.config.maxRequestBytes }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => context(await authenticate(presentedKey(req.headers), req.socket.remoteAddress)),
+      context: async ({ req, res }) => {
+        const client = clientAddress(req.socket.remoteAddress, req.headers, app.config.auth.trustedProxies);
+        return context(await authenticate(presentedKey(req.headers), client), closedSignal(res));
+      },
     }),
   );
 

@@ -128,7 +128,7 @@ describe('loadConfig', () => {
       LINPATH_S3_TIMEOUT_MS: '1000',
       LINPATH_DB_STATEMENT_TIMEOUT_MS: '0',
     });
-    expect(config.auth).toEqual({ enabled: false, reads: 'key' });
+    expect(config.auth).toEqual({ enabled: false, reads: 'key', trustedProxies: [] });
     expect(config.limits).toEqual({
       maxQueryDepth: 8,
       maxQueryCost: 5000,

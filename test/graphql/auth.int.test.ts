@@ -222,7 +222,7 @@ describe('API keys over GraphQL', () => {
     let readsKey: HttpServer;
     beforeAll(async () => {
       readsKey = await startHttpServer(
-        { ...app, config: { ...app.config, auth: { enabled: true, reads: 'key' } } },
+        { ...app, config: { ...app.config, auth: { enabled: true, reads: 'key', trustedProxies: [] } } },
         schema,
       );
     });
@@ -260,7 +260,7 @@ describe('API keys over GraphQL', () => {
   describe('with LINPATH_AUTH=off', () => {
     it('lets mutations through without a key', async () => {
       const open = await startHttpServer(
-        { ...app, config: { ...app.config, auth: { enabled: false, reads: 'open' } } },
+        { ...app, config: { ...app.config, auth: { enabled: false, reads: 'open', trustedProxies: [] } } },
         schema,
       );
       try {

@@ -32,6 +32,24 @@ export class EvaluationSlots {
     };
   }
 
+  /**
+   * A slot that is also given back when `signal` aborts (the client has gone), whatever its field is still
+   * doing; the returned function gives it back too (once).
+   */
+  acquireUntil(bucket: string, signal: AbortSignal | undefined): () => void {
+    const release = this.acquire(bucket);
+    if (signal === undefined) return release;
+    if (signal.aborted) {
+      release();
+      return release;
+    }
+    signal.addEventListener('abort', release, { once: true });
+    return () => {
+      signal.removeEventListener('abort', release);
+      release();
+    };
+  }
+
   held(bucket: string): number {
     return this.inFlight.get(bucket) ?? 0;
   }
@@ -43,7 +61,7 @@ export class EvaluationSlots {
  */
 export const LimitEvaluations: MiddlewareFn<GraphQLContext> = async ({ context }, next) => {
   if (context.evaluations === undefined || context.auth === undefined) return next();
-  const release = context.evaluations.acquire(limitBucket(context.auth));
+  const release = context.evaluations.acquireUntil(limitBucket(context.auth), context.signal);
   try {
     return await next();
   } finally {

@@ -9,7 +9,7 @@ import type { RequestOptions } from './paths.usecases.js';
  * watcher's shared polls. Returns false when the time ran out.
  */
 export function waitForPaths(
-  deps: Pick<PathDeps, 'watcher'>,
+  deps: Pick<PathDeps, 'watcher' | 'signal'>,
   requests: ReadonlyArray<{ pathId: string; alphas: readonly number[] }>,
   timeoutMs: number,
   onProgress?: (progress: { done: number; total: number }) => void,
@@ -27,11 +27,12 @@ export function waitForPaths(
     let lastDone = -1;
     const finish = (complete: boolean) => {
       clearTimeout(timer);
-      deps.watcher.closed$.removeEventListener('abort', giveUp);
+      stopListening();
       for (const stop of stops) stop();
       resolve(complete);
     };
     const giveUp = () => finish(false);
+    let stopListening = () => {};
     for (const [pathId, entry] of open) {
       stops.push(
         deps.watcher.watch(pathId, (snapshot) => {
@@ -53,14 +54,13 @@ export function waitForPaths(
       );
     }
     const timer = setTimeout(giveUp, timeoutMs);
-    if (deps.watcher.closed$.aborted) giveUp();
-    else deps.watcher.closed$.addEventListener('abort', giveUp, { once: true });
+    stopListening = whenEnded(deps, giveUp);
   });
 }
 
 /** Resolves with the path's state once its request is settled or `timeoutMs` has passed. */
 export function waitForPath(
-  deps: Pick<PathDeps, 'watcher' | 'paths'>,
+  deps: Pick<PathDeps, 'watcher' | 'paths' | 'signal'>,
   pathId: string,
   alphas: readonly number[],
   timeoutMs: number,
@@ -71,10 +71,11 @@ export function waitForPath(
     let lastDone = -1;
     const finish = (snapshot: PathSnapshot) => {
       clearTimeout(timer);
-      deps.watcher.closed$.removeEventListener('abort', giveUp);
+      stopListening();
       stop();
       resolve(snapshot);
     };
+    let stopListening = () => {};
     const stop = deps.watcher.watch(pathId, (snapshot) => {
       last = snapshot;
       const { status, progress } = pathStatus({
@@ -91,14 +92,29 @@ export function waitForPath(
     });
     const giveUp = () => {
       clearTimeout(timer);
-      deps.watcher.closed$.removeEventListener('abort', giveUp);
+      stopListening();
       stop();
       // Not even one poll came back (the database is away): read once more, and fail as that read does.
       resolve(last ?? readSnapshot(deps, pathId));
     };
     const timer = setTimeout(giveUp, timeoutMs);
-    // The process is shutting down: answer with what is known instead of holding the request open.
-    if (deps.watcher.closed$.aborted) giveUp();
-    else deps.watcher.closed$.addEventListener('abort', giveUp, { once: true });
+    stopListening = whenEnded(deps, giveUp);
   });
+}
+
+/**
+ * Calls `giveUp` (at once if already so) when the process shuts down (answer with what is known instead of
+ * holding the request open) or the request's client has gone (nobody is left to answer: the wait and its
+ * evaluation slot end at once; the queued work stays queued). Returns the function that stops listening.
+ */
+function whenEnded(deps: Pick<PathDeps, 'watcher' | 'signal'>, giveUp: () => void): () => void {
+  const signals = [deps.watcher.closed$, ...(deps.signal === undefined ? [] : [deps.signal])];
+  if (signals.some((signal) => signal.aborted)) {
+    giveUp();
+    return () => {};
+  }
+  for (const signal of signals) signal.addEventListener('abort', giveUp, { once: true });
+  return () => {
+    for (const signal of signals) signal.removeEventListener('abort', giveUp);
+  };
 }

@@ -44,4 +44,6 @@ export interface PathDeps {
    * against the queue quotas, and work without a key runs after keyed work. Undefined: the CLI, not bounded.
    */
   requester?: Requester | undefined;
+  /** Aborted when the request's client has gone (set per request by the GraphQL server): waits end then. */
+  signal?: AbortSignal | undefined;
 }
