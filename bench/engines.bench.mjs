@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots } from './fixtures.mjs';
 import { cpuModel } from './machine.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,8 +43,6 @@ const { values: opts } = parseArgs({
   },
 });
 
-const FIXTURES =
-  opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const THREADS = opts.threads === undefined ? availableParallelism() : Number(opts.threads);
 const ALPHA = 0.5;
 const WAIT_IDLE_S = Number(opts['wait-idle']);
@@ -51,6 +50,7 @@ const MAX_OTHER = Number(opts['max-other']);
 
 const WORKLOADS = {
   resnet: {
+    name: 'resnet',
     label: 'ResNet-18-CIFAR, 1,000 images',
     architecture: 'resnet18-cifar',
     init: 'resnet18/init.safetensors.gz',
@@ -64,6 +64,7 @@ const WORKLOADS = {
     reference: 'resnet18/reference.json',
   },
   mlp: {
+    name: 'mlp',
     label: 'MLP 2-50-50-1, 5,000 points',
     architecture: 'mlp',
     init: 'mlp/init.safetensors',
@@ -83,17 +84,22 @@ function fail(message) {
   process.exit(1);
 }
 
-if (!existsSync(FIXTURES)) {
-  console.log(
-    `bench: no fixtures at ${FIXTURES} (the PyTorch reference fixtures of ../shared/fixtures); nothing to measure.`,
-  );
-  process.exit(0);
+const requested = opts.workload === 'all' ? Object.keys(WORKLOADS) : opts.workload.split(',');
+for (const w of requested) if (!(w in WORKLOADS)) fail(`--workload: expected resnet, mlp or all, got "${w}"`);
+/** Each workload's fixture folder (bench/fixtures.mjs); a workload whose fixtures are absent is left out. */
+const FIXTURES = new Map();
+for (const name of requested) {
+  const w = WORKLOADS[name];
+  const files = [w.init, w.final, w.testSet, w.reference];
+  const root = fixtureRoot(files, opts.fixtures);
+  if (root !== undefined) FIXTURES.set(name, root);
+  else
+    console.log(
+      `bench: ${w.label}: skipped, its fixtures are not in ${fixtureRoots(opts.fixtures).join(', ')}: ${HOW_TO_GET}`,
+    );
 }
-const missing = Object.values(WORKLOADS)
-  .flatMap((w) => [w.init, w.final, w.testSet, w.reference])
-  .filter((relative) => !existsSync(`${FIXTURES}/${relative}`));
-if (missing.length > 0) {
-  console.log(`bench: the fixtures at ${FIXTURES} lack ${missing.join(', ')}; nothing to measure.`);
+if (FIXTURES.size === 0) {
+  console.log('bench: no workload has its fixtures; nothing to measure.');
   process.exit(0);
 }
 if (!existsSync(new URL('compute/architectures/index.js', DIST))) fail('dist/ is missing: run `npm run build` first');
@@ -107,15 +113,17 @@ const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST
 const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', DIST).href);
 const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', DIST).href);
 
-const workloadNames = opts.workload === 'all' ? Object.keys(WORKLOADS) : opts.workload.split(',');
-for (const w of workloadNames) if (!(w in WORKLOADS)) fail(`--workload: expected resnet, mlp or all, got "${w}"`);
+const workloadNames = [...FIXTURES.keys()];
 const engineNames = opts.engines.split(',').filter((e) => e !== '');
 for (const e of engineNames) if (e !== 'onnx' && e !== 'tfjs') fail(`--engines: expected onnx and/or tfjs, got "${e}"`);
 
 // ---------------------------------------------------------------------------------------------- fixtures
 
-function readSafetensors(relative) {
-  const raw = readFileSync(`${FIXTURES}/${relative}`);
+/** A fixture file of workload `w`: `relative` (e.g. `mlp/init.safetensors`) in the workload's fixture folder. */
+const fixtureFile = (w, relative) => `${FIXTURES.get(w.name)}/${relative}`;
+
+function readSafetensors(w, relative) {
+  const raw = readFileSync(fixtureFile(w, relative));
   const file = relative.endsWith('.gz')
     ? new Uint8Array(gunzipSync(raw))
     : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
@@ -126,15 +134,15 @@ function readSafetensors(relative) {
   };
 }
 
-function readCheckpoint(relative) {
-  const { tensors, values } = readSafetensors(relative);
+function readCheckpoint(w, relative) {
+  const { tensors, values } = readSafetensors(w, relative);
   const state = new Map();
   for (const [name, v] of values) if (v instanceof Float32Array) state.set(name, v);
   return { tensors: tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), state };
 }
 
 function readExamples(w) {
-  const { tensors, values } = readSafetensors(w.testSet);
+  const { tensors, values } = readSafetensors(w, w.testSet);
   const info = tensors.find((t) => t.name === w.inputKey);
   const x = values.get(w.inputKey);
   const labels = values.get(w.labelKey);
@@ -256,7 +264,7 @@ function runPytorch(workload, w) {
   const args = [
     `${ROOT}bench/pytorch_baseline.py`,
     '--fixtures',
-    FIXTURES,
+    FIXTURES.get(workload),
     '--workload',
     workload,
     '--threads',
@@ -350,11 +358,11 @@ const versions = {};
 try {
   for (const workload of workloadNames) {
     const w = WORKLOADS[workload];
-    const from = readCheckpoint(w.init);
-    const to = readCheckpoint(w.final);
+    const from = readCheckpoint(w, w.init);
+    const to = readCheckpoint(w, w.final);
     const graph = buildModelGraph(w.architecture, to.tensors);
     const examples = readExamples(w);
-    const reference = JSON.parse(readFileSync(`${FIXTURES}/${w.reference}`, 'utf8'));
+    const reference = JSON.parse(readFileSync(fixtureFile(w, w.reference), 'utf8'));
     const alphaIndex = reference.alphas.findIndex((a) => Math.abs(a - ALPHA) < 1e-12);
     const referenceLoss = alphaIndex >= 0 ? reference.full.loss[alphaIndex] : undefined;
 

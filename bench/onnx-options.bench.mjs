@@ -11,13 +11,13 @@
 // its creation timed with the point): the arithmetic ORT can then fold and pre-pack (BatchNorm into Conv,
 // NCHWc weight layouts) shows what the state-as-inputs design costs.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots } from './fixtures.mjs';
 
 const DIST = new URL('../dist/', import.meta.url);
 const { values: opts } = parseArgs({
@@ -28,10 +28,12 @@ const { values: opts } = parseArgs({
     fixtures: { type: 'string' },
   },
 });
-const FIXTURES =
-  opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
-if (!existsSync(FIXTURES)) {
-  console.log(`bench: no fixtures at ${FIXTURES}; nothing to measure.`);
+const RESNET = ['resnet18/init.safetensors.gz', 'resnet18/final.safetensors.gz', 'resnet18/test_set.safetensors'];
+const FIXTURES = fixtureRoot(RESNET, opts.fixtures);
+if (FIXTURES === undefined) {
+  console.log(
+    `bench: the ResNet-18 fixtures are not in ${fixtureRoots(opts.fixtures).join(', ')}: ${HOW_TO_GET}; nothing to measure.`,
+  );
   process.exit(0);
 }
 const CORES = availableParallelism();

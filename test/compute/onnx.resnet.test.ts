@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import type { PreparedModel } from '../../src/compute/engine.js';
 import type { ModelGraph } from '../../src/compute/model-ir.js';
@@ -14,9 +14,14 @@ import {
   readReferenceFixture,
   readSafetensorsFixture,
   readTestSetFixture,
+  type CheckpointFixture,
   type CurveReference,
+  type FixtureReference,
   type PointEvaluation,
+  type SafetensorsFixture,
+  type TestSetFixture,
 } from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures } from '../helpers/fixtures.js';
 
 /**
  * ResNet-18 (CIFAR) against PyTorch (fixtures/resnet18/README.md): the full path and the six block-wise
@@ -39,12 +44,12 @@ const LOSS_RELATIVE_TOLERANCE = 1e-5;
 const BATCH = 250;
 const BLOCKS = ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'fc'] as const;
 
-describe('OnnxEngine on the ResNet-18 fixture (PyTorch reference, 500 images)', () => {
-  const init = readCheckpointFixture('resnet18/init.safetensors.gz');
-  const final = readCheckpointFixture('resnet18/final.safetensors.gz');
-  const reference = readReferenceFixture('resnet18/reference.json');
-  const referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
-  const test = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
+describeWithFixtures(RESNET18_FIXTURES, 'OnnxEngine on the ResNet-18 fixture (PyTorch reference, 500 images)', () => {
+  let init: CheckpointFixture;
+  let final: CheckpointFixture;
+  let reference: FixtureReference;
+  let referenceLogits: SafetensorsFixture;
+  let test: TestSetFixture;
   const summary: string[] = [];
   let engine: OnnxEngine;
   let graph: ModelGraph;
@@ -52,6 +57,11 @@ describe('OnnxEngine on the ResNet-18 fixture (PyTorch reference, 500 images)', 
   let finalPoint: Promise<PointEvaluation> | undefined;
 
   beforeAll(async () => {
+    init = readCheckpointFixture('resnet18/init.safetensors.gz');
+    final = readCheckpointFixture('resnet18/final.safetensors.gz');
+    reference = readReferenceFixture('resnet18/reference.json');
+    referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
+    test = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
     engine = await OnnxEngine.create({ provider: 'cpu', threads: availableParallelism() });
     graph = buildModelGraph('resnet18-cifar', final.tensors);
     prepared = await engine.prepare(graph);

@@ -1,10 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import type { PreparedModel, StateMap } from '../../src/compute/engine.js';
+import type { ModelGraph } from '../../src/compute/model-ir.js';
 import { INITIALIZER_MIN_EXAMPLES, OnnxEngine, usesInitializers } from '../../src/compute/onnx/onnx.engine.js';
 import { interpolateState } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import { maxScaledDiff, readCheckpointFixture, readResnet18Subset } from '../helpers/engine-fixtures.js';
+import {
+  maxScaledDiff,
+  readCheckpointFixture,
+  readResnet18Subset,
+  type Resnet18Subset,
+} from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures } from '../helpers/fixtures.js';
 
 /**
  * OnnxEngine's two ways of handing ONNX Runtime a state (LINPATH_ONNX_STATE): graph inputs of one shared
@@ -15,9 +22,14 @@ import { maxScaledDiff, readCheckpointFixture, readResnet18Subset } from '../hel
 
 const IMAGES = 100;
 const CLASSES = 10;
-const { init, final, reference, subset, exampleSize, referenceRows } = readResnet18Subset(IMAGES);
-const { x, labels } = subset;
-const graph = buildModelGraph('resnet18-cifar', final.tensors);
+let init: Resnet18Subset['init'];
+let final: Resnet18Subset['final'];
+let reference: Resnet18Subset['reference'];
+let exampleSize: number;
+let referenceRows: Resnet18Subset['referenceRows'];
+let x: Float32Array;
+let labels: Uint8Array;
+let graph: ModelGraph;
 
 async function logitsOf(
   prepared: PreparedModel,
@@ -37,11 +49,15 @@ async function logitsOf(
   }
 }
 
-describe('OnnxEngine state modes on ResNet-18', () => {
+describeWithFixtures(RESNET18_FIXTURES, 'OnnxEngine state modes on ResNet-18', () => {
   const engines: OnnxEngine[] = [];
   const prepared: Record<'inputs' | 'initializers' | 'auto', PreparedModel> = {} as never;
 
   beforeAll(async () => {
+    const fixture = readResnet18Subset(IMAGES);
+    ({ init, final, reference, exampleSize, referenceRows } = fixture);
+    ({ x, labels } = fixture.subset);
+    graph = buildModelGraph('resnet18-cifar', final.tensors);
     for (const state of ['inputs', 'initializers', 'auto'] as const) {
       const engine = await OnnxEngine.create({ provider: 'cpu', threads: 2, state });
       engines.push(engine);

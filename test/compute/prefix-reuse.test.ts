@@ -20,6 +20,7 @@ import {
   readResnet18Subset,
   readTestSetFixture,
 } from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures, itWithFixtures } from '../helpers/fixtures.js';
 
 /**
  * Prefix reuse (evaluator.ts, graph-cuts.ts) against the naive evaluation of the same paths (every op per α,
@@ -85,9 +86,12 @@ function expectSameTallies(reused: Map<string, LossTally[]>, naive: Map<string, 
   return worst;
 }
 
-describe('graph cuts', () => {
-  const resnet = buildModelGraph('resnet18-cifar', readCheckpointFixture('resnet18/init.safetensors.gz').tensors);
+describeWithFixtures(RESNET18_FIXTURES, 'graph cuts', () => {
+  let resnet: ModelGraph;
   const mlp = buildModelGraph('mlp', readCheckpointFixture('mlp/init.safetensors').tensors);
+  beforeAll(() => {
+    resnet = buildModelGraph('resnet18-cifar', readCheckpointFixture('resnet18/init.safetensors.gz').tensors);
+  });
 
   it('cut ResNet-18 at the input, between the blocks of every stage and before fc, never inside a residual block', () => {
     const cuts = graphCuts(resnet);
@@ -163,44 +167,49 @@ describe.each([
     console.info(`${engineName} mlp: prefix reuse vs naive, worst relative loss difference ${worst.toExponential(2)}`);
   });
 
-  it('the ResNet-18 fixture: every block-wise path as naive and as PyTorch (first images, two chunks)', async () => {
-    const images = engineName === 'onnx' ? 8 : 4;
-    const alphaIndices = [7];
-    const { init, final, reference, subset, referenceRows } = readResnet18Subset(images);
-    const graph = buildModelGraph('resnet18-cifar', final.tensors);
-    const examples: Examples = { x: subset.x, labels: Int32Array.from(subset.labels), n: images };
-    const states = { from: init.state, to: final.state };
-    const alphas = alphaIndices.map((i) => reference.alphas[i]!);
-    const blocks = graph.blocks;
-    const batchSize = images / 2;
-    const naive = await sweep(engine, graph, states, examples, blocks, alphas, { batchSize, prefixCacheBytes: 0 });
-    // The cuts of layer1..fc hold 64·32·32 + 64·32·32 + 128·16·16 + 256·8·8 + 512 floats per example (0.72 MB):
-    // 1.3 MB per example lets one batch (of two) in at a time.
-    const reused = await sweep(engine, graph, states, examples, blocks, alphas, {
-      batchSize,
-      prefixCacheBytes: 1.3e6 * batchSize,
-    });
-    expect(reused.plans[0]).toMatchObject({
-      cut: undefined,
-      reason: 'the first moving op comes before any cut of the graph',
-    });
-    expect(reused.plans.slice(1).every((p) => p.cut !== undefined)).toBe(true);
-    const worst = expectSameTallies(reused.tallies, naive.tallies);
-    for (const block of blocks) {
-      alphaIndices.forEach((alphaIndex, i) => {
-        const logits = referenceRows(`block.${block}`, alphaIndex);
-        const expected = tallyBatch(emptyTally(), logits, subset.labels, 10);
-        const got = reused.tallies.get(block)![i]!;
-        expect(relative(got.lossSum, expected.lossSum), `${block} α=${alphas[i]}`).toBeLessThanOrEqual(
-          PYTORCH_RELATIVE,
-        );
-        expect(got.correct).toBe(expected.correct);
+  itWithFixtures(
+    RESNET18_FIXTURES,
+    'the ResNet-18 fixture: every block-wise path as naive and as PyTorch (first images, two chunks)',
+    async () => {
+      const images = engineName === 'onnx' ? 8 : 4;
+      const alphaIndices = [7];
+      const { init, final, reference, subset, referenceRows } = readResnet18Subset(images);
+      const graph = buildModelGraph('resnet18-cifar', final.tensors);
+      const examples: Examples = { x: subset.x, labels: Int32Array.from(subset.labels), n: images };
+      const states = { from: init.state, to: final.state };
+      const alphas = alphaIndices.map((i) => reference.alphas[i]!);
+      const blocks = graph.blocks;
+      const batchSize = images / 2;
+      const naive = await sweep(engine, graph, states, examples, blocks, alphas, { batchSize, prefixCacheBytes: 0 });
+      // The cuts of layer1..fc hold 64·32·32 + 64·32·32 + 128·16·16 + 256·8·8 + 512 floats per example (0.72 MB):
+      // 1.3 MB per example lets one batch (of two) in at a time.
+      const reused = await sweep(engine, graph, states, examples, blocks, alphas, {
+        batchSize,
+        prefixCacheBytes: 1.3e6 * batchSize,
       });
-    }
-    console.info(
-      `${engineName} resnet18: prefix reuse vs naive, worst relative loss difference ${worst.toExponential(2)}`,
-    );
-  }, 120_000);
+      expect(reused.plans[0]).toMatchObject({
+        cut: undefined,
+        reason: 'the first moving op comes before any cut of the graph',
+      });
+      expect(reused.plans.slice(1).every((p) => p.cut !== undefined)).toBe(true);
+      const worst = expectSameTallies(reused.tallies, naive.tallies);
+      for (const block of blocks) {
+        alphaIndices.forEach((alphaIndex, i) => {
+          const logits = referenceRows(`block.${block}`, alphaIndex);
+          const expected = tallyBatch(emptyTally(), logits, subset.labels, 10);
+          const got = reused.tallies.get(block)![i]!;
+          expect(relative(got.lossSum, expected.lossSum), `${block} α=${alphas[i]}`).toBeLessThanOrEqual(
+            PYTORCH_RELATIVE,
+          );
+          expect(got.correct).toBe(expected.correct);
+        });
+      }
+      console.info(
+        `${engineName} resnet18: prefix reuse vs naive, worst relative loss difference ${worst.toExponential(2)}`,
+      );
+    },
+    120_000,
+  );
 
   it('evaluateAlphas on a block-wise path reuses the prefix; with RECOMPUTE it says why not', async () => {
     const init = readCheckpointFixture('mlp/init.safetensors');

@@ -1,14 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
+import type { ModelGraph } from '../../src/compute/model-ir.js';
 import { randomInitialState } from '../../src/compute/random-init.js';
 import { readCheckpointFixture } from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures } from '../helpers/fixtures.js';
 
 /** PyTorch's default bound of a Linear/Conv2d weight or bias: 1/√fan_in (kaiming_uniform with a = √5). */
 const bound = (shape: readonly number[]) => 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
 
-describe('random initial states (PyTorch module defaults)', () => {
-  const resnet = buildModelGraph('resnet18-cifar', readCheckpointFixture('resnet18/init.safetensors.gz').tensors);
-  const mlp = buildModelGraph('mlp', readCheckpointFixture('mlp/init.safetensors').tensors);
+describeWithFixtures(RESNET18_FIXTURES, 'random initial states of ResNet-18 (PyTorch module defaults)', () => {
+  let resnet: ModelGraph;
+  beforeAll(() => {
+    resnet = buildModelGraph('resnet18-cifar', readCheckpointFixture('resnet18/init.safetensors.gz').tensors);
+  });
 
   it('draws every weight and bias from U(−1/√fan_in, 1/√fan_in), with the moments of that law', () => {
     const state = randomInitialState(resnet, 7);
@@ -51,8 +55,12 @@ describe('random initial states (PyTorch module defaults)', () => {
       data: new BigInt64Array([0n]),
     });
   });
+});
 
-  it('draws biases within their bound (the MLP), and is deterministic in the seed', () => {
+describe('random initial states of the MLP (PyTorch module defaults)', () => {
+  const mlp = buildModelGraph('mlp', readCheckpointFixture('mlp/init.safetensors').tensors);
+
+  it('draws biases within their bound, and is deterministic in the seed', () => {
     const a = randomInitialState(mlp, 42);
     for (const tensor of a) {
       const weightShape = a.find((t) => t.name === tensor.name.replace(/bias$/, 'weight'))!.shape;

@@ -16,7 +16,7 @@ import {
 } from '../helpers/engine-fixtures.js';
 
 /**
- * The TensorFlow.js engine against the PyTorch MLP fixture (../shared/fixtures/mlp): every α of init → final
+ * The TensorFlow.js engine against the PyTorch MLP fixture (test/fixtures/mlp): every α of init → final
  * and init → epoch5 on all 5000 test points, on the wasm backend (the default here) and on cpu (the same
  * contract, another backend).
  */

@@ -1,14 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import type { PreparedModel } from '../../src/compute/engine.js';
+import type { ModelGraph } from '../../src/compute/model-ir.js';
 import { TfjsEngine } from '../../src/compute/tfjs/tfjs.engine.js';
 import { interpolateState } from '../../src/domain/interpolation.js';
 import { emptyTally, tallyBatch } from '../../src/domain/losses.js';
-import { evaluatePoint, maxAbsDiff, maxScaledDiff, readResnet18Subset } from '../helpers/engine-fixtures.js';
+import {
+  evaluatePoint,
+  maxAbsDiff,
+  maxScaledDiff,
+  readResnet18Subset,
+  type Resnet18Subset,
+} from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures } from '../helpers/fixtures.js';
 
 /**
- * The TensorFlow.js engine against the PyTorch ResNet-18 fixture (../shared/fixtures/resnet18), on the
+ * The TensorFlow.js engine against the PyTorch ResNet-18 fixture (resnet18/, test/helpers/fixtures.ts), on the
  * default backend (wasm here: about 30 ms per image on one core). To keep the file near a minute it checks a
  * documented SUBSET: the first 50 of the 500 test images (all ten classes), at every α of the full path and
  * of each block-wise path. At α = 1 every block-wise path binds the final state, which the full path already
@@ -26,9 +34,12 @@ const BLOCK_ALPHAS = FULL_ALPHAS.filter((alpha) => alpha !== 1);
 /** Reference decision margins below this are float32 noise (the fixture README's threshold). */
 const NEAR_BOUNDARY = 1e-4;
 
-const { init, final, reference, subset, exampleSize, referenceRows } = readResnet18Subset(IMAGES);
-const graph = buildModelGraph('resnet18-cifar', final.tensors);
-const blocks = reference.blocks!;
+/** The fixture's block-wise paths (its README); checked against reference.json's block lists below. */
+const BLOCKS = ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'fc'];
+
+let fixture: Resnet18Subset;
+let graph: ModelGraph;
+let blocks: Record<string, string[]>;
 
 /** Examples whose top-2 reference logits are closer than NEAR_BOUNDARY: their argmax may flip. */
 function nearBoundary(logits: Float32Array): number {
@@ -41,36 +52,41 @@ function nearBoundary(logits: Float32Array): number {
 }
 
 const cases = [
-  ...FULL_ALPHAS.map((alpha) => ({ path: 'full', moving: 'all' as const, alpha })),
-  ...Object.entries(blocks).flatMap(([block, tensors]) =>
-    BLOCK_ALPHAS.map((alpha) => ({ path: `block.${block}`, moving: new Set(tensors), alpha })),
-  ),
+  ...FULL_ALPHAS.map((alpha) => ({ path: 'full', block: undefined, alpha })),
+  ...BLOCKS.flatMap((block) => BLOCK_ALPHAS.map((alpha) => ({ path: `block.${block}`, block, alpha }))),
 ];
 
-describe(`TfjsEngine on ResNet-18 (first ${IMAGES} test images)`, () => {
+describeWithFixtures(RESNET18_FIXTURES, `TfjsEngine on ResNet-18 (first ${IMAGES} test images)`, () => {
   let engine: TfjsEngine;
   let prepared: PreparedModel;
   const report: string[] = [];
   let worst = 0;
 
   beforeAll(async () => {
+    fixture = readResnet18Subset(IMAGES);
+    graph = buildModelGraph('resnet18-cifar', fixture.final.tensors);
+    blocks = fixture.reference.blocks!;
     engine = await TfjsEngine.create();
     prepared = await engine.prepare(graph);
   });
   afterAll(async () => {
-    await engine.close();
+    await engine?.close();
     const header = `${engine.version}, ResNet-18, ${IMAGES} images per point:`;
     console.info([header, ...report, `max |Δlogit| ${worst.toExponential(2)}`].join('\n'));
   });
 
   it('has the reference block lists and paths that meet at the final state', () => {
+    const { reference, referenceRows } = fixture;
+    expect(Object.keys(blocks)).toEqual(BLOCKS);
     expect(Object.keys(blocks)).toEqual(graph.blocks);
     const last = reference.alphas.length - 1;
     for (const block of graph.blocks)
       expect(referenceRows(`block.${block}`, last)).toEqual(referenceRows('full', last));
   });
 
-  it.each(cases)('$path α = $alpha: logits, loss and accuracy as PyTorch', async ({ path, moving, alpha }) => {
+  it.each(cases)('$path α = $alpha: logits, loss and accuracy as PyTorch', async ({ path, block, alpha }) => {
+    const { init, final, reference, subset, referenceRows } = fixture;
+    const moving = block === undefined ? 'all' : new Set(blocks[block]);
     const index = reference.alphas.indexOf(alpha);
     const state = interpolateState(init.state, final.state, alpha, moving);
     const point = await evaluatePoint(prepared, state, subset, CLASSES, BATCH);
@@ -95,6 +111,7 @@ describe(`TfjsEngine on ResNet-18 (first ${IMAGES} test images)`, () => {
   });
 
   it('leaves tf.memory().numTensors as it was after bind, logits and dispose', async () => {
+    const { final, subset, exampleSize } = fixture;
     const before = tf.memory().numTensors;
     const bound = await prepared.bind(final.state);
     // Every float state tensor: 20 conv filters, fc weight and bias, 4 vectors of each of the 20 BatchNorms.

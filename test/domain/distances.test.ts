@@ -6,7 +6,7 @@ import type { DistanceTensor } from '../../src/domain/distances.js';
 import { ErrorCode } from '../../src/errors.js';
 import { decodeTensor } from '../../src/formats/safetensors.decode.js';
 import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures, fixturePath } from '../helpers/fixtures.js';
 
 interface State {
   floats: Map<string, Float32Array>;
@@ -140,11 +140,12 @@ describe('distance on the MLP fixture', () => {
   });
 });
 
-describe('distance on the ResNet-18 fixture', () => {
+describeWithFixtures(RESNET18_FIXTURES, 'distance on the ResNet-18 fixture', () => {
   let init: State;
   let final: State;
-  const ref = reference('resnet18/reference.json');
+  let ref: ReturnType<typeof reference>;
   beforeAll(() => {
+    ref = reference('resnet18/reference.json');
     init = loadState('resnet18/init.safetensors.gz');
     final = loadState('resnet18/final.safetensors.gz');
   });

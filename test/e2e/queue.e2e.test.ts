@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.js';
 import { readSafetensorsFixture } from '../helpers/engine-fixtures.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures, fixturePath } from '../helpers/fixtures.js';
 import { createTestStore, testS3Settings } from '../helpers/s3.js';
 import { buildOnce, killLeftovers, runCli, startServer, startWorker, type RunningServer } from '../helpers/server.js';
 
@@ -74,7 +74,8 @@ async function importOrThrow(args: string[], vars: Record<string, string>) {
   return result.json;
 }
 
-describe.skipIf(!postgresMode)(
+describeWithFixtures(
+  RESNET18_FIXTURES,
   'three worker processes on real Postgres, one killed with SIGKILL mid-job (ResNet-18)',
   () => {
     let env: Shared;
@@ -229,6 +230,7 @@ describe.skipIf(!postgresMode)(
       for (const end of ends) expect(end).toEqual(ends[0]);
     }, 300_000);
   },
+  { skip: !postgresMode },
 );
 
 describe.skipIf(!postgresMode)('100 identical requests through two API processes', () => {

@@ -9,7 +9,7 @@ import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.hea
 import { fixturePath } from './fixtures.js';
 
 /**
- * Engine-neutral loaders and checks for the PyTorch reference fixtures (../shared/fixtures/{mlp,resnet18}),
+ * Engine-neutral loaders and checks for the PyTorch reference fixtures (mlp/, resnet18/: test/helpers/fixtures.ts),
  * shared by the tests of every compute engine.
  */
 

@@ -20,13 +20,7 @@ export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** The folders searched for a fixture, in order. */
 export function fixtureRoots(): string[] {
   const fromEnv = process.env['LINPATH_FIXTURES'];
-  const roots = [
-    path.join(REPOSITORY_ROOT, 'test/fixtures'),
-    path.join(REPOSITORY_ROOT, 'test/fixtures/generated'),
-    // Transitional, while the tests that need the ResNet-18 fixture move to describeWithFixtures: the
-    // checkouts of this project's CI layout have them beside the clone.
-    path.join(REPOSITORY_ROOT, '../shared/fixtures'),
-  ];
+  const roots = [path.join(REPOSITORY_ROOT, 'test/fixtures'), path.join(REPOSITORY_ROOT, 'test/fixtures/generated')];
   return fromEnv === undefined || fromEnv === '' ? roots : [path.resolve(REPOSITORY_ROOT, fromEnv), ...roots];
 }
 
@@ -57,20 +51,6 @@ export interface FixtureSet {
   name: string;
   files: readonly string[];
 }
-
-/** The committed MLP fixture (test/fixtures/mlp): always present in a checkout. */
-export const MLP_FIXTURES: FixtureSet = {
-  name: 'MLP reference fixtures (mlp/)',
-  files: [
-    'mlp/init.safetensors',
-    'mlp/epoch5.safetensors',
-    'mlp/final.safetensors',
-    'mlp/test_set.safetensors',
-    'mlp/train_set.safetensors',
-    'mlp/reference.json',
-    'mlp/reference_logits.safetensors',
-  ],
-};
 
 /** The ResNet-18 fixture (46 MB, not committed): made by `npm run fixtures` or found through LINPATH_FIXTURES. */
 export const RESNET18_FIXTURES: FixtureSet = {
@@ -110,7 +90,17 @@ function fixtureOptions(set: FixtureSet): { options: TestOptions; failure?: stri
  * fixtures are absent, or failed under CI. Read the fixtures in hooks or tests, not in the block's body: the
  * body runs even when the block is skipped.
  */
-export function describeWithFixtures(set: FixtureSet, name: string, body: () => void): void {
+export function describeWithFixtures(
+  set: FixtureSet,
+  name: string,
+  body: () => void,
+  /** `skip`: skipped for another reason (a database mode, say), whatever the fixtures. */
+  when: { skip?: boolean } = {},
+): void {
+  if (when.skip === true) {
+    describe.skip(name, body);
+    return;
+  }
   const { options, failure } = fixtureOptions(set);
   describe(name, options, () => {
     if (failure !== undefined) {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { BatchNormRecomputer } from '../../src/compute/bn-recompute.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
@@ -14,8 +14,14 @@ import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { createRun } from '../../src/usecases/registry/runs.usecases.js';
-import { readCheckpointFixture, readTestSetFixture } from '../helpers/engine-fixtures.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import type { ModelGraph } from '../../src/compute/model-ir.js';
+import {
+  readCheckpointFixture,
+  readTestSetFixture,
+  type CheckpointFixture,
+  type TestSetFixture,
+} from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures, fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
@@ -23,20 +29,25 @@ import { createRegistryFixture, type RegistryFixture } from '../helpers/registry
  * BatchNorm modes and parameter groups on the ResNet-18 fixture: each path's point against the same engine
  * on a state built here by hand from the rule (which tensors move, which stay at `to`).
  */
-describe('BatchNorm modes and tensor groups', () => {
+describeWithFixtures(RESNET18_FIXTURES, 'BatchNorm modes and tensor groups', () => {
   let f: RegistryFixture;
   let evaluation: PathFixture;
   let dir: string;
   const ids = { init: '', final: '', test: '', train: '' };
   const LIMIT = 16;
   const ALPHA = 0.5;
-  const init = readCheckpointFixture('resnet18/init.safetensors.gz');
-  const final = readCheckpointFixture('resnet18/final.safetensors.gz');
-  const graph = buildModelGraph('resnet18-cifar', final.tensors);
-  const test = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
-  const runningStats = new Set(graph.nodes.flatMap((n) => (n.op === 'batchnorm' ? [n.runningMean, n.runningVar] : [])));
+  let init: CheckpointFixture;
+  let final: CheckpointFixture;
+  let graph: ModelGraph;
+  let test: TestSetFixture;
+  let runningStats: Set<string>;
 
   beforeAll(async () => {
+    init = readCheckpointFixture('resnet18/init.safetensors.gz');
+    final = readCheckpointFixture('resnet18/final.safetensors.gz');
+    graph = buildModelGraph('resnet18-cifar', final.tensors);
+    test = readTestSetFixture('resnet18/test_set.safetensors', 'images_f32_nchw', 'labels');
+    runningStats = new Set(graph.nodes.flatMap((n) => (n.op === 'batchnorm' ? [n.runningMean, n.runningVar] : [])));
     f = await createRegistryFixture();
     dir = mkdtempSync(path.join(tmpdir(), 'linpath-bn-'));
     for (const [name, role, step] of [

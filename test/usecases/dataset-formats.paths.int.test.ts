@@ -9,8 +9,14 @@ import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import { interpolationPath, type PathResult } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
-import { fixtureFloats, readReferenceFixture, readSafetensorsFixture } from '../helpers/engine-fixtures.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import {
+  fixtureFloats,
+  readReferenceFixture,
+  readSafetensorsFixture,
+  type FixtureReference,
+  type SafetensorsFixture,
+} from '../helpers/engine-fixtures.js';
+import { RESNET18_FIXTURES, describeWithFixtures, fixturePath } from '../helpers/fixtures.js';
 import { idxFile } from '../helpers/idx.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
@@ -58,7 +64,7 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  describe('ResNet-18 on a test_batch.bin of the fixture images', () => {
+  describeWithFixtures(RESNET18_FIXTURES, 'ResNet-18 on a test_batch.bin of the fixture images', () => {
     const RECORDS = 24; // written; the paths evaluate only the first LIMIT
     const LIMIT = 20;
     const CLASSES = 10;
@@ -66,10 +72,10 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
     /** The fixture's network input is (u8 − 127.5) / 64 in every channel (resnet18/README.md, "Network input"). */
     const NORMALIZATION = { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] };
     const ids = { init: '', final: '', dataset: '' };
-    const reference = readReferenceFixture('resnet18/reference.json');
-    const referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
-    const testSet = readSafetensorsFixture('resnet18/test_set.safetensors');
-    const labels = testSet.values.get('labels') as Uint8Array;
+    let reference: FixtureReference;
+    let referenceLogits: SafetensorsFixture;
+    let testSet: SafetensorsFixture;
+    let labels: Uint8Array;
 
     /** PyTorch's logits of the first LIMIT images at `alpha` of a reference path (`full`, `block.<name>`). */
     const referenceRows = (curve: string, alpha: number) => {
@@ -89,6 +95,10 @@ describe('interpolation paths on CIFAR-10 binary and MNIST IDX datasets', () => 
     };
 
     beforeAll(async () => {
+      reference = readReferenceFixture('resnet18/reference.json');
+      referenceLogits = readSafetensorsFixture('resnet18/reference_logits.safetensors');
+      testSet = readSafetensorsFixture('resnet18/test_set.safetensors');
+      labels = testSet.values.get('labels') as Uint8Array;
       // CIFAR-10 records: the label, then the R, G and B planes (row-major 32×32) of the NHWC fixture image.
       const nhwc = testSet.values.get('images_u8_nhwc') as Uint8Array;
       expect(testSet.tensors.find((t) => t.name === 'images_u8_nhwc')?.shape).toEqual([500, 32, 32, 3]);

@@ -12,7 +12,7 @@ import { decodeTensor } from '../../src/formats/safetensors.decode.js';
 import { encodeSafetensors } from '../../src/formats/safetensors.encode.js';
 import { parseSafetensors, tensorBytes } from '../../src/formats/safetensors.header.js';
 import { importDatasetFile, listDatasets, registerDataset } from '../../src/usecases/registry/datasets.usecases.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { RESNET18_FIXTURES, fixturePath, itWithFixtures } from '../helpers/fixtures.js';
 import { idxFile } from '../helpers/idx.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
@@ -318,58 +318,62 @@ describe('datasets of three formats on a real database and S3 server', () => {
   });
 
   describe('SAFETENSORS', () => {
-    it('loads U8 NHWC images normalised bit for bit equal to the fixture float32 NCHW inputs', async () => {
-      const file = fixturePath('resnet18/test_set.safetensors');
-      const u8 = await importDatasetFile(f.deps, file, {
-        name: 'synthetic-u8',
-        split: 'TEST',
-        inputKey: 'images_u8_nhwc',
-        labelKey: 'labels',
-        normalization: { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] },
-      });
-      // [500, 32, 32, 3] U8: only the last axis can hold channels, so NHWC is inferred.
-      expect(u8.dataset).toMatchObject({
-        inputShape: [3, 32, 32],
-        inputLayout: 'NHWC',
-        inputDtype: 'U8',
-        exampleCount: 500,
-      });
-      const explicit = await importDatasetFile(f.deps, file, {
-        name: 'synthetic-u8-explicit',
-        split: 'TEST',
-        inputKey: 'images_u8_nhwc',
-        labelKey: 'labels',
-        inputLayout: 'NHWC',
-        normalization: { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] },
-      });
-      const f32 = await importDatasetFile(f.deps, file, {
-        name: 'synthetic-f32',
-        split: 'TEST',
-        inputKey: 'images_f32_nchw',
-        labelKey: 'labels',
-      });
-      expect(f32.dataset).toMatchObject({ inputShape: [3, 32, 32], inputLayout: 'NCHW', normalization: null });
-      const fromU8 = await loadExamples(f.store, u8.dataset);
-      const fromExplicit = await loadExamples(f.store, explicit.dataset);
-      const fromF32 = await loadExamples(f.store, f32.dataset);
-      // The reference: the PyTorch network input, decoded straight from the local file.
-      const local = new Uint8Array(readFileSync(file));
-      const header = parseSafetensors(local);
-      const info = header.tensors.find((t) => t.name === 'images_f32_nchw')!;
-      const reference = decodeTensor(info, tensorBytes(local, header, info)) as Float32Array;
-      expect(reference.length).toBe(500 * 3 * 32 * 32);
-      expect(firstBitDifference(fromU8.x, reference)).toBe(-1);
-      expect(firstBitDifference(fromExplicit.x, reference)).toBe(-1);
-      expect(firstBitDifference(fromF32.x, reference)).toBe(-1);
-      expect([...fromU8.labels]).toEqual([...fromF32.labels]);
-      expect(fromU8.exampleShape).toEqual([3, 32, 32]);
+    itWithFixtures(
+      RESNET18_FIXTURES,
+      'loads U8 NHWC images normalised bit for bit equal to the fixture float32 NCHW inputs',
+      async () => {
+        const file = fixturePath('resnet18/test_set.safetensors');
+        const u8 = await importDatasetFile(f.deps, file, {
+          name: 'synthetic-u8',
+          split: 'TEST',
+          inputKey: 'images_u8_nhwc',
+          labelKey: 'labels',
+          normalization: { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] },
+        });
+        // [500, 32, 32, 3] U8: only the last axis can hold channels, so NHWC is inferred.
+        expect(u8.dataset).toMatchObject({
+          inputShape: [3, 32, 32],
+          inputLayout: 'NHWC',
+          inputDtype: 'U8',
+          exampleCount: 500,
+        });
+        const explicit = await importDatasetFile(f.deps, file, {
+          name: 'synthetic-u8-explicit',
+          split: 'TEST',
+          inputKey: 'images_u8_nhwc',
+          labelKey: 'labels',
+          inputLayout: 'NHWC',
+          normalization: { mean: [127.5, 127.5, 127.5], std: [64, 64, 64] },
+        });
+        const f32 = await importDatasetFile(f.deps, file, {
+          name: 'synthetic-f32',
+          split: 'TEST',
+          inputKey: 'images_f32_nchw',
+          labelKey: 'labels',
+        });
+        expect(f32.dataset).toMatchObject({ inputShape: [3, 32, 32], inputLayout: 'NCHW', normalization: null });
+        const fromU8 = await loadExamples(f.store, u8.dataset);
+        const fromExplicit = await loadExamples(f.store, explicit.dataset);
+        const fromF32 = await loadExamples(f.store, f32.dataset);
+        // The reference: the PyTorch network input, decoded straight from the local file.
+        const local = new Uint8Array(readFileSync(file));
+        const header = parseSafetensors(local);
+        const info = header.tensors.find((t) => t.name === 'images_f32_nchw')!;
+        const reference = decodeTensor(info, tensorBytes(local, header, info)) as Float32Array;
+        expect(reference.length).toBe(500 * 3 * 32 * 32);
+        expect(firstBitDifference(fromU8.x, reference)).toBe(-1);
+        expect(firstBitDifference(fromExplicit.x, reference)).toBe(-1);
+        expect(firstBitDifference(fromF32.x, reference)).toBe(-1);
+        expect([...fromU8.labels]).toEqual([...fromF32.labels]);
+        expect(fromU8.exampleShape).toEqual([3, 32, 32]);
 
-      // The first 10 examples only: 10 rows of inputs and labels, nothing more.
-      const before = f.store.bytesRead;
-      const first = await loadExamples(f.store, u8.dataset, { limit: 10 });
-      expect(f.store.bytesRead - before).toBe(10 * 32 * 32 * 3 + 10);
-      expect(firstBitDifference(first.x, reference.subarray(0, 10 * 3072))).toBe(-1);
-    });
+        // The first 10 examples only: 10 rows of inputs and labels, nothing more.
+        const before = f.store.bytesRead;
+        const first = await loadExamples(f.store, u8.dataset, { limit: 10 });
+        expect(f.store.bytesRead - before).toBe(10 * 32 * 32 * 3 + 10);
+        expect(firstBitDifference(first.x, reference.subarray(0, 10 * 3072))).toBe(-1);
+      },
+    );
 
     it('transposes float inputs declared NHWC', async () => {
       const nhwc = Float32Array.from({ length: 12 }, (_, j) => j + 0.5); // one example [H=2, W=2, C=3]
@@ -393,15 +397,19 @@ describe('datasets of three formats on a real database and S3 server', () => {
     });
 
     it('refuses out-of-range limits and float targets', async () => {
-      const [spiral] = (await listDatasets(f.deps)).filter((d) => d.name === 'synthetic-f32');
-      for (const limit of [0, 501, 1.5, -1]) {
-        await expect(loadExamples(f.store, spiral!, { limit })).rejects.toMatchObject({
+      // A dataset of its own (the committed MLP fixture's test set), whatever the tests before it imported.
+      const { dataset: spiral } = await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
+        name: 'spiral-limits',
+        split: 'TEST',
+      });
+      for (const limit of [0, 5001, 1.5, -1]) {
+        await expect(loadExamples(f.store, spiral, { limit })).rejects.toMatchObject({
           code: 'BAD_USER_INPUT',
-          message: `limit: expected an integer from 1 to 500 (dataset synthetic-f32 (TEST) has 500 examples), got ${limit}`,
+          message: `limit: expected an integer from 1 to 5000 (dataset spiral-limits (TEST) has 5000 examples), got ${limit}`,
         });
       }
-      await expect(loadExamples(f.store, spiral!, { offset: 500 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
-      await expect(loadExamples(f.store, spiral!, { offset: 499, limit: 2 })).rejects.toMatchObject({
+      await expect(loadExamples(f.store, spiral, { offset: 5000 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      await expect(loadExamples(f.store, spiral, { offset: 4999, limit: 2 })).rejects.toMatchObject({
         message: expect.stringContaining('from 1 to 1'),
       });
       const file = write(

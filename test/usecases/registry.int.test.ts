@@ -14,7 +14,7 @@ import {
 } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { getDataset, importDatasetFile, listDatasets } from '../../src/usecases/registry/datasets.usecases.js';
 import { checkpointsOfRun, createRun, getRun, listRuns } from '../../src/usecases/registry/runs.usecases.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { RESNET18_FIXTURES, fixturePath, itWithFixtures } from '../helpers/fixtures.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
 
 const MLP_TENSORS = [
@@ -111,35 +111,39 @@ describe('registry use cases on a real database and S3 server', () => {
     expect((await checkpointsOfRun(f.deps, run!.id)).map((c) => c.role)).toEqual(['FINAL']);
   });
 
-  it('registers a 45 MB ResNet-18 by reading only its header (two range requests, under 1 MB)', async () => {
-    const file = path.join(dir, 'resnet18-final.safetensors');
-    writeFileSync(file, gunzipSync(readFileSync(fixturePath('resnet18/final.safetensors.gz'))));
-    const ref = { bucket: f.store.bucket, key: 'users/me/resnet18/final.safetensors' };
-    await f.s3.uploadFile(ref, file);
-    await createRun(f.deps, { name: 'resnet', architecture: 'resnet18-cifar', tags: ['cifar'] });
-    const before = { bytes: f.store.bytesRead, requests: f.store.requests };
+  itWithFixtures(
+    RESNET18_FIXTURES,
+    'registers a 45 MB ResNet-18 by reading only its header (two range requests, under 1 MB)',
+    async () => {
+      const file = path.join(dir, 'resnet18-final.safetensors');
+      writeFileSync(file, gunzipSync(readFileSync(fixturePath('resnet18/final.safetensors.gz'))));
+      const ref = { bucket: f.store.bucket, key: 'users/me/resnet18/final.safetensors' };
+      await f.s3.uploadFile(ref, file);
+      await createRun(f.deps, { name: 'resnet', architecture: 'resnet18-cifar', tags: ['cifar'] });
+      const before = { bytes: f.store.bytesRead, requests: f.store.requests };
 
-    const { checkpoint } = await registerCheckpoint(f.deps, {
-      run: 'resnet',
-      step: 150,
-      role: 'FINAL',
-      uri: `s3://${ref.bucket}/${ref.key}`,
-    });
+      const { checkpoint } = await registerCheckpoint(f.deps, {
+        run: 'resnet',
+        step: 150,
+        role: 'FINAL',
+        uri: `s3://${ref.bucket}/${ref.key}`,
+      });
 
-    expect(f.store.requests - before.requests).toBe(2);
-    expect(f.store.bytesRead - before.bytes).toBeLessThan(1024 * 1024);
-    expect(checkpoint.size).toBe(44748472);
-    expect(checkpoint.tensorCount).toBe(122);
-    expect(checkpoint.parameterCount).toBe(11_173_962);
-    expect(checkpoint.elementCount).toBe(11_173_962 + 9_600 + 20);
-    expect(checkpoint.sha256).toBeNull();
-    expect(checkpoint.architecture).toBe('resnet18-cifar');
-    expect(checkpoint.header.tensors[0]).toMatchObject({ name: 'conv1.weight', dtype: 'F32', shape: [64, 3, 3, 3] });
-    expect(checkpoint.header.tensors.find((t) => t.name === 'layer1.0.bn1.num_batches_tracked')).toMatchObject({
-      dtype: 'I64',
-      shape: [],
-    });
-  });
+      expect(f.store.requests - before.requests).toBe(2);
+      expect(f.store.bytesRead - before.bytes).toBeLessThan(1024 * 1024);
+      expect(checkpoint.size).toBe(44748472);
+      expect(checkpoint.tensorCount).toBe(122);
+      expect(checkpoint.parameterCount).toBe(11_173_962);
+      expect(checkpoint.elementCount).toBe(11_173_962 + 9_600 + 20);
+      expect(checkpoint.sha256).toBeNull();
+      expect(checkpoint.architecture).toBe('resnet18-cifar');
+      expect(checkpoint.header.tensors[0]).toMatchObject({ name: 'conv1.weight', dtype: 'F32', shape: [64, 3, 3, 3] });
+      expect(checkpoint.header.tensors.find((t) => t.name === 'layer1.0.bn1.num_batches_tracked')).toMatchObject({
+        dtype: 'I64',
+        shape: [],
+      });
+    },
+  );
 
   it('registers datasets with example count, input shape and classes, reading labels only', async () => {
     const { dataset } = await importDatasetFile(f.deps, fixturePath('mlp/test_set.safetensors'), {
@@ -155,6 +159,9 @@ describe('registry use cases on a real database and S3 server', () => {
       numClasses: 2,
       sha256: '8b1abfc5ba05e263267687f52386dd17a4d996f62bc42f70255fdd561155d41c',
     });
+  });
+
+  itWithFixtures(RESNET18_FIXTURES, 'registers an image dataset with its input shape and classes', async () => {
     const images = await importDatasetFile(f.deps, fixturePath('resnet18/test_set.safetensors'), {
       name: 'synthetic-cifar',
       split: 'TEST',
