@@ -37,4 +37,6 @@ export interface GraphQLContext {
   evaluations?: EvaluationSlots;
   /** Aborted when the client has gone (its HTTP connection or WebSocket closed): its slots are freed at once. */
   signal?: AbortSignal;
+  /** LINPATH_MAX_REPLAY_POINTS: stored points a `pathUpdated` subscription replays (all when absent). */
+  maxReplayPoints?: number;
 }

@@ -17,6 +17,7 @@ import { createLoaders } from '../graphql/loaders.js';
 import { unavailable } from '../errors.js';
 import {
   authenticateRequest,
+  holdsScope,
   limitBucket,
   presentedKey,
   requesterOf,
@@ -24,7 +25,9 @@ import {
 } from '../graphql/pipeline/auth.js';
 import { clientAddress, closedSignal } from '../graphql/pipeline/client.js';
 import { EvaluationSlots } from '../graphql/pipeline/evaluation-slots.js';
-import { guardPlugin, guardSocketOperation, type GuardSettings } from '../graphql/pipeline/request-guard.js';
+import { guardPlugin, type GuardSettings } from '../graphql/pipeline/request-guard.js';
+import { socketOperations } from '../graphql/pipeline/socket-operations.js';
+import { HttpBoundary, securityHeaders } from './boundary.js';
 
 export interface HttpServer {
   url: string;
@@ -57,40 +60,43 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       analytics,
       training: app.training,
       pollMs: app.config.queue.pollMs,
+      maxReplayPoints: app.config.boundary.maxReplayPoints,
       logger: app.logger,
       loaders: createLoaders(app.registry, analytics, {
         evaluationSlot: () => evaluations.acquireUntil(limitBucket(auth), signal),
       }),
     };
   };
+  const boundary = new HttpBoundary(app.config.boundary, app.config.host);
+  boundary.attach(server);
   // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
   // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server. ws itself
-  // answers 400 to an upgrade of any other path (query strings aside) or a malformed handshake.
-  const sockets = new WebSocketServer({ noServer: true, path: '/graphql' });
+  // answers 400 to an upgrade of any other path (query strings aside) or a malformed handshake, and closes a
+  // socket (1009) that sends a message over maxPayload.
+  const sockets = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: app.config.maxRequestBytes });
   server.on('upgrade', (request, socket, head) => {
+    if (!boundary.admitSocket(request, socket)) return;
     sockets.handleUpgrade(request, socket, head, (client) => sockets.emit('connection', client, request));
   });
+  const formatErrors = formatError(app.logger);
   const subscriptions = useServer(
-    {
+    socketOperations({
       schema,
+      guard,
       // Every operation is authenticated (a key revoked while the socket is open stops working), then guarded.
-      onSubscribe: async (ctx, _id, payload) => {
-        const { request, socket } = ctx.extra;
-        const client = clientAddress(request.socket.remoteAddress, request.headers, app.config.auth.trustedProxies);
-        const auth = await authenticate(presentedKey(ctx.connectionParams), client);
-        return guardSocketOperation(schema, payload, auth, guard, context(auth, closedSignal(socket)));
-      },
-      onError: (_ctx, _id, _payload, errors) => {
-        // Resolver errors reach the client as GraphQL errors; log the ones without a linpath code.
-        for (const error of errors)
-          if (error.extensions?.code === undefined) app.logger.warn({ err: error }, 'subscription error');
-      },
-    },
+      authenticate: (key, { request }) =>
+        authenticate(key, clientAddress(request.socket.remoteAddress, request.headers, app.config.auth.trustedProxies)),
+      context: (auth, { socket }) => context(auth, closedSignal(socket)),
+      formatError: formatErrors,
+      logger: app.logger,
+      maxSubscriptionsPerSocket: app.config.boundary.maxSubscriptionsPerSocket,
+      maxSocketBufferBytes: app.config.boundary.maxSocketBufferBytes,
+    }),
     sockets,
   );
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    formatError: formatError(app.logger),
+    formatError: formatErrors,
     includeStacktraceInErrorResponses: false,
     introspection: true,
     // Bounds parsing and validation, which run before the guard: a document of 20,000 aliases never gets that far.
@@ -107,7 +113,9 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
   });
   await apollo.start();
 
-  addOperationsRoutes(expressApp, app);
+  expressApp.use(boundary.middleware());
+  addOperationsRoutes(expressApp, app, metricsAccess(app, authenticate));
+  expressApp.use(securityHeaders());
   addDashboardRoutes(expressApp);
 
   expressApp.use(
@@ -200,7 +208,32 @@ const noCacheHtml = (response: express.Response, file: string): void => {
   if (file.endsWith('.html')) response.setHeader('cache-control', 'no-cache');
 };
 
-function addOperationsRoutes(expressApp: express.Express, app: Linpath): void {
+/** Who may read /metrics on the API port (LINPATH_METRICS): anyone, an admin key, or nobody. */
+type MetricsAccess = (request: express.Request) => Promise<{ status: number; message: string } | undefined>;
+
+function metricsAccess(
+  app: Linpath,
+  authenticate: (key: string | undefined, client: string | undefined) => Promise<RequestAuth>,
+): MetricsAccess {
+  const setting = app.config.boundary.metrics;
+  return async (request) => {
+    if (setting === 'open' || !app.config.auth.enabled) return undefined;
+    if (setting === 'off')
+      return {
+        status: 404,
+        message: '/metrics is off on this port (LINPATH_METRICS=off); workers serve it on --metrics-port\n',
+      };
+    const auth = await authenticate(presentedKey(request.headers), request.socket.remoteAddress);
+    if (holdsScope(auth, 'admin')) return undefined;
+    return {
+      status: 401,
+      message:
+        '/metrics needs an admin API key as "Authorization: Bearer <key>" (LINPATH_METRICS=admin; open: LINPATH_METRICS=open)\n',
+    };
+  };
+}
+
+function addOperationsRoutes(expressApp: express.Express, app: Linpath, access?: MetricsAccess): void {
   expressApp.get('/healthz', async (_request, response) => {
     const checks = await Promise.allSettled([app.database.pool.query('SELECT 1'), app.store.ping()]);
     const [database, store] = checks.map((check) => (check.status === 'fulfilled' ? 'ok' : 'unavailable'));
@@ -208,8 +241,10 @@ function addOperationsRoutes(expressApp: express.Express, app: Linpath): void {
     response.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database, store });
   });
 
-  expressApp.get('/metrics', async (_request, response) => {
+  expressApp.get('/metrics', async (request, response) => {
     try {
+      const refusal = await access?.(request);
+      if (refusal !== undefined) return void response.status(refusal.status).type('text/plain').send(refusal.message);
       response.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
     } catch (error) {
       app.logger.warn({ err: error }, 'collecting metrics failed');

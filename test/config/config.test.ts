@@ -164,6 +164,41 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the boundary settings, with bounded defaults', () => {
+    expect(loadConfig({}).boundary).toEqual({
+      allowedOrigins: [],
+      allowedHosts: [],
+      maxConnectionsPerClient: 256,
+      maxSockets: 256,
+      maxSocketsPerClient: 16,
+      maxSubscriptionsPerSocket: 16,
+      maxSocketBufferBytes: 4 * 1024 * 1024,
+      maxReplayPoints: 256,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      metrics: 'admin',
+    });
+    const boundary = loadConfig({
+      LINPATH_ALLOWED_ORIGINS: 'https://Lab.example.org:8443/, http://localhost:5173',
+      LINPATH_ALLOWED_HOSTS: 'lab.example.org',
+      LINPATH_METRICS: 'open',
+    }).boundary;
+    expect(boundary.allowedOrigins).toEqual(['https://lab.example.org:8443', 'http://localhost:5173']);
+    expect(boundary.allowedHosts).toEqual(['lab.example.org']);
+    expect(boundary.metrics).toBe('open');
+    expect(loadConfig({ LINPATH_ALLOWED_ORIGINS: '*', LINPATH_ALLOWED_HOSTS: '*' }).boundary).toMatchObject({
+      allowedOrigins: '*',
+      allowedHosts: '*',
+    });
+    expect(() => loadConfig({ LINPATH_ALLOWED_ORIGINS: 'https://lab.example.org/path' })).toThrowError(
+      'LINPATH_ALLOWED_ORIGINS: expected origins such as https://lab.example.org:8443, or *, got "https://lab.example.org/path"',
+    );
+    expect(() => loadConfig({ LINPATH_ALLOWED_HOSTS: 'lab.example.org:80' })).toThrowError('LINPATH_ALLOWED_HOSTS');
+    expect(() => loadConfig({ LINPATH_HEADERS_TIMEOUT_MS: '60000' })).toThrowError(
+      'LINPATH_HEADERS_TIMEOUT_MS: expected at most LINPATH_REQUEST_TIMEOUT_MS (30000), got 60000',
+    );
+  });
+
   it('reports every problem at once', () => {
     try {
       loadConfig({ PORT: '-1', LOG_LEVEL: 'x' });

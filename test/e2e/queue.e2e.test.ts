@@ -314,9 +314,14 @@ describe.skipIf(!postgresMode)('100 identical requests through two API processes
     const { rows } = await env.sql.query('SELECT alpha, evaluations FROM path_points ORDER BY alpha');
     expect(rows.map((r) => r.alpha)).toEqual(input.alphas);
     expect(rows.every((r) => r.evaluations === 1)).toBe(true);
-    const metrics = await (await fetch(new URL('/metrics', a.url))).text();
+    // /metrics on the API port needs an admin key (LINPATH_METRICS=admin, the default).
+    const metricsOf = async (server: RunningServer) =>
+      (
+        await fetch(new URL('/metrics', server.url), { headers: { authorization: `Bearer ${server.adminKey()}` } })
+      ).text();
+    const metrics = await metricsOf(a);
     expect(metrics).toMatch(/^linpath_points_evaluated_total\{engine="onnx"\} 21$/m);
-    const idle = await (await fetch(new URL('/metrics', b.url))).text();
+    const idle = await metricsOf(b);
     expect(idle).not.toMatch(/^linpath_points_evaluated_total\{/m);
     expect(idle).toMatch(/^linpath_queue_jobs\{state="created"\} 0$/m);
   }, 120_000);

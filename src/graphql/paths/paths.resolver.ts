@@ -114,10 +114,11 @@ export class PathResolver {
 
   @Subscription(() => PathUpdate, {
     description:
-      'Each point of a path as a worker stores it (first those stored before), then the final status; the stream then ends. Over graphql-ws at the /graphql URL.',
+      'Each point of a path as a worker stores it (first those stored before: at most LINPATH_MAX_REPLAY_POINTS of them, evenly spaced, with progress counting all), then the final status; the stream then ends. Over graphql-ws at the /graphql URL.',
     subscribe: ({ args, context }) => {
       const { id, alphas } = args as { id: string; alphas?: number[] | null };
-      return pathUpdates((context as GraphQLContext).paths, id, alphas);
+      const ctx = context as GraphQLContext;
+      return pathUpdates(ctx.paths, id, alphas, ctx.maxReplayPoints);
     },
   })
   pathUpdated(

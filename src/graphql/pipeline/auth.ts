@@ -124,3 +124,7 @@ export function addressGroup(address: string): string {
   }
   return address;
 }
+
+/** Whether a request presents a working key whose scope covers `scope`. */
+export const holdsScope = (auth: RequestAuth, scope: ApiKeyScope): boolean =>
+  auth.kind === 'key' && scopeCovers(auth.key.scope, scope);

@@ -78,7 +78,8 @@ export function guardPlugin(settings: GuardSettings): ApolloServerPlugin<GraphQL
 }
 
 /**
- * The guard for graphql-ws (its `onSubscribe`): parses and validates as graphql-ws would, then guards.
+ * The guard for graphql-ws (its `onSubscribe`): parses and validates as Apollo Server does over HTTP, with
+ * the same codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, OPERATION_RESOLUTION_FAILURE), then guards.
  * Returns the execution arguments, or the errors to answer with.
  */
 export function guardSocketOperation(
@@ -92,16 +93,23 @@ export function guardSocketOperation(
   try {
     document = parse(payload.query, { maxTokens: settings.limits.maxQueryTokens });
   } catch (error) {
-    return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+    if (!(error instanceof GraphQLError)) throw error;
+    return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
   }
   const errors = validate(schema, document);
-  if (errors.length > 0) return [...errors];
+  if (errors.length > 0) return errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
   const operation = getOperationAST(document, payload.operationName);
-  if (operation === null || operation === undefined) return [new GraphQLError('Unable to identify operation')];
+  if (operation === null || operation === undefined) {
+    return [
+      new GraphQLError('Unable to identify the operation: name one with operationName', {
+        extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+      }),
+    ];
+  }
   try {
     guardOperation(schema, document, operation, payload.variables ?? undefined, auth, settings);
   } catch (error) {
-    if (isLinpathError(error)) return [new GraphQLError(error.message, { extensions: { code: error.code } })];
+    if (isLinpathError(error)) return [codedGraphQLError(error)];
     throw error;
   }
   return {
@@ -112,3 +120,12 @@ export function guardSocketOperation(
     contextValue,
   };
 }
+
+/** A parse or validation error of graphql-js with the code Apollo Server gives it. */
+const withCode = (error: GraphQLError, code: string): GraphQLError =>
+  new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...error.extensions, code },
+  });

@@ -16,24 +16,28 @@ export interface PathUpdate {
 
 /**
  * Every point of a path as it is stored, from any worker of any process: first the points stored before
- * the subscription began, then each new one, then one update with the final status (COMPLETE, FAILED or
- * PARTIAL), after which the stream ends. `alphas` names the points awaited; by default, every α stored or
- * queued since the subscription began (the grid of whoever asked for the path). Ending the iteration
- * (a client that goes away) stops watching at once.
+ * the subscription began (at most `maxReplay` of them, evenly spaced over the stored ones, both ends
+ * included, when more are stored: the replay of one subscription is bounded whatever the path holds, and
+ * `progress.done` still counts every stored point), then each new one, then one update with the final
+ * status (COMPLETE, FAILED or PARTIAL), after which the stream ends. `alphas` names the points awaited; by
+ * default, every α stored or queued since the subscription began (the grid of whoever asked for the path).
+ * Ending the iteration (a client that goes away) stops watching at once.
  */
 export async function pathUpdates(
   deps: Pick<PathDeps, 'paths' | 'watcher'>,
   pathId: string,
   alphas?: readonly number[] | null,
+  maxReplay: number = Number.POSITIVE_INFINITY,
 ): Promise<AsyncIterableIterator<PathUpdate>> {
   await findPathOrThrow(deps, pathId);
-  return abortableIterator((ended) => follow(deps, pathId, alphas, ended));
+  return abortableIterator((ended) => follow(deps, pathId, alphas, maxReplay, ended));
 }
 
 async function* follow(
   deps: Pick<PathDeps, 'watcher'>,
   pathId: string,
   alphas: readonly number[] | null | undefined,
+  maxReplay: number,
   ended: AbortSignal,
 ): AsyncGenerator<PathUpdate> {
   const wanted = alphas == null ? undefined : [...new Set(alphas.map((a) => (a === 0 ? 0 : a)))].sort((a, b) => a - b);
@@ -72,10 +76,12 @@ async function* follow(
       });
       const failure = pathFailure ?? (state.jobFailed ? resultOf(snapshot, grid, new Set()).failure : null);
       let done = state.progress.done - snapshot.points.filter((p) => inGrid.has(p.alpha) && !sent.has(p.alpha)).length;
-      for (const point of snapshot.points) {
-        if (!inGrid.has(point.alpha) || sent.has(point.alpha)) continue;
+      const fresh = snapshot.points.filter((point) => inGrid.has(point.alpha) && !sent.has(point.alpha));
+      const replayed = first ? evenlySpaced(fresh.length, maxReplay) : undefined;
+      for (const [index, point] of fresh.entries()) {
         sent.add(point.alpha);
         done++;
+        if (replayed !== undefined && !replayed.has(index)) continue;
         yield {
           pathId,
           point: { ...point, cached: first },
@@ -95,4 +101,11 @@ async function* follow(
     stopWatching();
     for (const signal of stops) signal.removeEventListener('abort', onStop);
   }
+}
+
+/** Indices of at most `most` of `count` items, evenly spaced with both ends; undefined when all fit. */
+function evenlySpaced(count: number, most: number): Set<number> | undefined {
+  if (count <= most) return undefined;
+  const step = (count - 1) / (Math.max(2, most) - 1);
+  return new Set(Array.from({ length: Math.max(2, most) }, (_, i) => Math.round(i * step)));
 }
