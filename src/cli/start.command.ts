@@ -61,8 +61,9 @@ async function serve(config: Config): Promise<void> {
 const adminKeyFile = (config: Pick<Config, 'home'>): string => path.join(config.home, 'admin-key');
 
 /**
- * The embedded default (no DATABASE_URL) creates an admin key at its first start, when no key exists, and
- * prints it once, so that a fresh `npm start` can write; with a configured database the operator creates keys.
+ * The embedded default (no DATABASE_URL) creates an admin key at its first start, when no key exists, so that
+ * a fresh `npm start` can write; with a configured database the operator creates keys. The key goes to its
+ * file (0600) only: standard output ends up in container and CI logs, so it prints the file's path.
  */
 async function announceFirstAdminKey(app: Linpath): Promise<void> {
   const { config, logger } = app;
@@ -80,6 +81,9 @@ async function announceFirstAdminKey(app: Linpath): Promise<void> {
   const file = adminKeyFile(config);
   const created = await ensureFirstAdminKey(app.apiKeys, file);
   if (created === undefined) return;
-  console.log(`linpath: created an admin API key (shown once; also in ${file}, mode 0600): ${created.key}`);
-  console.log('linpath: send it as "Authorization: Bearer <key>"; the dashboard asks for it under "API key"');
+  console.log(`linpath: created an admin API key in ${file} (mode 0600; it is not printed)`);
+  console.log(
+    'linpath: send it as "Authorization: Bearer <key>"; the dashboard asks for it under "API key" ' +
+      `(\`cat ${file}\`)`,
+  );
 }

@@ -650,15 +650,16 @@ describe('API keys', () => {
   });
 
   it.skipIf(postgresMode)(
-    'the first embedded start prints an admin key once and writes it to LINPATH_HOME/admin-key (0600)',
+    'the first embedded start writes an admin key to LINPATH_HOME/admin-key (0600) and prints its path, never the key',
     async () => {
       environment = await freshEnvironment();
       server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });
       const key = server.adminKey()!;
       expect(key).toMatch(/^lp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
       expect(server.output()).toContain(
-        `created an admin API key (shown once; also in ${path.join(environment.home, 'admin-key')}, mode 0600): ${key}`,
+        `created an admin API key in ${path.join(environment.home, 'admin-key')} (mode 0600; it is not printed)`,
       );
+      expect(server.output()).not.toContain(key);
       expect(statSync(path.join(environment.home, 'admin-key')).mode & 0o777).toBe(0o600);
       await server.stop();
       server = await startServer({ ...environment.vars, LINPATH_DEMO: '0' });

@@ -21,7 +21,12 @@ interface GqlSocket {
   close(): Promise<number>;
 }
 
-type Handshake = { socket: GqlSocket; status?: undefined } | { socket?: undefined; status: number; body: any };
+/** An open socket, or the status and JSON body of a refused handshake. */
+interface Handshake {
+  socket?: GqlSocket;
+  status?: number;
+  body?: any;
+}
 
 function openSocket(
   url: string,
@@ -261,7 +266,7 @@ describe('request boundary', () => {
       });
       const post = await postGraphql(url, '{ datasets { id } }', undefined, { headers: { origin } });
       expect(post.status, origin).toBe(403);
-      expect(post.body.errors[0].extensions.code).toBe('FORBIDDEN');
+      expect(post.body.errors?.[0].extensions.code).toBe('FORBIDDEN');
     }
     // The server's own pages, under either loopback name, and programs that send no Origin.
     for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
@@ -362,5 +367,21 @@ describe('request boundary', () => {
     expect(answer).toContain('LINPATH_MAX_CONNECTIONS_PER_CLIENT');
     for (const socket of idle) socket.destroy();
     expect(await healthz()).toBe(200);
+  });
+
+  it('L7: /metrics on the API port needs an admin key (LINPATH_METRICS=admin); the dashboard cannot be framed', async () => {
+    const metrics = url.replace(/\/graphql$/, '/metrics');
+    const anonymous = await fetch(metrics);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).toContain('LINPATH_METRICS');
+    const write = await fetch(metrics, { headers: { authorization: `Bearer ${await test.createKey('write')}` } });
+    expect(write.status).toBe(401);
+    const admin = await fetch(metrics, { headers: { authorization: `Bearer ${await test.createKey('admin')}` } });
+    expect(admin.status).toBe(200);
+    expect(await admin.text()).toContain('linpath_queue_jobs');
+    const page = await fetch(url.replace(/\/graphql$/, '/'));
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
   });
 });
