@@ -258,12 +258,14 @@ export function classifyLayerwise(
   if (entries.length === 0)
     throw badUserInput('classifyLayerwise: expected the barrier height of at least one block, got none');
   const threshold = relativeThreshold * endpointLoss;
-  const blocks: Record<string, LayerwiseBarrierLevel> = {};
-  for (const [block, height] of entries) {
-    if (Number.isNaN(height))
-      throw badUserInput(`classifyLayerwise: the barrier height of block "${block}" is NaN, expected a number`);
-    blocks[block] = height > threshold ? LayerwiseBarrierLevel.HIGH : LayerwiseBarrierLevel.LOW;
-  }
+  // fromEntries defines own properties: a block named "__proto__" stays a block instead of a prototype.
+  const blocks: Record<string, LayerwiseBarrierLevel> = Object.fromEntries(
+    entries.map(([block, height]) => {
+      if (Number.isNaN(height))
+        throw badUserInput(`classifyLayerwise: the barrier height of block "${block}" is NaN, expected a number`);
+      return [block, height > threshold ? LayerwiseBarrierLevel.HIGH : LayerwiseBarrierLevel.LOW];
+    }),
+  );
   const anyHigh = Object.values(blocks).includes(LayerwiseBarrierLevel.HIGH);
   return {
     blocks,

@@ -28,7 +28,8 @@ export function selectBlocks(
   const moving = new Set<string>();
   for (const block of blocks) {
     if (block.trim() === '') throw badUserInput(`blocks: expected block names, got an empty name; ${known()}`);
-    const prefixes = context.aliases[block] ?? [block];
+    // Own properties only: "__proto__", "constructor" or "toString" name no alias, whatever Object.prototype holds.
+    const prefixes = Object.hasOwn(context.aliases, block) ? context.aliases[block]! : [block];
     const matched = floatTensors.filter((name) => prefixes.some((p) => name === p || name.startsWith(`${p}.`)));
     if (matched.length === 0) {
       throw badUserInput(`blocks: "${block}" names no floating-point tensor of ${context.architecture}; ${known()}`);

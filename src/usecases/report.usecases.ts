@@ -195,7 +195,7 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
       blockShapes: Object.fromEntries(
         [...new Set(members.flatMap((r) => Object.keys(r.blocks)))].map((block) => [
           block,
-          count(members.map((r) => r.blocks[block]?.shape ?? 'UNDEFINED')),
+          count(members.map((r) => (Object.hasOwn(r.blocks, block) ? r.blocks[block]!.shape : null) ?? 'UNDEFINED')),
         ]),
       ),
       accuracy: summary(members.map((r) => r.accuracy))!,
@@ -226,9 +226,9 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
 }
 
 function count(values: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
-  return counts;
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return Object.fromEntries(counts);
 }
 
 /** Mean and sample standard deviation (n − 1; null for one value). */

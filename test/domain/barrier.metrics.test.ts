@@ -341,4 +341,16 @@ describe('classifyLayerwise', () => {
     expectBadInput(() => classifyLayerwise({ a: Number.NaN }, 1), /block "a" is NaN/);
     expectBadInput(() => classifyLayerwise({ a: 1 }, 1, { relativeThreshold: -0.1 }), /relativeThreshold/);
   });
+
+  it('keeps a block named "__proto__" as a block of the classification', () => {
+    const heights = Object.fromEntries([
+      ['__proto__', 2],
+      ['constructor', 0.01],
+    ]) as Record<string, number>;
+    const result = classifyLayerwise(heights, 1);
+    expect(Object.keys(result.blocks).sort()).toEqual(['__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(result.blocks)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(result.blocks, '__proto__')?.value).toBe('HIGH');
+    expect(result.blocks.constructor).toBe('LOW');
+  });
 });

@@ -35,6 +35,17 @@ describe('selectBlocks', () => {
     }
   });
 
+  it('refuses names of Object.prototype as unknown blocks (BAD_USER_INPUT), not as aliases', () => {
+    for (const block of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expect(() => select([block])).toThrowError(LinpathError);
+      expect(() => select([block])).toThrowError(`blocks: "${block}" names no floating-point tensor of tiny`);
+    }
+    // A model whose tensors do carry such a name moves them like any block.
+    expect(selectBlocks(['constructor.weight', 'fc.weight'], ['constructor'], CONTEXT).movingNames).toEqual([
+      'constructor.weight',
+    ]);
+  });
+
   it('matches a block as a state_dict prefix at a dot boundary only', () => {
     // "layer1" is not a prefix of "layer10.weight".
     expect(names(select(['layer1']))).toEqual(FLOAT.filter((n) => n.startsWith('layer1.')).sort());

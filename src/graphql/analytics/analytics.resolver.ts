@@ -61,7 +61,10 @@ export class AnalyticsResolver {
         block,
         path: toPath(path),
         height: loss.heightAboveEndpoints,
-        level: result.classification?.blocks[block] ?? null,
+        level:
+          result.classification !== null && Object.hasOwn(result.classification.blocks, block)
+            ? result.classification.blocks[block]!
+            : null,
       })),
       endpointLoss: result.endpointLoss,
       threshold: result.classification?.threshold ?? null,
