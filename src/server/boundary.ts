@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type express from 'express';
-import type { BoundarySettings } from '../config/config.js';
+import type { BoundarySettings } from '../config/boundary.config.js';
 import { addressGroup } from '../graphql/pipeline/auth.js';
 import { ConnectionCounter } from './connection-limits.js';
 import { RequestOrigins } from './request-origin.js';

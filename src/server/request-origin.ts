@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import type { BoundarySettings } from '../config/config.js';
+import type { BoundarySettings } from '../config/boundary.config.js';
 
 /**
  * Which pages and which host names may reach the server. Two browser attacks on a researcher's local
