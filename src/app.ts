@@ -9,6 +9,7 @@ import { ExamplesCache } from './storage/examples-cache.js';
 import { CheckpointStateCache } from './storage/checkpoint-state.js';
 import { PathsRepository } from './storage/paths.repository.js';
 import type { AnalyticsDeps } from './usecases/analytics/analytics.deps.js';
+import { ArchitectureGraphs } from './usecases/paths/architecture-graphs.js';
 import type { PathDeps, PathSettings } from './usecases/paths/paths.deps.js';
 import type { QueueSettings } from './config/config.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -180,6 +181,7 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
   const examples = new ExamplesCache(store, options.cacheBytes.datasets);
   const paths: PathDeps = {
     registry,
+    architectures: new ArchitectureGraphs(registry, store),
     paths: repository,
     engines: options.engines,
     states,

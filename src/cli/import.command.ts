@@ -3,6 +3,7 @@ import type { Linpath } from '../app.js';
 import { badUserInput } from '../errors.js';
 import type { InputLayout } from '../storage/registry.tables.js';
 import { importCheckpointFile, type CheckpointRole } from '../usecases/registry/checkpoints.usecases.js';
+import { importArchitectureFile } from '../usecases/registry/architectures.usecases.js';
 import { importDatasetFile, type DatasetFormat, type DatasetSplit } from '../usecases/registry/datasets.usecases.js';
 import { parseNumberList, parseStep, printJson } from './options.js';
 
@@ -18,6 +19,39 @@ export function addImportCommand(
     );
 
   importCommand
+    .command('model')
+    .description(
+      'Register an architecture from a PyTorch ONNX export (docs/architectures.md): checked, uploaded content-addressed, named.',
+    )
+    .argument('<file>', 'an .onnx file exported with training=PRESERVE and do_constant_folding=False')
+    .requiredOption('--name <name>', 'architecture name for `import checkpoint --arch` (unique; never re-pointed)')
+    .addHelpText(
+      'after',
+      '\nPrints one JSON object as its last line: {"architecture":{"name","sha256","inputShape","outputs","parameters","engines","unsupportedOps",...}}',
+    )
+    .action(async (file: string, options: { name: string }) => {
+      await withLinpath(async (app) => {
+        const { architecture, created } = await importArchitectureFile(app.registry, file, { name: options.name });
+        const row = architecture.row!;
+        printJson({
+          architecture: {
+            name: architecture.name,
+            sha256: row.sha256,
+            uri: row.uri,
+            opset: row.opset,
+            inputShape: architecture.inputShape,
+            outputs: architecture.outputs,
+            parameters: architecture.parameters!.length,
+            blocks: architecture.blocks,
+            engines: architecture.engines,
+            unsupportedOps: row.unsupportedOps,
+            created,
+          },
+        });
+      });
+    });
+
+  importCommand
     .command('checkpoint')
     .description(
       'Upload a PyTorch checkpoint (safetensors, state_dict names) and register it in a run (created if missing).',
@@ -30,7 +64,10 @@ export function addImportCommand(
         .choices(['initial', 'intermediate', 'final'])
         .makeOptionMandatory(),
     )
-    .option('--arch <name>', "architecture (defaults to the run's)")
+    .option(
+      '--arch <name>',
+      "architecture (defaults to the run's): built in, or registered with `import model`; the checkpoint is checked against it",
+    )
     .addHelpText(
       'after',
       '\nPrints one JSON object as its last line: {"run":{"id","name"},"checkpoint":{"id","sha256",...}}',

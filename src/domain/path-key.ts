@@ -10,6 +10,8 @@ export interface ObjectIdentity {
 export interface PathIdentity {
   /** The same bytes read as another architecture are another computation. */
   architecture: string;
+  /** An architecture registered from an ONNX export: its graph's sha256 (absent for built-ins). */
+  architectureSha256?: string | undefined;
   from: ObjectIdentity;
   to: ObjectIdentity;
   /** Sorted names of the tensors that move. */

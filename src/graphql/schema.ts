@@ -5,6 +5,7 @@ import { AnalyticsResolver, DistanceResolver } from './analytics/analytics.resol
 import { DerivationResolver, DerivedCheckpointResolver } from './derive/derive.resolver.js';
 import { PathResolver } from './paths/paths.resolver.js';
 import { ReportResolver } from './report/report.resolver.js';
+import { ArchitectureResolver } from './registry/architecture.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry/registry.resolver.js';
 import { RunTrainingResolver, TrainingResolver } from './training/training.resolver.js';
 
@@ -27,6 +28,7 @@ export async function buildLinpathSchema(): Promise<GraphQLSchema> {
     resolvers: [
       RunResolver,
       CheckpointResolver,
+      ArchitectureResolver,
       DerivedCheckpointResolver,
       DerivationResolver,
       DatasetResolver,

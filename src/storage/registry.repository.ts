@@ -10,9 +10,11 @@ import {
   type RunOrder,
 } from './run-query.js';
 import {
+  architecturesTable,
   checkpointsTable,
   datasetsTable,
   runsTable,
+  type ArchitectureRow,
   type CheckpointRow,
   type DatasetRow,
   type Derivation,
@@ -23,6 +25,7 @@ import {
 export type NewRun = typeof runsTable.$inferInsert;
 export type NewCheckpoint = typeof checkpointsTable.$inferInsert;
 export type NewDataset = typeof datasetsTable.$inferInsert;
+export type NewArchitecture = typeof architecturesTable.$inferInsert;
 
 /** Queries of runs, checkpoints and datasets. Unique-key violations become CONFLICT errors. */
 export class RegistryRepository {
@@ -196,6 +199,36 @@ export class RegistryRepository {
       .update(checkpointsTable)
       .set({ sha256 })
       .where(and(eq(checkpointsTable.id, id), isNull(checkpointsTable.sha256)));
+  }
+
+  /**
+   * Registers a user architecture. The same name for the same graph (sha256) is the existing row (created
+   * false); the name taken by another graph is CONFLICT.
+   */
+  async insertArchitecture(
+    architecture: NewArchitecture,
+  ): Promise<{ architecture: ArchitectureRow; created: boolean }> {
+    const rows = await this.db
+      .insert(architecturesTable)
+      .values(architecture)
+      .onConflictDoNothing({ target: architecturesTable.name })
+      .returning();
+    if (rows[0] !== undefined) return { architecture: rows[0], created: true };
+    const existing = (await this.findArchitecture(architecture.name))!;
+    if (existing.sha256 !== architecture.sha256) {
+      throw conflict(
+        `architecture "${architecture.name}" is registered for another graph (sha256 ${existing.sha256}, this one ${architecture.sha256}); a name cannot be re-pointed, choose another name`,
+      );
+    }
+    return { architecture: existing, created: false };
+  }
+
+  async findArchitecture(name: string): Promise<ArchitectureRow | undefined> {
+    return this.db.query.architecturesTable.findFirst({ where: eq(architecturesTable.name, name) });
+  }
+
+  async listArchitectures(): Promise<ArchitectureRow[]> {
+    return this.db.select().from(architecturesTable).orderBy(asc(architecturesTable.name));
   }
 
   async listDatasets(): Promise<DatasetRow[]> {

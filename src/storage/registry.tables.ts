@@ -139,3 +139,38 @@ export const datasetsTable = pgTable(
 export type RunRow = typeof runsTable.$inferSelect;
 export type CheckpointRow = typeof checkpointsTable.$inferSelect;
 export type DatasetRow = typeof datasetsTable.$inferSelect;
+
+/** A parameter of a user architecture: its state_dict name and shape. */
+export interface ArchitectureParameter {
+  name: string;
+  shape: number[];
+}
+
+/**
+ * Architectures defined by an ONNX export (docs/architectures.md): the export is a content-addressed object in
+ * the bucket, pinned like a checkpoint; what the registry needs without reading it (the parameter table, shapes,
+ * ops) is kept here. A name points at one graph for good.
+ */
+export const architecturesTable = pgTable('architectures', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  uri: text('uri').notNull(),
+  bucket: text('bucket').notNull(),
+  key: text('key').notNull(),
+  size: bigint('size', { mode: 'number' }).notNull(),
+  etag: text('etag').notNull(),
+  sha256: text('sha256').notNull(),
+  opset: integer('opset').notNull(),
+  /** Per-example input shape, e.g. [3, 64, 64]. */
+  inputShape: jsonb('input_shape').$type<number[]>().notNull(),
+  /** Logits per example. */
+  outputs: integer('outputs').notNull(),
+  parameters: jsonb('parameters').$type<ArchitectureParameter[]>().notNull(),
+  /** Op types and counts, in order of first occurrence. */
+  ops: jsonb('ops').$type<{ op: string; count: number }[]>().notNull(),
+  /** Op types with no form in the model IR: non-empty means ONNX Runtime runs the export itself. */
+  unsupportedOps: jsonb('unsupported_ops').$type<string[]>().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type ArchitectureRow = typeof architecturesTable.$inferSelect;

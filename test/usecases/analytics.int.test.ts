@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointsTable, runsTable } from '../../src/storage/registry.tables.js';
 import { barrierMetrics } from '../../src/domain/barrier.metrics.js';
 import { studyReport } from '../../src/usecases/report.usecases.js';
 import { interpolateTensor } from '../../src/domain/interpolation.js';
@@ -417,12 +419,9 @@ describe('analytics on a real database, S3 server and engine', () => {
     });
 
     it('lists a run whose checkpoints do not fit as missing, with the reason, and correlates the rest', async () => {
-      await createRun(f.deps, {
-        name: 'sweep-misfit',
-        architecture: 'resnet18-cifar',
-        datasetName: 'spiral',
-        tags: ['sweep'],
-      });
+      // Created without an architecture, and set to one its checkpoints do not fit after they were imported
+      // (import checks it now; rows from before it did not): the correlation must still list it, not fail.
+      const misfit = await createRun(f.deps, { name: 'sweep-misfit', datasetName: 'spiral', tags: ['sweep'] });
       await importCheckpointFile(f.deps, fixturePath('mlp/init.safetensors'), {
         run: 'sweep-misfit',
         step: 0,
@@ -433,6 +432,11 @@ describe('analytics on a real database, S3 server and engine', () => {
         step: 1,
         role: 'FINAL',
       });
+      await f.database.db.update(runsTable).set({ architecture: 'resnet18-cifar' }).where(eq(runsTable.id, misfit.id));
+      await f.database.db
+        .update(checkpointsTable)
+        .set({ architecture: 'resnet18-cifar' })
+        .where(eq(checkpointsTable.runId, misfit.id));
       const report = await correlation(deps, {
         runs: { tags: ['sweep'] },
         x: 'DISTANCE_LAYERWISE_NORMALIZED',

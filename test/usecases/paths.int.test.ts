@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { eq } from 'drizzle-orm';
+import { checkpointsTable } from '../../src/storage/registry.tables.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, EngineName } from '../../src/compute/engine.js';
 import { EngineProvider } from '../../src/compute/engines.js';
@@ -283,12 +285,29 @@ describe('interpolationPath on the PyTorch MLP fixture', () => {
   });
 
   it('refuses end points of different architectures, listing the mismatch', async () => {
-    const { checkpoint } = await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+    // Import refuses the MLP's tensors as a ResNet (checked before anything is registered) …
+    await expect(
+      importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
+        run: 'other',
+        step: 0,
+        role: 'FINAL',
+        architecture: 'resnet18-cifar',
+      }),
+    ).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringMatching(/does not match architecture resnet18-cifar: missing \(\d+\): conv1\.weight/),
+    });
+    // … so such a row comes only from before that check: registered without one, then set directly.
+    const imported = await importCheckpointFile(f.deps, fixturePath('mlp/final.safetensors'), {
       run: 'other',
       step: 0,
       role: 'FINAL',
-      architecture: 'resnet18-cifar',
     });
+    await f.database.db
+      .update(checkpointsTable)
+      .set({ architecture: 'resnet18-cifar' })
+      .where(eq(checkpointsTable.id, imported.checkpoint.id));
+    const checkpoint = imported.checkpoint;
     await expect(
       interpolationPath(deps, { from: checkpoint.id, to: ids.final, dataset: ids.test }),
     ).rejects.toMatchObject({

@@ -13,6 +13,12 @@ export interface CheckpointTensor {
 
 const ARCHITECTURES = ['mlp', 'resnet18-cifar', 'resnet34-cifar', 'vgg11-bn-cifar'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
+/** The architectures linpath builds itself; any other name is one registered from an ONNX export. */
+export const BUILT_IN_ARCHITECTURES: readonly string[] = ARCHITECTURES;
+
+/** Whether linpath builds this architecture itself (and so knows its tensors before any evaluation). */
+export const isBuiltInArchitecture = (name: string): name is Architecture =>
+  (ARCHITECTURES as readonly string[]).includes(name);
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 const INT_DTYPES = new Set(['I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8']);

@@ -82,10 +82,7 @@ export function readOnnxArchitecture(
   limits: OnnxLimits = DEFAULT_ONNX_LIMITS,
 ): OnnxArchitecture {
   if (bytes.length > limits.maxBytes) {
-    throw bad(
-      file,
-      `the file has ${bytes.length} bytes, more than the ${limits.maxBytes} allowed (LINPATH_MAX_MODEL_BYTES)`,
-    );
+    throw bad(file, `the file has ${bytes.length} bytes, more than the ${limits.maxBytes} allowed`);
   }
   if (bytes.length === 0) throw bad(file, 'the file is empty; expected an ONNX model (a ModelProto)');
   let model: Onnx.ModelProto;

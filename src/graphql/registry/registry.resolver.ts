@@ -12,7 +12,8 @@ import {
 } from '../../usecases/registry/runs.usecases.js';
 import type { GraphQLContext } from '../context.js';
 import { BarrierMetrics } from '../analytics/barrier.types.js';
-import { buildModelGraph } from '../../compute/architectures/index.js';
+import { buildModelGraph, isBuiltInArchitecture } from '../../compute/architectures/index.js';
+import { topLevelBlocks } from '../../compute/onnx/onnx.to-ir.js';
 import type { DatasetFormatEnum, InputLayoutEnum } from './registry.enums.js';
 import {
   Checkpoint,
@@ -180,9 +181,14 @@ export class CheckpointResolver {
     description:
       "Its architecture's top-level blocks (stem, layer1, …, fc): the block-wise paths of blockwisePaths. Null without an architecture, or when the tensors do not fit it.",
   })
-  blocks(@Root() checkpoint: Checkpoint): string[] | null {
+  async blocks(@Ctx() ctx: GraphQLContext, @Root() checkpoint: Checkpoint): Promise<string[] | null> {
     if (checkpoint.architecture === null) return null;
     try {
+      if (!isBuiltInArchitecture(checkpoint.architecture)) {
+        // A registered architecture: its top-level modules (checkpoints are checked against it at import).
+        const row = await ctx.registry.repository.findArchitecture(checkpoint.architecture);
+        if (row !== undefined) return topLevelBlocks(row.parameters.map((p) => p.name));
+      }
       return buildModelGraph(checkpoint.architecture, checkpoint.tensors).blocks;
     } catch {
       return null;

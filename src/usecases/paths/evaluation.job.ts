@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { evaluateAlphas } from '../../compute/evaluator.js';
+import { irUnavailable } from '../../compute/model-ir.js';
 import type { PathRow } from '../../storage/paths.tables.js';
 import { planOfPath, type PathPlan } from './path-plan.js';
 import type { PathDeps } from './paths.deps.js';
@@ -72,7 +73,10 @@ async function evaluate(
   observer: WorkerObserver,
   log: Logger,
 ): Promise<void> {
-  const engine = await deps.engines.get(job.data.engine ?? deps.settings.defaultEngine);
+  // An architecture that runs only as its ONNX export runs on ONNX Runtime whatever the default engine.
+  const engine = await deps.engines.get(
+    job.data.engine ?? (irUnavailable(plan.graph) === undefined ? deps.settings.defaultEngine : 'onnx'),
+  );
   const [from, to, examples, statsExamples] = await Promise.all([
     deps.states.get(plan.from),
     deps.states.get(plan.to),

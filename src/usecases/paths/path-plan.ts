@@ -1,5 +1,5 @@
-import { buildModelGraph, checkCheckpoint } from '../../compute/architectures/index.js';
-import type { ModelGraph } from '../../compute/model-ir.js';
+import { checkCheckpoint } from '../../compute/architectures/index.js';
+import { irUnavailable, runningStatistics, type ModelGraph } from '../../compute/model-ir.js';
 import {
   restrictSelection,
   selectBlocks,
@@ -12,6 +12,7 @@ import { pathKey } from '../../domain/path-key.js';
 import { badUserInput, LinpathError, notFound } from '../../errors.js';
 import type { PathRow } from '../../storage/paths.tables.js';
 import type { CheckpointRow, DatasetRow } from '../../storage/registry.tables.js';
+import { modelGraphFor } from './architecture-graphs.js';
 import type { PathDeps } from './paths.deps.js';
 import type { InterpolationPathInput } from './paths.usecases.js';
 
@@ -45,20 +46,21 @@ export interface Endpoints {
 
 /** Finds both checkpoints, checks they are the same architecture with the same tensors, resolves the blocks. */
 export async function resolveEndpoints(
-  deps: Pick<PathDeps, 'registry'>,
+  deps: Pick<PathDeps, 'registry' | 'architectures'>,
   input: { from: string; to: string; blocks?: readonly string[] | null | undefined },
 ): Promise<Endpoints> {
   const from = await findCheckpoint(deps, 'from', input.from);
   const to = await findCheckpoint(deps, 'to', input.to);
-  return endpointsOf(from, to, input.blocks);
+  return endpointsOf(deps, from, to, input.blocks);
 }
 
 /** resolveEndpoints for checkpoints already read. */
-export function endpointsOf(
+export async function endpointsOf(
+  deps: Pick<PathDeps, 'architectures'>,
   from: CheckpointRow,
   to: CheckpointRow,
   blocks: readonly string[] | null | undefined,
-): Endpoints {
+): Promise<Endpoints> {
   const architecture = to.architecture ?? from.architecture;
   if (architecture === null) {
     throw badUserInput(
@@ -68,9 +70,10 @@ export function endpointsOf(
   if (from.architecture !== null && from.architecture !== architecture) {
     throw badUserInput(`from and to must share an architecture: from is ${from.architecture}, to is ${architecture}`);
   }
-  const graph = buildModelGraph(architecture, to.header.tensors);
+  const graph = await modelGraphFor(deps.architectures, architecture, to.header.tensors);
   try {
-    checkCheckpoint(graph, from.header.tensors);
+    if (graph.onnx === undefined) checkCheckpoint(graph, from.header.tensors);
+    else await modelGraphFor(deps.architectures, architecture, from.header.tensors);
   } catch (error) {
     throw badUserInput(`from and to must have the same tensors: ${(error as Error).message}`);
   }
@@ -85,7 +88,7 @@ export function endpointsOf(
 
 /** Checks the request against the registry and computes the path's identity; reads no tensors. */
 export async function planPath(
-  deps: Pick<PathDeps, 'registry' | 'settings'>,
+  deps: Pick<PathDeps, 'registry' | 'settings' | 'architectures'>,
   input: InterpolationPathInput,
 ): Promise<PathPlan> {
   const endpoints = await resolveEndpoints(deps, input);
@@ -118,9 +121,7 @@ export async function planPathOf(
     throw badUserInput(`bnStats: expected one of ${BN_STATS_MODES.join(', ')}, got "${bnStats}"`);
   if (!TENSOR_GROUPS.includes(tensors))
     throw badUserInput(`tensors: expected one of ${TENSOR_GROUPS.join(', ')}, got "${tensors}"`);
-  const runningStats = new Set(
-    graph.nodes.flatMap((node) => (node.op === 'batchnorm' ? [node.runningMean, node.runningVar] : [])),
-  );
+  const runningStats = runningStatistics(graph);
   const floatTensors = graph.state.filter((s) => s.kind === 'float').map((s) => s.name);
   const selection = restrictSelection(endpoints.selection, floatTensors, runningStats, {
     tensors,
@@ -137,6 +138,12 @@ export async function planPathOf(
   if (dataset.numClasses !== null && dataset.numClasses > Math.max(graph.outputs, 2)) {
     throw badUserInput(
       `dataset "${dataset.name}" has labels up to ${dataset.numClasses - 1}, but ${architecture} gives ${graph.outputs} logit(s)`,
+    );
+  }
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  if (size(dataset.inputShape) !== size(graph.inputShape)) {
+    throw badUserInput(
+      `dataset "${dataset.name}" holds examples of shape [${dataset.inputShape.join(', ')}], ${architecture} takes [${graph.inputShape.join(', ')}]`,
     );
   }
   const limit = input.limit ?? dataset.exampleCount;
@@ -159,6 +166,9 @@ export async function planPathOf(
 
   const key = pathKey({
     architecture,
+    // An architecture registered from an ONNX export is its graph: the same name never means another one, and
+    // the key says which all the same.
+    architectureSha256: graph.onnx?.sha256,
     from: identity(from),
     to: identity(to),
     movingTensors: selection.moving === 'all' ? ['*'] : selection.movingNames,
@@ -208,6 +218,8 @@ export async function planBnStatsData(
   evaluated: Pick<DatasetRow, 'name'> | undefined,
   runningStats: ReadonlySet<string>,
 ): Promise<{ dataset: DatasetRow; limit: number }> {
+  const noIr = irUnavailable(graph);
+  if (noIr !== undefined) throw badUserInput(`bnStats: RECOMPUTE needs the model IR: ${noIr}`);
   if (runningStats.size === 0)
     throw badUserInput(`bnStats: RECOMPUTE needs BatchNorm layers; ${graph.architecture} has none`);
   let dataset: DatasetRow | undefined;
@@ -252,7 +264,10 @@ export async function planBnStatsData(
  * path's key, so that a registry entry changed since the path was requested fails it instead of mixing
  * two models into one curve.
  */
-export async function planOfPath(deps: Pick<PathDeps, 'registry' | 'settings'>, path: PathRow): Promise<PathPlan> {
+export async function planOfPath(
+  deps: Pick<PathDeps, 'registry' | 'settings' | 'architectures'>,
+  path: PathRow,
+): Promise<PathPlan> {
   const plan = await planPath(
     { ...deps, settings: { ...deps.settings, maxExamples: Number.MAX_SAFE_INTEGER } },
     {

@@ -6,6 +6,7 @@ import type { CheckpointStateCache } from '../../storage/checkpoint-state.js';
 import type { PathsRepository } from '../../storage/paths.repository.js';
 import type { RegistryRepository } from '../../storage/registry.repository.js';
 import type { DatasetRow } from '../../storage/registry.tables.js';
+import type { ArchitectureGraphs } from './architecture-graphs.js';
 import type { PathWatcher } from './path-watcher.js';
 
 export interface PathSettings {
@@ -31,6 +32,8 @@ export type ExamplesSource = (dataset: DatasetRow, limit: number, inputShape: re
 
 export interface PathDeps {
   registry: RegistryRepository;
+  /** Graphs of the architectures registered from ONNX exports; without it, only built-ins are known. */
+  architectures?: ArchitectureGraphs | undefined;
   paths: PathsRepository;
   engines: EngineProvider;
   states: CheckpointStateCache;

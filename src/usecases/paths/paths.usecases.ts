@@ -1,4 +1,5 @@
 import type { EngineName } from '../../compute/engine.js';
+import { irUnavailable } from '../../compute/model-ir.js';
 import type { BnStatsMode, TensorGroup } from '../../domain/blocks.js';
 import type { PathProgress, PathStatus } from '../../domain/path-status.js';
 import { badUserInput, LinpathError } from '../../errors.js';
@@ -74,6 +75,8 @@ export async function interpolationPath(
   const timeoutMs = validateTimeout(options.timeoutMs, deps.settings);
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
   const plan = await planPath(deps, input);
+  const noIr = irUnavailable(plan.graph);
+  if (input.engine === 'tfjs' && noIr !== undefined) throw badUserInput(`engine tfjs: ${noIr}; use the onnx engine`);
   let path = await deps.paths.findOrCreatePath({
     key: plan.key,
     fromCheckpointId: plan.from.id,

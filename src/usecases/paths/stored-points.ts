@@ -34,7 +34,12 @@ export async function storedPointsOfRows(
     requests.map(async (rows) => {
       try {
         const input = { from: rows.from.id, to: rows.to.id, dataset: rows.dataset.id };
-        return await planPathOf(deps, endpointsOf(rows.from, rows.to, null), async () => rows.dataset, input);
+        return await planPathOf(
+          deps,
+          await endpointsOf(deps, rows.from, rows.to, null),
+          async () => rows.dataset,
+          input,
+        );
       } catch (error) {
         if (isLinpathError(error)) return error;
         throw error;

@@ -3,6 +3,7 @@ import { badUserInput, notFound } from '../../errors.js';
 import type { TensorInfo } from '../../formats/safetensors.format.js';
 import { formatS3Uri, parseS3Uri } from '../../storage/object-store.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
+import { checkCheckpointArchitecture } from './architectures.usecases.js';
 import type { RegistryDeps } from './registry.deps.js';
 import { validateOptionalName, validateRun, validateStep } from './registry.validation.js';
 import { FLOAT_DTYPES, readObjectHeader, storedObject, uploadValidated } from './stored-objects.js';
@@ -51,6 +52,8 @@ export async function registerCheckpoint(
   const { version, header } = await readObjectHeader(deps, ref);
   if (header.tensors.length === 0)
     throw badUserInput(`${formatS3Uri(ref)}: expected a checkpoint with tensors, got none`);
+  const runArchitecture = architecture ?? existingRun?.architecture ?? null;
+  if (runArchitecture !== null) await checkCheckpointArchitecture(deps, runArchitecture, header.tensors);
   const counts = countElements(header.tensors);
 
   const { checkpoint, created } = await deps.repository.insertCheckpoint(
@@ -79,6 +82,8 @@ export async function importCheckpointFile(
   validateOptionalName('architecture', input.architecture);
   const { sha256, ref } = await uploadValidated(deps, filePath, async (header) => {
     if (header.tensors.length === 0) throw badUserInput(`${filePath}: expected a checkpoint with tensors, got none`);
+    // Checked before the upload too, so that a file of another architecture is neither stored nor registered.
+    if (input.architecture != null) await checkCheckpointArchitecture(deps, input.architecture, header.tensors);
   });
   return registerCheckpoint(deps, { ...input, uri: formatS3Uri(ref) }, { sha256, createRun: true });
 }
