@@ -23,6 +23,7 @@ import { TrainingQueue } from './queue/training-queue.js';
 import { TrainingRepository } from './storage/training.repository.js';
 import { trainingWorker } from './usecases/training/training.job.js';
 import type { TrainingDeps } from './usecases/training/training.usecases.js';
+import type { TrainingLimits } from './usecases/training/training.limits.js';
 import { ApiKeysRepository } from './storage/api-keys.repository.js';
 import type { ApiKeyDeps } from './usecases/api-keys.usecases.js';
 
@@ -102,6 +103,7 @@ export async function createLinpath(
       cacheBytes: { checkpoints: config.compute.checkpointCacheBytes, datasets: config.compute.datasetCacheBytes },
       maxHeaderBytes: config.maxHeaderBytes,
       trainingBackend: config.compute.tfjsBackend,
+      trainingLimits: config.compute.training,
       logger,
     });
     closers.push(evaluation.close);
@@ -150,6 +152,8 @@ export interface EvaluationOptions {
   maxHeaderBytes: number;
   /** tfjs backend for training; default the fastest with the kernels a model needs. */
   trainingBackend?: 'tensorflow' | 'wasm' | 'cpu' | undefined;
+  /** Bounds on one training; default DEFAULT_TRAINING_LIMITS. */
+  trainingLimits?: TrainingLimits;
   logger: Logger;
 }
 
@@ -198,6 +202,7 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
     training: new TrainingRepository(database.db),
     queue: trainingQueue,
     ...(options.trainingBackend === undefined ? {} : { backend: options.trainingBackend }),
+    ...(options.trainingLimits === undefined ? {} : { limits: options.trainingLimits }),
   };
   const metrics = new Metrics(queue, states);
   let closing: Promise<void> | undefined;

@@ -132,6 +132,8 @@ export interface ComputeSettings {
   datasetCacheBytes: number;
   /** Most bytes of activations a block-wise evaluation keeps at its cuts (prefix reuse); 0 turns it off. */
   prefixCacheBytes: number;
+  /** Bounds on one training (LINPATH_TRAIN_MAX_PARAMETERS, LINPATH_TRAIN_MAX_WORK, LINPATH_TRAIN_MAX_CHECKPOINTS). */
+  training: { maxParameters: number; maxWork: number; maxCheckpoints: number };
 }
 
 export class ConfigError extends Error {
@@ -227,6 +229,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     checkpointCacheBytes: integer('LINPATH_CHECKPOINT_CACHE_BYTES', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     datasetCacheBytes: integer('LINPATH_DATASET_CACHE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     prefixCacheBytes: integer('LINPATH_PREFIX_CACHE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    training: {
+      maxParameters: integer('LINPATH_TRAIN_MAX_PARAMETERS', 50_000_000, 1, 10_000_000_000),
+      maxWork: integer('LINPATH_TRAIN_MAX_WORK', 2e13, 1, Number.MAX_SAFE_INTEGER),
+      maxCheckpoints: integer('LINPATH_TRAIN_MAX_CHECKPOINTS', 1000, 2, 1_000_000),
+    },
   };
 
   const queue: QueueSettings = {

@@ -65,7 +65,8 @@ export function trainingWorker(deps: TrainingDeps, logger: Logger, stopping: Abo
 
 async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSignal): Promise<void> {
   const spec = job.spec as unknown as TrainingSpec;
-  const { trainGraph } = await import('../../compute/training/trainer.js');
+  // In a process of its own: a training step of a large model must not stall the server's requests.
+  const { trainGraphInChild } = await import('../../compute/training/training.process.js');
   const { initTfjsBackend } = await import('../../compute/tfjs/tfjs.backend.js');
   const run = (await deps.registry.repository.findRunById(job.runId))!;
   const dataset = await findDataset(deps, 'dataset', spec.dataset);
@@ -99,7 +100,7 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
   );
   let final: TrainingSnapshot | undefined;
   try {
-    await trainGraph({
+    await trainGraphInChild({
       graph,
       initial,
       data,

@@ -12,6 +12,7 @@ import type { PathDeps } from '../paths/paths.deps.js';
 import type { RegistryDeps } from '../registry/registry.deps.js';
 import { validateRun } from '../registry/registry.validation.js';
 import { isUuid } from '../../domain/ids.js';
+import { checkTrainingWork, DEFAULT_TRAINING_LIMITS, type TrainingLimits } from './training.limits.js';
 
 export interface TrainingDeps {
   registry: RegistryDeps;
@@ -20,6 +21,8 @@ export interface TrainingDeps {
   queue: TrainingQueue;
   /** The tfjs backend training runs on; default: the fastest one that has every kernel training needs. */
   backend?: TfjsBackendOptions['backend'];
+  /** Default: DEFAULT_TRAINING_LIMITS. */
+  limits?: TrainingLimits;
 }
 
 export interface TrainRunInput {
@@ -201,6 +204,7 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
   if (testDataset !== undefined) checkData(graph, testDataset, 'testDataset');
 
   const recipe = validateRecipe(input, dataset);
+  checkTrainingWork(graph, recipe, dataset.exampleCount, deps.limits ?? DEFAULT_TRAINING_LIMITS);
   const labels = input.hyperparameters ?? {};
   const spec: TrainingSpec = {
     architecture,
