@@ -19,7 +19,8 @@ import { EVALUATE_QUEUE, EvalQueue } from './queue/eval-queue.js';
 import { evaluationWorker } from './usecases/paths/evaluation.job.js';
 import { PathWatcher } from './usecases/paths/path-watcher.js';
 import { Metrics } from './metrics/metrics.js';
-import { TrainingQueue } from './queue/training-queue.js';
+import { TRAIN_QUEUE, TrainingQueue } from './queue/training-queue.js';
+import { releaseOrphanedJobs } from './queue/orphaned-jobs.js';
 import { TrainingRepository } from './storage/training.repository.js';
 import { trainingWorker } from './usecases/training/training.job.js';
 import type { TrainingDeps } from './usecases/training/training.usecases.js';
@@ -107,6 +108,17 @@ export async function createLinpath(
       logger,
     });
     closers.push(evaluation.close);
+    if (services.hosted) {
+      // This process serves the embedded database alone, on a new port: jobs still active in it were left by
+      // a process that died with the previous host. They are retried now, not after LINPATH_JOB_EXPIRE_SECONDS.
+      const released = await releaseOrphanedJobs(
+        evaluation.queue.boss,
+        database.pool,
+        [EVALUATE_QUEUE, TRAIN_QUEUE],
+        'the process running this job ended without finishing it (killed?); released when the embedded database was opened again',
+      );
+      if (released.length > 0) logger.warn({ jobs: released }, 'jobs of a process that died were released for retry');
+    }
     const { paths, training, queue, metrics, startWorkers } = evaluation;
     const analytics: AnalyticsDeps = {
       paths,

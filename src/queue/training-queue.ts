@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { QueueSettings } from '../config/config.js';
 
 /** The queue of training jobs, on the same pg-boss as evaluations. */
-const TRAIN_QUEUE = 'linpath-train';
+export const TRAIN_QUEUE = 'linpath-train';
 
 /**
  * A training job runs for minutes to hours; pg-boss gives a job that outlives its expiry to another worker.
