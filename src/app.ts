@@ -1,7 +1,13 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openServices, type ServicesRole, type ServiceEndpoints } from './embedded/services.js';
-import { connectDatabase, migrateDatabase, type Database } from './storage/database.js';
+import {
+  analyzeStaleTables,
+  connectDatabase,
+  keepStatisticsCurrent,
+  migrateDatabase,
+  type Database,
+} from './storage/database.js';
 import { S3ObjectStore } from './storage/object-store.s3.js';
 import { RegistryRepository } from './storage/registry.repository.js';
 import { EngineProvider } from './compute/engines.js';
@@ -17,6 +23,7 @@ import { AnalyticsRepository } from './storage/analytics.repository.js';
 import type { RegistryDeps } from './usecases/registry/registry.deps.js';
 import { EVALUATE_QUEUE, EvalQueue } from './queue/eval-queue.js';
 import { evaluationWorker } from './usecases/paths/evaluation.job.js';
+import { CurveCache } from './usecases/paths/curve-summaries.js';
 import { PathWatcher } from './usecases/paths/path-watcher.js';
 import { Metrics } from './metrics/metrics.js';
 import { TRAIN_QUEUE, TrainingQueue } from './queue/training-queue.js';
@@ -52,6 +59,9 @@ export interface Linpath {
   close(): Promise<void>;
 }
 
+/** How often a process checks for tables whose statistics went stale (storage/database.ts analyzeStaleTables). */
+const STATISTICS_INTERVAL_MS = 30_000;
+
 /**
  * The composition root: configuration → services (embedded or configured) → database (migrated) → object
  * store → use-case dependencies. Nothing else constructs clients.
@@ -74,6 +84,12 @@ export async function createLinpath(
     });
     closers.push(database.close);
     await migrateDatabase(database);
+    // The planner needs current statistics (the embedded database has no autovacuum): now, and after bulk writes.
+    await analyzeStaleTables(database);
+    const statistics = keepStatisticsCurrent(database, STATISTICS_INTERVAL_MS, (error) =>
+      logger.warn({ err: error }, 'analysing the database failed'),
+    );
+    closers.push(statistics.stop);
     const store = new S3ObjectStore({ ...services.endpoints.s3, requestTimeoutMs: config.limits.s3TimeoutMs });
     closers.push(() => store.destroy());
     if (services.endpoints.embedded.s3) await store.ensureBucket();
@@ -205,6 +221,7 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
     settings: options.settings,
     queue,
     watcher,
+    curves: new CurveCache(),
   };
   const trainingQueue = new TrainingQueue(queue.boss, database.pool, options.queue, logger);
   await trainingQueue.start();

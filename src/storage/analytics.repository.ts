@@ -24,6 +24,15 @@ export class AnalyticsRepository {
     return this.db.query.distancesTable.findFirst({ where: eq(distancesTable.key, key) });
   }
 
+  /** Stored distances by key, for many keys at once. */
+  async findDistances(keys: readonly string[]): Promise<DistanceRow[]> {
+    if (keys.length === 0) return [];
+    return this.db
+      .select()
+      .from(distancesTable)
+      .where(inArray(distancesTable.key, [...new Set(keys)]));
+  }
+
   async insertDistance(distance: NewDistance): Promise<DistanceRow> {
     const [inserted] = await this.db
       .insert(distancesTable)

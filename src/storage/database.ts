@@ -62,3 +62,48 @@ export async function migrateDatabase(database: Database): Promise<void> {
     client.release();
   }
 }
+
+/**
+ * Keeps the planner's statistics current where nothing else does (PGlite has no autovacuum, and a Postgres may
+ * run without it): ANALYZEs each table of linpath changed by more than 50 rows + 10% of its rows since it was
+ * last analysed — autovacuum's default rule. Cheap and bounded: ANALYZE reads a sample of at most 30,000 rows
+ * per table. Returns the tables analysed.
+ */
+export async function analyzeStaleTables(database: Pick<Database, 'pool'>): Promise<string[]> {
+  // A connection of its own, so that it never queues behind a request's statements on pool.query.
+  const client = await database.pool.connect();
+  try {
+    // Counters of this connection's backend reach the statistics at once (PGlite runs one backend for all).
+    await client.query('SELECT pg_stat_force_next_flush()').catch(() => undefined);
+    const stale = await client.query<{ relname: string }>(
+      `SELECT relname FROM pg_stat_user_tables
+        WHERE schemaname = 'public' AND n_mod_since_analyze > 50 + 0.1 * greatest(n_live_tup, 0)
+        ORDER BY relname`,
+    );
+    const tables = stale.rows.map((row) => row.relname);
+    if (tables.length > 0) await client.query(`ANALYZE ${tables.map((t) => `"${t}"`).join(', ')}`);
+    return tables;
+  } finally {
+    client.release();
+  }
+}
+
+/** analyzeStaleTables now and every `intervalMs` (never two at once); stop() ends it. */
+export function keepStatisticsCurrent(
+  database: Pick<Database, 'pool'>,
+  intervalMs: number,
+  onError: (error: unknown) => void,
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const tick = () => {
+    running = analyzeStaleTables(database).catch(onError);
+  };
+  const timer = setInterval(() => void running.then(tick), intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

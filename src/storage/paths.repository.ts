@@ -1,9 +1,17 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { pathPointsTable, pathsTable, pathTasksTable, type PathPointRow, type PathRow } from './paths.tables.js';
+import {
+  pathPointsTable,
+  pathsTable,
+  pathSummariesTable,
+  pathTasksTable,
+  type PathPointRow,
+  type PathRow,
+} from './paths.tables.js';
 
 export type NewPath = typeof pathsTable.$inferInsert;
 export type NewPathPoint = typeof pathPointsTable.$inferInsert;
+export type NewPathSummary = typeof pathSummariesTable.$inferInsert;
 
 /** A queued point and the state of the job that holds it (null when the job is gone: a stale task). */
 export interface PathTaskState {
@@ -45,6 +53,44 @@ export class PathsRepository {
       .select()
       .from(pathsTable)
       .where(inArray(pathsTable.key, [...new Set(keys)]));
+  }
+
+  /**
+   * Paths by key, each with its stored summary of `grid` written by `version` (null when there is none): one
+   * query for any number of keys.
+   */
+  async findPathsWithSummaries(
+    keys: readonly string[],
+    grid: string,
+    version: string,
+  ): Promise<Array<{ id: string; key: string; summary: Record<string, unknown> | null }>> {
+    if (keys.length === 0) return [];
+    return this.db
+      .select({ id: pathsTable.id, key: pathsTable.key, summary: pathSummariesTable.summary })
+      .from(pathsTable)
+      .leftJoin(
+        pathSummariesTable,
+        and(
+          eq(pathSummariesTable.pathId, pathsTable.id),
+          eq(pathSummariesTable.grid, grid),
+          eq(pathSummariesTable.version, version),
+        ),
+      )
+      .where(inArray(pathsTable.key, [...new Set(keys)]));
+  }
+
+  /** Stores summaries of finished curves (one statement per 1,000); a summary of another version is replaced. */
+  async storeSummaries(rows: readonly NewPathSummary[]): Promise<void> {
+    for (let start = 0; start < rows.length; start += 1000) {
+      await this.db
+        .insert(pathSummariesTable)
+        .values(rows.slice(start, start + 1000))
+        .onConflictDoUpdate({
+          target: [pathSummariesTable.pathId, pathSummariesTable.grid],
+          set: { version: sql`excluded.version`, summary: sql`excluded.summary`, createdAt: sql`now()` },
+          setWhere: sql`${pathSummariesTable.version} <> excluded.version`,
+        });
+    }
   }
 
   /** Stored points of many paths at once (only the given alphas, when given), by path and α. */

@@ -1,4 +1,15 @@
-import { doublePrecision, index, integer, pgTable, primaryKey, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { checkpointsTable, datasetsTable } from './registry.tables.js';
 
 /**
@@ -43,7 +54,11 @@ export const pathsTable = pgTable(
     failedAt: timestamp('failed_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('paths_endpoints_idx').on(t.fromCheckpointId, t.toCheckpointId)],
+  (t) => [
+    index('paths_endpoints_idx').on(t.fromCheckpointId, t.toCheckpointId),
+    // The stored end-point metrics of runs (run-query.ts, AnalyticsRepository.endpointPoints) join paths on their end.
+    index('paths_to_checkpoint_idx').on(t.toCheckpointId),
+  ],
 );
 
 export const pathPointsTable = pgTable(
@@ -90,6 +105,28 @@ export const pathTasksTable = pgTable(
   ],
 );
 
+/**
+ * The summary of a finished curve: every α of `grid` stored, so the curve never changes again. Written by the
+ * first read that finds the curve complete, read instead of its points by analytics (correlation, runs' barrier
+ * columns, the report). `version` fingerprints the barrier measures that computed it: a summary of another
+ * version is computed anew from the points.
+ */
+export const pathSummariesTable = pgTable(
+  'path_summaries',
+  {
+    pathId: uuid('path_id')
+      .notNull()
+      .references(() => pathsTable.id, { onDelete: 'cascade' }),
+    /** The alphas summarised, ascending, as a comma-separated list. */
+    grid: text('grid').notNull(),
+    version: text('version').notNull(),
+    summary: jsonb('summary').$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'path_summaries_pkey', columns: [t.pathId, t.grid] })],
+);
+
 export type PathRow = typeof pathsTable.$inferSelect;
+export type PathSummaryRow = typeof pathSummariesTable.$inferSelect;
 export type PathPointRow = typeof pathPointsTable.$inferSelect;
 export type PathTaskRow = typeof pathTasksTable.$inferSelect;

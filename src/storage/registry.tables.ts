@@ -101,6 +101,8 @@ export const checkpointsTable = pgTable(
     uniqueIndex('checkpoints_run_endpoint_key')
       .on(t.runId, t.role)
       .where(sql`${t.role} in ('INITIAL', 'FINAL')`),
+    // Paths are keyed by content: the run-metric reads find every registration of a checkpoint's object.
+    index('checkpoints_object_idx').on(t.bucket, t.key, t.etag),
   ],
 );
 

@@ -1,17 +1,12 @@
 import type { BarrierMetrics } from '../domain/barrier.metrics.js';
 import { correlate, type CorrelationResult } from '../domain/correlation.js';
 import { svgCurves } from '../domain/svg-curves.js';
-import { badUserInput, isLinpathError } from '../errors.js';
+import { badUserInput } from '../errors.js';
 import type { RunRow } from '../storage/registry.tables.js';
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics/analytics.deps.js';
-import { pathBarriers } from './analytics/barriers.usecases.js';
 import { allRuns, compareValues, valueAt } from './analytics/correlation.usecases.js';
-import { PENDING_REASON } from './analytics/run-metrics.usecases.js';
-import { resolveEndpoints } from './paths/path-plan.js';
-import { pathStates } from './paths/path-states.js';
-import { waitForPaths } from './paths/path-waits.js';
-import { DEFAULT_ALPHAS, interpolationPath, type PathResult } from './paths/paths.usecases.js';
-import { storedPoints } from './paths/stored-points.js';
+import { DEFAULT_ALPHAS } from './paths/paths.usecases.js';
+import { runCurves } from './analytics/report-curves.js';
 import type { RunFilterInput } from './registry/runs.usecases.js';
 import { reportedMetrics } from '../domain/losses.js';
 
@@ -99,82 +94,26 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
 
-  // 1. Queue every curve at once.
-  const missing: StudyReport['missing'] = [];
-  const planned: Array<{ run: RunRow; whole: string; blocks: Array<{ block: string; pathId: string }> }> = [];
-  let queued = 0;
-  for (const run of runs) {
-    const from = checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL');
-    const to = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
-    if (from === undefined || to === undefined) {
-      missing.push({ run, reason: `the run has no ${from === undefined ? 'INITIAL' : 'FINAL'} checkpoint` });
-      continue;
-    }
-    try {
-      const { graph } = await resolveEndpoints(deps.paths, { from: from.id, to: to.id });
-      const request = (blocks: string[] | null) => ({
-        from: from.id,
-        to: to.id,
-        dataset: input.dataset,
-        alphas,
-        limit: input.limit,
-        blocks,
-      });
-      const names = input.blocks === false ? [] : graph.blocks;
-      const requests = [null, ...names.map((b) => [b])];
-      // Count first, queueing nothing: a run whose curves would pass the budget is left out whole.
-      let needed = 0;
-      for (const blocks of requests)
-        if ((await storedPoints(deps.paths, request(blocks))).missingAlphas.length > 0) needed++;
-      if (needed > 0 && queued + needed > budget) {
-        missing.push({ run, reason: `not evaluated: maxEvaluations (${budget} paths) reached` });
-        continue;
-      }
-      queued += needed;
-      const results: PathResult[] = [];
-      for (const blocks of requests)
-        results.push(await interpolationPath(deps.paths, request(blocks), { wait: false, priority: 'bulk' }));
-      planned.push({
-        run,
-        whole: results[0]!.path.id,
-        blocks: names.map((block, i) => ({ block, pathId: results[i + 1]!.path.id })),
-      });
-    } catch (error) {
-      if (!isLinpathError(error)) throw error;
-      if (error.code === 'NOT_FOUND' && error.message.startsWith('dataset:')) throw error;
-      missing.push({ run, reason: `${error.code}: ${error.message}` });
-    }
-  }
-
-  // 2. Wait for them together, then read.
-  const requests = planned.flatMap((p) => [
-    { pathId: p.whole, alphas },
-    ...p.blocks.map((b) => ({ pathId: b.pathId, alphas })),
-  ]);
-  await waitForPaths(deps.paths, requests, timeoutMs);
-  const states = await pathStates(deps.paths, requests);
-  const done: ReportRun[] = [];
-  for (const plan of planned) {
-    const all = [plan.whole, ...plan.blocks.map((b) => b.pathId)].map((id) => states.get(id)!);
-    const failed = all.find((s) => s.failure !== null);
-    if (failed !== undefined) {
-      missing.push({ run: plan.run, reason: `${failed.failure!.code}: ${failed.failure!.message}` });
-      continue;
-    }
-    if (all.some((s) => s.status !== 'COMPLETE')) {
-      missing.push({ run: plan.run, reason: PENDING_REASON });
-      continue;
-    }
-    const whole = states.get(plan.whole)!;
-    const end = whole.points.find((p) => p.alpha === 1)!;
-    done.push({
-      run: plan.run,
-      whole: pathBarriers(whole.points).loss,
-      blocks: Object.fromEntries(plan.blocks.map((b) => [b.block, pathBarriers(states.get(b.pathId)!.points).loss])),
+  // 1. Read every stored curve at once; queue the missing ones together and wait for them.
+  const { curves, missing } = await runCurves(deps, runs, checkpoints, {
+    dataset: input.dataset,
+    alphas,
+    limit: input.limit,
+    blocks: input.blocks !== false,
+    budget,
+    timeoutMs,
+  });
+  // 2. Each run's barriers and test accuracy (its α = 1 point).
+  const done: ReportRun[] = curves.map((curve) => {
+    const end = curve.whole.points.find((p) => p.alpha === 1)!;
+    return {
+      run: curve.run,
+      whole: curve.whole.barriers.loss,
+      blocks: Object.fromEntries(curve.blocks.map((b) => [b.block, b.barriers.loss])),
       accuracy: reportedMetrics(end).accuracy,
-      curve: whole.points.map((p) => ({ alpha: p.alpha, loss: reportedMetrics(p).loss })),
-    });
-  }
+      curve: curve.whole.points.map((p) => ({ alpha: p.alpha, loss: reportedMetrics(p).loss })),
+    };
+  });
 
   // 3. Group and summarise.
   const keyOf = (run: RunRow) => groupBy.map((path) => valueAt(run.hyperparameters, path.split('.')) ?? null);

@@ -189,6 +189,15 @@ const seeds: Array<{ table: string; rows: Array<[string, unknown[]]> }> = [
     ],
   },
   {
+    table: 'path_summaries',
+    rows: [
+      [
+        `INSERT INTO path_summaries (path_id, grid, version, summary) VALUES ($1, '0,0.25,1', 'v0', $2)`,
+        [ids.path, JSON.stringify({ points: [] })],
+      ],
+    ],
+  },
+  {
     table: 'path_tasks',
     rows: [[`INSERT INTO path_tasks (path_id, alpha, job_id) VALUES ($1, 0.25, $2)`, [ids.path, ids.job]]],
   },

@@ -6,12 +6,13 @@ import { badUserInput, isLinpathError } from '../../errors.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
-import { interpolationPath, DEFAULT_ALPHAS, type PathPoint, type PathResult } from '../paths/paths.usecases.js';
-import { storedPoints } from '../paths/stored-points.js';
+import type { CurveBarriers } from '../paths/curve-summaries.js';
+import { interpolationPath, DEFAULT_ALPHAS, type PathResult } from '../paths/paths.usecases.js';
 import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.js';
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics.deps.js';
-import { pathBarriers } from './barriers.usecases.js';
+import type { BarrierPoint } from './barriers.usecases.js';
 import { checkpointDistance } from './distances.usecases.js';
+import { barriersOf, storedXOfRuns, type StoredX } from './stored-x.js';
 import { PENDING_REASON, runEndpointMetrics, type Split } from './run-metrics.usecases.js';
 
 export interface CorrelationInput {
@@ -147,9 +148,9 @@ async function correlationPass(
   const missing: CorrelationOutput['missing'] = [];
   const xs = new Map<string, number>();
   const xPending = new Set<string>();
+  const ends = await storedXOfRuns(deps, input, runs, checkpoints);
   for (const run of runs) {
-    const from = checkpoints.find((c) => c.runId === run.id && c.role === input.path.from);
-    const to = checkpoints.find((c) => c.runId === run.id && c.role === input.path.to);
+    const { from, to, stored } = ends.get(run.id)!;
     if (from === undefined || to === undefined) {
       missing.push({
         run,
@@ -158,7 +159,7 @@ async function correlationPass(
       continue;
     }
     try {
-      const x = await xValue(deps, input, from, to, budget > 0);
+      const x = await xValue(deps, input, from, to, budget > 0, stored!);
       if (x.evaluated) budget--;
       if (x.queued !== undefined) {
         queued.push(x.queued);
@@ -240,7 +241,9 @@ async function xValue(
   from: CheckpointRow,
   to: CheckpointRow,
   evaluate: boolean,
+  stored: StoredX,
 ): Promise<XValue> {
+  if (isLinpathError(stored)) throw stored;
   if (input.x.startsWith('DISTANCE_')) {
     const request = {
       from: from.id,
@@ -249,8 +252,7 @@ async function xValue(
       blocks: input.path.blocks,
     };
     // An uncached distance reads both checkpoints in full: it counts against the evaluation budget.
-    const stored = await checkpointDistance(deps, request, { compute: false });
-    if (stored !== undefined) return { value: stored.distance.value, evaluated: false };
+    if ('distance' in stored && stored.distance !== undefined) return { value: stored.distance, evaluated: false };
     if (!evaluate) return { missing: 'distance not computed: maxEvaluations reached', evaluated: false };
     return { value: (await checkpointDistance(deps, request))!.distance.value, evaluated: true };
   }
@@ -262,9 +264,9 @@ async function xValue(
     alphas: input.path.alphas,
     limit: input.path.limit,
   };
-  const stored = await storedPoints(deps.paths, request);
-  const { missingAlphas } = stored;
-  let { points } = stored;
+  if (!('points' in stored)) throw new Error('correlation: expected the stored points of a path');
+  const { missingAlphas, barriers } = stored;
+  let points: readonly BarrierPoint[] = stored.points;
   let evaluated = false;
   if (missingAlphas.length > 0) {
     if (!evaluate)
@@ -289,11 +291,15 @@ async function xValue(
     points = state.points;
     return { ...barrierX(input, points), evaluated, queued };
   }
-  return { ...barrierX(input, points), evaluated };
+  return { ...barrierX(input, points, barriers), evaluated };
 }
 
-function barrierX(input: CorrelationInput, points: readonly PathPoint[]): { value: number } | { missing: string } {
-  const barriers = pathBarriers(points, { loss: input.barrier ?? {}, error: input.barrier ?? {} });
+function barrierX(
+  input: CorrelationInput,
+  points: readonly BarrierPoint[],
+  stored?: CurveBarriers,
+): { value: number } | { missing: string } {
+  const barriers = barriersOf(points, input.barrier, stored);
   const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
   const name = input.x.replace(/^ERROR_/, '');
   const value =

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { distance, distanceTensors, type DistanceMetric } from '../../domain/distances.js';
 import type { DistanceRow } from '../../storage/analytics.tables.js';
 import type { CheckpointRow } from '../../storage/registry.tables.js';
-import { resolveEndpoints } from '../paths/path-plan.js';
+import { resolveEndpoints, type Endpoints } from '../paths/path-plan.js';
 import type { AnalyticsDeps } from './analytics.deps.js';
 
 export interface DistanceInput {
@@ -33,17 +33,7 @@ export async function checkpointDistance(
 ): Promise<{ distance: DistanceRow; cached: boolean } | undefined> {
   const endpoints = await resolveEndpoints(deps.paths, input);
   const { from, to, graph, selection } = endpoints;
-  const identity = (c: CheckpointRow) => `${c.uri}@${c.etag}:${c.size}`;
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify([
-        identity(from),
-        identity(to),
-        input.metric,
-        selection.moving === 'all' ? '*' : selection.movingNames,
-      ]),
-    )
-    .digest('hex');
+  const key = distanceKey(endpoints, input.metric);
   const stored = await deps.analytics.findDistance(key);
   if (stored !== undefined) return { distance: stored, cached: true };
   if (!options.compute) return undefined;
@@ -63,4 +53,15 @@ export async function checkpointDistance(
     value,
   });
   return { distance: row, cached: false };
+}
+
+/** The content key of a distance: both pinned objects, the metric and the tensors it covers. */
+export function distanceKey(endpoints: Endpoints, metric: DistanceMetric): string {
+  const { from, to, selection } = endpoints;
+  const identity = (c: CheckpointRow) => `${c.uri}@${c.etag}:${c.size}`;
+  return createHash('sha256')
+    .update(
+      JSON.stringify([identity(from), identity(to), metric, selection.moving === 'all' ? '*' : selection.movingNames]),
+    )
+    .digest('hex');
 }

@@ -163,7 +163,7 @@ export async function runBarriers(deps: AnalyticsDeps, runs: readonly RunRow[]):
   return requests.map((request) => {
     const result = request === undefined ? undefined : byRequest.get(request);
     if (result === undefined || result instanceof LinpathError || result.missingAlphas.length > 0) return null;
-    return pathBarriers(result.points).loss;
+    return (result.barriers ?? pathBarriers(result.points)).loss;
   });
 }
 

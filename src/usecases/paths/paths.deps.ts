@@ -7,6 +7,7 @@ import type { PathsRepository } from '../../storage/paths.repository.js';
 import type { RegistryRepository } from '../../storage/registry.repository.js';
 import type { DatasetRow } from '../../storage/registry.tables.js';
 import type { ArchitectureGraphs } from './architecture-graphs.js';
+import type { CurveCache } from './curve-summaries.js';
 import type { PathWatcher } from './path-watcher.js';
 
 export interface PathSettings {
@@ -49,4 +50,6 @@ export interface PathDeps {
   requester?: Requester | undefined;
   /** Aborted when the request's client has gone (set per request by the GraphQL server): waits end then. */
   signal?: AbortSignal | undefined;
+  /** Finished curves in memory (absent: none kept). */
+  curves?: CurveCache;
 }

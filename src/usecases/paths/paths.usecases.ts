@@ -8,6 +8,7 @@ import type { PathPointRow, PathRow } from '../../storage/paths.tables.js';
 import { findPathOrThrow, gridOf, pathState, readSnapshot, resultOf } from './path-states.js';
 import { planPath, type PathPlan } from './path-plan.js';
 import { waitForPath } from './path-waits.js';
+import { rememberFinishedCurve } from './stored-points.js';
 import type { PathDeps, PathSettings } from './paths.deps.js';
 
 export interface InterpolationPathInput {
@@ -114,6 +115,7 @@ export async function interpolationPath(
     ? await waitForPath(deps, path.id, alphas, timeoutMs, options.onProgress)
     : await readSnapshot(deps, path.id);
   const result = resultOf(snapshot, alphas, storedBefore);
+  if (result.status === 'COMPLETE') await rememberFinishedCurve(deps, plan.key, alphas, result.points);
   if (wait && result.failure !== null)
     throw new LinpathError(result.failure.code as LinpathError['code'], result.failure.message);
   return result;

@@ -1,71 +1,137 @@
 import { isLinpathError, type LinpathError } from '../../errors.js';
-import type { PathPointRow } from '../../storage/paths.tables.js';
 import type { CheckpointRow, DatasetRow } from '../../storage/registry.tables.js';
-import { endpointsOf, planPath, planPathOf } from './path-plan.js';
+import {
+  decodeSummary,
+  encodeSummary,
+  gridKey,
+  summarizeCurve,
+  SUMMARY_VERSION,
+  type CurveBarriers,
+  type CurvePoint,
+  type CurveSummary,
+} from './curve-summaries.js';
+import { endpointsOf, planPathOf } from './path-plan.js';
 import type { PathDeps } from './paths.deps.js';
-import { DEFAULT_ALPHAS, validateAlphas, type InterpolationPathInput, type PathPoint } from './paths.usecases.js';
+import { DEFAULT_ALPHAS, validateAlphas } from './paths.usecases.js';
 
-/**
- * The stored points of a path and the alphas it lacks, evaluating and writing nothing (not even the path's
- * row): what analytics read before deciding whether to spend an evaluation.
- */
-export async function storedPoints(
-  deps: PathDeps,
-  input: InterpolationPathInput,
-): Promise<{ points: PathPoint[]; missingAlphas: number[] }> {
-  const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
-  const plan = await planPath(deps, input);
-  const path = await deps.paths.findPathByKey(plan.key);
-  const points = path === undefined ? [] : await deps.paths.points(path.id, alphas);
-  return storedResult(points, alphas);
+/** One path of storedPointsOfRows: checkpoints already read; the dataset read, or how to read it. */
+export interface StoredPathRequest {
+  from: CheckpointRow;
+  to: CheckpointRow;
+  dataset: DatasetRow | (() => Promise<DatasetRow>);
+  blocks?: readonly string[] | null | undefined;
+  limit?: number | null | undefined;
 }
 
 /**
- * storedPoints for many whole-model paths whose checkpoints and datasets are already read: two queries for
- * all of them. A request that does not plan (checkpoints that do not fit their architecture) gets its error.
+ * The stored points of a path (of the requested alphas, by α) and the alphas it lacks; for a finished curve
+ * (none lacking) also its barrier measures with default options, from its summary.
+ */
+export interface StoredCurve {
+  points: CurvePoint[];
+  missingAlphas: number[];
+  barriers?: CurveBarriers;
+}
+
+/**
+ * The stored points of many paths whose checkpoints (and datasets) are already read, evaluating and writing
+ * nothing but summaries: what analytics read before deciding whether to spend an evaluation. A finished curve
+ * comes from memory (CurveCache) or from its stored summary; the rest from their points, and those found
+ * finished get their summary stored. At most four queries for any number of paths (the paths with their
+ * summaries; the points of those without; the new summaries, by the thousand), one or none once summarised.
+ * A request that does not plan (checkpoints that do not fit their architecture, a dataset that is not there)
+ * gets its error.
  */
 export async function storedPointsOfRows(
   deps: PathDeps,
-  requests: ReadonlyArray<{ from: CheckpointRow; to: CheckpointRow; dataset: DatasetRow }>,
+  requests: readonly StoredPathRequest[],
   alphas: readonly number[] = DEFAULT_ALPHAS,
-): Promise<Array<{ points: PathPoint[]; missingAlphas: number[] } | LinpathError>> {
+): Promise<Array<StoredCurve | LinpathError>> {
   const valid = validateAlphas(alphas, deps.settings);
+  const grid = gridKey(valid);
   const plans = await Promise.all(
     requests.map(async (rows) => {
       try {
-        const input = { from: rows.from.id, to: rows.to.id, dataset: rows.dataset.id };
-        return await planPathOf(
-          deps,
-          await endpointsOf(deps, rows.from, rows.to, null),
-          async () => rows.dataset,
-          input,
-        );
+        const dataset = rows.dataset;
+        const datasetOf = typeof dataset === 'function' ? dataset : async () => dataset;
+        const input = { from: rows.from.id, to: rows.to.id, dataset: '', blocks: rows.blocks, limit: rows.limit };
+        return await planPathOf(deps, await endpointsOf(deps, rows.from, rows.to, rows.blocks), datasetOf, input);
       } catch (error) {
         if (isLinpathError(error)) return error;
         throw error;
       }
     }),
   );
-  const keys = plans.flatMap((plan) => (isLinpathError(plan) ? [] : [plan.key]));
-  const paths = new Map((await deps.paths.findPathsByKeys(keys)).map((path) => [path.key, path]));
-  const points = await deps.paths.pointsOfPaths(
-    [...paths.values()].map((path) => path.id),
-    valid,
-  );
+
+  const finished = new Map<string, CurveSummary>();
+  const unknown: string[] = [];
+  for (const plan of plans) {
+    if (isLinpathError(plan)) continue;
+    const cached = deps.curves?.get(plan.key, grid);
+    if (cached !== undefined) finished.set(plan.key, cached);
+    else unknown.push(plan.key);
+  }
+  const paths = await deps.paths.findPathsWithSummaries(unknown, grid, SUMMARY_VERSION);
+  const unsummarised = new Map<string, string>(); // path id → key
+  for (const path of paths) {
+    if (path.summary === null) unsummarised.set(path.id, path.key);
+    else remember(deps, finished, path.key, grid, decodeSummary(path.id, path.summary));
+  }
+
+  const points = await deps.paths.pointsOfPaths([...unsummarised.keys()], valid);
+  const partial = new Map<string, CurvePoint[]>();
+  for (const point of points) {
+    const key = unsummarised.get(point.pathId)!;
+    const list = partial.get(key);
+    if (list === undefined) partial.set(key, [point]);
+    else list.push(point);
+  }
+  const summaries: Array<{ pathId: string; grid: string; version: string; summary: Record<string, unknown> }> = [];
+  for (const [key, curve] of partial) {
+    if (curve.length !== valid.length) continue;
+    const summary = summarizeCurve(curve);
+    summaries.push({ pathId: curve[0]!.pathId, grid, version: SUMMARY_VERSION, summary: encodeSummary(summary) });
+    remember(deps, finished, key, grid, summary);
+    partial.delete(key);
+  }
+  await deps.paths.storeSummaries(summaries);
+
   return plans.map((plan) => {
     if (isLinpathError(plan)) return plan;
-    const pathId = paths.get(plan.key)?.id;
-    return storedResult(pathId === undefined ? [] : points.filter((point) => point.pathId === pathId), valid);
+    const summary = finished.get(plan.key);
+    if (summary !== undefined) return { points: summary.points, missingAlphas: [], barriers: summary.barriers };
+    const stored = partial.get(plan.key) ?? [];
+    const have = new Set(stored.map((p) => p.alpha));
+    return { points: stored, missingAlphas: valid.filter((a) => !have.has(a)) };
   });
 }
 
-function storedResult(
-  points: readonly PathPointRow[],
+function remember(
+  deps: Pick<PathDeps, 'curves'>,
+  finished: Map<string, CurveSummary>,
+  key: string,
+  grid: string,
+  summary: CurveSummary,
+): void {
+  finished.set(key, summary);
+  deps.curves?.set(key, grid, summary);
+}
+
+/**
+ * Keeps a curve just found finished (every α of `alphas` stored): its summary stored and cached, unless this
+ * process has it already. One statement the first time, none after.
+ */
+export async function rememberFinishedCurve(
+  deps: Pick<PathDeps, 'paths' | 'curves'>,
+  key: string,
   alphas: readonly number[],
-): { points: PathPoint[]; missingAlphas: number[] } {
-  const stored = new Set(points.map((p) => p.alpha));
-  return {
-    points: points.map((point) => ({ ...point, cached: true })),
-    missingAlphas: alphas.filter((a) => !stored.has(a)),
-  };
+  points: readonly CurvePoint[],
+): Promise<void> {
+  const grid = gridKey(alphas);
+  if (points.length !== alphas.length || deps.curves?.get(key, grid) !== undefined) return;
+  const summary = summarizeCurve(points);
+  await deps.paths.storeSummaries([
+    { pathId: points[0]!.pathId, grid, version: SUMMARY_VERSION, summary: encodeSummary(summary) },
+  ]);
+  deps.curves?.set(key, grid, summary);
 }

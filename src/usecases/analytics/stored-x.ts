@@ -1,0 +1,112 @@
+import {
+  DEFAULT_PLATEAU_ALPHA,
+  DEFAULT_PLATEAU_FRACTION,
+  DEFAULT_TOLERANCE,
+  type BarrierOptions,
+} from '../../domain/barrier.metrics.js';
+import type { DistanceMetric } from '../../domain/distances.js';
+import { isUuid } from '../../domain/ids.js';
+import { isLinpathError, notFound, type LinpathError } from '../../errors.js';
+import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
+import type { CurveBarriers } from '../paths/curve-summaries.js';
+import { endpointsOf } from '../paths/path-plan.js';
+import { DEFAULT_ALPHAS } from '../paths/paths.usecases.js';
+import { storedPointsOfRows, type StoredCurve } from '../paths/stored-points.js';
+import type { AnalyticsDeps } from './analytics.deps.js';
+import { pathBarriers, type BarrierPoint } from './barriers.usecases.js';
+import type { CorrelationInput } from './correlation.usecases.js';
+import { distanceKey } from './distances.usecases.js';
+
+/** What is stored of one run's x: its path's points, or its distance (undefined: not computed); or why neither. */
+export type StoredX = StoredCurve | { distance: number | undefined } | LinpathError;
+
+/** Each run's end points of the correlated path and, when it has both, what is stored of its x. */
+export async function storedXOfRuns(
+  deps: AnalyticsDeps,
+  input: CorrelationInput,
+  runs: readonly RunRow[],
+  checkpoints: readonly CheckpointRow[],
+): Promise<Map<string, { from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>> {
+  const ends = new Map<string, { from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>(
+    runs.map((run) => [run.id, {}]),
+  );
+  for (const c of checkpoints) {
+    const end = ends.get(c.runId);
+    if (end !== undefined && c.role === input.path.from) end.from = c;
+    if (end !== undefined && c.role === input.path.to) end.to = c;
+  }
+  type Pair = { from: CheckpointRow; to: CheckpointRow; stored?: StoredX };
+  const pairs = [...ends.values()].filter((e): e is Pair => e.from !== undefined && e.to !== undefined);
+  (await storedXValues(deps, input, pairs)).forEach((stored, i) => (pairs[i]!.stored = stored));
+  return ends;
+}
+
+/** The barrier measures of a curve: its stored ones when the options are the defaults, computed otherwise. */
+export function barriersOf(
+  points: readonly BarrierPoint[],
+  options: BarrierOptions | undefined,
+  stored: CurveBarriers | undefined,
+): CurveBarriers {
+  const defaults =
+    (options?.tolerance ?? DEFAULT_TOLERANCE) === DEFAULT_TOLERANCE &&
+    (options?.plateauAlpha ?? DEFAULT_PLATEAU_ALPHA) === DEFAULT_PLATEAU_ALPHA &&
+    (options?.plateauFraction ?? DEFAULT_PLATEAU_FRACTION) === DEFAULT_PLATEAU_FRACTION &&
+    Object.keys(options ?? {}).every((k) => ['tolerance', 'plateauAlpha', 'plateauFraction'].includes(k));
+  return stored !== undefined && defaults
+    ? stored
+    : pathBarriers(points, { loss: options ?? {}, error: options ?? {} });
+}
+
+/**
+ * The stored x of every run of a correlation, read together: the dataset, then the paths by key and their
+ * points (or the distances by key) — a fixed number of queries for any number of runs.
+ */
+export async function storedXValues(
+  deps: AnalyticsDeps,
+  input: CorrelationInput,
+  pairs: ReadonlyArray<{ from: CheckpointRow; to: CheckpointRow }>,
+): Promise<StoredX[]> {
+  try {
+    if (input.x.startsWith('DISTANCE_')) return await storedDistances(deps, input, pairs);
+    const id = input.path.dataset;
+    const found = isUuid(id) ? await deps.paths.registry.findDataset(id) : undefined;
+    const dataset: DatasetRow | (() => Promise<DatasetRow>) =
+      found ??
+      (async () => {
+        throw notFound(`dataset: no dataset with id "${id}"`);
+      });
+    const requests = pairs.map(({ from, to }) => ({
+      from,
+      to,
+      dataset,
+      blocks: input.path.blocks,
+      limit: input.path.limit,
+    }));
+    return await storedPointsOfRows(deps.paths, requests, input.path.alphas ?? DEFAULT_ALPHAS);
+  } catch (error) {
+    // A request every run shares that is wrong (its alphas, say): the same reason for each run.
+    if (!isLinpathError(error)) throw error;
+    return pairs.map(() => error);
+  }
+}
+
+async function storedDistances(
+  deps: AnalyticsDeps,
+  input: CorrelationInput,
+  pairs: ReadonlyArray<{ from: CheckpointRow; to: CheckpointRow }>,
+): Promise<StoredX[]> {
+  const metric = input.x.slice('DISTANCE_'.length) as DistanceMetric;
+  const keys = await Promise.all(
+    pairs.map(async ({ from, to }) => {
+      try {
+        return distanceKey(await endpointsOf(deps.paths, from, to, input.path.blocks), metric);
+      } catch (error) {
+        if (isLinpathError(error)) return error;
+        throw error;
+      }
+    }),
+  );
+  const stored = await deps.analytics.findDistances(keys.filter((key): key is string => typeof key === 'string'));
+  const byKey = new Map(stored.map((row) => [row.key, row.value]));
+  return keys.map((key) => (typeof key === 'string' ? { distance: byKey.get(key) } : key));
+}
