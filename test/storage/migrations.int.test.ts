@@ -216,6 +216,16 @@ const seeds: Array<{ table: string; rows: Array<[string, unknown[]]> }> = [
     ],
   },
   {
+    table: 'architectures',
+    rows: [
+      [
+        `INSERT INTO architectures (name, uri, bucket, key, size, etag, sha256, opset, input_shape, outputs, parameters, ops, unsupported_ops)
+         VALUES ('tiny-onnx', 's3://linpath/objects/sha256/e.onnx', 'linpath', 'objects/sha256/e.onnx', 2048, 'etag-e', $1, 17, '[2]', 1, '[]', '["Gemm"]', '[]')`,
+        ['e'.repeat(64)],
+      ],
+    ],
+  },
+  {
     table: 'api_keys',
     rows: [
       [
