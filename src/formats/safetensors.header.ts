@@ -231,6 +231,8 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
 
   let metadata: Record<string, string> = {};
   const tensors: TensorInfo[] = [];
+  // Names and metadata are stored as Postgres text, which cannot hold NUL: refused here, before any upload.
+  const nul = (what: string) => bad(`${what} contains the NUL character (U+0000), which cannot be stored`);
   for (const [name, entry] of Object.entries(parsed)) {
     if (name === METADATA_KEY) {
       if (!isPlainObject(entry)) throw bad(`__metadata__ must be an object of strings, found ${describe(entry)}`);
@@ -238,11 +240,13 @@ export function parseHeader(headerBytes: Uint8Array, headerLength: number, objec
         if (typeof value !== 'string') {
           throw bad(`__metadata__ ${quote(key)} must be a string, found ${describe(value)}`);
         }
+        if (key.includes('\u0000') || value.includes('\u0000')) throw nul(`__metadata__ ${quote(key)}`);
       }
       // fromEntries defines own properties, so a "__proto__" key stays data instead of changing the prototype.
       metadata = Object.fromEntries(Object.entries(entry as Record<string, string>));
       continue;
     }
+    if (name.includes('\u0000')) throw nul(`tensor name ${quote(name)}`);
     tensors.push(parseTensorEntry(name, entry, dataLength));
   }
 

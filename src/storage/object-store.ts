@@ -38,6 +38,9 @@ const MAX_KEY_BYTES = 1024;
 
 export const formatS3Uri = (ref: ObjectRef): string => `s3://${ref.bucket}/${ref.key}`;
 
+/** The longest segment of a key between slashes, as file-system backed S3 servers store it. */
+const MAX_SEGMENT_BYTES = 255;
+
 /**
  * Parses `s3://<bucket>/<key>` and refuses anything else: other schemes (no fetching of arbitrary URLs),
  * buckets that are not configured, and keys that could escape a file-backed store.
@@ -52,6 +55,13 @@ export function parseS3Uri(uri: string, readableBuckets: readonly string[]): Obj
   }
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw badUserInput(`uri: expected a key of at most ${MAX_KEY_BYTES} bytes, got ${Buffer.byteLength(key)}`);
+  }
+  // File-system backed stores (MinIO, the embedded s3rver) keep a segment as a file name: 255 bytes at most.
+  const long = key.split('/').find((part) => Buffer.byteLength(part) > MAX_SEGMENT_BYTES);
+  if (long !== undefined) {
+    throw badUserInput(
+      `uri: expected key segments (between "/") of at most ${MAX_SEGMENT_BYTES} bytes, got one of ${Buffer.byteLength(long)}`,
+    );
   }
   if (
     // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects

@@ -701,3 +701,19 @@ describe('encodeSafetensors rejects', () => {
     );
   });
 });
+
+describe('NUL in names and metadata', () => {
+  const tensor = (name: string): TensorToWrite => ({ name, dtype: 'F32', shape: [1], data: new Float32Array([1]) });
+
+  it('refuses a tensor name or metadata holding U+0000, which Postgres cannot store', () => {
+    expect(() => parseSafetensors(encodeSafetensors([tensor('fc.\u0000weight')]))).toThrowError(
+      /tensor name "fc.\\u0000weight" contains the NUL character \(U\+0000\)/,
+    );
+    for (const metadata of [{ 'form\u0000at': 'pt' }, { format: 'p\u0000t' }] as Array<Record<string, string>>) {
+      const file = encodeSafetensors([tensor('fc.weight')], metadata);
+      expect(() => parseSafetensors(file)).toThrowError(SafetensorsFormatError);
+      expect(() => parseSafetensors(file)).toThrowError('contains the NUL character (U+0000)');
+    }
+    expect(parseSafetensors(encodeSafetensors([tensor('fc.weight')], { format: 'pt' })).tensors).toHaveLength(1);
+  });
+});

@@ -155,8 +155,8 @@ describe('request boundary', () => {
       name: 'spiral',
       split: 'TEST',
     });
-    // 300 stored points (written here: this test is about the replay, not the values), and one queued α.
-    stored = Array.from({ length: 300 }, (_, i) => i / 299);
+    // 60 stored points (written here: this test is about the replay, not the values), and one queued α.
+    stored = Array.from({ length: 60 }, (_, i) => i / 59);
     const input = { from: from.checkpoint.id, to: to.checkpoint.id, dataset: dataset.id };
     const queued = await interpolationPath(test.app.paths, { ...input, alphas: stored }, { wait: false });
     pathId = queued.path.id;
@@ -173,7 +173,7 @@ describe('request boundary', () => {
         durationMs: 1,
       });
     await interpolationPath(test.app.paths, { ...input, alphas: [0.123] }, { wait: false });
-  });
+  }, 180_000);
   afterAll(async () => {
     await test?.close();
   });
@@ -344,7 +344,7 @@ describe('request boundary', () => {
     expect(replayed).toHaveLength(10);
     expect(replayed[0]).toBe(0);
     expect(replayed[9]).toBe(1);
-    expect(updates.at(-1)).toEqual({ point: null, status: 'COMPLETE', progress: { done: 300, total: 300 } });
+    expect(updates.at(-1)).toEqual({ point: null, status: 'COMPLETE', progress: { done: 60, total: 60 } });
   });
 
   it('L6: caps HTTP connections per client (429 naming LINPATH_MAX_CONNECTIONS_PER_CLIENT)', async () => {
@@ -383,5 +383,67 @@ describe('request boundary', () => {
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+
+  it('L1: refuses U+0000 in any string, literal or variable, over HTTP and WebSocket (BAD_USER_INPUT)', async () => {
+    const write = await test.createKey('write');
+    const cases: Array<[string, Record<string, unknown> | undefined]> = [
+      ['{ runs(filter: { nameContains: "a\\u0000b" }) { edges { node { id } } } }', undefined],
+      ['query ($f: RunFilter) { runs(filter: $f) { edges { node { id } } } }', { f: { tags: ['x\u0000'] } }],
+      [
+        'mutation ($input: CreateRunInput!) { createRun(input: $input) { id } }',
+        { input: { name: 'nul', hyperparameters: { optimizer: { name: 's\u0000gd' } } } },
+      ],
+      [
+        'mutation ($input: CreateRunInput!) { createRun(input: $input) { id } }',
+        { input: { name: 'nul', hyperparameters: { 'l\u0000r': 0.1 } } },
+      ],
+    ];
+    for (const [query, variables] of cases) {
+      const { status, body } = await postGraphql(url, query, variables, { key: write });
+      expect(status, query).toBe(400);
+      expect(body.errors).toEqual([
+        { message: expect.stringContaining('the NUL character (U+0000)'), extensions: { code: 'BAD_USER_INPUT' } },
+      ]);
+    }
+    expect(socketErrors(await overSocket(url, cases[1]![0], cases[1]![1]))).toEqual([
+      expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT' } }),
+    ]);
+    expect((await postGraphql(url, '{ runs { edges { node { name } } } }')).body.data.runs.edges).not.toContainEqual({
+      node: { name: 'nul' },
+    });
+  });
+
+  it('L3: answers persisted-query errors Apollo gives no code with BAD_REQUEST (HTTP 400)', async () => {
+    for (const persistedQuery of [
+      { version: 1, sha256Hash: '0'.repeat(64) },
+      { version: 2, sha256Hash: '0'.repeat(64) },
+    ]) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ datasets { id } }', extensions: { persistedQuery } }),
+      });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { errors: unknown[] };
+      expect(body.errors).toEqual([{ message: expect.any(String), extensions: { code: 'BAD_REQUEST' } }]);
+    }
+  });
+
+  it('L8: refuses an S3 key segment over 255 bytes with BAD_USER_INPUT, before any S3 call', async () => {
+    const write = await test.createKey('write');
+    const { body } = await postGraphql(
+      url,
+      'mutation ($uri: String!) { registerCheckpoint(input: { run: "l8", step: 0, role: FINAL, uri: $uri }) { id } }',
+      { uri: `s3://${test.app.config.s3!.bucket}/runs/${'é'.repeat(128)}.safetensors` },
+      { key: write },
+    );
+
+    expect(body.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('key segments (between "/") of at most 255 bytes, got one of 268'),
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
   });
 });

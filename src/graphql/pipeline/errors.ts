@@ -50,6 +50,11 @@ export function formatError(logger: Logger) {
         : formatted.message;
       return { message, locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
+    // Apollo's other refusals of a request (a persisted query's hash that does not match, an unsupported
+    // persisted-query version) carry an HTTP 4xx status but no code: a bad request, not a server fault.
+    if (isRequestRefusal(error)) {
+      return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+    }
     // type-graphql reports argument coercion problems as plain GraphQLErrors with no resolver cause.
     if (original instanceof Error && original.name === 'ArgumentValidationError') {
       return { message: formatted.message, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
@@ -86,4 +91,11 @@ export function formatError(logger: Logger) {
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
     };
   };
+}
+
+/** A GraphQLError about the request itself (no field path, no cause) with an HTTP status from 400 to 499. */
+function isRequestRefusal(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.path !== undefined || error.originalError != null) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }

@@ -2,6 +2,8 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import {
   getOperationAST,
   GraphQLError,
+  Kind,
+  visit,
   parse,
   validate,
   type DocumentNode,
@@ -10,7 +12,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { AuthSettings, RequestLimits } from '../../config/config.js';
-import { type ErrorCode, isLinpathError, type LinpathError } from '../../errors.js';
+import { badUserInput, type ErrorCode, isLinpathError, type LinpathError } from '../../errors.js';
 import { authorizeOperation, type RequestAuth } from './auth.js';
 import type { GraphQLContext } from '../context.js';
 import { checkQueryLimits } from './query-limits.js';
@@ -47,11 +49,40 @@ export function guardOperation(
   settings: GuardSettings,
 ): void {
   authorizeOperation(auth, operation.operation, settings.auth);
+  checkNoNul(document, variables);
   checkQueryLimits(schema, document, operation, variables, {
     maxDepth: settings.limits.maxQueryDepth,
     maxCost: settings.limits.maxQueryCost,
     maxRootFields: settings.limits.maxRootFields,
   });
+}
+
+/**
+ * Refuses the NUL character (U+0000) anywhere in an operation's strings, literal or variable (object keys of
+ * JSON values included): Postgres cannot store it in text, so it would otherwise fail deep in a query, as an
+ * internal error, after any upload. Throws BAD_USER_INPUT naming where it is.
+ */
+export function checkNoNul(document: DocumentNode, variables: Readonly<Record<string, unknown>> | undefined): void {
+  const refuse = (where: string) =>
+    badUserInput(`${where}: expected text without the NUL character (U+0000), which cannot be stored; got one`);
+  visit(document, {
+    [Kind.STRING]: (node) => {
+      if (node.value.includes('\u0000')) throw refuse(`a string in the query at offset ${node.loc?.start ?? '?'}`);
+    },
+  });
+  const walk = (value: unknown, path: string): void => {
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) throw refuse(path);
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, `${path}[${i}]`));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes('\u0000')) throw refuse(`a key of ${path}`);
+        walk(item, `${path}.${key}`);
+      }
+    }
+  };
+  for (const [name, value] of Object.entries(variables ?? {})) walk(value, `$${name}`);
 }
 
 /** The guard in Apollo Server: once the operation is known, with the variables as sent. */
