@@ -49,7 +49,7 @@ const floats = (map) => new Map([...map].filter(([, v]) => v instanceof Float32A
 function fixture(folder) {
   const reference = JSON.parse(readFileSync(new URL(`${folder}/reference.json`, FIXTURES), 'utf8'));
   const model = bytesOf(`${folder}/model.onnx`);
-  const graph = userModelGraph(folder, readOnnxArchitecture(model, `${folder}/model.onnx`), model);
+  const graph = userModelGraph(folder, readOnnxArchitecture(model, `${folder}/model.onnx`));
   const data = tensorsOf(`${folder}/${reference.dataset}`);
   const x = data.get('x');
   const labels = data.get('labels');

@@ -11,7 +11,8 @@ For each model it writes, under <out>/<model>/:
   final.safetensors     state_dict() after a few SGD steps in train mode
   dataset.safetensors   `x` F32 [n, ...input shape] (the exact network input), `labels` U8 [n]
   reference.json        loss and accuracy at alpha = i/10, i = 0..10: the full path and one block-wise path
-Variants: mlp-bn/model.noparams.onnx (export_params=False: parameters are graph inputs) and
+Variants: mlp-bn/model.noparams.onnx (export_params=False: parameters are graph inputs), mlp-bn/model.dedup.onnx
+(exported at the init state, where equal parameters are deduplicated into Identity nodes) and
 mobilenetv3/model.folded.onnx (the default eval export: BatchNorm folded into Conv under new names; to be refused).
 
 Conventions (those of ../shared/fixtures): theta(alpha) = fl32(fl32(c0 * a) + fl32(c1 * b)) with c0 = float32(1 - alpha)
@@ -183,8 +184,12 @@ def make(out, name, model, x, labels, train_x, train_labels, block, steps, lr, v
     example = x[:2]
     export(model, example, os.path.join(folder, "model.onnx"))
     for variant, kwargs in variants:
-        model.load_state_dict(final)
+        # model.dedup.onnx is exported at the init state, where BatchNorm weights (all 1) and biases (all 0) are
+        # equal: the exporter keeps one initializer for each set of equal tensors and gives the others as Identity
+        # nodes, which linpath must turn back into parameters of their own.
+        model.load_state_dict(init if variant == "dedup" else final)
         export(model, example, os.path.join(folder, f"model.{variant}.onnx"), **kwargs)
+    model.load_state_dict(final)
     reference = {
         "model": name,
         "dataset": dataset or "dataset.safetensors",
@@ -211,7 +216,7 @@ def main():
     x, labels = features(96, 3, 16, seed=2)
     tx, tl = features(512, 3, 16, seed=3)
     make(out, "mlp-bn", MlpBn(16, 32, 3), x, labels, tx, tl, "bn1", steps=30, lr=0.05,
-         variants=[("noparams", dict(export_params=False))])
+         variants=[("noparams", dict(export_params=False)), ("dedup", {})])
 
     torch.manual_seed(0)
     x, labels = images(32, 10, seed=4)

@@ -71,6 +71,17 @@ describe('readOnnxArchitecture', () => {
     expect(without.input).toEqual(withParams.input);
   });
 
+  it("undoes the exporter's deduplication of equal parameters: each Identity alias is a parameter of its own", () => {
+    const dedup = readOnnxArchitecture(readOnnxFixtureBytes('mlp-bn/model.dedup.onnx'), 'dedup.onnx');
+    const plain = readOnnxArchitecture(mlp, 'model.onnx');
+    const byName = (a: typeof plain) => [...a.parameters].sort((x, y) => (x.name < y.name ? -1 : 1));
+    expect(byName(dedup)).toEqual(byName(plain));
+    expect(dedup.model.graph!.node!.some((n) => n.opType === 'Identity')).toBe(false);
+    // The exporter kept 8 initializers and 6 Identity nodes; the graph as read has 14 initializers and no Identity.
+    expect(dedup.ops.map((o) => o.op)).toEqual(['Gemm', 'BatchNormalization', 'Relu']);
+    expect(dedup.model.graph!.initializer).toHaveLength(14);
+  });
+
   it('refuses the default eval export, whose BatchNorm is folded into Conv under new names, saying how to export', () => {
     const message = refusal(readOnnxFixtureBytes('folded/model.onnx'));
     expect(message).toMatch(/2 of 4 parameters are not named as state_dict keys \(onnx::Conv_16, onnx::Conv_17\)/);
@@ -194,7 +205,7 @@ describe('readOnnxArchitecture', () => {
           for (const [at, value] of flips) if (at < bytes.length) bytes[at] = value;
           try {
             const arch = readOnnxArchitecture(bytes, 'fuzz.onnx');
-            userModelGraph('fuzz', arch, bytes); // whatever is accepted also lowers or falls back, without throwing
+            userModelGraph('fuzz', arch); // whatever is accepted also lowers or falls back, without throwing
           } catch (error) {
             if (!(error instanceof LinpathError) || error.code !== 'BAD_USER_INPUT') throw error;
           }

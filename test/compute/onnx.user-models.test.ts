@@ -78,6 +78,9 @@ describe('user architectures from ONNX exports against PyTorch', () => {
   describe.each([
     { folder: 'mlp-bn', file: 'model.onnx', ir: true },
     { folder: 'mlp-bn', file: 'model.noparams.onnx', ir: true },
+    // Exported at the init state: equal parameters deduplicated into Identity nodes, evaluated at states where
+    // they differ.
+    { folder: 'mlp-bn', file: 'model.dedup.onnx', ir: true },
     { folder: 'mobilenetv3', file: 'model.onnx', ir: true },
     { folder: 'vit', file: 'model.onnx', ir: false },
   ])('$folder ($file)', ({ folder, file, ir }) => {

@@ -70,7 +70,7 @@ export function readOnnxModelFixture(folder: string, onnxFile = 'model.onnx'): O
   if (!(x instanceof Float32Array) || !(labels instanceof Uint8Array)) throw new Error(`${folder}: bad dataset`);
   return {
     arch,
-    graph: userModelGraph(folder, arch, bytes),
+    graph: userModelGraph(folder, arch),
     init: readCheckpoint(`${folder}/init.safetensors`),
     final: readCheckpoint(`${folder}/final.safetensors`),
     examples: { x, labels: Int32Array.from(labels), n: labels.length },

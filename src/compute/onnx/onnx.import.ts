@@ -105,7 +105,7 @@ export function readOnnxArchitecture(
   if (main === undefined) throw bad(file, 'expected an opset import of the default ONNX domain, found none');
   const opset = toInt(main.version, 'opset version', file);
 
-  const nodes = graph.node ?? [];
+  let nodes = graph.node ?? [];
   if (nodes.length > limits.maxNodes) {
     throw bad(file, `the graph has ${nodes.length} nodes, more than the ${limits.maxNodes} allowed`);
   }
@@ -178,6 +178,9 @@ export function readOnnxArchitecture(
     }
     addParameter(input.name ?? '', dims as number[]);
   }
+  const aliases = undoDeduplication(graph, parameters);
+  for (const { name, shape } of aliases) addParameter(name, shape);
+  nodes = graph.node ?? [];
   if (unnamed.length > 0) {
     const shown = unnamed.slice(0, 5).join(', ') + (unnamed.length > 5 ? ', …' : '');
     throw bad(
@@ -199,7 +202,12 @@ export function readOnnxArchitecture(
     );
   }
 
-  const computed = new Set<string>([data.name ?? '', ...initializerNames, ...others.map((i) => i.name ?? '')]);
+  const computed = new Set<string>([
+    data.name ?? '',
+    ...initializerNames,
+    ...others.map((i) => i.name ?? ''),
+    ...aliases.map((a) => a.name),
+  ]);
   const counts = new Map<string, number>();
   nodes.forEach((node, index) => {
     const what = `node ${index} (${node.opType ?? '?'}${node.name ? ` "${node.name}"` : ''})`;
@@ -236,6 +244,43 @@ export function readOnnxArchitecture(
     parameters,
     model,
   };
+}
+
+/**
+ * PyTorch's exporter keeps one initializer for parameters whose values are equal at export time (freshly
+ * initialised BatchNorm weights and biases, say) and gives the others as `Identity` nodes of it, named by their
+ * own state_dict keys. Interpolating one for all would be another network as soon as their values differ, so
+ * each such alias becomes a parameter of its own again: the Identity node is removed and its output becomes an
+ * initializer (a copy of its source's values) or, where the source is a graph input (export_params=False), a
+ * graph input of the same type. Changes `graph` in place; returns the parameters it added.
+ */
+function undoDeduplication(graph: Onnx.IGraphProto, parameters: readonly StateTensorSpec[]): StateTensorSpec[] {
+  const shapes = new Map(parameters.map((p) => [p.name, p.shape]));
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const inputs = new Map((graph.input ?? []).map((i) => [i.name ?? '', i]));
+  const added: StateTensorSpec[] = [];
+  graph.node = (graph.node ?? []).filter((node) => {
+    const source = node.input?.[0] ?? '';
+    const target = node.output?.[0] ?? '';
+    const shape = shapes.get(source);
+    if (
+      node.opType !== 'Identity' ||
+      node.input?.length !== 1 ||
+      node.output?.length !== 1 ||
+      shape === undefined ||
+      !STATE_DICT_KEY.test(target) ||
+      shapes.has(target)
+    ) {
+      return true;
+    }
+    const tensor = initializers.get(source);
+    if (tensor !== undefined) graph.initializer = [...(graph.initializer ?? []), { ...tensor, name: target }];
+    else graph.input = [...(graph.input ?? []), { ...inputs.get(source)!, name: target }];
+    shapes.set(target, shape);
+    added.push({ name: target, shape: [...shape], kind: 'float' });
+    return false;
+  });
+  return added;
 }
 
 /** An int64 field as a safe integer (protobufjs gives a Long where `long` is installed). */

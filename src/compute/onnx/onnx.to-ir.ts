@@ -13,7 +13,9 @@ class Unsupported extends Error {}
  * engines run it like a built-in; otherwise `nodes` is empty and `onnx.unsupportedOps` says which op types kept
  * it from the IR: ONNX Runtime then runs the export itself.
  */
-export function userModelGraph(name: string, arch: OnnxArchitecture, model: Uint8Array): ModelGraph {
+export function userModelGraph(name: string, arch: OnnxArchitecture): ModelGraph {
+  // The model as read (readOnnxArchitecture may have undone the exporter's deduplication of parameters).
+  const model = onnx.ModelProto.encode(arch.model).finish();
   const parameters = new Map(arch.parameters.map((p) => [p.name, p]));
   const runningStats = arch.model
     .graph!.node!.filter((n) => n.opType === 'BatchNormalization')
@@ -89,8 +91,14 @@ function lowerNodes(arch: OnnxArchitecture, parameters: ReadonlyMap<string, unkn
   const unsupported = new Map<string, string>();
   let block = topLevelBlocks([...parameters.keys()])[0] ?? 'model';
 
+  // Values an op with no IR form computed: ops that read them are not reasons of their own.
+  const failed = new Set<string>();
   for (const proto of graph.node ?? []) {
     const op = proto.opType ?? '';
+    if ((proto.input ?? []).some((input) => failed.has(input))) {
+      for (const output of proto.output ?? []) failed.add(output);
+      continue;
+    }
     try {
       if (op === 'Constant') {
         const value = attribute(proto, 'value');
@@ -134,6 +142,7 @@ function lowerNodes(arch: OnnxArchitecture, parameters: ReadonlyMap<string, unkn
       ranks.set(output, lowered.rank);
     } catch (error) {
       if (!(error instanceof Unsupported)) throw error;
+      for (const output of proto.output ?? []) failed.add(output);
       if (!unsupported.has(op)) unsupported.set(op, error.message);
     }
   }

@@ -47,7 +47,7 @@ export class ArchitectureGraphs {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== row.sha256)
       throw conflict(`${row.uri}: expected sha256 ${row.sha256} as registered, read ${sha256}`);
-    return userModelGraph(row.name, readOnnxArchitecture(bytes, row.uri), bytes);
+    return userModelGraph(row.name, readOnnxArchitecture(bytes, row.uri));
   }
 }
 

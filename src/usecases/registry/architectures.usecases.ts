@@ -51,7 +51,7 @@ export async function registerArchitecture(
   }
   const bytes = await deps.store.readRange(ref, 0, version.size, version);
   const arch = readOnnxArchitecture(bytes, formatS3Uri(ref));
-  const graph = userModelGraph(name, arch, bytes);
+  const graph = userModelGraph(name, arch);
   const { architecture, created } = await deps.repository.insertArchitecture({
     name,
     uri: formatS3Uri(ref),
