@@ -1,4 +1,4 @@
-import type { BarrierMetrics } from '../domain/barrier.metrics.js';
+import { classifyLayerwise, type BarrierMetrics } from '../domain/barrier.metrics.js';
 import { correlate, type CorrelationResult } from '../domain/correlation.js';
 import { svgCurves } from '../domain/svg-curves.js';
 import { badUserInput } from '../errors.js';
@@ -50,8 +50,14 @@ export interface ReportGroup {
   /** For each block, its shape classes and their counts. */
   blockShapes: Record<string, Record<string, number>>;
   accuracy: Summary;
+  /** rise = max L − max(L(0), L(1)) of the whole-model curves: the barrier the paper means. */
+  rise: Summary | null;
+  riseAboveStart: Summary | null;
+  /** Kept for paths between trained states; on init → final it tracks how far the loss fell. */
   frankleHeight: Summary | null;
-  /** Frankle height against test accuracy within the group. */
+  /** Runs with high / low layer-wise barriers (Table 1's H-LB / L-LB), and runs that cannot be told. */
+  layerwise: { high: number; low: number; unknown: number };
+  /** rise against test accuracy within the group. */
   correlation: CorrelationResult;
 }
 
@@ -60,7 +66,7 @@ export interface StudyReport {
   groupBy: string[];
   alphas: number[];
   groups: ReportGroup[];
-  /** Frankle height against test accuracy across every run of the report. */
+  /** rise against test accuracy across every run of the report. */
   correlation: CorrelationResult;
   missing: Array<{ run: RunRow; reason: string }>;
   markdown: string;
@@ -72,8 +78,9 @@ const DEFAULT_REPORT_EVALUATIONS = 500;
 /**
  * A table in the style of Vlaar & Frankle (2022), Table 1, from stored runs: one row per intervention
  * (the values of `groupBy`), with the shape classes of the whole-model INITIAL → FINAL curve and of each
- * block-wise curve, test accuracy (mean ± standard deviation over the runs, i.e. seeds), the Frankle
- * height, and the correlation of barrier height with accuracy — as data, Markdown and HTML (with plots).
+ * block-wise curve, the H-LB / L-LB counts (`classifyLayerwise` on the blocks' rises), test accuracy (mean ±
+ * standard deviation over the runs, i.e. seeds), the rise of the whole-model curve, and the correlation of
+ * rise with accuracy — as data, Markdown and HTML (with plots).
  * Missing curves are queued at once (bulk priority) and awaited; runs without them are listed with why.
  */
 export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Promise<StudyReport> {
@@ -120,9 +127,8 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   const keys = [...new Map(done.map((r) => [JSON.stringify(keyOf(r.run)), keyOf(r.run)])).values()].sort(compareValues);
   const groups = keys.map((values): ReportGroup => {
     const members = done.filter((r) => JSON.stringify(keyOf(r.run)) === JSON.stringify(values));
-    const heights = members.flatMap((r) =>
-      r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }],
-    );
+    const heights = members.flatMap((r) => (r.whole.rise === null ? [] : [{ x: r.whole.rise, y: r.accuracy }]));
+    const levels = members.map(layerwiseLevel);
     return {
       values,
       label:
@@ -138,7 +144,16 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
         ]),
       ),
       accuracy: summary(members.map((r) => r.accuracy))!,
-      frankleHeight: summary(heights.map((h) => h.x)),
+      rise: summary(heights.map((h) => h.x)),
+      riseAboveStart: summary(
+        members.flatMap((r) => (r.whole.riseAboveStart === null ? [] : [r.whole.riseAboveStart])),
+      ),
+      frankleHeight: summary(members.flatMap((r) => (r.whole.frankleHeight === null ? [] : [r.whole.frankleHeight]))),
+      layerwise: {
+        high: levels.filter((l) => l === 'HIGH').length,
+        low: levels.filter((l) => l === 'LOW').length,
+        unknown: levels.filter((l) => l === null).length,
+      },
       correlation: correlate(
         heights.map((h) => h.x),
         heights.map((h) => h.y),
@@ -146,9 +161,7 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
       ),
     };
   });
-  const every = done.flatMap((r) =>
-    r.whole.frankleHeight === null ? [] : [{ x: r.whole.frankleHeight, y: r.accuracy }],
-  );
+  const every = done.flatMap((r) => (r.whole.rise === null ? [] : [{ x: r.whole.rise, y: r.accuracy }]));
   const report = {
     title: input.title ?? 'Linear interpolation: shapes and test accuracy',
     groupBy,
@@ -162,6 +175,18 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
     missing,
   };
   return { ...report, markdown: toMarkdown(report), html: toHtml(report) };
+}
+
+/**
+ * H-LB when some block's rise exceeds 0.1 × the final loss (the rule of `blockwisePaths`), L-LB otherwise;
+ * null when the run has no block-wise curves or its final loss is not a positive number.
+ */
+function layerwiseLevel(run: ReportRun): 'HIGH' | 'LOW' | null {
+  const endLoss = run.curve.find((p) => p.alpha === 1)?.loss ?? null;
+  const blocks = Object.entries(run.blocks);
+  if (blocks.length === 0 || endLoss === null || !(endLoss > 0) || !Number.isFinite(endLoss)) return null;
+  const heights = Object.fromEntries(blocks.map(([block, m]) => [block, m.rise ?? Number.POSITIVE_INFINITY]));
+  return classifyLayerwise(heights, endLoss).summary === 'HIGH_LAYERWISE_BARRIERS' ? 'HIGH' : 'LOW';
 }
 
 function count(values: readonly string[]): Record<string, number> {
@@ -194,6 +219,8 @@ const barrierBlocks = (group: ReportGroup) =>
   Object.entries(group.blockShapes)
     .map(([block, counts]) => `${block}: ${shapes(counts)}`)
     .join('; ') || '—';
+const layerwise = (g: ReportGroup) =>
+  `${g.layerwise.high} / ${g.layerwise.low}${g.layerwise.unknown > 0 ? ` (${g.layerwise.unknown} unknown)` : ''}`;
 const correlationLine = (c: CorrelationResult) =>
   `n = ${c.n}, Pearson r = ${num(c.pearson, 3)}${c.ci95 === null ? '' : ` (95% CI ${num(c.ci95.low, 3)} to ${num(c.ci95.high, 3)})`}, p = ${num(c.pValue, 3)}, Spearman ρ = ${num(c.spearman, 3)}, Kendall τ-b = ${num(c.kendall, 3)}`;
 
@@ -202,16 +229,16 @@ function toMarkdown(report: ReportBody): string {
   const lines = [
     `# ${report.title}`,
     '',
-    `INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point. Shapes: MONOTONIC_DECAY (never rises), BARRIER (rises then falls), PLATEAU (flat, then drops near α = 1).`,
+    `INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point. Shapes: MONOTONIC_DECAY (never rises), BARRIER (rises by more than max(1e-4, 1% of the curve's range)), PLATEAU (flat, then drops near α = 1). rise = max L − max(L(0), L(1)), the barrier above both end points; H-LB / L-LB: runs with some block whose rise exceeds 0.1 × the final loss, and runs without.`,
     '',
-    `| ${report.groupBy.length === 0 ? 'runs' : `intervention (${report.groupBy.join(', ')})`} | n | whole model | block-wise | test accuracy | Frankle height | r (height, accuracy) |`,
-    '|---|---:|---|---|---:|---:|---:|',
+    `| ${report.groupBy.length === 0 ? 'runs' : `intervention (${report.groupBy.join(', ')})`} | n | whole model | block-wise | H-LB / L-LB | test accuracy | rise | rise above start | r (rise, accuracy) |`,
+    '|---|---:|---|---|---|---:|---:|---:|---:|',
     ...report.groups.map(
       (g) =>
-        `| ${cell(g.label)} | ${g.runs.length} | ${cell(shapes(g.shapes))} | ${cell(barrierBlocks(g))} | ${meanStd(g.accuracy)} | ${meanStd(g.frankleHeight)} | ${num(g.correlation.pearson, 3)} |`,
+        `| ${cell(g.label)} | ${g.runs.length} | ${cell(shapes(g.shapes))} | ${cell(barrierBlocks(g))} | ${layerwise(g)} | ${meanStd(g.accuracy)} | ${meanStd(g.rise)} | ${meanStd(g.riseAboveStart)} | ${num(g.correlation.pearson, 3)} |`,
     ),
     '',
-    `Frankle height against test accuracy, all runs: ${correlationLine(report.correlation)}.`,
+    `rise against test accuracy, all runs: ${correlationLine(report.correlation)}.`,
   ];
   if (report.missing.length > 0) {
     lines.push(
@@ -230,7 +257,7 @@ function toHtml(report: ReportBody): string {
   const rows = report.groups
     .map(
       (g) =>
-        `<tr><td>${e(g.label)}</td><td>${g.runs.length}</td><td>${e(shapes(g.shapes))}</td><td>${e(barrierBlocks(g))}</td><td>${meanStd(g.accuracy)}</td><td>${meanStd(g.frankleHeight)}</td><td>${num(g.correlation.pearson, 3)}</td></tr>`,
+        `<tr><td>${e(g.label)}</td><td>${g.runs.length}</td><td>${e(shapes(g.shapes))}</td><td>${e(barrierBlocks(g))}</td><td>${layerwise(g)}</td><td>${meanStd(g.accuracy)}</td><td>${meanStd(g.rise)}</td><td>${meanStd(g.riseAboveStart)}</td><td>${num(g.correlation.pearson, 3)}</td></tr>`,
     )
     .join('\n');
   const plots = report.groups
@@ -254,11 +281,11 @@ function toHtml(report: ReportBody): string {
 </head><body>
 <h1>${e(report.title)}</h1>
 <p>INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point.</p>
-<table><thead><tr><th>${report.groupBy.length === 0 ? 'runs' : `intervention (${e(report.groupBy.join(', '))})`}</th><th>n</th><th>whole model</th><th>block-wise</th><th>test accuracy</th><th>Frankle height</th><th>r (height, accuracy)</th></tr></thead>
+<table><thead><tr><th>${report.groupBy.length === 0 ? 'runs' : `intervention (${e(report.groupBy.join(', '))})`}</th><th>n</th><th>whole model</th><th>block-wise</th><th>H-LB / L-LB</th><th>test accuracy</th><th>rise</th><th>rise above start</th><th>r (rise, accuracy)</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
-<p>Frankle height against test accuracy, all runs: ${e(correlationLine(report.correlation))}.</p>
+<p>rise against test accuracy, all runs: ${e(correlationLine(report.correlation))}.</p>
 <h2>Whole-model curves</h2>
 <div class="plots">
 ${plots}

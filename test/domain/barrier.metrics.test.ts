@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CurveShape,
   DEFAULT_LAYERWISE_RELATIVE_THRESHOLD,
+  DEFAULT_RELATIVE_TOLERANCE,
   DEFAULT_TOLERANCE,
   barrierMetrics,
   classifyLayerwise,
@@ -104,11 +105,90 @@ describe('barrierMetrics on hand-made curves', () => {
     expect(above.shape).toBe(CurveShape.BARRIER);
   });
 
-  it(`the default tolerance is ${DEFAULT_TOLERANCE}, absolute`, () => {
-    expect(barrierMetrics(quarterAlphas, [1, 0.8, 0.80005, 0.5, 0.2]).shape).toBe(CurveShape.MONOTONIC_DECAY);
-    expect(barrierMetrics(quarterAlphas, [1, 0.8, 0.8002, 0.5, 0.2]).shape).toBe(CurveShape.BARRIER);
-    // Absolute: the same rise on a curve a thousand times larger is still a barrier.
-    expect(barrierMetrics(quarterAlphas, [1000, 800, 800.0002, 500, 200]).shape).toBe(CurveShape.BARRIER);
+  it(`the absolute tolerance defaults to ${DEFAULT_TOLERANCE}`, () => {
+    const absolute = { relativeTolerance: 0 };
+    expect(barrierMetrics(quarterAlphas, [1, 0.8, 0.80005, 0.5, 0.2], absolute).shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(barrierMetrics(quarterAlphas, [1, 0.8, 0.8002, 0.5, 0.2], absolute).shape).toBe(CurveShape.BARRIER);
+    // Without the relative part, the same rise on a curve a thousand times larger is still a barrier.
+    expect(barrierMetrics(quarterAlphas, [1000, 800, 800.0002, 500, 200], absolute).shape).toBe(CurveShape.BARRIER);
+    // A flat curve with a small bump: the range is the bump itself, so the absolute part decides.
+    expect(barrierMetrics(quarterAlphas, [1, 1, 1.0002, 1, 1]).shape).toBe(CurveShape.BARRIER);
+    expect(barrierMetrics(quarterAlphas, [1, 1, 1.00005, 1, 1]).shape).toBe(CurveShape.PLATEAU);
+  });
+
+  it(`a rise must also exceed ${DEFAULT_RELATIVE_TOLERANCE} of the curve's range (relativeTolerance)`, () => {
+    // Range 0.8: the threshold is max(1e-4, 0.01 × 0.8) = 0.008.
+    const wiggle = barrierMetrics(quarterAlphas, [1, 0.8, 0.807, 0.5, 0.2]);
+    expect(wiggle.threshold).toBeCloseTo(0.008, 12);
+    expect(wiggle.shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(wiggle.monotonic).toBe(true);
+    expect(wiggle.barrierAlpha).toBeNull();
+    expect(wiggle.mliDelta).toBeCloseTo(0.007, 12); // reported as measured
+    const bump = barrierMetrics(quarterAlphas, [1, 0.8, 0.809, 0.5, 0.2]);
+    expect(bump.shape).toBe(CurveShape.BARRIER);
+    expect(bump.barrierAlpha).toBe(0.5);
+    // Scale-free: the same curve × 1000 is classified the same way.
+    expect(barrierMetrics(quarterAlphas, [1000, 800, 807, 500, 200]).shape).toBe(CurveShape.MONOTONIC_DECAY);
+    expect(barrierMetrics(quarterAlphas, [1000, 800, 809, 500, 200]).shape).toBe(CurveShape.BARRIER);
+    // A rise spread over several steps, each below the threshold, is one rise.
+    const spread = barrierMetrics([0, 0.2, 0.4, 0.6, 0.8, 1], [1, 0.5, 0.506, 0.512, 0.518, 0.2]);
+    expect(spread.shape).toBe(CurveShape.BARRIER);
+    expect(spread.barrierAlpha).toBe(0.8);
+    expect(() => barrierMetrics([0, 1], [1, 0], { relativeTolerance: 2 })).toThrow(/relativeTolerance/);
+  });
+
+  it('rise is the height above both end points, riseAboveStart the height above L(0)', () => {
+    // Falls, then rises back above L(1) but not above L(0): a barrier (a bump) with rise 0.
+    const below = barrierMetrics(quarterAlphas, [1, 0.3, 0.6, 0.4, 0.2]);
+    expect(below.shape).toBe(CurveShape.BARRIER);
+    expect(below.mliDelta).toBeCloseTo(0.3, 12);
+    expect(below.barrierAlpha).toBe(0.5);
+    expect(below.rise).toBe(0);
+    expect(below.riseAboveStart).toBe(0);
+    // Rises above the start: rise and riseAboveStart agree when L(0) ≥ L(1).
+    const above = barrierMetrics(quarterAlphas, [1, 1.4, 0.6, 0.4, 0.2]);
+    expect(above.rise).toBeCloseTo(0.4, 12);
+    expect(above.riseAboveStart).toBeCloseTo(0.4, 12);
+    expect(above.heightAboveEndpoints).toBe(above.rise);
+    // From a trained state to a random one: the end is higher, riseAboveStart counts the whole climb.
+    const up = barrierMetrics(quarterAlphas, [0.1, 0.5, 1.2, 1, 0.9]);
+    expect(up.rise).toBeCloseTo(0.3, 12);
+    expect(up.riseAboveStart).toBeCloseTo(1.1, 12);
+    expect(up.frankleHeight).toBeCloseTo(1.2 - 0.5, 12);
+  });
+
+  it('a monotone init → final curve has rise 0 and is never a barrier (random non-increasing curves)', () => {
+    const random = new SeededRandom(5);
+    for (let c = 0; c < 500; c++) {
+      const n = 2 + Math.floor(random.next() * 30);
+      let value = 0.5 + 5 * random.next();
+      const values = Array.from({ length: n }, (_, i) => (i === 0 ? value : (value -= random.next() * random.next())));
+      const m = barrierMetrics(
+        values.map((_, i) => i / (n - 1)),
+        values,
+      );
+      expect(m.rise).toBe(0);
+      expect(m.riseAboveStart).toBe(0);
+      expect(m.mliDelta).toBe(0);
+      expect(m.monotonic).toBe(true);
+      expect(m.shape).not.toBe(CurveShape.BARRIER);
+      expect(m.barrierAlpha).toBeNull();
+    }
+  });
+
+  it('a BARRIER always has a positive bump above its threshold and a peak (random curves)', () => {
+    const random = new SeededRandom(7);
+    for (let c = 0; c < 500; c++) {
+      const n = 2 + Math.floor(random.next() * 20);
+      const values = Array.from({ length: n }, () => random.next() * 3);
+      const m = barrierMetrics(
+        values.map((_, i) => i / (n - 1)),
+        values,
+      );
+      if (m.shape !== CurveShape.BARRIER) continue;
+      expect(m.mliDelta!).toBeGreaterThan(m.threshold!);
+      expect(m.barrierAlpha).not.toBeNull();
+    }
   });
 
   it('mliDelta is the largest bump: equal to max over i < j of (L_j − L_i)⁺ on random curves', () => {
@@ -136,11 +216,21 @@ describe('barrierMetrics on hand-made curves', () => {
     expect(barrierMetrics([1, 0.25, 0, 0.75, 0.5], [0.2, 1.5, 1, 0.5, 0.8])).toEqual(sorted);
   });
 
-  it('handles alphas outside [0, 1]: plateauAlpha is a fraction of the sampled range', () => {
-    // Range [-1, 3]: the cut is at α = 1; half the decrease is done there.
-    const m = barrierMetrics([-1, 0, 1, 2, 3], [4, 3, 2, 1, 0]);
+  it('measures and classifies α ∈ [0, 1] only: points outside are counted, never classified', () => {
+    // Extrapolation on both sides rises away from the path (the usual picture): the path itself decays.
+    const alphas = [-0.5, 0, 0.25, 0.5, 0.75, 1, 1.5];
+    const m = barrierMetrics(alphas, [3, 1, 0.7, 0.5, 0.4, 0.35, 2]);
     expect(m.shape).toBe(CurveShape.MONOTONIC_DECAY);
-    expect(barrierMetrics([-1, 0, 1, 2, 3], [4, 4, 4, 3.9, 0]).shape).toBe(CurveShape.PLATEAU);
+    expect(m.pointsOutside).toBe(2);
+    expect(m.rise).toBe(0);
+    expect(m.alphaAtMax).toBe(0);
+    expect(m.maxValue).toBe(1);
+    expect(m.frankleHeight).toBeCloseTo(1 - 0.5 * 1.35, 12);
+    // The plateau rule cuts the [0, 1] range, not the sampled one.
+    expect(barrierMetrics([-1, 0, 0.5, 1, 2], [9, 4, 3.95, 0, 5]).shape).toBe(CurveShape.PLATEAU);
+    // Fewer than two points in [0, 1]: nothing to classify.
+    const outside = barrierMetrics([-1, -0.5, 0.5, 2], [1, 2, 3, 4]);
+    expect(outside).toMatchObject({ shape: null, rise: null, monotonic: null, maxValue: null, pointsOutside: 3 });
   });
 
   it('calls a path that diverges on the way a barrier of unbounded height, and counts non-finite points', () => {
@@ -172,15 +262,21 @@ describe('barrierMetrics on hand-made curves', () => {
     expect(endpointBarrier.heightAboveEndpoints).toBeNull();
     expect(endpointBarrier.mliDelta).toBeCloseTo(0.4, 12);
 
+    expect(interior.barrierAlpha).toBe(0.25);
     expect(barrierMetrics([0, 0.5, 1], [Number.NaN, 2, Number.NaN])).toEqual({
+      rise: null,
+      riseAboveStart: null,
       frankleHeight: null,
       heightAboveEndpoints: null,
       mliDelta: null,
       alphaAtMax: 0.5,
       maxValue: 2,
+      barrierAlpha: null,
+      threshold: null,
       monotonic: null,
       shape: null,
       nonFinitePoints: 2,
+      pointsOutside: 0,
     });
     const none = barrierMetrics([0, 1], [Number.NaN, Number.NaN]);
     expect(none.maxValue).toBeNull();
@@ -260,17 +356,18 @@ describe('barrierMetrics on the PyTorch ResNet-18 reference curves', () => {
     expect(loss.heightAboveEndpoints).toBeCloseTo(max - l[0]!, 12);
     // One bump: from L(0) up to the peak, back below L(0) at α = 0.8.
     expect(loss.mliDelta).toBeCloseTo(max - l[0]!, 12);
-    // The error sits at chance (0.9) until α = 0.6; one flipped image (1/500) at α = 0.1 is a rise above the
-    // default tolerance, and below a tolerance of more than one image the error curve is Frankle's plateau.
-    expect(error.shape).toBe(CurveShape.BARRIER);
+    expect(loss.barrierAlpha).toBe(0.6);
+    // The error sits at chance (0.9) until α = 0.6; one flipped image (1/500) at α = 0.1 is a rise of 0.002,
+    // below 1% of the error's range: Frankle's plateau. Counting single flips needs relativeTolerance 0.
+    expect(error.shape).toBe(CurveShape.PLATEAU);
     expect(error.mliDelta).toBeCloseTo(0.002, 12);
-    const errorTolerant = pathBarrierMetrics(points(resnet.full, resnet.alphas), {
-      error: { tolerance: 1.25 / 500 },
+    const errorStrict = pathBarrierMetrics(points(resnet.full, resnet.alphas), {
+      error: { relativeTolerance: 0 },
     }).error;
-    expect(errorTolerant.shape).toBe(CurveShape.PLATEAU);
+    expect(errorStrict.shape).toBe(CurveShape.BARRIER);
   });
 
-  it('ResNet-18 block-wise paths: stem and layer3 decay, layer1 and layer2 have barriers, layer4 and fc rise at the end', () => {
+  it('ResNet-18 block-wise paths: stem and layer3 decay, layer1 and layer2 have barriers; layer4 and fc end in rises under 1% of their range', () => {
     const shapes = Object.fromEntries(
       Object.entries(resnet.blockwise).map(([block, curve]) => [
         block,
@@ -282,9 +379,14 @@ describe('barrierMetrics on the PyTorch ResNet-18 reference curves', () => {
       layer1: CurveShape.BARRIER,
       layer2: CurveShape.BARRIER,
       layer3: CurveShape.MONOTONIC_DECAY,
-      layer4: CurveShape.BARRIER,
-      fc: CurveShape.BARRIER,
+      layer4: CurveShape.MONOTONIC_DECAY,
+      fc: CurveShape.MONOTONIC_DECAY,
     });
+    // With the absolute tolerance alone, their end rises (0.034 and 0.0037) count.
+    for (const block of ['layer4', 'fc'])
+      expect(barrierMetrics(resnet.alphas, resnet.blockwise[block]!.loss, { relativeTolerance: 0 }).shape).toBe(
+        CurveShape.BARRIER,
+      );
     for (const [block, curve] of Object.entries(resnet.blockwise)) {
       const l = curve.loss;
       const max = Math.max(...l);

@@ -513,9 +513,16 @@ describe('analytics on a real database, S3 server and engine', () => {
         expect(group.shapes).toEqual(shapes);
         const heights = curves.map((c) => Math.max(...c.map((p) => p.loss)) - 0.5 * (c[0]!.loss + c[2]!.loss));
         expect(Math.abs(group.frankleHeight!.mean - heights.reduce((a, b) => a + b, 0) / 4)).toBeLessThan(1e-5);
+        const rises = curves.map((c) => Math.max(...c.map((p) => p.loss)) - Math.max(c[0]!.loss, c[2]!.loss));
+        expect(Math.abs(group.rise!.mean - rises.reduce((a, b) => a + b, 0) / 4)).toBeLessThan(1e-5);
+        // No block-wise curves asked for: no run can be told H-LB or L-LB.
+        expect(group.layerwise).toEqual({ high: 0, low: 0, unknown: 4 });
       }
       expect(report.correlation.n).toBe(12);
-      expect(report.markdown).toMatch(/^\| intervention \(weight_decay\) \| n \| whole model \|/m);
+      expect(report.markdown).toMatch(
+        /^\| intervention \(weight_decay\) \| n \| whole model \| block-wise \| H-LB \/ L-LB \| test accuracy \| rise \|/m,
+      );
+      expect(report.markdown).toMatch(/^rise against test accuracy, all runs: n = 12/m);
       expect(report.markdown.match(/^\| weight_decay = /gm)).toHaveLength(3);
       expect(report.html.match(/<svg /g)).toHaveLength(3);
       await expect(

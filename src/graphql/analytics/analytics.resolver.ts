@@ -60,7 +60,7 @@ export class AnalyticsResolver {
       paths: result.paths.map(({ block, result: path, loss }) => ({
         block,
         path: toPath(path),
-        height: loss.heightAboveEndpoints,
+        height: loss.rise,
         level:
           result.classification !== null && Object.hasOwn(result.classification.blocks, block)
             ? result.classification.blocks[block]!
@@ -98,7 +98,7 @@ export class AnalyticsResolver {
       maxEvaluations: input.maxEvaluations,
       wait: input.wait,
       timeoutMs: input.timeoutMs,
-      barrier: { tolerance: input.tolerance },
+      barrier: { tolerance: input.tolerance, relativeTolerance: input.relativeTolerance },
       statistics: { permutations: input.permutations, bootstrap: input.bootstrap, seed: input.seed },
     });
     return {

@@ -19,7 +19,7 @@ export class BlockPath {
   @Field(() => InterpolationPath, { description: 'The path along which only this block moves.' })
   path!: InterpolationPath;
 
-  @Field(() => Float, { nullable: true, description: 'heightAboveEndpoints of the loss curve.' })
+  @Field(() => Float, { nullable: true, description: 'rise of the loss curve: max L − max(L(0), L(1)).' })
   height!: number | null;
 
   @Field(() => LayerwiseBarrierLevel, {

@@ -5,11 +5,15 @@ import { CheckpointRoleEnum } from '../registry/registry.enums.js';
 import { Run, RunFilter } from '../registry/registry.types.js';
 
 export enum XMetricEnum {
+  RISE = 'RISE',
+  RISE_ABOVE_START = 'RISE_ABOVE_START',
   FRANKLE_HEIGHT = 'FRANKLE_HEIGHT',
   HEIGHT_ABOVE_ENDPOINTS = 'HEIGHT_ABOVE_ENDPOINTS',
   MLI_DELTA = 'MLI_DELTA',
   ALPHA_AT_MAX = 'ALPHA_AT_MAX',
   MONOTONIC = 'MONOTONIC',
+  ERROR_RISE = 'ERROR_RISE',
+  ERROR_RISE_ABOVE_START = 'ERROR_RISE_ABOVE_START',
   ERROR_FRANKLE_HEIGHT = 'ERROR_FRANKLE_HEIGHT',
   ERROR_HEIGHT_ABOVE_ENDPOINTS = 'ERROR_HEIGHT_ABOVE_ENDPOINTS',
   ERROR_MLI_DELTA = 'ERROR_MLI_DELTA',
@@ -23,7 +27,15 @@ export enum XMetricEnum {
 registerEnumType(XMetricEnum, {
   name: 'CorrelationX',
   description:
-    "A barrier metric of the loss (or, ERROR_*, of the error) curve of each run's path; MONOTONIC as 0/1; or a distance between the path's end points.",
+    "A barrier metric of the loss (or, ERROR_*, of the error) curve of each run's path (see BarrierMetrics: RISE is rise, RISE_ABOVE_START riseAboveStart, HEIGHT_ABOVE_ENDPOINTS the same number as RISE); MONOTONIC as 0/1; or a distance between the path's end points.",
+  valuesConfig: {
+    HEIGHT_ABOVE_ENDPOINTS: { deprecationReason: 'Renamed: use RISE (the same number).' },
+    ERROR_HEIGHT_ABOVE_ENDPOINTS: { deprecationReason: 'Renamed: use ERROR_RISE (the same number).' },
+    FRANKLE_HEIGHT: {
+      description:
+        'max L − ½(L(0) + L(1)): for paths between two trained states; on init → final it tracks how much the loss fell.',
+    },
+  },
 });
 export enum YMetricEnum {
   TEST_ACCURACY = 'TEST_ACCURACY',
@@ -72,7 +84,10 @@ export class CorrelationInput {
   @Field(() => RunFilter, { nullable: true, description: 'The runs to correlate (at most 1000).' })
   runs?: RunFilter | null;
 
-  @Field(() => XMetricEnum)
+  @Field(() => XMetricEnum, {
+    defaultValue: XMetricEnum.RISE,
+    description: 'Default RISE, the height of the barrier above both end points of the path.',
+  })
   x!: XMetricEnum;
 
   @Field(() => YMetricEnum)
@@ -110,8 +125,14 @@ export class CorrelationInput {
   })
   timeoutMs?: number | null;
 
-  @Field(() => Float, { defaultValue: 1e-4, description: 'Barrier tolerance (see BarrierMetrics).' })
+  @Field(() => Float, { defaultValue: 1e-4, description: 'Barrier tolerance, absolute (see BarrierMetrics).' })
   tolerance!: number;
+
+  @Field(() => Float, {
+    defaultValue: 0.01,
+    description: "Barrier tolerance relative to the curve's range (see BarrierMetrics).",
+  })
+  relativeTolerance!: number;
 
   @Field(() => Int, {
     defaultValue: 10000,

@@ -14,6 +14,7 @@ import {
 import {
   DEFAULT_PLATEAU_ALPHA,
   DEFAULT_PLATEAU_FRACTION,
+  DEFAULT_RELATIVE_TOLERANCE,
   DEFAULT_TOLERANCE,
   pathBarrierMetrics,
 } from '../../domain/barrier.metrics.js';
@@ -138,9 +139,14 @@ export class PathResolver {
     @Root() path: InterpolationPath,
     @Arg('tolerance', () => Float, {
       defaultValue: DEFAULT_TOLERANCE,
-      description: 'Largest rise between neighbouring points that is not a rise (absolute).',
+      description: 'Absolute part of the barrier threshold: a rise must exceed it (and relativeTolerance × range).',
     })
     tolerance: number,
+    @Arg('relativeTolerance', () => Float, {
+      defaultValue: DEFAULT_RELATIVE_TOLERANCE,
+      description: "Relative part of the barrier threshold, a fraction of the curve's range on [0, 1].",
+    })
+    relativeTolerance: number,
     @Arg('plateauAlpha', () => Float, {
       defaultValue: DEFAULT_PLATEAU_ALPHA,
       description: 'Where "early" ends, as a fraction of the α range.',
@@ -152,7 +158,8 @@ export class PathResolver {
     })
     plateauFraction: number,
   ): BarrierMetrics {
-    return pathBarrierMetrics(path.points, { loss: { tolerance, plateauAlpha, plateauFraction } }).loss;
+    return pathBarrierMetrics(path.points, { loss: { tolerance, relativeTolerance, plateauAlpha, plateauFraction } })
+      .loss;
   }
 
   @FieldResolver(() => BarrierMetrics, {
@@ -162,10 +169,13 @@ export class PathResolver {
   errorBarrier(
     @Root() path: InterpolationPath,
     @Arg('tolerance', () => Float, { defaultValue: DEFAULT_TOLERANCE }) tolerance: number,
+    @Arg('relativeTolerance', () => Float, { defaultValue: DEFAULT_RELATIVE_TOLERANCE }) relativeTolerance: number,
     @Arg('plateauAlpha', () => Float, { defaultValue: DEFAULT_PLATEAU_ALPHA }) plateauAlpha: number,
     @Arg('plateauFraction', () => Float, { defaultValue: DEFAULT_PLATEAU_FRACTION }) plateauFraction: number,
   ): BarrierMetrics {
-    return pathBarrierMetrics(path.points, { error: { tolerance, plateauAlpha, plateauFraction } }).error;
+    return pathBarrierMetrics(path.points, {
+      error: { tolerance, relativeTolerance, plateauAlpha, plateauFraction },
+    }).error;
   }
 
   @FieldResolver(() => Checkpoint)

@@ -60,6 +60,21 @@ export class Summary {
   n!: number;
 }
 
+@ObjectType({
+  description:
+    "Runs of a group by their block-wise barriers: HIGH when some block's rise exceeds 0.1 × the final loss (see blockwisePaths).",
+})
+export class LayerwiseCounts {
+  @Field(() => Int, { description: 'H-LB: some block has a high barrier.' })
+  high!: number;
+
+  @Field(() => Int, { description: 'L-LB: every block has a low barrier.' })
+  low!: number;
+
+  @Field(() => Int, { description: 'Runs without block-wise curves, or with a non-finite final loss.' })
+  unknown!: number;
+}
+
 @ObjectType({ description: 'One intervention (a row of the table).' })
 export class ReportGroup {
   @Field(() => String)
@@ -80,10 +95,25 @@ export class ReportGroup {
   @Field(() => Summary, { description: 'Test accuracy over the runs (seeds).' })
   accuracy!: Summary;
 
-  @Field(() => Summary, { nullable: true })
+  @Field(() => Summary, {
+    nullable: true,
+    description: 'rise (max L − max(L(0), L(1))) of the whole-model loss curve over the runs: the barrier.',
+  })
+  rise!: Summary | null;
+
+  @Field(() => Summary, { nullable: true, description: 'riseAboveStart (max L − L(0)) over the runs.' })
+  riseAboveStart!: Summary | null;
+
+  @Field(() => Summary, {
+    nullable: true,
+    description: 'Frankle height over the runs (meant for paths between trained states; see BarrierMetrics).',
+  })
   frankleHeight!: Summary | null;
 
-  @Field(() => CorrelationStatistics, { description: 'Frankle height against test accuracy within the group.' })
+  @Field(() => LayerwiseCounts, { description: "Runs with high and low layer-wise barriers (Table 1's H-LB / L-LB)." })
+  layerwise!: LayerwiseCounts;
+
+  @Field(() => CorrelationStatistics, { description: 'rise against test accuracy within the group.' })
   correlation!: CorrelationStatistics;
 }
 
@@ -95,7 +125,7 @@ export class StudyReport {
   @Field(() => [ReportGroup])
   groups!: ReportGroup[];
 
-  @Field(() => CorrelationStatistics, { description: 'Frankle height against test accuracy across every run.' })
+  @Field(() => CorrelationStatistics, { description: 'rise against test accuracy across every run.' })
   correlation!: CorrelationStatistics;
 
   @Field(() => [MissingRun])

@@ -79,7 +79,7 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   const atOne = paths[0]?.result.points.find((p) => p.alpha === 1);
   const endpointLoss = atOne === undefined ? null : reportedMetrics(atOne).loss;
   const heights = Object.fromEntries(
-    paths.map(({ block, loss }) => [block, loss.heightAboveEndpoints ?? Number.POSITIVE_INFINITY]),
+    paths.map(({ block, loss }) => [block, loss.rise ?? Number.POSITIVE_INFINITY]),
   );
   // Blocks are classified against each other only when every curve is complete.
   const classification =

@@ -303,17 +303,19 @@ function barrierX(
   const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
   const name = input.x.replace(/^ERROR_/, '');
   const value =
-    name === 'FRANKLE_HEIGHT'
-      ? metrics.frankleHeight
-      : name === 'HEIGHT_ABOVE_ENDPOINTS'
-        ? metrics.heightAboveEndpoints
-        : name === 'MLI_DELTA'
-          ? metrics.mliDelta
-          : name === 'ALPHA_AT_MAX'
-            ? metrics.alphaAtMax
-            : metrics.monotonic === null
-              ? null
-              : Number(metrics.monotonic);
+    name === 'RISE' || name === 'HEIGHT_ABOVE_ENDPOINTS'
+      ? metrics.rise
+      : name === 'RISE_ABOVE_START'
+        ? metrics.riseAboveStart
+        : name === 'FRANKLE_HEIGHT'
+          ? metrics.frankleHeight
+          : name === 'MLI_DELTA'
+            ? metrics.mliDelta
+            : name === 'ALPHA_AT_MAX'
+              ? metrics.alphaAtMax
+              : metrics.monotonic === null
+                ? null
+                : Number(metrics.monotonic);
   return value === null ? { missing: `${input.x} is undefined for this path (non-finite points)` } : { value };
 }
 

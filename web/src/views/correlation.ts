@@ -41,7 +41,7 @@ function build(
       { id, 'aria-label': label },
       ...values.map((v) => h('option', { value: v, selected: v === selected }, v.toLowerCase().replace(/_/g, ' '))),
     );
-  const xSelect = select('corr-x', 'x metric', X_METRICS, 'FRANKLE_HEIGHT');
+  const xSelect = select('corr-x', 'x metric', X_METRICS, 'RISE');
   const ySelect = select('corr-y', 'y metric', Y_METRICS, 'TEST_ACCURACY');
   const yMetric = h('input', {
     id: 'corr-y-metric',

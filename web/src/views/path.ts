@@ -244,7 +244,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
         h(
           'tr',
           {},
-          ...['curve', 'status', 'points', 'shape', 'Frankle height', 'height above end points', 'α at max'].map((t) =>
+          ...['curve', 'status', 'points', 'shape', 'rise', 'rise above start', 'MLI Δ', 'α of barrier peak'].map((t) =>
             h('th', {}, t),
           ),
         ),
@@ -254,7 +254,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h(
       'p',
       { class: 'muted' },
-      'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Triangles mark barrier peaks.',
+      'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Shapes are classified on α ∈ [0, 1] only (points outside are drawn, not classified); a triangle marks the peak of each curve classified BARRIER. rise = max L − max(L(0), L(1)), rise above start = max L − L(0), MLI Δ = the largest bump (Lucas et al. 2021).',
     ),
   );
   if (
@@ -362,9 +362,11 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
   );
   const peaks = series.flatMap((s) => {
     const barrier = metric === 'loss' ? s.barrier : s.errorBarrier;
-    return barrier !== null && (barrier.heightAboveEndpoints ?? 0) > 0 && barrier.alphaAtMax !== null
-      ? [{ series: s.name, alpha: barrier.alphaAtMax, value: barrier.maxValue }]
-      : [];
+    const peak = barrier?.shape === 'BARRIER' ? barrier.barrierAlpha : null;
+    const value = peak === null || peak === undefined ? null : s.points.get(peak);
+    return value === null || value === undefined
+      ? []
+      : [{ series: s.name, alpha: peak, value: metric === 'loss' ? value.loss : 1 - value.accuracy }];
   });
   if (rows.length === 0)
     return h(
@@ -407,8 +409,9 @@ function seriesRow(s: Series, metric: 'loss' | 'error'): HTMLTableRowElement {
     h('td', {}, s.status, s.failure === null ? null : errorLine(s.failure)),
     h('td', { class: 'number' }, `${s.done}/${s.total}`),
     h('td', {}, barrier?.shape ?? '—'),
-    h('td', { class: 'number' }, fmt(barrier?.frankleHeight)),
-    h('td', { class: 'number' }, fmt(barrier?.heightAboveEndpoints)),
-    h('td', { class: 'number' }, fmt(barrier?.alphaAtMax, 3)),
+    h('td', { class: 'number' }, fmt(barrier?.rise)),
+    h('td', { class: 'number' }, fmt(barrier?.riseAboveStart)),
+    h('td', { class: 'number' }, fmt(barrier?.mliDelta)),
+    h('td', { class: 'number' }, fmt(barrier?.barrierAlpha, 3)),
   );
 }

@@ -106,7 +106,7 @@ export function runsView(root: HTMLElement): void {
             'hyper-parameters',
             'test accuracy',
             'shape (init → final)',
-            'Frankle height',
+            'rise',
           ].map((t) => h('th', {}, t)),
         ),
       ),
@@ -135,6 +135,6 @@ function row(run: RunNode): HTMLTableRowElement {
     h('td', { class: 'json' }, JSON.stringify(run.hyperparameters)),
     h('td', { class: 'number' }, fmt(run.testAccuracy)),
     h('td', {}, run.barrier?.shape ?? '—'),
-    h('td', { class: 'number' }, fmt(run.barrier?.frankleHeight)),
+    h('td', { class: 'number' }, fmt(run.barrier?.rise)),
   );
 }
