@@ -5,6 +5,10 @@
 export interface Series {
   label: string;
   points: ReadonlyArray<{ x: number; y: number }>;
+  /** Stroke colour; default the next of a fixed palette. */
+  color?: string;
+  /** Stroke dash pattern, e.g. "4,3". */
+  dash?: string;
 }
 
 const COLORS = [
@@ -70,10 +74,42 @@ export function svgCurves(
     const points = s.points
       .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
       .map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`);
+    const dash = s.dash === undefined ? '' : ` stroke-dasharray="${escape(s.dash)}"`;
     parts.push(
-      `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" points="${points.join(' ')}"><title>${escape(s.label)}</title></polyline>`,
+      `<polyline fill="none" stroke="${escape(s.color ?? COLORS[i % COLORS.length]!)}"${dash} stroke-width="1.5" points="${points.join(' ')}"><title>${escape(s.label)}</title></polyline>`,
     );
   });
   parts.push('</svg>');
   return parts.join('');
+}
+
+/**
+ * Plots side by side and in rows, as one standalone SVG: each panel is an `svgCurves` plot nested at its
+ * place (panels of a row share its height), with an optional caption line under them.
+ */
+export function svgPanels(rows: ReadonlyArray<readonly string[]>, options: { caption?: string } = {}): string {
+  const size = (svg: string) => {
+    const match = /^<svg [^>]*width="(\d+)" height="(\d+)"/.exec(svg);
+    return { width: Number(match?.[1] ?? 0), height: Number(match?.[2] ?? 0) };
+  };
+  const parts: string[] = [];
+  let y = 0;
+  let width = 0;
+  for (const row of rows) {
+    let x = 0;
+    let rowHeight = 0;
+    for (const panel of row) {
+      const box = size(panel);
+      parts.push(panel.replace(/^<svg /, `<svg x="${x}" y="${y}" `));
+      x += box.width;
+      rowHeight = Math.max(rowHeight, box.height);
+    }
+    width = Math.max(width, x);
+    y += rowHeight;
+  }
+  if (options.caption !== undefined) {
+    parts.push(`<text x="8" y="${y + 16}" font-size="11">${escape(options.caption)}</text>`);
+    y += 24;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="system-ui, sans-serif" font-size="10">${parts.join('')}</svg>`;
 }

@@ -284,4 +284,75 @@ describe('trainGraph', () => {
     expect(trainLosses[0]).toBeGreaterThan(trainLosses.at(-1)!);
     expect(trainLosses.at(-1)).toBeLessThan(0.15);
   });
+
+  it('stopAtTrainAccuracy ends at the first epoch whose running train accuracy reaches it, with that state as final', async () => {
+    // Two separable blobs, labels alternating: counted by hand, the running accuracy of epoch 1 with the
+    // initial state frozen would be the initial state's accuracy; here it is checked against a batch recount.
+    const n = 64;
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+    const x = Float32Array.from(
+      { length: 2 * n },
+      (_, j) => (labels[j >> 1] === 1 ? 1 : -1) * (1 + ((j * 7) % 5) / 10),
+    );
+    const graph = buildModelGraph('mlp', [
+      { name: 'fc1.weight', dtype: 'F32', shape: [8, 2] },
+      { name: 'fc1.bias', dtype: 'F32', shape: [8] },
+      { name: 'fc2.weight', dtype: 'F32', shape: [1, 8] },
+      { name: 'fc2.bias', dtype: 'F32', shape: [1] },
+    ]);
+    const recipe: TrainingRecipe = {
+      optimizer: { kind: 'SGD', momentum: 0 },
+      learningRate: 0.05,
+      weightDecay: 0,
+      epochs: 12,
+      batchSize: 16,
+      seed: 2,
+    };
+    const initial = randomInitialState(graph, 4);
+    const full = await trainGraph({ graph, initial, data: { x, labels, n }, recipe, backend: BACKEND });
+    expect(full.epochs).toBe(12);
+    // With learning rate 0 nothing moves: every epoch's running accuracy is the initial state's accuracy.
+    const frozen = await trainGraph({
+      graph,
+      initial,
+      data: { x, labels, n },
+      recipe: { ...recipe, learningRate: 0, epochs: 2 },
+      backend: BACKEND,
+    });
+    const w1 = initial.find((t) => t.name === 'fc1.weight')!.data as Float32Array;
+    const b1 = initial.find((t) => t.name === 'fc1.bias')!.data as Float32Array;
+    const w2 = initial.find((t) => t.name === 'fc2.weight')!.data as Float32Array;
+    const b2 = initial.find((t) => t.name === 'fc2.bias')!.data as Float32Array;
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      let z = b2[0]!;
+      for (let h = 0; h < 8; h++)
+        z += w2[h]! * Math.max(0, w1[2 * h]! * x[2 * i]! + w1[2 * h + 1]! * x[2 * i + 1]! + b1[h]!);
+      if ((z > 0 ? 1 : 0) === labels[i]) correct++;
+    }
+    expect(frozen.trainAccuracies).toEqual([correct / n, correct / n]);
+    // The stop rule: the first epoch at or above the target, and its state is the final snapshot.
+    const target = full.trainAccuracies.find((a) => a > frozen.trainAccuracies[0]!)!;
+    const stopEpoch = full.trainAccuracies.findIndex((a) => a >= target) + 1;
+    expect(stopEpoch).toBeLessThan(12);
+    const stopped = await trainGraph({
+      graph,
+      initial,
+      data: { x, labels, n },
+      recipe: { ...recipe, stopAtTrainAccuracy: target, checkpointEvery: 1 },
+      backend: BACKEND,
+    });
+    expect(stopped.epochs).toBe(stopEpoch);
+    expect(stopped.trainLosses).toEqual(full.trainLosses.slice(0, stopEpoch));
+    expect(stopped.snapshots.map((s) => s.final)).toEqual([...Array<boolean>(stopEpoch).fill(false), true]);
+    await expect(
+      trainGraph({
+        graph,
+        initial,
+        data: { x, labels, n },
+        recipe: { ...recipe, stopAtTrainAccuracy: 1.5 },
+        backend: BACKEND,
+      }),
+    ).rejects.toThrow(/stopAtTrainAccuracy: expected a fraction in \(0, 1\], got 1.5/);
+  });
 });

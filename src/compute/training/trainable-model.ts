@@ -82,14 +82,19 @@ export class TrainableModel {
     return new TrainableModel(graph, program, variables, trainable, new Map(), counters, carried);
   }
 
-  /** One optimizer step on a batch; returns the batch's mean loss before the step (the caller disposes it). */
-  step(batch: Batch, recipe: TrainingRecipe, learningRate: number): tf.Scalar {
+  /**
+   * One optimizer step on a batch; returns the batch's mean loss and its number of correctly classified
+   * examples, both before the step (the caller disposes them).
+   */
+  step(batch: Batch, recipe: TrainingRecipe, learningRate: number): { loss: tf.Scalar; correct: tf.Scalar } {
     const statistics: BatchStatistics[] = [];
     try {
       return tf.tidy(() => {
         const x = tf.tensor(batch.x, [batch.size, ...this.graph.inputShape], 'float32');
+        let correct: tf.Scalar | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const forward = this.program.runTraining(x, this.variables);
+          correct = tf.keep(correctCount(forward.logits, batch.labels, this.graph.outputs));
           // Kept past the gradient function's own tidy, disposed in `finally`.
           for (const s of forward.batchStatistics)
             statistics.push({ ...s, mean: tf.keep(s.mean), variance: tf.keep(s.variance) });
@@ -100,7 +105,7 @@ export class TrainableModel {
           const gradient = grads[theta.name];
           if (gradient !== undefined) this.update(theta, gradient, recipe, learningRate);
         }
-        return value;
+        return { loss: value, correct: correct! };
       });
     } finally {
       for (const s of statistics) {
@@ -151,7 +156,7 @@ export class TrainableModel {
     }
   }
 
-  async snapshot(epoch: number, step: number, backend: TfjsBackendName): Promise<TrainingSnapshot> {
+  async snapshot(epoch: number, step: number, backend: TfjsBackendName): Promise<Omit<TrainingSnapshot, 'final'>> {
     const specs = new Map<string, ParameterSpec>(this.program.parameters.map((s) => [s.name, s]));
     const counters = new Map([...this.counters.values()].map((c) => [c.name, c.value]));
     // Transposed copies made in one synchronous stretch, on this run's backend, then read back.
@@ -205,6 +210,15 @@ export class TrainableModel {
  * - 1 output: max(z, 0) − z·y + log(1 + e^(−|z|)), gradient (σ(z) − y)/N;
  * - C outputs: logsumexp(z) − z_y, gradient (softmax(z) − onehot(y))/N.
  */
+/** Examples whose prediction is their label: logit > 0 for one output (label 1), else the arg max. */
+function correctCount(logits: tf.Tensor2D, labels: Int32Array, outputs: number): tf.Scalar {
+  return tf.tidy(() => {
+    const target = tf.tensor1d(labels, 'int32');
+    const predicted = outputs === 1 ? tf.cast(tf.greater(tf.reshape(logits, [-1]), 0), 'int32') : tf.argMax(logits, 1);
+    return tf.sum(tf.cast(tf.equal(predicted, target), 'float32'));
+  });
+}
+
 function meanLoss(logits: tf.Tensor2D, labels: Int32Array, outputs: number): tf.Scalar {
   const n = labels.length;
   const target =

@@ -38,7 +38,14 @@ export interface TrainingRecipe {
   schedule?: { milestones: readonly number[]; factor: number };
   /** Coupled L2 (PyTorch's `weight_decay`): added as λ·θ to the gradient of every trainable tensor. */
   weightDecay: number;
+  /** Epochs to train; with `stopAtTrainAccuracy`, the most epochs. */
   epochs: number;
+  /**
+   * Stop after the first epoch whose running train accuracy (over the epoch's batches, each measured before
+   * its step, as `trainLoss`) reaches this fraction; that epoch's state is the final one. The seed paper
+   * trains its adversarial initialisation "until 100% training accuracy is reached" (Sec. 4).
+   */
+  stopAtTrainAccuracy?: number;
   /** Examples per step. The last partial batch of an epoch is dropped (DataLoader `drop_last=True`). */
   batchSize: number;
   /** Seeds the shuffling: epoch e visits the examples in the e-th permutation drawn from SeededRandom(seed). */
@@ -51,6 +58,8 @@ export interface TrainingRecipe {
 export interface TrainingSnapshot {
   /** Epochs completed. */
   epoch: number;
+  /** The last state of the training (after `epochs`, or at the stop rule). */
+  final: boolean;
   /** Optimizer steps taken. */
   step: number;
   tensors: TensorToWrite[];
@@ -63,6 +72,8 @@ export interface EpochProgress {
   step: number;
   /** Mean over the epoch's steps of the batch-mean loss, as the parameters stood at each step. */
   trainLoss: number;
+  /** Fraction of the epoch's examples classified correctly, each as the parameters stood at its step. */
+  trainAccuracy: number;
   /** The learning rate the epoch trained with. */
   learningRate: number;
 }
@@ -86,6 +97,10 @@ export interface TrainingResult {
   steps: number;
   /** `trainLoss` of each epoch. */
   trainLosses: number[];
+  /** `trainAccuracy` of each epoch. */
+  trainAccuracies: number[];
+  /** Epochs trained (fewer than `recipe.epochs` when the stop rule ended the training). */
+  epochs: number;
   /** Every snapshot, when no `onSnapshot` took them as they came (then empty). */
   snapshots: TrainingSnapshot[];
 }
@@ -127,40 +142,50 @@ export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> 
     const random = new SeededRandom(recipe.seed);
     const steps = Math.floor(data.n / recipe.batchSize);
     const snapshots: TrainingSnapshot[] = [];
-    const takeSnapshot = async (epoch: number, step: number): Promise<void> => {
-      const snapshot = await model.snapshot(epoch, step, backend.name);
+    const takeSnapshot = async (epoch: number, step: number, final: boolean): Promise<void> => {
+      const snapshot = { ...(await model.snapshot(epoch, step, backend.name)), final };
       if (args.onSnapshot === undefined) snapshots.push(snapshot);
       else await args.onSnapshot(snapshot);
     };
-    await takeSnapshot(0, 0);
+    await takeSnapshot(0, 0, recipe.epochs === 0);
     const trainLosses: number[] = [];
+    const trainAccuracies: number[] = [];
     let step = 0;
+    let epochs = 0;
     for (let epoch = 0; epoch < recipe.epochs; epoch++) {
       const learningRate = learningRateAt(recipe, epoch);
       const order = random.permutation(data.n);
       let lossSum = 0;
+      let correctSum = 0;
       for (let b = 0; b < steps; b++) {
         signal?.throwIfAborted();
         const batch = gatherBatch(graph, data, order.subarray(b * recipe.batchSize, (b + 1) * recipe.batchSize));
         useTfjsBackend(backend.name);
-        const loss = model.step(batch, recipe, learningRate);
+        const { loss, correct } = model.step(batch, recipe, learningRate);
         try {
           lossSum += (await loss.data())[0]!;
+          correctSum += (await correct.data())[0]!;
         } finally {
           loss.dispose();
+          correct.dispose();
         }
         step++;
         await new Promise((resolve) => setImmediate(resolve));
       }
       const trainLoss = lossSum / steps;
+      const trainAccuracy = correctSum / (steps * recipe.batchSize);
       trainLosses.push(trainLoss);
+      trainAccuracies.push(trainAccuracy);
+      epochs = epoch + 1;
       signal?.throwIfAborted();
-      await args.onEpoch?.({ epoch: epoch + 1, epochs: recipe.epochs, step, trainLoss, learningRate });
+      await args.onEpoch?.({ epoch: epoch + 1, epochs: recipe.epochs, step, trainLoss, trainAccuracy, learningRate });
+      const stop = recipe.stopAtTrainAccuracy !== undefined && trainAccuracy >= recipe.stopAtTrainAccuracy;
+      const final = stop || epoch + 1 === recipe.epochs;
       const every = recipe.checkpointEvery;
-      if (epoch + 1 === recipe.epochs || (every !== undefined && (epoch + 1) % every === 0))
-        await takeSnapshot(epoch + 1, step);
+      if (final || (every !== undefined && (epoch + 1) % every === 0)) await takeSnapshot(epoch + 1, step, final);
+      if (stop) break;
     }
-    return { steps: step, trainLosses, snapshots };
+    return { steps: step, trainLosses, trainAccuracies, epochs, snapshots };
   } finally {
     model.dispose();
   }
@@ -211,6 +236,11 @@ function checkRecipe(recipe: TrainingRecipe, n: number): void {
       recipe.batchSize,
     );
   }
+  if (
+    recipe.stopAtTrainAccuracy !== undefined &&
+    !(Number.isFinite(recipe.stopAtTrainAccuracy) && recipe.stopAtTrainAccuracy > 0 && recipe.stopAtTrainAccuracy <= 1)
+  )
+    fail('stopAtTrainAccuracy', 'a fraction in (0, 1]', recipe.stopAtTrainAccuracy);
   if (recipe.checkpointEvery !== undefined && !integer(recipe.checkpointEvery, 1))
     fail('checkpointEvery', 'an integer ≥ 1', recipe.checkpointEvery);
   if (recipe.schedule !== undefined) {

@@ -108,6 +108,13 @@ export class TrainRunInput {
   })
   checkpointEvery?: number | null;
 
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Stop after the first epoch whose running train accuracy (each batch measured before its step) reaches this fraction; epochs is then the most. That state is the FINAL checkpoint.',
+  })
+  stopAtTrainAccuracy?: number | null;
+
   @Field(() => [String], { nullable: true })
   tags?: string[] | null;
 

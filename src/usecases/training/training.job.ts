@@ -112,8 +112,7 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
         if (status !== 'RUNNING') cancelled.abort(new EndJob('cancelled'));
       },
       onSnapshot: async (snapshot) => {
-        const role =
-          snapshot.epoch === 0 ? 'INITIAL' : snapshot.epoch === spec.recipe.epochs ? 'FINAL' : 'INTERMEDIATE';
+        const role = snapshot.epoch === 0 ? 'INITIAL' : snapshot.final ? 'FINAL' : 'INTERMEDIATE';
         await storeSnapshot(deps, run, graph, snapshot, role, stored);
         if (role === 'FINAL') final = snapshot;
       },

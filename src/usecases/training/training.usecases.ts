@@ -58,6 +58,11 @@ export interface TrainRunInput {
   init?: string | null;
   /** Store a checkpoint after every k epochs, besides the initial and the final state. */
   checkpointEvery?: number | null;
+  /**
+   * Stop after the first epoch whose running train accuracy reaches this fraction (`epochs` is then the most);
+   * its state is the FINAL checkpoint.
+   */
+  stopAtTrainAccuracy?: number | null;
   tags?: readonly string[] | null;
   /** More hyper-parameters to record on the run, e.g. an intervention label to group a report by. */
   hyperparameters?: Record<string, unknown> | null;
@@ -233,6 +238,7 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
         : { milestones: recipe.schedule.milestones, gamma: recipe.schedule.factor }),
       weightDecay: recipe.weightDecay,
       epochs: recipe.epochs,
+      ...(recipe.stopAtTrainAccuracy === undefined ? {} : { stopAtTrainAccuracy: recipe.stopAtTrainAccuracy }),
       batchSize: recipe.batchSize,
     }),
   });
@@ -319,6 +325,12 @@ function validateRecipe(input: TrainRunInput, dataset: DatasetRow): TrainingReci
   }
   if (input.checkpointEvery != null)
     recipe.checkpointEvery = integer('checkpointEvery', input.checkpointEvery, 1, epochs);
+  if (input.stopAtTrainAccuracy != null) {
+    const target = input.stopAtTrainAccuracy;
+    if (!(Number.isFinite(target) && target > 0 && target <= 1))
+      throw badUserInput(`stopAtTrainAccuracy: expected a fraction in (0, 1], got ${target}`);
+    recipe.stopAtTrainAccuracy = target;
+  }
   return recipe;
 }
 
