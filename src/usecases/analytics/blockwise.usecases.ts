@@ -78,9 +78,7 @@ export async function blockwisePaths(deps: AnalyticsDeps, input: BlockwiseInput)
   const complete = paths.every((p) => p.result.status === 'COMPLETE');
   const atOne = paths[0]?.result.points.find((p) => p.alpha === 1);
   const endpointLoss = atOne === undefined ? null : reportedMetrics(atOne).loss;
-  const heights = Object.fromEntries(
-    paths.map(({ block, loss }) => [block, loss.rise ?? Number.POSITIVE_INFINITY]),
-  );
+  const heights = Object.fromEntries(paths.map(({ block, loss }) => [block, loss.rise ?? Number.POSITIVE_INFINITY]));
   // Blocks are classified against each other only when every curve is complete.
   const classification =
     !complete || endpointLoss === null || !Number.isFinite(endpointLoss) || endpointLoss <= 0
