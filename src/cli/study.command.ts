@@ -5,6 +5,7 @@ import { spiralStudy } from '../usecases/study.usecases.js';
 
 interface StudyOptions {
   seeds: number[];
+  mnistSeeds?: number[];
   otherInits: number;
   stopAt: number;
   spiralEpochs: number;
@@ -32,6 +33,7 @@ export function addStudyCommand(
         'the report of each data set.',
     )
     .option('--seeds <list>', 'comma-separated seeds of the training runs', parseIntegers, [1, 2, 3])
+    .option('--mnist-seeds <list>', 'seeds on MNIST, when they differ from --seeds', parseIntegers)
     .option('--other-inits <n>', 'other random initialisations per run (green curves)', integer, 5)
     .option('--stop-at <fraction>', 'stop when the running train accuracy of an epoch reaches it', first, 0.99)
     .option('--spiral-epochs <n>', 'most epochs on the spiral', integer, 400)
@@ -49,6 +51,7 @@ export function addStudyCommand(
       await withLinpath(async (app) => {
         const result = await spiralStudy(app, {
           seeds: options.seeds,
+          ...(options.mnistSeeds === undefined ? {} : { seedsOf: { mnist: options.mnistSeeds } }),
           otherInits: options.otherInits,
           stopAtTrainAccuracy: options.stopAt,
           maxEpochs: { spiral: options.spiralEpochs, mnist: options.mnistEpochs },

@@ -46,7 +46,7 @@ export function studyMarkdown(study: StudyBody): string {
     `Appendix A's recipe: an MLP with two hidden layers of 50 ReLU units, Adam (lr 5e-4, no weight decay, no schedule); ` +
       `MNIST with batch 128 and cross entropy, the spiral (10,000 training and 5,000 test points) with batch 500 and binary ` +
       `cross entropy. Stop rule: each run trains until the running train accuracy of an epoch reaches ${options.stopAtTrainAccuracy} ` +
-      `(at most ${datasets.map((d) => `${options.maxEpochs[d]} epochs on ${d}`).join(', ')}). Seeds ${options.seeds.join(', ')}; ` +
+      `(at most ${datasets.map((d) => `${options.maxEpochs[d]} epochs on ${d}`).join(', ')}). Seeds ${datasets.map((d) => `${(options.seedsOf?.[d] ?? options.seeds).join(', ')} on ${d}`).join('; ')}; ` +
       `per run θ_0 → θ_T (own initialisation) and θ′_0 → θ_T from ${options.otherInits} other seeded PyTorch-default ` +
       `initialisations, on the train and the test split, at α = 0, 0.05, …, 1 (${ALPHAS.length} points). Trained with ` +
       `TensorFlow.js (linpath trainRun), evaluated with ONNX Runtime. This invocation took ${Math.round(study.seconds)} s ` +

@@ -21,8 +21,10 @@ export interface StudyDeps {
 }
 
 export interface SpiralStudyOptions {
-  /** Seeds of the training runs (initialisation and data order), per data set. */
+  /** Seeds of the training runs (initialisation and data order) on each data set… */
   seeds: readonly number[];
+  /** …unless given for that data set here. */
+  seedsOf?: Partial<Record<StudyDataset, readonly number[]>>;
   /** Other random initialisations θ′_0 per run (the paper's green curves). */
   otherInits: number;
   /** The stop rule: train until the running train accuracy of an epoch reaches this fraction… */
@@ -86,7 +88,9 @@ export async function spiralStudy(deps: StudyDeps, options: SpiralStudyOptions):
   const datasets = await studyDatasets(deps.registry, names, options, log);
 
   // 1. Train every (data set, seed) from its own random initialisation, to the stop rule.
-  const grid = names.flatMap((dataset) => options.seeds.map((seed) => ({ dataset, seed })));
+  const grid = names.flatMap((dataset) =>
+    (options.seedsOf?.[dataset] ?? options.seeds).map((seed) => ({ dataset, seed })),
+  );
   const jobs: TrainingJobRow[] = [];
   for (const { dataset, seed } of grid) {
     jobs.push(
