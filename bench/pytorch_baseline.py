@@ -179,11 +179,17 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--alpha", type=float, default=0.5)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (bench/gpu/run.sh)")
     p.add_argument("--max-other", type=float, default=0.1,
                    help="discard and rerun (at most --runs times) a point while which other processes used more of the CPUs")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     model, sd0, sd1, x, y, batch, kind = setup(a.workload, a.fixtures)
+    if a.device != "cpu":
+        # TF32 off, as the ONNX Runtime side runs with NVIDIA_TF32_OVERRIDE=0: float32 as on the CPU.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        model, x, y = model.to(a.device), x.to(a.device), y.to(a.device)
     alpha_point(model, sd0, sd1, a.alpha, x, y, batch, kind)  # warm-up
     times, loads, discarded, loss_sum, correct = [], [], 0, 0.0, 0
     while len(times) < a.runs:
@@ -200,6 +206,7 @@ def main():
     ms = statistics.median(times)
     print(json.dumps({
         "workload": a.workload,
+        "device": a.device,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "threads": torch.get_num_threads(),

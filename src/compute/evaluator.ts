@@ -38,7 +38,7 @@ interface EvaluationInputs {
 export interface EvaluateAlphasArgs extends EvaluationInputs {
   moving: ReadonlySet<string> | 'all';
   alphas: readonly number[];
-  /** Called as each α completes, in order; a rejection stops the evaluation. */
+  /** Called as each α completes, in order (but see PathToEvaluate.onPoint); a rejection stops the evaluation. */
   onPoint(point: EvaluatedPoint): Promise<void>;
   /** Told how the path is evaluated: from which cut, or naively and why. */
   onPlan?: ((plan: EvaluationPlan) => void) | undefined;
@@ -49,8 +49,9 @@ export interface PathToEvaluate {
   moving: ReadonlySet<string> | 'all';
   alphas: readonly number[];
   /**
-   * Called as each α completes, in order; a rejection stops the evaluation. When the examples' activations do
-   * not fit prefixCacheBytes at once, a path's points are all reported after its last chunk.
+   * Called as each α completes; a rejection stops the evaluation. Points at θ_to (α = 1) come first, then the
+   * others in order. When the examples' activations do not fit prefixCacheBytes at once, a path's points are
+   * all reported after its last chunk.
    */
   onPoint(point: EvaluatedPoint): Promise<void>;
 }
@@ -86,7 +87,9 @@ export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
  * shares it. The examples are taken in chunks of whole batches whose activations at all cuts fit
  * prefixCacheBytes; each α's state is bound once per chunk. The batches are those of a naive evaluation, so
  * the tallies add up in the same order; the numbers differ from a naive evaluation's by float32 noise at most
- * (an engine may fuse ops differently across a cut), as test/compute/prefix-reuse.test.ts checks.
+ * (an engine may fuse ops differently across a cut), as test/compute/prefix-reuse.test.ts checks. A point
+ * whose state is θ_to itself (α = 1 of every path: the end of every block-wise curve) is computed once for all
+ * the paths, from the deepest cut.
  *
  * Evaluated naively (every op per α): paths with every tensor moving or whose first moving op comes before the
  * first cut, and every path when BatchNorm statistics are recomputed (the statistics of the layers before the
@@ -104,8 +107,39 @@ export async function evaluatePaths(args: EvaluatePathsArgs): Promise<void> {
     const { cut } = plans[i]!;
     return cut === undefined ? [] : [{ path, cut }];
   });
-  if (reused.length > 0) await evaluateFromCuts(args, reused);
-  for (const [i, path] of args.paths.entries()) if (plans[i]!.cut === undefined) await evaluateNaively(args, path);
+  if (reused.length === 0) {
+    for (const path of args.paths) await evaluateNaively(args, path);
+    return;
+  }
+  // Points whose state is θ_to itself (α = 1, along any path) have the same logits: computed once, from the
+  // deepest cut, for all of them.
+  const atTo = args.paths.map((path) => new Set(path.alphas.filter((alpha) => isStateTo(args, path.moving, alpha))));
+  const others = (path: PathToEvaluate, i: number): PathToEvaluate => ({
+    ...path,
+    alphas: path.alphas.filter((alpha) => !atTo[i]!.has(alpha)),
+  });
+  const shared = args.paths.flatMap((path, i) => [...atTo[i]!].map((alpha) => ({ path, alpha })));
+  await evaluateFromCuts(
+    args,
+    reused.map(({ path, cut }) => ({ path: others(path, args.paths.indexOf(path)), cut })),
+    shared,
+  );
+  for (const [i, path] of args.paths.entries())
+    if (plans[i]!.cut === undefined) await evaluateNaively(args, others(path, i));
+}
+
+/** Whether θ(α) along a path moving `moving` is θ_to bit for bit (α = 1 with finite start values). */
+function isStateTo(args: EvaluationInputs, moving: ReadonlySet<string> | 'all', alpha: number): boolean {
+  if (Math.fround(alpha) !== 1 || Math.fround(1 - alpha) !== 0) return false;
+  const state = interpolateState(args.from, args.to, alpha, moving);
+  for (const [name, values] of state) {
+    const to = args.to.get(name)!;
+    if (values === to) continue;
+    const a = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    const b = new Uint32Array(to.buffer, to.byteOffset, to.length);
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  }
+  return true;
 }
 
 function planOf(args: EvaluationInputs, moving: ReadonlySet<string> | 'all'): EvaluationPlan {
@@ -192,6 +226,7 @@ async function tallyOf(
 async function evaluateFromCuts(
   args: EvaluationInputs,
   reused: ReadonlyArray<{ path: PathToEvaluate; cut: Cut }>,
+  shared: ReadonlyArray<{ path: PathToEvaluate; alpha: number }>,
 ): Promise<void> {
   const { engine, graph, examples, batchSize } = args;
   const cuts = [...new Map(reused.map(({ cut }) => [cut.index, cut])).values()].sort((a, b) => a.index - b.index);
@@ -201,7 +236,7 @@ async function evaluateFromCuts(
   const chunk = Math.max(1, Math.floor(budget / (bytesPerExample * batchSize))) * batchSize;
   const wholeAtOnce = chunk >= examples.n;
   const inputSize = graph.inputShape.reduce((a, b) => a * b, 1);
-  const points = reused.reduce((sum, { path }) => sum + path.alphas.length, 0);
+  const points = reused.reduce((sum, { path }) => sum + path.alphas.length, shared.length);
 
   const segments: PreparedModel[] = [];
   const suffixes: PreparedModel[] = [];
@@ -211,6 +246,8 @@ async function evaluateFromCuts(
       suffixes.push(await engine.prepare(segmentGraph(graph, cut, undefined)));
     }
     const totals = reused.map(({ path }) => path.alphas.map(() => ({ tally: emptyTally(), durationMs: 0 })));
+    const atTo = { tally: emptyTally(), durationMs: 0 };
+    const deepest = cuts.length - 1;
     for (let start = 0; start < examples.n; start += chunk) {
       const count = Math.min(chunk, examples.n - start);
       const prefixStarted = performance.now();
@@ -223,6 +260,21 @@ async function evaluateFromCuts(
         activations.push(await activationsOf(segment, args.to, input, count, sizes[k]!, batchSize));
       }
       const prefixShare = (performance.now() - prefixStarted) / points;
+      if (shared.length > 0) {
+        const started = performance.now();
+        atTo.tally = await tallyOf(
+          suffixes[deepest]!,
+          args.to,
+          { x: activations[deepest]!, perExample: sizes[deepest]!, offset: start },
+          examples,
+          { start, count },
+          batchSize,
+          graph.outputs,
+          atTo.tally,
+        );
+        atTo.durationMs += (performance.now() - started) / shared.length + prefixShare;
+        if (wholeAtOnce) for (const { path, alpha } of shared) await path.onPoint({ alpha, ...atTo });
+      }
       for (const [p, { path, cut }] of reused.entries()) {
         const k = cuts.findIndex((c) => c.index === cut.index);
         for (const [a, alpha] of path.alphas.entries()) {
@@ -245,6 +297,7 @@ async function evaluateFromCuts(
       }
     }
     if (!wholeAtOnce) {
+      for (const { path, alpha } of shared) await path.onPoint({ alpha, ...atTo });
       for (const [p, { path }] of reused.entries())
         for (const [a, alpha] of path.alphas.entries()) await path.onPoint({ alpha, ...totals[p]![a]! });
     }

@@ -89,3 +89,37 @@ function reading(node: Node, value: string): Node {
   }
   return node.input === value ? { ...node, input: INPUT } : node;
 }
+
+/**
+ * Multiply-accumulates per example of each op, the estimate of its cost that job sizes are planned with:
+ * convolutions and linear layers; every other op counts 0.
+ */
+export function opCosts(graph: ModelGraph): number[] {
+  const shapes = valueShapes(graph);
+  const stateShapes = new Map(graph.state.map((s) => [s.name, s.shape]));
+  return graph.nodes.map((node) => {
+    if (node.op !== 'conv2d' && node.op !== 'linear') return 0;
+    const weight = stateShapes.get(node.weight)!.reduce((a, b) => a * b, 1);
+    if (node.op === 'linear') return weight;
+    const [, h = 1, w = 1] = shapes.get(node.output)!;
+    return weight * h * w;
+  });
+}
+
+/**
+ * How a path's work splits under prefix reuse, as shares of one whole forward pass (by opCosts): `before` its
+ * cut (run once per batch of examples, whatever the number of α) and `after` it (run per α). Undefined when the
+ * path has no cut (evaluated naively).
+ */
+export function reuseShares(
+  graph: ModelGraph,
+  moving: ReadonlySet<string> | 'all',
+): { before: number; after: number } | undefined {
+  const cut = prefixCut(graph, moving);
+  if (cut === undefined) return undefined;
+  const costs = opCosts(graph);
+  const total = costs.reduce((a, b) => a + b, 0);
+  if (total === 0) return undefined;
+  const before = costs.slice(0, cut.index).reduce((a, b) => a + b, 0) / total;
+  return { before, after: 1 - before };
+}

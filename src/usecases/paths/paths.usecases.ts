@@ -1,4 +1,5 @@
 import type { EngineName } from '../../compute/engine.js';
+import { reuseShares } from '../../compute/graph-cuts.js';
 import { irUnavailable } from '../../compute/model-ir.js';
 import type { BnStatsMode, TensorGroup } from '../../domain/blocks.js';
 import type { PathProgress, PathStatus } from '../../domain/path-status.js';
@@ -106,7 +107,7 @@ export async function interpolationPath(
       alphas: missing,
       engine: input.engine ?? null,
       priority: options.priority ?? (wait ? 'interactive' : 'background'),
-      chunk: jobChunk(deps.settings, plan.to.parameterCount, examplesPerAlpha(plan)),
+      chunk: jobChunk(deps.settings, plan.to.parameterCount, examplesPerAlpha(plan), reuseOf(plan, missing.length)),
       requester: deps.requester,
     });
   }
@@ -124,14 +125,33 @@ export async function interpolationPath(
 /** Failure codes that a later request retries by itself (workers store UNAVAILABLE when retries run out). */
 const TRANSIENT_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE']);
 
+/** Most α a job of a block-wise path with prefix reuse holds at least, so that its prefix pass is shared. */
+export const MIN_REUSED_ALPHAS = 4;
+
 /**
  * α per job. One job should be seconds to a minute of work, so that work spreads over the workers and a
  * lost job costs little: about 3·10¹⁰ parameter·examples per job (≈ 5 α of ResNet-18 on 500 CIFAR images,
  * ≈ 10 s on two CPU cores; the whole grid of a small MLP), between 1 and 32 α.
+ *
+ * A block-wise path evaluated with prefix reuse (`reuse`: the shares of a forward pass before and after its
+ * cut, graph-cuts.ts reuseShares) runs the part before its cut once per job and the rest per α: a job of k α
+ * costs before + k·after passes, so it holds as many α as that budget allows, at least MIN_REUSED_ALPHAS (a job
+ * of one α would reuse nothing), and the path's `alphas` α are spread evenly over its jobs (11 α in jobs of
+ * at most 5: 4 + 4 + 3, not 5 + 5 + 1).
  */
-export function jobChunk(settings: Pick<PathSettings, 'jobAlphas'>, parameterCount: number, examples: number): number {
+export function jobChunk(
+  settings: Pick<PathSettings, 'jobAlphas'>,
+  parameterCount: number,
+  examples: number,
+  reuse?: { before: number; after: number; alphas: number },
+): number {
   if (settings.jobAlphas > 0) return settings.jobAlphas;
-  return Math.max(1, Math.min(32, Math.floor(3e10 / Math.max(1, parameterCount * examples))));
+  const passes = 3e10 / Math.max(1, parameterCount * examples);
+  if (reuse === undefined) return Math.max(1, Math.min(32, Math.floor(passes)));
+  const fits = reuse.after > 0 ? Math.floor((passes - reuse.before) / reuse.after) : 32;
+  const chunk = Math.min(32, Math.max(MIN_REUSED_ALPHAS, fits));
+  const jobs = Math.ceil(Math.max(1, reuse.alphas) / chunk);
+  return Math.max(1, Math.ceil(Math.max(1, reuse.alphas) / jobs));
 }
 
 /** Stops the queued work of a path; returns its state after. */
@@ -168,6 +188,13 @@ function validateTimeout(timeoutMs: number | null | undefined, settings: PathSet
  * Forward passes per α, in examples: the evaluated ones, plus for RECOMPUTE one pass over the statistics
  * examples per BatchNorm layer, each about half as deep as the model on average.
  */
+/** The shares of a pass before and after a path's cut when its workers reuse a prefix (evaluator.ts), else undefined. */
+function reuseOf(plan: PathPlan, alphas: number): { before: number; after: number; alphas: number } | undefined {
+  if (plan.bnStatsData !== undefined) return undefined;
+  const shares = reuseShares(plan.graph, plan.selection.moving);
+  return shares === undefined ? undefined : { ...shares, alphas };
+}
+
 function examplesPerAlpha(plan: PathPlan): number {
   if (plan.bnStatsData === undefined) return plan.limit;
   const layers = plan.graph.nodes.filter((node) => node.op === 'batchnorm').length;
