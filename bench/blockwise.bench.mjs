@@ -15,10 +15,17 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots } from './fixtures.mjs';
 import { cpuModel } from './machine.mjs';
+
+const RESNET18_FILES = [
+  'resnet18/init.safetensors.gz',
+  'resnet18/final.safetensors.gz',
+  'resnet18/test_set.safetensors',
+  'resnet18/reference.json',
+];
 
 const DIST = new URL('../dist/', import.meta.url);
 const { values: opts } = parseArgs({
@@ -33,8 +40,7 @@ const { values: opts } = parseArgs({
     json: { type: 'string' },
   },
 });
-const FIXTURES =
-  opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
+const FIXTURES = fixtureRoot(RESNET18_FILES, opts.fixtures);
 const IMAGES = Number(opts.images);
 const ALPHA_COUNT = Number(opts.alphas);
 const BATCH = Number(opts.batch);
@@ -47,8 +53,10 @@ function fail(message) {
   console.error(`blockwise bench: ${message}`);
   process.exit(1);
 }
-if (!existsSync(`${FIXTURES}/resnet18/reference.json`)) {
-  console.log(`blockwise bench: no ResNet-18 fixture at ${FIXTURES}; nothing to measure.`);
+if (FIXTURES === undefined) {
+  console.log(
+    `blockwise bench: the ResNet-18 fixture is not in ${fixtureRoots(opts.fixtures).join(', ')}: ${HOW_TO_GET}; nothing to measure.`,
+  );
   process.exit(0);
 }
 if (!existsSync(new URL('compute/evaluator.js', DIST))) fail('dist/ is missing: run `npm run build` first');

@@ -8,11 +8,11 @@
 //
 //   node bench/gpu/parity.mjs [--alphas 0,0.5,1] [--batch 250] [--runs 5] [--cpu-only] [--json FILE]
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots } from '../fixtures.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -28,10 +28,17 @@ const { values: opts } = parseArgs({
 const LOGIT_SCALED = 1e-4;
 const LOSS_RELATIVE = 1e-5;
 const DIST = new URL('../../dist/', import.meta.url);
-const FIXTURES =
-  opts.fixtures ?? process.env.LINPATH_FIXTURES ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-if (!existsSync(`${FIXTURES}/resnet18/reference.json`)) {
-  console.error(`parity: no ResNet-18 fixture at ${FIXTURES} (set LINPATH_FIXTURES or --fixtures)`);
+const FIXTURES = fixtureRoot(
+  [
+    'resnet18/init.safetensors.gz',
+    'resnet18/final.safetensors.gz',
+    'resnet18/test_set.safetensors',
+    'resnet18/reference.json',
+  ],
+  opts.fixtures,
+);
+if (FIXTURES === undefined) {
+  console.error(`parity: the ResNet-18 fixture is not in ${fixtureRoots(opts.fixtures).join(', ')}: ${HOW_TO_GET}`);
   process.exit(1);
 }
 const { buildModelGraph } = await import(new URL('compute/architectures/index.js', DIST).href);

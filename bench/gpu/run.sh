@@ -98,10 +98,12 @@ else
   [ $status = 0 ] && status=3
 fi
 
-FIXTURES=${LINPATH_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
+# The fixture folder as the benches find it (bench/fixtures.mjs: LINPATH_FIXTURES, test/fixtures, test/fixtures/generated).
+FIXTURES=$(node --input-type=module -e "import { fixtureRoot } from './bench/fixtures.mjs'; console.log(fixtureRoot(['resnet18/init.safetensors.gz', 'resnet18/final.safetensors.gz', 'resnet18/test_set.safetensors']) ?? '')")
 for py in ${LINPATH_BENCH_PYTHON:-} python3 /usr/bin/python3; do
   command -v "$py" >/dev/null || continue
   "$py" -c 'import torch, numpy' 2>/dev/null || continue
+  [ -n "$FIXTURES" ] || { say "PyTorch: the ResNet-18 fixture was not found (see bench/fixtures.mjs): not measured"; break; }
   if "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     say ""
     say "PyTorch ($py) on cuda, then cpu: the α = 0.5 point on 1,000 images"

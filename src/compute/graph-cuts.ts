@@ -68,8 +68,18 @@ export function segmentGraph(graph: ModelGraph, from: Cut | undefined, to: Cut |
   if (end <= start) throw new RangeError(`segmentGraph: empty segment [${start}, ${end}) of ${graph.architecture}`);
   const nodes = graph.nodes.slice(start, end).map((node) => (from === undefined ? node : reading(node, from.value)));
   const name = `${graph.architecture}/segment:${from?.value ?? INPUT}..${to?.value ?? graph.output}`;
-  const base = { ...graph, architecture: name, inputShape: from === undefined ? graph.inputShape : from.shape };
-  if (to === undefined) return { ...base, nodes };
+  // An ONNX export the graph came from (ModelGraph.onnx) is not carried over: a segment runs on its IR ops.
+  const base: ModelGraph = {
+    architecture: name,
+    inputShape: from === undefined ? graph.inputShape : from.shape,
+    output: graph.output,
+    outputs: graph.outputs,
+    nodes,
+    state: graph.state,
+    blocks: graph.blocks,
+    aliases: graph.aliases,
+  };
+  if (to === undefined) return base;
   const flat = `${to.value}/flat`;
   const last = nodes.at(-1)!;
   return {
