@@ -224,14 +224,25 @@ const layerwise = (g: ReportGroup) =>
 const correlationLine = (c: CorrelationResult) =>
   `n = ${c.n}, Pearson r = ${num(c.pearson, 3)}${c.ci95 === null ? '' : ` (95% CI ${num(c.ci95.low, 3)} to ${num(c.ci95.high, 3)})`}, p = ${num(c.pValue, 3)}, Spearman ρ = ${num(c.spearman, 3)}, Kendall τ-b = ${num(c.kendall, 3)}`;
 
+/**
+ * Text from users (run names, titles, hyper-parameter values) as inert Markdown: no HTML, links, images, code
+ * or emphasis markers, table cells or lines of its own, whatever renders the report.
+ */
+export function markdownText(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!)
+    .replace(/[\\`*[\]|!#~]/g, (c) => `\\${c}`);
+}
+
 function toMarkdown(report: ReportBody): string {
-  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const cell = markdownText;
   const lines = [
-    `# ${report.title}`,
+    `# ${markdownText(report.title)}`,
     '',
     `INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point. Shapes: MONOTONIC_DECAY (never rises), BARRIER (rises by more than max(1e-4, 1% of the curve's range)), PLATEAU (flat, then drops near α = 1). rise = max L − max(L(0), L(1)), the barrier above both end points; H-LB / L-LB: runs with some block whose rise exceeds 0.1 × the final loss, and runs without.`,
     '',
-    `| ${report.groupBy.length === 0 ? 'runs' : `intervention (${report.groupBy.join(', ')})`} | n | whole model | block-wise | H-LB / L-LB | test accuracy | rise | rise above start | r (rise, accuracy) |`,
+    `| ${report.groupBy.length === 0 ? 'runs' : `intervention (${markdownText(report.groupBy.join(', '))})`} | n | whole model | block-wise | H-LB / L-LB | test accuracy | rise | rise above start | r (rise, accuracy) |`,
     '|---|---:|---|---|---|---:|---:|---:|---:|',
     ...report.groups.map(
       (g) =>
@@ -245,7 +256,7 @@ function toMarkdown(report: ReportBody): string {
       '',
       `Left out (${report.missing.length}):`,
       '',
-      ...report.missing.map((m) => `- ${m.run.name}: ${m.reason}`),
+      ...report.missing.map((m) => `- ${markdownText(m.run.name)}: ${markdownText(m.reason)}`),
     );
   }
   return `${lines.join('\n')}\n`;
