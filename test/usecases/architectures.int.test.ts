@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockwisePaths } from '../../src/usecases/analytics/blockwise.usecases.js';
 import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import {
   getArchitecture,
@@ -147,6 +148,21 @@ describe('user architectures in the registry', () => {
     },
     120_000,
   );
+
+  it('runs blockwisePaths over the top-level modules of a registered architecture', async () => {
+    const result = await blockwisePaths(evaluation.analytics, {
+      from: ids['vit.init']!,
+      to: ids['vit.final']!,
+      dataset: ids['dataset.vit']!,
+      alphas: [0, 1],
+    });
+    expect(result.paths.map((p) => p.block)).toEqual(['pos', 'patch', 'encoder', 'norm', 'head']);
+    const final = reference('vit').full.at(-1)!;
+    for (const path of result.paths) {
+      const end = path.result.points.find((p) => p.alpha === 1)!;
+      expect(Math.abs(end.lossSum / end.n - final.loss) / final.loss).toBeLessThan(1e-5);
+    }
+  }, 120_000);
 
   it('says why the ViT has no TFJS route and no RECOMPUTE, and checks the dataset shape before any work', async () => {
     const base = { from: ids['vit.init']!, to: ids['vit.final']!, dataset: ids['dataset.vit']!, alphas: [0.5] };
