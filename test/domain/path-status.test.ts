@@ -107,13 +107,15 @@ describe('jobChunk', () => {
     expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 50_000)).toBe(1);
   });
 
-  it('gives a block-wise path with prefix reuse the α its budget allows after the shared prefix, at least 4, spread evenly', () => {
-    // 500 images: 5.36 passes per job; layer4 of ResNet-18 runs ~0.25 of a pass per α after 0.75 once: 18 α fit.
+  it('gives a block-wise path with prefix reuse the α that twice a plain job allows after the shared prefix, spread evenly', () => {
+    // 500 images: 5.36 passes per plain job, so 10.7; layer4 of ResNet-18 runs ~0.25 of a pass per α after 0.75 once.
     expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 500, { before: 0.75, after: 0.25, alphas: 11 })).toBe(11);
-    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 500, { before: 0.75, after: 0.25, alphas: 30 })).toBe(15);
-    // 50,000 images: 0.05 passes per job, so the minimum of 4 α, spread as 4 + 4 + 3, or 3 + 3 + 3 for 9.
+    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 500, { before: 0.75, after: 0.25, alphas: 50 })).toBe(25);
+    // 50,000 images: a plain job is one α (one pass); 2 passes hold 5 α of layer4 (spread 4 + 4 + 3 over 11) …
     expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 50_000, { before: 0.75, after: 0.25, alphas: 11 })).toBe(4);
-    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 50_000, { before: 0.75, after: 0.25, alphas: 9 })).toBe(3);
+    // … and 2 α of layer1, which runs almost the whole network per α (never less than 1).
+    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 50_000, { before: 0.003, after: 0.997, alphas: 11 })).toBe(2);
+    expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 50_000, { before: 0.003, after: 1.5, alphas: 11 })).toBe(1);
     // fc: almost nothing per α, so one job for the whole grid (at most 32 α per job: 40 → 20 + 20).
     expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 500, { before: 0.9999, after: 0.0001, alphas: 11 })).toBe(11);
     expect(jobChunk({ jobAlphas: 0 }, 11_183_562, 500, { before: 0.9999, after: 0.0001, alphas: 40 })).toBe(20);

@@ -125,8 +125,11 @@ export async function interpolationPath(
 /** Failure codes that a later request retries by itself (workers store UNAVAILABLE when retries run out). */
 const TRANSIENT_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE']);
 
-/** Most α a job of a block-wise path with prefix reuse holds at least, so that its prefix pass is shared. */
-export const MIN_REUSED_ALPHAS = 4;
+/**
+ * A job of a block-wise path with prefix reuse may cost up to this many times a plain job (max(1, budget)
+ * passes), so that a large example set, whose plain jobs hold a single α, still shares a prefix pass.
+ */
+export const REUSED_JOB_FACTOR = 2;
 
 /**
  * α per job. One job should be seconds to a minute of work, so that work spreads over the workers and a
@@ -135,9 +138,8 @@ export const MIN_REUSED_ALPHAS = 4;
  *
  * A block-wise path evaluated with prefix reuse (`reuse`: the shares of a forward pass before and after its
  * cut, graph-cuts.ts reuseShares) runs the part before its cut once per job and the rest per α: a job of k α
- * costs before + k·after passes, so it holds as many α as that budget allows, at least MIN_REUSED_ALPHAS (a job
- * of one α would reuse nothing), and the path's `alphas` α are spread evenly over its jobs (11 α in jobs of
- * at most 5: 4 + 4 + 3, not 5 + 5 + 1).
+ * costs before + k·after passes. It holds as many α as REUSED_JOB_FACTOR plain jobs' passes allow (at least 1),
+ * and the path's `alphas` α are spread evenly over its jobs (11 α in jobs of at most 5: 4 + 4 + 3, not 5 + 5 + 1).
  */
 export function jobChunk(
   settings: Pick<PathSettings, 'jobAlphas'>,
@@ -148,8 +150,9 @@ export function jobChunk(
   if (settings.jobAlphas > 0) return settings.jobAlphas;
   const passes = 3e10 / Math.max(1, parameterCount * examples);
   if (reuse === undefined) return Math.max(1, Math.min(32, Math.floor(passes)));
-  const fits = reuse.after > 0 ? Math.floor((passes - reuse.before) / reuse.after) : 32;
-  const chunk = Math.min(32, Math.max(MIN_REUSED_ALPHAS, fits));
+  const allowed = REUSED_JOB_FACTOR * Math.max(1, passes);
+  const fits = reuse.after > 0 ? Math.floor((allowed - reuse.before) / reuse.after) : 32;
+  const chunk = Math.min(32, Math.max(1, fits));
   const jobs = Math.ceil(Math.max(1, reuse.alphas) / chunk);
   return Math.max(1, Math.ceil(Math.max(1, reuse.alphas) / jobs));
 }
