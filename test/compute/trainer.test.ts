@@ -15,7 +15,8 @@ import type { TensorToWrite } from '../../src/formats/safetensors.format.js';
 
 /**
  * trainGraph against PyTorch: test/fixtures/training/reference.json holds real torch.optim.SGD (momentum,
- * nesterov) and Adam runs with weight decay, MultiStepLR and nn.BatchNorm1d/2d in train mode, in float64, on
+ * nesterov) and Adam runs with weight decay, parameter groups (per-block lr and weight decay), MultiStepLR and
+ * nn.BatchNorm1d/2d in train mode, in float64, on
  * the graphs below (make_reference.py, torch 1.13.1). The trainer runs in float32: parameters, running
  * statistics and losses agree to 1e-5 relative (|Δ| ≤ 1e-5 · max(1, |torch|); seen: 2e-7), num_batches_tracked exactly.
  */
@@ -354,5 +355,15 @@ describe('trainGraph', () => {
         backend: BACKEND,
       }),
     ).rejects.toThrow(/stopAtTrainAccuracy: expected a fraction in \(0, 1\], got 1.5/);
+  });
+
+  it('refuses parameter groups that name no tensor, or bad scales', async () => {
+    await expect(bnRun({ epochs: 1, paramGroups: [{ blocks: ['fc9'], lrScale: 0.1 }] })).rejects.toThrow(
+      /paramGroups\[0\]\.blocks: "fc9" name no tensor of/,
+    );
+    await expect(bnRun({ epochs: 1, paramGroups: [{ blocks: ['fc1'], lrScale: -1 }] })).rejects.toThrow(
+      /paramGroups\[0\]\.lrScale: expected a finite number ≥ 0, got -1/,
+    );
+    await expect(bnRun({ epochs: 1, paramGroups: [{ blocks: [] }] })).rejects.toThrow(/paramGroups\[0\]\.blocks/);
   });
 });

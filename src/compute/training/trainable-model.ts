@@ -103,7 +103,9 @@ export class TrainableModel {
         for (const s of statistics) this.updateRunningStatistics(s);
         for (const theta of this.trainable) {
           const gradient = grads[theta.name];
-          if (gradient !== undefined) this.update(theta, gradient, recipe, learningRate);
+          if (gradient === undefined) continue;
+          const group = this.groupOf(theta, recipe);
+          this.update(theta, gradient, recipe, learningRate * (group?.lrScale ?? 1), group?.weightDecay);
         }
         return { loss: value, correct: correct! };
       });
@@ -126,9 +128,29 @@ export class TrainableModel {
     if (counter !== undefined) counter.value += 1n;
   }
 
+  private stateNames: Map<tf.Variable, string> | undefined;
+
+  /** The first parameter group (TrainingRecipe.paramGroups) whose blocks hold this tensor, if any. */
+  private groupOf(
+    theta: tf.Variable,
+    recipe: TrainingRecipe,
+  ): NonNullable<TrainingRecipe['paramGroups']>[number] | undefined {
+    if (recipe.paramGroups === undefined) return undefined;
+    this.stateNames ??= new Map([...this.variables].map(([name, variable]) => [variable, name]));
+    const name = this.stateNames.get(theta)!;
+    return recipe.paramGroups.find((g) => g.blocks.some((b) => name === b || name.startsWith(`${b}.`)));
+  }
+
   /** The torch.optim update of one tensor (see OptimizerSpec); runs inside the step's tidy. */
-  private update(theta: tf.Variable, gradient: tf.Tensor, recipe: TrainingRecipe, learningRate: number): void {
-    const g = recipe.weightDecay === 0 ? gradient : tf.add(gradient, tf.mul(theta, recipe.weightDecay));
+  private update(
+    theta: tf.Variable,
+    gradient: tf.Tensor,
+    recipe: TrainingRecipe,
+    learningRate: number,
+    groupWeightDecay?: number,
+  ): void {
+    const weightDecay = groupWeightDecay ?? recipe.weightDecay;
+    const g = weightDecay === 0 ? gradient : tf.add(gradient, tf.mul(theta, weightDecay));
     let slots = this.slots.get(theta.name);
     if (slots === undefined) this.slots.set(theta.name, (slots = { steps: 0 }));
     slots.steps += 1;

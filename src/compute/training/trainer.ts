@@ -38,6 +38,13 @@ export interface TrainingRecipe {
   schedule?: { milestones: readonly number[]; factor: number };
   /** Coupled L2 (PyTorch's `weight_decay`): added as λ·θ to the gradient of every trainable tensor. */
   weightDecay: number;
+  /**
+   * PyTorch parameter groups: the tensors of `blocks` (state_dict names equal to a block or under it, `fc1` →
+   * `fc1.weight`, `fc1.bias`) train with learning rate lr · `lrScale` (the schedule multiplies it as every
+   * group's) and their own `weightDecay` (default the recipe's); the first group that names a tensor wins,
+   * tensors of no group train with the recipe's. As `torch.optim.X([{ params, lr, weight_decay }, …])`.
+   */
+  paramGroups?: ReadonlyArray<{ blocks: readonly string[]; lrScale?: number; weightDecay?: number }>;
   /** Epochs to train; with `stopAtTrainAccuracy`, the most epochs. */
   epochs: number;
   /**
@@ -127,6 +134,13 @@ export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> 
   checkRecipe(recipe, data.n);
   checkExamples(graph, data);
   const initial = readInitialState(graph, args.initial);
+  recipe.paramGroups?.forEach((group, i) => {
+    const unknown = group.blocks.filter((b) => !graph.state.some((t) => t.name === b || t.name.startsWith(`${b}.`)));
+    if (unknown.length > 0)
+      throw badUserInput(
+        `training recipe: paramGroups[${i}].blocks: ${unknown.map((b) => `"${b}"`).join(', ')} name no tensor of ${graph.architecture} (its blocks: ${graph.blocks.join(', ')})`,
+      );
+  });
   signal?.throwIfAborted();
   const backend = await initTfjsBackend(args.backend);
   const missing = missingGradientKernels(graph, backend.name);
@@ -236,6 +250,14 @@ function checkRecipe(recipe: TrainingRecipe, n: number): void {
       recipe.batchSize,
     );
   }
+  recipe.paramGroups?.forEach((group, i) => {
+    if (group.blocks.length === 0 || group.blocks.some((b) => typeof b !== 'string' || b === ''))
+      fail(`paramGroups[${i}].blocks`, 'one or more block names', JSON.stringify(group.blocks));
+    if (group.lrScale !== undefined && !(Number.isFinite(group.lrScale) && group.lrScale >= 0))
+      fail(`paramGroups[${i}].lrScale`, 'a finite number ≥ 0', group.lrScale);
+    if (group.weightDecay !== undefined && !(Number.isFinite(group.weightDecay) && group.weightDecay >= 0))
+      fail(`paramGroups[${i}].weightDecay`, 'a finite number ≥ 0', group.weightDecay);
+  });
   if (
     recipe.stopAtTrainAccuracy !== undefined &&
     !(Number.isFinite(recipe.stopAtTrainAccuracy) && recipe.stopAtTrainAccuracy > 0 && recipe.stopAtTrainAccuracy <= 1)

@@ -23,6 +23,20 @@ export enum TrainingStatusEnum {
 registerEnumType(TrainingStatusEnum, { name: 'TrainingStatus' });
 
 @InputType({
+  description: 'One parameter group: blocks (or tensor names) with their own learning-rate scale and weight decay.',
+})
+export class ParamGroupInput {
+  @Field(() => [String], { description: 'Blocks or state_dict names, e.g. ["fc1"] (fc1.weight, fc1.bias).' })
+  blocks!: string[];
+
+  @Field(() => Float, { nullable: true, description: 'Multiplies the learning rate (and its schedule); default 1.' })
+  lrScale?: number | null;
+
+  @Field(() => Float, { nullable: true, description: "Coupled L2 of this group; default the run's weightDecay." })
+  weightDecay?: number | null;
+}
+
+@InputType({
   description: "A training run for TensorFlow.js in a worker. Matches PyTorch's semantics (see docs/training.md).",
 })
 export class TrainRunInput {
@@ -114,6 +128,13 @@ export class TrainRunInput {
       'Stop after the first epoch whose running train accuracy (each batch measured before its step) reaches this fraction; epochs is then the most. That state is the FINAL checkpoint.',
   })
   stopAtTrainAccuracy?: number | null;
+
+  @Field(() => [ParamGroupInput], {
+    nullable: true,
+    description:
+      "PyTorch parameter groups (per-layer optimisation, the seed paper's Table A3): the tensors of each group's blocks train with learningRate × lrScale and the group's weightDecay; the first group naming a tensor wins; the rest train with the run's settings.",
+  })
+  paramGroups?: ParamGroupInput[] | null;
 
   @Field(() => [String], { nullable: true })
   tags?: string[] | null;

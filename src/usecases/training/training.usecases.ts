@@ -63,6 +63,15 @@ export interface TrainRunInput {
    * its state is the FINAL checkpoint.
    */
   stopAtTrainAccuracy?: number | null;
+  /**
+   * PyTorch parameter groups (Table A3's per-layer optimisation): the tensors of `blocks` train with
+   * learningRate · lrScale and their own weightDecay (see TrainingRecipe.paramGroups).
+   */
+  paramGroups?: ReadonlyArray<{
+    blocks: readonly string[];
+    lrScale?: number | null;
+    weightDecay?: number | null;
+  }> | null;
   tags?: readonly string[] | null;
   /** More hyper-parameters to record on the run, e.g. an intervention label to group a report by. */
   hyperparameters?: Record<string, unknown> | null;
@@ -239,6 +248,7 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
       weightDecay: recipe.weightDecay,
       epochs: recipe.epochs,
       ...(recipe.stopAtTrainAccuracy === undefined ? {} : { stopAtTrainAccuracy: recipe.stopAtTrainAccuracy }),
+      ...(recipe.paramGroups === undefined ? {} : { paramGroups: recipe.paramGroups }),
       batchSize: recipe.batchSize,
     }),
   });
@@ -330,6 +340,19 @@ function validateRecipe(input: TrainRunInput, dataset: DatasetRow): TrainingReci
     if (!(Number.isFinite(target) && target > 0 && target <= 1))
       throw badUserInput(`stopAtTrainAccuracy: expected a fraction in (0, 1], got ${target}`);
     recipe.stopAtTrainAccuracy = target;
+  }
+  if (input.paramGroups != null && input.paramGroups.length > 0) {
+    recipe.paramGroups = input.paramGroups.map((g, i) => {
+      if (g.blocks.length === 0)
+        throw badUserInput(`paramGroups[${i}].blocks: expected one or more block names, got none`);
+      return {
+        blocks: [...g.blocks],
+        ...(g.lrScale == null ? {} : { lrScale: inRange(`paramGroups[${i}].lrScale`, g.lrScale, 0, 1e6) }),
+        ...(g.weightDecay == null
+          ? {}
+          : { weightDecay: inRange(`paramGroups[${i}].weightDecay`, g.weightDecay, 0, 1) }),
+      };
+    });
   }
   return recipe;
 }
