@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
@@ -12,19 +13,36 @@ export interface EmbeddedPostgres {
  * linpath then has one database code path (drizzle over `pg`) for real Postgres and PGlite, and the CLI or
  * a second process can use the server's embedded database while it runs. `dataDir` undefined: in memory.
  */
-export async function startEmbeddedPostgres(dataDir: string | undefined): Promise<EmbeddedPostgres> {
-  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
+export async function startEmbeddedPostgres(
+  dataDir: string | undefined,
+  options: { socketDir?: string | undefined } = {},
+): Promise<EmbeddedPostgres> {
+  // 0700: the database files are the data of whoever runs linpath, not of every local user.
+  if (dataDir !== undefined) {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await chmod(dataDir, 0o700);
+  }
   const db = await PGlite.create(dataDir);
   // pglite-socket multiplexes connections onto the single PGlite session. Its own queue interleaves the
   // messages of concurrent extended-protocol queries (one connection's Bind can meet another's Parse),
   // so linpath replaces it with one that gives a connection the session for a whole query and for a whole
   // transaction. Code must never wait on a second connection while holding a transaction.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
+  // PGlite accepts any user and password as its superuser: with `socketDir` (a directory only this user can
+  // enter) it listens on a Unix socket there, out of reach of other local users; else on a loopback port.
+  const server = new PGLiteSocketServer({
+    db,
+    ...(options.socketDir === undefined
+      ? { host: '127.0.0.1', port: 0 }
+      : { path: path.join(options.socketDir, '.s.PGSQL.5432') }),
+    maxConnections: 64,
+  });
   (server as unknown as { queryQueue: ProtocolQueue }).queryQueue = new ProtocolQueue(db);
   await server.start();
-  const address = server.getServerConn();
   return {
-    url: `postgres://postgres@${address}/postgres`,
+    url:
+      options.socketDir === undefined
+        ? `postgres://postgres@${server.getServerConn()}/postgres`
+        : `postgres://postgres@localhost/postgres?host=${encodeURIComponent(options.socketDir)}`,
     stop: async () => {
       await server.stop();
       await db.close();

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
 import type { S3Settings } from '../config/config.js';
 
@@ -13,7 +13,8 @@ export interface EmbeddedS3 {
 
 /** An S3-compatible server (s3rver) on a free loopback port, storing objects as files under `directory`. */
 export async function startEmbeddedS3(directory: string, bucket = EMBEDDED_BUCKET): Promise<EmbeddedS3> {
-  await mkdir(directory, { recursive: true });
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  await chmod(directory, 0o700);
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, S3Settings } from '../config/config.js';
@@ -53,7 +54,9 @@ export async function openServices(config: Config, role: ServicesRole): Promise<
       release: async () => undefined,
     };
   }
-  await mkdir(config.home, { recursive: true });
+  // 0700: the embedded database, objects and runtime.json belong to whoever runs linpath.
+  await mkdir(config.home, { recursive: true, mode: 0o700 });
+  await chmod(config.home, 0o700);
   const files = homeFiles(config.home);
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
@@ -100,7 +103,10 @@ async function hostEmbedded(config: Config, role: ServicesRole, files: HomeFiles
   try {
     let databaseUrl = config.databaseUrl;
     if (databaseUrl === undefined) {
-      const postgres = await startEmbeddedPostgres(path.join(config.home, 'pgdata'));
+      // A private directory (mkdtemp: 0700) for the database's Unix socket; Windows keeps the loopback port.
+      const socketDir = process.platform === 'win32' ? undefined : await mkdtemp(path.join(tmpdir(), 'linpath-pg-'));
+      if (socketDir !== undefined) stops.push(() => rm(socketDir, { recursive: true, force: true }));
+      const postgres = await startEmbeddedPostgres(path.join(config.home, 'pgdata'), { socketDir });
       stops.push(postgres.stop);
       databaseUrl = postgres.url;
     }
