@@ -4,7 +4,8 @@ import { svgCurves } from '../domain/svg-curves.js';
 import { badUserInput } from '../errors.js';
 import type { RunRow } from '../storage/registry.tables.js';
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics/analytics.deps.js';
-import { allRuns, compareValues, valueAt } from './analytics/correlation.usecases.js';
+import { checkGroupBy, valueAt } from '../domain/hyperparameters.js';
+import { allRuns, compareValues } from './analytics/correlation.usecases.js';
 import { DEFAULT_ALPHAS } from './paths/paths.usecases.js';
 import { runCurves } from './analytics/report-curves.js';
 import type { RunFilterInput } from './registry/runs.usecases.js';
@@ -99,6 +100,10 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   const groupBy = [...(input.groupBy ?? [])];
   const runs = await allRuns(deps, input.runs);
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
+  checkGroupBy(
+    groupBy,
+    runs.map((r) => r.hyperparameters),
+  );
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
 
   // 1. Read every stored curve at once; queue the missing ones together and wait for them.

@@ -188,7 +188,10 @@ export class CorrelationGroup {
   @Field(() => String, { description: 'JSON array of the groupBy values.' })
   key!: string;
 
-  @Field(() => [GraphQLJSON], { description: 'The groupBy values, in groupBy order (null where a run lacks one).' })
+  @Field(() => [GraphQLJSON], {
+    nullable: 'items',
+    description: 'The groupBy values, in groupBy order (null where a run lacks one).',
+  })
   values!: unknown[];
 
   @Field(() => CorrelationStatistics)

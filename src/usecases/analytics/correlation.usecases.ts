@@ -3,6 +3,7 @@ import { correlate, type CorrelationOptions, type CorrelationResult } from '../.
 import type { XMetric, YMetric } from '../../domain/correlation-metrics.js';
 import type { DistanceMetric } from '../../domain/distances.js';
 import { badUserInput, isLinpathError } from '../../errors.js';
+import { checkGroupBy, valueAt } from '../../domain/hyperparameters.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
@@ -90,6 +91,10 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
     );
   }
   const runs = await allRuns(deps, input.runs);
+  checkGroupBy(
+    input.groupBy ?? [],
+    runs.map((r) => r.hyperparameters),
+  );
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
 
   // Every missing evaluation is queued at once (bulk priority, up to maxEvaluations), so that all workers
@@ -383,13 +388,4 @@ export function compareValues(a: readonly unknown[], b: readonly unknown[]): num
     if (order !== 0) return order;
   }
   return 0;
-}
-
-export function valueAt(object: Record<string, unknown>, segments: readonly string[]): unknown {
-  let value: unknown = object;
-  for (const segment of segments) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-    value = (value as Record<string, unknown>)[segment];
-  }
-  return value;
 }
