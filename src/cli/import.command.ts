@@ -6,6 +6,7 @@ import { importCheckpointFile, type CheckpointRole } from '../usecases/registry/
 import { importArchitectureFile } from '../usecases/registry/architectures.usecases.js';
 import { importDatasetFile, type DatasetFormat, type DatasetSplit } from '../usecases/registry/datasets.usecases.js';
 import { parseNumberList, parseStep, printJson } from './options.js';
+import { addRunDescriptionOptions, describeRun, type RunDescription } from './run.command.js';
 
 /** `linpath import checkpoint|dataset`: uploads a local file to the store and registers it. */
 export function addImportCommand(
@@ -51,7 +52,7 @@ export function addImportCommand(
       });
     });
 
-  importCommand
+  const checkpointCommand = importCommand
     .command('checkpoint')
     .description(
       'Upload a PyTorch checkpoint (safetensors, state_dict names) and register it in a run (created if missing).',
@@ -66,22 +67,32 @@ export function addImportCommand(
     )
     .option(
       '--arch <name>',
-      "architecture (defaults to the run's): built in, or registered with `import model`; the checkpoint is checked against it",
-    )
+      "architecture (defaults to the run's; sets it on a run without one): built in, or registered with `import model`; the checkpoint is checked against it",
+    );
+  addRunDescriptionOptions(checkpointCommand)
     .addHelpText(
       'after',
-      '\nPrints one JSON object as its last line: {"run":{"id","name"},"checkpoint":{"id","sha256",...}}',
+      '\nPrints one JSON object as its last line: {"run":{"id","name",...},"checkpoint":{"id","sha256",...}}',
     )
-    .action(async (file: string, options: { run: string; step: number; role: string; arch?: string }) => {
+    .action(async (file: string, options: { run: string; step: number; role: string } & RunDescription) => {
       await withLinpath(async (app) => {
-        const { run, checkpoint, created } = await importCheckpointFile(app.registry, file, {
+        const imported = await importCheckpointFile(app.registry, file, {
           run: options.run,
           step: options.step,
           role: options.role.toUpperCase() as CheckpointRole,
           architecture: options.arch,
         });
+        const { checkpoint, created } = imported;
+        const run = await describeRun(app.registry, imported.run, { ...options, arch: undefined });
         printJson({
-          run: { id: run.id, name: run.name },
+          run: {
+            id: run.id,
+            name: run.name,
+            architecture: run.architecture,
+            datasetName: run.datasetName,
+            tags: run.tags,
+            hyperparameters: run.hyperparameters,
+          },
           checkpoint: {
             id: checkpoint.id,
             sha256: checkpoint.sha256,

@@ -50,6 +50,32 @@ export class RegistryRepository {
     return (await this.findRunByName(run.name))!;
   }
 
+  /**
+   * Changes a run's description; a new architecture is set on the run and on every checkpoint of it in one
+   * transaction (each checkpoint keeps the architecture it was registered with, which paths read).
+   */
+  async updateRun(
+    id: string,
+    patch: Partial<
+      Pick<NewRun, 'architecture' | 'datasetName' | 'hyperparameters' | 'seed' | 'tags' | 'reportedMetrics'>
+    >,
+  ): Promise<RunRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(runsTable)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(runsTable.id, id))
+        .returning();
+      if (row !== undefined && patch.architecture !== undefined) {
+        await tx
+          .update(checkpointsTable)
+          .set({ architecture: patch.architecture })
+          .where(eq(checkpointsTable.runId, id));
+      }
+      return row;
+    });
+  }
+
   async findRunById(id: string): Promise<RunRow | undefined> {
     return this.db.query.runsTable.findFirst({ where: eq(runsTable.id, id) });
   }

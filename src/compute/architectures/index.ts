@@ -1,27 +1,16 @@
+import { checkArchitectureFit, type CheckpointTensor } from '../../domain/architecture-fit.js';
 import { badUserInput } from '../../errors.js';
 import type { ModelGraph } from '../model-ir.js';
 import { buildMlp } from './mlp.js';
 import { buildResnetCifar } from './resnet-cifar.js';
 import { buildVggCifar } from './vgg-cifar.js';
 
-/** A tensor as a checkpoint's header describes it. */
-export interface CheckpointTensor {
-  name: string;
-  dtype: string;
-  shape: readonly number[];
-}
+export type { CheckpointTensor };
 
 const ARCHITECTURES = ['mlp', 'resnet18-cifar', 'resnet34-cifar', 'vgg11-bn-cifar'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 /** The architectures linpath builds itself; any other name is one registered from an ONNX export. */
 export const BUILT_IN_ARCHITECTURES: readonly string[] = ARCHITECTURES;
-
-/** Whether linpath builds this architecture itself (and so knows its tensors before any evaluation). */
-export const isBuiltInArchitecture = (name: string): name is Architecture =>
-  (ARCHITECTURES as readonly string[]).includes(name);
-
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
-const INT_DTYPES = new Set(['I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8']);
 
 /**
  * The graph of `architecture` sized for a checkpoint (classes, width and input channels are read from its
@@ -111,34 +100,7 @@ export function buildNewModelGraph(architecture: string, shape: NewModelShape): 
   }
 }
 
+/** The checkpoint against the graph's state: see checkArchitectureFit. */
 export function checkCheckpoint(graph: ModelGraph, tensors: readonly CheckpointTensor[]): void {
-  const given = new Map(tensors.map((t) => [t.name, t]));
-  const expected = new Set(graph.state.map((s) => s.name));
-  const missing = graph.state.filter((s) => !given.has(s.name)).map((s) => `${s.name} [${s.shape.join(', ')}]`);
-  const unexpected = tensors.filter((t) => !expected.has(t.name)).map((t) => t.name);
-  const wrong: string[] = [];
-  for (const spec of graph.state) {
-    const tensor = given.get(spec.name);
-    if (tensor === undefined) continue;
-    if (tensor.shape.length !== spec.shape.length || tensor.shape.some((d, i) => d !== spec.shape[i])) {
-      wrong.push(`${spec.name}: expected [${spec.shape.join(', ')}], got [${tensor.shape.join(', ')}]`);
-    } else if (!(spec.kind === 'float' ? FLOAT_DTYPES : INT_DTYPES).has(tensor.dtype)) {
-      wrong.push(
-        `${spec.name}: expected a${spec.kind === 'float' ? ' floating-point' : 'n integer'} dtype, got ${tensor.dtype}`,
-      );
-    }
-  }
-  if (missing.length + unexpected.length + wrong.length === 0) return;
-  const list = (label: string, items: string[]) =>
-    items.length === 0
-      ? []
-      : [`${label} (${items.length}): ${items.slice(0, 20).join('; ')}${items.length > 20 ? '; …' : ''}`];
-  throw badUserInput(
-    [
-      `checkpoint does not match architecture ${graph.architecture}:`,
-      ...list('missing', missing),
-      ...list('unexpected', unexpected),
-      ...list('wrong shape or dtype', wrong),
-    ].join(' '),
-  );
+  checkArchitectureFit(graph.architecture, graph.state, tensors);
 }

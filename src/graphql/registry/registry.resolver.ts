@@ -9,12 +9,14 @@ import {
   createRun,
   getRun,
   listRuns,
+  updateRun,
 } from '../../usecases/registry/runs.usecases.js';
 import type { GraphQLContext } from '../context.js';
 import { BarrierMetrics } from '../analytics/barrier.types.js';
 import { buildModelGraph, isBuiltInArchitecture } from '../../compute/architectures/index.js';
 import { topLevelBlocks } from '../../compute/onnx/onnx.to-ir.js';
 import type { DatasetFormatEnum, InputLayoutEnum } from './registry.enums.js';
+import { UpdateRunInput } from './run-update.types.js';
 import {
   Checkpoint,
   CreateRunInput,
@@ -166,6 +168,16 @@ export class RunResolver {
   @Mutation(() => Run)
   async createRun(@Ctx() ctx: GraphQLContext, @Arg('input', () => CreateRunInput) input: CreateRunInput): Promise<Run> {
     return toRun(await createRun(ctx.registry, input));
+  }
+
+  @Mutation(() => Run, {
+    description:
+      'Changes the dataset name, tags, hyper-parameters, seed, reported metrics or architecture of a run (scope write).',
+  })
+  async updateRun(@Ctx() ctx: GraphQLContext, @Arg('input', () => UpdateRunInput) input: UpdateRunInput): Promise<Run> {
+    // GraphQL absent fields arrive as undefined; pass only the fields the request named.
+    const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as UpdateRunInput;
+    return toRun(await updateRun(ctx.registry, given));
   }
 }
 

@@ -1,10 +1,11 @@
 import { isUuid } from '../../domain/ids.js';
-import { badUserInput, notFound } from '../../errors.js';
+import { badUserInput, conflict, notFound } from '../../errors.js';
 import type { TensorInfo } from '../../formats/safetensors.format.js';
 import { formatS3Uri, parseS3Uri } from '../../storage/object-store.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import { checkCheckpointArchitecture } from './architectures.usecases.js';
 import type { RegistryDeps } from './registry.deps.js';
+import { updateRun } from './runs.usecases.js';
 import { validateOptionalName, validateRun, validateStep } from './registry.validation.js';
 import { FLOAT_DTYPES, readObjectHeader, storedObject, uploadValidated } from './stored-objects.js';
 
@@ -52,6 +53,7 @@ export async function registerCheckpoint(
   const { version, header } = await readObjectHeader(deps, ref);
   if (header.tensors.length === 0)
     throw badUserInput(`${formatS3Uri(ref)}: expected a checkpoint with tensors, got none`);
+  await checkArchitectureChange(deps, existingRun, architecture);
   const runArchitecture = architecture ?? existingRun?.architecture ?? null;
   if (runArchitecture !== null) await checkCheckpointArchitecture(deps, runArchitecture, header.tensors);
   const counts = countElements(header.tensors);
@@ -68,8 +70,33 @@ export async function registerCheckpoint(
     },
     existingRun !== undefined ? { id: existingRun.id } : { create: validateRun({ name: runKey, architecture }) },
   );
-  const run = existingRun ?? (await deps.repository.findRunById(checkpoint.runId))!;
+  let run = existingRun ?? (await deps.repository.findRunById(checkpoint.runId))!;
+  if (architecture !== undefined && (run.architecture !== architecture || checkpoint.architecture !== architecture)) {
+    // A run first registered without an architecture gets it now, on every checkpoint (each checked first).
+    run = await updateRun(deps, { run: run.id, architecture });
+    return { checkpoint: (await deps.repository.findCheckpoint(checkpoint.id))!, run, created };
+  }
   return { checkpoint, run, created };
+}
+
+/**
+ * A run keeps its architecture: another one given at import is refused, never ignored. A run without one gets
+ * it, once every checkpoint it already has is checked against it.
+ */
+async function checkArchitectureChange(
+  deps: Pick<RegistryDeps, 'repository'>,
+  run: RunRow | undefined,
+  architecture: string | undefined,
+): Promise<void> {
+  if (run === undefined || architecture === undefined || run.architecture === architecture) return;
+  if (run.architecture !== null) {
+    throw conflict(
+      `run "${run.name}" has architecture ${run.architecture}, got ${architecture}; to change it, use linpath run update --arch (updateRun), which checks every checkpoint of the run`,
+    );
+  }
+  for (const checkpoint of await deps.repository.checkpointsOfRun(run.id)) {
+    await checkCheckpointArchitecture(deps, architecture, checkpoint.header.tensors);
+  }
 }
 
 /** Uploads a local checkpoint file (validated first, so a bad file is never stored) and registers it. */
@@ -80,10 +107,15 @@ export async function importCheckpointFile(
 ): Promise<{ checkpoint: CheckpointRow; run: RunRow; created: boolean }> {
   validateStep(input.step);
   validateOptionalName('architecture', input.architecture);
+  // Checked before the upload too, so that a file of another architecture is neither stored nor registered.
+  const existingRun = isUuid(input.run.trim())
+    ? await deps.repository.findRunById(input.run.trim())
+    : await deps.repository.findRunByName(input.run.trim());
+  const architecture = input.architecture ?? existingRun?.architecture ?? null;
+  await checkArchitectureChange(deps, existingRun, input.architecture ?? undefined);
   const { sha256, ref } = await uploadValidated(deps, filePath, async (header) => {
     if (header.tensors.length === 0) throw badUserInput(`${filePath}: expected a checkpoint with tensors, got none`);
-    // Checked before the upload too, so that a file of another architecture is neither stored nor registered.
-    if (input.architecture != null) await checkCheckpointArchitecture(deps, input.architecture, header.tensors);
+    if (architecture !== null) await checkCheckpointArchitecture(deps, architecture, header.tensors);
   });
   return registerCheckpoint(deps, { ...input, uri: formatS3Uri(ref) }, { sha256, createRun: true });
 }

@@ -3,6 +3,7 @@ import { badUserInput, notFound } from '../../errors.js';
 import type { HyperparameterCondition, RunCursor, RunFilter, RunOrder } from '../../storage/run-query.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import type { RegistryDeps } from './registry.deps.js';
+import { checkCheckpointArchitecture } from './architectures.usecases.js';
 import { validateRun } from './registry.validation.js';
 
 export interface CreateRunInput {
@@ -150,4 +151,58 @@ export async function checkpointsOfRun(
   runId: string,
 ): Promise<CheckpointRow[]> {
   return deps.repository.checkpointsOfRun(runId);
+}
+
+/** What `updateRun` changes: absent fields stay; null clears a field that may be empty. */
+export interface UpdateRunInput {
+  /** A run id, or the name of a run. */
+  run: string;
+  architecture?: string | null | undefined;
+  datasetName?: string | null | undefined;
+  /** Replaces the hyper-parameters. */
+  hyperparameters?: Record<string, unknown> | null | undefined;
+  seed?: number | null | undefined;
+  /** Replaces the tags. */
+  tags?: string[] | null | undefined;
+  reportedMetrics?: Record<string, unknown> | null | undefined;
+}
+
+/** The run of that id or name; NOT_FOUND naming what was asked for. */
+export async function findRun(deps: Pick<RegistryDeps, 'repository'>, idOrName: string): Promise<RunRow> {
+  const key = idOrName.trim();
+  const run = isUuid(key) ? await deps.repository.findRunById(key) : await deps.repository.findRunByName(key);
+  if (run === undefined) throw notFound(`no run with id or name "${key}"`);
+  return run;
+}
+
+/**
+ * Describes a run after the fact (an imported run without its dataset, tags, hyper-parameters or
+ * architecture). A new architecture is checked against every checkpoint of the run first and then set on the
+ * run and on all its checkpoints, so that their paths can be planned.
+ */
+export async function updateRun(deps: Pick<RegistryDeps, 'repository'>, input: UpdateRunInput): Promise<RunRow> {
+  const run = await findRun(deps, input.run);
+  const valid = validateRun({
+    name: run.name,
+    architecture: input.architecture,
+    datasetName: input.datasetName,
+    hyperparameters: input.hyperparameters,
+    seed: input.seed,
+    tags: input.tags,
+    reportedMetrics: input.reportedMetrics,
+  });
+  const patch: Parameters<RegistryDeps['repository']['updateRun']>[1] = {};
+  if (input.architecture !== undefined) patch.architecture = valid.architecture;
+  if (input.datasetName !== undefined) patch.datasetName = valid.datasetName;
+  if (input.hyperparameters !== undefined) patch.hyperparameters = valid.hyperparameters;
+  if (input.seed !== undefined) patch.seed = valid.seed;
+  if (input.tags !== undefined) patch.tags = valid.tags;
+  if (input.reportedMetrics !== undefined) patch.reportedMetrics = valid.reportedMetrics;
+  if (patch.architecture != null) {
+    for (const checkpoint of await deps.repository.checkpointsOfRun(run.id)) {
+      await checkCheckpointArchitecture(deps, patch.architecture, checkpoint.header.tensors);
+    }
+  }
+  if (Object.keys(patch).length === 0) return run;
+  return (await deps.repository.updateRun(run.id, patch))!;
 }
