@@ -3,12 +3,19 @@ import type { Linpath } from '../app.js';
 import type { EngineName } from '../compute/engine.js';
 import { AlphaSyntaxError, parseAlphaList } from '../domain/alphas.js';
 import { interpolationPath, type PathResult } from '../usecases/paths/paths.usecases.js';
+import { pathBarrierMetrics } from '../domain/barrier.metrics.js';
 import { reportedMetrics } from '../domain/losses.js';
+import { badUserInput } from '../errors.js';
+import type { CheckpointRole } from '../usecases/registry/checkpoints.usecases.js';
+import { resolveDataset, runEndpoints } from '../usecases/registry/references.js';
 
 export interface PathCommandOptions {
-  from: string;
-  to: string;
-  dataset: string;
+  from?: string;
+  to?: string;
+  run?: string;
+  fromRole: string;
+  toRole: string;
+  dataset?: string;
   blocks?: string[];
   alphas?: number[];
   limit?: number;
@@ -35,9 +42,15 @@ export function addPathCommand(
   program
     .command('path')
     .description('Loss and accuracy along θ(α) = (1−α)·θ_from + α·θ_to; evaluates only the points not stored yet.')
-    .requiredOption('--from <id>', 'checkpoint id at α = 0')
-    .requiredOption('--to <id>', 'checkpoint id at α = 1')
-    .requiredOption('--dataset <id>', 'dataset id')
+    .option('--from <id>', 'checkpoint id at α = 0 (or --run)')
+    .option('--to <id>', 'checkpoint id at α = 1 (or --run)')
+    .option('--run <name>', 'a run: from its --from-role checkpoint to its --to-role checkpoint')
+    .addOption(roleOption('--from-role <role>', 'with --run: the checkpoint at α = 0', 'initial'))
+    .addOption(roleOption('--to-role <role>', 'with --run: the checkpoint at α = 1', 'final'))
+    .option(
+      '--dataset <dataset>',
+      "dataset id, name:split or name (its test split); default with --run: the run's dataset",
+    )
     .option(
       '--blocks <names>',
       'comma-separated blocks that move (e.g. layer3,fc or stem); default: the whole model',
@@ -80,6 +93,7 @@ export function addPathCommand(
         const bar = progressBar(process.stderr);
         const input = {
           ...options,
+          ...(await resolvePathReferences(app, options)),
           bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE'>(options.bnStats),
           tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors),
         };
@@ -88,13 +102,55 @@ export function addPathCommand(
           timeoutMs: options.timeout,
           onProgress: ({ done, total }) => bar.update(done, total),
         }).finally(bar.done);
-        process.stdout.write(options.json ? `${JSON.stringify(toJson(result))}\n` : formatTable(result));
+        process.stdout.write(options.json ? `${JSON.stringify(pathToJson(result))}\n` : formatPathTable(result));
       });
     });
 }
 
-function toJson({ path, points, status, progress, failure }: PathResult) {
+/** A role option (`initial`, `intermediate`, `final`). */
+export const roleOption = (flags: string, description: string, fallback: string) =>
+  new Option(flags, description).choices(['initial', 'intermediate', 'final']).default(fallback);
+
+/** The ids of `--from`/`--to` or of `--run`'s checkpoints, and of `--dataset` (an id, name:split, or the run's). */
+async function resolvePathReferences(
+  app: Linpath,
+  options: PathCommandOptions,
+): Promise<{ from: string; to: string; dataset: string }> {
+  if (options.run !== undefined && (options.from !== undefined || options.to !== undefined))
+    throw badUserInput('expected either --run or --from and --to, got both');
+  if (options.run === undefined && (options.from === undefined || options.to === undefined))
+    throw badUserInput(
+      'expected --run <name> (see linpath runs) or both --from and --to checkpoint ids (see linpath checkpoints)',
+    );
+  const ends =
+    options.run === undefined
+      ? undefined
+      : await runEndpoints(app.registry, {
+          run: options.run,
+          fromRole: options.fromRole.toUpperCase() as CheckpointRole,
+          toRole: options.toRole.toUpperCase() as CheckpointRole,
+        });
+  const dataset = await resolveDataset(app.registry, options.dataset, ends?.run);
+  return { from: ends?.from.id ?? options.from!, to: ends?.to.id ?? options.to!, dataset: dataset.id };
+}
+
+/** Barrier measures and shape of the loss and error curves of the points there are (the API's defaults). */
+function barriers(points: PathResult['points']) {
+  const { loss, error } = pathBarrierMetrics(points.map((p) => ({ alpha: p.alpha, ...reportedMetrics(p) })));
+  const pick = (m: typeof loss) => ({
+    shape: m.shape,
+    frankleHeight: m.frankleHeight,
+    heightAboveEndpoints: m.heightAboveEndpoints,
+    mliDelta: m.mliDelta,
+    alphaAtMax: m.alphaAtMax,
+    monotonic: m.monotonic,
+  });
+  return { loss: pick(loss), error: pick(error) };
+}
+
+export function pathToJson({ path, points, status, progress, failure }: PathResult) {
   return {
+    barrier: barriers(points),
     path: {
       id: path.id,
       blocks: path.blocks,
@@ -115,8 +171,8 @@ function toJson({ path, points, status, progress, failure }: PathResult) {
   };
 }
 
-function formatTable(result: PathResult): string {
-  const rows = toJson(result).points.map((p) => [
+export function formatPathTable(result: PathResult): string {
+  const rows = pathToJson(result).points.map((p) => [
     p.alpha.toFixed(4),
     p.loss === null ? 'non-finite' : p.loss.toFixed(6),
     p.accuracy.toFixed(4),
@@ -136,7 +192,16 @@ function formatTable(result: PathResult): string {
     result.status === 'COMPLETE'
       ? ''
       : `, ${result.status}: ${result.progress.done}/${result.progress.total} points stored`;
-  return `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples${state})\n${line(header)}${rows.map(line).join('')}`;
+  const { barrier } = pathToJson(result);
+  const number = (v: number | null) => (v === null ? '-' : v.toFixed(6));
+  const measures = (name: string, m: typeof barrier.loss) =>
+    `${name}: ${m.shape ?? 'no shape (fewer than two finite points)'}, Frankle height ${number(m.frankleHeight)}, height above end points ${number(m.heightAboveEndpoints)}, α at max ${m.alphaAtMax ?? '-'}\n`;
+  const partial = result.status === 'COMPLETE' ? '' : ` (of the ${result.points.length} points stored)`;
+  return (
+    `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples${state})\n${line(header)}${rows.map(line).join('')}` +
+    measures(`loss curve${partial}`, barrier.loss) +
+    measures(`error curve${partial}`, barrier.error)
+  );
 }
 
 /** A one-line progress bar on a terminal; silent when stderr is not one (logs, CI). */

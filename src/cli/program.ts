@@ -3,8 +3,10 @@ import { createLinpath, createLogger, type Linpath } from '../app.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { addImportCommand } from './import.command.js';
 import { addKeysCommand } from './keys.command.js';
+import { addListCommands } from './list.command.js';
 import { addPathCommand } from './path.command.js';
 import { addReportCommand } from './report.command.js';
+import { addRunCommand } from './run.command.js';
 import { addStartCommand } from './start.command.js';
 import { addStudyCommand } from './study.command.js';
 import { addSweepCommand } from './sweep.command.js';
@@ -23,6 +25,8 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
 
   addStartCommand(program, env);
   addImportCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addListCommands(program, (work) => withLinpath(loadConfig(env), work, { workers: false }));
+  addRunCommand(program, (work) => withLinpath(loadConfig(env), work, { workers: false }));
   addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
   addSweepCommand(program, (work) => withLinpath(loadConfig(env), work));
   addReportCommand(program, (work) => withLinpath(loadConfig(env), work));

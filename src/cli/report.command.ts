@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Linpath } from '../app.js';
+import { resolveDataset } from '../usecases/registry/references.js';
 import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
 import { studyReport } from '../usecases/report.usecases.js';
 import { parseAlphas } from './path.command.js';
@@ -34,7 +35,7 @@ export function addReportCommand(
       'runs: "all", or terms such as name~…, tag=…, hp.wd>=… (as linpath sweep)',
       parseRunFilter,
     )
-    .requiredOption('--dataset <id>', "dataset of every curve (the runs' TEST split)")
+    .requiredOption('--dataset <dataset>', 'dataset to evaluate on: id, name:split, or name (its test split)')
     .option('--group-by <paths>', 'comma-separated hyper-parameter paths naming the interventions', (value: string) =>
       value.split(',').map((s) => s.trim()),
     )
@@ -52,7 +53,7 @@ export function addReportCommand(
       await withLinpath(async (app) => {
         const report = await studyReport(app.analytics, {
           runs: options.runs,
-          dataset: options.dataset,
+          dataset: (await resolveDataset(app.registry, options.dataset)).id,
           groupBy: options.groupBy,
           alphas: options.alphas,
           limit: options.limit,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
+import { resolveDataset } from '../usecases/registry/references.js';
 import { parseRunFilter as parseRunFilterSyntax, RunFilterSyntaxError } from '../domain/run-filter-syntax.js';
 import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
 import { enqueueSweep, sweepProgress, type Sweep, type SweepProgress } from '../usecases/sweep.usecases.js';
@@ -37,7 +38,7 @@ export function addSweepCommand(
       'runs: "all", or comma-separated terms name~text, arch=…, dataset=…, tag=…, hp.path=value, hp.path>=n (> < <= != too), or a JSON RunFilter',
       parseRunFilter,
     )
-    .requiredOption('--dataset <id>', 'dataset id to evaluate on')
+    .requiredOption('--dataset <dataset>', 'dataset to evaluate on: id, name:split, or name (its test split)')
     .addOption(
       new Option('--from <role>', 'checkpoint at α = 0')
         .choices(['initial', 'intermediate', 'final'])
@@ -72,7 +73,7 @@ export function addSweepCommand(
       await withLinpath(async (app) => {
         const sweep = await enqueueSweep(app.paths, {
           runs: options.runs,
-          dataset: options.dataset,
+          dataset: (await resolveDataset(app.registry, options.dataset)).id,
           from: options.from.toUpperCase() as 'INITIAL',
           to: options.to.toUpperCase() as 'FINAL',
           blocks: options.blocks,

@@ -104,6 +104,38 @@ export class PathsRepository {
       .orderBy(asc(pathPointsTable.pathId), asc(pathPointsTable.alpha));
   }
 
+  /** The newest paths (of these checkpoints, when given) with how many points each has stored. */
+  async listPaths(options: {
+    limit: number;
+    checkpointIds?: readonly string[] | undefined;
+  }): Promise<Array<PathRow & { storedPoints: number }>> {
+    const ids = options.checkpointIds === undefined ? undefined : [...options.checkpointIds];
+    if (ids !== undefined && ids.length === 0) return [];
+    const rows = await this.db
+      .select()
+      .from(pathsTable)
+      .where(
+        ids === undefined
+          ? undefined
+          : sql`${inArray(pathsTable.fromCheckpointId, ids)} or ${inArray(pathsTable.toCheckpointId, ids)}`,
+      )
+      .orderBy(sql`${pathsTable.createdAt} desc`)
+      .limit(options.limit);
+    if (rows.length === 0) return [];
+    const counts = await this.db
+      .select({ pathId: pathPointsTable.pathId, n: sql<number>`count(*)::int` })
+      .from(pathPointsTable)
+      .where(
+        inArray(
+          pathPointsTable.pathId,
+          rows.map((r) => r.id),
+        ),
+      )
+      .groupBy(pathPointsTable.pathId);
+    const byPath = new Map(counts.map((c) => [c.pathId, c.n]));
+    return rows.map((row) => ({ ...row, storedPoints: byPath.get(row.id) ?? 0 }));
+  }
+
   async findPath(id: string): Promise<PathRow | undefined> {
     return this.db.query.pathsTable.findFirst({ where: eq(pathsTable.id, id) });
   }

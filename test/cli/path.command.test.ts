@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAlphas, progressBar } from '../../src/cli/path.command.js';
+import { formatPathTable, parseAlphas, pathToJson, progressBar } from '../../src/cli/path.command.js';
+import type { PathResult } from '../../src/usecases/paths/paths.usecases.js';
 
 describe('parseAlphas', () => {
   it('reads lists and start:stop:step ranges without drift', () => {
@@ -48,5 +49,54 @@ describe('progressBar', () => {
     const { written: tty, stream: terminal } = stream(true);
     progressBar(terminal).done();
     expect(tty).toEqual([]);
+  });
+});
+
+describe('linpath path output', () => {
+  // A curve over 4 examples whose loss rises from 1 to 2 at α = 0.5 and ends at 0.5: a barrier of Frankle
+  // height 2 − (1 + 0.5)/2 = 1.25 and height above the end points 2 − 1 = 1, by hand.
+  const point = (alpha: number, loss: number, correct: number) =>
+    ({
+      pathId: 'p',
+      alpha,
+      lossSum: loss * 4,
+      correct,
+      n: 4,
+      nonFinite: 0,
+      engine: 'onnx',
+      engineVersion: 'onnx 1',
+      durationMs: 1,
+      evaluations: 1,
+      createdAt: new Date(0),
+      cached: true,
+    }) as PathResult['points'][number];
+  const result = {
+    path: { id: 'p', blocks: null, exampleCount: 4, movingTensorCount: 6 },
+    points: [point(0, 1, 2), point(0.5, 2, 1), point(1, 0.5, 4)],
+    status: 'COMPLETE',
+    progress: { done: 3, total: 3 },
+    failure: null,
+  } as unknown as PathResult;
+
+  it('gives the shape and barrier of the loss and error curves in JSON', () => {
+    const { barrier } = pathToJson(result);
+    expect(barrier.loss).toEqual({
+      shape: 'BARRIER',
+      frankleHeight: 1.25,
+      heightAboveEndpoints: 1,
+      mliDelta: 1,
+      alphaAtMax: 0.5,
+      monotonic: false,
+    });
+    // Error 0.5, 0.75, 0: a barrier of 0.75 − 0.25 = 0.5 above the mean of the end points.
+    expect(barrier.error).toMatchObject({ shape: 'BARRIER', frankleHeight: 0.5, alphaAtMax: 0.5 });
+  });
+
+  it('prints them under the table', () => {
+    const lines = formatPathTable(result).trimEnd().split('\n');
+    expect(lines.slice(-2)).toEqual([
+      'loss curve: BARRIER, Frankle height 1.250000, height above end points 1.000000, α at max 0.5',
+      'error curve: BARRIER, Frankle height 0.500000, height above end points 0.250000, α at max 0.5',
+    ]);
   });
 });
