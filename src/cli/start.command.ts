@@ -51,6 +51,7 @@ async function serve(config: Config): Promise<void> {
       'linpath is serving',
     );
     console.log(`linpath: GraphQL at ${http.url}`);
+    console.log(`linpath: dashboard at ${new URL('/', http.url).href}`);
   } catch (error) {
     await app.close();
     throw error;

@@ -125,8 +125,12 @@ export class RegistryRepository {
       );
   }
 
-  async countRuns(): Promise<number> {
-    const [row] = await this.db.select({ count: sql<number>`count(*)::int` }).from(runsTable);
+  /** How many runs match `filter` (all runs without one). */
+  async countRuns(filter: RunFilter = {}): Promise<number> {
+    const [row] = await this.db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(runsTable)
+      .where(and(...runFilterConditions(filter)));
     return row?.count ?? 0;
   }
 

@@ -169,6 +169,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
 
   it('scatters a barrier metric against test accuracy with coefficients', async () => {
     await page.goto(`${origin}/#/correlation`);
+    // Opening queues nothing: the runs' own test splits by default, evaluated when asked.
+    expect(await page.locator('#corr-dataset').inputValue()).toBe('');
+    await page.locator('#corr-run').click();
     await page.locator('#corr-plot[data-points]:not([data-points="0"])').waitFor({ timeout: 90_000 });
     expect(Number(await page.locator('#corr-plot').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
     expect(await page.locator('#corr-table tbody tr[data-group="all runs"]').count()).toBe(1);

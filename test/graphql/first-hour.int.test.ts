@@ -65,6 +65,9 @@ describe('a first hour with linpath', () => {
   const CORRELATION = `query ($input: CorrelationInput!) {
     correlation(input: $input) { groups { key values overall { n } } points { run { name } group } missing { run { name } } }
   }`;
+  const CORRELATION_X = `query ($input: CorrelationInput!) {
+    correlation(input: $input) { points { run { name } x y } missing { run { name } reason } }
+  }`;
   const correlationInput = (groupBy: string[]) => ({
     runs: { tags: ['grouping'] },
     x: 'DISTANCE_L2',
@@ -88,6 +91,37 @@ describe('a first hour with linpath', () => {
       { key: '[null]', values: [null], overall: { n: 1 } },
     ]);
     expect(report.points.find((p: { run: { name: string } }) => p.run.name === 'no-wd').group).toBe('[null]');
+  });
+
+  it("measures each run's curve on its own dataset's TEST split when the correlation names none", async () => {
+    const input = {
+      runs: { tags: ['grouping'] },
+      x: 'MLI_DELTA',
+      y: 'REPORTED',
+      yMetric: 'testAccuracy',
+      path: { alphas: [0, 0.5, 1], limit: 20 },
+      permutations: 10,
+      bootstrap: 10,
+    };
+    const own = await graphql(CORRELATION_X, { input });
+    expect(own.body.errors).toBeUndefined();
+    const named = await graphql(CORRELATION_X, { input: { ...input, path: { ...input.path, dataset: ids.test } } });
+    expect(own.body.data.correlation.points).toHaveLength(3);
+    expect(own.body.data.correlation.points).toEqual(named.body.data.correlation.points);
+    // A run that names no dataset is left out, saying why.
+    await test.app.registry.repository.updateRun((await test.app.registry.repository.findRunByName('wd-2'))!.id, {
+      datasetName: null,
+    });
+    const without = await graphql(CORRELATION_X, { input });
+    await test.app.registry.repository.updateRun((await test.app.registry.repository.findRunByName('wd-2'))!.id, {
+      datasetName: 'spiral',
+    });
+    expect(without.body.data.correlation.missing).toEqual([
+      {
+        run: { name: 'wd-2' },
+        reason: 'BAD_USER_INPUT: the run names no dataset (set it with updateRun) and path.dataset is not given',
+      },
+    ]);
   });
 
   it('refuses to group by a hyper-parameter no run has, naming those that exist (GraphQL and the report)', async () => {
@@ -287,7 +321,10 @@ describe('a first hour with linpath', () => {
       { input: { from: ends.from.id, to: ends.to.id, dataset: ids.test, alphas: [0, 1], limit: 10 } },
     );
     const all = await test.app.paths.paths.listPaths({ limit: 10 });
-    const mine = await test.app.paths.paths.listPaths({ limit: 10, checkpointIds: [ends.to.id] });
+    // The correlations above stored paths of this run too (on 20 examples); this one has 10.
+    const mine = (await test.app.paths.paths.listPaths({ limit: 10, checkpointIds: [ends.to.id] })).filter(
+      (p) => p.exampleCount === 10,
+    );
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({
       fromCheckpointId: ends.from.id,
@@ -297,5 +334,52 @@ describe('a first hour with linpath', () => {
     });
     expect(all.map((p) => p.id)).toContain(mine[0]!.id);
     expect(await test.app.paths.paths.listPaths({ limit: 10, checkpointIds: [] })).toEqual([]);
+  });
+
+  it('counts the runs matching a filter on every page (totalCount)', async () => {
+    const { body } = await graphql(`
+      {
+        all: runs(first: 1) {
+          totalCount
+          edges {
+            node {
+              name
+            }
+          }
+        }
+        grouping: runs(first: 1, filter: { tags: ["grouping"] }) {
+          totalCount
+        }
+      }
+    `);
+    expect(body.errors).toBeUndefined();
+    const total = (await test.app.database.pool.query('SELECT count(*)::int AS n FROM runs')).rows[0].n;
+    expect(body.data.all.totalCount).toBe(total);
+    expect(body.data.all.edges).toHaveLength(1);
+    expect(body.data.grouping.totalCount).toBe(3);
+  });
+
+  it('answers a query over GET with the header Apollo documents against CSRF, and refuses it without', async () => {
+    const url = `${test.http.url}?query=${encodeURIComponent('{ runs(first: 1) { totalCount } }')}`;
+    const headers: Array<Record<string, string>> = [
+      { 'apollo-require-preflight': 'true' },
+      { 'x-apollo-operation-name': 'Count' },
+    ];
+    for (const header of headers) {
+      const response = await fetch(url, { headers: { accept: 'application/json', ...header } });
+      expect(response.status).toBe(200);
+      expect(
+        ((await response.json()) as { data: { runs: { totalCount: number } } }).data.runs.totalCount,
+      ).toBeGreaterThan(0);
+    }
+    const plain = await fetch(url, { headers: { accept: 'application/json' } });
+    expect(plain.status).toBe(400);
+  });
+
+  it('serves /favicon.ico', async () => {
+    const response = await fetch(new URL('/favicon.ico', test.http.url));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(await response.text()).toMatch(/^<svg [^]*<\/svg>$/);
   });
 });

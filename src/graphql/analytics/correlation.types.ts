@@ -66,8 +66,11 @@ export class CorrelationPathInput {
   @Field(() => CheckpointRoleEnum, { defaultValue: CheckpointRoleEnum.FINAL })
   to!: CheckpointRoleEnum;
 
-  @Field(() => ID, { description: 'Dataset the barrier is measured on.' })
-  dataset!: string;
+  @Field(() => ID, {
+    nullable: true,
+    description: "Dataset the barrier is measured on; default: the TEST split of each run's own dataset name.",
+  })
+  dataset?: string | null;
 
   @Field(() => [String], { nullable: true })
   blocks?: string[] | null;

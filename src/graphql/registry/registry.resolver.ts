@@ -9,6 +9,7 @@ import {
   createRun,
   getRun,
   listRuns,
+  countRuns,
   updateRun,
 } from '../../usecases/registry/runs.usecases.js';
 import type { GraphQLContext } from '../context.js';
@@ -86,8 +87,13 @@ export class RunResolver {
   ): Promise<RunConnection> {
     const page = await listRuns(ctx.registry, { first, after, filter: stripNulls(filter), orderBy });
     const edges = page.runs.map(({ run, cursor }) => ({ cursor, node: toRun(run) }));
+    const registry = ctx.registry;
     return {
       edges,
+      // A getter: the count query runs only when the selection asks for totalCount.
+      get totalCount() {
+        return countRuns(registry, stripNulls(filter));
+      },
       pageInfo: {
         hasNextPage: page.hasNextPage,
         hasPreviousPage: false,

@@ -224,6 +224,9 @@ export class RunConnection {
 
   @Field(() => PageInfo)
   pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Runs matching the filter, on every page (counted only when asked for).' })
+  totalCount!: number | Promise<number>;
 }
 
 @InputType({

@@ -22,11 +22,11 @@ export interface CorrelationInput {
   y: YMetric;
   /** For y = REPORTED: dot-separated path into the run's reported metrics. */
   yMetric?: string | null | undefined;
-  /** The path whose barrier is x: between two checkpoints of each run, on a dataset. */
+  /** The path whose barrier is x: between two checkpoints of each run, on a dataset (default: each run's TEST split). */
   path: {
     from: 'INITIAL' | 'FINAL';
     to: 'INITIAL' | 'FINAL';
-    dataset: string;
+    dataset?: string | null | undefined;
     blocks?: readonly string[] | null | undefined;
     alphas?: readonly number[] | null | undefined;
     limit?: number | null | undefined;
@@ -164,7 +164,7 @@ async function correlationPass(
       continue;
     }
     try {
-      const x = await xValue(deps, input, from, to, budget > 0, stored!);
+      const x = await xValue(deps, input, run, from, to, budget > 0, stored!);
       if (x.evaluated) budget--;
       if (x.queued !== undefined) {
         queued.push(x.queued);
@@ -243,6 +243,7 @@ type XValue = ({ value: number } | { missing: string }) & {
 async function xValue(
   deps: AnalyticsDeps,
   input: CorrelationInput,
+  run: RunRow,
   from: CheckpointRow,
   to: CheckpointRow,
   evaluate: boolean,
@@ -264,7 +265,7 @@ async function xValue(
   const request = {
     from: from.id,
     to: to.id,
-    dataset: input.path.dataset,
+    dataset: input.path.dataset ?? (await runTestSet(deps, run)),
     blocks: input.path.blocks,
     alphas: input.path.alphas,
     limit: input.path.limit,
@@ -388,4 +389,13 @@ export function compareValues(a: readonly unknown[], b: readonly unknown[]): num
     if (order !== 0) return order;
   }
   return 0;
+}
+
+/** The TEST split of a run's own dataset name: where its curves are measured unless told otherwise. */
+async function runTestSet(deps: AnalyticsDeps, run: RunRow): Promise<string> {
+  if (run.datasetName === null)
+    throw badUserInput('the run names no dataset (set it with updateRun) and path.dataset is not given');
+  const dataset = await deps.paths.registry.findDatasetByName(run.datasetName, 'TEST');
+  if (dataset === undefined) throw badUserInput(`no TEST split of dataset "${run.datasetName}" is registered`);
+  return dataset.id;
 }

@@ -6,7 +6,7 @@ import {
 } from '../../domain/barrier.metrics.js';
 import type { DistanceMetric } from '../../domain/distances.js';
 import { isUuid } from '../../domain/ids.js';
-import { isLinpathError, notFound, type LinpathError } from '../../errors.js';
+import { badUserInput, isLinpathError, notFound, type LinpathError } from '../../errors.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
 import type { CurveBarriers } from '../paths/curve-summaries.js';
 import { endpointsOf } from '../paths/path-plan.js';
@@ -26,16 +26,16 @@ export async function storedXOfRuns(
   input: CorrelationInput,
   runs: readonly RunRow[],
   checkpoints: readonly CheckpointRow[],
-): Promise<Map<string, { from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>> {
-  const ends = new Map<string, { from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>(
-    runs.map((run) => [run.id, {}]),
+): Promise<Map<string, { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>> {
+  const ends = new Map<string, { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>(
+    runs.map((run) => [run.id, { run }]),
   );
   for (const c of checkpoints) {
     const end = ends.get(c.runId);
     if (end !== undefined && c.role === input.path.from) end.from = c;
     if (end !== undefined && c.role === input.path.to) end.to = c;
   }
-  type Pair = { from: CheckpointRow; to: CheckpointRow; stored?: StoredX };
+  type Pair = { run: RunRow; from: CheckpointRow; to: CheckpointRow; stored?: StoredX };
   const pairs = [...ends.values()].filter((e): e is Pair => e.from !== undefined && e.to !== undefined);
   (await storedXValues(deps, input, pairs)).forEach((stored, i) => (pairs[i]!.stored = stored));
   return ends;
@@ -64,25 +64,36 @@ export function barriersOf(
 export async function storedXValues(
   deps: AnalyticsDeps,
   input: CorrelationInput,
-  pairs: ReadonlyArray<{ from: CheckpointRow; to: CheckpointRow }>,
+  pairs: ReadonlyArray<{ run: RunRow; from: CheckpointRow; to: CheckpointRow }>,
 ): Promise<StoredX[]> {
   try {
     if (input.x.startsWith('DISTANCE_')) return await storedDistances(deps, input, pairs);
     const id = input.path.dataset;
-    const found = isUuid(id) ? await deps.paths.registry.findDataset(id) : undefined;
-    const dataset: DatasetRow | (() => Promise<DatasetRow>) =
-      found ??
-      (async () => {
-        throw notFound(`dataset: no dataset with id "${id}"`);
-      });
-    const requests = pairs.map(({ from, to }) => ({
-      from,
-      to,
-      dataset,
-      blocks: input.path.blocks,
-      limit: input.path.limit,
-    }));
-    return await storedPointsOfRows(deps.paths, requests, input.path.alphas ?? DEFAULT_ALPHAS);
+    let datasets: Array<DatasetRow | (() => Promise<DatasetRow>) | LinpathError>;
+    if (id != null) {
+      const found = isUuid(id) ? await deps.paths.registry.findDataset(id) : undefined;
+      const dataset: DatasetRow | (() => Promise<DatasetRow>) =
+        found ??
+        (async () => {
+          throw notFound(`dataset: no dataset with id "${id}"`);
+        });
+      datasets = pairs.map(() => dataset);
+    } else
+      datasets = await ownTestSets(
+        deps,
+        pairs.map((p) => p.run),
+      );
+    const measurable = pairs.flatMap((pair, i) => {
+      const dataset = datasets[i]!;
+      return isLinpathError(dataset) ? [] : [{ i, request: { from: pair.from, to: pair.to, dataset } }];
+    });
+    const stored = await storedPointsOfRows(
+      deps.paths,
+      measurable.map(({ request }) => ({ ...request, blocks: input.path.blocks, limit: input.path.limit })),
+      input.path.alphas ?? DEFAULT_ALPHAS,
+    );
+    const byPair = new Map(measurable.map(({ i }, k) => [i, stored[k]!]));
+    return pairs.map((_, i) => byPair.get(i) ?? (datasets[i] as LinpathError));
   } catch (error) {
     // A request every run shares that is wrong (its alphas, say): the same reason for each run.
     if (!isLinpathError(error)) throw error;
@@ -109,4 +120,17 @@ async function storedDistances(
   const stored = await deps.analytics.findDistances(keys.filter((key): key is string => typeof key === 'string'));
   const byKey = new Map(stored.map((row) => [row.key, row.value]));
   return keys.map((key) => (typeof key === 'string' ? { distance: byKey.get(key) } : key));
+}
+
+/** The TEST split of each run's own dataset name (the default of a correlation), or why there is none. */
+async function ownTestSets(deps: AnalyticsDeps, runs: readonly RunRow[]): Promise<Array<DatasetRow | LinpathError>> {
+  const byName = new Map<string, DatasetRow | undefined>();
+  for (const name of new Set(runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])))) {
+    byName.set(name, await deps.paths.registry.findDatasetByName(name, 'TEST'));
+  }
+  return runs.map((run) => {
+    if (run.datasetName === null)
+      return badUserInput('the run names no dataset (set it with updateRun) and path.dataset is not given');
+    return byName.get(run.datasetName) ?? badUserInput(`no TEST split of dataset "${run.datasetName}" is registered`);
+  });
 }

@@ -73,6 +73,14 @@ export async function listRuns(
   };
 }
 
+/** How many runs match the filter, whatever the page. */
+export async function countRuns(
+  deps: Pick<RegistryDeps, 'repository'>,
+  filter: RunFilterInput | null | undefined,
+): Promise<number> {
+  return deps.repository.countRuns(validateFilter(filter));
+}
+
 export function validateFilter(filter: RunFilterInput | null | undefined): RunFilter {
   if (filter == null) return {};
   return {

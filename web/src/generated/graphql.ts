@@ -56,8 +56,8 @@ export type CorrelationInput = {
 export type CorrelationPathInput = {
   alphas?: Array<number> | null | undefined;
   blocks?: Array<string> | null | undefined;
-  /** Dataset the barrier is measured on. */
-  dataset: string | number;
+  /** Dataset the barrier is measured on; default: the TEST split of each run's own dataset name. */
+  dataset?: string | number | null | undefined;
   from?: CheckpointRole;
   limit?: number | null | undefined;
   to?: CheckpointRole;

@@ -54,13 +54,9 @@ function build(
   const datasetSelect = h(
     'select',
     { id: 'corr-dataset', 'aria-label': 'Dataset of the paths' },
-    ...datasets.map((d) =>
-      h(
-        'option',
-        { value: d.id, selected: d.split === 'TEST' },
-        `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`,
-      ),
-    ),
+    // Default: each run on the TEST split of its own dataset, never one dataset for runs of another task.
+    h('option', { value: '', selected: true }, "each run's own test split"),
+    ...datasets.map((d) => h('option', { value: d.id }, `${d.name} · ${d.split.toLowerCase()} (${d.exampleCount})`)),
   );
   const alphas = h('input', { id: 'corr-alphas', value: '0:1:0.1', size: 12, 'aria-label': 'Alphas' });
   const groupBy = h('input', {
@@ -91,7 +87,8 @@ function build(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let generation = 0;
 
-  const run = async () => {
+  /** `evaluate` false (on opening): what is stored only, nothing queued until the person asks. */
+  const run = async (evaluate = true) => {
     clearTimeout(timer);
     const mine = ++generation;
     let input;
@@ -104,11 +101,11 @@ function build(
         path: {
           from: fromRole.value as 'INITIAL',
           to: toRole.value as 'FINAL',
-          dataset: datasetSelect.value,
+          dataset: datasetSelect.value === '' ? null : datasetSelect.value,
           alphas: parseAlphaList(alphas.value),
         },
         groupBy: groupBy.value.trim() === '' ? null : [groupBy.value.trim()],
-        maxEvaluations: Number(budget.value),
+        maxEvaluations: evaluate ? Number(budget.value) : 0,
         permutations: 2000,
         bootstrap: 1000,
         wait: false,
@@ -135,7 +132,11 @@ function build(
             h('progress', { max: Math.max(total, 1), value: done }),
             ` evaluating: ${done}/${total} points, ${pendingPaths} path(s) left`,
           )
-        : h('span', { class: 'muted' }, `${report.points.length} run(s) correlated, ${report.missing.length} missing`),
+        : h(
+            'span',
+            { class: 'muted' },
+            `${report.points.length} run(s) correlated, ${report.missing.length} missing${evaluate || report.missing.length === 0 ? '' : ' (from stored points only: press Correlate to evaluate what is missing)'}`,
+          ),
     );
     draw(report);
     if (pendingPaths > 0) timer = setTimeout(() => void run(), POLL_MS);
@@ -179,7 +180,7 @@ function build(
     ),
     stats,
   );
-  if (datasets.length > 0) void run();
+  if (datasets.length > 0) void run(false);
 }
 
 function scatter(r: Report, x: string, y: string): Element {

@@ -19,7 +19,17 @@ type Registry = RegistryQuery;
 type RunEntry = Registry['runs']['edges'][number]['node'];
 
 /** `#/path?...`: a run (its INITIAL → FINAL on its TEST split) or explicit end points and dataset. */
-export function pathLink(params: { run?: string; from?: string; to?: string; dataset?: string }): string {
+export function pathLink(params: {
+  run?: string;
+  from?: string;
+  to?: string;
+  dataset?: string;
+  alphas?: string;
+  limit?: string;
+  blockwise?: string;
+  bn?: string;
+  tensors?: string;
+}): string {
   const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined));
   return `#/path?${query}`;
 }
@@ -56,7 +66,14 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
   const checkpointOptions = (selected: string | undefined) =>
     checkpoints.map((c) => option(c.id, `${c.run.name} · ${c.role.toLowerCase()} · step ${c.step}`, c.id === selected));
 
-  const run = runs.find((r) => r.id === params.get('run'));
+  // Opened from the nav bar (no run, no end points): the first run with both end points, not from = to.
+  const run =
+    runs.find((r) => r.id === params.get('run')) ??
+    (params.has('from')
+      ? undefined
+      : runs.find(
+          (r) => r.checkpoints.some((c) => c.role === 'INITIAL') && r.checkpoints.some((c) => c.role === 'FINAL'),
+        ));
   const defaults = run === undefined ? undefined : runDefaults(run, registry);
   const fromSelect = h(
     'select',
@@ -71,6 +88,12 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
   const datasetSelect = h(
     'select',
     { id: 'path-dataset', 'aria-label': 'Dataset' },
+    // A run that names no dataset gets none chosen for it: curves on another task's data would mislead.
+    h(
+      'option',
+      { value: '', selected: (params.get('dataset') ?? defaults?.dataset) === undefined },
+      'choose a dataset',
+    ),
     ...registry.datasets.map((d) =>
       option(
         d.id,
@@ -89,11 +112,12 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     id: 'path-limit',
     type: 'number',
     min: 1,
+    value: params.get('limit') ?? '',
     placeholder: 'all',
     size: 6,
     'aria-label': 'Examples',
   });
-  const blockwise = h('input', { id: 'path-blockwise', type: 'checkbox', checked: true });
+  const blockwise = h('input', { id: 'path-blockwise', type: 'checkbox', checked: params.get('blockwise') !== 'off' });
   const bnStats = h(
     'select',
     { id: 'path-bn', 'aria-label': 'BatchNorm running statistics' },
@@ -102,6 +126,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     // The server's defaults: the TRAIN split of the chosen dataset's name, its first min(2048, all) examples.
     h('option', { value: 'RECOMPUTE' }, 'BN stats recomputed at each α (train split)'),
   );
+  bnStats.value = params.get('bn') ?? 'INTERPOLATE';
   const tensors = h(
     'select',
     { id: 'path-tensors', 'aria-label': 'Tensors that move' },
@@ -109,6 +134,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h('option', { value: 'WEIGHTS' }, 'weights only'),
     h('option', { value: 'RUNNING_STATS' }, 'running statistics only'),
   );
+  tensors.value = params.get('tensors') ?? 'ALL';
   const message = h('div', { 'aria-live': 'polite' });
   const progress = h('progress', { id: 'path-progress', max: 1, value: 0, hidden: true });
   const progressText = h('span', { id: 'path-progress-text', class: 'muted' });
@@ -172,6 +198,14 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       message.replaceChildren(errorLine((error as Error).message));
       return;
     }
+    if (datasetSelect.value === '') {
+      message.replaceChildren(
+        errorLine(
+          'Choose the dataset to evaluate on: this run names none (set it with `linpath run update <run> --dataset <name>`).',
+        ),
+      );
+      return;
+    }
     const to = checkpoints.find((c) => c.id === toSelect.value);
     const blocks = blockwise.checked ? (to?.blocks ?? []) : [];
     const limit = limitBox.value === '' ? null : Number(limitBox.value);
@@ -188,7 +222,17 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       barrier: null,
       errorBarrier: null,
     }));
-    location.hash = pathLink({ from: fromSelect.value, to: toSelect.value, dataset: datasetSelect.value });
+    // Everything that shapes the plot goes into the URL, so that a link shows the same curves.
+    location.hash = pathLink({
+      from: fromSelect.value,
+      to: toSelect.value,
+      dataset: datasetSelect.value,
+      alphas: alphasBox.value,
+      ...(limitBox.value === '' ? {} : { limit: limitBox.value }),
+      ...(blockwise.checked ? {} : { blockwise: 'off' }),
+      ...(bnStats.value === 'INTERPOLATE' ? {} : { bn: bnStats.value }),
+      ...(tensors.value === 'ALL' ? {} : { tensors: tensors.value }),
+    });
     render();
     const request: Request = {
       from: fromSelect.value,
@@ -257,6 +301,13 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Shapes are classified on α ∈ [0, 1] only (points outside are drawn, not classified); a triangle marks the peak of each curve classified BARRIER. rise = max L − max(L(0), L(1)), rise above start = max L − L(0), MLI Δ = the largest bump (Lucas et al. 2021).',
     ),
   );
+  if (run !== undefined && datasetSelect.value === '') {
+    message.replaceChildren(
+      errorLine(
+        `Run ${run.name} names no dataset: choose the one to evaluate on (or set it with \`linpath run update ${run.name} --dataset <name>\`).`,
+      ),
+    );
+  }
   if (
     fromSelect.value !== '' &&
     toSelect.value !== '' &&
