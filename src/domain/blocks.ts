@@ -20,8 +20,12 @@ export function selectBlocks(
   context: { architecture: string; topLevel: readonly string[]; aliases: Readonly<Record<string, readonly string[]>> },
 ): BlockSelection {
   if (blocks == null) return { moving: 'all', blocks: undefined, movingNames: [...floatTensors].sort() };
+  // The example prefix is one the model has (`layer3.1`), so that the message never suggests a name it refuses.
+  const deeper = floatTensors.map((name) => name.split('.')).find((segments) => segments.length > 2);
   const known = () =>
-    `e.g. ${context.topLevel.map((b) => `"${b}"`).join(', ')} or any state_dict prefix such as "${context.topLevel[1] ?? context.topLevel[0]}.0"`;
+    `e.g. ${context.topLevel.map((b) => `"${b}"`).join(', ')} or any state_dict prefix at a dot boundary${
+      deeper === undefined ? '' : ` such as "${deeper.slice(0, 2).join('.')}"`
+    }`;
   if (blocks.length === 0) {
     throw badUserInput('blocks: expected at least one block name (omit blocks to move the whole model), got []');
   }

@@ -87,6 +87,22 @@ describe('selectBlocks', () => {
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect((error as Error).message).toMatch(/"layer2" names no floating-point tensor of tiny; e\.g\. .*"layer1\.0"/);
   });
+
+  it('suggests only names it accepts (the MLP has no deeper prefix, so none is made up)', () => {
+    const suggested = (tensors: readonly string[], context: Parameters<typeof selectBlocks>[2]) => {
+      try {
+        selectBlocks(tensors, ['nope'], context);
+      } catch (error) {
+        return [...(error as Error).message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!).filter((n) => n !== 'nope');
+      }
+      throw new Error('expected a refusal');
+    };
+    for (const name of suggested(FLOAT, CONTEXT)) expect(() => selectBlocks(FLOAT, [name], CONTEXT)).not.toThrow();
+    const mlp = ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias'];
+    const mlpContext = { architecture: 'mlp', topLevel: ['fc1', 'fc2', 'fc3'], aliases: {} };
+    expect(suggested(mlp, mlpContext)).toEqual(['fc1', 'fc2', 'fc3']);
+    for (const name of suggested(mlp, mlpContext)) expect(() => selectBlocks(mlp, [name], mlpContext)).not.toThrow();
+  });
 });
 
 describe('restrictSelection', () => {
