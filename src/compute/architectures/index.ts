@@ -12,6 +12,10 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 /** The architectures linpath builds itself; any other name is one registered from an ONNX export. */
 export const BUILT_IN_ARCHITECTURES: readonly string[] = ARCHITECTURES;
 
+/** Whether linpath builds this architecture itself (and so knows its tensors before any evaluation). */
+export const isBuiltInArchitecture = (name: string): name is Architecture =>
+  (ARCHITECTURES as readonly string[]).includes(name);
+
 /**
  * The graph of `architecture` sized for a checkpoint (classes, width and input channels are read from its
  * shapes), after checking that the checkpoint is one of it: every expected tensor present with its shape,
