@@ -13,7 +13,7 @@ import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.j
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics.deps.js';
 import type { BarrierPoint } from './barriers.usecases.js';
 import { checkpointDistance } from './distances.usecases.js';
-import { barriersOf, storedXOfRuns, type StoredX } from './stored-x.js';
+import { barriersOf, runTestSet, storedXOfRuns, type StoredX } from './stored-x.js';
 import { PENDING_REASON, runEndpointMetrics, type Split } from './run-metrics.usecases.js';
 
 export interface CorrelationInput {
@@ -389,13 +389,4 @@ export function compareValues(a: readonly unknown[], b: readonly unknown[]): num
     if (order !== 0) return order;
   }
   return 0;
-}
-
-/** The TEST split of a run's own dataset name: where its curves are measured unless told otherwise. */
-async function runTestSet(deps: AnalyticsDeps, run: RunRow): Promise<string> {
-  if (run.datasetName === null)
-    throw badUserInput('the run names no dataset (set it with updateRun) and path.dataset is not given');
-  const dataset = await deps.paths.registry.findDatasetByName(run.datasetName, 'TEST');
-  if (dataset === undefined) throw badUserInput(`no TEST split of dataset "${run.datasetName}" is registered`);
-  return dataset.id;
 }

@@ -134,3 +134,12 @@ async function ownTestSets(deps: AnalyticsDeps, runs: readonly RunRow[]): Promis
     return byName.get(run.datasetName) ?? badUserInput(`no TEST split of dataset "${run.datasetName}" is registered`);
   });
 }
+
+/** The TEST split of a run's own dataset name: where its curves are measured unless told otherwise. */
+export async function runTestSet(deps: AnalyticsDeps, run: RunRow): Promise<string> {
+  if (run.datasetName === null)
+    throw badUserInput('the run names no dataset (set it with updateRun) and path.dataset is not given');
+  const dataset = await deps.paths.registry.findDatasetByName(run.datasetName, 'TEST');
+  if (dataset === undefined) throw badUserInput(`no TEST split of dataset "${run.datasetName}" is registered`);
+  return dataset.id;
+}
