@@ -38,7 +38,7 @@ interface EvaluationInputs {
 export interface EvaluateAlphasArgs extends EvaluationInputs {
   moving: ReadonlySet<string> | 'all';
   alphas: readonly number[];
-  /** Called as each α completes, in order (but see PathToEvaluate.onPoint); a rejection stops the evaluation. */
+  /** Called as each α completes, in order; a rejection stops the evaluation. */
   onPoint(point: EvaluatedPoint): Promise<void>;
   /** Told how the path is evaluated: from which cut, or naively and why. */
   onPlan?: ((plan: EvaluationPlan) => void) | undefined;
@@ -49,8 +49,7 @@ export interface PathToEvaluate {
   moving: ReadonlySet<string> | 'all';
   alphas: readonly number[];
   /**
-   * Called as each α completes; a rejection stops the evaluation. Points at θ_to (α = 1) come first, then the
-   * others in order. When the examples' activations do not fit prefixCacheBytes at once, a path's points are
+   * Called as each α completes, in order; a rejection stops the evaluation. When the examples' activations do not fit prefixCacheBytes at once, a path's points are
    * all reported after its last chunk.
    */
   onPoint(point: EvaluatedPoint): Promise<void>;
@@ -114,18 +113,14 @@ export async function evaluatePaths(args: EvaluatePathsArgs): Promise<void> {
   // Points whose state is θ_to itself (α = 1, along any path) have the same logits: computed once, from the
   // deepest cut, for all of them.
   const atTo = args.paths.map((path) => new Set(path.alphas.filter((alpha) => isStateTo(args, path.moving, alpha))));
-  const others = (path: PathToEvaluate, i: number): PathToEvaluate => ({
-    ...path,
-    alphas: path.alphas.filter((alpha) => !atTo[i]!.has(alpha)),
-  });
-  const shared = args.paths.flatMap((path, i) => [...atTo[i]!].map((alpha) => ({ path, alpha })));
-  await evaluateFromCuts(
+  const shared = atTo.reduce((sum, set) => sum + set.size, 0);
+  const atToPoint = await evaluateFromCuts(
     args,
-    reused.map(({ path, cut }) => ({ path: others(path, args.paths.indexOf(path)), cut })),
+    reused.map(({ path, cut }) => ({ path, cut, atTo: atTo[args.paths.indexOf(path)]! })),
     shared,
   );
   for (const [i, path] of args.paths.entries())
-    if (plans[i]!.cut === undefined) await evaluateNaively(args, others(path, i));
+    if (plans[i]!.cut === undefined) await evaluateNaively(args, path, atToPoint && { alphas: atTo[i]!, ...atToPoint });
 }
 
 /** Whether θ(α) along a path moving `moving` is θ_to bit for bit (α = 1 with finite start values). */
@@ -161,13 +156,22 @@ function planOf(args: EvaluationInputs, moving: ReadonlySet<string> | 'all'): Ev
     : { cut };
 }
 
-async function evaluateNaively(args: EvaluationInputs, path: PathToEvaluate): Promise<void> {
+/** `known`: points already computed (θ_to's), reported in their place among the α. */
+async function evaluateNaively(
+  args: EvaluationInputs,
+  path: PathToEvaluate,
+  known?: { alphas: ReadonlySet<number>; tally: LossTally; durationMs: number },
+): Promise<void> {
   const { engine, graph, examples, batchSize } = args;
   const prepared = await engine.prepare(graph);
   let recomputer: BatchNormRecomputer | undefined;
   try {
     if (args.recomputeBatchNorm !== undefined) recomputer = await BatchNormRecomputer.prepare(engine, graph);
     for (const alpha of path.alphas) {
+      if (known?.alphas.has(alpha) === true) {
+        await path.onPoint({ alpha, tally: known.tally, durationMs: known.durationMs });
+        continue;
+      }
       const started = performance.now();
       const interpolated = interpolateState(args.from, args.to, alpha, path.moving);
       const state =
@@ -225,9 +229,10 @@ async function tallyOf(
 
 async function evaluateFromCuts(
   args: EvaluationInputs,
-  reused: ReadonlyArray<{ path: PathToEvaluate; cut: Cut }>,
-  shared: ReadonlyArray<{ path: PathToEvaluate; alpha: number }>,
-): Promise<void> {
+  reused: ReadonlyArray<{ path: PathToEvaluate; cut: Cut; atTo: ReadonlySet<number> }>,
+  /** Points at θ_to among all the paths: computed once, returned for the naive paths to report. */
+  shared: number,
+): Promise<{ tally: LossTally; durationMs: number } | undefined> {
   const { engine, graph, examples, batchSize } = args;
   const cuts = [...new Map(reused.map(({ cut }) => [cut.index, cut])).values()].sort((a, b) => a.index - b.index);
   const sizes = cuts.map((cut) => cut.shape.reduce((a, b) => a * b, 1));
@@ -236,7 +241,7 @@ async function evaluateFromCuts(
   const chunk = Math.max(1, Math.floor(budget / (bytesPerExample * batchSize))) * batchSize;
   const wholeAtOnce = chunk >= examples.n;
   const inputSize = graph.inputShape.reduce((a, b) => a * b, 1);
-  const points = reused.reduce((sum, { path }) => sum + path.alphas.length, shared.length);
+  const points = reused.reduce((sum, { path, atTo }) => sum + path.alphas.length - atTo.size, shared);
 
   const segments: PreparedModel[] = [];
   const suffixes: PreparedModel[] = [];
@@ -260,7 +265,7 @@ async function evaluateFromCuts(
         activations.push(await activationsOf(segment, args.to, input, count, sizes[k]!, batchSize));
       }
       const prefixShare = (performance.now() - prefixStarted) / points;
-      if (shared.length > 0) {
+      if (shared > 0) {
         const started = performance.now();
         atTo.tally = await tallyOf(
           suffixes[deepest]!,
@@ -272,12 +277,15 @@ async function evaluateFromCuts(
           graph.outputs,
           atTo.tally,
         );
-        atTo.durationMs += (performance.now() - started) / shared.length + prefixShare;
-        if (wholeAtOnce) for (const { path, alpha } of shared) await path.onPoint({ alpha, ...atTo });
+        atTo.durationMs += (performance.now() - started) / shared + prefixShare;
       }
-      for (const [p, { path, cut }] of reused.entries()) {
+      for (const [p, { path, cut, atTo: pathAtTo }] of reused.entries()) {
         const k = cuts.findIndex((c) => c.index === cut.index);
         for (const [a, alpha] of path.alphas.entries()) {
+          if (pathAtTo.has(alpha)) {
+            if (wholeAtOnce) await path.onPoint({ alpha, ...atTo });
+            continue;
+          }
           const started = performance.now();
           const state = interpolateState(args.from, args.to, alpha, path.moving);
           const total = totals[p]![a]!;
@@ -297,10 +305,11 @@ async function evaluateFromCuts(
       }
     }
     if (!wholeAtOnce) {
-      for (const { path, alpha } of shared) await path.onPoint({ alpha, ...atTo });
-      for (const [p, { path }] of reused.entries())
-        for (const [a, alpha] of path.alphas.entries()) await path.onPoint({ alpha, ...totals[p]![a]! });
+      for (const [p, { path, atTo: pathAtTo }] of reused.entries())
+        for (const [a, alpha] of path.alphas.entries())
+          await path.onPoint({ alpha, ...(pathAtTo.has(alpha) ? atTo : totals[p]![a]!) });
     }
+    return shared > 0 ? atTo : undefined;
   } finally {
     await Promise.all([...segments, ...suffixes].map((prepared) => prepared.dispose()));
   }
