@@ -150,6 +150,24 @@ export class RegistryRepository {
     });
   }
 
+  /** Both checkpoints of a path and its dataset, by id, in one statement (undefined: not found). */
+  async findPathEnds(
+    fromId: string,
+    toId: string,
+    datasetId: string,
+  ): Promise<{ from?: CheckpointRow; to?: CheckpointRow; dataset?: DatasetRow }> {
+    const rows = await this.db
+      .select({ checkpoint: checkpointsTable, dataset: datasetsTable })
+      .from(checkpointsTable)
+      .leftJoin(datasetsTable, eq(datasetsTable.id, datasetId))
+      .where(inArray(checkpointsTable.id, [fromId, toId]));
+    return {
+      from: rows.find((r) => r.checkpoint.id === fromId)?.checkpoint,
+      to: rows.find((r) => r.checkpoint.id === toId)?.checkpoint,
+      dataset: rows[0]?.dataset ?? undefined,
+    };
+  }
+
   async findCheckpoint(id: string): Promise<CheckpointRow | undefined> {
     return this.db.query.checkpointsTable.findFirst({ where: eq(checkpointsTable.id, id) });
   }

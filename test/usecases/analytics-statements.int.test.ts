@@ -5,6 +5,7 @@ import { analyzeStaleTables } from '../../src/storage/database.js';
 import type { DatasetRow } from '../../src/storage/registry.tables.js';
 import { correlation } from '../../src/usecases/analytics/correlation.usecases.js';
 import { studyReport } from '../../src/usecases/report.usecases.js';
+import { interpolationPath } from '../../src/usecases/paths/paths.usecases.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { createRun } from '../../src/usecases/registry/runs.usecases.js';
@@ -166,4 +167,20 @@ describe('SQL statements of stored analytics, at 10 and 50 runs', () => {
     expect(Object.keys(large.result.groups[0]!.blockShapes)).toEqual(BLOCKS);
     expect(large.statements.length, large.statements.join('\n')).toBe(small.statements.length);
   }, 120_000);
+
+  it('answers a memoized path request with one statement once its curve is finished', async () => {
+    const [run] = await app.registry.repository.findRunsByIds([
+      (await app.registry.repository.findRunByName('ten-000003'))!.id,
+    ]);
+    const ends = await templateCheckpoints(app.database.db, run!.id);
+    const input = { from: ends.initial.id, to: ends.final.id, dataset: dataset.id };
+    const first = await counted(() => interpolationPath(app.paths, input));
+    const again = await counted(() => interpolationPath(app.paths, input));
+    expect(again.result.status).toBe('COMPLETE');
+    expect(again.result.points.map((p) => [p.alpha, p.lossSum, p.correct])).toEqual(
+      first.result.points.map((p) => [p.alpha, p.lossSum, p.correct]),
+    );
+    expect(again.result.points.every((p) => p.cached)).toBe(true);
+    expect(again.statements, again.statements.join('\n')).toHaveLength(1);
+  });
 });

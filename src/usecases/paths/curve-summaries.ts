@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { pathBarrierMetrics } from '../../domain/barrier.metrics.js';
 import { reportedMetrics } from '../../domain/losses.js';
-import type { PathPointRow } from '../../storage/paths.tables.js';
+import type { PathPointRow, PathRow } from '../../storage/paths.tables.js';
 
 /** What analytics need of a stored point: its α and its tallies. */
 export type CurvePoint = Pick<PathPointRow, 'pathId' | 'alpha' | 'lossSum' | 'correct' | 'n' | 'nonFinite'>;
@@ -87,9 +87,31 @@ export function decodeSummary(pathId: string, json: Record<string, unknown>): Cu
  */
 export class CurveCache {
   private readonly cache: LRUCache<string, CurveSummary>;
+  /** Finished path requests as interpolationPath answers them: the path's row and its points. */
+  private readonly results: LRUCache<string, { path: PathRow; points: PathPointRow[] }>;
 
-  constructor(maxCurves = 50_000) {
+  constructor(maxCurves = 50_000, maxResults = 10_000) {
     this.cache = new LRUCache({ max: maxCurves });
+    this.results = new LRUCache({ max: maxResults });
+  }
+
+  /** The content key a request planned to, by the identity of its rows (see storedPointsOfRows). */
+  private readonly keys = new LRUCache<string, string>({ max: 100_000 });
+
+  getKey(request: string): string | undefined {
+    return this.keys.get(request);
+  }
+
+  setKey(request: string, key: string): void {
+    this.keys.set(request, key);
+  }
+
+  getResult(key: string, grid: string): { path: PathRow; points: PathPointRow[] } | undefined {
+    return this.results.get(`${grid}|${key}`);
+  }
+
+  setResult(key: string, grid: string, result: { path: PathRow; points: PathPointRow[] }): void {
+    this.results.set(`${grid}|${key}`, result);
   }
 
   get(key: string, grid: string): CurveSummary | undefined {

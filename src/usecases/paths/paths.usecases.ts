@@ -7,7 +7,9 @@ import { badUserInput, LinpathError } from '../../errors.js';
 import type { Priority } from '../../queue/eval-queue.js';
 import type { PathPointRow, PathRow } from '../../storage/paths.tables.js';
 import { findPathOrThrow, gridOf, pathState, readSnapshot, resultOf } from './path-states.js';
-import { planPath, type PathPlan } from './path-plan.js';
+import { endpointsOf, planPath, planPathOf, type PathPlan } from './path-plan.js';
+import { gridKey } from './curve-summaries.js';
+import { isUuid } from '../../domain/ids.js';
 import { waitForPath } from './path-waits.js';
 import { rememberFinishedCurve } from './stored-points.js';
 import type { PathDeps, PathSettings } from './paths.deps.js';
@@ -76,9 +78,17 @@ export async function interpolationPath(
   const wait = options.wait ?? true;
   const timeoutMs = validateTimeout(options.timeoutMs, deps.settings);
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
-  const plan = await planPath(deps, input);
+  const plan = await planPathInOneRead(deps, input);
   const noIr = irUnavailable(plan.graph);
   if (input.engine === 'tfjs' && noIr !== undefined) throw badUserInput(`engine tfjs: ${noIr}; use the onnx engine`);
+  // A finished curve answers from memory: the plan was the one statement.
+  const grid = gridKey(alphas);
+  const finished = deps.curves?.getResult(plan.key, grid);
+  if (finished !== undefined) {
+    const points = finished.points.map((point) => ({ ...point, cached: true }));
+    const progress = { done: points.length, total: points.length, etaSeconds: 0 };
+    return { path: finished.path, points, status: 'COMPLETE', progress, failure: null };
+  }
   let path = await deps.paths.findOrCreatePath({
     key: plan.key,
     fromCheckpointId: plan.from.id,
@@ -116,10 +126,28 @@ export async function interpolationPath(
     ? await waitForPath(deps, path.id, alphas, timeoutMs, options.onProgress)
     : await readSnapshot(deps, path.id);
   const result = resultOf(snapshot, alphas, storedBefore);
-  if (result.status === 'COMPLETE') await rememberFinishedCurve(deps, plan.key, alphas, result.points);
+  if (result.status === 'COMPLETE') {
+    await rememberFinishedCurve(deps, plan.key, alphas, result.points);
+    if (result.failure === null)
+      deps.curves?.setResult(plan.key, grid, {
+        path: result.path,
+        points: result.points.map(({ cached: _, ...p }) => p),
+      });
+  }
   if (wait && result.failure !== null)
     throw new LinpathError(result.failure.code as LinpathError['code'], result.failure.message);
   return result;
+}
+
+/**
+ * planPath with both checkpoints and the dataset read in one statement; a request naming something that is
+ * not there goes through planPath, which says what.
+ */
+async function planPathInOneRead(deps: PathDeps, input: InterpolationPathInput): Promise<PathPlan> {
+  if (!isUuid(input.from) || !isUuid(input.to) || !isUuid(input.dataset)) return planPath(deps, input);
+  const { from, to, dataset } = await deps.registry.findPathEnds(input.from, input.to, input.dataset);
+  if (from === undefined || to === undefined || dataset === undefined) return planPath(deps, input);
+  return planPathOf(deps, await endpointsOf(deps, from, to, input.blocks), async () => dataset, input);
 }
 
 /** Failure codes that a later request retries by itself (workers store UNAVAILABLE when retries run out). */

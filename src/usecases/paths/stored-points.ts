@@ -49,13 +49,28 @@ export async function storedPointsOfRows(
 ): Promise<Array<StoredCurve | LinpathError>> {
   const valid = validateAlphas(alphas, deps.settings);
   const grid = gridKey(valid);
+  // Planning builds the model graph and hashes the identity: done once per request's rows, then remembered.
   const plans = await Promise.all(
-    requests.map(async (rows) => {
+    requests.map(async (rows): Promise<{ key: string } | LinpathError> => {
+      const dataset = rows.dataset;
+      const identity =
+        typeof dataset === 'function'
+          ? undefined
+          : JSON.stringify([
+              [rows.from.id, rows.from.uri, rows.from.etag, rows.from.size, rows.from.architecture],
+              [rows.to.id, rows.to.uri, rows.to.etag, rows.to.size, rows.to.architecture],
+              datasetIdentity(dataset),
+              rows.blocks ?? null,
+              rows.limit ?? null,
+            ]);
+      const known = identity === undefined ? undefined : deps.curves?.getKey(identity);
+      if (known !== undefined) return { key: known };
       try {
-        const dataset = rows.dataset;
         const datasetOf = typeof dataset === 'function' ? dataset : async () => dataset;
         const input = { from: rows.from.id, to: rows.to.id, dataset: '', blocks: rows.blocks, limit: rows.limit };
-        return await planPathOf(deps, await endpointsOf(deps, rows.from, rows.to, rows.blocks), datasetOf, input);
+        const plan = await planPathOf(deps, await endpointsOf(deps, rows.from, rows.to, rows.blocks), datasetOf, input);
+        if (identity !== undefined) deps.curves?.setKey(identity, plan.key);
+        return plan;
       } catch (error) {
         if (isLinpathError(error)) return error;
         throw error;
@@ -134,4 +149,15 @@ export async function rememberFinishedCurve(
     { pathId: points[0]!.pathId, grid, version: SUMMARY_VERSION, summary: encodeSummary(summary) },
   ]);
   deps.curves?.set(key, grid, summary);
+}
+
+/** Every column of a dataset row (its view is part of a path's key), once per row object. */
+const datasetIdentities = new WeakMap<DatasetRow, string>();
+function datasetIdentity(dataset: DatasetRow): string {
+  let identity = datasetIdentities.get(dataset);
+  if (identity === undefined) {
+    identity = JSON.stringify(dataset);
+    datasetIdentities.set(dataset, identity);
+  }
+  return identity;
 }
