@@ -113,6 +113,7 @@ describe('queue quotas', () => {
     const started = Date.now();
     await test.app.startWorkers(1);
     const answer = await ask({ alphas: keyed, wait: true, timeoutMs: 30_000 }, key);
+    expect(answer.body.errors).toBeUndefined();
     expect(answer.body.data.interpolationPath.status).toBe('COMPLETE');
     const seconds = (Date.now() - started) / 1000;
     expect(seconds).toBeLessThan(30);

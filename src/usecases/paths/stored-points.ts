@@ -144,6 +144,8 @@ export async function rememberFinishedCurve(
 ): Promise<void> {
   const grid = gridKey(alphas);
   if (points.length !== alphas.length || deps.curves?.get(key, grid) !== undefined) return;
+  // One point has no barrier measures (they need two): nothing to summarize, and the request must not fail.
+  if (points.length < 2) return;
   const summary = summarizeCurve(points);
   await deps.paths.storeSummaries([
     { pathId: points[0]!.pathId, grid, version: SUMMARY_VERSION, summary: encodeSummary(summary) },
