@@ -1,3 +1,4 @@
+import { randomizeLabels } from '../../src/domain/random-labels.js';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -355,6 +356,16 @@ describe('trainGraph', () => {
         backend: BACKEND,
       }),
     ).rejects.toThrow(/stopAtTrainAccuracy: expected a fraction in \(0, 1\], got 1.5/);
+  });
+
+  it('randomLabels trains exactly as on the labels randomizeLabels gives', async () => {
+    const data = examplesOf(bnCase);
+    const randomized = await bnRun({ epochs: 2, randomLabels: { fraction: 0.5, seed: 9 } });
+    const redrawn = randomizeLabels(data.labels, 2, 0.5, 9).labels;
+    expect(redrawn).not.toEqual(data.labels);
+    const direct = await bnRun({ epochs: 2 }, { data: { ...data, labels: redrawn } });
+    expect(randomized.trainLosses).toEqual(direct.trainLosses);
+    expect((await bnRun({ epochs: 2 })).trainLosses).not.toEqual(direct.trainLosses);
   });
 
   it('refuses parameter groups that name no tensor, or bad scales', async () => {

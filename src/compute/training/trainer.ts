@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // dist/register_all_gradients.js is extension-less ESM that Node cannot load); training needs them.
 import '@tensorflow/tfjs';
 import { SeededRandom } from '../../domain/random.js';
+import { randomizeLabels } from '../../domain/random-labels.js';
 import { badUserInput, unavailable } from '../../errors.js';
 import type { TensorToWrite } from '../../formats/safetensors.format.js';
 import type { Examples } from '../../domain/examples.js';
@@ -44,6 +45,11 @@ export interface TrainingRecipe {
    * group's) and their own `weightDecay` (default the recipe's); the first group that names a tensor wins,
    * tensors of no group train with the recipe's. As `torch.optim.X([{ params, lr, weight_decay }, …])`.
    */
+  /**
+   * Train on labels of which a seeded fraction is replaced by uniformly random classes (`randomizeLabels`):
+   * the seed paper's adversarial initialisation trains on 100% random labels.
+   */
+  randomLabels?: { fraction: number; seed: number };
   paramGroups?: ReadonlyArray<{ blocks: readonly string[]; lrScale?: number; weightDecay?: number }>;
   /** Epochs to train; with `stopAtTrainAccuracy`, the most epochs. */
   epochs: number;
@@ -130,9 +136,21 @@ export interface TrainingResult {
  * without convolutions train there: others are refused up front with UNAVAILABLE.
  */
 export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> {
-  const { graph, data, recipe, signal } = args;
-  checkRecipe(recipe, data.n);
-  checkExamples(graph, data);
+  const { graph, recipe, signal } = args;
+  checkRecipe(recipe, args.data.n);
+  checkExamples(graph, args.data);
+  const data =
+    recipe.randomLabels === undefined
+      ? args.data
+      : {
+          ...args.data,
+          labels: randomizeLabels(
+            args.data.labels,
+            graph.outputs === 1 ? 2 : graph.outputs,
+            recipe.randomLabels.fraction,
+            recipe.randomLabels.seed,
+          ).labels,
+        };
   const initial = readInitialState(graph, args.initial);
   recipe.paramGroups?.forEach((group, i) => {
     const unknown = group.blocks.filter((b) => !graph.state.some((t) => t.name === b || t.name.startsWith(`${b}.`)));

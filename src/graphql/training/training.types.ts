@@ -22,6 +22,15 @@ export enum TrainingStatusEnum {
 }
 registerEnumType(TrainingStatusEnum, { name: 'TrainingStatus' });
 
+@InputType({ description: 'A seeded fraction of the training labels redrawn uniformly from the classes.' })
+export class RandomLabelsInput {
+  @Field(() => Float, { description: 'Fraction of the training examples whose label is redrawn, in [0, 1].' })
+  fraction!: number;
+
+  @Field(() => Int, { description: 'Seeds which examples are redrawn and their new labels.' })
+  seed!: number;
+}
+
 @InputType({
   description: 'One parameter group: blocks (or tensor names) with their own learning-rate scale and weight decay.',
 })
@@ -128,6 +137,13 @@ export class TrainRunInput {
       'Stop after the first epoch whose running train accuracy (each batch measured before its step) reaches this fraction; epochs is then the most. That state is the FINAL checkpoint.',
   })
   stopAtTrainAccuracy?: number | null;
+
+  @Field(() => RandomLabelsInput, {
+    nullable: true,
+    description:
+      "Train on labels of which a seeded fraction is redrawn uniformly from the classes (the seed paper's adversarial initialisation: fraction 1, with stopAtTrainAccuracy).",
+  })
+  randomLabels?: RandomLabelsInput | null;
 
   @Field(() => [ParamGroupInput], {
     nullable: true,

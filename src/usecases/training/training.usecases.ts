@@ -67,6 +67,8 @@ export interface TrainRunInput {
    * PyTorch parameter groups (Table A3's per-layer optimisation): the tensors of `blocks` train with
    * learningRate · lrScale and their own weightDecay (see TrainingRecipe.paramGroups).
    */
+  /** Train on labels of which this seeded fraction is redrawn uniformly (the paper's adversarial initialisation). */
+  randomLabels?: { fraction: number; seed: number } | null;
   paramGroups?: ReadonlyArray<{
     blocks: readonly string[];
     lrScale?: number | null;
@@ -249,6 +251,7 @@ async function planTraining(deps: TrainingDeps, input: TrainRunInput) {
       epochs: recipe.epochs,
       ...(recipe.stopAtTrainAccuracy === undefined ? {} : { stopAtTrainAccuracy: recipe.stopAtTrainAccuracy }),
       ...(recipe.paramGroups === undefined ? {} : { paramGroups: recipe.paramGroups }),
+      ...(recipe.randomLabels === undefined ? {} : { randomLabels: recipe.randomLabels }),
       batchSize: recipe.batchSize,
     }),
   });
@@ -340,6 +343,12 @@ function validateRecipe(input: TrainRunInput, dataset: DatasetRow): TrainingReci
     if (!(Number.isFinite(target) && target > 0 && target <= 1))
       throw badUserInput(`stopAtTrainAccuracy: expected a fraction in (0, 1], got ${target}`);
     recipe.stopAtTrainAccuracy = target;
+  }
+  if (input.randomLabels != null) {
+    const { fraction, seed } = input.randomLabels;
+    if (!(Number.isFinite(fraction) && fraction >= 0 && fraction <= 1))
+      throw badUserInput(`randomLabels.fraction: expected a fraction in [0, 1], got ${fraction}`);
+    recipe.randomLabels = { fraction, seed: integer('randomLabels.seed', seed, 0, Number.MAX_SAFE_INTEGER) };
   }
   if (input.paramGroups != null && input.paramGroups.length > 0) {
     recipe.paramGroups = input.paramGroups.map((g, i) => {
