@@ -1,11 +1,8 @@
 #!/usr/bin/env node
-// The `linpath` command (`npx linpath …` in the repo). Runs the compiled CLI; `npm install` builds it.
-import { existsSync } from 'node:fs';
+// The `linpath` command (`npx linpath …` in the repo). Runs the compiled CLI from dist/, which `npm install`
+// builds; it rebuilds only when the sources are newer than dist/ and no server runs from it.
+import { buildIfStale } from './build-state.js';
 
-const entry = new URL('../dist/main.js', import.meta.url);
-if (!existsSync(entry)) {
-  process.stderr.write('linpath: not built yet; run `npm run build` (npm install runs it)\n');
-  process.exit(1);
-}
-const { main } = await import(entry.href);
+buildIfStale();
+const { main } = await import(new URL('../dist/main.js', import.meta.url).href);
 await main();

@@ -48,6 +48,8 @@ export function buildOnce(options: { web?: boolean } = {}): void {
         });
       }
     }
+    // dist/ is up to date now: bin/linpath.js must not rebuild it (with the dashboard) under the tests.
+    execFileSync(process.execPath, ['bin/build-state.js', 'stamp'], { cwd: repoRoot, stdio: 'pipe' });
   });
   built = true;
   builtWeb ||= options.web === true;
