@@ -139,8 +139,9 @@ function barriers(points: PathResult['points']) {
   const { loss, error } = pathBarrierMetrics(points.map((p) => ({ alpha: p.alpha, ...reportedMetrics(p) })));
   const pick = (m: typeof loss) => ({
     shape: m.shape,
+    rise: m.rise,
+    riseAboveStart: m.riseAboveStart,
     frankleHeight: m.frankleHeight,
-    heightAboveEndpoints: m.heightAboveEndpoints,
     mliDelta: m.mliDelta,
     alphaAtMax: m.alphaAtMax,
     monotonic: m.monotonic,
@@ -195,7 +196,7 @@ export function formatPathTable(result: PathResult): string {
   const { barrier } = pathToJson(result);
   const number = (v: number | null) => (v === null ? '-' : v.toFixed(6));
   const measures = (name: string, m: typeof barrier.loss) =>
-    `${name}: ${m.shape ?? 'no shape (fewer than two finite points)'}, Frankle height ${number(m.frankleHeight)}, height above end points ${number(m.heightAboveEndpoints)}, α at max ${m.alphaAtMax ?? '-'}\n`;
+    `${name}: ${m.shape ?? 'no shape (fewer than two finite points)'}, rise ${number(m.rise)}, rise above start ${number(m.riseAboveStart)}, Frankle height ${number(m.frankleHeight)}, α at max ${m.alphaAtMax ?? '-'}\n`;
   const partial = result.status === 'COMPLETE' ? '' : ` (of the ${result.points.length} points stored)`;
   return (
     `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples${state})\n${line(header)}${rows.map(line).join('')}` +

@@ -54,7 +54,8 @@ describe('progressBar', () => {
 
 describe('linpath path output', () => {
   // A curve over 4 examples whose loss rises from 1 to 2 at α = 0.5 and ends at 0.5: a barrier of Frankle
-  // height 2 − (1 + 0.5)/2 = 1.25 and height above the end points 2 − 1 = 1, by hand.
+  // height 2 − (1 + 0.5)/2 = 1.25, a rise above both end points of 2 − max(1, 0.5) = 1 and above the start of
+  // 2 − 1 = 1, by hand.
   const point = (alpha: number, loss: number, correct: number) =>
     ({
       pathId: 'p',
@@ -82,21 +83,23 @@ describe('linpath path output', () => {
     const { barrier } = pathToJson(result);
     expect(barrier.loss).toEqual({
       shape: 'BARRIER',
+      rise: 1,
+      riseAboveStart: 1,
       frankleHeight: 1.25,
-      heightAboveEndpoints: 1,
       mliDelta: 1,
       alphaAtMax: 0.5,
       monotonic: false,
     });
-    // Error 0.5, 0.75, 0: a barrier of 0.75 − 0.25 = 0.5 above the mean of the end points.
-    expect(barrier.error).toMatchObject({ shape: 'BARRIER', frankleHeight: 0.5, alphaAtMax: 0.5 });
+    // Error 0.5, 0.75, 0: a barrier of 0.75 − 0.25 = 0.5 above the mean of the end points, 0.75 − 0.5 = 0.25 above
+    // the higher one.
+    expect(barrier.error).toMatchObject({ shape: 'BARRIER', rise: 0.25, frankleHeight: 0.5, alphaAtMax: 0.5 });
   });
 
   it('prints them under the table', () => {
     const lines = formatPathTable(result).trimEnd().split('\n');
     expect(lines.slice(-2)).toEqual([
-      'loss curve: BARRIER, Frankle height 1.250000, height above end points 1.000000, α at max 0.5',
-      'error curve: BARRIER, Frankle height 0.500000, height above end points 0.250000, α at max 0.5',
+      'loss curve: BARRIER, rise 1.000000, rise above start 1.000000, Frankle height 1.250000, α at max 0.5',
+      'error curve: BARRIER, rise 0.250000, rise above start 0.250000, Frankle height 0.500000, α at max 0.5',
     ]);
   });
 });

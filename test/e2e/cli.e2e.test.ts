@@ -409,8 +409,11 @@ describe('importing with the CLI while a server runs', () => {
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^path \S+ \(whole model, 5000 examples\)$/);
     expect(lines[1]).toMatch(/^\s*alpha\s+loss\s+accuracy\s+correct\s+point\s+engine$/);
-    expect(lines.slice(2)).toHaveLength(3);
-    expect(lines.slice(2).every((line) => /\bstored\b/.test(line) && /onnxruntime-node/.test(line))).toBe(true);
+    // Three points, then the shape and barrier measures of the loss and of the error curve.
+    expect(lines.slice(2)).toHaveLength(5);
+    expect(lines[5]).toMatch(/^loss curve: (MONOTONIC_DECAY|BARRIER|PLATEAU)\b.*\brise \d/);
+    expect(lines[6]).toMatch(/^error curve: /);
+    expect(lines.slice(2, 5).every((line) => /\bstored\b/.test(line) && /onnxruntime-node/.test(line))).toBe(true);
     expect(lines[2]).toContain(`${reference.full.correct[0]}/5000`);
 
     const bad = await runCli([...args.slice(0, -1), '0,x'], cliEnv);
