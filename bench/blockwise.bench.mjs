@@ -16,8 +16,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
-import { HOW_TO_GET, fixtureRoot, fixtureRoots } from './fixtures.mjs';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots, safetensorsReader } from './fixtures.mjs';
 import { cpuModel } from './machine.mjs';
 
 const RESNET18_FILES = [
@@ -67,20 +66,9 @@ if (!(Number.isInteger(BATCH) && BATCH >= 1)) fail(`--batch: expected a positive
 const { buildModelGraph } = await import(new URL('compute/architectures/index.js', DIST).href);
 const { evaluatePaths } = await import(new URL('compute/evaluator.js', DIST).href);
 const { selectBlocks } = await import(new URL('domain/blocks.js', DIST).href);
-const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', DIST).href);
-const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', DIST).href);
+const readSafetensorsFile = await safetensorsReader(DIST);
 
-function readSafetensors(relative) {
-  const raw = readFileSync(`${FIXTURES}/${relative}`);
-  const file = relative.endsWith('.gz')
-    ? new Uint8Array(gunzipSync(raw))
-    : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  const header = parseSafetensors(file);
-  return {
-    tensors: header.tensors,
-    values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])),
-  };
-}
+const readSafetensors = (relative) => readSafetensorsFile(`${FIXTURES}/${relative}`);
 function readState(relative) {
   const { tensors, values } = readSafetensors(relative);
   const state = new Map();

@@ -21,8 +21,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
-import { HOW_TO_GET, fixtureRoot, fixtureRoots } from './fixtures.mjs';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots, safetensorsReader } from './fixtures.mjs';
 import { cpuModel } from './machine.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -110,8 +109,7 @@ if (!(MAX_OTHER > 0 && MAX_OTHER <= 1)) fail(`--max-other: expected a share in (
 const { buildModelGraph } = await import(new URL('compute/architectures/index.js', DIST).href);
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
-const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', DIST).href);
-const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', DIST).href);
+const readSafetensorsFile = await safetensorsReader(DIST);
 
 const workloadNames = [...FIXTURES.keys()];
 const engineNames = opts.engines.split(',').filter((e) => e !== '');
@@ -122,17 +120,7 @@ for (const e of engineNames) if (e !== 'onnx' && e !== 'tfjs') fail(`--engines: 
 /** A fixture file of workload `w`: `relative` (e.g. `mlp/init.safetensors`) in the workload's fixture folder. */
 const fixtureFile = (w, relative) => `${FIXTURES.get(w.name)}/${relative}`;
 
-function readSafetensors(w, relative) {
-  const raw = readFileSync(fixtureFile(w, relative));
-  const file = relative.endsWith('.gz')
-    ? new Uint8Array(gunzipSync(raw))
-    : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  const header = parseSafetensors(file);
-  return {
-    tensors: header.tensors,
-    values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])),
-  };
-}
+const readSafetensors = (w, relative) => readSafetensorsFile(fixtureFile(w, relative));
 
 function readCheckpoint(w, relative) {
   const { tensors, values } = readSafetensors(w, relative);

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 /**
  * Where the benchmarks find the PyTorch reference fixtures: the rule of test/helpers/fixtures.ts
@@ -22,4 +23,25 @@ export function fixtureRoots(explicit = process.env.LINPATH_FIXTURES) {
 /** The first folder that holds every one of `relatives`, or undefined. */
 export function fixtureRoot(relatives, explicit) {
   return fixtureRoots(explicit).find((root) => relatives.every((relative) => existsSync(path.join(root, relative))));
+}
+
+/**
+ * A reader of safetensors files (gunzipped first when the name ends in `.gz`) on the project's built codec in
+ * `dist` (a URL of the build folder): `read(path)` gives the file's tensor headers and their decoded values by
+ * name. One reader for every bench, so they decode fixtures exactly as the server does.
+ */
+export async function safetensorsReader(dist) {
+  const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', dist).href);
+  const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', dist).href);
+  return (filePath) => {
+    const raw = readFileSync(filePath);
+    const file = filePath.endsWith('.gz')
+      ? new Uint8Array(gunzipSync(raw))
+      : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+    const header = parseSafetensors(file);
+    return {
+      tensors: header.tensors,
+      values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])),
+    };
+  };
 }

@@ -11,8 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
-import { HOW_TO_GET, fixtureRoot, fixtureRoots } from '../fixtures.mjs';
+import { HOW_TO_GET, fixtureRoot, fixtureRoots, safetensorsReader } from '../fixtures.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,20 +44,9 @@ const { buildModelGraph } = await import(new URL('compute/architectures/index.js
 const { OnnxEngine } = await import(new URL('compute/onnx/onnx.engine.js', DIST).href);
 const { interpolateState } = await import(new URL('domain/interpolation.js', DIST).href);
 const { emptyTally, tallyBatch } = await import(new URL('domain/losses.js', DIST).href);
-const { parseSafetensors, tensorBytes } = await import(new URL('formats/safetensors.header.js', DIST).href);
-const { decodeTensor } = await import(new URL('formats/safetensors.decode.js', DIST).href);
+const readSafetensorsFile = await safetensorsReader(DIST);
 
-function readSafetensors(relative) {
-  const raw = readFileSync(`${FIXTURES}/${relative}`);
-  const file = relative.endsWith('.gz')
-    ? new Uint8Array(gunzipSync(raw))
-    : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  const header = parseSafetensors(file);
-  return {
-    tensors: header.tensors,
-    values: new Map(header.tensors.map((t) => [t.name, decodeTensor(t, tensorBytes(file, header, t))])),
-  };
-}
+const readSafetensors = (relative) => readSafetensorsFile(`${FIXTURES}/${relative}`);
 const floatState = ({ values }) => new Map([...values].filter(([, v]) => v instanceof Float32Array));
 const init = readSafetensors('resnet18/init.safetensors.gz');
 const final = readSafetensors('resnet18/final.safetensors.gz');
