@@ -1,3 +1,5 @@
+import { niceTicks as ticks } from './colour-scale.js';
+
 /**
  * A small line plot as standalone SVG text, for reports that must render without a browser or a network:
  * one polyline per series, axes with a few ticks. Pure string building; values are escaped.
@@ -26,15 +28,6 @@ const COLORS = [
 
 const escape = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-const ticks = (low: number, high: number, count = 5): number[] => {
-  if (!(high > low)) return [low];
-  const step = 10 ** Math.floor(Math.log10((high - low) / count));
-  const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => (high - low) / s <= count) ?? 10 * step;
-  const values: number[] = [];
-  for (let v = Math.ceil(low / nice) * nice; v <= high + nice * 1e-9; v += nice) values.push(Number(v.toPrecision(10)));
-  return values;
-};
 
 export function svgCurves(
   series: readonly Series[],
