@@ -1,8 +1,10 @@
+import { combineTensors, lineCoefficients } from './combination.js';
+
 /**
  * θ(α) = (1 − α)·θ_A + α·θ_B in float32, exactly as PyTorch computes it (the fixtures' convention):
  * c0 = f32(1 − α), c1 = f32(α), θ = fl32(fl32(c0·a) + fl32(c1·b)). The products and the sum of two float32
  * values are exact in float64, so one rounding of each reproduces torch's float32 arithmetic bit for bit,
- * and α = 0 / α = 1 give θ_A / θ_B exactly.
+ * and α = 0 / α = 1 give θ_A / θ_B exactly. It is `combineTensors` (combination.ts) with coefficients (1 − α, α).
  */
 export function interpolateTensor(
   a: Float32Array,
@@ -13,12 +15,7 @@ export function interpolateTensor(
   if (a.length !== b.length || out.length !== a.length) {
     throw new RangeError(`interpolateTensor: lengths ${a.length}, ${b.length} and ${out.length} differ`);
   }
-  const c0 = Math.fround(1 - alpha);
-  const c1 = Math.fround(alpha);
-  for (let i = 0; i < a.length; i++) {
-    out[i] = Math.fround(c0 * a[i]!) + Math.fround(c1 * b[i]!);
-  }
-  return out;
+  return combineTensors([a, b], lineCoefficients(alpha), out);
 }
 
 /**
