@@ -11,6 +11,9 @@ import {
   type Split,
 } from '../usecases/analytics/run-metrics.usecases.js';
 import type { RegistryDeps } from '../usecases/registry/registry.deps.js';
+import type { LearningCurveEpochRow } from '../storage/training.tables.js';
+import { learningCurves } from '../usecases/training/learning-curve.usecases.js';
+import type { TrainingDeps } from '../usecases/training/training.usecases.js';
 
 /**
  * Per-request batching: the fields of a page of runs resolve with one query per kind of data, not one per
@@ -23,6 +26,8 @@ export interface Loaders {
   runMetrics(split: Split, evaluate: boolean): DataLoader<RunRow, EndpointMetric, string>;
   /** Loss barriers of runs' INITIAL → FINAL paths, from stored points. */
   runBarrier: DataLoader<RunRow, BarrierMetrics | null, string>;
+  /** Learning curves of runs, by run id. */
+  learningCurve: DataLoader<string, LearningCurveEpochRow[]>;
 }
 
 export interface LoaderOptions {
@@ -33,7 +38,12 @@ export interface LoaderOptions {
   evaluationSlot?: () => () => void;
 }
 
-export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, options: LoaderOptions = {}): Loaders {
+export function createLoaders(
+  registry: RegistryDeps,
+  analytics: AnalyticsDeps,
+  training: Pick<TrainingDeps, 'training'>,
+  options: LoaderOptions = {},
+): Loaders {
   const metricLoaders = new Map<string, DataLoader<RunRow, EndpointMetric, string>>();
   // Run metrics that are not stored yet, for the whole request (all splits and batches): at most
   // DEFAULT_MAX_EVALUATIONS of them are evaluated, under one evaluation slot of the caller.
@@ -86,6 +96,7 @@ export function createLoaders(registry: RegistryDeps, analytics: AnalyticsDeps, 
       for (const checkpoint of checkpoints) byRun.get(checkpoint.runId)?.push(checkpoint);
       return runIds.map((id) => byRun.get(id)!);
     }),
+    learningCurve: new DataLoader((runIds) => learningCurves(training, runIds)),
     runById: new DataLoader(async (ids) => {
       const runs = new Map((await registry.repository.findRunsByIds(ids)).map((run) => [run.id, run]));
       return ids.map((id) => runs.get(id));

@@ -62,7 +62,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       pollMs: app.config.queue.pollMs,
       maxReplayPoints: app.config.boundary.maxReplayPoints,
       logger: app.logger,
-      loaders: createLoaders(app.registry, analytics, {
+      loaders: createLoaders(app.registry, analytics, app.training, {
         evaluationSlot: () => evaluations.acquireUntil(limitBucket(auth), signal),
       }),
     };

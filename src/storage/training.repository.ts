@@ -1,7 +1,13 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
 import { runsTable, type RunRow } from './registry.tables.js';
-import { trainingJobsTable, type TrainingJobRow, type TrainingStatus } from './training.tables.js';
+import {
+  learningCurveEpochsTable,
+  trainingJobsTable,
+  type LearningCurveEpochRow,
+  type TrainingJobRow,
+  type TrainingStatus,
+} from './training.tables.js';
 
 type NewRun = typeof runsTable.$inferInsert;
 
@@ -48,21 +54,29 @@ export class TrainingRepository {
       .where(inArray(trainingJobsTable.runId, [...runIds]));
   }
 
-  /** QUEUED or RUNNING (a retry) → RUNNING from epoch 0; undefined when the job has ended meanwhile. */
+  /**
+   * QUEUED or RUNNING (a retry) → RUNNING from epoch 0, the learning curve of an earlier attempt cleared;
+   * undefined when the job has ended meanwhile.
+   */
   async start(id: string): Promise<TrainingJobRow | undefined> {
-    const [row] = await this.db
-      .update(trainingJobsTable)
-      .set({
-        status: 'RUNNING',
-        epoch: 0,
-        step: 0,
-        trainLoss: null,
-        attempts: sql`${trainingJobsTable.attempts} + 1`,
-        startedAt: sql`now()`,
-        updatedAt: sql`now()`,
-      })
-      .where(and(eq(trainingJobsTable.id, id), inArray(trainingJobsTable.status, LIVE)))
-      .returning();
+    const row = await this.db.transaction(async (tx) => {
+      const [started] = await tx
+        .update(trainingJobsTable)
+        .set({
+          status: 'RUNNING',
+          epoch: 0,
+          step: 0,
+          trainLoss: null,
+          attempts: sql`${trainingJobsTable.attempts} + 1`,
+          startedAt: sql`now()`,
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(trainingJobsTable.id, id), inArray(trainingJobsTable.status, LIVE)))
+        .returning();
+      if (started !== undefined)
+        await tx.delete(learningCurveEpochsTable).where(eq(learningCurveEpochsTable.runId, started.runId));
+      return started;
+    });
     return row;
   }
 
@@ -110,6 +124,25 @@ export class TrainingRepository {
       .set({ status: 'CANCELLED', finishedAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(eq(trainingJobsTable.id, id), inArray(trainingJobsTable.status, LIVE)));
     return this.find(id);
+  }
+
+  /** Writes one epoch of a run's learning curve (again, for a retried job). */
+  async recordEpoch(row: LearningCurveEpochRow): Promise<void> {
+    const { runId: _runId, epoch: _epoch, ...values } = row;
+    await this.db
+      .insert(learningCurveEpochsTable)
+      .values(row)
+      .onConflictDoUpdate({ target: [learningCurveEpochsTable.runId, learningCurveEpochsTable.epoch], set: values });
+  }
+
+  /** The learning curves of runs, each in epoch order; a run with none has no rows. */
+  async learningCurves(runIds: readonly string[]): Promise<LearningCurveEpochRow[]> {
+    if (runIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(learningCurveEpochsTable)
+      .where(inArray(learningCurveEpochsTable.runId, [...runIds]))
+      .orderBy(asc(learningCurveEpochsTable.runId), asc(learningCurveEpochsTable.epoch));
   }
 
   async setReportedMetrics(runId: string, metrics: Record<string, unknown>): Promise<void> {

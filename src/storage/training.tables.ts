@@ -1,4 +1,14 @@
-import { doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { runsTable } from './registry.tables.js';
 
 export type TrainingStatus = 'QUEUED' | 'RUNNING' | 'COMPLETE' | 'FAILED' | 'CANCELLED';
@@ -37,3 +47,30 @@ export const trainingJobsTable = pgTable(
 );
 
 export type TrainingJobRow = typeof trainingJobsTable.$inferSelect;
+
+/**
+ * A run's learning curve: one row per completed epoch, written by the training worker as the epoch ends (a
+ * retried job starts over and rewrites them). Train loss and accuracy are the running means over the
+ * epoch's batches, each measured before its step; test loss and accuracy are measured after the epoch, in
+ * eval mode, on the job's test dataset (null without one, or for a non-finite loss).
+ */
+export const learningCurveEpochsTable = pgTable(
+  'learning_curve_epochs',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => runsTable.id, { onDelete: 'cascade' }),
+    /** Epochs completed, 1-based. */
+    epoch: integer('epoch').notNull(),
+    /** Optimizer steps taken by the end of the epoch. */
+    step: integer('step').notNull(),
+    learningRate: doublePrecision('learning_rate').notNull(),
+    trainLoss: doublePrecision('train_loss'),
+    trainAccuracy: doublePrecision('train_accuracy').notNull(),
+    testLoss: doublePrecision('test_loss'),
+    testAccuracy: doublePrecision('test_accuracy'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.epoch] })],
+);
+
+export type LearningCurveEpochRow = typeof learningCurveEpochsTable.$inferSelect;

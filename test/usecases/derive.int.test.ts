@@ -156,7 +156,7 @@ describe('derived checkpoints', () => {
       paths: evaluation.paths,
       analytics: evaluation.analytics,
       logger: createLogger({ logLevel: 'silent' }),
-      loaders: createLoaders(f.deps, evaluation.analytics),
+      loaders: createLoaders(f.deps, evaluation.analytics, evaluation.training),
     };
     const result = await graphql({
       schema,

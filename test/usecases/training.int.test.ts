@@ -166,6 +166,30 @@ describe('trainRun', () => {
     expect(metrics.testAccuracy).toBe(end!.correct / end!.n);
     expect(metrics.testLoss).toBeCloseTo(end!.lossSum / end!.n, 10);
     expect(metrics.trainAccuracy).toBeGreaterThan(0.5);
+
+    // The learning curve: one row per epoch. Train columns exactly as trainGraph reports them; test columns as
+    // ONNX Runtime evaluates that epoch's checkpoint on the TEST split (the trainer measures with tfjs, in eval
+    // mode; learning-curve.test.ts checks that measurement against PyTorch).
+    const curve = await evaluation.training.training.learningCurves([run.id]);
+    expect(curve.map((r) => [r.epoch, r.step, r.learningRate])).toEqual([
+      [1, 20, 0.05],
+      [2, 40, 0.05],
+      [3, 60, 0.025],
+    ]);
+    for (const [i, row] of curve.entries()) {
+      expect(row.trainLoss).toBe(direct.trainLosses[i]);
+      expect(row.trainAccuracy).toBe(direct.trainAccuracies[i]);
+      const atEpoch = checkpoints.find((c) => c.step === row.step)!.checkpoint;
+      const onTest = await interpolationPath(evaluation.paths, {
+        from: initial.id,
+        to: atEpoch.id,
+        dataset: ids.test,
+        alphas: [1],
+      });
+      const point = onTest.points[0]!;
+      expect(row.testAccuracy, `epoch ${row.epoch}`).toBe(point.correct / point.n);
+      expect(Math.abs(row.testLoss! - point.lossSum / point.n), `epoch ${row.epoch}`).toBeLessThan(1e-5);
+    }
   }, 180_000);
 
   it('answers the same request with the same job and refuses another one for the same run name', async () => {
@@ -271,7 +295,7 @@ describe('trainRun', () => {
       expect(await f.deps.repository.findRunByName(name)).toBeUndefined();
   });
 
-  it('answers over GraphQL: trainRun, trainingJob and Run.trainingJob', async () => {
+  it('answers over GraphQL: trainRun, trainingJob, Run.trainingJob and Run.learningCurve', async () => {
     const schema = await buildLinpathSchema();
     const contextValue = {
       registry: f.deps,
@@ -280,21 +304,33 @@ describe('trainRun', () => {
       training: evaluation.training,
       pollMs: 50,
       logger: createLogger({ logLevel: 'silent' }),
-      loaders: createLoaders(f.deps, evaluation.analytics),
+      loaders: createLoaders(f.deps, evaluation.analytics, evaluation.training),
     };
     const result = await graphql({
       schema,
-      source: `mutation ($input: TrainRunInput!) { trainRun(input: $input) { id status epochs spec run { name trainingJob { id } } } }`,
+      source: `mutation ($input: TrainRunInput!) { trainRun(input: $input) { id status epochs spec run { name trainingJob { id } learningCurve { epoch step learningRate trainLoss trainAccuracy testLoss testAccuracy } } } }`,
       variableValues: { input: { ...input(), optimizer: 'SGD' } },
       contextValue,
     });
     expect(result.errors).toBeUndefined();
     const job = (
       result.data as {
-        trainRun: { id: string; spec: { recipe: unknown }; run: { name: string; trainingJob: { id: string } } };
+        trainRun: {
+          id: string;
+          spec: { recipe: unknown };
+          run: { name: string; trainingJob: { id: string }; learningCurve: unknown[] };
+        };
       }
     ).trainRun;
-    expect(job.run).toEqual({ name: 'sgd-seed3', trainingJob: { id: job.id } });
+    const stored = await evaluation.training.training.learningCurves([
+      (await f.deps.repository.findRunByName('sgd-seed3'))!.id,
+    ]);
+    expect(stored).toHaveLength(3);
+    expect(job.run).toEqual({
+      name: 'sgd-seed3',
+      trainingJob: { id: job.id },
+      learningCurve: stored.map(({ runId: _runId, ...epoch }) => epoch),
+    });
     expect(job.spec.recipe).toMatchObject({ learningRate: 0.05, schedule: { milestones: [2], factor: 0.5 } });
     const read = await graphql({
       schema,

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Examples } from '../../domain/examples.js';
+import { emptyTally, tallyBatch, type LossTally } from '../../domain/losses.js';
 import { badUserInput } from '../../errors.js';
 import type { TensorToWrite } from '../../formats/safetensors.format.js';
 import type { ModelGraph } from '../model-ir.js';
@@ -176,6 +178,31 @@ export class TrainableModel {
         break;
       }
     }
+  }
+
+  /**
+   * Loss and accuracy of the current state on `data`, as PyTorch's `model.eval()` under `no_grad` gives them
+   * (BatchNorm with its running statistics; nothing updated), summed with the evaluation engines' tally, in
+   * batches of `batchSize` examples.
+   */
+  async evaluate(data: Examples, batchSize: number, backend: TfjsBackendName): Promise<LossTally> {
+    const width = this.graph.inputShape.reduce((a, b) => a * b, 1);
+    let tally = emptyTally();
+    for (let start = 0; start < data.n; start += batchSize) {
+      const end = Math.min(data.n, start + batchSize);
+      useTfjsBackend(backend);
+      const logits = tf.tidy(() => {
+        const x = tf.tensor(data.x.subarray(start * width, end * width), [end - start, ...this.graph.inputShape]);
+        return this.program.run(x, this.variables);
+      });
+      try {
+        const values = (await logits.data()) as Float32Array;
+        tally = tallyBatch(tally, values, data.labels.subarray(start, end), this.graph.outputs);
+      } finally {
+        logits.dispose();
+      }
+    }
+    return tally;
   }
 
   async snapshot(epoch: number, step: number, backend: TfjsBackendName): Promise<Omit<TrainingSnapshot, 'final'>> {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { SeededRandom } from '../../domain/random.js';
 import { randomizeLabels } from '../../domain/random-labels.js';
+import { reportedMetrics } from '../../domain/losses.js';
 import { badUserInput, unavailable } from '../../errors.js';
 import type { TensorToWrite } from '../../formats/safetensors.format.js';
 import type { Examples } from '../../domain/examples.js';
@@ -14,6 +15,7 @@ import {
   type TfjsBackendName,
   type TfjsBackendOptions,
 } from '../tfjs/tfjs.backend.js';
+import { checkExamples, checkRecipe } from './recipe-checks.js';
 import { TrainableModel, type Batch } from './trainable-model.js';
 
 /**
@@ -89,6 +91,11 @@ export interface EpochProgress {
   trainAccuracy: number;
   /** The learning rate the epoch trained with. */
   learningRate: number;
+  /**
+   * Loss and accuracy on `TrainGraphArgs.evaluation` after the epoch, in eval mode (loss null when not
+   * finite); null without evaluation examples.
+   */
+  evaluation: { loss: number | null; accuracy: number } | null;
 }
 
 export interface TrainGraphArgs {
@@ -98,6 +105,11 @@ export interface TrainGraphArgs {
   /** Examples in the graph's input layout (NCHW for images); labels 0/1 for one output, else class indices. */
   data: Examples;
   recipe: TrainingRecipe;
+  /**
+   * Held-out examples (a test set), in the layout of `data`: measured after every epoch in PyTorch's eval mode
+   * (BatchNorm on running statistics), for the learning curve.
+   */
+  evaluation?: Examples;
   backend?: TfjsBackendOptions;
   /** Checked between steps; an abort rejects with `signal.reason`. */
   signal?: AbortSignal;
@@ -112,6 +124,8 @@ export interface TrainingResult {
   trainLosses: number[];
   /** `trainAccuracy` of each epoch. */
   trainAccuracies: number[];
+  /** `evaluation` of each epoch. */
+  evaluations: EpochProgress['evaluation'][];
   /** Epochs trained (fewer than `recipe.epochs` when the stop rule ended the training). */
   epochs: number;
   /** Every snapshot, when no `onSnapshot` took them as they came (then empty). */
@@ -139,6 +153,7 @@ export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> 
   const { graph, recipe, signal } = args;
   checkRecipe(recipe, args.data.n);
   checkExamples(graph, args.data);
+  if (args.evaluation !== undefined) checkExamples(graph, args.evaluation, 'evaluation data');
   const data =
     recipe.randomLabels === undefined
       ? args.data
@@ -182,6 +197,7 @@ export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> 
     await takeSnapshot(0, 0, recipe.epochs === 0);
     const trainLosses: number[] = [];
     const trainAccuracies: number[] = [];
+    const evaluations: EpochProgress['evaluation'][] = [];
     let step = 0;
     let epochs = 0;
     for (let epoch = 0; epoch < recipe.epochs; epoch++) {
@@ -210,14 +226,27 @@ export async function trainGraph(args: TrainGraphArgs): Promise<TrainingResult> 
       trainAccuracies.push(trainAccuracy);
       epochs = epoch + 1;
       signal?.throwIfAborted();
-      await args.onEpoch?.({ epoch: epoch + 1, epochs: recipe.epochs, step, trainLoss, trainAccuracy, learningRate });
+      const evaluation =
+        args.evaluation === undefined
+          ? null
+          : reportedMetrics(await model.evaluate(args.evaluation, EVALUATION_BATCH, backend.name));
+      evaluations.push(evaluation);
+      await args.onEpoch?.({
+        epoch: epoch + 1,
+        epochs: recipe.epochs,
+        step,
+        trainLoss,
+        trainAccuracy,
+        learningRate,
+        evaluation,
+      });
       const stop = recipe.stopAtTrainAccuracy !== undefined && trainAccuracy >= recipe.stopAtTrainAccuracy;
       const final = stop || epoch + 1 === recipe.epochs;
       const every = recipe.checkpointEvery;
       if (final || (every !== undefined && (epoch + 1) % every === 0)) await takeSnapshot(epoch + 1, step, final);
       if (stop) break;
     }
-    return { steps: step, trainLosses, trainAccuracies, epochs, snapshots };
+    return { steps: step, trainLosses, trainAccuracies, evaluations, epochs, snapshots };
   } finally {
     model.dispose();
   }
@@ -248,82 +277,6 @@ function gatherBatch(graph: ModelGraph, data: Examples, rows: Int32Array): Batch
     labels[i] = data.labels[row]!;
   });
   return { x, labels, size: rows.length };
-}
-
-function checkRecipe(recipe: TrainingRecipe, n: number): void {
-  const fail = (what: string, expected: string, got: unknown) => {
-    throw badUserInput(`training recipe: ${what}: expected ${expected}, got ${String(got)}`);
-  };
-  const integer = (value: number, min: number) => Number.isSafeInteger(value) && value >= min;
-  if (!(Number.isFinite(recipe.learningRate) && recipe.learningRate >= 0))
-    fail('learningRate', 'a finite number ≥ 0', recipe.learningRate);
-  if (!(Number.isFinite(recipe.weightDecay) && recipe.weightDecay >= 0))
-    fail('weightDecay', 'a finite number ≥ 0', recipe.weightDecay);
-  if (!integer(recipe.epochs, 0)) fail('epochs', 'an integer ≥ 0', recipe.epochs);
-  if (!integer(recipe.seed, 0)) fail('seed', 'an integer ≥ 0', recipe.seed);
-  if (!integer(recipe.batchSize, 1) || recipe.batchSize > n) {
-    fail(
-      'batchSize',
-      `an integer in [1, ${n}] (the number of examples; the last partial batch is dropped)`,
-      recipe.batchSize,
-    );
-  }
-  recipe.paramGroups?.forEach((group, i) => {
-    if (group.blocks.length === 0 || group.blocks.some((b) => typeof b !== 'string' || b === ''))
-      fail(`paramGroups[${i}].blocks`, 'one or more block names', JSON.stringify(group.blocks));
-    if (group.lrScale !== undefined && !(Number.isFinite(group.lrScale) && group.lrScale >= 0))
-      fail(`paramGroups[${i}].lrScale`, 'a finite number ≥ 0', group.lrScale);
-    if (group.weightDecay !== undefined && !(Number.isFinite(group.weightDecay) && group.weightDecay >= 0))
-      fail(`paramGroups[${i}].weightDecay`, 'a finite number ≥ 0', group.weightDecay);
-  });
-  if (
-    recipe.stopAtTrainAccuracy !== undefined &&
-    !(Number.isFinite(recipe.stopAtTrainAccuracy) && recipe.stopAtTrainAccuracy > 0 && recipe.stopAtTrainAccuracy <= 1)
-  )
-    fail('stopAtTrainAccuracy', 'a fraction in (0, 1]', recipe.stopAtTrainAccuracy);
-  if (recipe.checkpointEvery !== undefined && !integer(recipe.checkpointEvery, 1))
-    fail('checkpointEvery', 'an integer ≥ 1', recipe.checkpointEvery);
-  if (recipe.schedule !== undefined) {
-    const { milestones, factor } = recipe.schedule;
-    if (!milestones.every((m) => integer(m, 1)))
-      fail('schedule.milestones', 'integers ≥ 1 (epochs)', `[${milestones.join(', ')}]`);
-    if (!(Number.isFinite(factor) && factor >= 0)) fail('schedule.factor', 'a finite number ≥ 0', factor);
-  }
-  const { optimizer } = recipe;
-  const unit = (value: number) => Number.isFinite(value) && value >= 0 && value < 1;
-  if (optimizer.kind === 'SGD') {
-    if (!(Number.isFinite(optimizer.momentum) && optimizer.momentum >= 0))
-      fail('optimizer.momentum', 'a finite number ≥ 0', optimizer.momentum);
-    if (optimizer.nesterov === true && optimizer.momentum === 0)
-      fail('optimizer.momentum', '> 0 with nesterov (as torch.optim.SGD)', 0);
-  } else if (optimizer.kind === 'ADAM') {
-    if (!unit(optimizer.beta1)) fail('optimizer.beta1', 'a number in [0, 1)', optimizer.beta1);
-    if (!unit(optimizer.beta2)) fail('optimizer.beta2', 'a number in [0, 1)', optimizer.beta2);
-    if (!(Number.isFinite(optimizer.epsilon) && optimizer.epsilon >= 0))
-      fail('optimizer.epsilon', 'a finite number ≥ 0', optimizer.epsilon);
-  } else {
-    fail('optimizer.kind', 'SGD or ADAM', (optimizer as { kind: unknown }).kind);
-  }
-}
-
-function checkExamples(graph: ModelGraph, data: Examples): void {
-  const width = size(graph.inputShape);
-  if (!Number.isSafeInteger(data.n) || data.n < 0)
-    throw badUserInput(`training data: n: expected an integer ≥ 0, got ${data.n}`);
-  if (data.x.length !== data.n * width) {
-    throw badUserInput(
-      `training data: expected ${data.n} × [${graph.inputShape.join(', ')}] = ${data.n * width} inputs, got ${data.x.length}`,
-    );
-  }
-  if (data.labels.length !== data.n)
-    throw badUserInput(`training data: expected ${data.n} labels, got ${data.labels.length}`);
-  const classes = graph.outputs === 1 ? 2 : graph.outputs;
-  const bad = data.labels.findIndex((label) => !(label >= 0 && label < classes));
-  if (bad >= 0) {
-    throw badUserInput(
-      `training data: label ${bad}: expected ${graph.outputs === 1 ? '0 or 1 (one output)' : `a class in [0, ${classes})`}, got ${data.labels[bad]}`,
-    );
-  }
 }
 
 /** The initial state by name, checked against the graph: every tensor present with its shape and a usable dtype. */
@@ -374,5 +327,8 @@ function readInitialState(
     throw badUserInput(`initial state: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? '; …' : ''}`);
   return state;
 }
+
+/** Examples per forward pass when measuring `evaluation`. */
+const EVALUATION_BATCH = 500;
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

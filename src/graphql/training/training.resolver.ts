@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { TrainingJobRow } from '../../storage/training.tables.js';
+import type { LearningCurveEpochRow, TrainingJobRow } from '../../storage/training.tables.js';
 import {
   cancelTraining,
   getTrainingJob,
@@ -9,12 +9,23 @@ import {
 import type { GraphQLContext } from '../context.js';
 import { toRun } from '../registry/registry.resolver.js';
 import { Run } from '../registry/registry.types.js';
-import { TrainingStatusEnum, TrainRunInput, TrainingJob } from './training.types.js';
+import { LearningCurveEpoch, TrainingStatusEnum, TrainRunInput, TrainingJob } from './training.types.js';
 
 const toJob = (row: TrainingJobRow): TrainingJob =>
   Object.assign(new TrainingJob(), row, {
     status: row.status as TrainingStatusEnum,
     failure: row.failureCode === null ? null : { code: row.failureCode, message: row.failureMessage ?? '' },
+  });
+
+export const learningCurveEpoch = (row: LearningCurveEpochRow): LearningCurveEpoch =>
+  Object.assign(new LearningCurveEpoch(), {
+    epoch: row.epoch,
+    step: row.step,
+    learningRate: row.learningRate,
+    trainLoss: row.trainLoss,
+    trainAccuracy: row.trainAccuracy,
+    testLoss: row.testLoss,
+    testAccuracy: row.testAccuracy,
   });
 
 @Resolver(() => TrainingJob)
@@ -67,5 +78,13 @@ export class RunTrainingResolver {
   async trainingJob(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<TrainingJob | null> {
     const job = await ctx.training.training.findByRun(run.id);
     return job === undefined ? null : toJob(job);
+  }
+
+  @FieldResolver(() => [LearningCurveEpoch], {
+    description:
+      'Per-epoch train and test loss and accuracy of a run linpath trained (trainRun), in epoch order, as the worker recorded them after each epoch; empty for a run trained elsewhere or before its first epoch.',
+  })
+  async learningCurve(@Ctx() ctx: GraphQLContext, @Root() run: Run): Promise<LearningCurveEpoch[]> {
+    return (await ctx.loaders.learningCurve.load(run.id)).map(learningCurveEpoch);
   }
 }

@@ -219,3 +219,40 @@ export class TrainingJob {
   @Field(() => GraphQLISODateTime, { nullable: true })
   finishedAt!: Date | null;
 }
+
+@ObjectType({ description: "One epoch of a run's learning curve." })
+export class LearningCurveEpoch {
+  @Field(() => Int, { description: 'Epochs completed (1-based).' })
+  epoch!: number;
+
+  @Field(() => Int, { description: 'Optimizer steps taken by the end of the epoch.' })
+  step!: number;
+
+  @Field(() => Float, { description: 'The learning rate the epoch trained with (after the schedule).' })
+  learningRate!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "Mean over the epoch's batches of the batch-mean loss, each measured before its step (as training saw them, PyTorch's usual running loss); null when not finite.",
+  })
+  trainLoss!: number | null;
+
+  @Field(() => Float, {
+    description: "Fraction of the epoch's examples classified correctly, each measured before its step.",
+  })
+  trainAccuracy!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "Mean loss on the training's test dataset after the epoch, in eval mode (BatchNorm on running statistics); null without a test dataset, or when not finite.",
+  })
+  testLoss!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Accuracy on the test dataset after the epoch (see testLoss); null without a test dataset.',
+  })
+  testAccuracy!: number | null;
+}

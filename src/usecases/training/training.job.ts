@@ -24,12 +24,6 @@ import { reportedMetrics } from '../../domain/losses.js';
  * The handler of `linpath-train` jobs. Training is deterministic (seeded shuffling, fixed backend), so a job
  * retried after its worker died or stopped starts over and writes the same checkpoints: those already stored
  * are recognised by their sha256 and kept. A job whose stored checkpoint differs (another backend, say) fails
- * with CONFLICT rather than mixing two trainings into one run.
- */
-/**
- * The handler of `linpath-train` jobs. Training is deterministic (seeded shuffling, fixed backend), so a job
- * retried after its worker died or stopped starts over and writes the same checkpoints: those already stored
- * are recognised by their sha256 and kept. A job whose stored checkpoint differs (another backend, say) fails
  * with CONFLICT rather than mixing two trainings into one run. Failures follow the policy of every job
  * (job-policy.ts); a worker that stops hands the job back to the queue.
  */
@@ -89,6 +83,12 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
     initial = randomInitialState(graph, spec.recipe.seed);
   }
   const data = await deps.paths.examples(dataset, dataset.exampleCount, graph.inputShape);
+  // The test set, measured after every epoch for the learning curve and at the end for the reported metrics.
+  const testDataset = spec.testDataset === null ? undefined : await findDataset(deps, 'testDataset', spec.testDataset);
+  const test =
+    testDataset === undefined
+      ? undefined
+      : await deps.paths.examples(testDataset, testDataset.exampleCount, graph.inputShape);
   // tfjs' wasm backend has no gradient kernels for convolutions: convolutional models train on cpu there.
   let backend = deps.backend ?? (await initTfjsBackend()).name;
   if (backend === 'wasm' && graph.nodes.some((n) => n.op === 'conv2d')) backend = 'cpu';
@@ -105,9 +105,20 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
       initial,
       data,
       recipe: spec.recipe,
+      ...(test === undefined ? {} : { evaluation: test }),
       backend: { backend },
       signal,
-      onEpoch: async ({ epoch, step, trainLoss }) => {
+      onEpoch: async ({ epoch, step, trainLoss, trainAccuracy, learningRate, evaluation }) => {
+        await deps.training.recordEpoch({
+          runId: run.id,
+          epoch,
+          step,
+          learningRate,
+          trainLoss: Number.isFinite(trainLoss) ? trainLoss : null,
+          trainAccuracy,
+          testLoss: evaluation?.loss ?? null,
+          testAccuracy: evaluation?.accuracy ?? null,
+        });
         const status = await deps.training.progress(job.id, { epoch, step, trainLoss });
         if (status !== 'RUNNING') cancelled.abort(new EndJob('cancelled'));
       },
@@ -123,7 +134,7 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
     throw error;
   }
   if (final === undefined) throw new Error('training ended without a final state');
-  await deps.training.setReportedMetrics(run.id, await measure(deps, graph, final, data, spec));
+  await deps.training.setReportedMetrics(run.id, await measure(deps, graph, final, data, test));
   await deps.training.finish(job.id, 'COMPLETE');
 }
 
@@ -167,7 +178,7 @@ async function measure(
   graph: ModelGraph,
   final: TrainingSnapshot,
   train: Examples,
-  spec: TrainingSpec,
+  test: Examples | undefined,
 ): Promise<Record<string, number | null>> {
   const engine = await deps.paths.engines.get(deps.paths.settings.defaultEngine);
   const state = new Map(
@@ -192,9 +203,8 @@ async function measure(
   };
   const onTrain = await evaluate(train);
   const metrics: Record<string, number | null> = { trainLoss: onTrain.loss, trainAccuracy: onTrain.accuracy };
-  if (spec.testDataset !== null) {
-    const testDataset = await findDataset(deps, 'testDataset', spec.testDataset);
-    const onTest = await evaluate(await deps.paths.examples(testDataset, testDataset.exampleCount, graph.inputShape));
+  if (test !== undefined) {
+    const onTest = await evaluate(test);
     metrics.testLoss = onTest.loss;
     metrics.testAccuracy = onTest.accuracy;
   }
