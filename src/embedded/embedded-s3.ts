@@ -1,29 +1,73 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 import type { S3Settings } from '../config/config.js';
+import { checkSignatureV4, type S3Credentials } from './s3-signature.js';
 
 const EMBEDDED_BUCKET = 'linpath';
-// s3rver checks request signatures against this fixed key pair.
-const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+/** s3rver knows one access key id, S3RVER; the secret is what `checkSignatureV4` verifies. */
+const ACCESS_KEY_ID = 'S3RVER';
 
 export interface EmbeddedS3 {
   settings: S3Settings;
   stop(): Promise<void>;
 }
 
-/** An S3-compatible server (s3rver) on a free loopback port, storing objects as files under `directory`. */
-export async function startEmbeddedS3(directory: string, bucket = EMBEDDED_BUCKET): Promise<EmbeddedS3> {
+export interface EmbeddedS3Options {
+  bucket?: string;
+  /** The key pair requests must be signed with; by default a new random secret at each start. */
+  credentials?: S3Credentials;
+}
+
+/**
+ * An S3-compatible server (s3rver) on a free loopback port, storing objects as files under `directory`.
+ * Every local user can reach a loopback port, and s3rver verifies no Signature V4 (it lets unsigned requests
+ * through): so each request's signature is checked here first, against a secret made at each start and handed
+ * only to this user's processes (runtime.json, 0600); anything else is refused with 403 before s3rver sees it.
+ */
+export async function startEmbeddedS3(directory: string, options: EmbeddedS3Options = {}): Promise<EmbeddedS3> {
   await mkdir(directory, { recursive: true, mode: 0o700 });
   await chmod(directory, 0o700);
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
+  const bucket = options.bucket ?? EMBEDDED_BUCKET;
+  const credentials = options.credentials ?? {
+    accessKeyId: ACCESS_KEY_ID,
+    secretAccessKey: randomBytes(32).toString('base64url'),
+  };
+  const s3rver = new S3rver({
     silent: true,
     directory,
     vhostBuckets: false,
     configureBuckets: [{ name: bucket }],
   });
-  const { port } = await server.run();
+  await s3rver.configureBuckets();
+  const handle = s3rver.callback();
+  const server = http.createServer((req, res) => {
+    const refusal = checkSignatureV4(
+      { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers },
+      credentials,
+    );
+    if (refusal === undefined) {
+      handle(req, res);
+      return;
+    }
+    const body =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>' +
+      `<Message>Access Denied: ${refusal}</Message></Error>`;
+    // The body of a refused request is not read: the connection closes after the answer.
+    res.writeHead(403, {
+      'content-type': 'application/xml',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    res.end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
   return {
     settings: {
       endpoint: `http://127.0.0.1:${port}`,
@@ -31,11 +75,12 @@ export async function startEmbeddedS3(directory: string, bucket = EMBEDDED_BUCKE
       bucket,
       extraBuckets: [],
       forcePathStyle: true,
-      credentials: EMBEDDED_CREDENTIALS,
+      credentials,
     },
     stop: async () => {
-      server.httpServer.closeAllConnections?.();
-      await server.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      s3rver.logger.close();
     },
   };
 }

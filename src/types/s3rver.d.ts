@@ -1,9 +1,7 @@
 // s3rver ships no type declarations; this covers the part linpath uses.
 declare module 's3rver' {
-  import type { Server } from 'node:http';
+  import type { RequestListener } from 'node:http';
   interface S3rverOptions {
-    address?: string;
-    port?: number;
     silent?: boolean;
     directory?: string;
     resetOnClose?: boolean;
@@ -11,10 +9,12 @@ declare module 's3rver' {
     vhostBuckets?: boolean;
     configureBuckets?: Array<{ name: string; configs?: unknown[] }>;
   }
+  /** A Koa application: linpath serves its `callback()` from its own HTTP server, behind a signature check. */
   export default class S3rver {
     constructor(options?: S3rverOptions);
-    run(): Promise<{ address: string; port: number }>;
-    close(): Promise<void>;
-    httpServer: Server;
+    /** Creates the buckets named in `configureBuckets` (what `run()` does before listening). */
+    configureBuckets(): Promise<void>;
+    callback(): RequestListener;
+    logger: { close(): void };
   }
 }

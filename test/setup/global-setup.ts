@@ -17,7 +17,12 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const directory = mkdtempSync(path.join(tmpdir(), 'linpath-test-s3-'));
-  const s3 = await startEmbeddedS3(directory, 'linpath-test');
+  // A fixed key pair (test/helpers/s3.ts), so that spawned servers and CLIs can be handed it; every request is
+  // still signature-checked, as in the embedded default.
+  const s3 = await startEmbeddedS3(directory, {
+    bucket: 'linpath-test',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   project.provide('s3Endpoint', s3.settings.endpoint!);
   return async () => {
     await s3.stop();
