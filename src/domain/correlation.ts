@@ -47,29 +47,73 @@ export function spearman(x: readonly number[], y: readonly number[]): number | n
 /**
  * Kendall's τ_b = (C − D) / √((n₀ − n₁)(n₀ − n₂)), n₀ = n(n−1)/2, C and D the concordant and discordant pairs,
  * n₁ and n₂ the pairs tied in x and in y (Kendall 1945; scipy.stats.kendalltau's default); null as for Pearson.
+ * Counted in O(n log n) (Knight 1966): C − D = n₀ − n₁ − n₂ + n₃ − 2D, n₃ the pairs tied in both, D the
+ * inversions of y in (x, y) order — the same integers as comparing every pair, so the same τ_b.
  */
 export function kendall(x: readonly number[], y: readonly number[]): number | null {
   checkPairs(x, y);
+  return kendallOf(x, y);
+}
+
+function kendallOf(x: readonly number[], y: readonly number[]): number | null {
   const n = x.length;
   if (n < 3 || isConstant(x) || isConstant(y)) return null;
-  let concordant = 0;
-  let discordant = 0;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a]! - x[b]! || y[a]! - y[b]!);
   let tiedX = 0;
-  let tiedY = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const dx = x[i]! - x[j]!;
-      const dy = y[i]! - y[j]!;
-      if (dx === 0) tiedX++;
-      if (dy === 0) tiedY++;
-      if (dx !== 0 && dy !== 0) {
-        if (dx > 0 === dy > 0) concordant++;
-        else discordant++;
-      }
+  let tiedBoth = 0;
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && x[order[end]!] === x[order[start]!]) end++;
+    tiedX += ((end - start) * (end - start - 1)) / 2;
+    for (let run = start; run < end;) {
+      let stop = run + 1;
+      while (stop < end && y[order[stop]!] === y[order[run]!]) stop++;
+      tiedBoth += ((stop - run) * (stop - run - 1)) / 2;
+      run = stop;
     }
+    start = end;
+  }
+  const ys = Float64Array.from(order, (i) => y[i]!);
+  const discordant = sortCountingInversions(ys);
+  let tiedY = 0;
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && ys[end] === ys[start]) end++;
+    tiedY += ((end - start) * (end - start - 1)) / 2;
+    start = end;
   }
   const pairs = (n * (n - 1)) / 2;
-  return clamp((concordant - discordant) / Math.sqrt((pairs - tiedX) * (pairs - tiedY)));
+  const difference = pairs - tiedX - tiedY + tiedBoth - 2 * discordant;
+  return clamp(difference / Math.sqrt((pairs - tiedX) * (pairs - tiedY)));
+}
+
+/** Sorts `values` ascending (bottom-up merge sort) and returns the pairs i < j with values[i] > values[j]. */
+function sortCountingInversions(values: Float64Array): number {
+  const n = values.length;
+  let from: Float64Array = values;
+  let to: Float64Array = new Float64Array(n);
+  let inversions = 0;
+  for (let width = 1; width < n; width *= 2) {
+    for (let left = 0; left < n; left += 2 * width) {
+      const middle = Math.min(left + width, n);
+      const right = Math.min(left + 2 * width, n);
+      let i = left;
+      let j = middle;
+      let k = left;
+      while (i < middle && j < right) {
+        if (from[i]! <= from[j]!) to[k++] = from[i++]!;
+        else {
+          inversions += middle - i;
+          to[k++] = from[j++]!;
+        }
+      }
+      while (i < middle) to[k++] = from[i++]!;
+      while (j < right) to[k++] = from[j++]!;
+    }
+    [from, to] = [to, from];
+  }
+  if (from !== values) values.set(from);
+  return inversions;
 }
 
 /**
@@ -87,6 +131,26 @@ export function correlate(
   y: readonly number[],
   options: CorrelationOptions = {},
 ): CorrelationResult {
+  const steps = correlationSteps(x, y, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** About how many elementary steps (draws, products) {@link correlationSteps} does between two yields. */
+export const STEPS_PER_SLICE = 1 << 16;
+
+/**
+ * {@link correlate} in slices: the generator yields after about {@link STEPS_PER_SLICE} steps of its
+ * permutations and resamples (a few milliseconds), so that a caller on a server's thread can let other work
+ * run between slices; its return value is correlate's result, identical for the same seed.
+ */
+export function* correlationSteps(
+  x: readonly number[],
+  y: readonly number[],
+  options: CorrelationOptions = {},
+): Generator<void, CorrelationResult, void> {
   checkPairs(x, y);
   const permutations = options.permutations ?? DEFAULT_PERMUTATIONS;
   const bootstrap = options.bootstrap ?? DEFAULT_BOOTSTRAP;
@@ -100,50 +164,59 @@ export function correlate(
   if (!Number.isSafeInteger(seed)) throw badUserInput(`correlate: seed must be an integer, got ${seed}`);
 
   const r = pearsonOf(x, y);
-  return {
+  const coefficients = {
     n: x.length,
     pearson: r,
-    spearman: spearman(x, y),
-    kendall: kendall(x, y),
-    pValue: r === null || permutations === 0 ? null : permutationPValue(x, y, r, permutations, seed),
-    ci95: r === null || bootstrap === 0 ? null : bootstrapInterval(x, y, bootstrap, seed + 1),
+    spearman: pearsonOf(averageRanks(x), averageRanks(y)),
+    kendall: kendallOf(x, y),
   };
+  const pValue = r === null || permutations === 0 ? null : yield* permutationPValue(x, y, r, permutations, seed);
+  const ci95 = r === null || bootstrap === 0 ? null : yield* bootstrapInterval(x, y, bootstrap, seed + 1);
+  return { ...coefficients, pValue, ci95 };
 }
 
-function permutationPValue(
+function* permutationPValue(
   x: readonly number[],
   y: readonly number[],
   r: number,
   permutations: number,
   seed: number,
-): number {
+): Generator<void, number, void> {
   // r_π = Σ dx_i·dy_π(i) / (‖dx‖‖dy‖): the centred vectors and their norms do not change under shuffling.
   const { centred: dx, norm: nx } = centre(x);
   const { centred: dy, norm: ny } = centre(y);
   const scale = nx * ny;
   const bar = Math.abs(r) - 1e-12 * Math.max(1, Math.abs(r));
   const random = new SeededRandom(seed);
+  const order = new Int32Array(dx.length);
   let count = 0;
+  let steps = 0;
   for (let p = 0; p < permutations; p++) {
-    const order = random.permutation(dx.length);
+    random.shuffleIdentity(order);
     let dot = 0;
     for (let i = 0; i < dx.length; i++) dot += dx[i]! * dy[order[i]!]!;
     if (Math.abs(dot / scale) >= bar) count++;
+    steps += dx.length;
+    if (steps >= STEPS_PER_SLICE) {
+      steps = 0;
+      yield;
+    }
   }
   return (count + 1) / (permutations + 1);
 }
 
-function bootstrapInterval(
+function* bootstrapInterval(
   x: readonly number[],
   y: readonly number[],
   resamples: number,
   seed: number,
-): { low: number; high: number } | null {
+): Generator<void, { low: number; high: number } | null, void> {
   const n = x.length;
   const random = new SeededRandom(seed);
-  const xs = new Array<number>(n);
-  const ys = new Array<number>(n);
+  const xs = new Float64Array(n);
+  const ys = new Float64Array(n);
   const estimates: number[] = [];
+  let steps = 0;
   for (let b = 0; b < resamples; b++) {
     for (let i = 0; i < n; i++) {
       const k = Math.floor(random.next() * n);
@@ -152,6 +225,11 @@ function bootstrapInterval(
     }
     const r = pearsonOf(xs, ys);
     if (r !== null) estimates.push(r);
+    steps += n;
+    if (steps >= STEPS_PER_SLICE) {
+      steps = 0;
+      yield;
+    }
   }
   if (estimates.length === 0) return null;
   estimates.sort((a, b) => a - b);
@@ -170,13 +248,32 @@ function checkPairs(x: readonly number[], y: readonly number[]): void {
   }
 }
 
-function pearsonOf(x: readonly number[], y: readonly number[]): number | null {
-  if (x.length < 3 || isConstant(x) || isConstant(y)) return null;
-  const { centred: dx, norm: nx } = centre(x);
-  const { centred: dy, norm: ny } = centre(y);
+/**
+ * r from the two-pass sums, fused: the means, then Σdx², Σdy² and Σdx·dy in one pass over dx = x − x̄, dy = y − ȳ
+ * (the same floating-point operations in the same order as centring each vector first, so the same r).
+ */
+function pearsonOf(x: ArrayLike<number>, y: ArrayLike<number>): number | null {
+  const n = x.length;
+  if (n < 3 || isConstant(x) || isConstant(y)) return null;
+  let sumX = 0;
+  let sumY = 0;
+  for (let i = 0; i < n; i++) {
+    sumX += x[i]!;
+    sumY += y[i]!;
+  }
+  const meanX = sumX / n;
+  const meanY = sumY / n;
+  let xx = 0;
+  let yy = 0;
   let dot = 0;
-  for (let i = 0; i < dx.length; i++) dot += dx[i]! * dy[i]!;
-  const r = dot / (nx * ny);
+  for (let i = 0; i < n; i++) {
+    const dx = x[i]! - meanX;
+    const dy = y[i]! - meanY;
+    xx += dx * dx;
+    yy += dy * dy;
+    dot += dx * dy;
+  }
+  const r = dot / (Math.sqrt(xx) * Math.sqrt(yy));
   // Spreads so small that their squares underflow leave r undefined rather than NaN.
   return Number.isFinite(r) ? clamp(r) : null;
 }
@@ -192,7 +289,10 @@ function centre(values: readonly number[]): { centred: Float64Array; norm: numbe
 }
 
 /** Exact equality, not a small variance: the mean of equal values need not equal them in floating point. */
-const isConstant = (values: readonly number[]): boolean => values.every((v) => v === values[0]);
+function isConstant(values: ArrayLike<number>): boolean {
+  for (let i = 1; i < values.length; i++) if (values[i] !== values[0]) return false;
+  return true;
+}
 
 const clamp = (r: number): number => Math.min(1, Math.max(-1, r));
 

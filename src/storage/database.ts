@@ -40,7 +40,13 @@ export function connectDatabase(url: string, options: { max?: number; statementT
   // pg-pool listens for errors of idle connections only; a connection lost while checked out (between two
   // statements of a transaction, say) would otherwise emit an unhandled 'error' and end the process. Its
   // next statement fails instead, and the pool discards it on release.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    // linpath's statements are short lookups and batched reads; Postgres' JIT compiler, which starts above a
+    // plan cost that a sort of 10,000 runs by a stored metric passes, spent ~200 ms compiling such a query that
+    // runs in less (docs/performance-analytics.md). PGlite accepts the setting too. Queued before any statement.
+    client.query('SET jit = off').catch(() => undefined);
+  });
   const db = drizzle(pool, { schema: tables });
   return { db, pool, close: () => pool.end() };
 }

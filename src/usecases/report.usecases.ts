@@ -1,5 +1,5 @@
 import { classifyLayerwise, type BarrierMetrics } from '../domain/barrier.metrics.js';
-import { correlate, type CorrelationResult } from '../domain/correlation.js';
+import type { CorrelationResult } from '../domain/correlation.js';
 import { svgCurves } from '../domain/svg-curves.js';
 import { badUserInput } from '../errors.js';
 import type { RunRow } from '../storage/registry.tables.js';
@@ -8,6 +8,7 @@ import { checkGroupBy, valueAt } from '../domain/hyperparameters.js';
 import { allRuns, compareValues } from './analytics/correlation.usecases.js';
 import { DEFAULT_ALPHAS } from './paths/paths.usecases.js';
 import { runCurves } from './analytics/report-curves.js';
+import { correlateInSlices } from './analytics/statistics.js';
 import type { RunFilterInput } from './registry/runs.usecases.js';
 import { reportedMetrics } from '../domain/losses.js';
 
@@ -130,11 +131,19 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   // 3. Group and summarise.
   const keyOf = (run: RunRow) => groupBy.map((path) => valueAt(run.hyperparameters, path.split('.')) ?? null);
   const keys = [...new Map(done.map((r) => [JSON.stringify(keyOf(r.run)), keyOf(r.run)])).values()].sort(compareValues);
-  const groups = keys.map((values): ReportGroup => {
-    const members = done.filter((r) => JSON.stringify(keyOf(r.run)) === JSON.stringify(values));
+  const byKey = new Map<string, ReportRun[]>();
+  for (const r of done) {
+    const key = JSON.stringify(keyOf(r.run));
+    const list = byKey.get(key);
+    if (list === undefined) byKey.set(key, [r]);
+    else list.push(r);
+  }
+  const groups: ReportGroup[] = [];
+  for (const values of keys) {
+    const members = byKey.get(JSON.stringify(values))!;
     const heights = members.flatMap((r) => (r.whole.rise === null ? [] : [{ x: r.whole.rise, y: r.accuracy }]));
     const levels = members.map(layerwiseLevel);
-    return {
+    groups.push({
       values,
       label:
         groupBy.length === 0
@@ -159,20 +168,20 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
         low: levels.filter((l) => l === 'LOW').length,
         unknown: levels.filter((l) => l === null).length,
       },
-      correlation: correlate(
+      correlation: await correlateInSlices(
         heights.map((h) => h.x),
         heights.map((h) => h.y),
         { permutations: 2000, bootstrap: 1000 },
       ),
-    };
-  });
+    });
+  }
   const every = done.flatMap((r) => (r.whole.rise === null ? [] : [{ x: r.whole.rise, y: r.accuracy }]));
   const report = {
     title: input.title ?? 'Linear interpolation: shapes and test accuracy',
     groupBy,
     alphas,
     groups,
-    correlation: correlate(
+    correlation: await correlateInSlices(
       every.map((h) => h.x),
       every.map((h) => h.y),
       { permutations: 2000, bootstrap: 1000 },

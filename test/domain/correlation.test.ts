@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CORRELATION_SEED, correlate, kendall, pearson, spearman } from '../../src/domain/correlation.js';
+import {
+  DEFAULT_CORRELATION_SEED,
+  STEPS_PER_SLICE,
+  correlate,
+  correlationSteps,
+  kendall,
+  pearson,
+  spearman,
+} from '../../src/domain/correlation.js';
 import { SeededRandom } from '../../src/domain/random.js';
 import { ErrorCode } from '../../src/errors.js';
+import { correlateBefore, kendallBefore } from '../helpers/correlation-before.js';
 
 /* Independent references: textbook formulas written differently from the implementation. */
 
@@ -235,5 +244,61 @@ describe('correlate', () => {
     expect(result.pValue).toBeGreaterThan(0);
     expect(result.pValue).toBeLessThanOrEqual(1);
     expect(result.ci95!.low).toBeLessThanOrEqual(result.ci95!.high);
+  });
+});
+
+describe('correlate, fast, against the code it replaced (test/helpers/correlation-before.ts)', () => {
+  /** Samples of the kinds correlations meet: continuous, heavily tied (both and one variable), rounded, constant. */
+  function samples(): Array<{ x: number[]; y: number[] }> {
+    const random = new SeededRandom(77);
+    const out: Array<{ x: number[]; y: number[] }> = [];
+    for (const n of [3, 4, 7, 20, 61, 250, 1_001]) {
+      const x = Array.from({ length: n }, () => random.uniform(-1, 1));
+      out.push({ x, y: x.map((v) => 0.3 * v + random.uniform(-1, 1)) });
+      const tx = Array.from({ length: n }, () => Math.floor(random.next() * 4));
+      out.push({ x: tx, y: tx.map((v) => v + Math.floor(random.next() * 3)) });
+      out.push({ x: tx, y: Array.from({ length: n }, () => random.next()) });
+      out.push({ x: x.map((v) => Math.round(v * 10) / 10), y: x.map((v) => -Math.round(v * 5)) });
+      out.push({ x, y: x.map(() => 0.25) });
+      out.push({ x: x.map((v, i) => (i % 2 === 0 ? -0 : 0) + Math.round(v)), y: x });
+    }
+    return out;
+  }
+
+  it('returns the same numbers, bit for bit, with the default and other statistics options', () => {
+    for (const [k, { x, y }] of samples().entries()) {
+      const options = x.length > 7 ? { permutations: 400, bootstrap: 300, seed: k } : { seed: k };
+      expect({ k, result: correlate(x, y, options) }).toEqual({ k, result: correlateBefore(x, y, options) });
+    }
+    const { x, y } = samples()[0]!;
+    expect(correlate(x, y)).toEqual(correlateBefore(x, y));
+    expect(correlate(x, y, { permutations: 0, bootstrap: 7 })).toEqual(
+      correlateBefore(x, y, { permutations: 0, bootstrap: 7 }),
+    );
+  });
+
+  it("counts Kendall's pairs in O(n log n) to the same τ_b as comparing every pair", () => {
+    for (const { x, y } of samples()) {
+      expect(kendall(x, y)).toBe(kendallBefore(x, y));
+      expect(kendall(y, x)).toBe(kendallBefore(y, x));
+    }
+    const random = new SeededRandom(8);
+    const x = Array.from({ length: 4_000 }, () => Math.floor(random.next() * 50));
+    const y = x.map((v) => v + Math.floor(random.next() * 30));
+    expect(kendall(x, y)).toBe(kendallBefore(x, y));
+    expect(kendall(x, y)).toBeCloseTo(signKendall(x, y), 14);
+  });
+
+  it('slices its work: correlationSteps yields between slices and returns correlate’s result', () => {
+    const { x, y } = samples().at(-6)!; // n = 1 001
+    const steps = correlationSteps(x, y, { permutations: 1_000, bootstrap: 500 });
+    let slices = 0;
+    let step = steps.next();
+    for (; step.done !== true; step = steps.next()) slices++;
+    // 1 000 permutations and 500 resamples of 1 001 pairs: 1 501 501 steps, a slice per STEPS_PER_SLICE or so.
+    expect(slices).toBe(
+      Math.floor(1_000 / Math.ceil(STEPS_PER_SLICE / 1_001)) + Math.floor(500 / Math.ceil(STEPS_PER_SLICE / 1_001)),
+    );
+    expect(step.value).toEqual(correlate(x, y, { permutations: 1_000, bootstrap: 500 }));
   });
 });

@@ -134,6 +134,25 @@ describe('SQL statements of stored analytics, at 10 and 50 runs', () => {
     expect(pointReads).toEqual([]);
   });
 
+  it("correlation on each run's own TEST split (no path.dataset) costs no statement per run either", async () => {
+    const own = (tag: string) =>
+      counted(() =>
+        correlation(app.analytics, {
+          runs: { tags: [tag] },
+          x: 'FRANKLE_HEIGHT',
+          y: 'TEST_ACCURACY',
+          path: { from: 'INITIAL', to: 'FINAL' },
+          statistics: { permutations: 100, bootstrap: 100 },
+          wait: false,
+        }),
+      );
+    const small = await own('ten');
+    const large = await own('fifty');
+    expect(large.result.missing).toEqual([]);
+    expect(large.result.points).toEqual((await correlate('fifty')).result.points);
+    expect(large.statements.length, large.statements.join('\n')).toBe(small.statements.length);
+  });
+
   const page = (tag: string, first: number) =>
     counted(() =>
       postGraphql(

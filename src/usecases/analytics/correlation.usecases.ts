@@ -1,5 +1,5 @@
 import type { BarrierOptions } from '../../domain/barrier.metrics.js';
-import { correlate, type CorrelationOptions, type CorrelationResult } from '../../domain/correlation.js';
+import type { CorrelationOptions, CorrelationResult } from '../../domain/correlation.js';
 import type { XMetric, YMetric } from '../../domain/correlation-metrics.js';
 import type { DistanceMetric } from '../../domain/distances.js';
 import { badUserInput, isLinpathError } from '../../errors.js';
@@ -13,6 +13,7 @@ import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.j
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics.deps.js';
 import type { BarrierPoint } from './barriers.usecases.js';
 import { checkpointDistance } from './distances.usecases.js';
+import { correlateInSlices } from './statistics.js';
 import { barriersOf, runTestSet, storedXOfRuns, type StoredX } from './stored-x.js';
 import { PENDING_REASON, runEndpointMetrics, type Split } from './run-metrics.usecases.js';
 
@@ -58,7 +59,7 @@ export interface CorrelationOutput {
   progress: { done: number; total: number; pendingPaths: number };
 }
 
-/** Permutations and bootstrap resamples run on the request's thread: bounded so no query can stall the server. */
+/** Permutations and bootstrap resamples run on the request's thread in slices (statistics.ts), and are bounded. */
 export const MAX_RESAMPLES = 100_000;
 export const DEFAULT_MAX_EVALUATIONS = 50;
 
@@ -206,16 +207,23 @@ async function correlationPass(
   }
 
   const stats = (subset: CorrelationPoint[]) =>
-    correlate(
+    correlateInSlices(
       subset.map((p) => p.x),
       subset.map((p) => p.y),
       input.statistics,
     );
-  const groups = [...new Set(points.map((p) => p.group).filter((g): g is string => g !== null))]
-    .map((key) => ({ key, values: JSON.parse(key) as unknown[] }))
-    .sort((a, b) => compareValues(a.values, b.values))
-    .map(({ key, values }) => ({ key, values, overall: stats(points.filter((p) => p.group === key)) }));
-  return { output: { overall: stats(points), groups, points, missing }, queued, xPaths, yPaths: y.pathByRun };
+  const members = new Map<string, CorrelationPoint[]>();
+  for (const point of points) {
+    if (point.group === null) continue;
+    const list = members.get(point.group);
+    if (list === undefined) members.set(point.group, [point]);
+    else list.push(point);
+  }
+  const groups: CorrelationOutput['groups'] = [];
+  const keys = [...members.keys()].map((key) => ({ key, values: JSON.parse(key) as unknown[] }));
+  for (const { key, values } of keys.sort((a, b) => compareValues(a.values, b.values)))
+    groups.push({ key, values, overall: await stats(members.get(key)!) });
+  return { output: { overall: await stats(points), groups, points, missing }, queued, xPaths, yPaths: y.pathByRun };
 }
 
 export async function allRuns(deps: AnalyticsDeps, filter: RunFilterInput | null | undefined): Promise<RunRow[]> {
@@ -262,14 +270,6 @@ async function xValue(
     if (!evaluate) return { missing: 'distance not computed: maxEvaluations reached', evaluated: false };
     return { value: (await checkpointDistance(deps, request))!.distance.value, evaluated: true };
   }
-  const request = {
-    from: from.id,
-    to: to.id,
-    dataset: input.path.dataset ?? (await runTestSet(deps, run)),
-    blocks: input.path.blocks,
-    alphas: input.path.alphas,
-    limit: input.path.limit,
-  };
   if (!('points' in stored)) throw new Error('correlation: expected the stored points of a path');
   const { missingAlphas, barriers } = stored;
   let points: readonly BarrierPoint[] = stored.points;
@@ -280,6 +280,15 @@ async function xValue(
         missing: `path not evaluated: maxEvaluations reached (${missingAlphas.length} alphas missing)`,
         evaluated,
       };
+    // The run's own TEST split is looked up only here, for a path to queue: storedXValues read them all at once.
+    const request = {
+      from: from.id,
+      to: to.id,
+      dataset: input.path.dataset ?? (await runTestSet(deps, run)),
+      blocks: input.path.blocks,
+      alphas: input.path.alphas,
+      limit: input.path.limit,
+    };
     const state = await interpolationPath(deps.paths, request, { wait: false, priority: 'bulk' });
     const queued = {
       pathId: state.path.id,

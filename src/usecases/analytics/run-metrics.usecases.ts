@@ -58,11 +58,13 @@ export async function runEndpointMetrics(
     runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])),
   );
 
+  const ends = endsOfRuns(checkpoints);
+  const datasetOf = datasetsBySplit(datasets);
   const targets: Array<{ run: RunRow; initial: CheckpointRow | undefined; final: CheckpointRow; dataset: DatasetRow }> =
     [];
   for (const run of runs) {
-    const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
-    const dataset = datasets.find((d) => d.name === run.datasetName && d.split === split);
+    const final = ends.get(run.id)?.FINAL;
+    const dataset = datasetOf(run.datasetName, split);
     if (final === undefined) result.set(run.id, { missing: 'the run has no FINAL checkpoint' });
     else if (dataset === undefined) {
       result.set(run.id, {
@@ -74,7 +76,7 @@ export async function runEndpointMetrics(
     } else
       targets.push({
         run,
-        initial: checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL'),
+        initial: ends.get(run.id)?.INITIAL,
         final,
         dataset,
       });
@@ -85,8 +87,14 @@ export async function runEndpointMetrics(
   );
   let budget = options.maxEvaluations ?? Number.POSITIVE_INFINITY;
   const queued: Array<{ runId: string; pathId: string }> = [];
+  // The first stored point of each (checkpoint, dataset), as a search in stored order would find it.
+  const storedPoint = new Map<string, (typeof stored)[number]>();
+  for (const p of stored) {
+    const key = `${p.checkpointId} ${p.datasetId}`;
+    if (!storedPoint.has(key)) storedPoint.set(key, p);
+  }
   for (const target of targets) {
-    const point = stored.find((p) => p.checkpointId === target.final.id && p.datasetId === target.dataset.id);
+    const point = storedPoint.get(`${target.final.id} ${target.dataset.id}`);
     if (point !== undefined) {
       result.set(target.run.id, metricOf(point));
       continue;
@@ -149,10 +157,12 @@ export async function runBarriers(deps: AnalyticsDeps, runs: readonly RunRow[]):
   const datasets = await deps.analytics.datasetsByName(
     runs.flatMap((run) => (run.datasetName === null ? [] : [run.datasetName])),
   );
+  const ends = endsOfRuns(checkpoints);
+  const datasetOf = datasetsBySplit(datasets);
   const requests = runs.map((run) => {
-    const initial = checkpoints.find((c) => c.runId === run.id && c.role === 'INITIAL');
-    const final = checkpoints.find((c) => c.runId === run.id && c.role === 'FINAL');
-    const dataset = datasets.find((d) => d.name === run.datasetName && d.split === 'TEST');
+    const initial = ends.get(run.id)?.INITIAL;
+    const final = ends.get(run.id)?.FINAL;
+    const dataset = datasetOf(run.datasetName, 'TEST');
     return initial === undefined || final === undefined || dataset === undefined
       ? undefined
       : { from: initial, to: final, dataset };
@@ -171,3 +181,32 @@ const metricOf = (point: { lossSum: number; correct: number; n: number }): Endpo
   ...reportedMetrics(point),
   n: point.n,
 });
+
+/**
+ * Each run's first INITIAL and FINAL checkpoint in the order given (what a search of the list would find),
+ * by run id: one pass instead of a search per run.
+ */
+export function endsOfRuns(
+  checkpoints: readonly CheckpointRow[],
+): Map<string, { INITIAL?: CheckpointRow; FINAL?: CheckpointRow }> {
+  const ends = new Map<string, { INITIAL?: CheckpointRow; FINAL?: CheckpointRow }>();
+  for (const c of checkpoints) {
+    if (c.role !== 'INITIAL' && c.role !== 'FINAL') continue;
+    let end = ends.get(c.runId);
+    if (end === undefined) ends.set(c.runId, (end = {}));
+    end[c.role] ??= c;
+  }
+  return ends;
+}
+
+/** The first dataset of a name and split in the order given, by name and split. */
+function datasetsBySplit(
+  datasets: readonly DatasetRow[],
+): (name: string | null, split: Split) => DatasetRow | undefined {
+  const byKey = new Map<string, DatasetRow>();
+  for (const d of datasets) {
+    const key = JSON.stringify([d.name, d.split]);
+    if (!byKey.has(key)) byKey.set(key, d);
+  }
+  return (name, split) => (name === null ? undefined : byKey.get(JSON.stringify([name, split])));
+}
