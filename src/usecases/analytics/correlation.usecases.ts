@@ -7,14 +7,13 @@ import { checkGroupBy, valueAt } from '../../domain/hyperparameters.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
-import type { CurveBarriers } from '../paths/curve-summaries.js';
 import { interpolationPath, DEFAULT_ALPHAS, type PathResult } from '../paths/paths.usecases.js';
 import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.js';
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics.deps.js';
 import type { BarrierPoint } from './barriers.usecases.js';
 import { checkpointDistance } from './distances.usecases.js';
 import { correlateInSlices } from './statistics.js';
-import { barriersOf, runTestSet, storedXOfRuns, type StoredX } from './stored-x.js';
+import { barrierX, runTestSet, storedXOfRuns, type StoredX } from './stored-x.js';
 import { PENDING_REASON, runEndpointMetrics, type Split } from './run-metrics.usecases.js';
 
 export interface CorrelationInput {
@@ -307,31 +306,6 @@ async function xValue(
     return { ...barrierX(input, points), evaluated, queued };
   }
   return { ...barrierX(input, points, barriers), evaluated };
-}
-
-function barrierX(
-  input: CorrelationInput,
-  points: readonly BarrierPoint[],
-  stored?: CurveBarriers,
-): { value: number } | { missing: string } {
-  const barriers = barriersOf(points, input.barrier, stored);
-  const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
-  const name = input.x.replace(/^ERROR_/, '');
-  const value =
-    name === 'RISE' || name === 'HEIGHT_ABOVE_ENDPOINTS'
-      ? metrics.rise
-      : name === 'RISE_ABOVE_START'
-        ? metrics.riseAboveStart
-        : name === 'FRANKLE_HEIGHT'
-          ? metrics.frankleHeight
-          : name === 'MLI_DELTA'
-            ? metrics.mliDelta
-            : name === 'ALPHA_AT_MAX'
-              ? metrics.alphaAtMax
-              : metrics.monotonic === null
-                ? null
-                : Number(metrics.monotonic);
-  return value === null ? { missing: `${input.x} is undefined for this path (non-finite points)` } : { value };
 }
 
 async function yValues(

@@ -143,3 +143,29 @@ export async function runTestSet(deps: AnalyticsDeps, run: RunRow): Promise<stri
   if (dataset === undefined) throw badUserInput(`no TEST split of dataset "${run.datasetName}" is registered`);
   return dataset.id;
 }
+
+/** x of a run from its curve: the barrier measure `input.x` names (stored ones for default options). */
+export function barrierX(
+  input: CorrelationInput,
+  points: readonly BarrierPoint[],
+  stored?: CurveBarriers,
+): { value: number } | { missing: string } {
+  const barriers = barriersOf(points, input.barrier, stored);
+  const metrics = input.x.startsWith('ERROR_') ? barriers.error : barriers.loss;
+  const name = input.x.replace(/^ERROR_/, '');
+  const value =
+    name === 'RISE' || name === 'HEIGHT_ABOVE_ENDPOINTS'
+      ? metrics.rise
+      : name === 'RISE_ABOVE_START'
+        ? metrics.riseAboveStart
+        : name === 'FRANKLE_HEIGHT'
+          ? metrics.frankleHeight
+          : name === 'MLI_DELTA'
+            ? metrics.mliDelta
+            : name === 'ALPHA_AT_MAX'
+              ? metrics.alphaAtMax
+              : metrics.monotonic === null
+                ? null
+                : Number(metrics.monotonic);
+  return value === null ? { missing: `${input.x} is undefined for this path (non-finite points)` } : { value };
+}
