@@ -4,14 +4,16 @@ import type { Linpath } from '../app.js';
 import { resolveDataset } from '../usecases/registry/references.js';
 import { parseRunFilter as parseRunFilterSyntax, RunFilterSyntaxError } from '../domain/run-filter-syntax.js';
 import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
+import { createRandomCheckpoint } from '../usecases/derive.usecases.js';
+import { parseEndpoint, type EndpointSelector } from '../usecases/paths/endpoint-selectors.js';
 import { enqueueSweep, sweepProgress, type Sweep, type SweepProgress } from '../usecases/sweep.usecases.js';
 import { parseAlphas, progressBar } from './path.command.js';
 
 interface SweepOptions {
   runs: RunFilterInput;
   dataset: string;
-  from: string;
-  to: string;
+  from: EndpointSelector;
+  to: EndpointSelector;
   blocks?: 'all' | string[];
   alphas?: number[];
   limit?: number;
@@ -39,14 +41,13 @@ export function addSweepCommand(
       parseRunFilter,
     )
     .requiredOption('--dataset <dataset>', 'dataset to evaluate on: id, name:split, or name (its test split)')
-    .addOption(
-      new Option('--from <role>', 'checkpoint at α = 0')
-        .choices(['initial', 'intermediate', 'final'])
-        .default('initial'),
+    .option(
+      '--from <endpoint>',
+      "checkpoint at α = 0: initial, intermediate or final of each run (role@step for one step; step:<n> for the INTERMEDIATE at step n), run:<name>:<role>[@step] (another run's), random:<seed> (a seeded random initialisation per run)",
+      parseEndpointOption,
+      { role: 'INITIAL' },
     )
-    .addOption(
-      new Option('--to <role>', 'checkpoint at α = 1').choices(['initial', 'intermediate', 'final']).default('final'),
-    )
+    .option('--to <endpoint>', 'checkpoint at α = 1, as --from', parseEndpointOption, { role: 'FINAL' })
     .option(
       '--blocks <blocks>',
       '"all": the whole model and each top-level block; or comma-separated blocks, one path each; default: the whole model',
@@ -67,20 +68,25 @@ export function addSweepCommand(
     .option('--no-wait', 'queue the work and return at once')
     .addHelpText(
       'after',
-      '\nPrints one JSON object as its last line: {"paths","skipped","progress"}; exits 1 when a path FAILED.',
+      '\nPrints one JSON object as its last line: {"ends","paths","skipped","progress"}; exits 1 when a path FAILED.',
     )
     .action(async (options: SweepOptions) => {
       await withLinpath(async (app) => {
-        const sweep = await enqueueSweep(app.paths, {
-          runs: options.runs,
-          dataset: (await resolveDataset(app.registry, options.dataset)).id,
-          from: options.from.toUpperCase() as 'INITIAL',
-          to: options.to.toUpperCase() as 'FINAL',
-          blocks: options.blocks,
-          alphas: options.alphas,
-          limit: options.limit,
-          engine: options.engine,
-        });
+        const randomInit = (input: { like: string; seed: number; run: string }) =>
+          createRandomCheckpoint({ registry: app.registry, paths: app.paths }, input);
+        const sweep = await enqueueSweep(
+          { ...app.paths, randomInit },
+          {
+            runs: options.runs,
+            dataset: (await resolveDataset(app.registry, options.dataset)).id,
+            from: options.from,
+            to: options.to,
+            blocks: options.blocks,
+            alphas: options.alphas,
+            limit: options.limit,
+            engine: options.engine,
+          },
+        );
         let progress = await sweepProgress(app.paths, sweep);
         if (options.wait) {
           const bar = progressBar(process.stderr);
@@ -102,10 +108,19 @@ export function addSweepCommand(
 
 function summary(sweep: Sweep, progress: SweepProgress) {
   return {
+    ends: sweep.ends,
     paths: sweep.paths.map((p) => ({ run: p.run.name, block: p.block, pathId: p.pathId })),
     skipped: sweep.skipped.map((s) => ({ run: s.run.name, block: s.block, reason: s.reason })),
     progress,
   };
+}
+
+function parseEndpointOption(value: string): EndpointSelector {
+  try {
+    return parseEndpoint(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function parseBlocks(value: string): 'all' | string[] {

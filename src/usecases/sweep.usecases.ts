@@ -5,7 +5,14 @@ import type { RunRow } from '../storage/registry.tables.js';
 import { resolveEndpoints } from './paths/path-plan.js';
 import type { PathDeps } from './paths/paths.deps.js';
 import { DEFAULT_ALPHAS, interpolationPath } from './paths/paths.usecases.js';
-import type { CheckpointRole } from './registry/checkpoints.usecases.js';
+import {
+  checkEndpoint,
+  checkEndpointPair,
+  label,
+  resolveEndpoints as selectEndpoints,
+  type EndpointDeps,
+  type EndpointInput,
+} from './paths/endpoint-selectors.js';
 import { validateFilter, type RunFilterInput } from './registry/runs.usecases.js';
 
 /** Most runs one sweep may cover. */
@@ -14,9 +21,9 @@ const MAX_SWEEP_RUNS = 1000;
 export interface SweepInput {
   runs?: RunFilterInput | null | undefined;
   dataset: string;
-  /** Default INITIAL → FINAL. */
-  from?: CheckpointRole | undefined;
-  to?: CheckpointRole | undefined;
+  /** Default INITIAL → FINAL of each run; or another selector (an intermediate by step, another run's state, a seeded random state). */
+  from?: EndpointInput | undefined;
+  to?: EndpointInput | undefined;
   /** undefined: the whole model only; 'all': the whole model and each top-level block; else these blocks, one path each. */
   blocks?: 'all' | readonly string[] | undefined;
   alphas?: readonly number[] | null | undefined;
@@ -32,6 +39,8 @@ export interface SweepPath {
 }
 
 export interface Sweep {
+  /** The end points as selected, e.g. "random seed 7" → "FINAL". */
+  ends: { from: string; to: string };
   alphas: readonly number[];
   paths: SweepPath[];
   /** Runs (or run × block) that could not be queued, with the reason. */
@@ -52,10 +61,13 @@ export interface SweepProgress {
  * checkpoints, the whole model and optionally each block) at bulk priority, behind interactive requests.
  * Returns at once; `sweepProgress` tells how far the workers are.
  */
-export async function enqueueSweep(deps: PathDeps, input: SweepInput): Promise<Sweep> {
-  const fromRole = input.from ?? 'INITIAL';
-  const toRole = input.to ?? 'FINAL';
-  if (fromRole === toRole) throw badUserInput(`from and to must be different roles, got ${fromRole} for both`);
+export async function enqueueSweep(
+  deps: PathDeps & Pick<EndpointDeps, 'randomInit'>,
+  input: SweepInput,
+): Promise<Sweep> {
+  const fromEnd = checkEndpoint('from', input.from, 'INITIAL');
+  const toEnd = checkEndpoint('to', input.to, 'FINAL');
+  checkEndpointPair(fromEnd, toEnd);
   const runs = await deps.registry.listRuns(
     validateFilter(input.runs),
     { field: 'CREATED_AT', direction: 'ASC' },
@@ -66,20 +78,22 @@ export async function enqueueSweep(deps: PathDeps, input: SweepInput): Promise<S
     throw badUserInput(`runs: expected at most ${MAX_SWEEP_RUNS} runs per sweep, the filter matches more; narrow it`);
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
   const checkpoints = await deps.registry.checkpointsOfRuns(runs.map((r) => r.id));
+  const ends = await selectEndpoints(deps, runs, checkpoints, fromEnd, toEnd);
 
-  const sweep: Sweep = { alphas: input.alphas ?? DEFAULT_ALPHAS, paths: [], skipped: [] };
+  const sweep: Sweep = {
+    ends: { from: label(fromEnd), to: label(toEnd) },
+    alphas: input.alphas ?? DEFAULT_ALPHAS,
+    paths: [],
+    skipped: [],
+  };
   for (const { sortValue: _sortValue, ...run } of runs) {
     const named = { id: run.id, name: run.name };
-    const from = checkpoints.find((c) => c.runId === run.id && c.role === fromRole);
-    const to = checkpoints.find((c) => c.runId === run.id && c.role === toRole);
-    if (from === undefined || to === undefined) {
-      sweep.skipped.push({
-        run: named,
-        block: null,
-        reason: `the run has no ${from === undefined ? fromRole : toRole} checkpoint`,
-      });
+    const selected = ends.get(run.id)!;
+    if ('missing' in selected) {
+      sweep.skipped.push({ run: named, block: null, reason: selected.missing });
       continue;
     }
+    const { from, to } = selected;
     let blocks: Array<string | null>;
     try {
       const { graph } = await resolveEndpoints(deps, { from: from.id, to: to.id });
