@@ -24,7 +24,10 @@ import type { RegistryDeps } from './usecases/registry/registry.deps.js';
 import { EVALUATE_QUEUE, EvalQueue } from './queue/eval-queue.js';
 import { evaluationWorker } from './usecases/paths/evaluation.job.js';
 import { CurveCache } from './usecases/paths/curve-summaries.js';
-import { PathWatcher } from './usecases/paths/path-watcher.js';
+import { PathWatcher, SnapshotWatcher } from './usecases/paths/path-watcher.js';
+import { CombinationsRepository } from './storage/combinations.repository.js';
+import { combinationWorker } from './usecases/landscapes/combination.job.js';
+import { isCombinationJob } from './queue/eval-queue.js';
 import { Metrics } from './metrics/metrics.js';
 import { TRAIN_QUEUE, TrainingQueue } from './queue/training-queue.js';
 import { releaseOrphanedJobs } from './queue/orphaned-jobs.js';
@@ -204,6 +207,12 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
   const stopping = new AbortController();
   const repository = new PathsRepository(database.db);
   const watcher = new PathWatcher((ids) => repository.snapshot(ids, EVALUATE_QUEUE), options.queue.pollMs, logger);
+  const combinations = new CombinationsRepository(database.db);
+  const combinationWatcher = new SnapshotWatcher(
+    (ids) => combinations.snapshots(ids, EVALUATE_QUEUE),
+    options.queue.pollMs,
+    logger,
+  );
   const states = new CheckpointStateCache(
     store,
     options.cacheBytes.checkpoints,
@@ -221,6 +230,8 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
     settings: options.settings,
     queue,
     watcher,
+    combinations,
+    combinationWatcher,
     curves: new CurveCache(),
   };
   const trainingQueue = new TrainingQueue(queue.boss, database.pool, options.queue, logger);
@@ -241,12 +252,15 @@ export async function startEvaluation(options: EvaluationOptions): Promise<Evalu
     queue,
     metrics,
     startWorkers: async (count) => {
-      await queue.work(count, evaluationWorker(paths, logger, stopping.signal, metrics));
+      const pathJobs = evaluationWorker(paths, logger, stopping.signal, metrics);
+      const combinationJobs = combinationWorker(paths, logger, stopping.signal, metrics);
+      await queue.work(count, (job) => (isCombinationJob(job.data) ? combinationJobs(job) : pathJobs(job)));
       if (count > 0) await trainingQueue.work(trainingWorker(training, logger, stopping.signal));
     },
     close: () =>
       (closing ??= (async () => {
         watcher.close();
+        combinationWatcher.close();
         stopping.abort();
         await queue.stop();
       })()),

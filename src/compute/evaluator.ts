@@ -162,22 +162,47 @@ async function evaluateNaively(
   path: PathToEvaluate,
   known?: { alphas: ReadonlySet<number>; tally: LossTally; durationMs: number },
 ): Promise<void> {
+  await evaluateStates({
+    ...args,
+    points: path.alphas.map((alpha) =>
+      known?.alphas.has(alpha) === true
+        ? { known: { tally: known.tally, durationMs: known.durationMs } }
+        : { state: () => interpolateState(args.from, args.to, alpha, path.moving) },
+    ),
+    onPoint: async (index, tally, durationMs) => path.onPoint({ alpha: path.alphas[index]!, tally, durationMs }),
+  });
+}
+
+/** A state to evaluate (built when its turn comes, so only one is held at a time), or a tally known already. */
+export type StateToEvaluate =
+  { state: () => StateMap; known?: undefined } | { known: { tally: LossTally; durationMs: number }; state?: undefined };
+
+export interface EvaluateStatesArgs extends Omit<EvaluationInputs, 'from' | 'to' | 'prefixCacheBytes'> {
+  points: readonly StateToEvaluate[];
+  /** Called as each point completes, in order, with its index in `points`; a rejection stops the evaluation. */
+  onPoint(index: number, tally: LossTally, durationMs: number): Promise<void>;
+}
+
+/**
+ * Loss and accuracy at each of some states, every op per state: the states of a path's α (evaluateNaively) or
+ * combinations of several checkpoints (planes, curves). Each state is built, its BatchNorm statistics
+ * recomputed when asked, bound to the engine once, and the examples run through it in batches.
+ */
+export async function evaluateStates(args: EvaluateStatesArgs): Promise<void> {
   const { engine, graph, examples, batchSize } = args;
   const prepared = await engine.prepare(graph);
   let recomputer: BatchNormRecomputer | undefined;
   try {
     if (args.recomputeBatchNorm !== undefined) recomputer = await BatchNormRecomputer.prepare(engine, graph);
-    for (const alpha of path.alphas) {
-      if (known?.alphas.has(alpha) === true) {
-        await path.onPoint({ alpha, tally: known.tally, durationMs: known.durationMs });
+    for (const [index, point] of args.points.entries()) {
+      if (point.known !== undefined) {
+        await args.onPoint(index, point.known.tally, point.known.durationMs);
         continue;
       }
       const started = performance.now();
-      const interpolated = interpolateState(args.from, args.to, alpha, path.moving);
+      const built = point.state();
       const state =
-        recomputer === undefined
-          ? interpolated
-          : await recomputer.recompute(interpolated, args.recomputeBatchNorm!, batchSize);
+        recomputer === undefined ? built : await recomputer.recompute(built, args.recomputeBatchNorm!, batchSize);
       const tally = await tallyOf(
         prepared,
         state,
@@ -187,7 +212,7 @@ async function evaluateNaively(
         batchSize,
         graph.outputs,
       );
-      await path.onPoint({ alpha, tally, durationMs: performance.now() - started });
+      await args.onPoint(index, tally, performance.now() - started);
     }
   } finally {
     await recomputer?.dispose();

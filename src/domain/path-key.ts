@@ -29,7 +29,12 @@ export interface PathIdentity {
  * change of contents (an object re-uploaded, another subset) gets its own.
  */
 export function pathKey(identity: PathIdentity): string {
-  return createHash('sha256').update(canonicalJson(identity)).digest('hex');
+  return contentKey(identity);
+}
+
+/** sha256 of the canonical JSON of a value (keys sorted, undefined left out): the memo keys' hash. */
+export function contentKey(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
 function canonicalJson(value: unknown): string {

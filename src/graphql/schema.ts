@@ -4,6 +4,7 @@ import { buildSchema, type PubSub } from 'type-graphql';
 import { AnalyticsResolver, DistanceResolver } from './analytics/analytics.resolver.js';
 import { DerivationResolver, DerivedCheckpointResolver } from './derive/derive.resolver.js';
 import { PathResolver } from './paths/paths.resolver.js';
+import { LandscapeResolver } from './landscapes/landscapes.resolver.js';
 import { ReportResolver } from './report/report.resolver.js';
 import { ArchitectureResolver } from './registry/architecture.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry/registry.resolver.js';
@@ -33,6 +34,7 @@ export async function buildLinpathSchema(): Promise<GraphQLSchema> {
       DerivationResolver,
       DatasetResolver,
       PathResolver,
+      LandscapeResolver,
       DistanceResolver,
       AnalyticsResolver,
       ReportResolver,

@@ -5,10 +5,22 @@ import type { Logger } from 'pino';
 import PgBoss from 'pg-boss';
 import pg from 'pg';
 import type { QueueSettings } from '../config/config.js';
-import { isConnectionLoss, tooManyRequests } from '../errors.js';
+import { isConnectionLoss } from '../errors.js';
+import { checkQuotas, queuedWork, type Requester } from './queue-quotas.js';
+import {
+  COMBINATION_TASKS,
+  EVALUATE_QUEUE,
+  isCombinationJob,
+  PATH_TASKS,
+  tablesOf,
+  type EvaluateJob,
+  type JobCommon,
+  type PathJob,
+  type TaskTables,
+} from './eval-tasks.js';
 
-/** The queue every evaluation goes through, on the database linpath uses (Postgres or the embedded PGlite). */
-export const EVALUATE_QUEUE = 'linpath-evaluate';
+export type { Requester } from './queue-quotas.js';
+export { EVALUATE_QUEUE, isCombinationJob, type CombinationJob, type EvaluateJob, type PathJob } from './eval-tasks.js';
 
 /** pg-boss runs higher priorities first. Interactive requests overtake background and bulk work. */
 export const PRIORITY = { interactive: 20, background: 10, bulk: 0 } as const;
@@ -16,26 +28,6 @@ export type Priority = keyof typeof PRIORITY;
 
 /** Work of clients without a key runs after all other work: its priorities are these below the keyed ones. */
 export const ANONYMOUS_PRIORITY_OFFSET = 100;
-
-/**
- * Who queues work, for the quotas on queued work (WorkQuotas): an API key, or a client without one (by
- * address). Work queued without a requester (the CLI, in-process tools) is neither bounded nor lowered.
- */
-export interface Requester {
-  /** What the quota counts by: `key <label>` or `client <address>`. */
-  bucket: string;
-  anonymous: boolean;
-}
-
-export interface EvaluateJob {
-  pathId: string;
-  alphas: number[];
-  /** The engine the request named; null: the worker's own (LINPATH_ENGINE or `linpath worker --engine`). */
-  engine: 'onnx' | 'tfjs' | null;
-  /** Who queued the job (Requester.bucket); absent: the CLI or a tool, not counted by the quotas. */
-  owner?: string;
-  anonymous?: boolean;
-}
 
 export interface EnqueueRequest {
   pathId: string;
@@ -54,6 +46,12 @@ export interface EnqueueResult {
   jobIds: string[];
 }
 
+/** As EnqueueRequest, for points of a combination (by coefficient key). */
+export interface EnqueueCombinationRequest extends Omit<EnqueueRequest, 'pathId' | 'alphas'> {
+  combinationId: string;
+  points: readonly string[];
+}
+
 /** A job as a worker's handler gets it: its data, id, priority, start time and retry count. */
 export type QueuedEvaluation = PgBoss.JobWithMetadata<EvaluateJob>;
 
@@ -64,16 +62,6 @@ export interface QueueDepth {
   retry: number;
   active: number;
 }
-
-/** Queued, not yet stored points of API clients (see EvalQueue.queuedWork). */
-interface QueuedWork {
-  own: number;
-  anonymous: number;
-  total: number;
-}
-
-/** The advisory lock that serialises quota-counted enqueues (an arbitrary constant, "linpath quota"). */
-const QUOTA_LOCK = 0x6c_71_75_6f;
 
 async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -187,55 +175,80 @@ export class EvalQueue {
    * the priority of queued (not yet running) jobs that hold the others.
    */
   async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+    const result = await this.enqueueTasks(PATH_TASKS, request.pathId, request.alphas, request);
+    return { queued: result.queued as number[], jobIds: result.jobIds };
+  }
+
+  /** enqueue for the points of a combination: the same single flight, quotas and priorities. */
+  async enqueueCombination(request: EnqueueCombinationRequest): Promise<{ queued: string[]; jobIds: string[] }> {
+    const result = await this.enqueueTasks(COMBINATION_TASKS, request.combinationId, request.points, request);
+    return { queued: result.queued as string[], jobIds: result.jobIds };
+  }
+
+  private async enqueueTasks(
+    t: TaskTables,
+    ownerId: string,
+    keys: ReadonlyArray<number | string>,
+    request: Omit<EnqueueRequest, 'pathId' | 'alphas'>,
+  ): Promise<{ queued: Array<number | string>; jobIds: string[] }> {
     const { requester } = request;
     const priority = PRIORITY[request.priority] - (requester?.anonymous === true ? ANONYMOUS_PRIORITY_OFFSET : 0);
     const result = await inTransaction(this.pool, async (client) => {
-      const usage = requester === undefined ? undefined : await this.queuedWork(client, requester);
+      const usage = requester === undefined ? undefined : await queuedWork(client, requester);
       // Tasks whose job is gone (ended without storing its point, cancelled, failed, archived) are
-      // released, so that their alphas can be queued again.
+      // released, so that their points can be queued again.
       await client.query(
-        `DELETE FROM path_tasks t WHERE t.path_id = $1
+        `DELETE FROM ${t.tasks} t WHERE t.${t.owner} = $1
            AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = $2 AND j.id = t.job_id AND j.state < 'completed')`,
-        [request.pathId, EVALUATE_QUEUE],
+        [ownerId, EVALUATE_QUEUE],
       );
-      const { rows } = await client.query<{ alpha: number }>(
-        `INSERT INTO path_tasks (path_id, alpha, job_id)
-           SELECT $1, a, $3 FROM unnest($2::float8[]) AS a
-            WHERE NOT EXISTS (SELECT 1 FROM path_points p WHERE p.path_id = $1 AND p.alpha = a)
+      const { rows } = await client.query<{ key: number | string }>(
+        `INSERT INTO ${t.tasks} (${t.owner}, ${t.key}, job_id)
+           SELECT $1, a, $3 FROM unnest($2::${t.keyType}[]) WITH ORDINALITY AS u(a, i)
+            WHERE NOT EXISTS (SELECT 1 FROM ${t.points} p WHERE p.${t.owner} = $1 AND p.${t.key} = a)
+            ORDER BY i
          ON CONFLICT DO NOTHING
-         RETURNING alpha`,
-        [request.pathId, request.alphas, randomUUID()],
+         RETURNING ${t.key} AS key`,
+        [ownerId, keys, randomUUID()],
       );
-      const queued = rows.map((r) => r.alpha).sort((a, b) => a - b);
-      if (requester !== undefined && usage !== undefined) this.checkQuotas(requester, usage, queued.length);
+      // Alphas in ascending order; combination points in the order asked (a plane's rows, a curve's t).
+      const order = new Map(keys.map((key, i) => [key, i]));
+      const queued = rows.map((r) => r.key).sort((a, b) => order.get(a)! - order.get(b)!);
+      if (t === PATH_TASKS) (queued as number[]).sort((a, b) => a - b);
+      if (requester !== undefined && usage !== undefined)
+        checkQuotas(this.settings.quotas, requester, usage, queued.length);
       const owner = requester === undefined ? {} : { owner: requester.bucket, anonymous: requester.anonymous };
-      const jobs: PgBoss.JobInsert<EvaluateJob>[] = [];
+      const jobs: Array<PgBoss.JobInsert<EvaluateJob> & { keys: Array<number | string> }> = [];
       for (let start = 0; start < queued.length; start += request.chunk) {
-        const alphas = queued.slice(start, start + request.chunk);
+        const chunk = queued.slice(start, start + request.chunk);
         jobs.push({
           id: randomUUID(),
           name: EVALUATE_QUEUE,
           priority,
-          data: { pathId: request.pathId, alphas, engine: request.engine, ...owner },
+          data: t.job(ownerId, chunk, { engine: request.engine, ...owner }),
+          keys: chunk,
         });
       }
       if (jobs.length > 0) {
         // Each task row names its job; then all jobs go in with one insert, in this transaction.
         await client.query(
-          `UPDATE path_tasks t SET job_id = c.job_id
-             FROM unnest($2::uuid[], $3::float8[]) AS c(job_id, alpha)
-            WHERE t.path_id = $1 AND t.alpha = c.alpha`,
-          [request.pathId, jobs.flatMap((j) => j.data!.alphas.map(() => j.id)), jobs.flatMap((j) => j.data!.alphas)],
+          `UPDATE ${t.tasks} t SET job_id = c.job_id
+             FROM unnest($2::uuid[], $3::${t.keyType}[]) AS c(job_id, key)
+            WHERE t.${t.owner} = $1 AND t.${t.key} = c.key`,
+          [ownerId, jobs.flatMap((j) => j.keys.map(() => j.id)), jobs.flatMap((j) => j.keys)],
         );
-        await this.boss.insert(jobs, { db: executor(client) });
+        await this.boss.insert(
+          jobs.map(({ keys: _, ...job }) => job),
+          { db: executor(client) },
+        );
       }
       const jobIds = jobs.map((j) => j.id!);
       await client.query(
         `UPDATE pgboss.job j SET priority = $3
-           FROM path_tasks t
-          WHERE t.path_id = $1 AND t.alpha = ANY($2::float8[])
+           FROM ${t.tasks} t
+          WHERE t.${t.owner} = $1 AND t.${t.key} = ANY($2::${t.keyType}[])
             AND j.name = $4 AND j.id = t.job_id AND j.state IN ('created', 'retry') AND j.priority < $3`,
-        [request.pathId, request.alphas, priority, EVALUATE_QUEUE],
+        [ownerId, keys, priority, EVALUATE_QUEUE],
       );
       return { queued, jobIds };
     });
@@ -244,59 +257,27 @@ export class EvalQueue {
   }
 
   /**
-   * The points queued by API clients and not yet stored: the requester's own, all anonymous ones, all.
-   * Enqueues that count hold a transaction-scoped lock first, so that concurrent requests (of any process)
-   * cannot each see room for their work and together go over a quota.
-   */
-  private async queuedWork(client: pg.PoolClient, requester: Requester): Promise<QueuedWork> {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [QUOTA_LOCK]);
-    const { rows } = await client.query<{ own: string; anonymous: string; total: string }>(
-      `SELECT count(*) FILTER (WHERE j.data->>'owner' = $2) AS own,
-              count(*) FILTER (WHERE j.data->>'anonymous' = 'true') AS anonymous,
-              count(*) AS total
-         FROM path_tasks t JOIN pgboss.job j ON j.name = $1 AND j.id = t.job_id
-        WHERE j.state < 'completed' AND j.data ? 'owner'`,
-      [EVALUATE_QUEUE, requester.bucket],
-    );
-    const row = rows[0]!;
-    return { own: Number(row.own), anonymous: Number(row.anonymous), total: Number(row.total) };
-  }
-
-  /** Throws TOO_MANY_REQUESTS, naming the quota and what is queued, when `adding` points go over one. */
-  private checkQuotas(requester: Requester, usage: QueuedWork, adding: number): void {
-    if (adding === 0) return;
-    const { quotas } = this.settings;
-    const bounds: Array<[string, number, number, string]> = requester.anonymous
-      ? [
-          [requester.bucket, usage.own, quotas.perClient, 'LINPATH_QUEUE_QUOTA_PER_CLIENT'],
-          ['clients without a key', usage.anonymous, quotas.anonymous, 'LINPATH_QUEUE_QUOTA_ANONYMOUS'],
-        ]
-      : [[requester.bucket, usage.own, quotas.perKey, 'LINPATH_QUEUE_QUOTA_PER_KEY']];
-    bounds.push(['all clients', usage.total, quotas.total, 'LINPATH_QUEUE_QUOTA_TOTAL']);
-    for (const [who, queued, quota, variable] of bounds) {
-      if (queued + adding <= quota) continue;
-      throw tooManyRequests(
-        `queue quota: ${who}: ${queued} points queued and not yet evaluated; ` +
-          `this request would queue ${adding} more, over the quota of ${quota} (${variable}). ` +
-          (requester.anonymous
-            ? 'Ask again once they are evaluated, ask for fewer alphas, or use an API key (keyed work has its own quota and runs first)'
-            : 'Ask again once they are evaluated, ask for fewer alphas, or cancel paths you no longer need'),
-      );
-    }
-  }
-
-  /**
    * Cancels the queued work of a path: its tasks are dropped and jobs not yet running are cancelled; a
    * running job stops after its current α. Returns the alphas that will not be evaluated.
    */
   async cancel(pathId: string): Promise<number[]> {
+    const keys = (await this.cancelTasks(PATH_TASKS, pathId)) as number[];
+    return keys.sort((a, b) => a - b);
+  }
+
+  /** cancel for a combination: returns the coefficient keys that will not be evaluated. */
+  async cancelCombination(combinationId: string): Promise<string[]> {
+    return (await this.cancelTasks(COMBINATION_TASKS, combinationId)) as string[];
+  }
+
+  private async cancelTasks(t: TaskTables, ownerId: string): Promise<Array<number | string>> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ alpha: number; job_id: string }>(
-        'DELETE FROM path_tasks WHERE path_id = $1 RETURNING alpha, job_id',
-        [pathId],
+      const { rows } = await client.query<{ key: number | string; job_id: string }>(
+        `DELETE FROM ${t.tasks} WHERE ${t.owner} = $1 RETURNING ${t.key} AS key, job_id`,
+        [ownerId],
       );
       await client.query(CANCEL_WAITING_JOBS, [EVALUATE_QUEUE, [...new Set(rows.map((r) => r.job_id))]]);
-      return rows.map((r) => r.alpha).sort((a, b) => a - b);
+      return rows.map((r) => r.key);
     });
   }
 
@@ -305,33 +286,57 @@ export class EvalQueue {
    * no tasks and end at once).
    */
   async failPath(pathId: string, code: string, message: string): Promise<void> {
+    await this.failOwner(PATH_TASKS, pathId, code, message);
+  }
+
+  /** failPath for a combination. */
+  async failCombination(combinationId: string, code: string, message: string): Promise<void> {
+    await this.failOwner(COMBINATION_TASKS, combinationId, code, message);
+  }
+
+  private async failOwner(t: TaskTables, ownerId: string, code: string, message: string): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       await client.query(
-        'UPDATE paths SET failure_code = $2, failure_message = $3, failed_at = now() WHERE id = $1 AND failure_code IS NULL',
-        [pathId, code, message],
+        `UPDATE ${t.owners} SET failure_code = $2, failure_message = $3, failed_at = now() WHERE id = $1 AND failure_code IS NULL`,
+        [ownerId, code, message],
       );
       const { rows } = await client.query<{ job_id: string }>(
-        'DELETE FROM path_tasks WHERE path_id = $1 RETURNING job_id',
-        [pathId],
+        `DELETE FROM ${t.tasks} WHERE ${t.owner} = $1 RETURNING job_id`,
+        [ownerId],
       );
       await client.query(CANCEL_WAITING_JOBS, [EVALUATE_QUEUE, [...new Set(rows.map((r) => r.job_id))]]);
     });
   }
 
   /**
-   * Puts the alphas a job has not evaluated into a new job (same priority) and drops them from this one:
-   * how a worker that is shutting down hands its work back at once instead of leaving it to expire.
+   * Puts the points (alphas, or coefficient keys of a combination job) a job has not evaluated into a new job
+   * (same priority) and drops them from this one: how a worker that is shutting down hands its work back at
+   * once instead of leaving it to expire.
    */
-  async requeue(job: QueuedEvaluation, alphas: readonly number[]): Promise<void> {
-    if (alphas.length === 0) return;
+  async requeue(job: QueuedEvaluation, keys: ReadonlyArray<number | string>): Promise<void> {
+    if (keys.length === 0) return;
+    const t = tablesOf(job.data);
     await inTransaction(this.pool, async (client) => {
       const id = randomUUID();
-      const { rows } = await client.query<{ alpha: number }>(
-        'UPDATE path_tasks SET job_id = $1 WHERE job_id = $2 AND alpha = ANY($3::float8[]) RETURNING alpha',
-        [id, job.id, alphas],
+      const { rows } = await client.query<{ key: number | string }>(
+        `UPDATE ${t.tasks} SET job_id = $1 WHERE job_id = $2 AND ${t.key} = ANY($3::${t.keyType}[]) RETURNING ${t.key} AS key`,
+        [id, job.id, keys],
       );
       if (rows.length === 0) return;
-      const data: EvaluateJob = { ...job.data, alphas: rows.map((r) => r.alpha).sort((a, b) => a - b) };
+      const left = new Set(rows.map((r) => r.key));
+      const { engine, owner, anonymous } = job.data;
+      const common: JobCommon = {
+        engine,
+        ...(owner === undefined ? {} : { owner }),
+        ...(anonymous === undefined ? {} : { anonymous }),
+      };
+      const ownerId = isCombinationJob(job.data) ? job.data.combinationId : job.data.pathId;
+      const data = t.job(
+        ownerId,
+        t.keysOf(job.data).filter((key) => left.has(key)),
+        common,
+      );
+      if (t === PATH_TASKS) (data as PathJob).alphas = [...left].map(Number).sort((a, b) => a - b);
       await this.boss.insert([{ id, name: EVALUATE_QUEUE, priority: job.priority, data }], { db: executor(client) });
     });
   }

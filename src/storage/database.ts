@@ -4,11 +4,19 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import * as analyticsTables from './analytics.tables.js';
 import * as apiKeyTables from './api-keys.tables.js';
+import * as combinationTables from './combinations.tables.js';
 import * as pathTables from './paths.tables.js';
 import * as registryTables from './registry.tables.js';
 import * as trainingTables from './training.tables.js';
 
-const tables = { ...registryTables, ...pathTables, ...analyticsTables, ...trainingTables, ...apiKeyTables };
+const tables = {
+  ...registryTables,
+  ...pathTables,
+  ...analyticsTables,
+  ...trainingTables,
+  ...apiKeyTables,
+  ...combinationTables,
+};
 
 export type Db = NodePgDatabase<typeof tables>;
 

@@ -72,7 +72,7 @@ const storedObjectColumns = () => ({
 
 /** The lineage of a derived checkpoint: the operation, its parent checkpoints and its arguments. */
 export interface Derivation {
-  operation: 'RANDOM_INIT' | 'INTERPOLATE' | 'COMPOSE';
+  operation: 'RANDOM_INIT' | 'INTERPOLATE' | 'COMPOSE' | 'DIRECTION';
   parents: string[];
   arguments: Record<string, unknown>;
 }

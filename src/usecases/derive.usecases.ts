@@ -187,7 +187,7 @@ export async function composeCheckpoint(
   });
 }
 
-function integerTensor(
+export function integerTensor(
   integers: Map<string, { dtype: TensorToWrite['dtype']; shape: number[]; data: TensorToWrite['data'] }>,
   name: string,
 ): TensorToWrite {
@@ -196,7 +196,7 @@ function integerTensor(
   return { name, dtype: tensor.dtype, shape: tensor.shape, data: tensor.data };
 }
 
-async function storeDerived(
+export async function storeDerived(
   deps: DeriveDeps,
   input: { run: string; architecture: string; tensors: TensorToWrite[]; derivation: Derivation },
 ): Promise<CheckpointRow> {

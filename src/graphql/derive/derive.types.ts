@@ -6,6 +6,7 @@ export enum DerivationOperationEnum {
   RANDOM_INIT = 'RANDOM_INIT',
   INTERPOLATE = 'INTERPOLATE',
   COMPOSE = 'COMPOSE',
+  DIRECTION = 'DIRECTION',
 }
 registerEnumType(DerivationOperationEnum, {
   name: 'DerivationOperation',
@@ -15,6 +16,10 @@ registerEnumType(DerivationOperationEnum, {
     },
     INTERPOLATE: { description: 'θ(α) between two checkpoints (materializeInterpolation).' },
     COMPOSE: { description: 'A checkpoint with some blocks taken from others (composeCheckpoint).' },
+    DIRECTION: {
+      description:
+        'A seeded random direction, filter-normalised against its parent (createDirection, Li et al. 2018): an axis of a loss plane, not a network.',
+    },
   },
 });
 

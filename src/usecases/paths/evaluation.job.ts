@@ -4,7 +4,7 @@ import { irUnavailable } from '../../compute/model-ir.js';
 import type { PathRow } from '../../storage/paths.tables.js';
 import { planOfPath, type PathPlan } from './path-plan.js';
 import type { PathDeps } from './paths.deps.js';
-import type { JobHandler, QueuedEvaluation } from '../../queue/eval-queue.js';
+import { isCombinationJob, type JobHandler, type QueuedEvaluation } from '../../queue/eval-queue.js';
 import { EndJob, runJob, type JobOutcome } from '../job-policy.js';
 
 /** What an evaluation worker reports, for /metrics. */
@@ -33,6 +33,7 @@ export function evaluationWorker(
   observer: WorkerObserver = NO_OBSERVER,
 ): JobHandler {
   return async (job) => {
+    if (isCombinationJob(job.data)) throw new Error(`job ${job.id} holds combination points, not alphas of a path`);
     const log = logger.child({ job: job.id, path: job.data.pathId });
     const path = await deps.paths.findPath(job.data.pathId);
     const alphas = path === undefined || path.failureCode !== null ? [] : await deps.paths.jobAlphas(job.id);

@@ -195,14 +195,14 @@ export async function planPathOf(
   return { from, to, dataset, graph, selection, limit, bnStats, bnStatsData, tensors, key };
 }
 
-const identity = (row: { uri: string; etag: string; size: number }) => ({
+export const identity = (row: { uri: string; etag: string; size: number }) => ({
   uri: row.uri,
   etag: row.etag,
   size: row.size,
 });
 
 /** How a dataset's bytes are read into examples: part of a path's identity. */
-const datasetView = (dataset: DatasetRow): Record<string, unknown> => ({
+export const datasetView = (dataset: DatasetRow): Record<string, unknown> => ({
   format: dataset.format,
   inputKey: dataset.inputKey,
   labelKey: dataset.labelKey,
@@ -291,7 +291,11 @@ export async function planOfPath(
   return plan;
 }
 
-async function findCheckpoint(deps: Pick<PathDeps, 'registry'>, field: string, id: string): Promise<CheckpointRow> {
+export async function findCheckpoint(
+  deps: Pick<PathDeps, 'registry'>,
+  field: string,
+  id: string,
+): Promise<CheckpointRow> {
   const checkpoint = isUuid(id) ? await deps.registry.findCheckpoint(id) : undefined;
   if (checkpoint === undefined) throw notFound(`${field}: no checkpoint with id "${id}"`);
   return checkpoint;

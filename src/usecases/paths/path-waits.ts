@@ -107,7 +107,7 @@ export function waitForPath(
  * holding the request open) or the request's client has gone (nobody is left to answer: the wait and its
  * evaluation slot end at once; the queued work stays queued). Returns the function that stops listening.
  */
-function whenEnded(deps: Pick<PathDeps, 'watcher' | 'signal'>, giveUp: () => void): () => void {
+export function whenEnded(deps: Pick<PathDeps, 'watcher' | 'signal'>, giveUp: () => void): () => void {
   const signals = [deps.watcher.closed$, ...(deps.signal === undefined ? [] : [deps.signal])];
   if (signals.some((signal) => signal.aborted)) {
     giveUp();

@@ -8,17 +8,17 @@ export interface PathSnapshot {
   tasks: PathTaskState[];
 }
 
-export type SnapshotListener = (snapshot: PathSnapshot) => void;
+export type SnapshotListener<S = PathSnapshot> = (snapshot: S) => void;
 
 /**
- * Tells waiting requests and subscriptions what their paths look like now. Workers may run in any process
+ * Tells waiting requests and subscriptions what their paths (or combinations) look like now. Workers may run in any process
  * on any host, so the database is the source: one poll every `pollMs` reads every watched path in three
  * queries, whatever the number of watchers. A worker in this process `nudge`s it to poll at once.
  * (Polling, not LISTEN/NOTIFY: the embedded PGlite serves all connections from one session, where a
  * notification does not reach other connections.)
  */
-export class PathWatcher {
-  private readonly listeners = new Map<string, Set<SnapshotListener>>();
+export class SnapshotWatcher<S> {
+  private readonly listeners = new Map<string, Set<SnapshotListener<S>>>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private again = false;
@@ -28,13 +28,13 @@ export class PathWatcher {
   readonly closed$ = this.closing.signal;
 
   constructor(
-    private readonly read: (pathIds: readonly string[]) => Promise<PathsSnapshot>,
+    private readonly read: (ids: readonly string[]) => Promise<ReadonlyMap<string, S>>,
     private readonly pollMs: number,
     private readonly logger: Logger,
   ) {}
 
   /** Calls `listener` with the path's state soon, then after every poll until the returned function is called. */
-  watch(pathId: string, listener: SnapshotListener): () => void {
+  watch(pathId: string, listener: SnapshotListener<S>): () => void {
     let set = this.listeners.get(pathId);
     if (set === undefined) this.listeners.set(pathId, (set = new Set()));
     set.add(listener);
@@ -73,20 +73,15 @@ export class PathWatcher {
     if (audience.size === 0 || this.closed) return;
     this.polling = (async () => {
       try {
-        const snapshot = await this.read([...audience.keys()]);
-        for (const path of snapshot.paths) {
-          const state: PathSnapshot = {
-            path,
-            points: snapshot.points.filter((p) => p.pathId === path.id),
-            tasks: snapshot.tasks.filter((t) => t.pathId === path.id),
-          };
-          for (const listener of audience.get(path.id) ?? []) {
+        const snapshots = await this.read([...audience.keys()]);
+        for (const [id, state] of snapshots) {
+          for (const listener of audience.get(id) ?? []) {
             // Stopped watching while the read ran.
-            if (this.listeners.get(path.id)?.has(listener) !== true) continue;
+            if (this.listeners.get(id)?.has(listener) !== true) continue;
             try {
               listener(state);
             } catch (error) {
-              this.logger.error({ err: error, pathId: path.id }, 'a path listener failed');
+              this.logger.error({ err: error, id }, 'a listener of stored points failed');
             }
           }
         }
@@ -101,5 +96,28 @@ export class PathWatcher {
     const delay = this.again ? 0 : this.pollMs;
     this.again = false;
     this.timer = setTimeout(() => void this.poll(), delay);
+  }
+}
+
+/** The watcher of paths: SnapshotWatcher on PathsRepository.snapshot, split by path. */
+export class PathWatcher extends SnapshotWatcher<PathSnapshot> {
+  constructor(read: (pathIds: readonly string[]) => Promise<PathsSnapshot>, pollMs: number, logger: Logger) {
+    super(
+      async (ids) => {
+        const snapshot = await read(ids);
+        return new Map(
+          snapshot.paths.map((path) => [
+            path.id,
+            {
+              path,
+              points: snapshot.points.filter((p) => p.pathId === path.id),
+              tasks: snapshot.tasks.filter((t) => t.pathId === path.id),
+            },
+          ]),
+        );
+      },
+      pollMs,
+      logger,
+    );
   }
 }

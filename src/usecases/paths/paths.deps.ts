@@ -8,7 +8,8 @@ import type { RegistryRepository } from '../../storage/registry.repository.js';
 import type { DatasetRow } from '../../storage/registry.tables.js';
 import type { ArchitectureGraphs } from './architecture-graphs.js';
 import type { CurveCache } from './curve-summaries.js';
-import type { PathWatcher } from './path-watcher.js';
+import type { PathWatcher, SnapshotWatcher } from './path-watcher.js';
+import type { CombinationsRepository, CombinationSnapshot } from '../../storage/combinations.repository.js';
 
 export interface PathSettings {
   /** Most alphas one request may ask for. */
@@ -43,6 +44,10 @@ export interface PathDeps {
   /** Every evaluation goes through it, from this process or any other. */
   queue: EvalQueue;
   watcher: PathWatcher;
+  /** Memoized points of combinations of several states (planes, curves: usecases/landscapes/). */
+  combinations: CombinationsRepository;
+  /** The watcher of stored combination points, polled like `watcher`. */
+  combinationWatcher: SnapshotWatcher<CombinationSnapshot>;
   /**
    * The client on whose behalf work is queued (set per request by the GraphQL server): its work counts
    * against the queue quotas, and work without a key runs after keyed work. Undefined: the CLI, not bounded.

@@ -205,7 +205,7 @@ export async function retryPath(deps: Pick<PathDeps, 'paths'>, pathId: string): 
   return pathState(deps, pathId);
 }
 
-function validateTimeout(timeoutMs: number | null | undefined, settings: PathSettings): number {
+export function validateTimeout(timeoutMs: number | null | undefined, settings: PathSettings): number {
   if (timeoutMs == null) return settings.maxWaitMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > settings.maxWaitMs) {
     throw badUserInput(
@@ -226,7 +226,7 @@ function reuseOf(plan: PathPlan, alphas: number): { before: number; after: numbe
   return shares === undefined ? undefined : { ...shares, alphas };
 }
 
-function examplesPerAlpha(plan: PathPlan): number {
+export function examplesPerAlpha(plan: Pick<PathPlan, 'limit' | 'bnStatsData' | 'graph'>): number {
   if (plan.bnStatsData === undefined) return plan.limit;
   const layers = plan.graph.nodes.filter((node) => node.op === 'batchnorm').length;
   return plan.limit + Math.ceil((plan.bnStatsData.limit * layers) / 2);
