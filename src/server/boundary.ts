@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type express from 'express';
@@ -35,6 +35,14 @@ export class HttpBoundary {
     this.origins = new RequestOrigins(settings, listenHost);
     this.connections = new ConnectionCounter(settings.maxConnectionsPerClient);
     this.sockets = new ConnectionCounter(settings.maxSocketsPerClient, settings.maxSockets);
+  }
+
+  /**
+   * Options for `createServer`: Node checks the headers and request timeouts only every
+   * `connectionsCheckingInterval` (30 s by default), so a 10 s bound held slow clients for up to 40 s.
+   */
+  serverOptions(): ServerOptions {
+    return { connectionsCheckingInterval: Math.min(1000, Math.floor(this.settings.headersTimeoutMs / 4)) };
   }
 
   /** Counts the connections of `server` per client, and bounds how long a client may take to send a request. */

@@ -42,7 +42,8 @@ export interface HttpServer {
 export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Promise<HttpServer> {
   const expressApp = express();
   expressApp.disable('x-powered-by');
-  const server = createServer(expressApp);
+  const boundary = new HttpBoundary(app.config.boundary, app.config.host);
+  const server = createServer(boundary.serverOptions(), expressApp);
   const evaluations = new EvaluationSlots(app.config.limits.maxEvaluationsPerKey);
   const guard: GuardSettings = { auth: app.config.auth, limits: app.config.limits };
   const authenticate = (key: string | undefined, client: string | undefined): Promise<RequestAuth> =>
@@ -67,7 +68,6 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
       }),
     };
   };
-  const boundary = new HttpBoundary(app.config.boundary, app.config.host);
   boundary.attach(server);
   // noServer: the socket server is not attached to the HTTP server's events, so a failure to listen is reported
   // once, by listen() below, instead of also being re-emitted (and dumped) by the socket server. ws itself

@@ -33,7 +33,9 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Desti
     LINPATH_POLL_MS: '50',
     ...env,
   });
-  const app = await createLinpath(config, 'server', createLogger({ logLevel: 'error' }, log));
+  // Errors only, unless the test asks for more with LOG_LEVEL.
+  const logLevel = env.LOG_LEVEL !== undefined ? config.logLevel : 'error';
+  const app = await createLinpath(config, 'server', createLogger({ logLevel }, log));
   const http = await startHttpServer(app, await buildLinpathSchema());
   // As `linpath start`: LINPATH_WORKERS (default 1) in-process workers.
   if (config.queue.workers > 0) await app.startWorkers(config.queue.workers);
