@@ -3,10 +3,7 @@ import type { Command } from 'commander';
 import { createLinpath, createLogger, type Linpath } from '../app.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { publishServerUrl } from '../embedded/services.js';
-import { buildLinpathSchema } from '../graphql/schema.js';
-import { startHttpServer } from '../server/http.js';
 import { ensureFirstAdminKey } from '../usecases/api-keys.usecases.js';
-import { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns } from '../usecases/demo.usecases.js';
 import { logUnhandledRejections, onTerminationSignals } from './process.js';
 
 /** `linpath start`: the GraphQL server (and its workers, LINPATH_WORKERS). */
@@ -18,6 +15,13 @@ export function addStartCommand(program: Command, env: NodeJS.ProcessEnv): void 
 }
 
 async function serve(config: Config): Promise<void> {
+  // The server's own modules (Apollo, the GraphQL schema, the demo) load here, not with every CLI command.
+  const [{ buildLinpathSchema }, { startHttpServer }, { DEMO_RUN, DEMO_TFJS_SEEDS, seedDemo, trainDemoRuns }] =
+    await Promise.all([
+      import('../graphql/schema.js'),
+      import('../server/http.js'),
+      import('../usecases/demo.usecases.js'),
+    ]);
   const logger = createLogger(config);
   logUnhandledRejections(logger);
   const app = await createLinpath(config, 'server', logger);

@@ -2,7 +2,6 @@ import { Option, type Command } from 'commander';
 import { createLinpath, createLogger } from '../app.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { badUserInput } from '../errors.js';
-import { startMetricsServer } from '../server/http.js';
 import { parseStep } from './options.js';
 import { logUnhandledRejections, onTerminationSignals } from './process.js';
 
@@ -59,7 +58,9 @@ async function runWorker(base: Config, options: WorkerOptions): Promise<void> {
     // Load the engine now: a host without its libraries (CUDA, tfjs) fails here, not on its first job.
     await app.paths.engines.get(config.compute.engine);
     const http =
-      options.metricsPort === undefined ? undefined : await startMetricsServer(app, config.host, options.metricsPort);
+      options.metricsPort === undefined
+        ? undefined
+        : await (await import('../server/http.js')).startMetricsServer(app, config.host, options.metricsPort);
     await app.startWorkers(concurrency);
     onTerminationSignals(
       logger,

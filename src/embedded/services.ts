@@ -5,8 +5,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, S3Settings } from '../config/config.js';
 import { unavailable } from '../errors.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
-import { startEmbeddedS3 } from './embedded-s3.js';
 
 /**
  * Where the database and the object store are. With DATABASE_URL and S3_BUCKET set these come straight from
@@ -106,12 +104,15 @@ async function hostEmbedded(config: Config, role: ServicesRole, files: HomeFiles
       // A private directory (mkdtemp: 0700) for the database's Unix socket; Windows keeps the loopback port.
       const socketDir = process.platform === 'win32' ? undefined : await mkdtemp(path.join(tmpdir(), 'linpath-pg-'));
       if (socketDir !== undefined) stops.push(() => rm(socketDir, { recursive: true, force: true }));
+      // PGlite and s3rver are loaded only by the process that hosts them, not by every CLI command.
+      const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
       const postgres = await startEmbeddedPostgres(path.join(config.home, 'pgdata'), { socketDir });
       stops.push(postgres.stop);
       databaseUrl = postgres.url;
     }
     let s3 = config.s3;
     if (s3 === undefined) {
+      const { startEmbeddedS3 } = await import('./embedded-s3.js');
       const embeddedS3 = await startEmbeddedS3(path.join(config.home, 's3'));
       stops.push(embeddedS3.stop);
       s3 = embeddedS3.settings;
