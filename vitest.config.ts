@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 import { FixtureSkipReporter } from './test/setup/fixture-skips.js';
@@ -17,6 +18,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // vitest's default is one worker fewer than CPUs: one on CI's two cores, so every file ran after the other
+    // while the end-to-end files mostly wait on their child servers and CLI processes. Two at least.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // The AWS SDK warns on Node 20 about releases after January 2027; the suite pins one that supports it.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     // One project per tier (test/tiers.ts): `npm test` runs them all, `npm run test:<tier>` one.

@@ -64,12 +64,14 @@ export function buildIfStale({ quiet = false } = {}) {
   return true;
 }
 
-// `node bin/build-state.js stamp` (the end of `npm run build`) or `… if-stale` (`npm start`'s prestart).
+// `node bin/build-state.js stamp` (the end of `npm run build`), `… if-stale` (`npm start`'s prestart) or `… state`
+// (prints missing, stale or fresh; the tests' build helper asks it).
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   if (process.argv[2] === 'stamp') writeStamp();
   else if (process.argv[2] === 'if-stale') buildIfStale();
+  else if (process.argv[2] === 'state') process.stdout.write(`${buildState()}\n`);
   else {
-    process.stderr.write('usage: node bin/build-state.js stamp|if-stale\n');
+    process.stderr.write('usage: node bin/build-state.js stamp|if-stale|state\n');
     process.exit(2);
   }
 }

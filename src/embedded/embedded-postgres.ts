@@ -15,14 +15,24 @@ export interface EmbeddedPostgres {
  */
 export async function startEmbeddedPostgres(
   dataDir: string | undefined,
-  options: { socketDir?: string | undefined } = {},
+  options: {
+    socketDir?: string | undefined;
+    /**
+     * A data directory dumped by PGlite (`dumpDataDir`) to start from instead of running initdb (seconds of
+     * CPU): the tests start each in-memory database from one dump of an empty cluster.
+     */
+    initialData?: Blob | undefined;
+  } = {},
 ): Promise<EmbeddedPostgres> {
   // 0700: the database files are the data of whoever runs linpath, not of every local user.
   if (dataDir !== undefined) {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await chmod(dataDir, 0o700);
   }
-  const db = await PGlite.create(dataDir);
+  const db =
+    options.initialData === undefined
+      ? await PGlite.create(dataDir)
+      : await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), loadDataDir: options.initialData });
   // pglite-socket multiplexes connections onto the single PGlite session. Its own queue interleaves the
   // messages of concurrent extended-protocol queries (one connection's Bind can meet another's Parse),
   // so linpath replaces it with one that gives a connection the session for a whole query and for a whole

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainedDemoHome } from '../helpers/demo-home.js';
 import { buildOnce, killLeftovers, repoRoot, startServer, type RunningServer } from '../helpers/server.js';
 
 /**
@@ -34,8 +34,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
   const offsite: string[] = [];
 
   beforeAll(async () => {
-    buildOnce({ web: true });
-    home = mkdtempSync(path.join(tmpdir(), 'linpath-browser-'));
+    buildOnce();
+    // The demo with its tfjs runs trained (once per test run: test/helpers/demo-home.ts), so no training
+    // competes with the page for the CPU.
+    home = await trainedDemoHome('linpath-browser-');
     // One α per job: a new curve arrives point by point, as a ResNet's would.
     server = await startServer({ LINPATH_HOME: home, PORT: '0', LINPATH_JOB_ALPHAS: '1', LINPATH_POLL_MS: '100' });
     origin = new URL(server.url).origin;
@@ -49,7 +51,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
       offsite.push(url.href);
       return route.abort();
     });
-  }, 240_000);
+  }, 660_000);
 
   afterAll(async () => {
     await browser?.close();

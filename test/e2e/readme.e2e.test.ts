@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from '../helpers/database.js';
+import { trainedDemoHome } from '../helpers/demo-home.js';
 import { buildOnce, childEnv, killLeftovers, repoRoot, startServer, type RunningServer } from '../helpers/server.js';
 
 /**
@@ -69,7 +69,8 @@ describe.skipIf(postgresMode)(
     });
 
     it('runs every shell and GraphQL example as written', async () => {
-      home = mkdtempSync(path.join(tmpdir(), 'linpath-readme-'));
+      // The demo as `npm start` leaves it once trained (trained once per test run: test/helpers/demo-home.ts).
+      home = await trainedDemoHome('linpath-readme-');
       server = await startServer({ LINPATH_HOME: home });
       const origin = new URL(server.url).origin;
       // Step 4 asks for the TensorFlow.js seeds to be trained first, as a reader waits for the log lines.

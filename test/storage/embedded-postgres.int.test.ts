@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embedded-postgres.js';
+import { SKIPPED_WITH_DATABASE_URL, usesNoDatabaseHere } from '../helpers/database.js';
 
 /** The embedded PGlite served to several connections at once, as linpath's processes use it. */
-describe('embedded PGlite over the Postgres protocol', () => {
+describe.skipIf(usesNoDatabaseHere)('embedded PGlite over the Postgres protocol' + SKIPPED_WITH_DATABASE_URL, () => {
   let server: EmbeddedPostgres;
   beforeAll(async () => {
     server = await startEmbeddedPostgres(undefined);

@@ -6,10 +6,11 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseS3Uri } from '../../src/storage/object-store.js';
 import type { S3ObjectStore } from '../../src/storage/object-store.s3.js';
+import { SKIPPED_WITH_DATABASE_URL, usesNoDatabaseHere } from '../helpers/database.js';
 import { createTestStore, testS3Settings } from '../helpers/s3.js';
 
 /** The store contract against a real S3 server over HTTP. */
-describe('S3ObjectStore against s3rver', () => {
+describe.skipIf(usesNoDatabaseHere)('S3ObjectStore against s3rver' + SKIPPED_WITH_DATABASE_URL, () => {
   const settings = testS3Settings();
   let store: S3ObjectStore;
   let dir: string;
@@ -80,7 +81,7 @@ describe('S3ObjectStore against s3rver', () => {
   });
 });
 
-describe('parseS3Uri', () => {
+describe.skipIf(usesNoDatabaseHere)('parseS3Uri' + SKIPPED_WITH_DATABASE_URL, () => {
   const buckets = ['linpath', 'archive'];
   it('accepts s3:// URIs in configured buckets', () => {
     expect(parseS3Uri('s3://linpath/runs/a/final.safetensors', buckets)).toEqual({
