@@ -37,6 +37,11 @@ export interface GraphQLContext {
   evaluations?: EvaluationSlots;
   /** Aborted when the client has gone (its HTTP connection or WebSocket closed): its slots are freed at once. */
   signal?: AbortSignal;
+  /**
+   * Whether the request may write (store objects) from a query: false when keys are required and it presents
+   * none with scope `write`. Absent: in-process tools, which may.
+   */
+  mayWrite?: boolean;
   /** LINPATH_MAX_REPLAY_POINTS: stored points a `pathUpdated` subscription replays (all when absent). */
   maxReplayPoints?: number;
 }

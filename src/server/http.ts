@@ -54,6 +54,7 @@ export async function startHttpServer(app: Linpath, schema: GraphQLSchema): Prom
     const { paths, analytics } = forRequester(app, requesterOf(auth), signal);
     return {
       auth,
+      mayWrite: !app.config.auth.enabled || holdsScope(auth, 'write'),
       evaluations,
       signal,
       registry: app.registry,

@@ -1,4 +1,10 @@
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/app.js';
+import { createLoaders } from '../../src/graphql/loaders.js';
+import { buildLinpathSchema } from '../../src/graphql/schema.js';
+import { updateRun } from '../../src/usecases/registry/runs.usecases.js';
 import { buildModelGraph } from '../../src/compute/architectures/index.js';
 import { randomInitialState } from '../../src/compute/random-init.js';
 import { createRandomCheckpoint } from '../../src/usecases/derive.usecases.js';
@@ -8,6 +14,8 @@ import { enqueueSweep } from '../../src/usecases/sweep.usecases.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { createPathDeps, type PathFixture } from '../helpers/paths.js';
 import { createRegistryFixture, type RegistryFixture } from '../helpers/registry.js';
+
+const { graphql } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
 /**
  * Bulk end-point selectors on a real database and S3 server: a sweep whose ends are an intermediate by step,
@@ -145,5 +153,67 @@ describe('sweep end-point selectors', () => {
     ];
     for (const [from, to, message] of cases)
       await expect(sweep(from, to)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message });
+  });
+
+  it('selects the ends of a correlation over GraphQL: distances as PyTorch measures them', async () => {
+    for (const name of ['sel-a', 'sel-b', 'sel-c'])
+      await updateRun(f.deps, { run: name, reportedMetrics: { acc: name === 'sel-b' ? 0.5 : 0.9 } });
+    // PyTorch's global L2 distances between the fixture's states (make_fixtures.py).
+    const reference = JSON.parse(readFileSync(fixturePath('mlp/reference.json'), 'utf8')) as {
+      distances: { global_l2__parameters: number };
+      distances_epoch5: { global_l2__parameters: number };
+    };
+    const schema = await buildLinpathSchema();
+    const contextValue = {
+      registry: f.deps,
+      paths: evaluation.paths,
+      analytics: evaluation.analytics,
+      training: evaluation.training,
+      pollMs: 50,
+      logger: createLogger({ logLevel: 'silent' }),
+      loaders: createLoaders(f.deps, evaluation.analytics, evaluation.training),
+    };
+    const correlate = async (path: string) => {
+      const result = await graphql({
+        schema,
+        source: `{ correlation(input: { x: DISTANCE_L2, y: REPORTED, yMetric: "acc", path: ${path} }) {
+          points { run { name } x } missing { run { name } reason } } }`,
+        contextValue,
+      });
+      expect(result.errors).toBeUndefined();
+      const { points, missing } = (
+        result.data as {
+          correlation: {
+            points: Array<{ run: { name: string }; x: number }>;
+            missing: Array<{ run: { name: string }; reason: string }>;
+          };
+        }
+      ).correlation;
+      return {
+        x: Object.fromEntries(points.map((p) => [p.run.name, p.x])),
+        missing: Object.fromEntries(missing.map((m) => [m.run.name, m.reason])),
+      };
+    };
+    const toStep = await correlate('{ toEndpoint: { step: 600 } }');
+    expect(toStep.x['sel-a']).toBeCloseTo(reference.distances_epoch5.global_l2__parameters, 4);
+    expect(toStep.missing).toEqual({
+      'sel-b': 'the run has no INTERMEDIATE@600 checkpoint',
+      'sel-c': 'the run has no INITIAL checkpoint',
+    });
+    const fromOther = await correlate('{ fromEndpoint: { run: "sel-a", role: INITIAL } }');
+    expect(fromOther.missing).toEqual({});
+    expect(fromOther.x['sel-a']).toBeCloseTo(reference.distances.global_l2__parameters, 4);
+    expect(fromOther.x['sel-b']).toBe(0); // sel-b's FINAL holds the same bytes as sel-a's INITIAL
+    expect(fromOther.x['sel-c']).toBeCloseTo(reference.distances.global_l2__parameters, 4);
+    const refused = await graphql({
+      schema,
+      source: `{ correlation(input: { x: DISTANCE_L2, y: REPORTED, yMetric: "acc", path: { fromEndpoint: { randomSeed: 1, step: 3 } } }) { points { x } } }`,
+      contextValue,
+    });
+    // In-process, the coded error is the original one (the HTTP boundary puts its code in extensions).
+    expect(refused.errors?.[0]?.originalError).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: 'path.from: randomSeed draws a new state; it takes no role, step or run, got {"step":3,"randomSeed":1}',
+    });
   });
 });

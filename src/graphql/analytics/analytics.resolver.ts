@@ -7,6 +7,8 @@ import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import { BlockwisePaths, BlockwisePathsInput } from './blockwise.types.js';
 import { CorrelationInput, CorrelationReport } from './correlation.types.js';
 import { Distance } from './distance.types.js';
+import { forbidden } from '../../errors.js';
+import { createRandomCheckpoint } from '../../usecases/derive.usecases.js';
 import type { GraphQLContext } from '../context.js';
 import { LimitEvaluations } from '../pipeline/evaluation-slots.js';
 import { toPath } from '../paths/paths.resolver.js';
@@ -81,26 +83,35 @@ export class AnalyticsResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => CorrelationInput) input: CorrelationInput,
   ): Promise<CorrelationReport> {
-    const report = await correlation(ctx.analytics, {
-      runs: stripNulls(input.runs),
-      x: input.x,
-      y: input.y,
-      yMetric: input.yMetric,
-      path: {
-        from: input.path.from as 'INITIAL' | 'FINAL',
-        to: input.path.to as 'INITIAL' | 'FINAL',
-        dataset: input.path.dataset,
-        blocks: input.path.blocks,
-        alphas: input.path.alphas,
-        limit: input.path.limit,
+    // A random end point is stored as a checkpoint: a write, allowed to requests that may write.
+    const randomInit = async (end: { like: string; seed: number; run: string }) => {
+      if (ctx.mayWrite === false)
+        throw forbidden('randomSeed stores a new checkpoint: it needs an API key with scope "write"');
+      return createRandomCheckpoint({ registry: ctx.registry, paths: ctx.paths }, end);
+    };
+    const report = await correlation(
+      { ...ctx.analytics, randomInit },
+      {
+        runs: stripNulls(input.runs),
+        x: input.x,
+        y: input.y,
+        yMetric: input.yMetric,
+        path: {
+          from: input.path.fromEndpoint ?? input.path.from,
+          to: input.path.toEndpoint ?? input.path.to,
+          dataset: input.path.dataset,
+          blocks: input.path.blocks,
+          alphas: input.path.alphas,
+          limit: input.path.limit,
+        },
+        groupBy: input.groupBy,
+        maxEvaluations: input.maxEvaluations,
+        wait: input.wait,
+        timeoutMs: input.timeoutMs,
+        barrier: { tolerance: input.tolerance, relativeTolerance: input.relativeTolerance },
+        statistics: { permutations: input.permutations, bootstrap: input.bootstrap, seed: input.seed },
       },
-      groupBy: input.groupBy,
-      maxEvaluations: input.maxEvaluations,
-      wait: input.wait,
-      timeoutMs: input.timeoutMs,
-      barrier: { tolerance: input.tolerance, relativeTolerance: input.relativeTolerance },
-      statistics: { permutations: input.permutations, bootstrap: input.bootstrap, seed: input.seed },
-    });
+    );
     return {
       overall: report.overall,
       groups: report.groups,

@@ -58,6 +58,35 @@ if (!sameMembers(Object.values(XMetricEnum), X_METRICS) || !sameMembers(Object.v
   throw new Error('correlation.types: CorrelationX/CorrelationY differ from the use case metrics');
 }
 
+@InputType({
+  description:
+    "Which checkpoint of each run a bulk request takes as an end: its own of a role (and step), another run's, or a seeded random initialisation per run. Give randomSeed alone, or role/step/run.",
+})
+export class EndpointSelectorInput {
+  @Field(() => CheckpointRoleEnum, {
+    nullable: true,
+    description:
+      "The checkpoint's role; default the side's (INITIAL at α = 0, FINAL at α = 1), INTERMEDIATE with step.",
+  })
+  role?: CheckpointRoleEnum | null;
+
+  @Field(() => Int, { nullable: true, description: 'The optimizer step of the checkpoint (an intermediate by step).' })
+  step?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Another run's checkpoint (its name), the same for every run.",
+  })
+  run?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "A fresh PyTorch-default random initialisation of the run's architecture drawn with this seed, shaped like the other end, stored as a derived RANDOM_INIT checkpoint of the run (the θ′_0 of the seed paper's Fig. 1A). At most one end.",
+  })
+  randomSeed?: number | null;
+}
+
 @InputType()
 export class CorrelationPathInput {
   @Field(() => CheckpointRoleEnum, { defaultValue: CheckpointRoleEnum.INITIAL })
@@ -65,6 +94,18 @@ export class CorrelationPathInput {
 
   @Field(() => CheckpointRoleEnum, { defaultValue: CheckpointRoleEnum.FINAL })
   to!: CheckpointRoleEnum;
+
+  @Field(() => EndpointSelectorInput, {
+    nullable: true,
+    description: 'Selects the α = 0 end beyond a role of the run itself; replaces from.',
+  })
+  fromEndpoint?: EndpointSelectorInput | null;
+
+  @Field(() => EndpointSelectorInput, {
+    nullable: true,
+    description: 'Selects the α = 1 end beyond a role of the run itself; replaces to.',
+  })
+  toEndpoint?: EndpointSelectorInput | null;
 
   @Field(() => ID, {
     nullable: true,

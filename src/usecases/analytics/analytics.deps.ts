@@ -1,11 +1,14 @@
 import { badUserInput } from '../../errors.js';
 import type { AnalyticsRepository } from '../../storage/analytics.repository.js';
+import type { EndpointDeps } from '../paths/endpoint-selectors.js';
 import type { PathDeps } from '../paths/paths.deps.js';
 
 export interface AnalyticsDeps {
   paths: PathDeps;
   analytics: AnalyticsRepository;
   limits: AnalyticsLimits;
+  /** Draws the seeded random end points of a correlation (`randomSeed`); absent: they are refused. */
+  randomInit?: EndpointDeps['randomInit'];
 }
 
 export interface AnalyticsLimits {

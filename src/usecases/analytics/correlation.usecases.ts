@@ -9,6 +9,7 @@ import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
 import { interpolationPath, DEFAULT_ALPHAS, type PathResult } from '../paths/paths.usecases.js';
 import { validateFilter, type RunFilterInput } from '../registry/runs.usecases.js';
+import { checkEndpoint, checkEndpointPair, type EndpointInput } from '../paths/endpoint-selectors.js';
 import { checkEvaluationBudget, type AnalyticsDeps } from './analytics.deps.js';
 import type { BarrierPoint } from './barriers.usecases.js';
 import { checkpointDistance } from './distances.usecases.js';
@@ -24,8 +25,9 @@ export interface CorrelationInput {
   yMetric?: string | null | undefined;
   /** The path whose barrier is x: between two checkpoints of each run, on a dataset (default: each run's TEST split). */
   path: {
-    from: 'INITIAL' | 'FINAL';
-    to: 'INITIAL' | 'FINAL';
+    /** Each run's checkpoint at α = 0 (default INITIAL) and α = 1 (default FINAL): a role or a selector. */
+    from?: EndpointInput | null | undefined;
+    to?: EndpointInput | null | undefined;
     dataset?: string | null | undefined;
     blocks?: readonly string[] | null | undefined;
     alphas?: readonly number[] | null | undefined;
@@ -71,8 +73,10 @@ export const DEFAULT_MAX_EVALUATIONS = 50;
 export async function correlation(deps: AnalyticsDeps, input: CorrelationInput): Promise<CorrelationOutput> {
   if (input.y === 'REPORTED' && input.yMetric == null)
     throw badUserInput('yMetric: y = REPORTED needs the name of a reported metric, got none');
-  if (input.path.from === input.path.to)
-    throw badUserInput(`path: from and to must differ, got ${input.path.from} for both`);
+  checkEndpointPair(
+    checkEndpoint('path.from', input.path.from, 'INITIAL'),
+    checkEndpoint('path.to', input.path.to, 'FINAL'),
+  );
   for (const field of ['permutations', 'bootstrap'] as const) {
     const value = input.statistics?.[field];
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_RESAMPLES)) {
@@ -155,12 +159,9 @@ async function correlationPass(
   const xPending = new Set<string>();
   const ends = await storedXOfRuns(deps, input, runs, checkpoints);
   for (const run of runs) {
-    const { from, to, stored } = ends.get(run.id)!;
+    const { from, to, stored, missing: reason } = ends.get(run.id)!;
     if (from === undefined || to === undefined) {
-      missing.push({
-        run,
-        reason: `the run has no ${from === undefined ? input.path.from : input.path.to} checkpoint`,
-      });
+      missing.push({ run, reason: reason! });
       continue;
     }
     try {

@@ -9,6 +9,7 @@ import { isUuid } from '../../domain/ids.js';
 import { badUserInput, isLinpathError, notFound, type LinpathError } from '../../errors.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
 import type { CurveBarriers } from '../paths/curve-summaries.js';
+import { checkEndpoint, resolveEndpoints } from '../paths/endpoint-selectors.js';
 import { endpointsOf } from '../paths/path-plan.js';
 import { DEFAULT_ALPHAS } from '../paths/paths.usecases.js';
 import { storedPointsOfRows, type StoredCurve } from '../paths/stored-points.js';
@@ -20,21 +21,27 @@ import { distanceKey } from './distances.usecases.js';
 /** What is stored of one run's x: its path's points, or its distance (undefined: not computed); or why neither. */
 export type StoredX = StoredCurve | { distance: number | undefined } | LinpathError;
 
-/** Each run's end points of the correlated path and, when it has both, what is stored of its x. */
+/**
+ * Each run's end points of the correlated path (as `input.path.from` and `to` select them; `missing` says why a
+ * run has none) and, when it has both, what is stored of its x.
+ */
 export async function storedXOfRuns(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   runs: readonly RunRow[],
   checkpoints: readonly CheckpointRow[],
-): Promise<Map<string, { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>> {
-  const ends = new Map<string, { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; stored?: StoredX }>(
-    runs.map((run) => [run.id, { run }]),
+): Promise<Map<string, { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; missing?: string; stored?: StoredX }>> {
+  const selected = await resolveEndpoints(
+    { registry: deps.paths.registry, randomInit: deps.randomInit },
+    runs,
+    checkpoints,
+    checkEndpoint('path.from', input.path.from, 'INITIAL'),
+    checkEndpoint('path.to', input.path.to, 'FINAL'),
   );
-  for (const c of checkpoints) {
-    const end = ends.get(c.runId);
-    if (end !== undefined && c.role === input.path.from) end.from = c;
-    if (end !== undefined && c.role === input.path.to) end.to = c;
-  }
+  const ends = new Map<
+    string,
+    { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; missing?: string; stored?: StoredX }
+  >(runs.map((run) => [run.id, { run, ...selected.get(run.id)! }]));
   type Pair = { run: RunRow; from: CheckpointRow; to: CheckpointRow; stored?: StoredX };
   const pairs = [...ends.values()].filter((e): e is Pair => e.from !== undefined && e.to !== undefined);
   (await storedXValues(deps, input, pairs)).forEach((stored, i) => (pairs[i]!.stored = stored));

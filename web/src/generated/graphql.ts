@@ -59,8 +59,12 @@ export type CorrelationPathInput = {
   /** Dataset the barrier is measured on; default: the TEST split of each run's own dataset name. */
   dataset?: string | number | null | undefined;
   from?: CheckpointRole;
+  /** Selects the α = 0 end beyond a role of the run itself; replaces from. */
+  fromEndpoint?: EndpointSelectorInput | null | undefined;
   limit?: number | null | undefined;
   to?: CheckpointRole;
+  /** Selects the α = 1 end beyond a role of the run itself; replaces to. */
+  toEndpoint?: EndpointSelectorInput | null | undefined;
 };
 
 /** A barrier metric of the loss (or, ERROR_*, of the error) curve of each run's path (see BarrierMetrics: RISE is rise, RISE_ABOVE_START riseAboveStart, HEIGHT_ABOVE_ENDPOINTS the same number as RISE); MONOTONIC as 0/1; or a distance between the path's end points. */
@@ -108,6 +112,18 @@ export type DatasetSplit =
   | 'TEST'
   | 'TRAIN'
   | 'VALIDATION';
+
+/** Which checkpoint of each run a bulk request takes as an end: its own of a role (and step), another run's, or a seeded random initialisation per run. Give randomSeed alone, or role/step/run. */
+export type EndpointSelectorInput = {
+  /** A fresh PyTorch-default random initialisation of the run's architecture drawn with this seed, shaped like the other end, stored as a derived RANDOM_INIT checkpoint of the run (the θ′_0 of the seed paper's Fig. 1A). At most one end. */
+  randomSeed?: number | null | undefined;
+  /** The checkpoint's role; default the side's (INITIAL at α = 0, FINAL at α = 1), INTERMEDIATE with step. */
+  role?: CheckpointRole | null | undefined;
+  /** Another run's checkpoint (its name), the same for every run. */
+  run?: string | null | undefined;
+  /** The optimizer step of the checkpoint (an intermediate by step). */
+  step?: number | null | undefined;
+};
 
 export type EngineName =
   /** ONNX Runtime (onnxruntime-node): multi-threaded CPU, or CUDA. */
