@@ -157,6 +157,23 @@ describe('barrierMetrics on hand-made curves', () => {
     expect(up.frankleHeight).toBeCloseTo(1.2 - 0.5, 12);
   });
 
+  it('an overfitting test curve (minimum before α = 1, then up) is a BARRIER with rise 0 only past the relative tolerance', () => {
+    // The shape of the MNIST test curves in docs/study-spiral.md: 2.30 → minimum 0.259 at α = 0.85 → 0.292 at 1
+    // (read off study-spiral.svg). Range 2.04, threshold max(1e-4, 1% × 2.04) = 0.0204 < the end rise 0.033.
+    const alphas = Array.from({ length: 21 }, (_, i) => i / 20);
+    const decay = alphas.map((a) => 0.259 + 2.041 * (1 - Math.min(a, 0.85) / 0.85) ** 2);
+    const overfit = decay.map((v, i) => (alphas[i]! > 0.85 ? v + (0.033 * (alphas[i]! - 0.85)) / 0.15 : v));
+    const m = barrierMetrics(alphas, overfit);
+    expect(m.threshold).toBeCloseTo(0.0204, 4);
+    expect(m.mliDelta).toBeCloseTo(0.033, 12);
+    expect(m.shape).toBe(CurveShape.BARRIER);
+    expect(m.barrierAlpha).toBe(1);
+    expect([m.rise, m.riseAboveStart]).toEqual([0, 0]);
+    // The same curve ending 0.015 above its minimum stays within the tolerance: monotonic decay.
+    const slight = decay.map((v, i) => (alphas[i]! > 0.85 ? v + (0.015 * (alphas[i]! - 0.85)) / 0.15 : v));
+    expect(barrierMetrics(alphas, slight).shape).toBe(CurveShape.MONOTONIC_DECAY);
+  });
+
   it('a monotone init → final curve has rise 0 and is never a barrier (random non-increasing curves)', () => {
     const random = new SeededRandom(5);
     for (let c = 0; c < 500; c++) {
