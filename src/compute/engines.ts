@@ -35,8 +35,18 @@ export class EngineProvider {
         });
       }
       case 'tfjs': {
-        const { TfjsEngine } = await import('./tfjs/tfjs.engine.js');
-        return TfjsEngine.create(this.settings.tfjsBackend === undefined ? {} : { backend: this.settings.tfjsBackend });
+        // In a thread of its own: a batch blocks the thread that computes it (issue 13).
+        const { TfjsThreadEngine } = await import('./tfjs/tfjs.thread.js');
+        const engine: Engine = await TfjsThreadEngine.create({
+          ...(this.settings.tfjsBackend === undefined ? {} : { backend: this.settings.tfjsBackend }),
+          // A thread that crashed is replaced at the next request.
+          onLost: () =>
+            void this.engines.get('tfjs')?.then(
+              (current) => current === engine && this.engines.delete('tfjs'),
+              () => undefined,
+            ),
+        });
+        return engine;
       }
     }
   }
