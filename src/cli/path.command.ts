@@ -222,11 +222,11 @@ export function progressBar(stream: NodeJS.WriteStream) {
   };
 }
 
-function parseList(value: string): string[] {
+export function parseList(value: string): string[] {
   return value.split(',').map((s) => s.trim());
 }
 
-function parsePositiveInteger(value: string): number {
+export function parsePositiveInteger(value: string): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) < 1)
     throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
   return Number(value);

@@ -5,6 +5,8 @@ import { addImportCommand } from './import.command.js';
 import { addKeysCommand } from './keys.command.js';
 import { addListCommands } from './list.command.js';
 import { addPathCommand } from './path.command.js';
+import { addPlaneCommand } from './plane.command.js';
+import { addCurveCommand } from './curve.command.js';
 import { addReportCommand } from './report.command.js';
 import { addRunCommand } from './run.command.js';
 import { addStartCommand } from './start.command.js';
@@ -28,6 +30,8 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): Command {
   addListCommands(program, (work) => withLinpath(loadConfig(env), work, { workers: false }));
   addRunCommand(program, (work) => withLinpath(loadConfig(env), work, { workers: false }));
   addPathCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addPlaneCommand(program, (work) => withLinpath(loadConfig(env), work));
+  addCurveCommand(program, (work) => withLinpath(loadConfig(env), work));
   addSweepCommand(program, (work) => withLinpath(loadConfig(env), work));
   addReportCommand(program, (work) => withLinpath(loadConfig(env), work));
   addKeysCommand(program, (work) => withLinpath(loadConfig(env), work, { workers: false }));
