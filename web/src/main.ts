@@ -2,10 +2,11 @@ import './style.css';
 import { apiKey, setApiKey } from './api.js';
 import { h } from './dom.js';
 import { correlationView } from './views/correlation.js';
+import { fig1aView } from './views/fig1a.js';
 import { pathView } from './views/path.js';
 import { runsView } from './views/runs.js';
 
-/** Hash routes: #/runs (default), #/path?…, #/correlation. */
+/** Hash routes: #/runs (default), #/path?…, #/correlation, #/fig1a?run=…. */
 function route(): void {
   const main = document.querySelector<HTMLElement>('main')!;
   const [name = 'runs', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
@@ -13,6 +14,7 @@ function route(): void {
     link.toggleAttribute('aria-current', link.getAttribute('data-route') === name);
   if (name === 'path') pathView(main, new URLSearchParams(query));
   else if (name === 'correlation') correlationView(main);
+  else if (name === 'fig1a') fig1aView(main, new URLSearchParams(query));
   else runsView(main);
 }
 
@@ -49,6 +51,7 @@ document.body.replaceChildren(
       h('a', { href: '#/runs', 'data-route': 'runs' }, 'Runs'),
       h('a', { href: '#/path', 'data-route': 'path' }, 'Curves'),
       h('a', { href: '#/correlation', 'data-route': 'correlation' }, 'Correlation'),
+      h('a', { href: '#/fig1a', 'data-route': 'fig1a' }, 'Fig. 1A'),
       h('a', { href: '/graphql' }, 'GraphiQL'),
     ),
     apiKeyField(),
