@@ -1,6 +1,7 @@
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { distancesTable, type DistanceRow } from './analytics.tables.js';
+import { anyOf } from './any-of.js';
 import type { Db } from './database.js';
 import { pathPointsTable, pathsTable } from './paths.tables.js';
 import { checkpointsTable, datasetsTable, type DatasetRow } from './registry.tables.js';
@@ -74,8 +75,8 @@ export class AnalyticsRepository {
       .innerJoin(datasetsTable, eq(datasetsTable.id, pathsTable.datasetId))
       .where(
         and(
-          inArray(checkpointsTable.id, [...new Set(pairs.map((p) => p.checkpointId))]),
-          inArray(pathsTable.datasetId, [...new Set(pairs.map((p) => p.datasetId))]),
+          anyOf(checkpointsTable.id, [...new Set(pairs.map((p) => p.checkpointId))], 'uuid'),
+          anyOf(pathsTable.datasetId, [...new Set(pairs.map((p) => p.datasetId))], 'uuid'),
           eq(pathPointsTable.alpha, 1),
           eq(pathsTable.exampleCount, datasetsTable.exampleCount),
           ne(pathsTable.bnStats, 'RECOMPUTE'),
@@ -92,6 +93,6 @@ export class AnalyticsRepository {
     return this.db
       .select()
       .from(datasetsTable)
-      .where(inArray(datasetsTable.name, [...new Set(names)]));
+      .where(anyOf(datasetsTable.name, [...new Set(names)], 'text'));
   }
 }

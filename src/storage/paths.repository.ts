@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { anyOf } from './any-of.js';
 import type { Db } from './database.js';
 import {
   pathPointsTable,
@@ -76,7 +77,7 @@ export class PathsRepository {
           eq(pathSummariesTable.version, version),
         ),
       )
-      .where(inArray(pathsTable.key, [...new Set(keys)]));
+      .where(anyOf(pathsTable.key, [...new Set(keys)], 'text'));
   }
 
   /** Stores summaries of finished curves (one statement per 1,000); a summary of another version is replaced. */
@@ -96,7 +97,7 @@ export class PathsRepository {
   /** Stored points of many paths at once (only the given alphas, when given), by path and α. */
   async pointsOfPaths(pathIds: readonly string[], alphas?: readonly number[]): Promise<PathPointRow[]> {
     if (pathIds.length === 0) return [];
-    const ofPaths = inArray(pathPointsTable.pathId, [...pathIds]);
+    const ofPaths = anyOf(pathPointsTable.pathId, pathIds, 'uuid');
     return this.db
       .select()
       .from(pathPointsTable)

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { conflict } from '../errors.js';
+import { anyOf } from './any-of.js';
 import type { Db } from './database.js';
 import {
   afterCursor,
@@ -85,7 +86,7 @@ export class RegistryRepository {
     return this.db
       .select()
       .from(runsTable)
-      .where(inArray(runsTable.id, [...ids]));
+      .where(anyOf(runsTable.id, ids, 'uuid'));
   }
 
   async findRunByName(name: string): Promise<RunRow | undefined> {
@@ -138,7 +139,7 @@ export class RegistryRepository {
   async checkpointsOfRuns(runIds: readonly string[]): Promise<CheckpointRow[]> {
     if (runIds.length === 0) return [];
     return this.db.query.checkpointsTable.findMany({
-      where: inArray(checkpointsTable.runId, [...runIds]),
+      where: anyOf(checkpointsTable.runId, runIds, 'uuid'),
       orderBy: [asc(checkpointsTable.step), asc(checkpointsTable.role)],
     });
   }

@@ -190,6 +190,7 @@ async function correlationPass(
     deps,
     input,
     runs.filter((r) => xs.has(r.id) || xPending.has(r.id)),
+    checkpoints,
     budget,
     mode,
   );
@@ -313,6 +314,7 @@ async function yValues(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   runs: RunRow[],
+  checkpoints: readonly CheckpointRow[],
   budget: number,
   mode: PassMode,
 ): Promise<{
@@ -338,6 +340,7 @@ async function yValues(
     maxEvaluations: budget,
     wait: false,
     priority: 'bulk',
+    checkpoints,
   });
   const kind = input.y.slice(split.length + 1);
   for (const run of runs) {

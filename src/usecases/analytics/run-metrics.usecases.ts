@@ -23,6 +23,8 @@ export interface EndpointOptions {
   wait?: boolean;
   timeoutMs?: number;
   priority?: Priority;
+  /** The runs' checkpoints, when the caller has read them already (one statement less). */
+  checkpoints?: readonly CheckpointRow[];
 }
 
 export interface EndpointMetrics {
@@ -53,7 +55,7 @@ export async function runEndpointMetrics(
   options: EndpointOptions,
 ): Promise<EndpointMetrics> {
   const result = new Map<string, EndpointMetric>();
-  const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+  const checkpoints = options.checkpoints ?? (await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id)));
   const datasets = await deps.analytics.datasetsByName(
     runs.flatMap((r) => (r.datasetName === null ? [] : [r.datasetName])),
   );
