@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
 import type { EngineName } from '../compute/engine.js';
 import { AlphaSyntaxError, parseAlphaList } from '../domain/alphas.js';
-import { interpolationPath, type PathResult } from '../usecases/paths/paths.usecases.js';
+import { interpolationPath, type InterpolationPathInput, type PathResult } from '../usecases/paths/paths.usecases.js';
 import { pathBarrierMetrics } from '../domain/barrier.metrics.js';
 import { reportedMetrics } from '../domain/losses.js';
 import { badUserInput } from '../errors.js';
@@ -28,6 +28,25 @@ export interface PathCommandOptions {
   bnStatsDataset?: string;
   bnStatsExamples?: number;
   tensors?: 'all' | 'weights' | 'running-stats';
+  refine?: boolean;
+  refineTolerance?: number;
+  refineMaxPoints?: number;
+  refineCurves?: string[];
+}
+
+/** `--refine` and its settings (any of them turns refinement on) as the input's `refine`. */
+function refineOf(options: PathCommandOptions): InterpolationPathInput['refine'] {
+  const on =
+    options.refine === true ||
+    options.refineTolerance !== undefined ||
+    options.refineMaxPoints !== undefined ||
+    options.refineCurves !== undefined;
+  if (!on) return undefined;
+  return {
+    tolerance: options.refineTolerance,
+    maxPoints: options.refineMaxPoints,
+    curves: options.refineCurves?.map((c) => c.toUpperCase() as 'LOSS' | 'ERROR'),
+  };
 }
 
 /** `keep-to` → `KEEP_TO`. */
@@ -85,6 +104,19 @@ export function addPathCommand(
         'which tensors of the blocks move: all (default), weights or running-stats',
       ).choices(['all', 'weights', 'running-stats']),
     )
+    .option(
+      '--refine',
+      'adaptive α after the grid: more points around each peak of the loss (tolerance 1e-3, 64 points)',
+    )
+    .option('--refine-tolerance <x>', "refine: tolerance on the peak's α and height (implies --refine)", parseTolerance)
+    .option(
+      '--refine-max-points <n>',
+      "refine: the most points in the grid's range (implies --refine)",
+      parsePositiveInteger,
+    )
+    .addOption(
+      new Option('--refine-curves <list>', 'refine: loss, error or loss,error (implies --refine)').argParser(parseList),
+    )
     .option('--json', 'print the path as one JSON object instead of a table')
     .option('--no-wait', 'queue the missing points and print what is stored now, without waiting for the workers')
     .option('--timeout <ms>', 'wait at most this long (default and maximum LINPATH_MAX_WAIT_MS)', parsePositiveInteger)
@@ -96,6 +128,7 @@ export function addPathCommand(
           ...(await resolvePathReferences(app, options)),
           bnStats: enumValue<'INTERPOLATE' | 'KEEP_TO' | 'RECOMPUTE'>(options.bnStats),
           tensors: enumValue<'ALL' | 'WEIGHTS' | 'RUNNING_STATS'>(options.tensors),
+          refine: refineOf(options),
         };
         const result = await interpolationPath(app.paths, input, {
           wait: options.wait,
@@ -149,8 +182,9 @@ function barriers(points: PathResult['points']) {
   return { loss: pick(loss), error: pick(error) };
 }
 
-export function pathToJson({ path, points, status, progress, failure }: PathResult) {
+export function pathToJson({ path, points, status, progress, failure, refinement }: PathResult) {
   return {
+    ...(refinement === undefined ? {} : { refinement }),
     barrier: barriers(points),
     path: {
       id: path.id,
@@ -167,6 +201,7 @@ export function pathToJson({ path, points, status, progress, failure }: PathResu
       correct: p.correct,
       n: p.n,
       cached: p.cached,
+      chosenBy: p.chosenBy,
       engine: p.engineVersion,
     })),
   };
@@ -179,9 +214,10 @@ export function formatPathTable(result: PathResult): string {
     p.accuracy.toFixed(4),
     `${p.correct}/${p.n}`,
     p.cached ? 'stored' : 'computed',
+    p.chosenBy === 'REFINEMENT' ? 'refined' : 'grid',
     p.engine,
   ]);
-  const header = ['alpha', 'loss', 'accuracy', 'correct', 'point', 'engine'];
+  const header = ['alpha', 'loss', 'accuracy', 'correct', 'point', 'chosen', 'engine'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     `${cells
@@ -198,10 +234,19 @@ export function formatPathTable(result: PathResult): string {
   const measures = (name: string, m: typeof barrier.loss) =>
     `${name}: ${m.shape ?? 'no shape (fewer than two finite points)'}, rise ${number(m.rise)}, rise above start ${number(m.riseAboveStart)}, Frankle height ${number(m.frankleHeight)}, α at max ${m.alphaAtMax ?? '-'}\n`;
   const partial = result.status === 'COMPLETE' ? '' : ` (of the ${result.points.length} points stored)`;
+  const refinement =
+    result.refinement === undefined
+      ? ''
+      : `refinement: ${result.refinement.status} (tolerance ${result.refinement.tolerance}, at most ${result.refinement.maxPoints} points), peaks: ${
+          result.refinement.peaks
+            .map((p) => `${p.curve.toLowerCase()} ${p.value.toFixed(6)} at α ${p.alpha.toFixed(6)}`)
+            .join('; ') || 'none'
+        }\n`;
   return (
     `path ${result.path.id} (${blocks}, ${result.path.exampleCount} examples${state})\n${line(header)}${rows.map(line).join('')}` +
     measures(`loss curve${partial}`, barrier.loss) +
-    measures(`error curve${partial}`, barrier.error)
+    measures(`error curve${partial}`, barrier.error) +
+    refinement
   );
 }
 
@@ -224,6 +269,11 @@ export function progressBar(stream: NodeJS.WriteStream) {
 
 export function parseList(value: string): string[] {
   return value.split(',').map((s) => s.trim());
+}
+
+function parseTolerance(value: string): number {
+  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(value)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return Number(value);
 }
 
 export function parsePositiveInteger(value: string): number {

@@ -15,6 +15,7 @@ import {
   tablesOf,
   type EvaluateJob,
   type JobCommon,
+  type JobRefinement,
   type PathJob,
   type TaskTables,
 } from './eval-tasks.js';
@@ -38,6 +39,7 @@ export interface EnqueueRequest {
   chunk: number;
   /** Undefined: trusted (the CLI); the quotas apply to the others. */
   requester?: Requester | undefined;
+  refinement?: JobRefinement | undefined;
 }
 
 export interface EnqueueResult {
@@ -225,7 +227,11 @@ export class EvalQueue {
           id: randomUUID(),
           name: EVALUATE_QUEUE,
           priority,
-          data: t.job(ownerId, chunk, { engine: request.engine, ...owner }),
+          data: t.job(ownerId, chunk, {
+            engine: request.engine,
+            ...owner,
+            ...(request.refinement && { refinement: request.refinement }),
+          }),
           keys: chunk,
         });
       }
@@ -324,9 +330,10 @@ export class EvalQueue {
       );
       if (rows.length === 0) return;
       const left = new Set(rows.map((r) => r.key));
-      const { engine, owner, anonymous } = job.data;
+      const { engine, owner, anonymous, refinement } = job.data;
       const common: JobCommon = {
         engine,
+        ...(refinement && { refinement }),
         ...(owner === undefined ? {} : { owner }),
         ...(anonymous === undefined ? {} : { anonymous }),
       };

@@ -12,7 +12,10 @@ export interface JobCommon {
   /** Who queued the job (Requester.bucket); absent: the CLI or a tool, not counted by the quotas. */
   owner?: string;
   anonymous?: boolean;
+  /** Paths only: adaptive α (usecases/paths/refinement.ts), opaque here: how the alphas were chosen, what next. */
+  refinement?: JobRefinement;
 }
+export type JobRefinement = { chosenBy: 'GRID' | 'REFINEMENT'; spec: Record<string, unknown> };
 
 /** A job of alphas of a path. */
 export interface PathJob extends JobCommon {

@@ -78,6 +78,8 @@ export const pathPointsTable = pgTable(
     durationMs: real('duration_ms').notNull(),
     /** Times the point was computed: 1, unless a worker died after computing it and before its job ended. */
     evaluations: integer('evaluations').notNull().default(1),
+    /** How the α was chosen: GRID (asked for by a request) or REFINEMENT (adaptive α around a peak, refinement.ts). */
+    chosenBy: text('chosen_by').notNull().default('GRID'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'path_points_pkey', columns: [t.pathId, t.alpha] })],

@@ -68,6 +68,7 @@ describe('linpath path output', () => {
       engineVersion: 'onnx 1',
       durationMs: 1,
       evaluations: 1,
+      chosenBy: 'GRID',
       createdAt: new Date(0),
       cached: true,
     }) as PathResult['points'][number];
@@ -93,6 +94,28 @@ describe('linpath path output', () => {
     // Error 0.5, 0.75, 0: a barrier of 0.75 − 0.25 = 0.5 above the mean of the end points, 0.75 − 0.5 = 0.25 above
     // the higher one.
     expect(barrier.error).toMatchObject({ shape: 'BARRIER', rise: 0.25, frankleHeight: 0.5, alphaAtMax: 0.5 });
+  });
+
+  it('says how each α was chosen, and where a refinement stands', () => {
+    const refined = {
+      ...result,
+      points: [result.points[0]!, { ...result.points[1]!, chosenBy: 'REFINEMENT' }, result.points[2]!],
+      refinement: {
+        status: 'CONVERGED',
+        tolerance: 0.001,
+        maxPoints: 64,
+        peaks: [{ curve: 'LOSS', alpha: 0.5, value: 2 }],
+      },
+    } as PathResult;
+    expect(pathToJson(refined).points.map((p) => p.chosenBy)).toEqual(['GRID', 'REFINEMENT', 'GRID']);
+    expect(pathToJson(refined).refinement?.status).toBe('CONVERGED');
+    const lines = formatPathTable(refined).trimEnd().split('\n');
+    expect(lines[1]).toMatch(/^\s*alpha\s+loss\s+accuracy\s+correct\s+point\s+chosen\s+engine$/);
+    expect(lines.slice(2, 5).map((line) => line.split(/\s+/).at(-3))).toEqual(['grid', 'refined', 'grid']);
+    expect(lines.at(-1)).toBe(
+      'refinement: CONVERGED (tolerance 0.001, at most 64 points), peaks: loss 2.000000 at α 0.500000',
+    );
+    expect(pathToJson(result).refinement).toBeUndefined();
   });
 
   it('prints them under the table', () => {

@@ -408,13 +408,24 @@ describe('importing with the CLI while a server runs', () => {
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^path \S+ \(whole model, 5000 examples\)$/);
-    expect(lines[1]).toMatch(/^\s*alpha\s+loss\s+accuracy\s+correct\s+point\s+engine$/);
+    expect(lines[1]).toMatch(/^\s*alpha\s+loss\s+accuracy\s+correct\s+point\s+chosen\s+engine$/);
     // Three points, then the shape and barrier measures of the loss and of the error curve.
     expect(lines.slice(2)).toHaveLength(5);
     expect(lines[5]).toMatch(/^loss curve: (MONOTONIC_DECAY|BARRIER|PLATEAU)\b.*\brise \d/);
     expect(lines[6]).toMatch(/^error curve: /);
     expect(lines.slice(2, 5).every((line) => /\bstored\b/.test(line) && /onnxruntime-node/.test(line))).toBe(true);
     expect(lines[2]).toContain(`${reference.full.correct[0]}/5000`);
+    expect(lines.slice(2, 5).every((line) => /\bgrid\b/.test(line))).toBe(true);
+
+    // --refine: init → final of the MLP decreases (no interior peak), so the three stored points answer at once.
+    const refined = await runCli([...args, '--refine', '--json'], cliEnv);
+    expect(refined.code, refined.stderr).toBe(0);
+    expect(refined.json.refinement).toEqual({ status: 'CONVERGED', tolerance: 0.001, maxPoints: 64, peaks: [] });
+    expect(refined.json.points.map((p: { chosenBy: string; cached: boolean }) => [p.chosenBy, p.cached])).toEqual([
+      ['GRID', true],
+      ['GRID', true],
+      ['GRID', true],
+    ]);
 
     const bad = await runCli([...args.slice(0, -1), '0,x'], cliEnv);
     expect(bad.code).toBe(2);

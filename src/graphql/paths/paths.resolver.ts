@@ -41,6 +41,7 @@ import {
   PathUpdate,
 } from './paths.types.js';
 import { toCheckpoint, toDataset } from '../registry/registry.resolver.js';
+import type { AlphaChoiceEnum, PathRefinement } from './refinement.types.js';
 import { Checkpoint, Dataset } from '../registry/registry.types.js';
 import { reportedMetrics } from '../../domain/losses.js';
 
@@ -55,16 +56,18 @@ const toPoint = (p: PathPointValue): PathPoint => {
     engineVersion: p.engineVersion,
     durationMs: p.durationMs,
     cached: p.cached,
+    chosenBy: p.chosenBy as AlphaChoiceEnum,
     computedAt: p.createdAt,
   };
 };
 
-export const toPath = ({ path, points, status, progress, failure }: PathResult): InterpolationPath =>
+export const toPath = ({ path, points, status, progress, failure, refinement }: PathResult): InterpolationPath =>
   Object.assign(new InterpolationPath(), path, {
     points: points.map(toPoint),
     status: status as PathStatusEnum,
     progress,
     failure,
+    refinement: (refinement ?? null) as PathRefinement | null,
   });
 
 const toUpdate = (update: PathUpdateValue): PathUpdate => ({

@@ -1,4 +1,5 @@
 import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { AlphaChoiceEnum, PathRefinement, RefineInput } from './refinement.types.js';
 
 export enum EngineNameEnum {
   ONNX = 'onnx',
@@ -133,6 +134,9 @@ export class PathPoint {
   @Field(() => Boolean, { description: 'True when the point was stored before this request asked for it.' })
   cached!: boolean;
 
+  @Field(() => AlphaChoiceEnum, { description: 'How its α was chosen: asked for (GRID) or by adaptive refinement.' })
+  chosenBy!: AlphaChoiceEnum;
+
   @Field(() => GraphQLISODateTime)
   computedAt!: Date;
 }
@@ -186,6 +190,12 @@ export class InterpolationPath {
 
   @Field(() => PathFailure, { nullable: true, description: 'Why the path FAILED; null otherwise.' })
   failure!: PathFailure | null;
+
+  @Field(() => PathRefinement, {
+    nullable: true,
+    description: 'A request with refine: where its adaptive α stands (points then holds every point in its range).',
+  })
+  refinement!: PathRefinement | null;
 }
 
 @ObjectType({ description: 'One change of a path: a point stored (point set), or its final status (point null).' })
@@ -289,4 +299,11 @@ export class InterpolationPathInput {
     description: 'Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS.',
   })
   timeoutMs?: number | null;
+
+  @Field(() => RefineInput, {
+    nullable: true,
+    description:
+      "Adaptive α after the grid (at least 3 alphas): the answer then holds every stored point in the grid's range and waits for the refinement too.",
+  })
+  refine?: RefineInput | null;
 }

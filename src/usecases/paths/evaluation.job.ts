@@ -6,6 +6,7 @@ import { planOfPath, type PathPlan } from './path-plan.js';
 import type { PathDeps } from './paths.deps.js';
 import { isCombinationJob, type JobHandler, type QueuedEvaluation } from '../../queue/eval-queue.js';
 import { EndJob, runJob, type JobOutcome } from '../job-policy.js';
+import { continueRefinement } from './refinement.js';
 
 /** What an evaluation worker reports, for /metrics. */
 export interface WorkerObserver {
@@ -106,19 +107,22 @@ async function evaluate(
         'evaluation plan',
       ),
     onPoint: async ({ alpha, tally, durationMs }) => {
+      const point = { pathId: path.id, alpha, lossSum: tally.lossSum, correct: tally.correct, n: tally.n };
+      // Adaptive α: the next round is queued before the last point of this one is stored, and checked after.
+      const refined = async (pending?: typeof point) =>
+        left === 1 && continueRefinement(deps, job, pending, (err) => log.warn({ err }, 'refinement not queued'));
+      await refined(point);
       await deps.paths.storePoint({
-        pathId: path.id,
-        alpha,
-        lossSum: tally.lossSum,
-        correct: tally.correct,
-        n: tally.n,
+        ...point,
         nonFinite: tally.nonFinite,
         engine: engine.name,
         engineVersion: engine.version,
         durationMs,
+        chosenBy: job.data.refinement?.chosenBy ?? 'GRID',
       });
       observer.pointEvaluated(engine.name, durationMs / 1000);
       deps.watcher.nudge();
+      await refined();
       if (--left === 0) return;
       if (stopping.aborted) throw new EndJob('stopping');
       if (!(await deps.queue.holds(job))) throw new EndJob('lost');

@@ -12,6 +12,7 @@ import { gridKey } from './curve-summaries.js';
 import { isUuid } from '../../domain/ids.js';
 import { waitForPath } from './path-waits.js';
 import { rememberFinishedCurve } from './stored-points.js';
+import { refinedResult, validateRefine, type RefineInput, type RefinementSummary } from './refinement.js';
 import type { PathDeps, PathSettings } from './paths.deps.js';
 
 export interface InterpolationPathInput {
@@ -34,6 +35,8 @@ export interface InterpolationPathInput {
   bnStatsExamples?: number | null | undefined;
   /** Which tensors of the blocks move (default ALL). */
   tensors?: TensorGroup | null | undefined;
+  /** Adaptive α after the grid, around the peaks (refinement.ts); absent: the grid only. */
+  refine?: RefineInput | null | undefined;
 }
 
 export interface PathPoint extends PathPointRow {
@@ -48,6 +51,8 @@ export interface PathResult {
   progress: PathProgress;
   /** Why the path FAILED; null otherwise. */
   failure: { code: string; message: string } | null;
+  /** Requests with `refine`: where the refinement stands. */
+  refinement?: RefinementSummary | undefined;
 }
 
 export interface RequestOptions {
@@ -78,12 +83,13 @@ export async function interpolationPath(
   const wait = options.wait ?? true;
   const timeoutMs = validateTimeout(options.timeoutMs, deps.settings);
   const alphas = validateAlphas(input.alphas ?? DEFAULT_ALPHAS, deps.settings);
+  const refine = input.refine == null ? undefined : validateRefine(input.refine, alphas, deps.settings);
   const plan = await planPathInOneRead(deps, input);
   const noIr = irUnavailable(plan.graph);
   if (input.engine === 'tfjs' && noIr !== undefined) throw badUserInput(`engine tfjs: ${noIr}; use the onnx engine`);
   // A finished curve answers from memory: the plan was the one statement.
   const grid = gridKey(alphas);
-  const finished = deps.curves?.getResult(plan.key, grid);
+  const finished = refine === undefined ? deps.curves?.getResult(plan.key, grid) : undefined;
   if (finished !== undefined) {
     const points = finished.points.map((point) => ({ ...point, cached: true }));
     const progress = { done: points.length, total: points.length, etaSeconds: 0 };
@@ -109,17 +115,34 @@ export async function interpolationPath(
     path = (await deps.paths.findPath(path.id))!; // cleared by this request or a concurrent one
   }
 
-  const storedBefore = new Set((await deps.paths.points(path.id, alphas)).map((p) => p.alpha));
+  const storedBefore = new Set(
+    (await deps.paths.points(path.id, refine === undefined ? alphas : undefined)).map((p) => p.alpha),
+  );
   const missing = alphas.filter((alpha) => !storedBefore.has(alpha));
+  const round = {
+    engine: input.engine ?? null,
+    priority: options.priority ?? (wait ? 'interactive' : 'background'),
+    requester: deps.requester,
+  } as const;
   if (path.failureCode === null && missing.length > 0) {
     await deps.queue.enqueue({
       pathId: path.id,
       alphas: missing,
-      engine: input.engine ?? null,
-      priority: options.priority ?? (wait ? 'interactive' : 'background'),
+      ...round,
       chunk: jobChunk(deps.settings, plan.to.parameterCount, examplesPerAlpha(plan), reuseOf(plan, missing.length)),
-      requester: deps.requester,
+      refinement: refine && { chosenBy: 'GRID', spec: { ...refine } },
     });
+  }
+  if (refine !== undefined) {
+    const result = await refinedResult(deps, path.id, alphas, refine, storedBefore, {
+      ...options,
+      wait,
+      timeoutMs,
+      round,
+    });
+    if (wait && result.failure !== null)
+      throw new LinpathError(result.failure.code as LinpathError['code'], result.failure.message);
+    return result;
   }
 
   const snapshot = wait

@@ -174,6 +174,8 @@ export type InterpolationPathInput = {
   from: string | number;
   /** Evaluate only the first `limit` examples. */
   limit?: number | null | undefined;
+  /** Adaptive α after the grid (at least 3 alphas): the answer then holds every stored point in the grid's range and waits for the refinement too. */
+  refine?: RefineInput | null | undefined;
   /** Which tensors of `blocks` (or of the whole model) move; the rest stay at `to`. */
   tensors?: TensorGroup;
   /** Longest wait in milliseconds; default and maximum LINPATH_MAX_WAIT_MS. */
@@ -196,6 +198,23 @@ export type PathStatus =
   | 'PENDING'
   /** A worker is evaluating missing alphas. */
   | 'RUNNING';
+
+/** A curve whose interior peaks are refined. */
+export type RefineCurve =
+  /** The error, 1 − accuracy: its local maxima (the minima of the accuracy). */
+  | 'ERROR'
+  /** The mean loss: its local maxima (barriers). */
+  | 'LOSS';
+
+/** Adaptive α: after the grid, points around each interior local maximum until the peak's α and height are known to `tolerance` or the grid's range holds `maxPoints` points. */
+export type RefineInput = {
+  /** The curves whose peaks are refined, sharing the budget. */
+  curves?: Array<RefineCurve>;
+  /** The most points in the grid's range, the grid's and those stored before included. Default min(64, LINPATH_MAX_ALPHAS). */
+  maxPoints?: number | null | undefined;
+  /** Absolute tolerance on the peak's α and on its height (in the curve's units), from 1e-8 to 1. */
+  tolerance?: number;
+};
 
 /** All given conditions must hold. */
 export type RunFilter = {

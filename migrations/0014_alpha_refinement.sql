@@ -1,0 +1,1 @@
+ALTER TABLE "path_points" ADD COLUMN "chosen_by" text DEFAULT 'GRID' NOT NULL;
