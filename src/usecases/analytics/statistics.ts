@@ -13,13 +13,14 @@ export async function correlateInSlices(
   x: readonly number[],
   y: readonly number[],
   options?: CorrelationOptions,
+  sliceMs: number = STATISTICS_SLICE_MS,
 ): Promise<CorrelationResult> {
   const steps = correlationSteps(x, y, options);
   let since = performance.now();
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
-    if (performance.now() - since >= STATISTICS_SLICE_MS) {
+    if (performance.now() - since >= sliceMs) {
       await nextTurn();
       since = performance.now();
     }
