@@ -169,6 +169,136 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     );
   }, 60_000);
 
+  /** The demo run's INITIAL, INTERMEDIATE and FINAL checkpoints and the id of spiral's TEST split. */
+  const demoStates = async () => {
+    const body = await server.graphql(
+      '{ datasets { id name split } runs(filter: { nameContains: "demo-spiral-mlp-adam" }) { edges { node { checkpoints { id role } } } } }',
+    );
+    const checkpoints: Array<{ id: string; role: string }> = body.data.runs.edges[0].node.checkpoints;
+    const role = (r: string) => checkpoints.find((c) => c.role === r)!.id;
+    const test = body.data.datasets.find(
+      (d: { name: string; split: string }) => d.name === 'spiral' && d.split === 'TEST',
+    );
+    return { initial: role('INITIAL'), middle: role('INTERMEDIATE'), final: role('FINAL'), dataset: test.id as string };
+  };
+  /** The same plane from the API (waiting for it): loss[j][i] and accuracy[j][i] at (xs[i], ys[j]). */
+  const planeFromApi = async (input: string) => {
+    const body = await server.graphql(`{ lossPlane(input: { ${input}, wait: true }) { xs ys loss accuracy status } }`);
+    expect(body.errors).toBeUndefined();
+    return body.data.lossPlane as {
+      xs: number[];
+      ys: number[];
+      loss: number[][];
+      accuracy: number[][];
+      status: string;
+    };
+  };
+
+  it('fills in a 5×5 plane through three demo checkpoints live, with contours, the states and the line A → B', async () => {
+    const demo = await demoStates();
+    // Opened from the nav bar: the first run with three checkpoints, INITIAL, FINAL and the one between.
+    await page.goto(`${origin}/#/plane`);
+    await page.locator('#plane-n').fill('5');
+    expect(await page.locator('#plane-a').inputValue()).toBe(demo.initial);
+    expect(await page.locator('#plane-b').inputValue()).toBe(demo.final);
+    expect(await page.locator('#plane-c').inputValue()).toBe(demo.middle);
+    expect(await page.locator('#plane-dataset').inputValue()).toBe(demo.dataset);
+    await page.locator('#plane-show').click();
+    const seen = new Set<number>();
+    const deadline = Date.now() + 90_000;
+    let settled = false;
+    while (!settled && Date.now() < deadline) {
+      const state = await page.locator('#plane-plot').evaluate((plot) => ({
+        done: Number(plot.getAttribute('data-done')),
+        pending: Number(plot.getAttribute('data-pending')),
+        hatched: plot.querySelectorAll('rect[data-state="pending"]').length,
+        coloured: plot.querySelectorAll('rect[data-state="done"]').length,
+        settled: plot.getAttribute('data-settled') === 'true',
+      }));
+      if (state.done + state.pending > 0) {
+        seen.add(state.done);
+        // Every cell is drawn: the stored ones coloured, the pending ones hatched.
+        expect(state.done + state.pending).toBe(25);
+        expect(state.hatched).toBe(state.pending);
+        expect(state.coloured).toBe(state.done);
+      }
+      settled = state.settled && state.done === 25;
+      await page.waitForTimeout(100);
+    }
+    expect(settled).toBe(true);
+    // One point per job (LINPATH_JOB_ALPHAS=1): some state between none and all was on screen.
+    expect(
+      [...seen].some((n) => n > 0 && n < 25),
+      `points seen: ${[...seen].join(', ')}`,
+    ).toBe(true);
+    const markers = await page
+      .locator('#plane-plot circle[data-marker]')
+      .evaluateAll((circles) =>
+        circles.map((c) => [c.getAttribute('data-marker'), Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))]),
+      );
+    expect(markers.map((m) => m[0])).toEqual(['A', 'B', 'C']);
+    const line = page.locator('#plane-plot line.line-ab');
+    expect(await line.count()).toBe(1);
+    const [x1, y1, x2, y2] = await Promise.all(['x1', 'y1', 'x2', 'y2'].map((a) => line.getAttribute(a)));
+    expect([Number(x1), Number(y1), Number(x2), Number(y2)]).toEqual([
+      ...markers[0]!.slice(1),
+      ...markers[1]!.slice(1),
+    ]);
+    expect(await page.locator('#plane-plot g.contours path').count()).toBeGreaterThan(0);
+    const url = new URL(page.url());
+    const params = new URLSearchParams(url.hash.split('?')[1]);
+    expect(Object.fromEntries(params)).toMatchObject({ a: demo.initial, b: demo.final, c: demo.middle, n: '5' });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-plane.png'), fullPage: true });
+  }, 120_000);
+
+  it('shows accuracy and a log scale, keeps them in the URL, and a link shows the same plane', async () => {
+    await page.locator('#plane-log').check();
+    await page.locator('#plane-plot g.legend[data-scale="log"]').waitFor();
+    await page.locator('#plane-tab-accuracy').click();
+    await page.locator('#plane-plot svg[aria-label="accuracy over the plane"]').waitFor();
+    // Accuracy is always on a linear scale.
+    expect(await page.locator('#plane-plot g.legend').getAttribute('data-scale')).toBe('linear');
+    const link = page.url();
+    expect(link).toMatch(/[?&]scale=log(&|$)/);
+    expect(link).toMatch(/[?&]metric=accuracy(&|$)/);
+    await page.goto('about:blank');
+    await page.goto(link);
+    // Stored already: the whole plane at once, with the switches as they were.
+    await page.locator('#plane-plot[data-settled="true"][data-done="25"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#plane-log').isChecked()).toBe(true);
+    expect(await page.locator('#plane-tab-accuracy').getAttribute('aria-selected')).toBe('true');
+    expect(await page.locator('#plane-cost').textContent()).toBe('all 25 points stored');
+    await page.locator('#plane-tab-loss').click();
+  }, 60_000);
+
+  it('exports the plane as PNG and SVG and its points as CSV, the numbers of the API', async () => {
+    const demo = await demoStates();
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV' }).click()]);
+    const lines = readFileSync((await csv.path())!, 'utf8')
+      .trim()
+      .split('\r\n');
+    expect(lines[0]).toBe('x,y,loss,accuracy');
+    expect(lines).toHaveLength(1 + 25);
+    const plane = await planeFromApi(
+      `center: "${demo.initial}", xState: "${demo.final}", yState: "${demo.middle}", dataset: "${demo.dataset}", resolution: 5`,
+    );
+    expect(plane.status).toBe('COMPLETE');
+    // Row by row (y, then x), as the API's loss[j][i].
+    const expected = plane.ys.flatMap((y, j) =>
+      plane.xs.map((x, i) => [x, y, plane.loss[j]![i], plane.accuracy[j]![i]].join(',')),
+    );
+    expect(lines.slice(1)).toEqual(expected);
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'PNG' }).click()]);
+    expect(readFileSync((await png.path())!).subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'SVG' }).click()]);
+    expect(svg.suggestedFilename()).toBe('linpath-plane-loss.svg');
+    const text = readFileSync((await svg.path())!, 'utf8');
+    expect(text).toMatch(/^<\?xml[^]*<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/);
+    expect(text.match(/<rect [^>]*data-state="done"/g)).toHaveLength(25);
+  }, 60_000);
+
   it('scatters a barrier metric against test accuracy with coefficients', async () => {
     await page.goto(`${origin}/#/correlation`);
     // Opening queues nothing: the runs' own test splits by default, evaluated when asked.
