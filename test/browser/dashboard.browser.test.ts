@@ -310,6 +310,25 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-correlation.png'), fullPage: true });
   }, 120_000);
 
+  it('draws Fig. 1A for a run: its own θ_0 → θ_T on the train and test splits, and says how to add other inits', async () => {
+    const body = await server.graphql(
+      '{ runs(filter: { nameContains: "demo-spiral-mlp-adam" }) { edges { node { id } } } }',
+    );
+    const id = body.data.runs.edges[0].node.id as string;
+    await page.goto(`${origin}/#/fig1a?run=${id}`);
+    const plots = page.locator('#fig1a-plots[data-settled="true"]');
+    await plots.waitFor({ timeout: 90_000 });
+    // The demo has no other initialisations stored: the blue curve on each split, and the hint.
+    expect(await plots.getAttribute('data-curves')).toBe('2');
+    expect(await page.locator('#fig1a-plots figure svg').count()).toBe(2);
+    const rows = await page.locator('#fig1a-table tr').allTextContents();
+    expect(await page.locator('#fig1a-table tr td:first-child').allTextContents()).toEqual(['train', 'test']);
+    for (const row of rows.slice(1)) expect(row).toMatch(/COMPLETE$/);
+    expect(await page.getByText('--from random:<seed>').count()).toBe(1);
+    expect(await page.getByText('No learning curve').count()).toBe(1);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-fig1a.png'), fullPage: true });
+  }, 120_000);
+
   it('serves GraphiQL at /graphql, bundled', async () => {
     await page.goto(`${origin}/graphql`);
     await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });

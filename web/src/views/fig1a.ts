@@ -149,6 +149,8 @@ function show(root: HTMLElement, status: HTMLElement, data: Fig1aRunQuery): void
     status.replaceChildren(
       pending.length === 0 ? '' : `${pending.length} of ${curves.length} curves still being evaluated…`,
     );
+    plots.dataset.curves = String(curves.length);
+    plots.dataset.settled = String(pending.length === 0);
     if (pending.length > 0) setTimeout(() => void refresh(), POLL_MS);
     else stopped = true;
   };
