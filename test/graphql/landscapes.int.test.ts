@@ -5,6 +5,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATE_QUEUE } from '../../src/queue/eval-queue.js';
+import { planeUpdates } from '../../src/usecases/landscapes/plane-updates.js';
 import { importCheckpointFile } from '../../src/usecases/registry/checkpoints.usecases.js';
 import { importDatasetFile } from '../../src/usecases/registry/datasets.usecases.js';
 import { postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
@@ -162,6 +163,23 @@ describe('loss planes and curves', () => {
     expect(Number(stored.rows[0]!.n)).toBe(441);
   }, 600_000);
 
+  it('follows a plane queued with wait: false point by point (planeUpdated) to its final status', async () => {
+    const input = { center: ids.init, xState: ids.final, yState: ids.epoch5, dataset: ids.test, resolution: 6 };
+    const queued = (await ask(PLANE, { ...input, wait: false })).data.lossPlane;
+    expect(['PENDING', 'RUNNING', 'COMPLETE']).toContain(queued.status);
+    const updates = [];
+    for await (const update of await planeUpdates(test.app.paths, input)) updates.push(update);
+    const last = updates.at(-1)!;
+    expect(last).toMatchObject({ cell: null, status: 'COMPLETE', progress: { done: 36, total: 36 } });
+    const cells = updates.slice(0, -1).map((u) => u.cell!);
+    expect(new Set(cells.map((c) => `${c.i},${c.j}`)).size).toBe(36);
+    const plane = (await ask(PLANE, input)).data.lossPlane;
+    for (const cell of cells) {
+      expect(cell.x).toBe(plane.xs[cell.i]);
+      expect(cell.point!.lossSum / cell.point!.n).toBeCloseTo(plane.loss[cell.j][cell.i], 12);
+    }
+  }, 300_000);
+
   it('orthogonalises the second axis as Garipov et al. (C at (k, 1)), matching PyTorch', async () => {
     const orthogonal = reference('mlp').planes.orthogonal;
     const plane = (
@@ -317,7 +335,7 @@ describe('loss planes and curves', () => {
     }, 120_000);
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('matches PyTorch on a 3×3 grid of 50 images (the issue’s 21×21 runs in bench/landscape-plane.mjs)', async () => {
+    it('matches PyTorch on a 3×3 grid of 50 images (the issue’s 21×21: scripts/landscape-resnet-plane.mjs)', async () => {
       const expected = reference('resnet18').planes.directions;
       const x = await ask(DIRECTION, { center: resnet.final, seed: 11 }, key);
       const y = await ask(DIRECTION, { center: resnet.final, seed: 12 }, key);
