@@ -2,14 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Linpath } from '../app.js';
 import { resolveDataset } from '../usecases/registry/references.js';
-import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
 import { studyReport } from '../usecases/report.usecases.js';
 import { parseAlphas } from './path.command.js';
-import { parseRunFilter } from './sweep.command.js';
+import { DATASET_HELP, parseRunFilter, selectRuns, type RunSelection } from './sweep.command.js';
 
-interface ReportOptions {
-  runs: RunFilterInput;
-  dataset: string;
+interface ReportOptions extends RunSelection {
+  dataset?: string;
   groupBy?: string[];
   alphas?: number[];
   limit?: number;
@@ -30,12 +28,13 @@ export function addReportCommand(
     .description(
       "A table in the style of the seed study's Table 1: shapes, test accuracy (mean ± std), barrier height and its correlation per intervention.",
     )
-    .requiredOption(
+    .option(
       '--runs <filter>',
       'runs: "all", or terms such as name~…, tag=…, hp.wd>=… (as linpath sweep)',
       parseRunFilter,
     )
-    .requiredOption('--dataset <dataset>', 'dataset to evaluate on: id, name:split, or name (its test split)')
+    .option('--run <name>', 'one run by name or id (see linpath runs), instead of --runs')
+    .option('--dataset <dataset>', DATASET_HELP)
     .option('--group-by <paths>', 'comma-separated hyper-parameter paths naming the interventions', (value: string) =>
       value.split(',').map((s) => s.trim()),
     )
@@ -51,9 +50,10 @@ export function addReportCommand(
     .option('--out <prefix>', 'also write <prefix>.md and <prefix>.html (with the curves as SVG)')
     .action(async (options: ReportOptions) => {
       await withLinpath(async (app) => {
+        const selected = await selectRuns(app, options);
         const report = await studyReport(app.analytics, {
-          runs: options.runs,
-          dataset: (await resolveDataset(app.registry, options.dataset)).id,
+          runs: selected.filter,
+          dataset: (await resolveDataset(app.registry, options.dataset, selected.run)).id,
           groupBy: options.groupBy,
           alphas: options.alphas,
           limit: options.limit,

@@ -3,15 +3,16 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Linpath } from '../app.js';
 import { resolveDataset } from '../usecases/registry/references.js';
 import { parseRunFilter as parseRunFilterSyntax, RunFilterSyntaxError } from '../domain/run-filter-syntax.js';
-import type { RunFilterInput } from '../usecases/registry/runs.usecases.js';
+import { badUserInput } from '../errors.js';
+import type { RunRow } from '../storage/registry.tables.js';
+import { findRun, type RunFilterInput } from '../usecases/registry/runs.usecases.js';
 import { createRandomCheckpoint } from '../usecases/derive.usecases.js';
 import { parseEndpoint, type EndpointSelector } from '../usecases/paths/endpoint-selectors.js';
 import { enqueueSweep, sweepProgress, type Sweep, type SweepProgress } from '../usecases/sweep.usecases.js';
 import { parseAlphas, progressBar } from './path.command.js';
 
-interface SweepOptions {
-  runs: RunFilterInput;
-  dataset: string;
+interface SweepOptions extends RunSelection {
+  dataset?: string;
   from: EndpointSelector;
   to: EndpointSelector;
   blocks?: 'all' | string[];
@@ -35,12 +36,13 @@ export function addSweepCommand(
     .description(
       "Queue the missing points of every matching run's path (at bulk priority) and show the progress until done.",
     )
-    .requiredOption(
+    .option(
       '--runs <filter>',
       'runs: "all", or comma-separated terms name~text, arch=…, dataset=…, tag=…, hp.path=value, hp.path>=n (> < <= != too), or a JSON RunFilter',
       parseRunFilter,
     )
-    .requiredOption('--dataset <dataset>', 'dataset to evaluate on: id, name:split, or name (its test split)')
+    .option('--run <name>', 'one run by name or id (see linpath runs), instead of --runs')
+    .option('--dataset <dataset>', DATASET_HELP)
     .option(
       '--from <endpoint>',
       "checkpoint at α = 0: initial, intermediate or final of each run (role@step for one step; step:<n> for the INTERMEDIATE at step n), run:<name>:<role>[@step] (another run's), random:<seed> (a seeded random initialisation per run)",
@@ -74,11 +76,12 @@ export function addSweepCommand(
       await withLinpath(async (app) => {
         const randomInit = (input: { like: string; seed: number; run: string }) =>
           createRandomCheckpoint({ registry: app.registry, paths: app.paths }, input);
+        const selected = await selectRuns(app, options);
         const sweep = await enqueueSweep(
           { ...app.paths, randomInit },
           {
-            runs: options.runs,
-            dataset: (await resolveDataset(app.registry, options.dataset)).id,
+            runs: selected.filter,
+            dataset: (await resolveDataset(app.registry, options.dataset, selected.run)).id,
             from: options.from,
             to: options.to,
             blocks: options.blocks,
@@ -129,6 +132,31 @@ function parseBlocks(value: string): 'all' | string[] {
   if (blocks.some((b) => b === ''))
     throw new InvalidArgumentError(`expected "all" or comma-separated block names, got "${value}"`);
   return blocks;
+}
+
+/** `--runs <filter>` or `--run <name>` of sweep and report. */
+export interface RunSelection {
+  runs?: RunFilterInput;
+  run?: string;
+}
+
+export const DATASET_HELP =
+  "dataset to evaluate on: id, name:split, or name (its test split); default with --run: the run's dataset";
+
+/** The runs of `--runs` or the one of `--run` (then also the run, whose dataset is the default). */
+export async function selectRuns(
+  app: Linpath,
+  options: RunSelection,
+): Promise<{ filter: RunFilterInput; run?: RunRow }> {
+  if (options.run !== undefined && options.runs !== undefined)
+    throw badUserInput('expected either --run <name> or --runs <filter>, got both');
+  if (options.run === undefined) {
+    if (options.runs === undefined)
+      throw badUserInput('expected --runs <filter> or --run <name> (see linpath runs), got neither');
+    return { filter: options.runs };
+  }
+  const run = await findRun(app.registry, options.run);
+  return { filter: { name: run.name }, run };
 }
 
 /** `--runs`: see domain/run-filter-syntax.ts. */

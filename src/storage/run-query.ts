@@ -7,6 +7,8 @@ export interface RunFilter {
   /** Runs carrying every one of these tags. */
   tags?: string[] | undefined;
   nameContains?: string | undefined;
+  /** Exactly the run of this name (the CLI's `--run`). */
+  name?: string | undefined;
   /** Runs whose hyper-parameters contain this object (jsonb `@>`). */
   hyperparametersContain?: Record<string, unknown> | undefined;
   /** Conditions on values at JSON paths of the hyper-parameters; all must hold. */
@@ -60,6 +62,7 @@ export function runFilterConditions(filter: RunFilter): SQL[] {
   if (filter.datasetName !== undefined) conditions.push(eq(runsTable.datasetName, filter.datasetName));
   if (filter.tags !== undefined && filter.tags.length > 0) conditions.push(arrayContains(runsTable.tags, filter.tags));
   if (filter.nameContains !== undefined) conditions.push(ilike(runsTable.name, `%${escapeLike(filter.nameContains)}%`));
+  if (filter.name !== undefined) conditions.push(eq(runsTable.name, filter.name));
   if (filter.hyperparametersContain !== undefined) {
     conditions.push(sql`${runsTable.hyperparameters} @> ${JSON.stringify(filter.hyperparametersContain)}::jsonb`);
   }

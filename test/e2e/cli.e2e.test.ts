@@ -436,6 +436,72 @@ describe('importing with the CLI while a server runs', () => {
       /^linpath: BAD_USER_INPUT: blocks: "layer9" names no floating-point tensor of mlp/,
     );
   }, 90_000);
+
+  it("lists the run's paths, describes the run, and sweeps and reports it by name (--run, its own dataset)", async () => {
+    // State of the test above: e2e-mlp (initial and final) and its whole-model path on spiral:test at 0, 0.5, 1.
+    const checkpoints = await runCli(['checkpoints', '--run', 'e2e-mlp', '--json'], cliEnv);
+    expect(checkpoints.code, checkpoints.stderr).toBe(0);
+    const idOf = (role: string) => checkpoints.json.find((c: { role: string }) => c.role === role).id;
+    const paths = await runCli(['paths', '--run', 'e2e-mlp', '--json'], cliEnv);
+    expect(paths.code, paths.stderr).toBe(0);
+    const whole = paths.json.find((p: { blocks: unknown }) => p.blocks === null);
+    expect(whole).toMatchObject({
+      from: 'e2e-mlp·initial·0',
+      to: 'e2e-mlp·final·1200',
+      fromCheckpointId: idOf('INITIAL'),
+      toCheckpointId: idOf('FINAL'),
+      dataset: 'spiral:test',
+      exampleCount: 5000,
+      storedPoints: 3,
+      failure: null,
+    });
+    const table = await runCli(['paths', '--run', 'e2e-mlp'], cliEnv);
+    expect(table.stdout).toMatch(/^from\s+to\s+dataset\s+blocks\s+examples\s+points\s+id$/m);
+    expect(table.stdout).toContain(whole.id);
+    const unknownRun = await runCli(['paths', '--run', 'no-such-run'], cliEnv);
+    expect(unknownRun.code).toBe(3);
+    expect(unknownRun.stderr).toMatch(/^linpath: NOT_FOUND: no run with id or name "no-such-run"/);
+
+    // The run has no dataset name yet: --run cannot default the dataset, and says how to set it.
+    const sweepArgs = ['sweep', '--run', 'e2e-mlp', '--alphas', '0:1:0.5'];
+    const noDataset = await runCli(sweepArgs, cliEnv);
+    expect(noDataset.code).toBe(2);
+    expect(noDataset.stderr).toMatch(/run "e2e-mlp" has no dataset name.*linpath run update e2e-mlp --dataset/);
+    const updated = await runCli(
+      ['run', 'update', 'e2e-mlp', '--dataset', 'spiral', '--tag', 'swept', '--hparam', 'optimizer.lr=0.001'],
+      cliEnv,
+    );
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.json.run).toMatchObject({
+      name: 'e2e-mlp',
+      datasetName: 'spiral',
+      tags: ['swept'],
+      hyperparameters: { optimizer: { lr: 0.001 } },
+    });
+    const runs = await runCli(['runs', '--json'], cliEnv);
+    expect(runs.json.find((r: { name: string }) => r.name === 'e2e-mlp')).toMatchObject({
+      datasetName: 'spiral',
+      tags: ['swept'],
+      hyperparameters: { optimizer: { lr: 0.001 } },
+    });
+
+    // Now the run's own dataset (spiral, its TEST split) is the default: the same path, every point stored.
+    const sweep = await runCli(sweepArgs, cliEnv);
+    expect(sweep.code, sweep.stderr).toBe(0);
+    expect(sweep.json.paths).toHaveLength(1);
+    expect(sweep.json.paths[0]).toMatchObject({ run: 'e2e-mlp', pathId: whole.id });
+    expect(sweep.json.progress).toMatchObject({ settled: true, failures: [] });
+    const report = await runCli(['report', '--run', 'e2e-mlp', '--alphas', '0:1:0.5', '--no-blocks'], cliEnv);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/^\| [^|]+ \| 1 \| /m);
+
+    const both = await runCli([...sweepArgs, '--runs', 'all'], cliEnv);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^linpath: BAD_USER_INPUT: expected either --run <name> or --runs <filter>, got both/);
+    const neither = await runCli(['report', '--dataset', 'spiral:test'], cliEnv);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(/^linpath: BAD_USER_INPUT: expected --runs <filter> or --run <name> .*got neither/);
+  }, 180_000);
 });
 
 describe('malformed input registers nothing', () => {
