@@ -299,6 +299,38 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     expect(text.match(/<rect [^>]*data-state="done"/g)).toHaveLength(25);
   }, 60_000);
 
+  it('draws a Bezier curve through a bend next to the straight line, with both barriers', async () => {
+    const demo = await demoStates();
+    await page.goto(
+      `${origin}/#/path?from=${demo.initial}&to=${demo.final}&dataset=${demo.dataset}&alphas=0:1:0.25&blockwise=off&bend=${demo.middle}`,
+    );
+    const plot = page.locator('#path-plot[data-settled="true"]');
+    await plot.waitFor({ timeout: 60_000 });
+    expect(await plot.getAttribute('data-series')).toBe('2');
+    expect(await plot.getAttribute('data-points')).toBe('10');
+    const rows = page.locator('#path-series tbody tr');
+    expect(await rows.evaluateAll((r) => r.map((row) => row.getAttribute('data-series')))).toEqual([
+      'whole model',
+      'bezier via intermediate · step 100',
+    ]);
+    for (const status of await rows.evaluateAll((r) => r.map((row) => row.getAttribute('data-status'))))
+      expect(status).toBe('COMPLETE');
+    // Each row's rise (column 5) is the API's: the straight line's and the curve's.
+    const body = await server.graphql(
+      `{ curvePath(input: { from: "${demo.initial}", to: "${demo.final}", bend: "${demo.middle}", dataset: "${demo.dataset}", ts: [0, 0.25, 0.5, 0.75, 1] }) { barrier { shape rise } line { barrier { shape rise } } } }`,
+    );
+    expect(body.errors).toBeUndefined();
+    const cells = await rows.evaluateAll((r) =>
+      r.map((row) => [row.children[3]!.textContent, Number(row.children[4]!.textContent)]),
+    );
+    const { curvePath } = body.data;
+    expect(cells[0]![0]).toBe(curvePath.line.barrier.shape);
+    expect(cells[0]![1]).toBeCloseTo(curvePath.line.barrier.rise, 3);
+    expect(cells[1]![0]).toBe(curvePath.barrier.shape);
+    expect(cells[1]![1]).toBeCloseTo(curvePath.barrier.rise, 3);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-curve.png'), fullPage: true });
+  }, 120_000);
+
   it('scatters a barrier metric against test accuracy with coefficients', async () => {
     await page.goto(`${origin}/#/correlation`);
     // Opening queues nothing: the runs' own test splits by default, evaluated when asked.

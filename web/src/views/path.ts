@@ -8,12 +8,14 @@ import {
   RegistryDocument,
   RequestPathDocument,
   type BnStatsMode,
+  type CurveKind,
   type PathStateFragment,
   type TensorGroup,
   type RegistryQuery,
   type ShapeFragment,
 } from '../generated/graphql.js';
 import { parseAlphaList } from '../../../src/domain/alphas.js';
+import { followCurve } from './curve-series.js';
 
 type Registry = RegistryQuery;
 type RunEntry = Registry['runs']['edges'][number]['node'];
@@ -29,13 +31,17 @@ export function pathLink(params: {
   blockwise?: string;
   bn?: string;
   tensors?: string;
+  bend?: string;
+  curve?: string;
 }): string {
   const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined));
   return `#/path?${query}`;
 }
 
-interface Series {
+export interface Series {
   name: string;
+  /** A curve through a bend (t in the place of α), drawn solid and thick; null for the straight line's curves. */
+  curve: { bend: string; kind: CurveKind } | null;
   blocks: string[] | null;
   id: string | null;
   status: string;
@@ -135,6 +141,20 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h('option', { value: 'RUNNING_STATS' }, 'running statistics only'),
   );
   tensors.value = params.get('tensors') ?? 'ALL';
+  // A curve through a bend next to the straight line (curvePath): Garipov et al.'s Bezier or polychain.
+  const bendSelect = h(
+    'select',
+    { id: 'path-bend', 'aria-label': 'Curve through a bend' },
+    option('', 'no curve', !params.has('bend')),
+    ...checkpointOptions(params.get('bend') ?? undefined),
+  );
+  const curveKind = h(
+    'select',
+    { id: 'path-curve', 'aria-label': 'Kind of curve' },
+    h('option', { value: 'BEZIER' }, 'Bezier'),
+    h('option', { value: 'POLYCHAIN' }, 'polychain'),
+  );
+  curveKind.value = params.get('curve') ?? 'BEZIER';
   const message = h('div', { 'aria-live': 'polite' });
   const progress = h('progress', { id: 'path-progress', max: 1, value: 0, hidden: true });
   const progressText = h('span', { id: 'path-progress-text', class: 'muted' });
@@ -209,8 +229,22 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     const to = checkpoints.find((c) => c.id === toSelect.value);
     const blocks = blockwise.checked ? (to?.blocks ?? []) : [];
     const limit = limitBox.value === '' ? null : Number(limitBox.value);
-    series = [null, ...blocks].map((block) => ({
-      name: block ?? WHOLE,
+    const bend = checkpoints.find((c) => c.id === bendSelect.value);
+    const curve = bend === undefined ? null : { bend: bend.id, kind: curveKind.value as CurveKind };
+    series = [
+      ...[null, ...blocks].map((block) => ({ name: block ?? WHOLE, block, curve: null })),
+      ...(bend === undefined
+        ? []
+        : [
+            {
+              name: `${curveKind.value.toLowerCase()} via ${bend.role.toLowerCase()} · step ${bend.step}`,
+              block: null,
+              curve,
+            },
+          ]),
+    ].map(({ name, block, curve }) => ({
+      name,
+      curve,
       blocks: block === null ? null : [block],
       id: null,
       status: 'REQUESTING',
@@ -232,6 +266,9 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       ...(blockwise.checked ? {} : { blockwise: 'off' }),
       ...(bnStats.value === 'INTERPOLATE' ? {} : { bn: bnStats.value }),
       ...(tensors.value === 'ALL' ? {} : { tensors: tensors.value }),
+      ...(bend === undefined
+        ? {}
+        : { bend: bend.id, ...(curveKind.value === 'BEZIER' ? {} : { curve: curveKind.value }) }),
     });
     render();
     const request: Request = {
@@ -243,7 +280,26 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       bnStats: bnStats.value as BnStatsMode,
       tensors: tensors.value as TensorGroup,
     };
-    await Promise.all(series.map((s) => follow(s, request, render)));
+    await Promise.all(
+      series.map((s) =>
+        s.curve === null
+          ? follow(s, request, render)
+          : followCurve(
+              s,
+              {
+                from: request.from,
+                to: request.to,
+                bend: s.curve.bend,
+                kind: s.curve.kind,
+                dataset: request.dataset,
+                ts: alphas,
+                limit: request.limit,
+                bnStats: request.bnStats,
+              },
+              render,
+            ),
+      ),
+    );
   };
 
   const form = h(
@@ -257,6 +313,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h('label', {}, blockwise, ' block-wise curves'),
     bnStats,
     tensors,
+    h('label', {}, 'curve via ', bendSelect, ' ', curveKind),
     h('button', { type: 'submit', id: 'path-show' }, 'Show'),
   );
   root.replaceChildren(
@@ -298,7 +355,7 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
     h(
       'p',
       { class: 'muted' },
-      'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Shapes are classified on α ∈ [0, 1] only (points outside are drawn, not classified); a triangle marks the peak of each curve classified BARRIER. rise = max L − max(L(0), L(1)), rise above start = max L − L(0), MLI Δ = the largest bump (Lucas et al. 2021).',
+      'The whole model is dashed; each block-wise curve moves only that block, the rest staying at “to” (Vlaar & Frankle 2022). Shapes are classified on α ∈ [0, 1] only (points outside are drawn, not classified); a triangle marks the peak of each curve classified BARRIER. rise = max L − max(L(0), L(1)), rise above start = max L − L(0), MLI Δ = the largest bump (Lucas et al. 2021). A curve via a bend (thick, solid) runs from “from” at t = 0 through the bend to “to” at t = 1, a quadratic Bezier or a polychain (Garipov et al. 2018), drawn with t on the α axis; its row gives its barrier next to the straight line’s.',
     ),
   );
   if (run !== undefined && datasetSelect.value === '') {
@@ -409,6 +466,7 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
         alpha,
         value: metric === 'loss' ? p.loss : 1 - p.accuracy,
         whole: s.name === WHOLE,
+        curve: s.curve !== null,
       })),
   );
   const peaks = series.flatMap((s) => {
@@ -430,7 +488,7 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
     height: 420,
     marginLeft: 60,
     grid: true,
-    x: { label: 'α' },
+    x: { label: series.some((s) => s.curve !== null) ? 'α (t along the curve)' : 'α' },
     y: { label: metric === 'loss' ? 'loss' : 'error (1 − accuracy)', zero: metric === 'error' },
     color: { legend: true, domain: series.map((s) => s.name) },
     marks: [
@@ -439,8 +497,12 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
         { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 2.5, strokeDasharray: '7,4' },
       ),
       Plot.line(
-        rows.filter((r) => !r.whole && r.value !== null),
+        rows.filter((r) => !r.whole && !r.curve && r.value !== null),
         { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 1.6 },
+      ),
+      Plot.line(
+        rows.filter((r) => r.curve && r.value !== null),
+        { x: 'alpha', y: 'value', stroke: 'series', strokeWidth: 3 },
       ),
       Plot.dot(
         rows.filter((r) => r.value !== null),
