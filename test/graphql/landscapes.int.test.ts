@@ -277,6 +277,33 @@ describe('loss planes and curves', () => {
     }
   }, 300_000);
 
+  it('answers a freshly queued curve (wait: false) with the points stored so far, its barrier null below two', async () => {
+    const CURVE = `query ($input: CurvePathInput!) { curvePath(input: $input) {
+      status points { t } barrier { nonFinitePoints } errorBarrier { nonFinitePoints } } }`;
+    // ts no other test asks, so nothing of this curve is stored yet.
+    const ts = [0.05, 0.35, 0.65, 0.95];
+    const body = await ask(CURVE, {
+      from: ids.init,
+      bend: ids.epoch5,
+      to: ids.final,
+      kind: 'BEZIER',
+      ts,
+      dataset: ids.test,
+      wait: false,
+    });
+    expect(body.errors).toBeUndefined();
+    const curve = body.data.curvePath;
+    expect(curve.points.length).toBeLessThan(ts.length);
+    expect(curve.status).not.toBe('COMPLETE');
+    // Measured over the stored points: none while fewer than two are stored.
+    if (curve.points.length < 2) {
+      expect(curve.barrier).toBeNull();
+      expect(curve.errorBarrier).toBeNull();
+    } else {
+      expect(curve.barrier.nonFinitePoints).toBe(0);
+    }
+  }, 300_000);
+
   it('refuses bad inputs with coded errors that say what was expected and what was given', async () => {
     const base = { center: ids.init, xState: ids.final, yState: ids.epoch5, dataset: ids.test };
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [

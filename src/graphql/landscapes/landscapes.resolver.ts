@@ -94,7 +94,9 @@ export class LandscapeResolver {
     const curve = await curvePath(ctx.paths, input, { wait: input.wait, timeoutMs: input.timeoutMs });
     const values = curve.points.map((p) => ({ alpha: p.t, loss: p.loss, accuracy: p.accuracy }));
     const complete = curve.points.filter((p) => p.point !== undefined);
-    const barriers = pathBarrierMetrics(values.filter((_, i) => curve.points[i]!.point !== undefined));
+    // Measured on the stored points, as a path's are; a curve queued a moment ago has fewer than two: null.
+    const stored = values.filter((_, i) => curve.points[i]!.point !== undefined);
+    const barriers = stored.length < 2 ? { loss: null, error: null } : pathBarrierMetrics(stored);
     return {
       id: curve.combinationId,
       kind: curve.kind as CurveKindEnum,

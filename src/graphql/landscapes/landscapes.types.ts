@@ -234,12 +234,18 @@ export class CurvePath {
   ts!: number[];
 
   @Field(() => BarrierMetrics, {
-    description: 'Barrier metrics of the loss along the curve (t as α, default options).',
+    nullable: true,
+    description:
+      'Barrier metrics of the loss along the curve (t as α, default options), over its stored points; null while fewer than two are stored.',
   })
-  barrier!: BarrierMetrics;
+  barrier!: BarrierMetrics | null;
 
-  @Field(() => BarrierMetrics, { description: 'Barrier metrics of the error (1 − accuracy) along the curve.' })
-  errorBarrier!: BarrierMetrics;
+  @Field(() => BarrierMetrics, {
+    nullable: true,
+    description:
+      'Barrier metrics of the error (1 − accuracy) along the curve, over its stored points; null while fewer than two are stored.',
+  })
+  errorBarrier!: BarrierMetrics | null;
 
   @Field(() => InterpolationPath, {
     description:
