@@ -195,6 +195,29 @@ describe('request boundary', () => {
     expect(await healthz()).toBe(200);
   });
 
+  it('C1: applies the root-field cap before validation (a wide document is refused for its width, not validated)', async () => {
+    // Invalid as well as too wide: validated first, it would be GRAPHQL_VALIDATION_FAILED ("Cannot query field").
+    const wideAndInvalid = `{${Array.from({ length: 2000 }, (_, i) => `a${i}: nope`).join(' ')}}`;
+    // Twice: the second answer comes through Apollo's cache of parsed documents, and must be the same refusal.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { status, body } = await postGraphql(url, wideAndInvalid);
+      expect(status).toBe(400);
+      expect(body.errors).toEqual([
+        {
+          message: expect.stringContaining('(LINPATH_MAX_ROOT_FIELDS; aliases and fragments included), got 33 or more'),
+          extensions: { code: 'BAD_USER_INPUT' },
+        },
+      ]);
+    }
+    expect(socketErrors(await overSocket(url, wideAndInvalid))).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('LINPATH_MAX_ROOT_FIELDS'),
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    expect(await healthz()).toBe(200);
+  });
+
   it('C1: refuses 20,000 aliased __schema (429 KB) before validating them (LINPATH_MAX_QUERY_TOKENS)', async () => {
     const query = aliasedSchema(20_000);
     expect(query.length).toBeGreaterThan(400_000);

@@ -71,13 +71,7 @@ export function checkQueryLimits(
   // What graphql-js's introspection resolvers read of their `info`.
   const info = { schema } as GraphQLResolveInfo;
 
-  const rootFields = countFields(operation.selectionSet, fragments, limits.maxRootFields + 1);
-  if (rootFields > limits.maxRootFields) {
-    throw badUserInput(
-      `root fields: expected at most ${limits.maxRootFields} fields at the root of an operation (LINPATH_MAX_ROOT_FIELDS; ` +
-        `aliases and fragments included), got ${rootFields} or more; send fewer fields or several requests`,
-    );
-  }
+  checkRootFields(document, limits.maxRootFields, operation);
   const tooDeep = (depth: number) =>
     badUserInput(
       `query depth: expected at most ${limits.maxDepth} levels of fields (LINPATH_MAX_QUERY_DEPTH), got ${depth} or more`,
@@ -145,6 +139,36 @@ export function checkQueryLimits(
 }
 
 /** Field selections of a selection set, fragments expanded (each at most once), counted up to `stop`. */
+/**
+ * The root-field cap: the fields at the root of `operation` (of every operation of the document when none is
+ * given), aliases and fragments included, are at most `maxRootFields`. Cheap on a parsed document, so the servers
+ * apply it before graphql-js validates: validating thousands of aliased fields costs far more than parsing them
+ * (one 2,000-alias `__schema` document: 135 ms to parse, 751 ms to validate).
+ */
+export function checkRootFields(
+  document: DocumentNode,
+  maxRootFields: number,
+  operation?: OperationDefinitionNode,
+): void {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const operations =
+    operation === undefined
+      ? document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)
+      : [operation];
+  for (const each of operations) {
+    const rootFields = countFields(each.selectionSet, fragments, maxRootFields + 1);
+    if (rootFields > maxRootFields) {
+      throw badUserInput(
+        `root fields: expected at most ${maxRootFields} fields at the root of an operation (LINPATH_MAX_ROOT_FIELDS; ` +
+          `aliases and fragments included), got ${rootFields} or more; send fewer fields or several requests`,
+      );
+    }
+  }
+}
+
 function countFields(
   selectionSet: SelectionSetNode,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,

@@ -15,7 +15,7 @@ import type { AuthSettings, RequestLimits } from '../../config/config.js';
 import { badUserInput, type ErrorCode, isLinpathError, type LinpathError } from '../../errors.js';
 import { authorizeOperation, type RequestAuth } from './auth.js';
 import type { GraphQLContext } from '../context.js';
-import { checkQueryLimits } from './query-limits.js';
+import { checkQueryLimits, checkRootFields } from './query-limits.js';
 
 export interface GuardSettings {
   auth: AuthSettings;
@@ -85,11 +85,33 @@ export function checkNoNul(document: DocumentNode, variables: Readonly<Record<st
   for (const [name, value] of Object.entries(variables ?? {})) walk(value, `$${name}`);
 }
 
+/** Documents refused before validation (their trivial stand-ins), with the refusal to answer. */
+const refusals = new WeakMap<DocumentNode, LinpathError>();
+
 /** The guard in Apollo Server: once the operation is known, with the variables as sent. */
 export function guardPlugin(settings: GuardSettings): ApolloServerPlugin<GraphQLContext> {
   return {
     requestDidStart: async () => ({
+      // Before validation: a document of thousands of aliased fields is refused for its width without paying
+      // for graphql-js's validation of it. Apollo answers an error thrown from a hook as an internal error, so
+      // the wide document is swapped for a trivial one, refused with its own message in didResolveOperation
+      // (the swap is what Apollo's document cache keeps for that query: the refusal stays keyed to it).
+      validationDidStart: async (requestContext) => {
+        const { document } = requestContext;
+        if (document === undefined) return;
+        try {
+          checkRootFields(document, settings.limits.maxRootFields);
+        } catch (refusal) {
+          if (!isLinpathError(refusal)) throw refusal;
+          const standIn = parse('{ __typename }');
+          refusals.set(standIn, refusal);
+          // Typed read-only for plugins; the pipeline reads it again after this hook (validation, cache, execution).
+          (requestContext as { document: DocumentNode }).document = standIn;
+        }
+      },
       didResolveOperation: async ({ schema, document, operation, request, contextValue }) => {
+        const refusal = refusals.get(document);
+        if (refusal !== undefined) throw codedGraphQLError(refusal);
         if (operation === undefined) return; // Apollo answers "operation not found" itself
         try {
           guardOperation(
@@ -126,6 +148,12 @@ export function guardSocketOperation(
   } catch (error) {
     if (!(error instanceof GraphQLError)) throw error;
     return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
+  }
+  try {
+    checkRootFields(document, settings.limits.maxRootFields);
+  } catch (error) {
+    if (isLinpathError(error)) return [codedGraphQLError(error)];
+    throw error;
   }
   const errors = validate(schema, document);
   if (errors.length > 0) return errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
