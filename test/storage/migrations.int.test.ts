@@ -85,6 +85,7 @@ const ids = {
   distance: '55555555-5555-4555-8555-555555555555',
   job: '66666666-6666-4666-8666-666666666666',
   trainingJob: '77777777-7777-4777-8777-777777777777',
+  combination: '88888888-8888-4888-8888-888888888888',
 };
 
 const header = {
@@ -234,6 +235,49 @@ const seeds: Array<{ table: string; rows: Array<[string, unknown[]]> }> = [
       ],
     ],
   },
+  {
+    table: 'learning_curve_epochs',
+    rows: [
+      [
+        `INSERT INTO learning_curve_epochs (run_id, epoch, step, learning_rate, train_loss, train_accuracy, test_loss, test_accuracy)
+         VALUES ($1, 1, 20, 0.0005, 0.61, 0.7, 0.64, 0.68)`,
+        [ids.trainedRun],
+      ],
+    ],
+  },
+  {
+    table: 'combinations',
+    rows: [
+      [
+        `INSERT INTO combinations (id, key, architecture, states, dataset_id, example_count)
+         VALUES ($1, 'combination:v1:old', 'resnet18-cifar', $2, $3, 500)`,
+        [
+          ids.combination,
+          JSON.stringify([{ uri: 's3://linpath/a.safetensors', etag: 'etag-a', size: 6952 }]),
+          ids.dataset,
+        ],
+      ],
+    ],
+  },
+  {
+    table: 'combination_points',
+    rows: [
+      [
+        `INSERT INTO combination_points (combination_id, coefficients, loss_sum, correct, n, non_finite, engine, engine_version, duration_ms)
+         VALUES ($1, '3f000000,3f000000', 150, 430, 500, 0, 'onnx', '1.30.0', 12)`,
+        [ids.combination],
+      ],
+    ],
+  },
+  {
+    table: 'combination_tasks',
+    rows: [
+      [
+        `INSERT INTO combination_tasks (combination_id, coefficients, job_id) VALUES ($1, '3e800000,3f400000', $2)`,
+        [ids.combination, ids.job],
+      ],
+    ],
+  },
 ];
 
 /** Every row of every table, as JSON, keyed by table. */
@@ -303,6 +347,7 @@ async function expectSeededRowsReadable(database: Database, seeded: Set<string>)
   ).toEqual(
     points.map((p) => ({ ...p, evaluations: 1 })), // evaluations: added by 0004_eval_queue
   );
+  expect(stored.map((p) => p.chosenBy)).toEqual(points.map(() => 'GRID')); // added by 0014_alpha_refinement
   // The memo stays writable: a new α of the old path.
   await paths.storePoint({
     pathId: ids.path,
