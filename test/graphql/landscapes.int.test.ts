@@ -385,6 +385,66 @@ describe('loss planes and curves', () => {
       );
     }, 600_000);
 
+    it('recomputes BatchNorm statistics at every plane point: its y = 0 row equals the RECOMPUTE path A → B', async () => {
+      const initFile = path.join(dir, 'init.safetensors');
+      writeFileSync(initFile, gunzipSync(readFileSync(fixturePath('resnet18/init.safetensors.gz'))));
+      const init = (
+        await importCheckpointFile(test.app.registry, initFile, {
+          run: 'resnet',
+          architecture: 'resnet18-cifar',
+          step: 0,
+          role: 'INITIAL',
+        })
+      ).checkpoint.id;
+      // A third state of the same architecture: a direction around the final checkpoint (a derived checkpoint).
+      const third = await ask(DIRECTION, { center: resnet.final, seed: 21 }, key);
+      expect(third.errors).toBeUndefined();
+      const bn = { bnStats: 'RECOMPUTE', bnStatsDataset: resnet.test, bnStatsExamples: 16, limit: 8 };
+      const plane = (
+        await ask(PLANE, {
+          center: init,
+          xState: resnet.final,
+          yState: third.data.createDirection.id,
+          dataset: resnet.test,
+          range: { xMin: 0, xMax: 1, yMin: 0, yMax: 0.5 },
+          resolution: 3,
+          ...bn,
+        })
+      ).data.lossPlane;
+      expect(plane.status).toBe('COMPLETE');
+      expect(plane.cost.note).toMatch(/RECOMPUTE is expensive/);
+      const line = await postGraphql(
+        url,
+        `query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { status points { alpha loss accuracy } } }`,
+        { input: { from: init, to: resnet.final, dataset: resnet.test, alphas: [0, 0.5, 1], ...bn } },
+      );
+      expect(line.body.errors).toBeUndefined();
+      const straight = line.body.data.interpolationPath;
+      expect(straight.status).toBe('COMPLETE');
+      const row = plane.points
+        .filter((p: { y: number }) => p.y === 0)
+        .sort((a: { x: number }, b: { x: number }) => a.x - b.x);
+      expect(row.map((p: { x: number }) => p.x)).toEqual([0, 0.5, 1]);
+      // Same states (bit for bit, up to signed zeros), same recomputation: the same losses and accuracies.
+      expect(row.map((p: { loss: number; accuracy: number }) => [p.loss, p.accuracy])).toEqual(
+        straight.points.map((p: { loss: number; accuracy: number }) => [p.loss, p.accuracy]),
+      );
+      // The same plane with the stored statistics (INTERPOLATE) is another computation: none of its points is stored.
+      const interpolated = (
+        await ask(PLANE, {
+          center: init,
+          xState: resnet.final,
+          yState: third.data.createDirection.id,
+          dataset: resnet.test,
+          range: { xMin: 0, xMax: 1, yMin: 0, yMax: 0.5 },
+          resolution: 3,
+          limit: 8,
+          dryRun: true,
+        })
+      ).data.lossPlane;
+      expect(interpolated.cost.stored).toBe(0);
+    }, 600_000);
+
     it('refuses a plane over two architectures', async () => {
       const body = await ask(PLANE, { center: ids.init, xState: resnet.final, yState: ids.epoch5, dataset: ids.test });
       expect(body.errors![0].extensions.code).toBe('BAD_USER_INPUT');
