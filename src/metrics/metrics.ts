@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EvalQueue } from '../queue/eval-queue.js';
-import type { WorkerObserver } from '../usecases/paths/evaluation.job.js';
+import type { WorkerObserver } from '../usecases/task-job.js';
 import type { CheckpointStateCache } from '../storage/checkpoint-state.js';
 
 /**

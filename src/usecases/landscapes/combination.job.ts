@@ -5,22 +5,15 @@ import { coefficientsOfKey } from '../../domain/combination-key.js';
 import { combineStates } from '../../domain/combination.js';
 import { isCombinationJob, type JobHandler, type QueuedEvaluation } from '../../queue/eval-queue.js';
 import type { CombinationRow } from '../../storage/combinations.tables.js';
-import { EndJob, runJob } from '../job-policy.js';
-import type { WorkerObserver } from '../paths/evaluation.job.js';
+import { NO_OBSERVER, taskJobHandler, type WorkerObserver } from '../task-job.js';
 import type { PathDeps } from '../paths/paths.deps.js';
-import { planOfCombination, type CombinationPlan } from './combination-plan.js';
-
-const NO_OBSERVER: WorkerObserver = { pointEvaluated: () => undefined, jobEnded: () => undefined };
-
-/** A job hands its remaining points back once it has run this fraction of its expiry time (as path jobs do). */
-const HAND_BACK_AT = 0.8;
+import { planOfCombination } from './combination-plan.js';
 
 /**
- * The job handler of combination points (planes, curves), beside evaluationWorker's for paths and under the same
- * policy (job-policy.ts): the states and examples are read once per job, each point's state is combined
- * (domain/combination.ts combineStates, coefficients decoded from its key) and evaluated (compute/evaluator.ts
- * evaluateStates), and stored as it completes, dropping its task; after each point the job checks it still has
- * work, still holds its job, and is not stopping or near its expiry.
+ * The job handler of combination points (planes, curves), beside evaluationWorker's for paths and with the same
+ * shell (task-job.ts: claim, checks between points, the policy of job-policy.ts): the states and examples are
+ * read once per job, each point's state is combined (domain/combination.ts combineStates, coefficients decoded
+ * from its key) and evaluated (compute/evaluator.ts evaluateStates), and stored as it completes, dropping its task.
  */
 export function combinationWorker(
   deps: PathDeps,
@@ -28,49 +21,28 @@ export function combinationWorker(
   stopping: AbortSignal,
   observer: WorkerObserver = NO_OBSERVER,
 ): JobHandler {
-  return async (job) => {
-    if (!isCombinationJob(job.data)) throw new Error(`job ${job.id} holds alphas of a path, not combination points`);
-    const log = logger.child({ job: job.id, combination: job.data.combinationId });
-    const combination = await deps.combinations.find(job.data.combinationId);
-    const keys =
-      combination === undefined || combination.failureCode !== null ? [] : await deps.combinations.jobPoints(job.id);
-    if (combination === undefined || keys.length === 0) {
-      observer.jobEnded('cancelled');
-      return;
-    }
-    if (stopping.aborted) {
-      await deps.queue.requeue(job, keys);
-      observer.jobEnded('released');
-      return;
-    }
-    await runJob(
-      job,
-      {
-        what: 'evaluation',
-        log,
-        stopping,
-        retryAdvice: '; ask again to retry',
-        ending: {
-          handBack: async () => deps.queue.requeue(job, await deps.combinations.jobPoints(job.id)),
-          fail: (code, message) => deps.queue.failCombination(combination.id, code, message),
-        },
-        onEnd: (outcome) => observer.jobEnded(outcome),
-      },
-      async () =>
-        evaluate(deps, job, await planOfCombination(deps, combination), combination, keys, stopping, observer),
-    );
-  };
+  return taskJobHandler<CombinationRow, string>(
+    { queue: deps.queue, logger, stopping, observer },
+    {
+      accepts: (job) => isCombinationJob(job.data),
+      find: async (job) => (isCombinationJob(job.data) ? deps.combinations.find(job.data.combinationId) : undefined),
+      pending: (jobId) => deps.combinations.jobPoints(jobId),
+      fail: (combination, code, message) => deps.queue.failCombination(combination.id, code, message),
+      logBindings: (job) => ({ combination: isCombinationJob(job.data) ? job.data.combinationId : undefined }),
+      evaluate: async (job, combination, keys, next) => evaluate(deps, job, combination, keys, next, observer),
+    },
+  );
 }
 
 async function evaluate(
   deps: PathDeps,
   job: QueuedEvaluation,
-  plan: CombinationPlan,
   combination: CombinationRow,
   keys: string[],
-  stopping: AbortSignal,
+  next: () => Promise<void>,
   observer: WorkerObserver,
 ): Promise<void> {
+  const plan = await planOfCombination(deps, combination);
   const { graph } = plan.base;
   const engine = await deps.engines.get(
     job.data.engine ?? (irUnavailable(graph) === undefined ? deps.settings.defaultEngine : 'onnx'),
@@ -105,12 +77,7 @@ async function evaluate(
       });
       observer.pointEvaluated(engine.name, durationMs / 1000);
       deps.combinationWatcher.nudge();
-      if (--left === 0) return;
-      if (stopping.aborted) throw new EndJob('stopping');
-      if (!(await deps.queue.holds(job))) throw new EndJob('lost');
-      if ((await deps.combinations.jobPoints(job.id)).length === 0) throw new EndJob('cancelled');
-      if (Date.now() - new Date(job.startedOn).getTime() > HAND_BACK_AT * deps.queue.expireSeconds * 1000)
-        throw new EndJob('expiring');
+      if (--left > 0) await next();
     },
   });
 }

@@ -2,30 +2,20 @@ import type { Logger } from 'pino';
 import { evaluateAlphas } from '../../compute/evaluator.js';
 import { irUnavailable } from '../../compute/model-ir.js';
 import type { PathRow } from '../../storage/paths.tables.js';
-import { planOfPath, type PathPlan } from './path-plan.js';
+import { planOfPath } from './path-plan.js';
 import type { PathDeps } from './paths.deps.js';
 import { isCombinationJob, type JobHandler, type QueuedEvaluation } from '../../queue/eval-queue.js';
-import { EndJob, runJob, type JobOutcome } from '../job-policy.js';
+import { NO_OBSERVER, taskJobHandler, type WorkerObserver } from '../task-job.js';
 import { continueRefinement } from './refinement.js';
 
-/** What an evaluation worker reports, for /metrics. */
-export interface WorkerObserver {
-  pointEvaluated(engine: string, seconds: number): void;
-  jobEnded(outcome: JobOutcome): void;
-}
-
-const NO_OBSERVER: WorkerObserver = { pointEvaluated: () => undefined, jobEnded: () => undefined };
-
-/** A job hands its remaining alphas back once it has run this fraction of its expiry time. */
-const HAND_BACK_AT = 0.8;
+export type { WorkerObserver } from '../task-job.js';
 
 /**
- * The job handler of every evaluation worker. A job holds alphas of one path: the worker reads both checkpoints
- * and the examples once (or finds them cached), evaluates its alphas one after the other, and stores each point
- * as it completes, dropping the point's task in the same step. After each point it checks that the job still
- * has work (cancelled work is dropped), that the queue still gives it to this worker, and that the worker is not
- * stopping and the job not near its expiry (then the rest goes back to the queue as a new job at once).
- * Failures follow the policy of every job (job-policy.ts): the path is FAILED with the error's code, or retried.
+ * The job handler of every evaluation worker for paths (task-job.ts gives the claim, checks and policy). A job
+ * holds alphas of one path: the worker reads both checkpoints and the examples once (or finds them cached),
+ * evaluates its alphas one after the other, and stores each point as it completes, dropping the point's task in
+ * the same step. Failures follow the policy of every job (job-policy.ts): the path is FAILED with the error's
+ * code, or retried.
  */
 export function evaluationWorker(
   deps: PathDeps,
@@ -33,48 +23,29 @@ export function evaluationWorker(
   stopping: AbortSignal,
   observer: WorkerObserver = NO_OBSERVER,
 ): JobHandler {
-  return async (job) => {
-    if (isCombinationJob(job.data)) throw new Error(`job ${job.id} holds combination points, not alphas of a path`);
-    const log = logger.child({ job: job.id, path: job.data.pathId });
-    const path = await deps.paths.findPath(job.data.pathId);
-    const alphas = path === undefined || path.failureCode !== null ? [] : await deps.paths.jobAlphas(job.id);
-    if (path === undefined || alphas.length === 0) {
-      observer.jobEnded('cancelled');
-      return;
-    }
-    if (stopping.aborted) {
-      await deps.queue.requeue(job, alphas);
-      observer.jobEnded('released');
-      return;
-    }
-    await runJob(
-      job,
-      {
-        what: 'evaluation',
-        log,
-        stopping,
-        retryAdvice: '; ask again to retry',
-        ending: {
-          handBack: async () => deps.queue.requeue(job, await deps.paths.jobAlphas(job.id)),
-          fail: (code, message) => deps.queue.failPath(path.id, code, message),
-        },
-        onEnd: (outcome) => observer.jobEnded(outcome),
-      },
-      async () => evaluate(deps, job, await planOfPath(deps, path), path, alphas, stopping, observer, log),
-    );
-  };
+  return taskJobHandler<PathRow, number>(
+    { queue: deps.queue, logger, stopping, observer },
+    {
+      accepts: (job) => !isCombinationJob(job.data),
+      find: async (job) => (isCombinationJob(job.data) ? undefined : deps.paths.findPath(job.data.pathId)),
+      pending: (jobId) => deps.paths.jobAlphas(jobId),
+      fail: (path, code, message) => deps.queue.failPath(path.id, code, message),
+      logBindings: (job) => ({ path: isCombinationJob(job.data) ? undefined : job.data.pathId }),
+      evaluate: async (job, path, alphas, next, log) => evaluate(deps, job, path, alphas, next, observer, log),
+    },
+  );
 }
 
 async function evaluate(
   deps: PathDeps,
   job: QueuedEvaluation,
-  plan: PathPlan,
   path: PathRow,
   alphas: number[],
-  stopping: AbortSignal,
+  next: () => Promise<void>,
   observer: WorkerObserver,
   log: Logger,
 ): Promise<void> {
+  const plan = await planOfPath(deps, path);
   // An architecture that runs only as its ONNX export runs on ONNX Runtime whatever the default engine.
   const engine = await deps.engines.get(
     job.data.engine ?? (irUnavailable(plan.graph) === undefined ? deps.settings.defaultEngine : 'onnx'),
@@ -123,12 +94,7 @@ async function evaluate(
       observer.pointEvaluated(engine.name, durationMs / 1000);
       deps.watcher.nudge();
       await refined();
-      if (--left === 0) return;
-      if (stopping.aborted) throw new EndJob('stopping');
-      if (!(await deps.queue.holds(job))) throw new EndJob('lost');
-      if ((await deps.paths.jobAlphas(job.id)).length === 0) throw new EndJob('cancelled');
-      if (Date.now() - new Date(job.startedOn).getTime() > HAND_BACK_AT * deps.queue.expireSeconds * 1000)
-        throw new EndJob('expiring');
+      if (--left > 0) await next();
     },
   });
 }
