@@ -1,6 +1,7 @@
 import {
   DEFAULT_PLATEAU_ALPHA,
   DEFAULT_PLATEAU_FRACTION,
+  DEFAULT_RELATIVE_TOLERANCE,
   DEFAULT_TOLERANCE,
   type BarrierOptions,
 } from '../../domain/barrier.metrics.js';
@@ -48,17 +49,21 @@ export async function storedXOfRuns(
   return ends;
 }
 
+const BARRIER_OPTIONS = ['tolerance', 'relativeTolerance', 'plateauAlpha', 'plateauFraction'];
+
 /** The barrier measures of a curve: its stored ones when the options are the defaults, computed otherwise. */
 export function barriersOf(
   points: readonly BarrierPoint[],
   options: BarrierOptions | undefined,
   stored: CurveBarriers | undefined,
 ): CurveBarriers {
+  // A key given as undefined (GraphQL passes every option it has, set or not) is its default.
   const defaults =
     (options?.tolerance ?? DEFAULT_TOLERANCE) === DEFAULT_TOLERANCE &&
+    (options?.relativeTolerance ?? DEFAULT_RELATIVE_TOLERANCE) === DEFAULT_RELATIVE_TOLERANCE &&
     (options?.plateauAlpha ?? DEFAULT_PLATEAU_ALPHA) === DEFAULT_PLATEAU_ALPHA &&
     (options?.plateauFraction ?? DEFAULT_PLATEAU_FRACTION) === DEFAULT_PLATEAU_FRACTION &&
-    Object.keys(options ?? {}).every((k) => ['tolerance', 'plateauAlpha', 'plateauFraction'].includes(k));
+    Object.keys(options ?? {}).every((k) => BARRIER_OPTIONS.includes(k));
   return stored !== undefined && defaults
     ? stored
     : pathBarriers(points, { loss: options ?? {}, error: options ?? {} });

@@ -102,9 +102,16 @@ export async function resolveEndpoints(
     if (run === undefined) throw notFound(`run "${endpoint.run}": no run of that name`);
     others.set(endpoint.run, await deps.registry.checkpointsOfRun(run.id));
   }
+  // Each run's own checkpoints, in the order given: one pass, not a search of all checkpoints per run.
+  const byRun = new Map<string, CheckpointRow[]>();
+  for (const c of checkpoints) {
+    const list = byRun.get(c.runId);
+    if (list === undefined) byRun.set(c.runId, [c]);
+    else list.push(c);
+  }
   const result = new Map<string, ResolvedEnds>();
   for (const run of runs) {
-    const own = checkpoints.filter((c) => c.runId === run.id);
+    const own = byRun.get(run.id) ?? [];
     const pick = (endpoint: Endpoint): CheckpointRow | string | undefined => {
       if (endpoint.kind === 'random') return undefined;
       const pool = endpoint.kind === 'own' ? own : others.get(endpoint.run)!;
