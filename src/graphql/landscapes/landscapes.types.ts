@@ -1,6 +1,6 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { BarrierMetrics } from '../analytics/barrier.types.js';
-import { InterpolationPath, PathFailure, PathProgress, PathStatusEnum } from '../paths/paths.types.js';
+import { EvaluationState, InterpolationPath, MeasuredPoint } from '../paths/paths.types.js';
 
 export enum CurveKindEnum {
   BEZIER = 'BEZIER',
@@ -118,30 +118,9 @@ export class PlaneAxes {
 }
 
 @ObjectType()
-export class LandscapePoint {
-  @Field(() => Float, { nullable: true, description: 'Mean loss; null when diverged.' })
-  loss!: number | null;
-
-  @Field(() => Float)
-  accuracy!: number;
-
-  @Field(() => Int)
-  n!: number;
-
-  @Field(() => Int)
-  nonFinite!: number;
-
+export abstract class LandscapePoint extends MeasuredPoint {
   @Field(() => [Float], { description: 'The float32 coefficients of the states, in the order of `states`.' })
   coefficients!: number[];
-
-  @Field(() => String)
-  engine!: string;
-
-  @Field(() => Float)
-  durationMs!: number;
-
-  @Field(() => Boolean, { description: 'Stored before this request asked for it.' })
-  cached!: boolean;
 }
 
 @ObjectType()
@@ -160,7 +139,7 @@ export class PlanePoint extends LandscapePoint {
 }
 
 @ObjectType({ description: 'The loss over a grid of a plane of parameter space.' })
-export class LossPlane {
+export class LossPlane extends EvaluationState {
   @Field(() => ID, {
     nullable: true,
     description: 'The combination its points belong to (follow it with planeUpdated).',
@@ -200,15 +179,6 @@ export class LossPlane {
   @Field(() => PlaneAxes, { nullable: true, description: 'Three states only.' })
   axes!: PlaneAxes | null;
 
-  @Field(() => PathStatusEnum)
-  status!: PathStatusEnum;
-
-  @Field(() => PathProgress)
-  progress!: PathProgress;
-
-  @Field(() => PathFailure, { nullable: true })
-  failure!: PathFailure | null;
-
   @Field(() => LandscapeCost)
   cost!: LandscapeCost;
 }
@@ -220,7 +190,7 @@ export class CurvePoint extends LandscapePoint {
 }
 
 @ObjectType({ description: 'The loss along a curve through a bend, with the straight line next to it.' })
-export class CurvePath {
+export class CurvePath extends EvaluationState {
   @Field(() => ID)
   id!: string;
 
@@ -253,33 +223,15 @@ export class CurvePath {
   })
   line!: InterpolationPath;
 
-  @Field(() => PathStatusEnum)
-  status!: PathStatusEnum;
-
-  @Field(() => PathProgress)
-  progress!: PathProgress;
-
-  @Field(() => PathFailure, { nullable: true })
-  failure!: PathFailure | null;
-
   @Field(() => LandscapeCost)
   cost!: LandscapeCost;
 }
 
 @ObjectType()
-export class PlaneUpdate {
+export class PlaneUpdate extends EvaluationState {
   @Field(() => ID)
   planeId!: string;
 
   @Field(() => PlanePoint, { nullable: true, description: 'The point just stored; null in the last update.' })
   point!: PlanePoint | null;
-
-  @Field(() => PathStatusEnum)
-  status!: PathStatusEnum;
-
-  @Field(() => PathProgress)
-  progress!: PathProgress;
-
-  @Field(() => PathFailure, { nullable: true })
-  failure!: PathFailure | null;
 }

@@ -98,11 +98,22 @@ export class PathFailure {
   message!: string;
 }
 
-@ObjectType({ description: "Loss and accuracy of θ(α) on the path's examples." })
-export class PathPoint {
-  @Field(() => Float)
-  alpha!: number;
+/** Where queued evaluations stand: the fields of paths, planes, curves and their updates. */
+@ObjectType()
+export abstract class EvaluationState {
+  @Field(() => PathStatusEnum)
+  status!: PathStatusEnum;
 
+  @Field(() => PathProgress)
+  progress!: PathProgress;
+
+  @Field(() => PathFailure, { nullable: true, description: 'Why it FAILED; null otherwise.' })
+  failure!: PathFailure | null;
+}
+
+/** The measures of an evaluated state, shared by the points of paths, planes and curves. */
+@ObjectType()
+export abstract class MeasuredPoint {
   @Field(() => Float, {
     nullable: true,
     description:
@@ -113,9 +124,6 @@ export class PathPoint {
   @Field(() => Float, { description: 'correct / n. Prediction: logit > 0 (one logit) or argmax.' })
   accuracy!: number;
 
-  @Field(() => Int)
-  correct!: number;
-
   @Field(() => Int, { description: 'Examples evaluated.' })
   n!: number;
 
@@ -125,14 +133,23 @@ export class PathPoint {
   @Field(() => String, { description: 'Engine that computed the point.' })
   engine!: string;
 
-  @Field(() => String, { description: 'Engine version and backend, e.g. "onnxruntime-node 1.30.0 cpu".' })
-  engineVersion!: string;
-
   @Field(() => Float, { description: 'Wall time of the evaluation of this point.' })
   durationMs!: number;
 
   @Field(() => Boolean, { description: 'True when the point was stored before this request asked for it.' })
   cached!: boolean;
+}
+
+@ObjectType({ description: "Loss and accuracy of θ(α) on the path's examples." })
+export class PathPoint extends MeasuredPoint {
+  @Field(() => Float)
+  alpha!: number;
+
+  @Field(() => Int)
+  correct!: number;
+
+  @Field(() => String, { description: 'Engine version and backend, e.g. "onnxruntime-node 1.30.0 cpu".' })
+  engineVersion!: string;
 
   @Field(() => AlphaChoiceEnum, { description: 'How its α was chosen: asked for (GRID) or by adaptive refinement.' })
   chosenBy!: AlphaChoiceEnum;
@@ -145,7 +162,7 @@ export class PathPoint {
   description:
     'The loss along θ(α) = (1 − α)·θ_from + α·θ_to. With blocks, only their tensors move and all others stay at θ_to (Vlaar & Frankle 2022, Eq. 2).',
 })
-export class InterpolationPath {
+export class InterpolationPath extends EvaluationState {
   @Field(() => ID)
   id!: string;
 
@@ -182,15 +199,6 @@ export class InterpolationPath {
   })
   points!: PathPoint[];
 
-  @Field(() => PathStatusEnum)
-  status!: PathStatusEnum;
-
-  @Field(() => PathProgress)
-  progress!: PathProgress;
-
-  @Field(() => PathFailure, { nullable: true, description: 'Why the path FAILED; null otherwise.' })
-  failure!: PathFailure | null;
-
   @Field(() => PathRefinement, {
     nullable: true,
     description: 'A request with refine: where its adaptive α stands (points then holds every point in its range).',
@@ -199,7 +207,7 @@ export class InterpolationPath {
 }
 
 @ObjectType({ description: 'One change of a path: a point stored (point set), or its final status (point null).' })
-export class PathUpdate {
+export class PathUpdate extends EvaluationState {
   @Field(() => ID)
   pathId!: string;
 
@@ -208,15 +216,6 @@ export class PathUpdate {
     description: 'The point just stored; the first updates of a subscription bring the points stored before it began.',
   })
   point!: PathPoint | null;
-
-  @Field(() => PathStatusEnum)
-  status!: PathStatusEnum;
-
-  @Field(() => PathProgress)
-  progress!: PathProgress;
-
-  @Field(() => PathFailure, { nullable: true })
-  failure!: PathFailure | null;
 }
 
 @ObjectType()
