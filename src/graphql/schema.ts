@@ -3,8 +3,8 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type PubSub } from 'type-graphql';
 import { AnalyticsResolver, DistanceResolver } from './analytics/analytics.resolver.js';
 import { DerivationResolver, DerivedCheckpointResolver } from './derive/derive.resolver.js';
-import { PathResolver } from './paths/paths.resolver.js';
-import { LandscapeResolver } from './landscapes/landscapes.resolver.js';
+import { PathBarrierResolver, PathResolver } from './paths/paths.resolver.js';
+import { CurveBarrierResolver, LandscapeResolver } from './landscapes/landscapes.resolver.js';
 import { ReportResolver } from './report/report.resolver.js';
 import { ArchitectureResolver } from './registry/architecture.resolver.js';
 import { CheckpointResolver, DatasetResolver, RunResolver } from './registry/registry.resolver.js';
@@ -34,7 +34,9 @@ export async function buildLinpathSchema(): Promise<GraphQLSchema> {
       DerivationResolver,
       DatasetResolver,
       PathResolver,
+      PathBarrierResolver,
       LandscapeResolver,
+      CurveBarrierResolver,
       DistanceResolver,
       AnalyticsResolver,
       ReportResolver,

@@ -248,7 +248,8 @@ describe('loss planes and curves', () => {
     const mlp = reference('mlp');
     const CURVE = `query ($input: CurvePathInput!) { curvePath(input: $input) {
       id kind ts status points { t loss accuracy n coefficients }
-      barrier { rise frankleHeight maxValue } line { status points { alpha loss } barrier { rise frankleHeight maxValue } } } }`;
+      barrier { rise frankleHeight maxValue monotonic } line { status points { alpha loss } barrier { rise frankleHeight maxValue } }
+      loose: barrier(tolerance: 100) { rise monotonic } looseError: errorBarrier(tolerance: 2) { monotonic } } }`;
     for (const kind of ['BEZIER', 'POLYCHAIN'] as const) {
       const expected = mlp.curves[kind === 'BEZIER' ? 'bezier' : 'polychain'];
       expect(expected.states).toEqual(['init', 'epoch5', 'final']);
@@ -271,6 +272,9 @@ describe('loss planes and curves', () => {
       expect(curve.line.barrier.maxValue).toBe(max(curve.line.points.map((p: { loss: number }) => p.loss)));
       expect(typeof curve.barrier.frankleHeight).toBe('number');
       expect(typeof curve.line.barrier.frankleHeight).toBe('number');
+      // Its thresholds are arguments, as a path's: no rise exceeds 100 in loss or 2 in error.
+      expect(curve.loose).toEqual({ rise: curve.barrier.rise, monotonic: true });
+      expect(curve.looseError).toEqual({ monotonic: true });
       // The curve's ends are the line's ends.
       expect(curve.points[0].loss).toBe(curve.line.points[0].loss);
       expect(curve.points.at(-1).loss).toBe(curve.line.points.at(-1).loss);

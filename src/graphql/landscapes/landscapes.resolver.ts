@@ -1,5 +1,4 @@
 import { Arg, Ctx, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
-import { pathBarrierMetrics } from '../../domain/barrier.metrics.js';
 import { coefficientsOfKey } from '../../domain/combination-key.js';
 import { reportedMetrics } from '../../domain/losses.js';
 import type { CombinationPointRow } from '../../storage/combinations.tables.js';
@@ -8,6 +7,7 @@ import { createDirection } from '../../usecases/landscapes/directions.usecases.j
 import { planeUpdates, type PlaneUpdate as PlaneUpdateValue } from '../../usecases/landscapes/plane-updates.js';
 import { lossPlane, type LossPlaneResult, type PlaneCell } from '../../usecases/landscapes/plane.usecases.js';
 import type { GraphQLContext } from '../context.js';
+import { barrierFieldsResolver } from '../analytics/barrier-fields.resolver.js';
 import { toPath } from '../paths/paths.resolver.js';
 import { PathStatusEnum } from '../paths/paths.types.js';
 import { LimitEvaluations } from '../pipeline/evaluation-slots.js';
@@ -66,6 +66,13 @@ export function toPlane(plane: LossPlaneResult): LossPlane {
   };
 }
 
+/** barrier and errorBarrier of a curve, over its stored points with t as α; a curve queued a moment ago has fewer than two. */
+export const CurveBarrierResolver = barrierFieldsResolver(CurvePath, {
+  pointsOf: (curve) => curve.points.map((p) => ({ alpha: p.t, loss: p.loss, accuracy: p.accuracy })),
+  over: 'its stored points (t as α)',
+  nullable: true,
+});
+
 @Resolver()
 export class LandscapeResolver {
   @Query(() => LossPlane, {
@@ -92,18 +99,12 @@ export class LandscapeResolver {
     @Arg('input', () => CurvePathInput) input: CurvePathInput,
   ): Promise<CurvePath> {
     const curve = await curvePath(ctx.paths, input, { wait: input.wait, timeoutMs: input.timeoutMs });
-    const values = curve.points.map((p) => ({ alpha: p.t, loss: p.loss, accuracy: p.accuracy }));
     const complete = curve.points.filter((p) => p.point !== undefined);
-    // Measured on the stored points, as a path's are; a curve queued a moment ago has fewer than two: null.
-    const stored = values.filter((_, i) => curve.points[i]!.point !== undefined);
-    const barriers = stored.length < 2 ? { loss: null, error: null } : pathBarrierMetrics(stored);
     return {
       id: curve.combinationId,
       kind: curve.kind as CurveKindEnum,
       ts: curve.points.map((p) => p.t),
       points: complete.map((p) => ({ ...toLandscapePoint(p.point!, p.cached), t: p.t })),
-      barrier: barriers.loss,
-      errorBarrier: barriers.error,
       line: toPath(curve.line),
       status: curve.status as PathStatusEnum,
       progress: curve.progress,

@@ -1,5 +1,4 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { BarrierMetrics } from '../analytics/barrier.types.js';
 import { EvaluationState, InterpolationPath, MeasuredPoint } from '../paths/paths.types.js';
 
 export enum CurveKindEnum {
@@ -203,23 +202,9 @@ export class CurvePath extends EvaluationState {
   @Field(() => [Float])
   ts!: number[];
 
-  @Field(() => BarrierMetrics, {
-    nullable: true,
-    description:
-      'Barrier metrics of the loss along the curve (t as α, default options), over its stored points; null while fewer than two are stored.',
-  })
-  barrier!: BarrierMetrics | null;
-
-  @Field(() => BarrierMetrics, {
-    nullable: true,
-    description:
-      'Barrier metrics of the error (1 − accuracy) along the curve, over its stored points; null while fewer than two are stored.',
-  })
-  errorBarrier!: BarrierMetrics | null;
-
   @Field(() => InterpolationPath, {
     description:
-      'The straight line from → to over the same ts (a path, memoized as paths are); its `barrier` is the one to compare.',
+      "The straight line from → to over the same ts (a path, memoized as paths are); its `barrier` is the one to compare with the curve's.",
   })
   line!: InterpolationPath;
 

@@ -11,14 +11,7 @@ import {
   Subscription,
   UseMiddleware,
 } from 'type-graphql';
-import {
-  DEFAULT_PLATEAU_ALPHA,
-  DEFAULT_PLATEAU_FRACTION,
-  DEFAULT_RELATIVE_TOLERANCE,
-  DEFAULT_TOLERANCE,
-  pathBarrierMetrics,
-} from '../../domain/barrier.metrics.js';
-import { BarrierMetrics } from '../analytics/barrier.types.js';
+import { barrierFieldsResolver } from '../analytics/barrier-fields.resolver.js';
 import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import { getDataset } from '../../usecases/registry/datasets.usecases.js';
 import { pathState } from '../../usecases/paths/path-states.js';
@@ -69,6 +62,13 @@ export const toPath = ({ path, points, status, progress, failure, refinement }: 
     failure,
     refinement: (refinement ?? null) as PathRefinement | null,
   });
+
+/** barrier and errorBarrier of a path, over its points (the requested alphas). */
+export const PathBarrierResolver = barrierFieldsResolver(InterpolationPath, {
+  pointsOf: (path) => path.points,
+  over: 'the requested alphas',
+  nullable: false,
+});
 
 const toUpdate = (update: PathUpdateValue): PathUpdate => ({
   ...update,
@@ -135,50 +135,6 @@ export class PathResolver {
     _alphas: number[] | null,
   ): PathUpdate {
     return toUpdate(update);
-  }
-
-  @FieldResolver(() => BarrierMetrics, { description: 'Barrier metrics of the loss curve over the requested alphas.' })
-  barrier(
-    @Root() path: InterpolationPath,
-    @Arg('tolerance', () => Float, {
-      defaultValue: DEFAULT_TOLERANCE,
-      description: 'Absolute part of the barrier threshold: a rise must exceed it (and relativeTolerance × range).',
-    })
-    tolerance: number,
-    @Arg('relativeTolerance', () => Float, {
-      defaultValue: DEFAULT_RELATIVE_TOLERANCE,
-      description: "Relative part of the barrier threshold, a fraction of the curve's range on [0, 1].",
-    })
-    relativeTolerance: number,
-    @Arg('plateauAlpha', () => Float, {
-      defaultValue: DEFAULT_PLATEAU_ALPHA,
-      description: 'Where "early" ends, as a fraction of the α range.',
-    })
-    plateauAlpha: number,
-    @Arg('plateauFraction', () => Float, {
-      defaultValue: DEFAULT_PLATEAU_FRACTION,
-      description: 'A plateau has done less than this fraction of its decrease by plateauAlpha.',
-    })
-    plateauFraction: number,
-  ): BarrierMetrics {
-    return pathBarrierMetrics(path.points, { loss: { tolerance, relativeTolerance, plateauAlpha, plateauFraction } })
-      .loss;
-  }
-
-  @FieldResolver(() => BarrierMetrics, {
-    description:
-      'Barrier metrics of the error curve (1 − accuracy). One flipped example moves the error by 1/n: choose the tolerance accordingly.',
-  })
-  errorBarrier(
-    @Root() path: InterpolationPath,
-    @Arg('tolerance', () => Float, { defaultValue: DEFAULT_TOLERANCE }) tolerance: number,
-    @Arg('relativeTolerance', () => Float, { defaultValue: DEFAULT_RELATIVE_TOLERANCE }) relativeTolerance: number,
-    @Arg('plateauAlpha', () => Float, { defaultValue: DEFAULT_PLATEAU_ALPHA }) plateauAlpha: number,
-    @Arg('plateauFraction', () => Float, { defaultValue: DEFAULT_PLATEAU_FRACTION }) plateauFraction: number,
-  ): BarrierMetrics {
-    return pathBarrierMetrics(path.points, {
-      error: { tolerance, relativeTolerance, plateauAlpha, plateauFraction },
-    }).error;
   }
 
   @FieldResolver(() => Checkpoint)
