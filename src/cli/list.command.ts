@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Linpath } from '../app.js';
+import { hyperparameterEntries } from '../domain/hyperparameters.js';
 import type { CheckpointRow, DatasetRow, RunRow } from '../storage/registry.tables.js';
 import { findRun } from '../usecases/registry/runs.usecases.js';
 import { printJson } from './options.js';
@@ -62,8 +63,8 @@ export function addListCommands(
             r.datasetName ?? '-',
             r.tags.join(',') || '-',
             r.checkpoints.map((c) => c.role.toLowerCase()).join(',') || '-',
-            Object.entries(r.hyperparameters)
-              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            hyperparameterEntries(r.hyperparameters)
+              .map(([path, text]) => `${path}=${text}`)
               .join(' ') || '-',
             r.id,
           ],

@@ -36,7 +36,7 @@ async function serve(config: Config): Promise<void> {
     const training = new AbortController();
     const demoTraining =
       config.demo && (demo || (await app.registry.repository.findRunByName(DEMO_RUN)) !== undefined)
-        ? trainDemoRuns(app.registry, logger, DEMO_TFJS_SEEDS, training.signal).catch((error: unknown) => {
+        ? trainDemoRuns(app.registry, app.paths, logger, DEMO_TFJS_SEEDS, training.signal).catch((error: unknown) => {
             if (!training.signal.aborted) logger.warn({ err: error }, 'training the demo runs failed');
           })
         : Promise.resolve();

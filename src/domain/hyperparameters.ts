@@ -23,6 +23,22 @@ export function hyperparameterPaths(object: Record<string, unknown>, prefix = ''
 }
 
 /**
+ * The hyper-parameters as `[path, text]` pairs, one per leaf in `hyperparameterPaths` order, for people to
+ * read (the CLI's `key=value` column, the dashboard's chips): strings unquoted, arrays as `[a, b]`, other
+ * values as JSON.
+ */
+export function hyperparameterEntries(object: Record<string, unknown>): Array<[string, string]> {
+  return hyperparameterPaths(object).map((path) => [path, leafText(valueAt(object, path.split('.')))]);
+}
+
+const leafText = (value: unknown): string =>
+  typeof value === 'string'
+    ? value
+    : Array.isArray(value)
+      ? `[${value.map(leafText).join(', ')}]`
+      : (JSON.stringify(value) ?? String(value));
+
+/**
  * Refuses a groupBy path that no run has: grouping by a misspelt key (`weight_decay` for `weightDecay`) would
  * otherwise put every run in one `null` group without a word. A path that only some runs have is fine: those
  * runs get `null`.

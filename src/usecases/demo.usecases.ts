@@ -6,12 +6,15 @@ import type { Logger } from 'pino';
 import { buildNewModelGraph } from '../compute/architectures/index.js';
 import { randomInitialState } from '../compute/random-init.js';
 import type { TrainingRecipe, TrainingSnapshot } from '../compute/training/trainer.js';
+import type { Examples } from '../domain/examples.js';
 import { decodeTensor } from '../formats/safetensors.decode.js';
 import { encodeSafetensors } from '../formats/safetensors.encode.js';
 import { parseSafetensors, tensorBytes } from '../formats/safetensors.header.js';
 import { importCheckpointFile } from './registry/checkpoints.usecases.js';
 import { importDatasetFile } from './registry/datasets.usecases.js';
+import type { PathDeps } from './paths/paths.deps.js';
 import type { RegistryDeps } from './registry/registry.deps.js';
+import { floatState, measureFinalState } from './training/final-metrics.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../demo/spiral-mlp', import.meta.url));
 export const DEMO_RUN = 'demo-spiral-mlp-adam';
@@ -74,26 +77,20 @@ export async function seedDemo(deps: RegistryDeps): Promise<boolean> {
 
 /**
  * Trains the demo's small study with TensorFlow.js: the same MLP recipe for several seeds, each stored as an
- * ordinary run with its initial, step-100 and final checkpoints. Runs that exist already are skipped, so an
- * interrupted start finishes the rest next time.
+ * ordinary run with its initial, step-100 and final checkpoints, and reporting the final state's train and
+ * test loss and accuracy (`trainLoss`, `trainAccuracy`, `testLoss`, `testAccuracy`, as a run trained with
+ * `trainRun` does), measured with the evaluation engine. Runs that exist already are skipped, so an
+ * interrupted start finishes the rest next time; a trained run without metrics (an older demo) gets them.
  */
 export async function trainDemoRuns(
   deps: RegistryDeps,
+  paths: Pick<PathDeps, 'engines' | 'settings' | 'states'>,
   logger: Logger,
   seeds: readonly number[] = DEMO_TFJS_SEEDS,
   signal?: AbortSignal,
 ): Promise<void> {
-  const bytes = new Uint8Array(await readFile(file('train_set.safetensors')));
-  const header = parseSafetensors(bytes);
-  const tensor = (name: string) => {
-    const info = header.tensors.find((t) => t.name === name)!;
-    return decodeTensor(info, tensorBytes(bytes, header, info));
-  };
-  const data = {
-    x: tensor('x') as Float32Array,
-    labels: Int32Array.from(tensor('y') as Uint8Array),
-    n: header.tensors.find((t) => t.name === 'y')!.shape[0]!,
-  };
+  const data = await readExamples('train_set.safetensors');
+  const test = await readExamples('test_set.safetensors');
   const graph = buildNewModelGraph('mlp', { inputShape: [2], outputs: 1, hiddenWidths: HIDDEN_WIDTHS });
   // Loaded on first use: a start without the demo need not load TensorFlow.js.
   const { trainGraph } = await import('../compute/training/trainer.js');
@@ -103,11 +100,18 @@ export async function trainDemoRuns(
       signal?.throwIfAborted();
       const name = demoTfjsRunName(seed);
       const existing = await deps.repository.findRunByName(name);
-      if (
-        existing !== undefined &&
-        (await deps.repository.checkpointsOfRun(existing.id)).some((c) => c.role === 'FINAL')
-      )
+      const existingFinal =
+        existing === undefined
+          ? undefined
+          : (await deps.repository.checkpointsOfRun(existing.id)).find((c) => c.role === 'FINAL');
+      if (existing !== undefined && existingFinal !== undefined) {
+        if (Object.keys(existing.reportedMetrics as object).length === 0) {
+          const state = (await paths.states.get(existingFinal)).tensors;
+          const reportedMetrics = await measureFinalState(paths, graph, state, data, test);
+          await deps.repository.updateRun(existing.id, { reportedMetrics });
+        }
         continue;
+      }
       const started = performance.now();
       const recipe = { ...RECIPE, seed };
       const snapshots: TrainingSnapshot[] = [];
@@ -121,7 +125,9 @@ export async function trainDemoRuns(
           if (KEPT_EPOCHS.has(snapshot.epoch)) snapshots.push(snapshot);
         },
       });
-      await deps.repository.findOrCreateRun({
+      const final = snapshots.find((snapshot) => snapshot.final)!;
+      const reportedMetrics = await measureFinalState(paths, graph, floatState(final.tensors), data, test);
+      const run = await deps.repository.findOrCreateRun({
         name,
         architecture: 'mlp',
         datasetName: 'spiral',
@@ -135,8 +141,10 @@ export async function trainDemoRuns(
         },
         seed,
         tags: ['demo', 'tfjs'],
-        reportedMetrics: {},
+        reportedMetrics,
       });
+      // A run left by an interrupted start (created, its final checkpoint not yet stored).
+      if (existing !== undefined) await deps.repository.updateRun(run.id, { reportedMetrics });
       for (const snapshot of snapshots) {
         const target = path.join(scratch, `seed${seed}-step${snapshot.step}.safetensors`);
         await writeFile(target, encodeSafetensors(snapshot.tensors));
@@ -144,11 +152,26 @@ export async function trainDemoRuns(
         await importCheckpointFile(deps, target, { run: name, step: snapshot.step, role });
       }
       logger.info(
-        { run: name, seconds: Math.round((performance.now() - started) / 100) / 10 },
+        { run: name, seconds: Math.round((performance.now() - started) / 100) / 10, ...reportedMetrics },
         'trained a demo run with TensorFlow.js',
       );
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** The examples of one of the demo's spiral files (x: [n, 2] F32, y: [n] U8 labels 0/1). */
+async function readExamples(name: string): Promise<Examples> {
+  const bytes = new Uint8Array(await readFile(file(name)));
+  const header = parseSafetensors(bytes);
+  const tensor = (tensorName: string) => {
+    const info = header.tensors.find((t) => t.name === tensorName)!;
+    return decodeTensor(info, tensorBytes(bytes, header, info));
+  };
+  return {
+    x: tensor('x') as Float32Array,
+    labels: Int32Array.from(tensor('y') as Uint8Array),
+    n: header.tensors.find((t) => t.name === 'y')!.shape[0]!,
+  };
 }

@@ -67,6 +67,15 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     return body.data.runs.edges[0].node.checkpoints.find((c: { role: string }) => c.role === 'FINAL').blocks;
   };
 
+  /** The width of the widest plot in a box over the box's content width (padding left out). */
+  const plotFill = (box: string): Promise<number> =>
+    page.locator(box).evaluate((element) => {
+      const style = element.ownerDocument.defaultView!.getComputedStyle(element);
+      const content = element.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      const widths = [...element.querySelectorAll('svg')].map((svg) => svg.getBoundingClientRect().width);
+      return Math.max(0, ...widths) / content;
+    });
+
   it('lists the demo runs', async () => {
     await page.goto(`${origin}/`);
     await page.locator('#runs-table tr[data-run="demo-spiral-mlp-adam"]').waitFor({ timeout: 30_000 });
@@ -74,6 +83,26 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
       .locator('#runs-table tbody tr')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
     expect(names).toContain('demo-spiral-mlp-adam');
+    // Hyper-parameters as key=value chips (sorted paths), each on one line: the cell wraps between chips only.
+    const chips = page.locator('#runs-table tr[data-run="demo-spiral-mlp-adam"] .chip');
+    expect(await chips.allTextContents()).toEqual([
+      'batchSize=500',
+      'epochs=60',
+      'framework=pytorch',
+      'learningRate=0.0005',
+      'optimizer=adam',
+      'weightDecay=0',
+    ]);
+    const lines = await page
+      .locator('#runs-table .chip')
+      .evaluateAll((all) =>
+        all.map(
+          (chip) =>
+            chip.getBoundingClientRect().height /
+            parseFloat(chip.ownerDocument.defaultView!.getComputedStyle(chip).fontSize),
+        ),
+      );
+    for (const ems of lines) expect(ems).toBeLessThan(2);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-runs.png'), fullPage: true });
   }, 60_000);
 
@@ -93,6 +122,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
       expect(status).toBe('COMPLETE');
     const shapes = await page.locator('#path-series tbody tr td:nth-child(4)').allTextContents();
     for (const shape of shapes) expect(shape).toMatch(/^(MONOTONIC_DECAY|BARRIER|PLATEAU|[A-Z_]+)$/);
+    // The plot is as wide as its box, and drawn again at the new width when the window changes.
+    expect(await plotFill('#path-plot')).toBeGreaterThan(0.97);
+    await page.setViewportSize({ width: 900, height: 900 });
+    await expect.poll(() => plotFill('#path-plot'), { timeout: 5_000 }).toBeGreaterThan(0.97);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await expect.poll(() => plotFill('#path-plot'), { timeout: 5_000 }).toBeGreaterThan(0.97);
     await page.locator('#tab-error').click();
     await page.locator('#path-plot svg[viewBox]').waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-curves.png'), fullPage: true });
@@ -339,6 +374,11 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     await page.locator('#corr-plot[data-points]:not([data-points="0"])').waitFor({ timeout: 90_000 });
     expect(Number(await page.locator('#corr-plot').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
     expect(await page.locator('#corr-table tbody tr[data-group="all runs"]').count()).toBe(1);
+    expect(await plotFill('#corr-plot')).toBeGreaterThan(0.97);
+    // The regression's 95% band is clipped to the frame (with few runs it reaches far beyond the points).
+    expect(await page.locator('#corr-plot g[aria-label="linear-regression"]').getAttribute('clip-path')).toMatch(
+      /^url\(#/,
+    );
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-correlation.png'), fullPage: true });
   }, 120_000);
 
@@ -360,6 +400,36 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(`the dashboard in Chro
     expect(await page.getByText('No learning curve').count()).toBe(1);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-fig1a.png'), fullPage: true });
   }, 120_000);
+
+  it("opens Curves from the nav bar on the first run's own end points, and its link keeps the α grid, block-wise switch and BatchNorm mode", async () => {
+    const demo = await demoStates();
+    await page.goto(`${origin}/#/runs`);
+    await page.locator('nav a[data-route="path"]').click();
+    await expect.poll(() => page.locator('#path-from').inputValue(), { timeout: 30_000 }).toBe(demo.initial);
+    expect(await page.locator('#path-to').inputValue()).toBe(demo.final);
+    expect(await page.locator('#path-dataset').inputValue()).toBe(demo.dataset);
+    await page.locator('#path-alphas').fill('0:1:0.5');
+    await page.locator('#path-blockwise').uncheck();
+    await page.locator('#path-bn').selectOption('KEEP_TO');
+    await page.locator('#path-show').click();
+    await expect.poll(() => page.url()).toMatch(/[?&]bn=KEEP_TO(&|$)/);
+    const link = page.url();
+    expect(Object.fromEntries(new URLSearchParams(new URL(link).hash.split('?')[1]))).toMatchObject({
+      from: demo.initial,
+      to: demo.final,
+      dataset: demo.dataset,
+      alphas: '0:1:0.5',
+      blockwise: 'off',
+      bn: 'KEEP_TO',
+    });
+    await page.goto('about:blank');
+    await page.goto(link);
+    await expect.poll(() => page.locator('#path-from').inputValue(), { timeout: 30_000 }).toBe(demo.initial);
+    expect(await page.locator('#path-to').inputValue()).toBe(demo.final);
+    expect(await page.locator('#path-alphas').inputValue()).toBe('0:1:0.5');
+    expect(await page.locator('#path-blockwise').isChecked()).toBe(false);
+    expect(await page.locator('#path-bn').inputValue()).toBe('KEEP_TO');
+  }, 60_000);
 
   it('serves GraphiQL at /graphql, bundled', async () => {
     await page.goto(`${origin}/graphql`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkGroupBy, hyperparameterPaths, valueAt } from '../../src/domain/hyperparameters.js';
+import { checkGroupBy, hyperparameterEntries, hyperparameterPaths, valueAt } from '../../src/domain/hyperparameters.js';
 
 describe('hyper-parameter paths', () => {
   const hp = { lr: 0.1, optimizer: { name: 'sgd', momentum: { beta: 0.9 } }, tags: [1, 2], none: null };
@@ -13,6 +13,21 @@ describe('hyper-parameter paths', () => {
 
   it('lists every leaf path, sorted', () => {
     expect(hyperparameterPaths(hp)).toEqual(['lr', 'none', 'optimizer.momentum.beta', 'optimizer.name', 'tags']);
+  });
+
+  it('gives every leaf as [path, text] for people to read: strings unquoted, arrays listed, the rest as JSON', () => {
+    expect(hyperparameterEntries(hp)).toEqual([
+      ['lr', '0.1'],
+      ['none', 'null'],
+      ['optimizer.momentum.beta', '0.9'],
+      ['optimizer.name', 'sgd'],
+      ['tags', '[1, 2]'],
+    ]);
+    expect(hyperparameterEntries({ schedule: [{ at: 5 }, 'x y'], flag: true })).toEqual([
+      ['flag', 'true'],
+      ['schedule', '[{"at":5}, x y]'],
+    ]);
+    expect(hyperparameterEntries({})).toEqual([]);
   });
 
   it('accepts a path some run has and refuses one no run has, naming those that exist', () => {

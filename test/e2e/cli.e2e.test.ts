@@ -157,6 +157,8 @@ describe.skipIf(postgresMode)(
         registry = await readRegistry(server);
       }
       const { runs, datasets } = registry;
+      // The start banner names the dashboard's URL next to the API's.
+      expect(server.output()).toContain(`linpath: dashboard at ${new URL('/', server.url).href}`);
       expect(runs.map((run) => run.name)).toEqual(expectedRuns);
       for (const run of runs) {
         expect(run.architecture).toBe('mlp');
@@ -194,12 +196,38 @@ describe.skipIf(postgresMode)(
       pytorch.forEach((p, i) =>
         expect(Math.abs(p.loss - reference.full.loss[i]) / reference.full.loss[i]).toBeLessThan(1e-5),
       );
+      // Each tfjs run reports its final state's metrics: the test ones are its stored FINAL checkpoint's loss and
+      // accuracy on the test split (α = 1 of the curve), the train ones that state's on the train split.
+      const train = datasets.find((d) => d.split === 'TRAIN')!;
+      const metrics = await server!.graphql(
+        '{ runs(filter: { tags: ["tfjs"] }, orderBy: { field: NAME, direction: ASC }) { edges { node { name reportedMetrics } } } }',
+      );
+      expect(metrics.errors, JSON.stringify(metrics.errors)).toBeUndefined();
+      const reported = new Map<string, Record<string, number>>(
+        metrics.data.runs.edges.map((e: { node: { name: string; reportedMetrics: Record<string, number> } }) => [
+          e.node.name,
+          e.node.reportedMetrics,
+        ]),
+      );
       for (const run of runs.slice(1)) {
         const points = await curve(run);
         expect(points).toHaveLength(11);
         expect(points.every((p) => p.n === 5000 && !p.cached)).toBe(true);
         expect(points[10]!.loss).toBeLessThan(points[0]!.loss);
         expect(points[10]!.accuracy).toBeGreaterThan(0.7);
+        const own = reported.get(run.name)!;
+        expect(Object.keys(own).sort()).toEqual(['testAccuracy', 'testLoss', 'trainAccuracy', 'trainLoss']);
+        expect(own.testAccuracy).toBe(points[10]!.accuracy);
+        expect(Math.abs(own.testLoss! - points[10]!.loss) / points[10]!.loss).toBeLessThan(1e-6);
+        const onTrain = await server!.graphql(
+          `query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { points { loss accuracy n } } }`,
+          { input: { from: run.checkpoints[0]!.id, to: run.checkpoints[2]!.id, dataset: train.id, alphas: [1] } },
+        );
+        expect(onTrain.errors, JSON.stringify(onTrain.errors)).toBeUndefined();
+        const [end] = onTrain.data.interpolationPath.points;
+        expect(end.n).toBe(10000);
+        expect(own.trainAccuracy).toBe(end.accuracy);
+        expect(Math.abs(own.trainLoss! - end.loss) / end.loss).toBeLessThan(1e-6);
       }
       expect((await curve(runs[1]!)).every((p) => p.cached)).toBe(true);
 

@@ -4,11 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildModelGraph, buildNewModelGraph } from '../../compute/architectures/index.js';
-import { evaluateAlphas } from '../../compute/evaluator.js';
 import type { ModelGraph } from '../../compute/model-ir.js';
 import { randomInitialState } from '../../compute/random-init.js';
 import type { TrainingSnapshot } from '../../compute/training/trainer.js';
-import type { Examples } from '../../domain/examples.js';
 import { conflict, notFound } from '../../errors.js';
 import { encodeSafetensors } from '../../formats/safetensors.encode.js';
 import type { TensorToWrite } from '../../formats/safetensors.format.js';
@@ -17,8 +15,8 @@ import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import type { TrainingJobRow } from '../../storage/training.tables.js';
 import { EndJob, runJob } from '../job-policy.js';
 import { importCheckpointFile } from '../registry/checkpoints.usecases.js';
+import { floatState, measureFinalState } from './final-metrics.js';
 import { findDataset, type TrainingDeps, type TrainingSpec } from './training.usecases.js';
-import { reportedMetrics } from '../../domain/losses.js';
 
 /**
  * The handler of `linpath-train` jobs. Training is deterministic (seeded shuffling, fixed backend), so a job
@@ -134,7 +132,10 @@ async function train(deps: TrainingDeps, job: TrainingJobRow, stopping: AbortSig
     throw error;
   }
   if (final === undefined) throw new Error('training ended without a final state');
-  await deps.training.setReportedMetrics(run.id, await measure(deps, graph, final, data, test));
+  await deps.training.setReportedMetrics(
+    run.id,
+    await measureFinalState(deps.paths, graph, floatState(final.tensors), data, test),
+  );
   await deps.training.finish(job.id, 'COMPLETE');
 }
 
@@ -170,43 +171,4 @@ async function storeSnapshot(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Loss and accuracy of the final state on the training set and the test set, with the evaluation engine. */
-async function measure(
-  deps: TrainingDeps,
-  graph: ModelGraph,
-  final: TrainingSnapshot,
-  train: Examples,
-  test: Examples | undefined,
-): Promise<Record<string, number | null>> {
-  const engine = await deps.paths.engines.get(deps.paths.settings.defaultEngine);
-  const state = new Map(
-    final.tensors.filter((t) => t.data instanceof Float32Array).map((t) => [t.name, t.data as Float32Array]),
-  );
-  const evaluate = async (examples: Examples) => {
-    let result = { loss: null as number | null, accuracy: 0 };
-    await evaluateAlphas({
-      engine,
-      graph,
-      from: state,
-      to: state,
-      moving: 'all',
-      examples,
-      alphas: [1],
-      batchSize: deps.paths.settings.batchSize,
-      onPoint: async ({ tally }) => {
-        result = reportedMetrics(tally);
-      },
-    });
-    return result;
-  };
-  const onTrain = await evaluate(train);
-  const metrics: Record<string, number | null> = { trainLoss: onTrain.loss, trainAccuracy: onTrain.accuracy };
-  if (test !== undefined) {
-    const onTest = await evaluate(test);
-    metrics.testLoss = onTest.loss;
-    metrics.testAccuracy = onTest.accuracy;
-  }
-  return metrics;
 }

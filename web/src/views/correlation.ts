@@ -4,6 +4,7 @@ import { RunFilterSyntaxError } from '../../../src/domain/run-filter-syntax.js';
 import { request } from '../api.js';
 import { errorLine, fmt, h } from '../dom.js';
 import { exportButtons } from '../export.js';
+import { plotWidth, redrawOnResize } from '../plot-size.js';
 import {
   CorrelationDocument,
   RegistryDocument,
@@ -144,9 +145,12 @@ function build(
 
   const draw = (r: Report) => {
     plotBox.dataset.points = String(r.points.length);
-    plotBox.replaceChildren(scatter(r, xSelect.value, ySelect.value === 'REPORTED' ? yMetric.value : ySelect.value));
+    plotBox.replaceChildren(
+      scatter(r, xSelect.value, ySelect.value === 'REPORTED' ? yMetric.value : ySelect.value, plotWidth(plotBox)),
+    );
     stats.replaceChildren(statsTable(r), missingList(r));
   };
+  redrawOnResize(plotBox, () => report !== null && draw(report));
 
   const form = h(
     'form',
@@ -183,7 +187,7 @@ function build(
   if (datasets.length > 0) void run(false);
 }
 
-function scatter(r: Report, x: string, y: string): Element {
+function scatter(r: Report, x: string, y: string, width: number): Element {
   if (r.points.length === 0) return h('p', { class: 'muted' }, 'No run has both values yet.');
   const data = r.points.map((p) => ({
     x: p.x,
@@ -192,7 +196,7 @@ function scatter(r: Report, x: string, y: string): Element {
     group: p.group === null ? 'all runs' : (JSON.parse(p.group) as unknown[]).join(', '),
   }));
   return Plot.plot({
-    width: 760,
+    width,
     height: 420,
     marginLeft: 60,
     grid: true,
@@ -200,7 +204,8 @@ function scatter(r: Report, x: string, y: string): Element {
     y: { label: y.toLowerCase().replace(/_/g, ' ') },
     color: { legend: true, type: 'categorical' },
     marks: [
-      Plot.linearRegressionY(data, { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4,3' }),
+      // The 95% band of the fit can reach far beyond the points: drawn inside the frame only.
+      Plot.linearRegressionY(data, { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4,3', clip: true }),
       Plot.dot(data, {
         x: 'x',
         y: 'y',

@@ -2,6 +2,7 @@ import * as Plot from '@observablehq/plot';
 import { request, subscribe } from '../api.js';
 import { errorLine, fmt, h } from '../dom.js';
 import { exportButtons } from '../export.js';
+import { plotWidth, redrawOnResize } from '../plot-size.js';
 import {
   PathUpdatedDocument,
   PathWithBarriersDocument,
@@ -181,12 +182,13 @@ function build(root: HTMLElement, registry: Registry, params: URLSearchParams): 
       total === 0
         ? ''
         : `${done}/${total} points${settled ? '' : ` · ${series.filter((s) => s.status === 'RUNNING').length} running${eta > 0 ? ` · ~${Math.ceil(eta)} s left` : ''}`}`;
-    plotBox.replaceChildren(curvePlot(series, metric));
+    plotBox.replaceChildren(curvePlot(series, metric, plotWidth(plotBox)));
     plotBox.dataset.series = String(series.filter((s) => s.points.size > 0).length);
     plotBox.dataset.points = String(series.reduce((sum, s) => sum + s.points.size, 0));
     plotBox.dataset.settled = String(settled && series.length > 0);
     table.replaceChildren(...series.map((s) => seriesRow(s, metric)));
   };
+  redrawOnResize(plotBox, render);
 
   for (const name of ['loss', 'error'] as const) {
     tabs.append(
@@ -457,7 +459,7 @@ async function follow(s: Series, input: Request, render: () => void): Promise<vo
   render();
 }
 
-function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
+function curvePlot(series: Series[], metric: 'loss' | 'error', width: number): Element {
   const rows = series.flatMap((s) =>
     [...s.points]
       .sort((a, b) => a[0] - b[0])
@@ -484,7 +486,7 @@ function curvePlot(series: Series[], metric: 'loss' | 'error'): Element {
       series.length === 0 ? 'Choose two checkpoints and a dataset.' : 'Waiting for the first points…',
     );
   return Plot.plot({
-    width: 860,
+    width,
     height: 420,
     marginLeft: 60,
     grid: true,

@@ -1,3 +1,4 @@
+import { hyperparameterEntries } from '../../../src/domain/hyperparameters.js';
 import { parseRunFilter, RunFilterSyntaxError } from '../../../src/domain/run-filter-syntax.js';
 import { request } from '../api.js';
 import { errorLine, fmt, h } from '../dom.js';
@@ -132,9 +133,20 @@ function row(run: RunNode): HTMLTableRowElement {
     h('td', {}, run.architecture ?? '—'),
     h('td', {}, run.datasetName ?? '—'),
     h('td', {}, run.tags.join(', ')),
-    h('td', { class: 'json' }, JSON.stringify(run.hyperparameters)),
+    h('td', {}, hyperparameterChips(run.hyperparameters)),
     h('td', { class: 'number' }, fmt(run.testAccuracy)),
     h('td', {}, run.barrier?.shape ?? '—'),
     h('td', { class: 'number' }, fmt(run.barrier?.rise)),
   );
+}
+
+/**
+ * A run's hyper-parameters as `key=value` chips, one per leaf (nested objects by their dotted path, as the
+ * filter's `hp.a.b`). A chip never breaks inside itself; the cell wraps between chips.
+ */
+function hyperparameterChips(hyperparameters: Record<string, unknown>): HTMLElement {
+  const chips = hyperparameterEntries(hyperparameters).map(([path, text]) =>
+    h('span', { class: 'chip', title: `${path} = ${text}` }, h('span', { class: 'chip-key' }, path), '=', text),
+  );
+  return chips.length === 0 ? h('span', { class: 'muted' }, '—') : h('span', { class: 'chips' }, ...chips);
 }
