@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, sql } from 'drizzle-orm';
 import { conflict } from '../errors.js';
 import { anyOf } from './any-of.js';
 import type { Db } from './database.js';
@@ -16,6 +16,7 @@ import {
   datasetsTable,
   runsTable,
   type ArchitectureRow,
+  type CheckpointRef,
   type CheckpointRow,
   type DatasetRow,
   type Derivation,
@@ -142,6 +143,29 @@ export class RegistryRepository {
       where: anyOf(checkpointsTable.runId, runIds, 'uuid'),
       orderBy: [asc(checkpointsTable.step), asc(checkpointsTable.role)],
     });
+  }
+
+  /**
+   * checkpointsOfRuns without the tensor headers (~1.4 KB of JSON a checkpoint): what bulk analytics need to
+   * pick each run's ends and to recognise a path they have planned before. One query.
+   */
+  async checkpointRefsOfRuns(runIds: readonly string[]): Promise<CheckpointRef[]> {
+    if (runIds.length === 0) return [];
+    const { header: _header, ...columns } = getTableColumns(checkpointsTable);
+    return this.db
+      .select(columns)
+      .from(checkpointsTable)
+      .where(anyOf(checkpointsTable.runId, runIds, 'uuid'))
+      .orderBy(asc(checkpointsTable.step), asc(checkpointsTable.role));
+  }
+
+  /** Checkpoints by id, headers included, for many ids at once (in no particular order). */
+  async findCheckpointsByIds(ids: readonly string[]): Promise<CheckpointRow[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .select()
+      .from(checkpointsTable)
+      .where(anyOf(checkpointsTable.id, [...new Set(ids)], 'uuid'));
   }
 
   async checkpointsOfRun(runId: string): Promise<CheckpointRow[]> {

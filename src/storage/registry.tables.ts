@@ -140,6 +140,8 @@ export const datasetsTable = pgTable(
 
 export type RunRow = typeof runsTable.$inferSelect;
 export type CheckpointRow = typeof checkpointsTable.$inferSelect;
+/** A checkpoint without its tensor header: enough to name it and its pinned object. */
+export type CheckpointRef = Omit<CheckpointRow, 'header'>;
 export type DatasetRow = typeof datasetsTable.$inferSelect;
 
 /** A parameter of a user architecture: its state_dict name and shape. */

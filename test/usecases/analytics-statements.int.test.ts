@@ -105,16 +105,21 @@ describe('SQL statements of stored analytics, at 10 and 50 runs', () => {
       expect(Math.abs(point.x - height)).toBeLessThan(1e-12);
       expect(point.y).toBe(Math.round(seededCurve(i, 1).accuracy * n) / n);
     }
-    // The first read of a finished curve stores its summary: the runs, their checkpoints, the dataset, the paths
-    // with their summaries, the points of those without, the new summaries; the end points (two: the datasets
-    // by name and the stored α = 1 points; the checkpoints already read are passed on).
+    // The first read of a finished curve stores its summary: the runs, their checkpoints (without tensor headers),
+    // the dataset, the headers of the checkpoints whose paths this process has not planned yet, the paths with
+    // their summaries, the points of those without, the new summaries; the end points (two: the datasets by name
+    // and the stored α = 1 points; the checkpoints already read are passed on).
     expect(large.statements.length, large.statements.join('\n')).toBe(small.statements.length);
-    expect(large.statements.length).toBe(8);
+    expect(large.statements.length).toBe(9);
 
-    // Then the summaries answer: from memory, or (in another process) from path_summaries, never the points.
+    // Then the summaries answer: from memory, or (in another process) from path_summaries, never the points; a
+    // process that has planned the paths reads no tensor header.
     const again = await correlate('fifty');
     expect(again.result.points).toEqual(large.result.points);
     expect(again.statements).toHaveLength(5);
+    const checkpointReads = again.statements.filter((s) => s.includes('from "checkpoints"'));
+    expect(checkpointReads.length).toBeGreaterThan(0);
+    expect(checkpointReads.filter((s) => s.includes('"header"'))).toEqual([]);
     const elsewhere = await counted(() =>
       correlation(
         { ...app.analytics, paths: { ...app.analytics.paths, curves: undefined } },
@@ -128,7 +133,7 @@ describe('SQL statements of stored analytics, at 10 and 50 runs', () => {
       ),
     );
     expect(elsewhere.result.points).toEqual(large.result.points);
-    expect(elsewhere.statements).toHaveLength(6);
+    expect(elsewhere.statements).toHaveLength(7);
     const pointReads = elsewhere.statements.filter(
       (s) => s.includes('from "path_points"') && !s.includes('distinct on'),
     );

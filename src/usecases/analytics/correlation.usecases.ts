@@ -4,7 +4,7 @@ import type { XMetric, YMetric } from '../../domain/correlation-metrics.js';
 import type { DistanceMetric } from '../../domain/distances.js';
 import { badUserInput, isLinpathError } from '../../errors.js';
 import { checkGroupBy, valueAt } from '../../domain/hyperparameters.js';
-import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
+import type { CheckpointRef, RunRow } from '../../storage/registry.tables.js';
 import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
 import { interpolationPath, DEFAULT_ALPHAS, type PathResult } from '../paths/paths.usecases.js';
@@ -99,7 +99,8 @@ export async function correlation(deps: AnalyticsDeps, input: CorrelationInput):
     input.groupBy ?? [],
     runs.map((r) => r.hyperparameters),
   );
-  const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+  // Without their tensor headers: those are read only for the paths this process has not planned before.
+  const checkpoints = await deps.paths.registry.checkpointRefsOfRuns(runs.map((r) => r.id));
 
   // Every missing evaluation is queued at once (bulk priority, up to maxEvaluations), so that all workers
   // share them; then they are awaited together; then a second pass reads what is stored, queueing nothing.
@@ -142,7 +143,7 @@ async function correlationPass(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   runs: RunRow[],
-  checkpoints: CheckpointRow[],
+  checkpoints: CheckpointRef[],
   mode: PassMode,
 ): Promise<{
   output: Omit<CorrelationOutput, 'progress'>;
@@ -253,8 +254,8 @@ async function xValue(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   run: RunRow,
-  from: CheckpointRow,
-  to: CheckpointRow,
+  from: CheckpointRef,
+  to: CheckpointRef,
   evaluate: boolean,
   stored: StoredX,
 ): Promise<XValue> {
@@ -314,7 +315,7 @@ async function yValues(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   runs: RunRow[],
-  checkpoints: readonly CheckpointRow[],
+  checkpoints: readonly CheckpointRef[],
   budget: number,
   mode: PassMode,
 ): Promise<{

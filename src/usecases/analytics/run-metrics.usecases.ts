@@ -1,7 +1,7 @@
 import type { BarrierMetrics } from '../../domain/barrier.metrics.js';
 import { isLinpathError, LinpathError } from '../../errors.js';
 import type { Priority } from '../../queue/eval-queue.js';
-import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
+import type { CheckpointRef, DatasetRow, RunRow } from '../../storage/registry.tables.js';
 import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
 import { interpolationPath } from '../paths/paths.usecases.js';
@@ -24,7 +24,7 @@ export interface EndpointOptions {
   timeoutMs?: number;
   priority?: Priority;
   /** The runs' checkpoints, when the caller has read them already (one statement less). */
-  checkpoints?: readonly CheckpointRow[];
+  checkpoints?: readonly CheckpointRef[];
 }
 
 export interface EndpointMetrics {
@@ -62,7 +62,7 @@ export async function runEndpointMetrics(
 
   const ends = endsOfRuns(checkpoints);
   const datasetOf = datasetsBySplit(datasets);
-  const targets: Array<{ run: RunRow; initial: CheckpointRow | undefined; final: CheckpointRow; dataset: DatasetRow }> =
+  const targets: Array<{ run: RunRow; initial: CheckpointRef | undefined; final: CheckpointRef; dataset: DatasetRow }> =
     [];
   for (const run of runs) {
     const final = ends.get(run.id)?.FINAL;
@@ -189,9 +189,9 @@ const metricOf = (point: { lossSum: number; correct: number; n: number }): Endpo
  * by run id: one pass instead of a search per run.
  */
 export function endsOfRuns(
-  checkpoints: readonly CheckpointRow[],
-): Map<string, { INITIAL?: CheckpointRow; FINAL?: CheckpointRow }> {
-  const ends = new Map<string, { INITIAL?: CheckpointRow; FINAL?: CheckpointRow }>();
+  checkpoints: readonly CheckpointRef[],
+): Map<string, { INITIAL?: CheckpointRef; FINAL?: CheckpointRef }> {
+  const ends = new Map<string, { INITIAL?: CheckpointRef; FINAL?: CheckpointRef }>();
   for (const c of checkpoints) {
     if (c.role !== 'INITIAL' && c.role !== 'FINAL') continue;
     let end = ends.get(c.runId);

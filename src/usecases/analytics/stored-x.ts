@@ -8,7 +8,7 @@ import {
 import type { DistanceMetric } from '../../domain/distances.js';
 import { isUuid } from '../../domain/ids.js';
 import { badUserInput, isLinpathError, notFound, type LinpathError } from '../../errors.js';
-import type { CheckpointRow, DatasetRow, RunRow } from '../../storage/registry.tables.js';
+import type { CheckpointRef, DatasetRow, RunRow } from '../../storage/registry.tables.js';
 import type { CurveBarriers } from '../paths/curve-summaries.js';
 import { checkEndpoint, resolveEndpoints } from '../paths/endpoint-selectors.js';
 import { endpointsOf } from '../paths/path-plan.js';
@@ -30,8 +30,8 @@ export async function storedXOfRuns(
   deps: AnalyticsDeps,
   input: CorrelationInput,
   runs: readonly RunRow[],
-  checkpoints: readonly CheckpointRow[],
-): Promise<Map<string, { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; missing?: string; stored?: StoredX }>> {
+  checkpoints: readonly CheckpointRef[],
+): Promise<Map<string, { run: RunRow; from?: CheckpointRef; to?: CheckpointRef; missing?: string; stored?: StoredX }>> {
   const selected = await resolveEndpoints(
     { registry: deps.paths.registry, randomInit: deps.randomInit },
     runs,
@@ -41,9 +41,9 @@ export async function storedXOfRuns(
   );
   const ends = new Map<
     string,
-    { run: RunRow; from?: CheckpointRow; to?: CheckpointRow; missing?: string; stored?: StoredX }
+    { run: RunRow; from?: CheckpointRef; to?: CheckpointRef; missing?: string; stored?: StoredX }
   >(runs.map((run) => [run.id, { run, ...selected.get(run.id)! }]));
-  type Pair = { run: RunRow; from: CheckpointRow; to: CheckpointRow; stored?: StoredX };
+  type Pair = { run: RunRow; from: CheckpointRef; to: CheckpointRef; stored?: StoredX };
   const pairs = [...ends.values()].filter((e): e is Pair => e.from !== undefined && e.to !== undefined);
   (await storedXValues(deps, input, pairs)).forEach((stored, i) => (pairs[i]!.stored = stored));
   return ends;
@@ -76,7 +76,7 @@ export function barriersOf(
 export async function storedXValues(
   deps: AnalyticsDeps,
   input: CorrelationInput,
-  pairs: ReadonlyArray<{ run: RunRow; from: CheckpointRow; to: CheckpointRow }>,
+  pairs: ReadonlyArray<{ run: RunRow; from: CheckpointRef; to: CheckpointRef }>,
 ): Promise<StoredX[]> {
   try {
     if (input.x.startsWith('DISTANCE_')) return await storedDistances(deps, input, pairs);
@@ -116,13 +116,20 @@ export async function storedXValues(
 async function storedDistances(
   deps: AnalyticsDeps,
   input: CorrelationInput,
-  pairs: ReadonlyArray<{ from: CheckpointRow; to: CheckpointRow }>,
+  pairs: ReadonlyArray<{ from: CheckpointRef; to: CheckpointRef }>,
 ): Promise<StoredX[]> {
   const metric = input.x.slice('DISTANCE_'.length) as DistanceMetric;
+  // A distance's key names the tensors it covers: the checkpoints' headers are read, in one query.
+  const full = new Map(
+    (await deps.paths.registry.findCheckpointsByIds(pairs.flatMap((p) => [p.from.id, p.to.id]))).map((c) => [c.id, c]),
+  );
   const keys = await Promise.all(
     pairs.map(async ({ from, to }) => {
       try {
-        return distanceKey(await endpointsOf(deps.paths, from, to, input.path.blocks), metric);
+        const [fromRow, toRow] = [full.get(from.id), full.get(to.id)];
+        if (fromRow === undefined || toRow === undefined)
+          throw notFound(`no checkpoint with id "${fromRow === undefined ? from.id : to.id}"`);
+        return distanceKey(await endpointsOf(deps.paths, fromRow, toRow, input.path.blocks), metric);
       } catch (error) {
         if (isLinpathError(error)) return error;
         throw error;

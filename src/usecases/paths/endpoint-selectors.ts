@@ -1,6 +1,6 @@
 import { badUserInput, isLinpathError, notFound } from '../../errors.js';
 import type { RegistryRepository } from '../../storage/registry.repository.js';
-import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
+import type { CheckpointRef, CheckpointRow, RunRow } from '../../storage/registry.tables.js';
 import type { CheckpointRole } from '../registry/checkpoints.usecases.js';
 
 /**
@@ -77,20 +77,22 @@ export function label(endpoint: Endpoint): string {
   return `random seed ${endpoint.seed}`;
 }
 
-export type ResolvedEnds = { from: CheckpointRow; to: CheckpointRow } | { missing: string };
+/** C: the rows the caller gave (with or without tensor headers); a drawn or another run's checkpoint is a full row. */
+export type ResolvedEnds<C extends CheckpointRef = CheckpointRow> =
+  { from: C | CheckpointRow; to: C | CheckpointRow } | { missing: string };
 
 /**
  * The end points of each run's path, or why it has none (a run without such a checkpoint is listed, never
  * dropped): `checkpoints` are those of `runs`. Another run named and not found is NOT_FOUND (it is the same
  * for every run); a random state is drawn after the other end is known, shaped like it.
  */
-export async function resolveEndpoints(
+export async function resolveEndpoints<C extends CheckpointRef>(
   deps: EndpointDeps,
   runs: readonly Pick<RunRow, 'id'>[],
-  checkpoints: readonly CheckpointRow[],
+  checkpoints: readonly C[],
   from: Endpoint,
   to: Endpoint,
-): Promise<Map<string, ResolvedEnds>> {
+): Promise<Map<string, ResolvedEnds<C>>> {
   if ((from.kind === 'random' || to.kind === 'random') && deps.randomInit === undefined)
     throw badUserInput('randomSeed: random end points are not available in this request');
   if (from.kind === 'random' && to.kind === 'random')
@@ -103,16 +105,16 @@ export async function resolveEndpoints(
     others.set(endpoint.run, await deps.registry.checkpointsOfRun(run.id));
   }
   // Each run's own checkpoints, in the order given: one pass, not a search of all checkpoints per run.
-  const byRun = new Map<string, CheckpointRow[]>();
+  const byRun = new Map<string, C[]>();
   for (const c of checkpoints) {
     const list = byRun.get(c.runId);
     if (list === undefined) byRun.set(c.runId, [c]);
     else list.push(c);
   }
-  const result = new Map<string, ResolvedEnds>();
+  const result = new Map<string, ResolvedEnds<C>>();
   for (const run of runs) {
     const own = byRun.get(run.id) ?? [];
-    const pick = (endpoint: Endpoint): CheckpointRow | string | undefined => {
+    const pick = (endpoint: Endpoint): C | CheckpointRow | string | undefined => {
       if (endpoint.kind === 'random') return undefined;
       const pool = endpoint.kind === 'own' ? own : others.get(endpoint.run)!;
       const matches = pool.filter(
@@ -135,11 +137,11 @@ export async function resolveEndpoints(
     try {
       const random = from.kind === 'random' ? from : to.kind === 'random' ? to : undefined;
       if (random !== undefined) {
-        const like = (ends.from ?? ends.to) as CheckpointRow;
+        const like = (ends.from ?? ends.to) as C | CheckpointRow;
         const drawn = await deps.randomInit!({ like: like.id, seed: random.seed, run: run.id });
         result.set(run.id, from.kind === 'random' ? { from: drawn, to: like } : { from: like, to: drawn });
       } else {
-        result.set(run.id, { from: ends.from as CheckpointRow, to: ends.to as CheckpointRow });
+        result.set(run.id, { from: ends.from as C | CheckpointRow, to: ends.to as C | CheckpointRow });
       }
     } catch (error) {
       // A run whose state cannot be drawn (no architecture) is listed, not fatal.

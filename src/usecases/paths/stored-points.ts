@@ -1,5 +1,5 @@
-import { isLinpathError, type LinpathError } from '../../errors.js';
-import type { CheckpointRow, DatasetRow } from '../../storage/registry.tables.js';
+import { isLinpathError, notFound, type LinpathError } from '../../errors.js';
+import type { CheckpointRef, CheckpointRow, DatasetRow } from '../../storage/registry.tables.js';
 import {
   decodeSummary,
   encodeSummary,
@@ -14,10 +14,13 @@ import { endpointsOf, planPathOf } from './path-plan.js';
 import type { PathDeps } from './paths.deps.js';
 import { DEFAULT_ALPHAS, validateAlphas } from './paths.usecases.js';
 
-/** One path of storedPointsOfRows: checkpoints already read; the dataset read, or how to read it. */
+/**
+ * One path of storedPointsOfRows: checkpoints already read (with their tensor headers, or without: then read by
+ * id when the path must be planned); the dataset read, or how to read it.
+ */
 export interface StoredPathRequest {
-  from: CheckpointRow;
-  to: CheckpointRow;
+  from: CheckpointRef;
+  to: CheckpointRef;
   dataset: DatasetRow | (() => Promise<DatasetRow>);
   blocks?: readonly string[] | null | undefined;
   limit?: number | null | undefined;
@@ -37,8 +40,9 @@ export interface StoredCurve {
  * The stored points of many paths whose checkpoints (and datasets) are already read, evaluating and writing
  * nothing but summaries: what analytics read before deciding whether to spend an evaluation. A finished curve
  * comes from memory (CurveCache) or from its stored summary; the rest from their points, and those found
- * finished get their summary stored. At most four queries for any number of paths (the paths with their
- * summaries; the points of those without; the new summaries, by the thousand), one or none once summarised.
+ * finished get their summary stored. At most five queries for any number of paths (the headers of checkpoints
+ * given without them, for the paths this process has not planned before; the paths with their summaries; the
+ * points of those without; the new summaries, by the thousand), one or none once summarised.
  * A request that does not plan (checkpoints that do not fit their architecture, a dataset that is not there)
  * gets its error.
  */
@@ -50,25 +54,39 @@ export async function storedPointsOfRows(
   const valid = validateAlphas(alphas, deps.settings);
   const grid = gridKey(valid);
   // Planning builds the model graph and hashes the identity: done once per request's rows, then remembered.
+  const identities = requests.map((rows) =>
+    typeof rows.dataset === 'function'
+      ? undefined
+      : JSON.stringify([
+          [rows.from.id, rows.from.uri, rows.from.etag, rows.from.size, rows.from.architecture],
+          [rows.to.id, rows.to.uri, rows.to.etag, rows.to.size, rows.to.architecture],
+          datasetIdentity(rows.dataset),
+          rows.blocks ?? null,
+          rows.limit ?? null,
+        ]),
+  );
+  const knownKeys = identities.map((identity) => (identity === undefined ? undefined : deps.curves?.getKey(identity)));
+  // The tensor headers of the checkpoints to plan with that were given without them, in one query.
+  const headerless = requests.flatMap((rows, i) =>
+    knownKeys[i] !== undefined ? [] : [rows.from, rows.to].filter((c) => !('header' in c)).map((c) => c.id),
+  );
+  const full = new Map((await deps.registry.findCheckpointsByIds(headerless)).map((c) => [c.id, c]));
+  const withHeader = (c: CheckpointRef, field: string): CheckpointRow => {
+    const row = 'header' in c ? (c as CheckpointRow) : full.get(c.id);
+    if (row === undefined) throw notFound(`${field}: no checkpoint with id "${c.id}"`);
+    return row;
+  };
   const plans = await Promise.all(
-    requests.map(async (rows): Promise<{ key: string } | LinpathError> => {
-      const dataset = rows.dataset;
-      const identity =
-        typeof dataset === 'function'
-          ? undefined
-          : JSON.stringify([
-              [rows.from.id, rows.from.uri, rows.from.etag, rows.from.size, rows.from.architecture],
-              [rows.to.id, rows.to.uri, rows.to.etag, rows.to.size, rows.to.architecture],
-              datasetIdentity(dataset),
-              rows.blocks ?? null,
-              rows.limit ?? null,
-            ]);
-      const known = identity === undefined ? undefined : deps.curves?.getKey(identity);
+    requests.map(async (rows, i): Promise<{ key: string } | LinpathError> => {
+      const known = knownKeys[i];
       if (known !== undefined) return { key: known };
+      const identity = identities[i];
+      const dataset = rows.dataset;
       try {
         const datasetOf = typeof dataset === 'function' ? dataset : async () => dataset;
         const input = { from: rows.from.id, to: rows.to.id, dataset: '', blocks: rows.blocks, limit: rows.limit };
-        const plan = await planPathOf(deps, await endpointsOf(deps, rows.from, rows.to, rows.blocks), datasetOf, input);
+        const [from, to] = [withHeader(rows.from, 'from'), withHeader(rows.to, 'to')];
+        const plan = await planPathOf(deps, await endpointsOf(deps, from, to, rows.blocks), datasetOf, input);
         if (identity !== undefined) deps.curves?.setKey(identity, plan.key);
         return plan;
       } catch (error) {
