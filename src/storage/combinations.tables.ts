@@ -1,15 +1,5 @@
-import {
-  doublePrecision,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  real,
-  text,
-  timestamp,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { evaluatedPointColumns } from './point-columns.js';
 import { datasetsTable } from './registry.tables.js';
 
 /**
@@ -56,14 +46,7 @@ export const combinationPointsTable = pgTable(
       .notNull()
       .references(() => combinationsTable.id, { onDelete: 'cascade' }),
     coefficients: text('coefficients').notNull(),
-    lossSum: doublePrecision('loss_sum').notNull(),
-    correct: integer('correct').notNull(),
-    n: integer('n').notNull(),
-    nonFinite: integer('non_finite').notNull(),
-    engine: text('engine').notNull(),
-    engineVersion: text('engine_version').notNull(),
-    durationMs: real('duration_ms').notNull(),
-    evaluations: integer('evaluations').notNull().default(1),
+    ...evaluatedPointColumns(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'combination_points_pkey', columns: [t.combinationId, t.coefficients] })],

@@ -5,11 +5,11 @@ import {
   jsonb,
   pgTable,
   primaryKey,
-  real,
   text,
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { evaluatedPointColumns } from './point-columns.js';
 import { checkpointsTable, datasetsTable } from './registry.tables.js';
 
 /**
@@ -68,16 +68,7 @@ export const pathPointsTable = pgTable(
       .notNull()
       .references(() => pathsTable.id, { onDelete: 'cascade' }),
     alpha: doublePrecision('alpha').notNull(),
-    /** Sum of per-example losses (float64); NaN or ±Infinity when the state diverged. */
-    lossSum: doublePrecision('loss_sum').notNull(),
-    correct: integer('correct').notNull(),
-    n: integer('n').notNull(),
-    nonFinite: integer('non_finite').notNull(),
-    engine: text('engine').notNull(),
-    engineVersion: text('engine_version').notNull(),
-    durationMs: real('duration_ms').notNull(),
-    /** Times the point was computed: 1, unless a worker died after computing it and before its job ended. */
-    evaluations: integer('evaluations').notNull().default(1),
+    ...evaluatedPointColumns(),
     /** How the α was chosen: GRID (asked for by a request) or REFINEMENT (adaptive α around a peak, refinement.ts). */
     chosenBy: text('chosen_by').notNull().default('GRID'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
