@@ -2,8 +2,8 @@ import type { Examples } from '../domain/examples.js';
 import { interpolateState } from '../domain/interpolation.js';
 import { emptyTally, tallyBatch, type LossTally } from '../domain/losses.js';
 import { BatchNormRecomputer } from './bn-recompute.js';
-import type { Engine, PreparedModel, StateMap } from './engine.js';
-import { prefixCut, segmentGraph, type Cut } from './graph-cuts.js';
+import type { BoundModel, Engine, PreparedModel, StateMap } from './engine.js';
+import { prefixCut, segmentGraph, suffixCut, type Cut } from './graph-cuts.js';
 import type { ModelGraph } from './model-ir.js';
 
 export interface EvaluatedPoint {
@@ -61,8 +61,15 @@ export interface EvaluatePathsArgs extends EvaluationInputs {
   onPlan?: ((plans: EvaluationPlan[]) => void) | undefined;
 }
 
-/** How a path is evaluated: the ops after `cut` per α on activations computed once at θ_to, or every op per α. */
-export type EvaluationPlan = { cut: Cut } | { cut: undefined; reason: string };
+/**
+ * How a path is evaluated. Per α only the ops from `cut` (the input when undefined) to `end` (the logits when
+ * undefined) run at θ(α): the activations at `cut` are computed once at θ_to, and the ops from `end` on run at
+ * θ_to, bound once (see evaluatePaths). Without either, every op runs per α: `reason` says why.
+ */
+export type EvaluationPlan =
+  | { cut: Cut; end: Cut | undefined }
+  | { cut: undefined; end: Cut; reason: string }
+  | { cut: undefined; end: undefined; reason: string };
 
 /**
  * Loss and accuracy at each α: θ(α) is built once per α, bound to the engine once, and the examples run
@@ -81,18 +88,20 @@ export async function evaluateAlphas(args: EvaluateAlphasArgs): Promise<void> {
 /**
  * Several paths between the same two states over the same examples (a block-wise sweep). The ops before a
  * path's first moving op (graph-cuts.ts: up to the last cut before it) compute the same activations at every α,
- * those of θ_to: they run once per batch of examples, and only the rest of the graph runs per α. One pass at
- * θ_to, cut into segments at every path's cut, yields the activations at all of them, so a sweep over blocks
- * shares it. The examples are taken in chunks of whole batches whose activations at all cuts fit
- * prefixCacheBytes; each α's state is bound once per chunk. The batches are those of a naive evaluation, so
- * the tallies add up in the same order; the numbers differ from a naive evaluation's by float32 noise at most
- * (an engine may fuse ops differently across a cut), as test/compute/prefix-reuse.test.ts checks. A point
- * whose state is θ_to itself (α = 1 of every path: the end of every block-wise curve) is computed once for all
- * the paths, from the deepest cut.
+ * those of θ_to: they run once per batch of examples. The ops after its last moving op (from the first cut after
+ * it, the path's end) read θ_to's tensors at every α: they run per α but are bound once, at θ_to, so that per α
+ * only the moving part is built and bound (for ONNX Runtime's initializer sessions, a session of that part
+ * alone). One pass at θ_to, cut into segments at every path's cut and end, yields the activations at all of
+ * them and is the θ_to part after every end, so a sweep over blocks shares it. The examples are taken in chunks
+ * of whole batches whose activations at all cuts fit prefixCacheBytes; each α's state is bound once per chunk.
+ * The batches are those of a naive evaluation, so the tallies add up in the same order; the numbers differ from
+ * a naive evaluation's by float32 noise at most (an engine may fuse ops differently across a cut), as
+ * test/compute/prefix-reuse.test.ts checks. A point whose state is θ_to itself (α = 1 of every path: the end of
+ * every block-wise curve) is computed once for all the paths, by the pass at θ_to.
  *
- * Evaluated naively (every op per α): paths with every tensor moving or whose first moving op comes before the
- * first cut, and every path when BatchNorm statistics are recomputed (the statistics of the layers before the
- * cut are recomputed too, from θ_to's weights, so θ_to's activations there are not the ones to reuse).
+ * Evaluated naively (every op per α): paths with every tensor moving or with neither a cut before nor one after
+ * their moving ops, and every path when BatchNorm statistics are recomputed (the statistics of the layers
+ * before the cut are recomputed too, from θ_to's weights, so θ_to's activations there are not the ones to reuse).
  */
 export async function evaluatePaths(args: EvaluatePathsArgs): Promise<void> {
   const { graph, examples } = args;
@@ -103,24 +112,26 @@ export async function evaluatePaths(args: EvaluatePathsArgs): Promise<void> {
   const plans = args.paths.map((path) => planOf(args, path.moving));
   args.onPlan?.(plans);
   const reused = args.paths.flatMap((path, i) => {
-    const { cut } = plans[i]!;
-    return cut === undefined ? [] : [{ path, cut }];
+    const { cut, end } = plans[i]!;
+    return cut === undefined && end === undefined ? [] : [{ path, cut, end }];
   });
   if (reused.length === 0) {
     for (const path of args.paths) await evaluateNaively(args, path);
     return;
   }
-  // Points whose state is θ_to itself (α = 1, along any path) have the same logits: computed once, from the
-  // deepest cut, for all of them.
+  // Points whose state is θ_to itself (α = 1, along any path) have the same logits: computed once, by the pass
+  // at θ_to, for all of them.
   const atTo = args.paths.map((path) => new Set(path.alphas.filter((alpha) => isStateTo(args, path.moving, alpha))));
   const shared = atTo.reduce((sum, set) => sum + set.size, 0);
   const atToPoint = await evaluateFromCuts(
     args,
-    reused.map(({ path, cut }) => ({ path, cut, atTo: atTo[args.paths.indexOf(path)]! })),
+    reused.map((r) => ({ ...r, atTo: atTo[args.paths.indexOf(r.path)]! })),
     shared,
   );
-  for (const [i, path] of args.paths.entries())
-    if (plans[i]!.cut === undefined) await evaluateNaively(args, path, atToPoint && { alphas: atTo[i]!, ...atToPoint });
+  for (const [i, path] of args.paths.entries()) {
+    const { cut, end } = plans[i]!;
+    if (cut === undefined && end === undefined) await evaluateNaively(args, path, { alphas: atTo[i]!, ...atToPoint });
+  }
 }
 
 /** Whether θ(α) along a path moving `moving` is θ_to bit for bit (α = 1 with finite start values). */
@@ -138,22 +149,24 @@ function isStateTo(args: EvaluationInputs, moving: ReadonlySet<string> | 'all', 
 }
 
 function planOf(args: EvaluationInputs, moving: ReadonlySet<string> | 'all'): EvaluationPlan {
-  if (args.prefixCacheBytes === 0) return { cut: undefined, reason: 'prefix reuse is off (prefix cache size 0)' };
-  if (moving === 'all') return { cut: undefined, reason: 'every tensor moves' };
+  const naive = (reason: string) => ({ cut: undefined, end: undefined, reason });
+  if (args.prefixCacheBytes === 0) return naive('prefix reuse is off (prefix cache size 0)');
+  if (moving === 'all') return naive('every tensor moves');
   if (args.recomputeBatchNorm !== undefined) {
-    return {
-      cut: undefined,
-      reason:
-        "bnStats RECOMPUTE recomputes the statistics before the moving block too, so θ_to's activations there are not reused",
-    };
+    return naive(
+      "bnStats RECOMPUTE recomputes the statistics before the moving block too, so θ_to's activations there are not reused",
+    );
   }
   if (args.graph.nodes.length === 0) {
-    return { cut: undefined, reason: 'the architecture runs as its ONNX export, which linpath does not cut' };
+    return naive('the architecture runs as its ONNX export, which linpath does not cut');
   }
   const cut = prefixCut(args.graph, moving);
-  return cut === undefined
-    ? { cut: undefined, reason: 'the first moving op comes before any cut of the graph' }
-    : { cut };
+  const end = suffixCut(args.graph, moving);
+  if (cut !== undefined) return { cut, end };
+  const reason = 'the first moving op comes before any cut of the graph';
+  return end === undefined
+    ? naive(reason)
+    : { cut, end, reason: `${reason}; the ops from ${end.value} on are bound once` };
 }
 
 /** `known`: points already computed (θ_to's), reported in their place among the α. */
@@ -252,78 +265,107 @@ async function tallyOf(
   return tally;
 }
 
+interface ReusedPath {
+  path: PathToEvaluate;
+  cut: Cut | undefined;
+  end: Cut | undefined;
+  /** Its α whose state is θ_to. */
+  atTo: ReadonlySet<number>;
+}
+
+/**
+ * The reused paths of evaluatePaths. The boundaries are every path's cut and end; `chain` holds the segments
+ * between them and the last one to the logits, each bound once at θ_to. Per chunk of examples one pass through
+ * the chain stores the activations at every boundary (and tallies θ_to's point); per α a path runs only its
+ * segment from its cut to its end at θ(α), then the chain's segments after its end.
+ */
 async function evaluateFromCuts(
   args: EvaluationInputs,
-  reused: ReadonlyArray<{ path: PathToEvaluate; cut: Cut; atTo: ReadonlySet<number> }>,
+  reused: readonly ReusedPath[],
   /** Points at θ_to among all the paths: computed once, returned for the naive paths to report. */
   shared: number,
-): Promise<{ tally: LossTally; durationMs: number } | undefined> {
+): Promise<{ tally: LossTally; durationMs: number }> {
   const { engine, graph, examples, batchSize } = args;
-  const cuts = [...new Map(reused.map(({ cut }) => [cut.index, cut])).values()].sort((a, b) => a.index - b.index);
-  const sizes = cuts.map((cut) => cut.shape.reduce((a, b) => a * b, 1));
+  const boundaries = [
+    ...new Map(reused.flatMap(({ cut, end }) => [cut, end]).flatMap((c) => (c ? [[c.index, c]] : []))).values(),
+  ].sort((a, b) => a.index - b.index);
+  const at = (cut: Cut | undefined) => (cut === undefined ? -1 : boundaries.findIndex((b) => b.index === cut.index));
+  const sizes = boundaries.map((cut) => cut.shape.reduce((a, b) => a * b, 1));
   const bytesPerExample = 4 * sizes.reduce((a, b) => a + b, 0);
   const budget = args.prefixCacheBytes ?? DEFAULT_PREFIX_CACHE_BYTES;
   const chunk = Math.max(1, Math.floor(budget / (bytesPerExample * batchSize))) * batchSize;
   const wholeAtOnce = chunk >= examples.n;
   const inputSize = graph.inputShape.reduce((a, b) => a * b, 1);
   const points = reused.reduce((sum, { path, atTo }) => sum + path.alphas.length - atTo.size, shared);
+  const segmentKey = ({ cut, end }: ReusedPath) => `${at(cut)}:${at(end)}`;
 
-  const segments: PreparedModel[] = [];
-  const suffixes: PreparedModel[] = [];
+  const prepared: PreparedModel[] = [];
+  const chain: BoundModel[] = [];
+  const segments = new Map<string, PreparedModel>();
   try {
-    for (const [k, cut] of cuts.entries()) {
-      segments.push(await engine.prepare(segmentGraph(graph, cuts[k - 1], cut)));
-      suffixes.push(await engine.prepare(segmentGraph(graph, cut, undefined)));
+    for (let k = 0; k <= boundaries.length; k++) {
+      prepared.push(await engine.prepare(segmentGraph(graph, boundaries[k - 1], boundaries[k])));
+      chain.push(await prepared.at(-1)!.bind(args.to, { examples: examples.n }));
     }
+    for (const r of reused) {
+      if (!segments.has(segmentKey(r)))
+        segments.set(segmentKey(r), await engine.prepare(segmentGraph(graph, r.cut, r.end)));
+    }
+    /** Logits of a batch whose activations at boundary k are `values`, through the chain's segments after it. */
+    const fromBoundary = async (k: number, values: Float32Array, n: number) => {
+      let out = values;
+      for (let j = k + 1; j < chain.length; j++) out = await chain[j]!.logits(out, n);
+      return out;
+    };
     const totals = reused.map(({ path }) => path.alphas.map(() => ({ tally: emptyTally(), durationMs: 0 })));
     const atTo = { tally: emptyTally(), durationMs: 0 };
-    const deepest = cuts.length - 1;
     for (let start = 0; start < examples.n; start += chunk) {
       const count = Math.min(chunk, examples.n - start);
       const prefixStarted = performance.now();
-      const activations: Float32Array[] = [];
-      for (const [k, segment] of segments.entries()) {
-        const input =
-          k === 0
-            ? { x: examples.x.subarray(start * inputSize), perExample: inputSize }
-            : { x: activations[k - 1]!, perExample: sizes[k - 1]! };
-        activations.push(await activationsOf(segment, args.to, input, count, sizes[k]!, batchSize));
-      }
-      const prefixShare = (performance.now() - prefixStarted) / points;
-      if (shared > 0) {
+      const activations = sizes.map((size) => new Float32Array(count * size));
+      let atToMs = 0;
+      for (let first = start; first < start + count; first += batchSize) {
+        const n = Math.min(batchSize, start + count - first);
+        let values = examples.x.subarray(first * inputSize, (first + n) * inputSize);
+        for (const [k, size] of sizes.entries()) {
+          values = await chain[k]!.logits(values, n);
+          activations[k]!.set(values, (first - start) * size);
+        }
+        if (shared === 0) continue;
         const started = performance.now();
-        atTo.tally = await tallyOf(
-          suffixes[deepest]!,
-          args.to,
-          { x: activations[deepest]!, perExample: sizes[deepest]!, offset: start },
-          examples,
-          { start, count },
-          batchSize,
-          graph.outputs,
-          atTo.tally,
-        );
-        atTo.durationMs += (performance.now() - started) / shared + prefixShare;
+        const logits = await fromBoundary(sizes.length - 1, values, n);
+        atTo.tally = tallyBatch(atTo.tally, logits, examples.labels.subarray(first, first + n), graph.outputs);
+        atToMs += performance.now() - started;
       }
-      for (const [p, { path, cut, atTo: pathAtTo }] of reused.entries()) {
-        const k = cuts.findIndex((c) => c.index === cut.index);
+      const prefixShare = (performance.now() - prefixStarted - atToMs) / points;
+      if (shared > 0) atTo.durationMs += atToMs / shared + prefixShare;
+      for (const [p, r] of reused.entries()) {
+        const { path, atTo: pathAtTo } = r;
+        const from = at(r.cut);
         for (const [a, alpha] of path.alphas.entries()) {
           if (pathAtTo.has(alpha)) {
             if (wholeAtOnce) await path.onPoint({ alpha, ...atTo });
             continue;
           }
           const started = performance.now();
-          const state = interpolateState(args.from, args.to, alpha, path.moving);
           const total = totals[p]![a]!;
-          total.tally = await tallyOf(
-            suffixes[k]!,
-            state,
-            { x: activations[k]!, perExample: sizes[k]!, offset: start },
-            examples,
-            { start, count },
-            batchSize,
-            graph.outputs,
-            total.tally,
-          );
+          const bound = await segments
+            .get(segmentKey(r))!
+            .bind(interpolateState(args.from, args.to, alpha, path.moving), { examples: examples.n });
+          try {
+            for (let first = start; first < start + count; first += batchSize) {
+              const n = Math.min(batchSize, start + count - first);
+              const input =
+                from === -1
+                  ? examples.x.subarray(first * inputSize, (first + n) * inputSize)
+                  : activations[from]!.subarray((first - start) * sizes[from]!, (first - start + n) * sizes[from]!);
+              const out = await bound.logits(input, n);
+              const logits = r.end === undefined ? out : await fromBoundary(at(r.end), out, n);
+              total.tally = tallyBatch(total.tally, logits, examples.labels.subarray(first, first + n), graph.outputs);
+            }
+          } finally {
+            await bound.dispose();
+          }
           total.durationMs += performance.now() - started + prefixShare;
           if (wholeAtOnce) await path.onPoint({ alpha, ...total });
         }
@@ -334,31 +376,9 @@ async function evaluateFromCuts(
         for (const [a, alpha] of path.alphas.entries())
           await path.onPoint({ alpha, ...(pathAtTo.has(alpha) ? atTo : totals[p]![a]!) });
     }
-    return shared > 0 ? atTo : undefined;
+    return atTo;
   } finally {
-    await Promise.all([...segments, ...suffixes].map((prepared) => prepared.dispose()));
+    await Promise.all(chain.map((bound) => bound.dispose()));
+    await Promise.all([...prepared, ...segments.values()].map((model) => model.dispose()));
   }
-}
-
-/** The segment's outputs ([count, size] row-major) for the first `count` examples of `input`, at `state`. */
-async function activationsOf(
-  segment: PreparedModel,
-  state: StateMap,
-  input: { x: Float32Array; perExample: number },
-  count: number,
-  size: number,
-  batchSize: number,
-): Promise<Float32Array> {
-  const { x, perExample: inputSize } = input;
-  const out = new Float32Array(count * size);
-  const bound = await segment.bind(state, { examples: count });
-  try {
-    for (let first = 0; first < count; first += batchSize) {
-      const n = Math.min(batchSize, count - first);
-      out.set(await bound.logits(x.subarray(first * inputSize, (first + n) * inputSize), n), first * size);
-    }
-  } finally {
-    await bound.dispose();
-  }
-  return out;
 }

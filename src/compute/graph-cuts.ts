@@ -58,6 +58,26 @@ export function prefixCut(graph: ModelGraph, moving: ReadonlySet<string> | 'all'
 }
 
 /**
+ * Where the moving part of a path ends: a cut after its last moving op, so that every op from it on reads θ_to's
+ * tensors at every α (only its input changes). Of the cuts between the last moving op and the next op that reads
+ * any parameter, the last: the same cut as the next block's prefixCut. Undefined when no op with parameters
+ * follows the moving ones (or no cut precedes it), when every tensor moves, or when no op reads a moving tensor.
+ */
+export function suffixCut(graph: ModelGraph, moving: ReadonlySet<string> | 'all'): Cut | undefined {
+  if (moving === 'all') return undefined;
+  let last = -1;
+  graph.nodes.forEach((node, index) => {
+    if (opParameters(node).some((name) => moving.has(name))) last = index;
+  });
+  if (last === -1) return undefined;
+  const next = graph.nodes.findIndex((node, index) => index > last && opParameters(node).length > 0);
+  if (next === -1) return undefined;
+  return graphCuts(graph)
+    .filter((cut) => cut.index > last && cut.index <= next)
+    .at(-1);
+}
+
+/**
  * The ops from cut `from` (undefined: the input) up to cut `to` (undefined: the end) as a graph of its own: its
  * input `x` is `from`'s value, its output `to`'s value flattened to [N, values] (the same row-major values, so
  * the next segment reads them in its own input layout), or the logits when `to` is the end.

@@ -7,7 +7,7 @@ import {
   type EvaluatedPoint,
   type EvaluationPlan,
 } from '../../src/compute/evaluator.js';
-import { graphCuts, opCosts, prefixCut, reuseShares, segmentGraph } from '../../src/compute/graph-cuts.js';
+import { graphCuts, opCosts, prefixCut, reuseShares, segmentGraph, suffixCut } from '../../src/compute/graph-cuts.js';
 import type { ModelGraph } from '../../src/compute/model-ir.js';
 import { OnnxEngine } from '../../src/compute/onnx/onnx.engine.js';
 import { TfjsEngine } from '../../src/compute/tfjs/tfjs.engine.js';
@@ -118,6 +118,22 @@ describeWithFixtures(RESNET18_FIXTURES, 'graph cuts', () => {
     expect(mlp.nodes[fc2.index]).toMatchObject({ op: 'linear', weight: `${mlp.blocks[1]}.weight` });
   });
 
+  it("end each block-wise path's moving part at the next block's cut; fc's and the whole model's at the logits", () => {
+    const cutOf = (block: string) => prefixCut(resnet, movingOf(resnet, block))!.index;
+    expect(suffixCut(resnet, movingOf(resnet, 'stem'))!.index).toBe(cutOf('layer1'));
+    expect(suffixCut(resnet, movingOf(resnet, 'layer1'))!.index).toBe(cutOf('layer2'));
+    expect(suffixCut(resnet, movingOf(resnet, 'layer4'))!.index).toBe(cutOf('fc'));
+    expect(suffixCut(resnet, movingOf(resnet, 'layer2.0'))!.index).toBe(cutOf('layer2.1'));
+    expect(suffixCut(resnet, movingOf(resnet, 'fc'))).toBeUndefined();
+    expect(suffixCut(resnet, 'all')).toBeUndefined();
+    expect(suffixCut(resnet, new Set())).toBeUndefined();
+    // No op that reads a moving tensor comes at or after the end.
+    const end = suffixCut(resnet, movingOf(resnet, 'layer3'))!;
+    const moving = movingOf(resnet, 'layer3') as ReadonlySet<string>;
+    expect(resnet.nodes.slice(end.index).every((n) => n.block !== 'layer3')).toBe(true);
+    expect(moving.size).toBeGreaterThan(0);
+  });
+
   it('share the cost of a pass before and after each cut by multiply-accumulates', () => {
     // torchvision's ResNet-18 on 32×32 CIFAR input without the maxpool: 0.556 GMACs per image.
     const total = opCosts(resnet).reduce((a, b) => a + b, 0);
@@ -145,6 +161,11 @@ describeWithFixtures(RESNET18_FIXTURES, 'graph cuts', () => {
 
 describe.each([
   { engineName: 'onnx', create: () => OnnxEngine.create({ provider: 'cpu', threads: 2 }) },
+  // What a bench-sized evaluation (≥ 256 examples per α) gets: a session per bound state, θ as initializers.
+  {
+    engineName: 'onnx initializers',
+    create: () => OnnxEngine.create({ provider: 'cpu', threads: 2, state: 'initializers' }),
+  },
   { engineName: 'tfjs', create: () => TfjsEngine.create() },
 ] as const)('prefix reuse on $engineName', ({ engineName, create }) => {
   let engine: Engine;
@@ -184,7 +205,7 @@ describe.each([
     RESNET18_FIXTURES,
     'the ResNet-18 fixture: every block-wise path as naive and as PyTorch (first images, two chunks)',
     async () => {
-      const images = engineName === 'onnx' ? 8 : 4;
+      const images = engineName === 'tfjs' ? 4 : 8;
       const alphaIndices = [7];
       const { init, final, reference, subset, referenceRows } = readResnet18Subset(images);
       const graph = buildModelGraph('resnet18-cifar', final.tensors);
@@ -200,11 +221,18 @@ describe.each([
         batchSize,
         prefixCacheBytes: 1.3e6 * batchSize,
       });
+      // The stem has no cut before it, but the ops after it (from layer1's cut on) are bound once at θ_to.
       expect(reused.plans[0]).toMatchObject({
         cut: undefined,
-        reason: 'the first moving op comes before any cut of the graph',
+        end: { value: reused.plans[1]!.cut!.value },
+        reason: expect.stringMatching(/^the first moving op comes before any cut of the graph; the ops from/),
       });
       expect(reused.plans.slice(1).every((p) => p.cut !== undefined)).toBe(true);
+      // Each block's moving part ends where the next block's cut is; fc's runs to the logits.
+      expect(reused.plans.slice(0, -1).map((p) => p.end?.index)).toEqual(
+        reused.plans.slice(1).map((p) => p.cut?.index),
+      );
+      expect(reused.plans.at(-1)!.end).toBeUndefined();
       const worst = expectSameTallies(reused.tallies, naive.tallies);
       for (const block of blocks) {
         alphaIndices.forEach((alphaIndex, i) => {
