@@ -4,10 +4,14 @@ import type { Linpath } from '../app.js';
 import { resolveDataset } from '../usecases/registry/references.js';
 import { studyReport } from '../usecases/report.usecases.js';
 import { parseAlphas } from './path.command.js';
-import { DATASET_HELP, parseRunFilter, selectRuns, type RunSelection } from './sweep.command.js';
+import { createRandomCheckpoint } from '../usecases/derive.usecases.js';
+import type { EndpointSelector } from '../usecases/paths/endpoint-selectors.js';
+import { DATASET_HELP, parseEndpointOption, parseRunFilter, selectRuns, type RunSelection } from './sweep.command.js';
 
 interface ReportOptions extends RunSelection {
   dataset?: string;
+  from?: EndpointSelector;
+  to?: EndpointSelector;
   groupBy?: string[];
   alphas?: number[];
   limit?: number;
@@ -35,6 +39,12 @@ export function addReportCommand(
     )
     .option('--run <name>', 'one run by name or id (see linpath runs), instead of --runs')
     .option('--dataset <dataset>', DATASET_HELP)
+    .option(
+      '--from <endpoint>',
+      'the α = 0 end of every curve, as linpath sweep --from: initial (default), step:<n>, role@step, run:<name>:<role>[@step], random:<seed>',
+      parseEndpointOption,
+    )
+    .option('--to <endpoint>', 'the α = 1 end, as --from (default final)', parseEndpointOption)
     .option('--group-by <paths>', 'comma-separated hyper-parameter paths naming the interventions', (value: string) =>
       value.split(',').map((s) => s.trim()),
     )
@@ -51,16 +61,23 @@ export function addReportCommand(
     .action(async (options: ReportOptions) => {
       await withLinpath(async (app) => {
         const selected = await selectRuns(app, options);
-        const report = await studyReport(app.analytics, {
-          runs: selected.filter,
-          dataset: (await resolveDataset(app.registry, options.dataset, selected.run)).id,
-          groupBy: options.groupBy,
-          alphas: options.alphas,
-          limit: options.limit,
-          blocks: options.blocks,
-          maxEvaluations: options.maxEvaluations,
-          title: options.title,
-        });
+        const randomInit = (input: { like: string; seed: number; run: string }) =>
+          createRandomCheckpoint({ registry: app.registry, paths: app.paths }, input);
+        const report = await studyReport(
+          { ...app.analytics, randomInit },
+          {
+            runs: selected.filter,
+            from: options.from,
+            to: options.to,
+            dataset: (await resolveDataset(app.registry, options.dataset, selected.run)).id,
+            groupBy: options.groupBy,
+            alphas: options.alphas,
+            limit: options.limit,
+            blocks: options.blocks,
+            maxEvaluations: options.maxEvaluations,
+            title: options.title,
+          },
+        );
         if (options.out !== undefined) {
           await writeFile(`${options.out}.md`, report.markdown);
           await writeFile(`${options.out}.html`, report.html);

@@ -118,7 +118,8 @@ function summary(sweep: Sweep, progress: SweepProgress) {
   };
 }
 
-function parseEndpointOption(value: string): EndpointSelector {
+/** `--from` / `--to` of sweep and report: parseEndpoint's errors as commander's. */
+export function parseEndpointOption(value: string): EndpointSelector {
   try {
     return parseEndpoint(value);
   } catch (error) {

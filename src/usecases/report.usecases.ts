@@ -11,11 +11,22 @@ import { runCurves } from './analytics/report-curves.js';
 import { correlateInSlices } from './analytics/statistics.js';
 import type { RunFilterInput } from './registry/runs.usecases.js';
 import { reportedMetrics } from '../domain/losses.js';
+import {
+  checkEndpoint,
+  checkEndpointPair,
+  label,
+  resolveEndpoints,
+  type EndpointInput,
+} from './paths/endpoint-selectors.js';
 
 export interface ReportInput {
   runs?: RunFilterInput | null | undefined;
   /** The dataset every path is evaluated on (a TEST split: its α = 1 point is the run's test accuracy). */
   dataset: string;
+  /** The α = 0 end of each run's curves (a role or a selector, see paths/endpoint-selectors.ts); default INITIAL. */
+  from?: EndpointInput | null | undefined;
+  /** The α = 1 end (its accuracy is the table's accuracy); default FINAL. */
+  to?: EndpointInput | null | undefined;
   /** Hyper-parameter paths whose values name an intervention (a row of the table). */
   groupBy?: readonly string[] | null | undefined;
   /** Must include 1 (test accuracy) and 0; default 0, 0.1, …, 1. */
@@ -65,6 +76,8 @@ export interface ReportGroup {
 
 export interface StudyReport {
   title: string;
+  /** The selected ends, as labels ("INITIAL", "INTERMEDIATE@100", 'run "x" INITIAL', "random seed 7"). */
+  ends: { from: string; to: string };
   groupBy: string[];
   alphas: number[];
   groups: ReportGroup[];
@@ -79,7 +92,9 @@ const DEFAULT_REPORT_EVALUATIONS = 500;
 
 /**
  * A table in the style of Vlaar & Frankle (2022), Table 1, from stored runs: one row per intervention
- * (the values of `groupBy`), with the shape classes of the whole-model INITIAL → FINAL curve and of each
+ * (the values of `groupBy`), with the shape classes of the whole-model curve between each run's selected ends
+ * (`from` / `to`: INITIAL → FINAL by default; an intermediate by step, another run's state or a seeded random
+ * initialisation per run, resolved by paths/endpoint-selectors.ts as for sweep and correlation) and of each
  * block-wise curve, the H-LB / L-LB counts (`classifyLayerwise` on the blocks' rises), test accuracy (mean ±
  * standard deviation over the runs, i.e. seeds), the rise of the whole-model curve, and the correlation of
  * rise with accuracy — as data, Markdown and HTML (with plots).
@@ -98,6 +113,9 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   const timeoutMs = input.timeoutMs ?? maxWait;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > maxWait)
     throw badUserInput(`timeoutMs: expected an integer from 0 to ${maxWait} (LINPATH_MAX_WAIT_MS), got ${timeoutMs}`);
+  const fromEnd = checkEndpoint('from', input.from, 'INITIAL');
+  const toEnd = checkEndpoint('to', input.to, 'FINAL');
+  checkEndpointPair(fromEnd, toEnd);
   const groupBy = [...(input.groupBy ?? [])];
   const runs = await allRuns(deps, input.runs);
   if (runs.length === 0) throw badUserInput('runs: the filter matches no run');
@@ -106,9 +124,16 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
     runs.map((r) => r.hyperparameters),
   );
   const checkpoints = await deps.paths.registry.checkpointsOfRuns(runs.map((r) => r.id));
+  const ends = await resolveEndpoints(
+    { registry: deps.paths.registry, randomInit: deps.randomInit },
+    runs,
+    checkpoints,
+    fromEnd,
+    toEnd,
+  );
 
   // 1. Read every stored curve at once; queue the missing ones together and wait for them.
-  const { curves, missing } = await runCurves(deps, runs, checkpoints, {
+  const { curves, missing } = await runCurves(deps, runs, ends, {
     dataset: input.dataset,
     alphas,
     limit: input.limit,
@@ -178,6 +203,7 @@ export async function studyReport(deps: AnalyticsDeps, input: ReportInput): Prom
   const every = done.flatMap((r) => (r.whole.rise === null ? [] : [{ x: r.whole.rise, y: r.accuracy }]));
   const report = {
     title: input.title ?? 'Linear interpolation: shapes and test accuracy',
+    ends: { from: label(fromEnd), to: label(toEnd) },
     groupBy,
     alphas,
     groups,
@@ -235,6 +261,7 @@ const barrierBlocks = (group: ReportGroup) =>
     .join('; ') || '—';
 const layerwise = (g: ReportGroup) =>
   `${g.layerwise.high} / ${g.layerwise.low}${g.layerwise.unknown > 0 ? ` (${g.layerwise.unknown} unknown)` : ''}`;
+const endsLine = (report: ReportBody) => `${report.ends.from} → ${report.ends.to} of each run`;
 const correlationLine = (c: CorrelationResult) =>
   `n = ${c.n}, Pearson r = ${num(c.pearson, 3)}${c.ci95 === null ? '' : ` (95% CI ${num(c.ci95.low, 3)} to ${num(c.ci95.high, 3)})`}, p = ${num(c.pValue, 3)}, Spearman ρ = ${num(c.spearman, 3)}, Kendall τ-b = ${num(c.kendall, 3)}`;
 
@@ -254,7 +281,7 @@ function toMarkdown(report: ReportBody): string {
   const lines = [
     `# ${markdownText(report.title)}`,
     '',
-    `INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point. Shapes: MONOTONIC_DECAY (never rises), BARRIER (rises by more than max(1e-4, 1% of the curve's range)), PLATEAU (flat, then drops near α = 1). rise = max L − max(L(0), L(1)), the barrier above both end points; H-LB / L-LB: runs with some block whose rise exceeds 0.1 × the final loss, and runs without.`,
+    `${markdownText(endsLine(report))}, α = ${report.alphas.join(', ')}; accuracy is the α = 1 point. Shapes: MONOTONIC_DECAY (never rises), BARRIER (rises by more than max(1e-4, 1% of the curve's range)), PLATEAU (flat, then drops near α = 1). rise = max L − max(L(0), L(1)), the barrier above both end points; H-LB / L-LB: runs with some block whose rise exceeds 0.1 × the final loss, and runs without.`,
     '',
     `| ${report.groupBy.length === 0 ? 'runs' : `intervention (${markdownText(report.groupBy.join(', '))})`} | n | whole model | block-wise | H-LB / L-LB | test accuracy | rise | rise above start | r (rise, accuracy) |`,
     '|---|---:|---|---|---|---:|---:|---:|---:|',
@@ -305,7 +332,7 @@ function toHtml(report: ReportBody): string {
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}.plots{display:flex;flex-wrap:wrap;gap:1rem}</style>
 </head><body>
 <h1>${e(report.title)}</h1>
-<p>INITIAL → FINAL of each run, α = ${report.alphas.join(', ')}; test accuracy is the α = 1 point.</p>
+<p>${e(endsLine(report))}, α = ${report.alphas.join(', ')}; accuracy is the α = 1 point.</p>
 <table><thead><tr><th>${report.groupBy.length === 0 ? 'runs' : `intervention (${e(report.groupBy.join(', '))})`}</th><th>n</th><th>whole model</th><th>block-wise</th><th>H-LB / L-LB</th><th>test accuracy</th><th>rise</th><th>rise above start</th><th>r (rise, accuracy)</th></tr></thead>
 <tbody>
 ${rows}

@@ -7,8 +7,7 @@ import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import { BlockwisePaths, BlockwisePathsInput } from './blockwise.types.js';
 import { CorrelationInput, CorrelationReport } from './correlation.types.js';
 import { Distance } from './distance.types.js';
-import { forbidden } from '../../errors.js';
-import { createRandomCheckpoint } from '../../usecases/derive.usecases.js';
+import { randomInitFor } from '../derive/derive.resolver.js';
 import type { GraphQLContext } from '../context.js';
 import { LimitEvaluations } from '../pipeline/evaluation-slots.js';
 import { toPath } from '../paths/paths.resolver.js';
@@ -83,14 +82,8 @@ export class AnalyticsResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => CorrelationInput) input: CorrelationInput,
   ): Promise<CorrelationReport> {
-    // A random end point is stored as a checkpoint: a write, allowed to requests that may write.
-    const randomInit = async (end: { like: string; seed: number; run: string }) => {
-      if (ctx.mayWrite === false)
-        throw forbidden('randomSeed stores a new checkpoint: it needs an API key with scope "write"');
-      return createRandomCheckpoint({ registry: ctx.registry, paths: ctx.paths }, end);
-    };
     const report = await correlation(
-      { ...ctx.analytics, randomInit },
+      { ...ctx.analytics, randomInit: randomInitFor(ctx) },
       {
         runs: stripNulls(input.runs),
         x: input.x,

@@ -5,6 +5,8 @@ import {
   materializeInterpolation,
   type DeriveDeps,
 } from '../../usecases/derive.usecases.js';
+import { forbidden } from '../../errors.js';
+import type { CheckpointRow } from '../../storage/registry.tables.js';
 import { getCheckpoint } from '../../usecases/registry/checkpoints.usecases.js';
 import type { GraphQLContext } from '../context.js';
 import { toCheckpoint } from '../registry/registry.resolver.js';
@@ -18,6 +20,18 @@ import {
 } from './derive.types.js';
 
 const deriveDeps = (ctx: GraphQLContext): DeriveDeps => ({ registry: ctx.registry, paths: ctx.paths });
+
+/**
+ * The `randomSeed` end-point selector of a bulk query (correlation, report): a random end point is stored as a
+ * checkpoint, a write, so it is drawn only for requests that may write (FORBIDDEN otherwise, when it is asked).
+ */
+export const randomInitFor =
+  (ctx: GraphQLContext) =>
+  async (end: { like: string; seed: number; run: string }): Promise<CheckpointRow> => {
+    if (ctx.mayWrite === false)
+      throw forbidden('randomSeed stores a new checkpoint: it needs an API key with scope "write"');
+    return createRandomCheckpoint(deriveDeps(ctx), end);
+  };
 
 @Resolver(() => Checkpoint)
 export class DerivedCheckpointResolver {

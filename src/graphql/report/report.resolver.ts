@@ -1,6 +1,7 @@
 import { Arg, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { studyReport } from '../../usecases/report.usecases.js';
 import type { GraphQLContext } from '../context.js';
+import { randomInitFor } from '../derive/derive.resolver.js';
 import { LimitEvaluations } from '../pipeline/evaluation-slots.js';
 import { stripNulls, toRun } from '../registry/registry.resolver.js';
 import { ReportInput, StudyReport } from './report.types.js';
@@ -13,7 +14,10 @@ export class ReportResolver {
   })
   @UseMiddleware(LimitEvaluations)
   async report(@Ctx() ctx: GraphQLContext, @Arg('input', () => ReportInput) input: ReportInput): Promise<StudyReport> {
-    const report = await studyReport(ctx.analytics, { ...input, runs: stripNulls(input.runs) });
+    const report = await studyReport(
+      { ...ctx.analytics, randomInit: randomInitFor(ctx) },
+      { ...input, runs: stripNulls(input.runs) },
+    );
     return {
       ...report,
       groups: report.groups.map((g) => ({ ...g, runs: g.runs.length })),

@@ -1,6 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from '../scalars.js';
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { CorrelationStatistics, MissingRun } from '../analytics/correlation.types.js';
+import { CorrelationStatistics, EndpointSelectorInput, MissingRun } from '../analytics/correlation.types.js';
 import { RunFilter } from '../registry/registry.types.js';
 
 @InputType()
@@ -15,6 +15,19 @@ export class ReportInput {
     description: "The dataset of every curve, e.g. the runs' TEST split; test accuracy is its α = 1 point.",
   })
   dataset!: string;
+
+  @Field(() => EndpointSelectorInput, {
+    nullable: true,
+    description:
+      "The α = 0 end of each run's curves: default its INITIAL checkpoint; or an intermediate by step, another run's state, a seeded random initialisation per run (as correlation's path.fromEndpoint).",
+  })
+  from?: EndpointSelectorInput | null;
+
+  @Field(() => EndpointSelectorInput, {
+    nullable: true,
+    description: "The α = 1 end of each run's curves (its accuracy is the table's): default its FINAL checkpoint.",
+  })
+  to?: EndpointSelectorInput | null;
 
   @Field(() => [String], {
     nullable: true,
@@ -117,10 +130,22 @@ export class ReportGroup {
   correlation!: CorrelationStatistics;
 }
 
+@ObjectType({ description: "The ends of every run's curves, as selected." })
+export class ReportEnds {
+  @Field(() => String, { description: 'e.g. "INITIAL", "INTERMEDIATE@100", \'run "x" INITIAL\', "random seed 7".' })
+  from!: string;
+
+  @Field(() => String)
+  to!: string;
+}
+
 @ObjectType({ description: 'Vlaar & Frankle (2022) Table 1, from stored runs.' })
 export class StudyReport {
   @Field(() => String)
   title!: string;
+
+  @Field(() => ReportEnds)
+  ends!: ReportEnds;
 
   @Field(() => [ReportGroup])
   groups!: ReportGroup[];

@@ -1,6 +1,7 @@
 import { isUuid } from '../../domain/ids.js';
 import { isLinpathError, notFound } from '../../errors.js';
 import type { CheckpointRow, RunRow } from '../../storage/registry.tables.js';
+import type { ResolvedEnds } from '../paths/endpoint-selectors.js';
 import { endpointsOf } from '../paths/path-plan.js';
 import { pathStates } from '../paths/path-states.js';
 import { waitForPaths } from '../paths/path-waits.js';
@@ -19,7 +20,7 @@ export interface Curve {
 
 export interface RunCurves {
   run: RunRow;
-  /** The whole-model INITIAL → FINAL curve, every requested α, and its barrier measures. */
+  /** The whole-model curve between the selected ends, every requested α, and its barrier measures. */
   whole: Curve;
   blocks: Array<{ block: string } & Curve>;
 }
@@ -36,7 +37,8 @@ export interface CurvesInput {
 }
 
 /**
- * The whole-model and block-wise INITIAL → FINAL curves of runs, for the report: what is stored is read for all
+ * The whole-model and block-wise curves of runs between their selected ends (`ends`, from `resolveEndpoints` of
+ * paths/endpoint-selectors.ts: INITIAL → FINAL by default), for the report: what is stored is read for all
  * runs at once (the dataset, the paths by key, their points: a fixed number of queries); a run with a missing
  * curve has all of its curves queued (bulk), within the budget of paths, and awaited together. Runs without
  * every curve are listed with why, in run order.
@@ -44,7 +46,7 @@ export interface CurvesInput {
 export async function runCurves(
   deps: AnalyticsDeps,
   runs: readonly RunRow[],
-  checkpoints: readonly CheckpointRow[],
+  ends: ReadonlyMap<string, ResolvedEnds>,
   input: CurvesInput,
 ): Promise<{ curves: RunCurves[]; missing: Array<{ run: RunRow; reason: string }> }> {
   // Reasons found before waiting come first, in run order; then those of the awaited paths.
@@ -52,18 +54,13 @@ export async function runCurves(
   const index = new Map(runs.map((run, i) => [run.id, i]));
   const leaveOut = (run: RunRow, reason: string) => early.push({ index: index.get(run.id)!, run, reason });
   const planned: Array<{ run: RunRow; from: CheckpointRow; to: CheckpointRow; blocks: string[] }> = [];
-  const ends = new Map<string, { from?: CheckpointRow; to?: CheckpointRow }>(runs.map((run) => [run.id, {}]));
-  for (const c of checkpoints) {
-    const end = ends.get(c.runId);
-    if (end !== undefined && c.role === 'INITIAL') end.from = c;
-    if (end !== undefined && c.role === 'FINAL') end.to = c;
-  }
   for (const run of runs) {
-    const { from, to } = ends.get(run.id)!;
-    if (from === undefined || to === undefined) {
-      leaveOut(run, `the run has no ${from === undefined ? 'INITIAL' : 'FINAL'} checkpoint`);
+    const selected = ends.get(run.id);
+    if (selected === undefined || 'missing' in selected) {
+      leaveOut(run, selected?.missing ?? 'the run has no selected end points');
       continue;
     }
+    const { from, to } = selected;
     try {
       const { graph } = await endpointsOf(deps.paths, from, to, null);
       planned.push({ run, from, to, blocks: input.blocks ? graph.blocks : [] });

@@ -144,8 +144,9 @@ export async function resolveEndpoints<C extends CheckpointRef>(
         result.set(run.id, { from: ends.from as C | CheckpointRow, to: ends.to as C | CheckpointRow });
       }
     } catch (error) {
-      // A run whose state cannot be drawn (no architecture) is listed, not fatal.
-      if (!isLinpathError(error)) throw error;
+      // A run whose state cannot be drawn (no architecture) is listed, not fatal; a request that may not draw
+      // (FORBIDDEN) is refused whole.
+      if (!isLinpathError(error) || error.code === 'FORBIDDEN') throw error;
       result.set(run.id, { missing: `${error.code}: ${error.message}` });
     }
   }
