@@ -202,6 +202,68 @@ describe('adaptive α through the queue on the MLP fixture', { timeout: 600_000 
     expect(path.barrier.alphaAtMax).toBe(peak.alpha);
   });
 
+  it('GraphQL: refines the ERROR curve around its maxima (minima of accuracy), each point as the reference gives it', async () => {
+    // Another path (the first 4,000 examples), so that no point of the LOSS refinement is stored on it.
+    const limit = 4000;
+    const subset = { ...data, x: data.x.subarray(0, 2 * limit), labels: data.labels.subarray(0, limit), n: limit };
+    const referenceError = (alpha: number) => 1 - mlpReferencePoint(from, to, subset, alpha).correct / limit;
+    const response = await postGraphql(
+      http.url,
+      `query ($input: InterpolationPathInput!) {
+        interpolationPath(input: $input) {
+          status points { alpha accuracy correct n chosenBy }
+          refinement { status tolerance maxPoints peaks { curve alpha value } }
+          errorBarrier { alphaAtMax }
+        }
+      }`,
+      {
+        input: {
+          from: ids.from,
+          to: ids.to,
+          dataset: ids.test,
+          limit,
+          refine: { tolerance: 0.001, maxPoints: 40, curves: ['ERROR'] },
+        },
+      },
+      { key },
+    );
+    expect(response.body.errors).toBeUndefined();
+    const path = response.body.data.interpolationPath;
+    type Point = { alpha: number; accuracy: number; correct: number; n: number; chosenBy: string };
+    const points: Point[] = path.points;
+    const errorOf = (p: Point) => 1 - p.correct / p.n;
+    expect(path.status).toBe('COMPLETE');
+    expect(path.refinement).toMatchObject({ status: 'CONVERGED', tolerance: 0.001, maxPoints: 40 });
+    // Every point, grid and refined, against the independent evaluation.
+    for (const p of points) {
+      expect(p.n).toBe(limit);
+      expect(Math.abs(p.correct - (1 - referenceError(p.alpha)) * limit), `α ${p.alpha}`).toBeLessThanOrEqual(2);
+    }
+    // The peaks are the interior local maxima of the error over the stored points (ties: the first).
+    const local = points.filter(
+      (p, i) =>
+        i > 0 && i < points.length - 1 && errorOf(p) > errorOf(points[i - 1]!) && errorOf(p) >= errorOf(points[i + 1]!),
+    );
+    expect(path.refinement.peaks).toEqual(local.map((p) => ({ curve: 'ERROR', alpha: p.alpha, value: errorOf(p) })));
+    const grid = points.filter((p) => p.chosenBy === 'GRID');
+    const extra = points.filter((p) => p.chosenBy === 'REFINEMENT');
+    expect(grid.map((p) => p.alpha)).toEqual(Array.from({ length: 11 }, (_, i) => i / 10));
+    expect(extra.length).toBeGreaterThan(0);
+    expect(extra.every((p) => local.some((peak) => Math.abs(peak.alpha - p.alpha) < 0.1))).toBe(true);
+    // The highest error peak: higher than the grid's, and within the tolerance of the reference's maximum near it.
+    const top = local.reduce((m, p) => (errorOf(p) > errorOf(m) ? p : m));
+    const gridTop = grid.slice(1, -1).reduce((m, p) => (errorOf(p) > errorOf(m) ? p : m));
+    expect(errorOf(top)).toBeGreaterThan(errorOf(gridTop));
+    expect(path.errorBarrier.alphaAtMax).toBe(top.alpha);
+    let truth = 0;
+    for (let alpha = top.alpha - 0.05; alpha <= top.alpha + 0.05; alpha += 0.002)
+      truth = Math.max(truth, referenceError(alpha));
+    console.info(
+      `ERROR peak: grid ${errorOf(gridTop)} at ${gridTop.alpha}, refined ${errorOf(top)} at ${top.alpha}, reference scan ${truth}`,
+    );
+    expect(truth - errorOf(top)).toBeLessThanOrEqual(1e-3);
+  });
+
   it.each([
     [{ tolerance: 0 }, undefined, 'refine.tolerance: expected a number from 1e-8 to 1, got 0'],
     [{ maxPoints: 5 }, undefined, "refine.maxPoints: expected an integer from the grid's 11 alphas to"],
