@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -195,12 +195,27 @@ describe('registry use cases on a real database and S3 server', () => {
       ['a 3-byte file', () => write('tiny.safetensors', 'abc'), 'not a valid safetensors file'],
       ['a missing file', () => path.join(dir, 'does-not-exist.safetensors'), 'cannot read'],
       ['a file without tensors', () => tensorsFile([]), 'expected a checkpoint with tensors'],
+      // Issue 13, L1: Postgres text cannot hold U+0000; refused when the header is read, before any upload.
+      [
+        'a tensor name holding U+0000',
+        () => tensorsFile([{ name: 'fc.\u0000weight', dtype: 'F32', shape: [1], data: new Float32Array([1]) }]),
+        'contains the NUL character (U+0000)',
+      ],
     ])('checkpoint: %s', async (_label, makeFile, fragment) => {
       const before = await counts();
+      const file = makeFile();
       await expect(
-        importCheckpointFile(f.deps, makeFile(), { run: `bad-${Math.random()}`, step: 0, role: 'INITIAL' }),
+        importCheckpointFile(f.deps, file, { run: `bad-${Math.random()}`, step: 0, role: 'INITIAL' }),
       ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining(fragment) });
       expect(await counts()).toEqual(before);
+      // Nothing was uploaded: no object at the file's content-addressed key (stored-objects.ts).
+      const readable = await readFile(file).catch(() => undefined);
+      if (readable !== undefined) {
+        const key = `objects/sha256/${createHash('sha256').update(readable).digest('hex')}.safetensors`;
+        await expect(f.deps.store.head({ bucket: f.deps.store.bucket, key })).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+        });
+      }
     });
 
     it.each([
