@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import { isLinpathError, tooManyRequests } from '../../errors.js';
 import type { GraphQLContext } from '../context.js';
 import { presentedKey, type RequestAuth } from './auth.js';
+import { EventLoopSlices } from './event-loop-slices.js';
 import { codedGraphQLError, guardSocketOperation, type GuardSettings } from './request-guard.js';
+
+/** The longest run of subscription updates between two turns of the event loop, for every socket together. */
+export const UPDATE_SLICE_MS = 10;
 
 /** Close code of a socket whose client reads too slowly (RFC 6455 1013: try again later). */
 export const SLOW_CONSUMER_CLOSE_CODE = 1013;
@@ -32,15 +36,20 @@ export interface SocketOperationDeps {
  * (token, root-field, depth and cost limits), and the same error formatting (every error has a code; no SQL,
  * stack or internal message reaches the client). Beyond HTTP's: at most `maxSubscriptionsPerSocket`
  * operations at once per socket, and a socket whose unsent data passes `maxSocketBufferBytes` is closed
- * instead of buffering without end. Each message yields to the event loop first, so that sockets replaying
- * many events cannot starve HTTP requests.
+ * instead of buffering without end. The updates of all sockets share the event loop in slices of
+ * UPDATE_SLICE_MS (event-loop-slices.ts), and so do their new operations, so that sockets subscribing or
+ * replaying many events at once cannot starve HTTP requests.
  */
 export function socketOperations(deps: SocketOperationDeps): ServerOptions<Record<string, unknown>, Extra> {
+  const slices = new EventLoopSlices(UPDATE_SLICE_MS);
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] =>
     errors.map((error) => deps.formatError(error.toJSON(), error));
   return {
     schema: deps.schema,
     onSubscribe: async (ctx, _id, payload) => {
+      // Parsing and validating an operation shares the loop too: a burst of sockets subscribing at once is
+      // worked through in slices, not in one run of hundreds of documents.
+      await slices.turn();
       try {
         // graphql-ws records the operation before this hook runs: the count includes it.
         const running = Object.keys(ctx.subscriptions).length;
@@ -58,7 +67,7 @@ export function socketOperations(deps: SocketOperationDeps): ServerOptions<Recor
       }
     },
     onNext: async (ctx, _id, _payload, _args, result) => {
-      await new Promise((resolve) => setImmediate(resolve));
+      await slices.turn();
       const socket = ctx.extra.socket;
       if (socket.bufferedAmount > deps.maxSocketBufferBytes) {
         deps.logger.warn(
