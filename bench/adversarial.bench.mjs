@@ -1,12 +1,14 @@
 // `npm run bench:adversarial`: the attacks of issue 13 against a real `linpath start` (embedded defaults, demo
 // data, temporary LINPATH_HOME, loopback), each while /healthz is probed every 100 ms and the server's RSS
-// (VmRSS) sampled every 250 ms. It prints, per scenario, /healthz p50 and max latency, failed probes, RSS at
-// the start and at most, and what the attack got back:
+// (VmRSS) sampled every 250 ms. It prints, per scenario, /healthz p50 and max latency, failed probes, the
+// server's own longest event-loop delay (prom-client's monitorEventLoopDelay, read from /metrics with the admin
+// key before the scenario, which resets it, and after), RSS at the start and at most, and what the attack got:
 //
 //   idle          nothing: the yardstick of the run
 //   C1 2,000      10 × the 2,000-alias `__schema` query (once a 123 MB answer), 5 at a time
 //   C1 20,000     5 × the 20,000-alias one (429 KB; once a heap OOM), one at a time
-//   H1 flood      200 WebSockets × 5 `pathUpdated` on a path with 201 stored points (each replays them)
+//   H1 flood      200 WebSockets × 5 `pathUpdated` on a path with 1,001 stored points (each replays them), from
+//                 one address (the per-client cap refuses most), then from 13 loopback addresses (all served)
 //   H2 flood      5 anonymous `interpolationPath` of 1,001 new α (distinct `limit`), `wait: false`; then a
 //                 write-key request for one new α: seconds until it is stored
 //   tfjs          a tfjs-engine `interpolationPath` of 51 new α on the demo MLP
@@ -33,7 +35,12 @@ async function startServer(home) {
     ),
   );
   Object.assign(env, { LINPATH_HOME: home, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'error' });
-  const child = spawn(process.execPath, [BIN, 'start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = process.env.ADVERSARIAL_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'start'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk) => (output = (output + chunk).slice(-100_000)));
@@ -74,9 +81,22 @@ async function post(url, query, variables, key) {
   return { status: response.status, bytes: text.length, body };
 }
 
+/** The server's longest event-loop delay since the last scrape, in ms (prom-client resets it at each one). */
+async function loopMaxMs(server) {
+  const response = await fetch(new URL('/metrics', server.url), { headers: { authorization: `Bearer ${server.key}` } });
+  const text = await response.text();
+  const match = /^linpath_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  return match === null ? undefined : Number(match[1]) * 1000;
+}
+
+/** ADVERSARIAL_ONLY=<text>: run only the scenarios whose name contains it (and idle). */
+const ONLY = process.env.ADVERSARIAL_ONLY;
+
 /** Runs `attack` while probing /healthz (100 ms apart, 5 s timeout each) and sampling RSS. */
 async function measure(name, server, attack) {
+  if (ONLY !== undefined && name !== 'idle' && !name.includes(ONLY)) return undefined;
   const healthz = new URL('/healthz', server.url);
+  await loopMaxMs(server);
   const latencies = [];
   let failed = 0;
   let running = true;
@@ -105,6 +125,7 @@ async function measure(name, server, attack) {
     await prober;
     clearInterval(sampler);
   }
+  const loopMax = await loopMaxMs(server);
   const sorted = [...latencies].sort((a, b) => a - b);
   const mib = (bytes) => (bytes / 1024 / 1024).toFixed(0);
   const defined = rss.filter((r) => r !== undefined);
@@ -115,6 +136,7 @@ async function measure(name, server, attack) {
     p50: sorted[sorted.length >> 1]?.toFixed(0),
     max: sorted.at(-1)?.toFixed(0),
     failed,
+    loopMax: loopMax?.toFixed(0),
     rss: `${mib(defined[0])} → ${mib(Math.max(...defined))}`,
     outcome,
   };
@@ -132,13 +154,20 @@ const codes = (results) => {
   return [...seen].map(([label, count]) => `${count}× ${label}`).join(', ');
 };
 
-function openSockets(url, count, subscriptionsEach, query) {
+/**
+ * `count` WebSockets, each with `subscriptionsEach` subscriptions of `query`, closed once all of them completed
+ * (or `until` says so of a message). `addresses`: the local loopback addresses to spread the sockets over, 16
+ * to each (127.0.0.2, 127.0.0.3, …), as clients of as many machines; one address (127.0.0.1) by default.
+ */
+function openSockets(url, count, subscriptionsEach, query, until, addresses = 1) {
   const wsUrl = url.replace(/^http/, 'ws');
   const outcome = { opened: 0, refused: 0, messages: 0, closedWith: new Map() };
   const sockets = [];
-  const done = Array.from({ length: count }, () => {
+  const done = Array.from({ length: count }, (_, i) => {
     return new Promise((resolve) => {
-      const ws = new WebSocket(wsUrl, 'graphql-transport-ws');
+      const localAddress = addresses === 1 ? undefined : `127.0.0.${2 + (Math.floor(i / 16) % addresses)}`;
+      const ws = new WebSocket(wsUrl, 'graphql-transport-ws', localAddress === undefined ? {} : { localAddress });
+      let completed = 0;
       sockets.push(ws);
       ws.on('unexpected-response', (_req, res) => {
         outcome.refused++;
@@ -153,6 +182,8 @@ function openSockets(url, count, subscriptionsEach, query) {
       ws.on('message', (data) => {
         const message = JSON.parse(String(data));
         outcome.messages++;
+        if (message.type === 'complete') completed++;
+        if (until?.(message) || completed === subscriptionsEach) ws.close();
         if (message.type === 'connection_ack')
           for (let i = 0; i < subscriptionsEach; i++)
             ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query } }));
@@ -172,6 +203,7 @@ async function main() {
   const results = [];
   try {
     const key = readFileSync(path.join(home, 'admin-key'), 'utf8').trim();
+    server.key = key;
     const { body } = await post(
       server.url,
       `{ runs(first: 50) { edges { node { name checkpoints { id role } } } } datasets { id name split } }`,
@@ -180,15 +212,28 @@ async function main() {
     const from = run.checkpoints.find((c) => c.role === 'INITIAL').id;
     const to = run.checkpoints.find((c) => c.role === 'FINAL').id;
     const dataset = body.data.datasets.find((d) => d.name === 'spiral' && d.split === 'TEST').id;
-    // A path with 201 stored points for the subscription flood to replay.
-    const alphas = Array.from({ length: 201 }, (_, i) => i / 200);
-    const stored = await post(
+    // A path with 1,001 stored points for the subscription flood to replay (the issue's ~1,000), queued without
+    // waiting and followed to its end over one subscription: answering a finished 1,001-α request itself fails
+    // today (its summary's key is too long for the index of path_summaries; reported, not this bench's concern).
+    const alphas = Array.from({ length: 1001 }, (_, i) => i / 1000);
+    const queued = await post(
       server.url,
       `query ($input: InterpolationPathInput!) { interpolationPath(input: $input) { id status } }`,
-      { input: { from, to, dataset, alphas, timeoutMs: 300_000 } },
+      { input: { from, to, dataset, alphas, wait: false } },
       key,
     );
-    const pathId = stored.body.data.interpolationPath.id;
+    if (queued.body.data?.interpolationPath == null)
+      throw new Error(`the path to replay was not queued: ${JSON.stringify(queued.body)}`);
+    const pathId = queued.body.data.interpolationPath.id;
+    const follower = openSockets(
+      server.url,
+      1,
+      1,
+      `subscription { pathUpdated(id: "${pathId}") { status point { alpha } progress { done total } } }`,
+      (message) => message.type === 'next' && message.payload.data?.pathUpdated.point === null,
+    );
+    await Promise.race([Promise.all(follower.done), sleep(600_000)]);
+    for (const ws of follower.sockets) ws.terminate();
     await sleep(3000);
 
     results.push(await measure('idle', server, () => sleep(3000)));
@@ -207,16 +252,18 @@ async function main() {
         return codes(answers);
       }),
     );
-    results.push(
-      await measure('H1 200 sockets × 5 pathUpdated', server, async () => {
-        const query = `subscription { pathUpdated(id: "${pathId}") { status point { alpha loss accuracy } progress { done total } } }`;
-        const flood = openSockets(server.url, 200, 5, query);
-        await Promise.race([Promise.all(flood.done), sleep(15_000)]);
-        for (const ws of flood.sockets) ws.terminate();
-        const { opened, refused, messages, closedWith } = flood.outcome;
-        return `${opened} opened, ${refused} refused, ${messages} messages, closes ${[...closedWith].map(([c, n]) => `${n}×${c}`).join(' ')}`;
-      }),
-    );
+    const subscriptionFlood = (addresses) => async () => {
+      const query = `subscription { pathUpdated(id: "${pathId}") { status point { alpha loss accuracy } progress { done total } } }`;
+      const flood = openSockets(server.url, 200, 5, query, undefined, addresses);
+      const started = performance.now();
+      await Promise.race([Promise.all(flood.done), sleep(120_000)]);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      for (const ws of flood.sockets) ws.terminate();
+      const { opened, refused, messages, closedWith } = flood.outcome;
+      return `${opened} opened, ${refused} refused, ${messages} messages in ${seconds} s, closes ${[...closedWith].map(([c, n]) => `${n}×${c}`).join(' ')}`;
+    };
+    results.push(await measure('H1 200 sockets × 5 pathUpdated, one address', server, subscriptionFlood(1)));
+    results.push(await measure('H1 200 sockets × 5 pathUpdated, 13 addresses', server, subscriptionFlood(13)));
     results.push(
       await measure('H2 anonymous flood, then one keyed α', server, async () => {
         const many = Array.from({ length: 1001 }, (_, i) => 0.0005 + i / 1001);
@@ -259,12 +306,12 @@ async function main() {
   console.log(`Adversarial bench on \`linpath start\` (embedded, demo data), loopback; ${new Date().toISOString()}.`);
   console.log('');
   console.log(
-    '| scenario | s | /healthz probes | p50 ms | max ms | failed | server RSS MiB start → max | what the attack got |',
+    '| scenario | s | /healthz probes | p50 ms | max ms | failed | server event-loop max ms | server RSS MiB start → max | what the attack got |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---|---|');
-  for (const r of results)
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|---|');
+  for (const r of results.filter((each) => each !== undefined))
     console.log(
-      `| ${r.name} | ${r.seconds} | ${r.probes} | ${r.p50} | ${r.max} | ${r.failed} | ${r.rss} | ${r.outcome ?? ''} |`,
+      `| ${r.name} | ${r.seconds} | ${r.probes} | ${r.p50} | ${r.max} | ${r.failed} | ${r.loopMax ?? '?'} | ${r.rss} | ${r.outcome ?? ''} |`,
     );
 }
 
